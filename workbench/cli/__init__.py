@@ -1,0 +1,51 @@
+"""The ``trt-workbench`` command line.
+
+Each area registers its own subcommands (``register(subparsers)``) so the command modules
+stay small. Exit codes: 0 success, 1 a problem with the model/engine/build (with the clear
+message), 2 a usage error (argparse's own convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from workbench.errors import WorkbenchError
+
+__all__ = ["build_parser", "main"]
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "workbench.cli.inspect_cmd",
+    "workbench.cli.trt_cmds",
+    "workbench.cli.compare_cmds",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from workbench import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="trt-workbench",
+        description="Inspect ONNX models, triage TensorRT parse failures, build and check "
+        "engines, compare FP16 against FP32.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with status 2 on usage errors
+    try:
+        return int(args.handler(args))
+    except WorkbenchError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

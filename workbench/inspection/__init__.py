@@ -1,0 +1,1 @@
+"""Inspection of ONNX models. Imports onnx and numpy only."""

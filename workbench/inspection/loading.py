@@ -1,0 +1,317 @@
+"""Loading ONNX models safely: from a path or bytes, with external data checked first.
+
+External data is resolved relative to the model's own folder. A location that is
+absolute, or that escapes that folder (``..``, or a symlink pointing out), is refused
+before a single byte of it is read: opening a model must never read arbitrary files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from workbench.errors import ModelLoadError
+
+__all__ = [
+    "ExternalDataRef",
+    "ModelFile",
+    "ModelSource",
+    "external_data_refs",
+    "load_model",
+    "read_model_file",
+]
+
+ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, onnx.ModelProto]
+
+_ONNX_HINT = "pass the path of an .onnx file exported by torch.onnx.export, tf2onnx or similar"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """The model's protobuf bytes and, when it came from disk, its path (for external data)."""
+
+    data: bytes
+    path: Path | None
+
+    @property
+    def folder(self) -> Path | None:
+        return None if self.path is None else self.path.parent
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path is not None else "<model bytes>"
+
+
+@dataclass(frozen=True)
+class ExternalDataRef:
+    """One initializer whose weights live in a separate file."""
+
+    tensor: str
+    location: str
+    offset: int
+    length: int | None
+
+
+def _is_path(source: object) -> bool:
+    return isinstance(source, (str, os.PathLike))
+
+
+def read_model_file(source: ModelSource) -> ModelFile:
+    """Read a model's bytes (not its external data) and remember where it came from."""
+    if isinstance(source, onnx.ModelProto):
+        return ModelFile(source.SerializeToString(), None)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        _check_not_empty(data, "<model bytes>")
+        return ModelFile(data, None)
+    if not _is_path(source):
+        raise ModelLoadError(
+            "Cannot load a model from this kind of object.",
+            expected="a path (str or pathlib.Path), bytes, or an onnx.ModelProto",
+            found=type(source).__name__,
+            fix=_ONNX_HINT,
+        )
+    path = Path(os.fspath(source)).expanduser()
+    if not path.exists():
+        raise ModelLoadError(
+            f"Model file not found: {path}",
+            expected="an existing .onnx file",
+            found="no file at that path",
+            fix="check the path (it is resolved relative to the current directory "
+            f"{Path.cwd()})",
+        )
+    if path.is_dir():
+        raise ModelLoadError(
+            f"{path} is a folder, not a model file.",
+            expected="the path of an .onnx file",
+            found="a directory",
+            fix="point at the .onnx file inside it",
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ModelLoadError(
+            f"Cannot read {path}.",
+            expected="a readable file",
+            found=f"{type(err).__name__}: {err}",
+            fix="check the file's permissions",
+        ) from err
+    _check_not_empty(data, str(path))
+    return ModelFile(data, path.resolve())
+
+
+def _check_not_empty(data: bytes, label: str) -> None:
+    if not data:
+        raise ModelLoadError(
+            f"{label} is empty (0 bytes).",
+            expected="an ONNX protobuf (a ModelProto)",
+            found="an empty file",
+            fix="re-export the model; an interrupted download or export leaves empty files",
+        )
+
+
+def _parse_proto(model_file: ModelFile) -> onnx.ModelProto:
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(model_file.data)
+    except (DecodeError, RuntimeError, ValueError) as err:
+        raise ModelLoadError(
+            f"{model_file.label} is not a valid ONNX model: the protobuf cannot be decoded.",
+            expected="a complete ONNX ModelProto",
+            found=_describe_bad_bytes(model_file.data, err),
+            fix="if the file was downloaded or copied, do it again (it looks truncated or "
+            "corrupted); otherwise re-export it. " + _ONNX_HINT,
+        ) from err
+    if not model.HasField("graph") or (
+        not model.graph.node and not model.graph.output and not model.opset_import
+    ):
+        raise ModelLoadError(
+            f"{model_file.label} decodes, but holds no ONNX graph.",
+            expected="a ModelProto with a graph, opset imports and outputs",
+            found=_describe_bad_bytes(model_file.data, None),
+            fix="this is probably not an ONNX file (protobuf accepts many byte strings); "
+            + _ONNX_HINT,
+        )
+    return model
+
+
+def _describe_bad_bytes(data: bytes, err: Exception | None) -> str:
+    head = data[:16]
+    printable = all(32 <= b < 127 or b in b"\r\n\t" for b in head)
+    kind = "text" if printable else "binary"
+    reason = f" ({type(err).__name__}: {err})" if err else ""
+    return f"{len(data)} bytes of {kind} data starting {head!r}{reason}"
+
+
+def external_data_refs(model: onnx.ModelProto) -> list[ExternalDataRef]:
+    """Every tensor (in the main graph and subgraphs) that keeps its data in another file."""
+    refs = []
+    for tensor in _all_tensors(model):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        length = info.get("length")
+        refs.append(
+            ExternalDataRef(
+                tensor=tensor.name,
+                location=info.get("location", ""),
+                offset=_int_or_bad(info.get("offset", "0"), tensor.name, "offset"),
+                length=None if length is None else _int_or_bad(length, tensor.name, "length"),
+            )
+        )
+    return refs
+
+
+def _int_or_bad(text: str, tensor: str, key: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise ModelLoadError(
+            f"External data of tensor {tensor!r} has a malformed {key}.",
+            expected=f"a non-negative integer {key}",
+            found=repr(text),
+            fix="re-save the model with onnx.save(..., save_as_external_data=True)",
+        ) from err
+    if value < 0:
+        raise ModelLoadError(
+            f"External data of tensor {tensor!r} has a negative {key}.",
+            expected=f"a non-negative integer {key}",
+            found=str(value),
+            fix="re-save the model with onnx.save(..., save_as_external_data=True)",
+        )
+    return value
+
+
+def _all_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
+    tensors: list[onnx.TensorProto] = []
+    graphs = [model.graph]
+    graphs.extend(g for f in model.functions for g in _function_subgraphs(f))
+    while graphs:
+        graph = graphs.pop()
+        tensors.extend(graph.initializer)
+        tensors.extend(sparse.values for sparse in graph.sparse_initializer)
+        for node in graph.node:
+            for attr in node.attribute:
+                if attr.HasField("t"):
+                    tensors.append(attr.t)
+                tensors.extend(attr.tensors)
+                if attr.HasField("g"):
+                    graphs.append(attr.g)
+                graphs.extend(attr.graphs)
+    return tensors
+
+
+def _function_subgraphs(function: onnx.FunctionProto) -> list[onnx.GraphProto]:
+    return [
+        attr.g for node in function.node for attr in node.attribute if attr.HasField("g")
+    ]
+
+
+def check_external_data(model: onnx.ModelProto, folder: Path | None, label: str) -> None:
+    """Refuse unsafe or missing external data before anything reads it."""
+    refs = external_data_refs(model)
+    if not refs:
+        return
+    if folder is None:
+        raise ModelLoadError(
+            f"{label} keeps weights in external files ({refs[0].location!r}), "
+            "but was given as bytes, so there is no folder to find them in.",
+            expected="the model's path, so external data can be found beside it",
+            found="model bytes with external data references",
+            fix="pass the .onnx file's path instead of its bytes",
+        )
+    root = folder.resolve()
+    sizes: dict[str, int] = {}
+    for ref in refs:
+        target = _safe_location(ref, root, label)
+        if ref.location not in sizes:
+            sizes[ref.location] = _existing_size(ref, target, label)
+        end = ref.offset + (ref.length or 0)
+        if end > sizes[ref.location]:
+            raise ModelLoadError(
+                f"External data of tensor {ref.tensor!r} runs past the end of "
+                f"{ref.location!r}.",
+                expected=f"at least {end} bytes (offset {ref.offset} + length {ref.length})",
+                found=f"a file of {sizes[ref.location]} bytes",
+                fix="the data file is truncated or belongs to another export; copy it again "
+                "together with the .onnx file",
+            )
+
+
+def _safe_location(ref: ExternalDataRef, root: Path, label: str) -> Path:
+    location = ref.location
+    if not location or os.path.isabs(location) or location.startswith(("/", "\\")) or (
+        len(location) > 1 and location[1] == ":"
+    ):
+        raise ModelLoadError(
+            f"{label}: tensor {ref.tensor!r} points at external data outside the model "
+            f"folder ({location!r}).",
+            expected="a relative file name inside the model's folder",
+            found=f"an absolute or empty location {location!r}",
+            fix="refused for safety: a model must not read arbitrary files. Move the data "
+            "file next to the model and re-save it with a relative location",
+        )
+    target = (root / location).resolve()
+    if target != root and root not in target.parents:
+        raise ModelLoadError(
+            f"{label}: tensor {ref.tensor!r} points at external data outside the model "
+            f"folder ({location!r} resolves to {target}).",
+            expected=f"a file inside {root}",
+            found="a location that escapes it (via '..' or a symbolic link)",
+            fix="refused for safety: a model must not read arbitrary files. Move the data "
+            "file next to the model and re-save it with a relative location",
+        )
+    return target
+
+
+def _existing_size(ref: ExternalDataRef, target: Path, label: str) -> int:
+    if not target.is_file():
+        raise ModelLoadError(
+            f"{label}: external data file {ref.location!r} is missing "
+            f"(needed by tensor {ref.tensor!r}).",
+            expected=f"the file {target}",
+            found="no such file",
+            fix="copy the .data file(s) that were exported with the model into the same "
+            "folder as the .onnx file",
+        )
+    return target.stat().st_size
+
+
+def load_model(source: ModelSource, *, load_weights: bool = True) -> onnx.ModelProto:
+    """Load an ONNX model from a path, bytes or a ModelProto.
+
+    Args:
+        source: Path to an .onnx file, its bytes, or an already loaded ModelProto.
+        load_weights: Read external data into the model. With False, external tensors
+            stay as references (cheap: what a summary needs, even for >2 GiB models).
+
+    Raises:
+        ModelLoadError: Missing, empty, corrupt or non-ONNX file; missing, truncated or
+            unsafe external data.
+    """
+    if isinstance(source, onnx.ModelProto):
+        return source
+    model_file = read_model_file(source)
+    return load_model_file(model_file, load_weights=load_weights)
+
+
+def load_model_file(model_file: ModelFile, *, load_weights: bool = True) -> onnx.ModelProto:
+    """Like :func:`load_model`, for bytes already read by :func:`read_model_file`."""
+    model = _parse_proto(model_file)
+    check_external_data(model, model_file.folder, model_file.label)
+    if load_weights and model_file.folder is not None and external_data_refs(model):
+        try:
+            onnx.load_external_data_for_model(model, str(model_file.folder))
+        except (OSError, ValueError, onnx.checker.ValidationError) as err:
+            raise ModelLoadError(
+                f"{model_file.label}: external data could not be read.",
+                expected="readable external data files beside the model",
+                found=f"{type(err).__name__}: {err}",
+                fix="copy the model's .data files again, next to the .onnx file",
+            ) from err
+    return model

@@ -1,0 +1,43 @@
+"""Neutral records shared by several layers (inspection, runners, engines, the panel)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Dim", "TensorSpec"]
+
+# A dimension: a fixed size, a symbolic name ("batch"), or None when nothing is known.
+Dim = int | str | None
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A named tensor's dtype and shape, as ONNX or TensorRT declares it.
+
+    ``dtype`` is a NumPy-style name ("float32", "int64", "bool", "string", ...).
+    ``shape`` is None when the rank itself is unknown.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[Dim, ...] | None
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.shape is None or any(not isinstance(d, int) or d < 0 for d in self.shape)
+
+    def shape_text(self) -> str:
+        if self.shape is None:
+            return "?"
+        return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["shape"] = None if self.shape is None else list(self.shape)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
+        shape = data.get("shape")
+        return cls(str(data["name"]), str(data["dtype"]), None if shape is None else tuple(shape))

@@ -1,0 +1,1 @@
+"""Graph transforms on ONNX models (FP16 conversion, constant folding). onnx only."""

@@ -1,0 +1,1 @@
+"""The Jupyter panel: the only package that imports ipywidgets or IPython."""
