@@ -18,6 +18,7 @@ __all__ = ["build_parser", "main"]
 
 COMMAND_MODULES: tuple[str, ...] = (
     "workbench.cli.inspect_cmd",
+    "workbench.cli.diagnose_cmd",
     "workbench.cli.trt_cmds",
     "workbench.cli.compare_cmds",
 )
