@@ -22,7 +22,7 @@ $(DEVSTAMP): pyproject.toml | $(PY)
 	touch $(STAMP) $@
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks notebooks/01_tour.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/01_tour.ipynb
 
 test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check workbench tests bench sample_models

@@ -1,11 +1,183 @@
-"""Subcommands of trt-workbench (not implemented yet)."""
+"""``trt-workbench run`` and ``trt-workbench compare``: sample inference and FP16 accuracy.
+
+``run`` takes an ONNX model (ONNX Runtime, CPU) or a serialized engine (TensorRT, needs a
+GPU: imported lazily, so the command works on machines without TensorRT). ``compare``
+exits 0 when FP16 passes the tolerances and 1 when it does not, so scripts can gate on it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import BackendUnavailableError, WorkbenchError
 
 __all__ = ["register"]
 
+_ONNX_SUFFIXES = (".onnx",)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this module's subcommands."""
+    """Add ``run`` and ``compare``."""
+    run = subparsers.add_parser(
+        "run", help="run one inference (ONNX via ONNX Runtime, engines via TensorRT)",
+        description="Run one inference on seeded random inputs (or --inputs) and print the "
+        "outputs' shapes and statistics.",
+    )
+    run.add_argument("model", metavar="MODEL_OR_ENGINE", help=".onnx model or engine file")
+    run.add_argument("--inputs", metavar="X.npz", help="inputs saved with save_inputs/np.savez")
+    run.add_argument("--save-outputs", metavar="Y.npz", help="write the outputs to an .npz file")
+    run.add_argument("--save-inputs", metavar="X.npz", help="write the inputs used to an .npz")
+    run.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    run.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
+                     help="size of a symbolic dim, e.g. --dim batch=4 (repeatable)")
+    run.set_defaults(handler=_run)
+
+    compare = subparsers.add_parser(
+        "compare", help="FP16 vs FP32 accuracy, down to the first layer that breaks",
+        description="Compare the FP16 graph against FP32 ONNX Runtime on the same inputs. "
+        "Exit status 0 when it passes the tolerances, 1 when it fails.",
+    )
+    compare.add_argument("model", metavar="MODEL", help=".onnx model (FP32)")
+    compare.add_argument("--precision", default="fp16", choices=("fp16", "bf16"))
+    compare.add_argument("--inputs", metavar="X.npz", help="inputs saved with save_inputs/np.savez")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    compare.add_argument("--keep-fp32", nargs="+", default=[], metavar="NODE",
+                         help="node names to keep in FP32 (see the suggested list)")
+    compare.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
+                         help="size of a symbolic dim, e.g. --dim batch=4 (repeatable)")
+    compare.add_argument("--atol", type=float, help="override the preset's atol")
+    compare.add_argument("--rtol", type=float, help="override the preset's rtol")
+    compare.add_argument("--no-per-layer", action="store_true", help="outputs only (faster)")
+    compare.add_argument("--json", action="store_true", help="print the report as JSON")
+    compare.set_defaults(handler=_compare)
+
+
+def _dims(pairs: list[str]) -> dict[str, int]:
+    dims = {}
+    for pair in pairs:
+        name, _, size = pair.partition("=")
+        if not name or not size.isdigit():
+            raise WorkbenchError(
+                f"Bad --dim value {pair!r}.",
+                expected="NAME=SIZE with a positive integer size, e.g. batch=4",
+                found=pair,
+                fix="write it as --dim batch=4",
+            )
+        dims[name] = int(size)
+    return dims
+
+
+def _is_onnx(path: Path) -> bool:
+    if path.suffix.lower() in _ONNX_SUFFIXES:
+        return True
+    try:
+        head = path.read_bytes()[:4]
+    except OSError:
+        return False
+    return head[:1] == b"\x08"  # a ModelProto starts with field 1 (ir_version), a varint
+
+
+def _run(args: argparse.Namespace) -> int:
+    from workbench.inputs import load_inputs, make_inputs, save_inputs
+
+    path = Path(args.model)
+    runner = _make_runner(path)
+    feeds = (
+        load_inputs(args.inputs) if args.inputs
+        else make_inputs(runner.input_specs(), seed=args.seed, dims=_dims(args.dim),
+                         int_range=_int_ranges(runner))
+    )
+    with runner:
+        outputs = runner.infer(feeds)
+    print(f"{runner.name}: {path}")
+    for name, value in feeds.items():
+        print(f"  input  {name}: {value.dtype} {list(value.shape)}")
+    for name, value in outputs.items():
+        print(f"  output {name}: {_describe(value)}")
+    if args.save_inputs:
+        print(f"inputs saved to {save_inputs(args.save_inputs, feeds)}")
+    if args.save_outputs:
+        print(f"outputs saved to {save_inputs(args.save_outputs, outputs)}")
+    return 0
+
+
+def _make_runner(path: Path) -> Any:
+    if _is_onnx(path) or not path.exists():
+        from workbench.backends.ort import OrtRunner
+
+        return OrtRunner(path)  # a missing path gets the loader's clear message
+    try:
+        module = importlib.import_module("workbench.backends.trt.runner")
+    except ImportError as err:
+        raise BackendUnavailableError(
+            f"{path} looks like a TensorRT engine, and TensorRT cannot be imported here.",
+            expected="TensorRT (or TensorRT-RTX) with pycuda and an NVIDIA GPU",
+            found=f"{type(err).__name__}: {err}",
+            fix="run engines on a GPU machine; on this one, run the .onnx model instead",
+        ) from err
+    ready, why = module.TrtRunner.can_run()
+    if not ready:
+        raise BackendUnavailableError(
+            f"{path} is a TensorRT engine, and engines cannot run on this machine.",
+            expected="an NVIDIA GPU, pycuda and an engine-capable TensorRT",
+            found=why,
+            fix="run the engine on a GPU machine; here, `trt-workbench run MODEL.onnx` "
+            "runs the ONNX model with ONNX Runtime",
+        )
+    return module.TrtRunner(path)
+
+
+def _int_ranges(runner: Any) -> dict[str, tuple[int, int]] | None:
+    model = getattr(runner, "model", None)
+    if model is None:
+        return None
+    from workbench.backends.ort import index_input_ranges
+
+    return index_input_ranges(model) or None
+
+
+def _describe(value: np.ndarray) -> str:
+    text = f"{value.dtype} {list(value.shape)}"
+    if value.size and value.dtype.kind in "fiu":
+        data = value.astype(np.float64)
+        finite = data[np.isfinite(data)]
+        text += f"  min {finite.min():.4g} max {finite.max():.4g} mean {finite.mean():.4g}" \
+            if finite.size else "  (no finite values)"
+        bad = data.size - finite.size
+        if bad:
+            text += f"  non-finite: {bad}"
+    return text
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from workbench.compare.tolerances import Tolerance, Tolerances
+    from workbench.precision import compare_precision
+
+    tolerances = None
+    if args.atol is not None or args.rtol is not None:
+        preset = Tolerances.preset(args.precision)
+        tolerances = Tolerances(
+            Tolerance(args.atol if args.atol is not None else preset.default.atol,
+                      args.rtol if args.rtol is not None else preset.default.rtol),
+        )
+    report = compare_precision(
+        args.model, precision=args.precision, inputs=args.inputs, keep_fp32=args.keep_fp32,
+        seed=args.seed, tolerances=tolerances, per_layer=not args.no_per_layer,
+        dims=_dims(args.dim),
+    )
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        print()
+    else:
+        print(report.summary())
+        if not report.passed and report.suggested_keep_fp32 != report.keep_fp32:
+            print("try: trt-workbench compare " + args.model + " --keep-fp32 "
+                  + " ".join(report.suggested_keep_fp32))
+    return 0 if report.passed else 1

@@ -227,8 +227,11 @@ def check_external_data(model: onnx.ModelProto, folder: Path | None, label: str)
         )
     root = folder.resolve()
     sizes: dict[str, int] = {}
+    targets: dict[str, Path] = {}  # one check per file, not per tensor (LLMs have thousands)
     for ref in refs:
-        target = _safe_location(ref, root, label)
+        if ref.location not in targets:
+            targets[ref.location] = _safe_location(ref, root, label)
+        target = targets[ref.location]
         if ref.location not in sizes:
             sizes[ref.location] = _existing_size(ref, target, label)
         end = ref.offset + (ref.length or 0)

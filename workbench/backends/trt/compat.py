@@ -2,20 +2,72 @@
 
 Full TensorRT (``import tensorrt``) is preferred when it imports; otherwise TensorRT for
 RTX (``import tensorrt_rtx``). ``WORKBENCH_TRT=tensorrt|tensorrt_rtx`` overrides.
+
+Every other backend module asks :func:`backend_info` / :func:`require` instead of probing
+``hasattr(trt, ...)`` itself, and the API families that can reach each branch are declared
+in :data:`BRANCHES`, which the API conformance test checks against the real bindings.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import importlib
 import os
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from workbench.errors import BackendUnavailableError
 
-__all__ = ["FLAVOURS", "load_trt"]
+__all__ = [
+    "BRANCHES",
+    "FAMILIES",
+    "FEATURES",
+    "FLAVOURS",
+    "BackendInfo",
+    "GpuInfo",
+    "backend_info",
+    "family_of",
+    "gpu_info",
+    "load_trt",
+    "require",
+]
 
 FLAVOURS: tuple[str, ...] = ("tensorrt", "tensorrt_rtx")
+
+# API families: the code paths differ between these, not between minor versions.
+FAMILIES: tuple[str, ...] = ("tensorrt-10", "tensorrt-11", "tensorrt_rtx")
+WEAK_TYPING: frozenset[str] = frozenset({"tensorrt-10"})
+RTX_ONLY: frozenset[str] = frozenset({"tensorrt_rtx"})
+ALL: frozenset[str] = frozenset(FAMILIES)
+
+# "module:function" (qualified name inside workbench/backends/trt/) -> families that reach
+# it. Anything not listed is reachable by every family, so every ``trt.X.Y`` it uses must
+# exist in all of them. tests/test_api_conformance.py enforces this against the bindings.
+BRANCHES: dict[str, frozenset[str]] = {
+    "build:_set_weak_precision": WEAK_TYPING,
+    "build:_set_compute_capabilities": RTX_ONLY,
+    "engine:_header_validity": RTX_ONLY,
+    "compat:_probe_features": ALL,
+}
+
+# feature name -> (description for messages, probe over the module)
+FEATURES: dict[str, str] = {
+    "weak_typing_fp16": "BuilderFlag.FP16 (weakly typed FP16 builds, TensorRT 10)",
+    "weak_typing_bf16": "BuilderFlag.BF16 (weakly typed BF16 builds, TensorRT 10)",
+    "strongly_typed": "strongly typed networks (precision comes from the ONNX graph)",
+    "compute_capability_targets": "IBuilderConfig.set_compute_capability (TensorRT-RTX)",
+    "engine_validity": "Runtime.get_engine_validity (TensorRT-RTX)",
+    "progress_monitor": "IProgressMonitor (build phases, steps and cancel)",
+    "engine_inspector": "EngineInspector (per-layer engine information)",
+    "version_compatible": "BuilderFlag.VERSION_COMPATIBLE",
+    "refit": "BuilderFlag.REFIT",
+    "strip_plan": "BuilderFlag.STRIP_PLAN",
+    "timing_cache": "IBuilderConfig timing caches",
+    "hardware_compatibility": "HardwareCompatibilityLevel",
+    "gpu": "an NVIDIA GPU with a working driver",
+}
 
 
 @functools.cache
@@ -44,3 +96,164 @@ def load_trt() -> ModuleType:
         fix="pip install tensorrt-rtx (works without a GPU), or on a GPU machine install "
         "full TensorRT from NVIDIA's package index",
     )
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """Whether a usable NVIDIA GPU is present, found through the CUDA driver library."""
+
+    present: bool
+    name: str | None = None
+    compute_capability: str | None = None
+    count: int = 0
+    reason: str = ""
+
+
+@functools.cache
+def gpu_info() -> GpuInfo:
+    """Probe the CUDA driver API (libcuda) directly: quiet, and never crashes.
+
+    TensorRT's own probes print CUDA errors to stderr and the log when there is no GPU, so
+    the driver library is asked instead: no library, a failing cuInit or zero devices all
+    mean no GPU.
+    """
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return GpuInfo(False, reason="no NVIDIA driver (libcuda.so.1 not found)")
+    count = ctypes.c_int(0)
+    status = cuda.cuInit(0)
+    if status != 0:
+        return GpuInfo(False, reason=f"the CUDA driver did not initialise (CUresult {status})")
+    if cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value == 0:
+        return GpuInfo(False, reason="the CUDA driver reports no GPU")
+    device = ctypes.c_int(0)
+    cuda.cuDeviceGet(ctypes.byref(device), 0)
+    name = ctypes.create_string_buffer(256)
+    cuda.cuDeviceGetName(name, 256, device)
+    major, minor = ctypes.c_int(0), ctypes.c_int(0)
+    cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, device)  # COMPUTE_CAPABILITY_MAJOR
+    cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, device)  # COMPUTE_CAPABILITY_MINOR
+    return GpuInfo(True, name.value.decode(errors="replace"), f"{major.value}.{minor.value}",
+                   count.value)
+
+
+def family_of(flavour: str, version: str) -> str:
+    """The API family (see :data:`FAMILIES`) of a flavour and version."""
+    if flavour == "tensorrt_rtx":
+        return "tensorrt_rtx"
+    return "tensorrt-10" if version.split(".")[0] in ("", "8", "9", "10") else "tensorrt-11"
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the installed TensorRT is and can do (``workbench.backend_info()``)."""
+
+    flavour: str
+    version: str
+    family: str
+    module_path: str
+    gpu: GpuInfo
+    features: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        name = "TensorRT-RTX" if self.flavour == "tensorrt_rtx" else "TensorRT"
+        return f"{name} {'.'.join(self.version.split('.')[:3])}"
+
+    @property
+    def gpu_present(self) -> bool:
+        return self.gpu.present
+
+    @property
+    def strongly_typed(self) -> bool:
+        return "weak_typing_fp16" not in self.features
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(name for name in FEATURES if name not in self.features)
+
+    def machine_text(self) -> str:
+        """"TensorRT-RTX 1.7.1 and no GPU" / "TensorRT 10.16.0 and an NVIDIA L4 (8.9)"."""
+        if not self.gpu.present:
+            return f"{self.label} and no GPU"
+        return f"{self.label} and an {self.gpu.name} (compute capability " \
+               f"{self.gpu.compute_capability})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flavour": self.flavour, "version": self.version, "family": self.family,
+            "label": self.label, "module_path": self.module_path,
+            "gpu": {"present": self.gpu.present, "name": self.gpu.name,
+                    "compute_capability": self.gpu.compute_capability,
+                    "count": self.gpu.count, "reason": self.gpu.reason},
+            "features": list(self.features), "missing": list(self.missing),
+        }
+
+
+def _probe_features(trt: ModuleType) -> set[str]:
+    flags = set(dir(trt.BuilderFlag))
+    config = set(dir(trt.IBuilderConfig))
+    probes = {
+        "weak_typing_fp16": "FP16" in flags,
+        "weak_typing_bf16": "BF16" in flags,
+        "strongly_typed": True,  # every supported version can build from a typed graph
+        "compute_capability_targets": "set_compute_capability" in config
+        and hasattr(trt, "ComputeCapability"),
+        "engine_validity": hasattr(trt.Runtime, "get_engine_validity"),
+        "progress_monitor": hasattr(trt, "IProgressMonitor"),
+        "engine_inspector": hasattr(trt, "EngineInspector"),
+        "version_compatible": "VERSION_COMPATIBLE" in flags,
+        "refit": "REFIT" in flags,
+        "strip_plan": "STRIP_PLAN" in flags,
+        "timing_cache": "create_timing_cache" in config,
+        "hardware_compatibility": hasattr(trt, "HardwareCompatibilityLevel"),
+    }
+    return {name for name, ok in probes.items() if ok}
+
+
+@functools.cache
+def backend_info() -> BackendInfo:
+    """Flavour, version, GPU presence and features of the TensorRT in use (cached)."""
+    trt = load_trt()
+    flavour = trt.__name__.split(".")[0]
+    version = str(getattr(trt, "__version__", ""))
+    gpu = gpu_info()
+    features = _probe_features(trt)
+    if gpu.present:
+        features.add("gpu")
+    return BackendInfo(flavour, version, family_of(flavour, version),
+                       str(getattr(trt, "__file__", "")), gpu,
+                       tuple(name for name in FEATURES if name in features))
+
+
+def require(feature: str) -> None:
+    """Raise BackendUnavailableError naming ``feature`` and the installed TensorRT."""
+    info = backend_info()
+    if info.has(feature):
+        return
+    description = FEATURES.get(feature, feature)
+    if feature == "gpu":
+        raise BackendUnavailableError(
+            "This step needs an NVIDIA GPU.",
+            expected=description, found=f"{info.machine_text()} ({info.gpu.reason})",
+            fix="run it on a machine with a supported NVIDIA GPU and driver; building and "
+            "saving engines works here without one",
+        )
+    raise BackendUnavailableError(
+        f"{info.label} does not offer {feature}.",
+        expected=description, found=f"{info.label} ({info.module_path})",
+        fix=_FIXES.get(feature, "use a TensorRT version that has it"),
+    )
+
+
+_FIXES = {
+    "weak_typing_fp16": "on TensorRT 11 and TensorRT-RTX use precision='fp16', which "
+    "converts the graph instead",
+    "weak_typing_bf16": "install TensorRT 10, or convert the graph to BF16 yourself",
+    "compute_capability_targets": "only TensorRT-RTX builds for explicit targets; full "
+    "TensorRT builds for the GPU it runs on",
+}
