@@ -1,0 +1,244 @@
+"""Parse triage: why TensorRT's ONNX parser rejects a model, node by node.
+
+The model is validated by the workbench first (``parser.parse(b"garbage")`` returns True
+with an empty network, and external data must be checked for safety before TensorRT opens
+it). A file that cannot be read as ONNX, or whose external data is missing or unsafe, gives
+a falsy ``ParseReport`` with one model-level issue; TensorRT never sees it. Only problems
+with the argument itself (no file at that path, a folder, an unsupported object) raise
+``ModelLoadError``: there is no model to report on.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import onnx
+
+from workbench.backends.trt.compat import load_trt
+from workbench.diagnosis import (
+    REFUSED,
+    NodeIsland,
+    ParseIssue,
+    ParseReport,
+    explain_load_failure,
+    explain_parse_error,
+)
+from workbench.errors import ModelLoadError
+from workbench.inspection.loading import ModelFile, ModelSource, load_model_file, read_model_file
+from workbench.records import TensorSpec
+from workbench.transforms.subgraph import (
+    attribute_summary,
+    inferred_value_infos,
+    spec_from_value_info,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from workbench.transforms.folding import FoldResult
+
+__all__ = ["ParseRun", "diagnose", "fold_and_diagnose", "parse_with_trt"]
+
+# TensorRT warns once per extra Builder that only one logger is global; the parser and
+# each builder still log to their own logger, so the warning is noise in a report.
+_NOISE = ("logger passed into createInferBuilder differs",)
+
+
+@functools.cache
+def _recorder_class(trt: ModuleType) -> type:
+    class RecordingLogger(trt.ILogger):  # type: ignore[name-defined]
+        """Keeps WARNING and worse; never prints, never raises (TensorRT calls it)."""
+
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+            self.lines: list[str] = []
+
+        def log(self, severity: Any, msg: str) -> None:
+            try:
+                if severity <= trt.ILogger.Severity.WARNING and not any(
+                    n in msg for n in _NOISE
+                ):
+                    self.lines.append(f"{severity.name}: {msg}")
+            # A logger must never raise into TensorRT, whatever the message holds.
+            except Exception:
+                pass
+
+    return RecordingLogger
+
+
+@dataclass(frozen=True)
+class ParseRun:
+    """One TensorRT parse. Holds builder and network too: TensorRT objects die with their
+    Python owners, and the parser's errors and network refer to them."""
+
+    trt: ModuleType
+    builder: Any
+    network: Any
+    parser: Any
+    parsed: bool
+    log: list[str]
+
+
+def parse_with_trt(model_file: ModelFile) -> ParseRun:
+    """Run TensorRT's ONNX parser over validated model bytes (external data via path=)."""
+    trt = load_trt()
+    logger = _recorder_class(trt)()
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if model_file.path is not None:  # path= lets TensorRT find external data
+        parsed = parser.parse(model_file.data, path=str(model_file.path))
+    else:
+        parsed = parser.parse(model_file.data)
+    return ParseRun(trt, builder, network, parser, bool(parsed), logger.lines)
+
+
+def diagnose(source: ModelSource, *, node_islands: bool = True) -> ParseReport:
+    """Explain whether and why TensorRT can parse an ONNX model.
+
+    Args:
+        source: Path to an .onnx file (external data is found beside it), its bytes, or an
+            onnx.ModelProto.
+        node_islands: Also ask ``supports_model_v2`` which runs of nodes TensorRT supports
+            (a second parse; turn off to halve the time on big models).
+
+    Returns:
+        A ParseReport, truthy when the whole model parses. Corrupt files and missing or
+        unsafe external data give a falsy report with one model-level issue.
+
+    Raises:
+        ModelLoadError: No model at all (missing path, a folder, an unsupported object).
+    """
+    model_file = read_model_file(source)
+    try:
+        model = load_model_file(model_file, load_weights=False)
+    except ModelLoadError as err:
+        return _refused(model_file.label, err)
+    run = parse_with_trt(model_file)
+    trt, log = run.trt, run.log
+    infos = inferred_value_infos(model)
+    issues = tuple(
+        _issue(run.parser.get_error(i), model, infos, log) for i in range(run.parser.num_errors)
+    )
+    islands: tuple[NodeIsland, ...] = ()
+    if node_islands and (not issues or any(i.node_index is not None for i in issues)):
+        islands = _islands(trt, model_file, model)
+    return ParseReport(
+        model=model_file.label,
+        flavour=trt.__name__,
+        version=str(getattr(trt, "__version__", "")),
+        parsed=run.parsed,
+        issues=issues,
+        islands=islands,
+        node_count=len(model.graph.node),
+        log=tuple(log),
+    )
+
+
+def _refused(label: str, err: ModelLoadError) -> ParseReport:
+    category, cause, fixes = explain_load_failure(err.summary, err.found or "", err.fix or "")
+    issue = ParseIssue(category=category, cause=cause, fixes=fixes, raw=err.message,
+                       code=REFUSED)
+    return ParseReport(model=label, flavour="", version="", parsed=False, issues=(issue,))
+
+
+def _issue(
+    error: Any, model: onnx.ModelProto, infos: dict[str, onnx.ValueInfoProto], log: list[str]
+) -> ParseIssue:
+    index = int(error.node())
+    node = model.graph.node[index] if 0 <= index < len(model.graph.node) else None
+    op_type = str(error.node_operator()) or (node.op_type if node is not None else "")
+    stack = tuple(str(f) for f in error.local_function_stack())
+    domain = _domain_of(model, node, op_type, stack)
+    inputs: tuple[TensorSpec, ...] = ()
+    outputs: tuple[TensorSpec, ...] = ()
+    if node is not None:
+        inputs = tuple(spec_from_value_info(_info(n, infos)) for n in node.input if n)
+        outputs = tuple(spec_from_value_info(_info(n, infos)) for n in node.output if n)
+    code = getattr(error.code(), "name", str(error.code()))
+    desc = str(error.desc())
+    # Model-level errors (external weights, for example) name the cause only in the log.
+    context = desc if node is not None else "\n".join([desc, *log])
+    dtypes = [s.dtype for s in (*inputs, *outputs) if s.dtype != "unknown"]
+    category, cause, fixes = explain_parse_error(context, op_type, domain, dtypes, code)
+    return ParseIssue(
+        category=category, cause=cause, fixes=fixes, raw=desc, code=code,
+        node_index=index if node is not None else None,
+        node_name=str(error.node_name()) or (node.name if node is not None else ""),
+        op_type=op_type, domain=domain, inputs=inputs, outputs=outputs,
+        attributes=attribute_summary(node) if node is not None else (),
+        local_function_stack=stack,
+        origin=f"{error.file()}:{error.line()} {error.func()}".strip(": "),
+    )
+
+
+def _info(name: str, infos: dict[str, onnx.ValueInfoProto]) -> onnx.ValueInfoProto:
+    return infos.get(name) or onnx.ValueInfoProto(name=name)
+
+
+def _domain_of(
+    model: onnx.ModelProto, node: onnx.NodeProto | None, op_type: str, stack: tuple[str, ...]
+) -> str:
+    if node is not None and (node.op_type == op_type or not stack):
+        return node.domain
+    # The error is inside a local function: find the op among the functions' nodes.
+    for function in model.functions:
+        for inner in function.node:
+            if inner.op_type == op_type:
+                return inner.domain
+    return node.domain if node is not None else ""
+
+
+def _islands(trt: ModuleType, model_file: ModelFile, model: onnx.ModelProto) -> tuple[
+    NodeIsland, ...
+]:
+    """Supported runs from get_subgraph_nodes; the complement is the unsupported nodes.
+
+    ``is_subgraph_supported`` is False for every subgraph when the model as a whole fails
+    (TESTING.md), so the subgraph list itself is taken as the supported part.
+    """
+    logger = _recorder_class(trt)()
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if model_file.path is not None:
+        parser.supports_model_v2(model_file.data, path=str(model_file.path))
+    else:
+        parser.supports_model_v2(model_file.data)
+    supported: set[int] = set()
+    for i in range(parser.num_subgraphs):
+        supported.update(int(n) for n in parser.get_subgraph_nodes(i))
+    names = [node.name or f"#{k} {node.op_type}" for k, node in enumerate(model.graph.node)]
+    islands: list[NodeIsland] = []
+    run: list[int] = []
+    for index in range(len(names)):
+        if run and ((run[-1] in supported) != (index in supported)):
+            islands.append(_island(run, supported, names))
+            run = []
+        run.append(index)
+    if run:
+        islands.append(_island(run, supported, names))
+    return tuple(islands)
+
+
+def _island(run: list[int], supported: set[int], names: list[str]) -> NodeIsland:
+    return NodeIsland(run[0] in supported, tuple(run), tuple(names[i] for i in run))
+
+
+def fold_and_diagnose(
+    source: ModelSource,
+    input_shapes: dict[str, list[int]] | None = None,
+    out_path: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+) -> tuple[FoldResult, ParseReport]:
+    """Fold constants (``workbench.fold_constants``), then diagnose the folded model."""
+    from workbench.transforms.folding import fold_constants
+
+    result = fold_constants(source, input_shapes=input_shapes, out_path=out_path,
+                            overwrite=overwrite)
+    report = diagnose(result.out_path if result.out_path is not None else result.model)
+    return result, report

@@ -1,0 +1,162 @@
+"""Reduce a model that TensorRT cannot parse to the smallest subgraph that fails the same way.
+
+Like ``polygraphy debug reduce``, but driven by the diagnosis: the first node-level parse
+issue gives the failing node, so the search only has to find how much of the graph before
+that node is needed to reproduce it. Candidates, cheapest first: the failing node alone,
+its ancestors alone, then the shortest run of nodes ending at it (binary search on where
+the run starts). "The same way" means the same issue category on the same op type.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from workbench.backends.trt.parse import diagnose
+from workbench.diagnosis import ParseIssue, ParseReport
+from workbench.errors import WorkbenchError
+from workbench.inspection.loading import ModelSource, load_model
+from workbench.transforms.folding import save_model_atomic
+from workbench.transforms.subgraph import extract_nodes, inferred_value_infos
+
+__all__ = ["ReduceResult", "reduce_failure"]
+
+
+@dataclass(frozen=True)
+class ReduceResult:
+    """The saved minimal failing model and how it relates to the original.
+
+    Attributes:
+        path: Where the reduced model was saved.
+        original_node_count: Top-level nodes in the original model.
+        node_indices: Indices (in the original model) of the nodes kept.
+        node_names: Their names.
+        category: The failure reproduced (a ParseIssue category).
+        op_type: The op type of the failing node.
+        report: The diagnosis of the reduced model.
+    """
+
+    path: Path
+    original_node_count: int
+    node_indices: tuple[int, ...]
+    node_names: tuple[str, ...]
+    category: str
+    op_type: str
+    report: ParseReport
+
+    def summary(self) -> str:
+        return (
+            f"reduced {self.original_node_count} node(s) to {len(self.node_indices)} "
+            f"({', '.join(self.node_names)}) still failing with [{self.category}] on "
+            f"{self.op_type}; saved to {self.path}"
+        )
+
+
+def reduce_failure(
+    source: ModelSource, out_path: str | os.PathLike[str], *, overwrite: bool = False
+) -> ReduceResult:
+    """Find and save the smallest subgraph that TensorRT rejects like the original model.
+
+    Args:
+        source: A model that fails to parse (path, bytes or ModelProto).
+        out_path: Where to save the reduced model (atomically).
+        overwrite: Allow replacing an existing file at out_path.
+
+    Raises:
+        WorkbenchError: The model parses (nothing to reduce), fails as a whole (corrupt
+            file, external data: no node to reduce to), or out_path exists.
+    """
+    target_path = Path(out_path).expanduser()
+    if target_path.exists() and not overwrite:  # fail before the parses, not after
+        save_model_atomic(onnx.ModelProto(), target_path, overwrite=False)
+    original = diagnose(source, node_islands=False)
+    target = _target_issue(original)
+    model = load_model(source)
+    infos = inferred_value_infos(model)
+    assert target.node_index is not None  # _target_issue guarantees it
+
+    def fails_same(indices: Sequence[int]) -> ParseReport | None:
+        report = diagnose(extract_nodes(model, indices, infos), node_islands=False)
+        same = any(
+            i.category == target.category and i.op_type == target.op_type for i in report.issues
+        )
+        return report if same else None
+
+    indices, report = _search(model, target.node_index, fails_same)
+    saved = save_model_atomic(extract_nodes(model, indices, infos), target_path,
+                              overwrite=overwrite)
+    names = tuple(model.graph.node[i].name or f"#{i}" for i in indices)
+    return ReduceResult(saved, len(model.graph.node), tuple(indices), names,
+                        target.category, target.op_type, report)
+
+
+def _target_issue(report: ParseReport) -> ParseIssue:
+    if report:
+        raise WorkbenchError(
+            f"{report.model} parses cleanly: there is no failure to reduce.",
+            expected="a model that TensorRT's parser rejects",
+            found=f"a model whose {report.node_count} nodes all parse",
+            fix="use workbench.build_engine for build failures; reduce_failure is for parse "
+            "failures",
+        )
+    for issue in report.issues:
+        if issue.node_index is not None:
+            return issue
+    first = report.issues[0]
+    raise WorkbenchError(
+        f"{report.model} fails as a whole ({first.category}), not at a node: there is no "
+        "subgraph to reduce it to.",
+        expected="a parse error at a node",
+        found=first.cause,
+        fix=first.fixes[0] if first.fixes else "fix the model file first",
+    )
+
+
+def _search(model: onnx.ModelProto, failing: int, fails_same) -> tuple[list[int], ParseReport]:
+    """Cheapest candidates first; every candidate contains the failing node."""
+    candidates = [[failing], sorted(_ancestors(model, failing) | {failing})]
+    for indices in candidates:
+        report = fails_same(indices)
+        if report is not None:
+            return indices, report
+    # Shortest run [start .. failing] that still fails; assume failure is monotonic in start.
+    last = len(model.graph.node) - 1
+    whole = list(range(failing + 1))
+    best_report = fails_same(whole)
+    if best_report is None:  # the nodes after the failing one matter too: keep them all
+        whole = list(range(last + 1))
+        best_report = fails_same(whole)
+        if best_report is None:
+            raise WorkbenchError(
+                "Could not reproduce the failure on any subgraph.",
+                expected="a subgraph that fails like the whole model",
+                found="every extracted subgraph parses or fails differently",
+                fix="share the whole model; the failure depends on the full graph",
+            )
+        return whole, best_report
+    low, high = 0, failing  # fails for start=low; find the largest start that still fails
+    while low < high:
+        mid = (low + high + 1) // 2
+        report = fails_same(list(range(mid, failing + 1)))
+        if report is not None:
+            low, best_report = mid, report
+        else:
+            high = mid - 1
+    return list(range(low, failing + 1)), best_report
+
+
+def _ancestors(model: onnx.ModelProto, index: int) -> set[int]:
+    producers = {out: k for k, node in enumerate(model.graph.node) for out in node.output}
+    found: set[int] = set()
+    stack = [index]
+    while stack:
+        for name in model.graph.node[stack.pop()].input:
+            k = producers.get(name)
+            if k is not None and k not in found:
+                found.add(k)
+                stack.append(k)
+    return found

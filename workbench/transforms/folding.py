@@ -1,0 +1,283 @@
+"""Constant folding with onnx alone: replace what is computable ahead of time by initializers.
+
+TensorRT needs some values (reduction axes, Reshape shapes, Slice bounds) at build time.
+Exporters often compute them from the input (``x.mean(dim=-1)`` becomes Shape → Shape →
+Sub). When the shapes involved are static, or become static once the input shapes are
+frozen, those subgraphs are constants: this module evaluates them one node at a time with
+``onnx.reference.ReferenceEvaluator`` and stores the results as initializers.
+
+Re-diagnosing the folded model needs TensorRT, which this layer may not import: use
+``workbench.backends.trt.parse.fold_and_diagnose`` for both steps at once.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from workbench.errors import ModelLoadError, WorkbenchError
+from workbench.inspection.loading import ModelSource, load_model
+
+__all__ = ["FoldResult", "fold_constants"]
+
+# Ops whose result differs between runs: never fold them.
+_NONDETERMINISTIC = frozenset(
+    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+     "Bernoulli"}
+)
+# Folding a large tensor (ConstantOfShape, Tile, ...) bloats the file for no gain.
+_MAX_FOLDED_BYTES = 16 * 1024 * 1024
+_MAX_PASSES = 8
+
+
+@dataclass(frozen=True, eq=False)
+class FoldResult:
+    """The folded model and what changed.
+
+    Attributes:
+        model: The folded ModelProto (the caller's model is never modified).
+        folded_nodes: Names (or "#index op") of the nodes replaced by initializers.
+        removed_nodes: Nodes dropped because nothing used their outputs any more.
+        frozen_inputs: Input name → the static shape it was given.
+        out_path: Where the model was saved, when out_path was given.
+    """
+
+    model: onnx.ModelProto = field(repr=False)
+    folded_nodes: tuple[str, ...]
+    removed_nodes: tuple[str, ...]
+    frozen_inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    out_path: Path | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.folded_nodes or self.removed_nodes or self.frozen_inputs)
+
+    def summary(self) -> str:
+        frozen = ", ".join(f"{n}={list(s)}" for n, s in self.frozen_inputs) or "none"
+        return (
+            f"folded {len(self.folded_nodes)} node(s) into constants, removed "
+            f"{len(self.removed_nodes)} dead node(s); frozen input shapes: {frozen}"
+        )
+
+
+def fold_constants(
+    source: ModelSource,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    out_path: str | os.PathLike[str] | None = None,
+    *,
+    overwrite: bool = False,
+) -> FoldResult:
+    """Fold every constant-computable node of a model into initializers.
+
+    Args:
+        source: Path, bytes or ModelProto (never modified).
+        input_shapes: Static shapes to freeze graph inputs to, e.g. {"image": [1, 3, 64, 64]};
+            makes Shape-based subgraphs of dynamic dims foldable.
+        out_path: Save the folded model here (atomically).
+        overwrite: Allow replacing an existing file at out_path.
+
+    Raises:
+        ModelLoadError: The model cannot be read, or input_shapes do not fit it.
+        WorkbenchError: out_path exists and overwrite is False, or cannot be written.
+    """
+    model = onnx.ModelProto()
+    model.CopyFrom(load_model(source))
+    frozen = _freeze_inputs(model, input_shapes or {})
+    folded: list[str] = []
+    for _ in range(_MAX_PASSES):
+        step = _fold_pass(model)
+        folded.extend(step)
+        if not step:
+            break
+    removed = _drop_dead_nodes(model)
+    saved = None if out_path is None else save_model_atomic(model, out_path, overwrite=overwrite)
+    return FoldResult(model, tuple(folded), tuple(removed), frozen, saved)
+
+
+def _freeze_inputs(
+    model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]]
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    inputs = {i.name: i for i in model.graph.input}
+    frozen = []
+    for name, shape in shapes.items():
+        if name not in inputs:
+            raise ModelLoadError(
+                f"Cannot freeze the shape of {name!r}: the model has no such input.",
+                expected="one of " + ", ".join(sorted(inputs)),
+                found=repr(name),
+                fix="use the input names that workbench.inspect_model(model) lists",
+            )
+        dims = inputs[name].type.tensor_type.shape.dim
+        wanted = tuple(int(d) for d in shape)
+        if len(dims) != len(wanted) or any(d < 1 for d in wanted):
+            raise ModelLoadError(
+                f"Cannot freeze the shape of {name!r} to {list(wanted)}.",
+                expected=f"{len(dims)} positive dimensions (the input's rank)",
+                found=f"{len(wanted)} dimensions {list(wanted)}",
+                fix="give one positive size per dimension",
+            )
+        for dim, size in zip(dims, wanted, strict=True):
+            if dim.HasField("dim_value") and dim.dim_value != size:
+                raise ModelLoadError(
+                    f"Cannot freeze the shape of {name!r} to {list(wanted)}.",
+                    expected=f"the model's static sizes kept ({dim.dim_value} stays)",
+                    found=f"{size} for a dimension the model fixes at {dim.dim_value}",
+                    fix="change only the dynamic dimensions",
+                )
+            dim.Clear()
+            dim.dim_value = size
+        frozen.append((name, wanted))
+    # Old value_info may hold the symbolic shapes; shape inference recomputes them.
+    if frozen:
+        del model.graph.value_info[:]
+    return tuple(frozen)
+
+
+def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    # Custom-domain ops stop inference; fold what can be known without it.
+    except (onnx.shape_inference.InferenceError, ValueError, RuntimeError):
+        inferred = model
+    shapes = {}
+    for info in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output):
+        tensor_type = info.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            continue
+        dims = tensor_type.shape.dim
+        if all(d.HasField("dim_value") for d in dims):
+            shapes[info.name] = tuple(int(d.dim_value) for d in dims)
+    return shapes
+
+
+def _fold_pass(model: onnx.ModelProto) -> list[str]:
+    """One sweep in topological order; returns the names of the nodes it folded."""
+    graph = model.graph
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
+    shapes = _static_shapes(model)
+    graph_inputs = {i.name for i in graph.input}
+    values = {
+        t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name not in graph_inputs
+    }
+    folded, kept = [], []
+    for index, node in enumerate(graph.node):
+        result = _evaluate(node, values, shapes, opset)
+        if result is None:
+            kept.append(node)
+            continue
+        values.update(result)
+        graph.initializer.extend(numpy_helper.from_array(a, n) for n, a in result.items())
+        folded.append(node.name or f"#{index} {node.op_type}")
+    if folded:
+        del graph.node[:]
+        graph.node.extend(kept)
+    return folded
+
+
+def _evaluate(
+    node: onnx.NodeProto,
+    values: dict[str, np.ndarray],
+    shapes: dict[str, tuple[int, ...]],
+    opset: int,
+) -> dict[str, np.ndarray] | None:
+    """The node's outputs when they are known ahead of time, else None."""
+    if node.domain not in ("", "ai.onnx") or node.op_type in _NONDETERMINISTIC:
+        return None
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+           for a in node.attribute):
+        return None
+    if node.op_type in ("Shape", "Size") and node.input[0] in shapes:
+        # Only the input's shape matters, not its (run-time) values.
+        shape = np.array(shapes[node.input[0]], dtype=np.int64)
+        if node.op_type == "Size":
+            return {node.output[0]: np.array(int(np.prod(shape)), dtype=np.int64)}
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        return {node.output[0]: shape[attrs.get("start", 0):attrs.get("end")]}
+    inputs = [name for name in node.input if name]
+    if not all(name in values for name in inputs):
+        return None
+    try:
+        evaluator = ReferenceEvaluator(node, opsets={"": opset})
+        outputs = evaluator.run(None, {name: values[name] for name in inputs})
+    # The reference runtime lacks some ops and rejects odd attributes: leave such nodes.
+    except Exception:
+        return None
+    result = {name: np.asarray(out) for name, out in zip(node.output, outputs, strict=False)
+              if name}
+    if sum(a.nbytes for a in result.values()) > _MAX_FOLDED_BYTES:
+        return None
+    return result
+
+
+def _drop_dead_nodes(model: onnx.ModelProto) -> list[str]:
+    """Remove nodes and initializers that no graph output depends on any more."""
+    graph = model.graph
+    needed = {o.name for o in graph.output}
+    live = []
+    for node in reversed(graph.node):
+        if any(out in needed for out in node.output) or _has_subgraph(node):
+            live.append(node)
+            needed.update(i for i in node.input if i)
+            needed.update(_outer_names(node))
+    removed = [n.name or n.op_type for n in graph.node if n not in live]
+    if removed:
+        live.reverse()
+        del graph.node[:]
+        graph.node.extend(live)
+    kept_inits = [t for t in graph.initializer if t.name in needed]
+    if len(kept_inits) != len(graph.initializer):
+        del graph.initializer[:]
+        graph.initializer.extend(kept_inits)
+    return removed
+
+
+def _has_subgraph(node: onnx.NodeProto) -> bool:
+    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+               for a in node.attribute)
+
+
+def _outer_names(node: onnx.NodeProto) -> set[str]:
+    # Subgraphs (If/Loop bodies) may read outer tensors by name: keep all they mention.
+    names: set[str] = set()
+    for attr in node.attribute:
+        for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+            for inner in sub.node:
+                names.update(inner.input)
+                names.update(_outer_names(inner))
+    return names
+
+
+def save_model_atomic(
+    model: onnx.ModelProto, path: str | os.PathLike[str], *, overwrite: bool = False
+) -> Path:
+    """Write a model to a temporary file beside ``path``, then rename it into place."""
+    target = Path(path).expanduser().resolve()
+    if target.exists() and not overwrite:
+        raise WorkbenchError(
+            f"Not saving: {target} already exists.",
+            expected="a path where no file exists yet",
+            found="an existing file (it is left untouched)",
+            fix="choose another path, or pass overwrite=True",
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(model.SerializeToString())
+        os.replace(tmp, target)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise WorkbenchError(
+            f"Cannot save the model to {target}.",
+            expected="a writable folder",
+            found=f"{type(err).__name__}: {err}",
+            fix="check the folder exists and is writable",
+        ) from err
+    return target

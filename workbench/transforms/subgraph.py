@@ -1,0 +1,166 @@
+"""Graph surgery helpers (onnx only): inferred tensor types, and cutting out a subgraph.
+
+Used by parse triage (a failing node's inputs with shapes and dtypes) and by failure
+reduction (the smallest subgraph that still fails). Intermediate tensors that become the
+inputs or outputs of an extracted subgraph get the types shape inference found for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from workbench.records import Dim, TensorSpec
+
+__all__ = [
+    "attribute_summary",
+    "dtype_name",
+    "extract_nodes",
+    "inferred_value_infos",
+    "spec_from_value_info",
+    "tensor_specs",
+]
+
+
+def dtype_name(elem_type: int) -> str:
+    """NumPy-style name of an ONNX element type ("float32", "string", "bfloat16", ...)."""
+    if elem_type == onnx.TensorProto.STRING:
+        return "string"
+    try:
+        return str(np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)))
+    # Unknown or undefined types (0) have no NumPy equivalent; fall back to ONNX's own name.
+    except (KeyError, TypeError, ValueError):
+        return onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type else "unknown"
+
+
+def spec_from_value_info(info: onnx.ValueInfoProto) -> TensorSpec:
+    tensor_type = info.type.tensor_type
+    if not info.type.HasField("tensor_type"):
+        return TensorSpec(info.name, "unknown", None)
+    shape: tuple[Dim, ...] | None = None
+    if tensor_type.HasField("shape"):
+        shape = tuple(
+            d.dim_value if d.HasField("dim_value") else _symbol(d.dim_param)
+            for d in tensor_type.shape.dim
+        )
+    return TensorSpec(info.name, dtype_name(tensor_type.elem_type), shape)
+
+
+def _symbol(name: str) -> str | None:
+    # "unk__3" is a name shape inference invents for an unknown dim: it means "unknown".
+    return None if not name or name.startswith("unk__") else name
+
+
+def inferred_value_infos(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
+    """Every tensor type ONNX shape inference can find (inputs, outputs, intermediates)."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    # Custom ops and invalid models make inference fail; what was declared still helps.
+    except (onnx.shape_inference.InferenceError, ValueError, RuntimeError):
+        inferred = model
+    graph = inferred.graph
+    infos: dict[str, onnx.ValueInfoProto] = {}
+    for info in (*graph.value_info, *graph.input, *graph.output):
+        infos[info.name] = info
+    for tensor in graph.initializer:
+        infos.setdefault(
+            tensor.name,
+            helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)),
+        )
+    return infos
+
+
+def tensor_specs(model: onnx.ModelProto) -> dict[str, TensorSpec]:
+    return {name: spec_from_value_info(i) for name, i in inferred_value_infos(model).items()}
+
+
+def attribute_summary(node: onnx.NodeProto, limit: int = 60) -> tuple[tuple[str, str], ...]:
+    """Short text for each attribute (tensors and graphs are summarized, not dumped)."""
+    items = []
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.TENSOR:
+            text = f"tensor({dtype_name(attr.t.data_type)}, {list(attr.t.dims)})"
+        elif attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+            text = "<subgraph>"
+        else:
+            value = helper.get_attribute_value(attr)
+            text = repr(value.decode() if isinstance(value, bytes) else value)
+        items.append((attr.name, text if len(text) <= limit else text[: limit - 3] + "..."))
+    return tuple(items)
+
+
+def _constant_value(node: onnx.NodeProto, name: str) -> onnx.TensorProto | None:
+    for attr in node.attribute:
+        if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR:
+            return numpy_helper.from_array(numpy_helper.to_array(attr.t), name)
+    return None
+
+
+def extract_nodes(
+    model: onnx.ModelProto,
+    indices: Iterable[int],
+    infos: dict[str, onnx.ValueInfoProto] | None = None,
+) -> onnx.ModelProto:
+    """A model made of some top-level nodes of ``model`` (kept in their original order).
+
+    Tensors the chosen nodes read but do not produce become initializers when they are
+    constant (initializers, Constant nodes: constants must stay constants, or the failure
+    changes), otherwise graph inputs. Tensors they produce and something else reads (or the
+    model outputs) become graph outputs.
+    """
+    infos = inferred_value_infos(model) if infos is None else infos
+    graph = model.graph
+    chosen_set = set(indices)
+    chosen = [graph.node[i] for i in sorted(chosen_set)]
+    produced = {out for node in chosen for out in node.output if out}
+    initializers = {t.name: t for t in graph.initializer}
+    constants = {
+        out: node for node in graph.node if node.op_type == "Constant" and not node.domain
+        for out in node.output
+    }
+    new_inits: list[onnx.TensorProto] = []
+    new_inputs: list[onnx.ValueInfoProto] = []
+    seen: set[str] = set()
+    for name in (i for node in chosen for i in node.input):
+        if not name or name in produced or name in seen:
+            continue
+        seen.add(name)
+        value = initializers.get(name)
+        if value is None and name in constants:
+            value = _constant_value(constants[name], name)
+        if value is not None:
+            new_inits.append(value)
+        else:
+            new_inputs.append(_typed(name, infos))
+    outside = {o.name for o in graph.output}
+    for k, node in enumerate(graph.node):
+        if k not in chosen_set:
+            outside.update(node.input)
+    outputs = [out for node in chosen for out in node.output if out and out in outside]
+    if not outputs and chosen:
+        outputs = [out for out in chosen[-1].output if out]
+    new_graph = helper.make_graph(
+        chosen,
+        f"{graph.name or 'graph'}_extract",
+        new_inputs,
+        [_typed(name, infos) for name in outputs],
+        new_inits,
+        value_info=[infos[n] for n in sorted(produced - set(outputs)) if n in infos],
+    )
+    extracted = helper.make_model(new_graph, opset_imports=list(model.opset_import))
+    extracted.ir_version = model.ir_version
+    extracted.functions.extend(model.functions)
+    return extracted
+
+
+def _typed(name: str, infos: dict[str, onnx.ValueInfoProto]) -> onnx.ValueInfoProto:
+    info = infos.get(name)
+    if info is not None and info.type.tensor_type.elem_type:
+        copy = onnx.ValueInfoProto()
+        copy.CopyFrom(info)
+        return copy
+    # Unknown type: an untyped value info, rather than a guess that changes the failure.
+    return onnx.ValueInfoProto(name=name)
