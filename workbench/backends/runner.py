@@ -118,7 +118,30 @@ def validate_feeds(
     checked = {}
     for spec in specs:
         checked[spec.name] = _check_one(spec, np.asarray(feeds[spec.name]), (ranges or {}))
+    _check_symbolic_dims(specs, checked)
     return checked
+
+
+def _check_symbolic_dims(specs: tuple[TensorSpec, ...], feeds: Mapping[str, np.ndarray]) -> None:
+    """A symbolic dim shared by several inputs ("batch") must have one size in all of them."""
+    seen: dict[str, tuple[int, str, int]] = {}
+    for spec in specs:
+        for axis, dim in enumerate(spec.shape or ()):
+            if not isinstance(dim, str) or not dim:
+                continue
+            size = feeds[spec.name].shape[axis]
+            if dim not in seen:
+                seen[dim] = (size, spec.name, axis)
+                continue
+            first_size, first_name, first_axis = seen[dim]
+            if size != first_size:
+                raise InferenceInputError(
+                    f"Symbolic dim {dim!r} has two different sizes.",
+                    expected=f"one size for {dim!r} in every input that uses it",
+                    found=f"{first_size} in {first_name!r} (axis {first_axis}), "
+                    f"{size} in {spec.name!r} (axis {axis})",
+                    fix=f"give {dim!r} the same size everywhere",
+                )
 
 
 def _name_fix(missing: list[str], unknown: list[str]) -> str:

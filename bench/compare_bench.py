@@ -1,0 +1,214 @@
+"""Per-layer FP16 drift: the workbench against ``polygraphy run --onnxrt`` (mark all).
+
+    .venv/bin/python bench/compare_bench.py [--layers 6] [--width 256] [--sequence 64]
+
+For each model (the sample ``transformer_block.onnx`` and a generated deeper transformer)
+both tools get the same inputs and produce the same information: every intermediate
+tensor of the FP32 model next to the FP16 model's, compared. Polygraphy needs two runs
+(FP32 with ``--save-outputs``, FP16 with ``--load-outputs``); the workbench does one
+``compare_precision`` call. The FP16 model file Polygraphy loads is converted beforehand,
+outside its timing (which favours Polygraphy).
+
+Honesty note, printed with the figures: ``polygraphy run --onnxrt`` on the FP16 model runs
+ONNX Runtime's CPU kernels, which compute FP16 ops in FP32 internally, so its "FP16"
+numbers show weight rounding but not activation overflow. The workbench evaluates the
+FP16 graph with NumPy float16 arithmetic, which overflows like real FP16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from workbench.backends.ort import OrtRunner, index_input_ranges  # noqa: E402
+from workbench.inputs import make_inputs  # noqa: E402
+from workbench.precision import compare_precision  # noqa: E402
+from workbench.transforms.fp16 import convert_to_fp16  # noqa: E402
+
+
+def _layer(n: int, d: int, heads: int, rng: np.random.Generator, x: str) -> tuple[list, list, str]:
+    """One pre-LN transformer layer (attention + GELU MLP), names prefixed ``l{n}.``."""
+    p, dh = f"l{n}.", d // heads
+    w = lambda *s: (rng.standard_normal(s) * (1 / np.sqrt(s[0]))).astype(np.float32)  # noqa: E731
+    node = helper.make_node
+    nodes = [node("LayerNormalization", [x, p + "ln1.g", p + "ln1.b"], [p + "x1"], name=p + "ln1",
+                  axis=-1, epsilon=1e-5)]
+    for proj in "qkv":
+        perm = [0, 2, 3, 1] if proj == "k" else [0, 2, 1, 3]
+        nodes += [
+            node("MatMul", [p + "x1", p + proj + ".w"], [p + proj + "0"], name=p + proj + "_proj"),
+            node("Reshape", [p + proj + "0", "heads_shape"], [p + proj + "1"],
+                 name=p + proj + "_split"),
+            node("Transpose", [p + proj + "1"], [p + proj + "h"], name=p + proj + "_t", perm=perm),
+        ]
+    nodes += [
+        node("MatMul", [p + "qh", p + "kh"], [p + "s0"], name=p + "scores"),
+        node("Mul", [p + "s0", "scale"], [p + "s1"], name=p + "scale"),
+        node("Softmax", [p + "s1"], [p + "probs"], name=p + "softmax", axis=-1),
+        node("MatMul", [p + "probs", p + "vh"], [p + "c0"], name=p + "context"),
+        node("Transpose", [p + "c0"], [p + "c1"], name=p + "merge_t", perm=[0, 2, 1, 3]),
+        node("Reshape", [p + "c1", "merge_shape"], [p + "c2"], name=p + "merge"),
+        node("MatMul", [p + "c2", p + "o.w"], [p + "a"], name=p + "out_proj"),
+        node("Add", [x, p + "a"], [p + "x2"], name=p + "residual1"),
+        node("LayerNormalization", [p + "x2", p + "ln2.g", p + "ln2.b"], [p + "x3"],
+             name=p + "ln2", axis=-1, epsilon=1e-5),
+        node("MatMul", [p + "x3", p + "fc1.w"], [p + "m0"], name=p + "fc1"),
+        node("Div", [p + "m0", "sqrt2"], [p + "g0"], name=p + "gelu.div"),
+        node("Erf", [p + "g0"], [p + "g1"], name=p + "gelu.erf"),
+        node("Add", [p + "g1", "one"], [p + "g2"], name=p + "gelu.add"),
+        node("Mul", [p + "m0", p + "g2"], [p + "g3"], name=p + "gelu.mul"),
+        node("Mul", [p + "g3", "half"], [p + "m1"], name=p + "gelu.half"),
+        node("MatMul", [p + "m1", p + "fc2.w"], [p + "m2"], name=p + "fc2"),
+        node("Add", [p + "x2", p + "m2"], [p + "out"], name=p + "residual2"),
+    ]
+    inits = [
+        numpy_helper.from_array(np.ones(d, np.float32), p + "ln1.g"),
+        numpy_helper.from_array(np.zeros(d, np.float32), p + "ln1.b"),
+        numpy_helper.from_array(np.ones(d, np.float32), p + "ln2.g"),
+        numpy_helper.from_array(np.zeros(d, np.float32), p + "ln2.b"),
+        *(numpy_helper.from_array(w(d, d), p + f"{k}.w") for k in "qkvo"),
+        numpy_helper.from_array(w(d, 4 * d), p + "fc1.w"),
+        numpy_helper.from_array(w(4 * d, d), p + "fc2.w"),
+    ]
+    del dh
+    return nodes, inits, p + "out"
+
+
+def make_transformer(path: Path, layers: int, d: int, heads: int = 8, vocab: int = 1000) -> Path:
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Gather", ["embedding", "token_ids"], ["x0"], name="embedding")]
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((vocab, d)).astype(np.float32), "embedding"),
+        numpy_helper.from_array(np.array([0, 0, heads, d // heads], np.int64), "heads_shape"),
+        numpy_helper.from_array(np.array([0, 0, d], np.int64), "merge_shape"),
+        numpy_helper.from_array(np.array(1 / np.sqrt(d // heads), np.float32), "scale"),
+        numpy_helper.from_array(np.array(np.sqrt(2), np.float32), "sqrt2"),
+        numpy_helper.from_array(np.array(1, np.float32), "one"),
+        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+    ]
+    x = "x0"
+    for n in range(layers):
+        more_nodes, more_inits, x = _layer(n, d, heads, rng, x)
+        nodes += more_nodes
+        inits += more_inits
+    nodes.append(helper.make_node("Identity", [x], ["hidden_states"], name="output"))
+    graph = helper.make_graph(
+        nodes, f"transformer_{layers}x{d}",
+        [helper.make_tensor_value_info("token_ids", TensorProto.INT64, ["batch", "sequence"])],
+        [helper.make_tensor_value_info("hidden_states", TensorProto.FLOAT,
+                                       ["batch", "sequence", d])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def _polygraphy(args: list[str]) -> float:
+    exe = shutil.which("polygraphy", path=str(Path(sys.executable).parent)) or "polygraphy"
+    start = time.perf_counter()
+    result = subprocess.run([exe, "run", *args], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    # exit 1 just means "outputs differ" (FP16 vs FP32 always differs a little)
+    if result.returncode not in (0, 1) or "Traceback" in result.stderr:
+        raise RuntimeError(f"polygraphy failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return elapsed
+
+
+def bench_model(
+    model_path: Path, work: Path, sequence: int, repeats: int
+) -> dict[str, float | int | str]:
+    from polygraphy.json import save_json
+
+    model = onnx.load(model_path)
+    runner = OrtRunner(model)
+    feeds = make_inputs(runner.input_specs(), seed=0, dims={"batch": 1, "sequence": sequence},
+                        int_range=index_input_ranges(model) or None)
+    inputs_json, fp16_path = work / "inputs.json", work / "fp16.onnx"
+    save_json([feeds], str(inputs_json))
+    with warnings.catch_warnings():  # the converter warns per weight it rounds to 1e-7
+        warnings.simplefilter("ignore")
+        onnx.save(convert_to_fp16(model), fp16_path)  # outside Polygraphy's timing
+
+    times = []
+    for _ in range(repeats):  # best of N on both sides: the machine is shared
+        start = time.perf_counter()
+        report = compare_precision(model_path, inputs=feeds, per_layer=True, backend="numpy")
+        times.append(time.perf_counter() - start)
+    ours, first = min(times), times[0]
+
+    # '*' is `--onnx-outputs mark all` (that spelling is deprecated since Polygraphy 0.53)
+    common = ["--onnxrt", "--onnx-outputs", "*", "--load-inputs", str(inputs_json)]
+    fp32_out = work / "fp32_outputs.json"
+    theirs = float("inf")
+    for _ in range(repeats):
+        fp32_run = _polygraphy([str(model_path), *common, "--save-outputs", str(fp32_out)])
+        theirs = min(theirs, fp32_run + _polygraphy(
+            [str(fp16_path), *common, "--load-outputs", str(fp32_out),
+             "--atol", "1e-2", "--rtol", "1e-2"]))
+    return {
+        "model": model_path.name, "nodes": len(model.graph.node),
+        "tensors compared": len(report.drift.layers) if report.drift else 0,
+        "workbench s": ours, "workbench first s": first, "polygraphy s": theirs,
+        "ratio": theirs / ours,
+        "verdict": "PASS" if report else "FAIL",
+        "first bad node": report.first_bad_node or "none",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", type=int, default=6)
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--sequence", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3, help="best of N (default 3)")
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        big = make_transformer(work / "transformer_big.onnx", args.layers, args.width)
+        for path, seq in ((ROOT / "sample_models" / "transformer_block.onnx", 16),
+                          (big, args.sequence)):
+            sub = work / path.stem
+            sub.mkdir()
+            rows.append(bench_model(path, sub, seq, args.repeats))
+    print(f"{'model':28} {'nodes':>5} {'tensors':>7} {'workbench':>10} {'polygraphy':>11} "
+          f"{'ratio':>6} {'1st call':>8}  verdict / first bad node")
+    for r in rows:
+        print(f"{r['model']:28} {r['nodes']:>5} {r['tensors compared']:>7} "
+              f"{r['workbench s']:>9.2f}s {r['polygraphy s']:>10.2f}s {r['ratio']:>5.1f}× "
+              f"{r['workbench first s']:>7.2f}s  "
+              f"{r['verdict']} / {r['first bad node']}")
+    print(
+        "\nSame inputs, same information (every intermediate tensor, FP32 vs FP16).\n"
+        "Polygraphy: two `polygraphy run --onnxrt --onnx-outputs '*'` (= mark all) processes (FP32 "
+        "save, FP16 load+compare), FP16 model converted beforehand and not timed.\n"
+        "Workbench: one compare_precision() call in this process (conversion included).\n"
+        f"Times are the best of {args.repeats} on each side ('1st call': the workbench's first, "
+        "cold call, which also imports ONNX Runtime). Each Polygraphy process pays its own "
+        "interpreter and import start-up (~0.4 s), which dominates on the small model.\n"
+        "Note: polygraphy --onnxrt on the FP16 model runs ONNX Runtime's CPU kernels, which "
+        "compute FP16 ops in FP32 internally: it sees weight rounding, not FP16 overflow. "
+        "The workbench's numbers come from NumPy float16 arithmetic (onnx.reference), which "
+        "overflows like FP16 — so it is also the only one of the two that would catch "
+        "fp16_overflow.onnx."
+    )
+    return 0 if all(float(r["ratio"]) >= 2 for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""ONNX Runtime runner: the FP32 reference of every comparison. The only onnxruntime importer.
+
+``onnxruntime`` is imported inside :meth:`OrtRunner._activate_impl`, not at module level,
+so modules that merely mention ``OrtRunner`` (the precision comparison, the CLI) still
+import on machines where the layering test blocks it. With ``expose_intermediates`` every
+tensor that a node produces becomes a graph output, so one ``infer`` call returns the
+whole graph's values (what ``polygraphy run --onnx-outputs mark all`` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+
+from workbench.backends.runner import Runner
+from workbench.errors import InferenceInputError, ModelLoadError
+from workbench.inspection.loading import ModelSource, load_model
+from workbench.records import Dim, TensorSpec
+
+__all__ = ["OrtRunner", "index_input_ranges", "model_input_specs"]
+
+
+class OrtRunner(Runner):
+    """Run an ONNX model with ONNX Runtime.
+
+    Args:
+        source: Path, bytes or ``onnx.ModelProto``.
+        providers: ONNX Runtime execution providers, in order of preference.
+        expose_intermediates: Also return every intermediate tensor, keyed by its name.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        source: ModelSource,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        expose_intermediates: bool = False,
+    ) -> None:
+        super().__init__()
+        self.model = load_model(source)
+        self.providers = tuple(providers)
+        self.expose_intermediates = expose_intermediates
+        self._specs = model_input_specs(self.model)
+        self._output_names: tuple[str, ...] = ()
+        self.skipped_intermediates: tuple[str, ...] = ()
+        self._session: Any = None
+        self._typed: dict[str, onnx.ValueInfoProto] | None = None
+
+    def input_specs(self) -> tuple[TensorSpec, ...]:
+        return self._specs
+
+    def _typed_values(self) -> dict[str, onnx.ValueInfoProto]:
+        if self._typed is None:
+            self._typed = _typed_values(self.model)
+        return self._typed
+
+    def output_specs(self) -> tuple[TensorSpec, ...]:
+        inferred = self._typed_values()
+        return tuple(
+            _spec(inferred[name]) for name in self.output_names() if name in inferred
+        )
+
+    def output_names(self) -> tuple[str, ...]:
+        """Names ``infer`` returns: the model outputs, then intermediates in graph order."""
+        if not self._output_names:
+            self._output_names = self._plan_outputs()
+        return self._output_names
+
+    def producers(self) -> dict[str, str]:
+        """tensor name -> name of the node that produces it (for per-layer reports)."""
+        return {out: node.name for node in self.model.graph.node for out in node.output if out}
+
+    def _plan_outputs(self) -> tuple[str, ...]:
+        declared = [o.name for o in self.model.graph.output]
+        if not self.expose_intermediates:
+            return tuple(declared)
+        typed = self._typed_values()
+        extra: list[str] = []
+        skipped: list[str] = []
+        for node in self.model.graph.node:
+            for out in node.output:
+                if not out or out in declared or out in extra:
+                    continue
+                # ORT refuses graph outputs without a type; shape inference gives most of them.
+                (extra if out in typed else skipped).append(out)
+        self.skipped_intermediates = tuple(skipped)
+        return (*declared, *extra)
+
+    def _session_bytes(self) -> bytes:
+        if not self.expose_intermediates:
+            return self.model.SerializeToString()
+        typed = self._typed_values()
+        model = onnx.ModelProto()
+        model.CopyFrom(self.model)
+        declared = {o.name for o in model.graph.output}
+        for name in self.output_names():
+            if name not in declared:
+                model.graph.output.append(typed[name])
+        return model.SerializeToString()
+
+    def _activate_impl(self) -> None:
+        import onnxruntime as ort  # lazily: see the module docstring
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only; ORT warns about unused initializers
+        if self.expose_intermediates:
+            # Fusions would remove the very tensors we were asked to expose.
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            self._session = ort.InferenceSession(
+                self._session_bytes(), sess_options=options, providers=list(self.providers)
+            )
+        except Exception as err:  # ORT raises its own Fail/InvalidGraph/... classes
+            raise ModelLoadError(
+                "ONNX Runtime cannot load this model.",
+                expected="a model whose every operator ONNX Runtime implements",
+                found=f"{type(err).__name__}: {str(err).splitlines()[0][:300]}",
+                fix="custom-domain operators need a custom-op library registered with ORT; "
+                "check the opset and the operator names",
+            ) from err
+
+    def _deactivate_impl(self) -> None:
+        self._session = None
+
+    def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = list(self.output_names())
+        try:
+            values = self._session.run(names, feeds)
+        except Exception as err:  # shape errors surface only at run time with dynamic dims
+            raise InferenceInputError(
+                "ONNX Runtime failed to run the model with these inputs.",
+                expected="inputs whose dynamic dims agree with every node of the graph",
+                found=f"{type(err).__name__}: {str(err).splitlines()[0][:300]}",
+                fix="check the sizes of the dynamic dims (for example a sequence length "
+                "that a Reshape or an initializer fixes)",
+            ) from err
+        return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+
+def _dim(dim: onnx.TensorShapeProto.Dimension) -> Dim:
+    if dim.HasField("dim_value"):
+        return int(dim.dim_value)
+    if dim.HasField("dim_param"):
+        return dim.dim_param
+    return None
+
+
+def _np_dtype_name(elem_type: int) -> str:
+    if elem_type == onnx.TensorProto.STRING:
+        return "string"
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).name
+    except (KeyError, TypeError, ValueError):
+        return onnx.TensorProto.DataType.Name(elem_type).lower()
+
+
+def _spec(value: onnx.ValueInfoProto) -> TensorSpec:
+    tensor = value.type.tensor_type
+    shape = (
+        tuple(_dim(d) for d in tensor.shape.dim) if tensor.HasField("shape") else None
+    )
+    return TensorSpec(value.name, _np_dtype_name(tensor.elem_type), shape)
+
+
+def model_input_specs(model: onnx.ModelProto) -> tuple[TensorSpec, ...]:
+    """The inputs a caller must feed (graph inputs that are not initializers)."""
+    initializers = {init.name for init in model.graph.initializer}
+    return tuple(_spec(v) for v in model.graph.input if v.name not in initializers)
+
+
+def _typed_values(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
+    """Every tensor with a known element type, after ONNX shape inference."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # inference is best effort; untyped tensors are simply skipped
+        inferred = model
+    values = [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]
+    return {
+        v.name: v
+        for v in values
+        if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type != 0
+    }
+
+
+def index_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
+    """Integer inputs used as Gather indices into an initializer: ``[0, size)`` per input.
+
+    Token ids feeding an embedding table must stay below the vocabulary size, or ORT fails
+    on an out-of-range index; this finds that bound when the graph makes it knowable.
+    """
+    sizes = {init.name: tuple(init.dims) for init in model.graph.initializer}
+    inputs = {spec.name for spec in model_input_specs(model)}
+    ranges: dict[str, tuple[int, int]] = {}
+    for node in _gather_nodes(model.graph.node):
+        data, indices = node.input[0], node.input[1]
+        if indices not in inputs or data not in sizes:
+            continue
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+        dims = sizes[data]
+        if -len(dims) <= axis < len(dims):
+            high = dims[axis]
+            low, old_high = ranges.get(indices, (0, high))
+            ranges[indices] = (low, min(high, old_high))
+    return ranges
+
+
+def _gather_nodes(nodes: Iterable[onnx.NodeProto]) -> list[onnx.NodeProto]:
+    return [n for n in nodes if n.op_type == "Gather" and n.domain in ("", "ai.onnx")]

@@ -1,0 +1,220 @@
+"""Per-layer drift: where in the graph a reduced-precision run parts from the FP32 one.
+
+NumPy only: the graph arrives as neutral :class:`GraphNode` records in topological order,
+and the values as two dicts keyed by the FP32 graph's tensor names (the caller maps names
+across the Casts a conversion inserts). For each tensor the error is taken relative to the
+tensor's own scale, ``max|candidate - reference| / max|reference|``, so layers with large
+and small activations are judged alike; a non-finite candidate value where the reference
+is finite counts as an infinite error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench.compare.metrics import cosine_similarity
+
+__all__ = [
+    "DEFAULT_DRIFT_THRESHOLD",
+    "FP16_MAX",
+    "FP16_MIN_NORMAL",
+    "FP16_MIN_SUBNORMAL",
+    "DriftReport",
+    "GraphNode",
+    "RangeIssue",
+    "TensorDrift",
+    "compute_drift",
+    "suggest_keep_fp32",
+]
+
+FP16_MAX = 65504.0  # largest finite float16; anything beyond rounds to inf
+FP16_MIN_NORMAL = 6.103515625e-05  # below this float16 is subnormal: precision drains away
+FP16_MIN_SUBNORMAL = 5.960464477539063e-08  # below this a nonzero value flushes to 0
+# One FP16 rounding is 4.9e-4 of the scale; the healthy samples peak near 1.3e-3 (a few
+# roundings). 1e-2 is ~20 roundings: only a real break (overflow, cancellation, a saturated
+# Softmax) crosses it, yet a slow LayerNorm-style loss of digits still shows.
+DEFAULT_DRIFT_THRESHOLD = 1e-2
+# Underflow is reported only when it touches this share of a tensor's nonzero values:
+# one stray tiny value in a random input is noise, a tenth of a tensor is a finding.
+UNDERFLOW_REPORT_FRACTION = 0.01
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One node of the FP32 graph, without any ONNX types."""
+
+    name: str
+    op_type: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TensorDrift:
+    """FP32-vs-candidate error of one tensor, in topological position ``index``."""
+
+    index: int
+    node: str
+    op_type: str
+    tensor: str
+    error: float  # max|c - r| / max|r|; inf when the candidate is non-finite
+    max_abs: float
+    reference_max_abs: float
+    cosine: float | None
+    candidate_nonfinite: int
+    over_threshold: bool
+
+
+@dataclass(frozen=True)
+class RangeIssue:
+    """A tensor whose FP32 values do not fit float16."""
+
+    node: str
+    tensor: str
+    kind: str  # "overflow", "underflow" (flushed to 0) or "subnormal"
+    count: int
+    total: int
+    extreme: float  # the largest |x| for overflow, the smallest nonzero |x| otherwise
+
+    def describe(self) -> str:
+        limit = {"overflow": f"> {FP16_MAX:g}", "underflow": f"< {FP16_MIN_SUBNORMAL:.3g}",
+                 "subnormal": f"< {FP16_MIN_NORMAL:.3g}"}[self.kind]
+        return (
+            f"{self.tensor} (node {self.node}): {self.count}/{self.total} values with |x| "
+            f"{limit} ({self.kind}; extreme |x| = {self.extreme:.3g})"
+        )
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Per-layer drift in topological order, and what to keep in FP32."""
+
+    layers: tuple[TensorDrift, ...]
+    threshold: float
+    first_bad_node: str | None
+    first_bad_tensor: str | None
+    out_of_range: tuple[RangeIssue, ...]
+    suggested_keep_fp32: tuple[str, ...]
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "first_bad_node": self.first_bad_node,
+            "first_bad_tensor": self.first_bad_tensor,
+            "suggested_keep_fp32": list(self.suggested_keep_fp32),
+            "reason": self.reason,
+            "out_of_range": [issue.__dict__ for issue in self.out_of_range],
+            "layers": [layer.__dict__ for layer in self.layers],
+        }
+
+
+def compute_drift(
+    nodes: Sequence[GraphNode],
+    reference: Mapping[str, np.ndarray],
+    candidate: Mapping[str, np.ndarray],
+    threshold: float = DEFAULT_DRIFT_THRESHOLD,
+) -> DriftReport:
+    """Compare every node output present on both sides, in the order of ``nodes``."""
+    layers: list[TensorDrift] = []
+    issues: list[RangeIssue] = []
+    for node in nodes:
+        for tensor in node.outputs:
+            if tensor not in reference:
+                continue
+            ref = np.asarray(reference[tensor])
+            issues.extend(range_issues(node.name, tensor, ref))
+            if tensor in candidate and ref.dtype.kind in "fiu":
+                cand = np.asarray(candidate[tensor])
+                layers.append(_tensor_drift(len(layers), node, tensor, ref, cand, threshold))
+    first = next((layer for layer in layers if layer.over_threshold), None)
+    keep, reason = suggest_keep_fp32(nodes, issues, first.node if first else None)
+    return DriftReport(
+        tuple(layers), threshold, first.node if first else None,
+        first.tensor if first else None, tuple(issues), keep, reason,
+    )
+
+
+def _tensor_drift(
+    index: int, node: GraphNode, tensor: str, ref: np.ndarray, cand: np.ndarray, threshold: float
+) -> TensorDrift:
+    if ref.shape != cand.shape:
+        return TensorDrift(index, node.name, node.op_type, tensor, float("inf"), float("inf"),
+                           _max_abs(ref), None, 0, True)
+    r = ref.astype(np.float64)
+    c = cand.astype(np.float64)
+    finite_ref = np.isfinite(r)
+    bad = int((~np.isfinite(c) & finite_ref).sum())
+    scale = _max_abs(r[finite_ref]) if finite_ref.any() else 0.0
+    both = finite_ref & np.isfinite(c)
+    max_abs = float(np.abs(c[both] - r[both]).max()) if both.any() else 0.0
+    if bad:
+        error = float("inf")
+    elif scale == 0.0:
+        error = 0.0 if max_abs == 0.0 else float("inf")
+    else:
+        error = max_abs / scale
+    return TensorDrift(
+        index, node.name, node.op_type, tensor, error, max_abs, scale,
+        cosine_similarity(r, c) if r.size else None, bad, error > threshold,
+    )
+
+
+def _max_abs(values: np.ndarray) -> float:
+    return float(np.abs(values.astype(np.float64)).max()) if values.size else 0.0
+
+
+def range_issues(node: str, tensor: str, ref: np.ndarray) -> list[RangeIssue]:
+    """Overflow, underflow and subnormal findings for one FP32 tensor."""
+    if ref.dtype.kind != "f" or ref.size == 0:
+        return []
+    magnitude = np.abs(ref[np.isfinite(ref)].astype(np.float64))
+    issues = []
+    over = magnitude > FP16_MAX
+    if over.any():
+        issues.append(RangeIssue(node, tensor, "overflow", int(over.sum()), int(ref.size),
+                                 float(magnitude.max())))
+    nonzero = magnitude[magnitude > 0]
+    for kind, limit in (("underflow", FP16_MIN_SUBNORMAL), ("subnormal", FP16_MIN_NORMAL)):
+        small = nonzero < limit
+        if kind == "subnormal":
+            small &= nonzero >= FP16_MIN_SUBNORMAL
+        count = int(small.sum())
+        if count and count >= UNDERFLOW_REPORT_FRACTION * nonzero.size:
+            issues.append(RangeIssue(node, tensor, kind, count, int(ref.size),
+                                     float(nonzero[small].min())))
+    return issues
+
+
+def suggest_keep_fp32(
+    nodes: Sequence[GraphNode], issues: Sequence[RangeIssue], first_bad_node: str | None
+) -> tuple[tuple[str, ...], str]:
+    """Nodes to keep in FP32, in topological order, and why.
+
+    A node is kept when it produces a tensor beyond the FP16 range, or consumes one. The
+    second part is what makes the list work: the region must reach forward until its
+    outputs are back in range, or the Cast back to FP16 at the region's edge overflows
+    (on an RMS norm, keeping the square and the mean is not enough; the add and the sqrt
+    that bring the values back down must stay too). Without any overflow, the first node
+    over the drift threshold is the only suggestion.
+    """
+    overflowing = {issue.tensor for issue in issues if issue.kind == "overflow"}
+    if overflowing:
+        keep = tuple(
+            node.name for node in nodes
+            if overflowing & set(node.outputs) or overflowing & set(node.inputs)
+        )
+        return keep, (
+            "these nodes produce or consume values beyond the FP16 range (65504); the list "
+            "reaches forward until values are back in range, so the Cast back to FP16 is safe"
+        )
+    if first_bad_node is not None:
+        return (first_bad_node,), (
+            "no value leaves the FP16 range; the first node over the drift threshold is the "
+            "best first candidate (if it does not help, its inputs were already off)"
+        )
+    return (), "every layer stays within the drift threshold and the FP16 range"

@@ -1,0 +1,133 @@
+"""The FP16 candidate of a precision comparison: NumPy float16 on CPU, or TensorRT on a GPU.
+
+Without a GPU the FP16 graph is evaluated with ``onnx.reference`` on NumPy float16 arrays:
+every activation is rounded to float16 and overflows to inf as on a GPU (ONNX Runtime's
+CPU kernels would compute FP16 in FP32 and hide exactly the overflow this is meant to
+find). MatMul, Gemm and Conv accumulate in FP32 and round their result to FP16, as
+tensor-core kernels do. TensorRT is reached only through ``workbench.backends.trt``,
+imported inside a function once pycuda is known to be installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Mapping
+from typing import Any, cast
+
+import numpy as np
+import onnx
+
+from workbench.errors import ComparisonError, WorkbenchError
+
+__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate", "tensorrt_outputs"]
+
+NUMPY_PATH = (
+    "numpy float16 via onnx.reference on CPU (every activation rounded to FP16 and "
+    "overflowing like FP16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
+)
+TENSORRT_PATH = "TensorRT engine on GPU"
+
+
+def map_candidate(
+    fp32: onnx.ModelProto, fp16: onnx.ModelProto, values: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Candidate values keyed by FP32 tensor names.
+
+    A tensor the conversion left under its own name is taken as is: for a kept node that
+    is the Cast back to FP16, so an overflow at the region's edge shows. A renamed output
+    (a kept node's ``<node>_output_cast_0``, a graph output's producer) is found through
+    its node's name and output position.
+    """
+    by_name = {node.name: node for node in fp16.graph.node}
+    mapped = {}
+    for node in fp32.graph.node:
+        twin = by_name.get(node.name)
+        for position, tensor in enumerate(node.output):
+            if tensor in values:
+                mapped[tensor] = values[tensor]
+            elif twin is not None and position < len(twin.output):
+                renamed = twin.output[position]
+                if renamed in values:
+                    mapped[tensor] = values[renamed]
+    return mapped
+
+
+def evaluate_fp16(
+    model: onnx.ModelProto, feeds: Mapping[str, np.ndarray], intermediates: bool
+) -> dict[str, np.ndarray]:
+    """Run the FP16 graph with NumPy float16 arithmetic; all tensors when asked."""
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        evaluator = ReferenceEvaluator(model, new_ops=_fp32_accumulating_ops())
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            if intermediates:
+                results = cast(dict[str, Any], evaluator.run(None, dict(feeds), intermediate=True))
+            else:
+                names = [o.name for o in model.graph.output]
+                results = dict(zip(names, evaluator.run(None, dict(feeds)), strict=True))
+    except Exception as err:  # the reference runtime raises plain Python errors per op
+        raise ComparisonError(
+            "The FP16 graph could not be evaluated with onnx.reference.",
+            expected="operators that onnx.reference implements (standard ONNX domains)",
+            found=f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}",
+            fix="custom or ai.onnx.ml operators cannot run in float16 on CPU; compare on a "
+            "GPU with TensorRT, or keep those nodes in FP32 with keep_fp32",
+        ) from err
+    return {name: np.asarray(v) for name, v in results.items()}
+
+
+def _fp32_accumulating_ops() -> list[type]:
+    """MatMul/Gemm/Conv that accumulate in FP32 and round once to FP16 (tensor-core style).
+
+    Also much faster: NumPy has no float16 BLAS, so a float16 matmul is a slow loop.
+    """
+    from onnx.reference.ops.op_conv import Conv
+    from onnx.reference.ops.op_gemm import Gemm_7
+    from onnx.reference.ops.op_matmul import MatMul
+
+    def wrap(base: type, name: str) -> type:
+        def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+            half = any(getattr(a, "dtype", None) == np.float16 for a in args)
+            if not half:
+                return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
+            wide = [a.astype(np.float32) if getattr(a, "dtype", None) == np.float16 else a
+                    for a in args]
+            result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
+            return tuple(r.astype(np.float16) for r in result)
+
+        return type(name, (base,), {"_run": _run, "op_domain": ""})
+
+    return [wrap(MatMul, "MatMul"), wrap(Gemm_7, "Gemm"), wrap(Conv, "Conv")]
+
+
+def tensorrt_outputs(
+    model: onnx.ModelProto, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray] | None, list[str]]:
+    """The GPU hook: outputs of an FP16 TensorRT engine, or None where that cannot run.
+
+    Tried only when pycuda is installed (no engine runs without it) and
+    ``TrtRunner.can_run()`` says a GPU is usable. The engine is built by the workbench's
+    own builder with ``precision="fp16"`` and the same keep list, so its graph is the one
+    measured on CPU. A failure falls back to the NumPy path, with the reason as a note.
+    """
+    if importlib.util.find_spec("pycuda") is None:
+        return None, []
+    try:
+        runner_module = importlib.import_module("workbench.backends.trt.runner")
+        ready, why = runner_module.TrtRunner.can_run()
+    except Exception as err:  # any TensorRT/pycuda import problem means "no GPU path here"
+        return None, [f"TensorRT path not usable ({type(err).__name__}: {err})"]
+    if not ready:
+        return None, [f"TensorRT path not usable: {why}"]
+    try:
+        build = importlib.import_module("workbench.backends.trt.build")
+        settings_module = importlib.import_module("workbench.settings")
+        settings = settings_module.BuildSettings(precision="fp16", keep_fp32=keep)
+        artifact = build.build_engine(model, settings)
+        with runner_module.TrtRunner(artifact.plan) as runner:
+            outputs = runner.infer(dict(feeds))
+    except WorkbenchError as err:
+        return None, [f"TensorRT path failed, NumPy float16 used instead: {err.summary}"]
+    return {name: np.asarray(value) for name, value in outputs.items()}, []

@@ -1,0 +1,326 @@
+"""FP16 accuracy: the FP32 graph on ONNX Runtime against the FP16 graph, layer by layer.
+
+The candidate is the graph that :func:`workbench.transforms.fp16.convert_to_fp16` makes,
+the same conversion the builder uses, so what is measured is what gets built; how it is
+evaluated (NumPy float16 on CPU, or TensorRT on a GPU) lives in ``fp16_candidate``.
+Nothing here imports onnxruntime or TensorRT at module level: the ORT runner imports it
+when activated, and TensorRT is reached only inside a function, when a GPU can run it.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from workbench.backends.ort import OrtRunner, index_input_ranges
+from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport, GraphNode, compute_drift
+from workbench.compare.metrics import ComparisonReport, compare_outputs
+from workbench.compare.tolerances import Tolerances
+from workbench.errors import ComparisonError
+from workbench.fp16_candidate import (
+    NUMPY_PATH,
+    TENSORRT_PATH,
+    evaluate_fp16,
+    map_candidate,
+    tensorrt_outputs,
+)
+from workbench.inputs import load_inputs, make_inputs
+from workbench.inspection.loading import ModelSource, load_model
+from workbench.records import TensorSpec
+from workbench.transforms.fp16 import convert_to_fp16
+
+__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]
+
+SUPPORTED = ("fp16",)
+
+
+@dataclass(frozen=True)
+class PrecisionReport:
+    """FP32 vs reduced precision: outputs, per-layer drift, and what to keep in FP32."""
+
+    model: str
+    precision: str
+    path: str
+    outputs: ComparisonReport
+    drift: DriftReport | None
+    keep_fp32: tuple[str, ...]
+    inputs: tuple[TensorSpec, ...]
+    seed: int | None
+    timings: tuple[tuple[str, float], ...]
+    notes: tuple[str, ...] = ()
+    reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
+                                                     compare=False)
+    candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
+                                                     compare=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.outputs.passed
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def first_bad_node(self) -> str | None:
+        return self.drift.first_bad_node if self.drift else None
+
+    @property
+    def suggested_keep_fp32(self) -> tuple[str, ...]:
+        """Nodes to pass back as ``keep_fp32`` (already including the current ones)."""
+        if self.drift is None:
+            return self.keep_fp32
+        extra = [n for n in self.drift.suggested_keep_fp32 if n not in self.keep_fp32]
+        return (*self.keep_fp32, *extra)
+
+    @property
+    def out_of_range(self) -> tuple[Any, ...]:
+        return self.drift.out_of_range if self.drift else ()
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.precision.upper()} vs FP32 for {self.model}: "
+            + ("PASSED" if self.passed else "FAILED"),
+            f"  candidate numbers from: {self.path}",
+            f"  tolerances: {self.outputs.tolerances.describe()}",
+            *("  " + o.summary() for o in self.outputs.outputs),
+        ]
+        if self.keep_fp32:
+            lines.append("  kept in FP32: " + ", ".join(self.keep_fp32))
+        if self.drift is not None:
+            lines += _drift_lines(self.drift)
+        lines += ["  note: " + note for note in self.notes]
+        lines.append("  timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in self.timings))
+        lines.append("  rule: " + self.outputs.rule)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "precision": self.precision, "path": self.path,
+            "passed": self.passed, "keep_fp32": list(self.keep_fp32),
+            "first_bad_node": self.first_bad_node,
+            "suggested_keep_fp32": list(self.suggested_keep_fp32),
+            "inputs": [spec.to_dict() for spec in self.inputs], "seed": self.seed,
+            "timings": dict(self.timings), "notes": list(self.notes),
+            "outputs": self.outputs.to_dict(),
+            "drift": None if self.drift is None else self.drift.to_dict(),
+        }
+
+
+def _drift_lines(drift: DriftReport) -> list[str]:
+    lines = [
+        f"  per-layer drift: {len(drift.layers)} tensors, threshold {drift.threshold:g} "
+        "(max|fp16 - fp32| / max|fp32|)",
+        f"  first node over threshold: {drift.first_bad_node or 'none'}"
+        + (f" (tensor {drift.first_bad_tensor})" if drift.first_bad_tensor else ""),
+    ]
+    lines += ["  out of FP16 range: " + issue.describe() for issue in drift.out_of_range[:10]]
+    if len(drift.out_of_range) > 10:
+        lines.append(f"  ... and {len(drift.out_of_range) - 10} more range findings")
+    if drift.suggested_keep_fp32:
+        lines.append("  suggested keep-FP32 list: " + " ".join(drift.suggested_keep_fp32))
+        lines.append(f"    ({drift.reason})")
+    return lines
+
+
+def compare_precision(
+    source: ModelSource,
+    precision: str = "fp16",
+    inputs: Mapping[str, np.ndarray] | str | Path | None = None,
+    keep_fp32: Iterable[str] = (),
+    seed: int = 0,
+    tolerances: Tolerances | None = None,
+    per_layer: bool = True,
+    *,
+    dims: Mapping[str, int] | None = None,
+    drift_threshold: float = DEFAULT_DRIFT_THRESHOLD,
+    backend: str = "auto",
+) -> PrecisionReport:
+    """Compare the FP16 graph against FP32 ONNX Runtime on the same inputs.
+
+    Args:
+        source: Path, bytes or ModelProto of an FP32 model.
+        precision: ``"fp16"`` (BF16 is not supported: see the error it raises).
+        inputs: Feeds (dict or ``.npz`` path); seeded random feeds when None.
+        keep_fp32: Node names to leave in FP32 (e.g. ``report.suggested_keep_fp32``).
+        seed: Seed of the random feeds.
+        tolerances: Output tolerances; the preset named by ``precision`` when None.
+        per_layer: Also compare every intermediate tensor (drift, range, keep list).
+        dims: Sizes of symbolic dims for the random feeds, e.g. ``{"batch": 4}``.
+        drift_threshold: Per-layer error (relative to the tensor's scale) called bad.
+        backend: ``"auto"`` (TensorRT when a GPU runner reports itself ready, else NumPy
+            float16) or ``"numpy"``.
+    """
+    _check_precision(precision)
+    clock = _Clock()
+    model = _named_nodes(load_model(source))
+    keep = _check_keep(model, keep_fp32)
+    reference_runner = OrtRunner(model, expose_intermediates=per_layer)
+    feeds = _feeds(reference_runner, model, inputs, seed, dims)
+    with reference_runner:
+        reference = reference_runner.infer(feeds)
+    clock.lap("fp32 reference (onnxruntime)")
+    fp16_model, notes = _convert(model, keep)
+    clock.lap("fp16 conversion")
+    output_names = [o.name for o in model.graph.output]
+    _check_backend(backend)
+    gpu_outputs, gpu_notes = (
+        (None, []) if backend == "numpy" else tensorrt_outputs(model, keep, feeds)
+    )
+    notes += gpu_notes
+    candidate = evaluate_fp16(fp16_model, feeds, per_layer or gpu_outputs is None)
+    if gpu_outputs is not None:
+        candidate.update(gpu_outputs)
+    clock.lap("fp16 candidate")
+    ref_out = {name: reference[name] for name in output_names}
+    cand_out = {name: candidate[name] for name in output_names if name in candidate}
+    report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
+    drift = None
+    if per_layer:
+        mapped = map_candidate(model, fp16_model, candidate)
+        drift = compute_drift(_graph_nodes(model), reference, mapped, drift_threshold)
+        notes += _skipped_note(reference_runner)
+    clock.lap("comparison")
+    return PrecisionReport(
+        model=_label(source), precision=precision,
+        path=_path_text(gpu_outputs is not None, per_layer),
+        outputs=report, drift=drift, keep_fp32=keep,
+        inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
+        seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
+        reference_outputs=ref_out, candidate_outputs=cand_out,
+    )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.laps: tuple[tuple[str, float], ...] = ()
+
+    def lap(self, label: str) -> None:
+        now = time.perf_counter()
+        self.laps = (*self.laps, (label, now - self._last))
+        self._last = now
+
+
+def _check_precision(precision: str) -> None:
+    if precision in SUPPORTED:
+        return
+    hint = (
+        "BF16 needs a BF16 graph conversion and bfloat16 arithmetic, which this version "
+        "does not implement; compare FP16, and use Tolerances.preset('bf16') to judge "
+        "BF16 engine outputs you produce yourself" if precision == "bf16"
+        else "use precision='fp16'"
+    )
+    raise ComparisonError(
+        f"Precision {precision!r} cannot be compared here.",
+        expected="one of " + ", ".join(SUPPORTED),
+        found=repr(precision),
+        fix=hint,
+    )
+
+
+def _path_text(on_gpu: bool, per_layer: bool) -> str:
+    if not on_gpu:
+        return NUMPY_PATH
+    return TENSORRT_PATH + (f" (outputs); per-layer drift from {NUMPY_PATH}" if per_layer else "")
+
+
+def _convert(model: onnx.ModelProto, keep: tuple[str, ...]) -> tuple[onnx.ModelProto, list[str]]:
+    """The builder's FP16 conversion; its per-weight truncation warnings become one note."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        converted = convert_to_fp16(model, keep)
+    truncated = [w for w in caught if "truncated" in str(w.message)]
+    if not truncated:
+        return converted, []
+    return converted, [
+        f"{len(truncated)} weight values were outside the FP16 range and clamped by the "
+        f"conversion (e.g. {truncated[0].message})"
+    ]
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in ("auto", "numpy"):
+        raise ComparisonError(
+            f"Unknown candidate backend {backend!r}.",
+            expected="'auto' (TensorRT when a GPU can run engines, else NumPy float16) or 'numpy'",
+            found=repr(backend),
+            fix="pass backend='auto' or backend='numpy'",
+        )
+
+
+def _label(source: ModelSource) -> str:
+    if isinstance(source, (str, Path)):
+        return str(source)
+    if isinstance(source, onnx.ModelProto):
+        return source.graph.name or "<ModelProto>"
+    return "<model bytes>"
+
+
+def _named_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Unnamed nodes get ``<op>_<index>`` names: keep lists and reports need a handle."""
+    if all(node.name for node in model.graph.node):
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for index, node in enumerate(copy.graph.node):
+        if not node.name:
+            node.name = f"{node.op_type}_{index}"
+    return copy
+
+
+def _check_keep(model: onnx.ModelProto, keep_fp32: Iterable[str]) -> tuple[str, ...]:
+    keep = tuple(dict.fromkeys(keep_fp32))
+    names = [node.name for node in model.graph.node]
+    unknown = [name for name in keep if name not in names]
+    if unknown:
+        shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+        raise ComparisonError(
+            "keep_fp32 names nodes that are not in the model.",
+            expected=f"node names of this graph ({shown})",
+            found=", ".join(unknown),
+            fix="use node names (not tensor names), e.g. from report.suggested_keep_fp32",
+        )
+    return keep
+
+
+def _feeds(
+    runner: OrtRunner,
+    model: onnx.ModelProto,
+    inputs: Mapping[str, np.ndarray] | str | Path | None,
+    seed: int,
+    dims: Mapping[str, int] | None,
+) -> dict[str, np.ndarray]:
+    if inputs is None:
+        ranges = index_input_ranges(model)
+        return make_inputs(runner.input_specs(), seed=seed, dims=dims, int_range=ranges or None)
+    if isinstance(inputs, (str, Path)):
+        inputs = load_inputs(inputs)
+    return {name: np.asarray(value) for name, value in inputs.items()}
+
+
+def _graph_nodes(model: onnx.ModelProto) -> list[GraphNode]:
+    return [
+        GraphNode(node.name, node.op_type, tuple(node.input), tuple(node.output))
+        for node in model.graph.node
+    ]
+
+
+def _skipped_note(runner: OrtRunner) -> list[str]:
+    if not runner.skipped_intermediates:
+        return []
+    return [
+        f"{len(runner.skipped_intermediates)} intermediate tensors have no inferred type and "
+        "were not compared: " + ", ".join(runner.skipped_intermediates[:5])
+    ]
+
+
+def node_names(model: onnx.ModelProto) -> Sequence[str]:
+    """Node names in topological order (for UIs offering a keep-FP32 choice)."""
+    return [node.name for node in _named_nodes(model).graph.node]
