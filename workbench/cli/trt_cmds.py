@@ -1,11 +1,198 @@
-"""Subcommands of trt-workbench (not implemented yet)."""
+"""``trt-workbench build`` and ``trt-workbench engine``.
+
+``build`` streams TensorRT's log to stderr with a progress bar, prints the equivalent
+trtexec command, saves the engine and its card. ``engine`` checks a saved engine.
+With ``--json`` stdout carries only JSON; everything live goes to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import threading
+from typing import Any
 
-__all__ = ["register"]
+from workbench.errors import BuildSettingsError
+from workbench.settings import (
+    HARDWARE_COMPATIBILITY,
+    PRECISIONS,
+    PROFILING_VERBOSITY,
+    BuildSettings,
+    ShapeProfile,
+)
+
+__all__ = ["register", "settings_from_args"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this module's subcommands."""
+    build = subparsers.add_parser("build", help="build a TensorRT engine with a live log",
+                                  description="Build an engine from an ONNX model.")
+    build.add_argument("model", help="the .onnx file")
+    build.add_argument("-o", "--output", required=True, help="engine path (card: PATH.json)")
+    build.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    build.add_argument("--keep-fp32", nargs="+", default=[], metavar="NODE",
+                       help="node names kept in FP32 with --precision fp16")
+    build.add_argument("--workspace", type=int, metavar="MIB", help="workspace limit in MiB")
+    build.add_argument("--opt-level", type=int, default=3, choices=range(6), metavar="0-5")
+    build.add_argument("--shapes", nargs="+", default=[], metavar="INPUT:MIN,OPT,MAX",
+                       help="one optimization profile, e.g. image:1x3x32x32,1x3x224x224,"
+                       "8x3x512x512 (default: seeded from the symbolic dims)")
+    build.add_argument("--hardware-compatibility", choices=HARDWARE_COMPATIBILITY,
+                       default="none")
+    build.add_argument("--version-compatible", action="store_true")
+    build.add_argument("--refit", action="store_true")
+    build.add_argument("--strip-plan", action="store_true")
+    build.add_argument("--timing-cache", metavar="FILE")
+    build.add_argument("--compute-capability", nargs="+", default=[], metavar="CC",
+                       help="TensorRT-RTX targets, e.g. 8.9 12.0")
+    build.add_argument("--profiling-verbosity", choices=PROFILING_VERBOSITY,
+                       default="detailed")
+    build.add_argument("--log-level", default="INFO",
+                       choices=("ERROR", "WARNING", "INFO", "VERBOSE"))
+    build.add_argument("--overwrite", action="store_true", help="replace an existing engine")
+    build.add_argument("--json", action="store_true", help="print the engine card as JSON")
+    build.set_defaults(handler=run_build)
+
+    engine = subparsers.add_parser("engine", help="check a saved engine against its card",
+                                   description="Show an engine's card and whether it can "
+                                   "run here.")
+    engine.add_argument("engine", help="the engine file (its card is ENGINE.json)")
+    engine.add_argument("--json", action="store_true")
+    engine.set_defaults(handler=run_engine)
+
+
+def settings_from_args(args: argparse.Namespace) -> BuildSettings:
+    shapes = tuple(ShapeProfile.parse(text) for text in args.shapes)
+    if args.keep_fp32 and args.precision == "fp32":
+        raise BuildSettingsError("--keep-fp32 needs --precision fp16 (or bf16).",
+                                 expected="--precision fp16 --keep-fp32 NODE ...",
+                                 found="--precision fp32", fix="add --precision fp16")
+    return BuildSettings(
+        precision=args.precision, keep_fp32=tuple(args.keep_fp32),
+        workspace_mib=args.workspace, optimization_level=args.opt_level,
+        profiles=(shapes,) if shapes else (),
+        hardware_compatibility=args.hardware_compatibility,
+        version_compatible=args.version_compatible, refit=args.refit,
+        strip_plan=args.strip_plan, timing_cache=args.timing_cache,
+        compute_capabilities=tuple(args.compute_capability),
+        profiling_verbosity=args.profiling_verbosity, log_severity=args.log_level,
+    )
+
+
+class _Terminal:
+    """Live log lines and a one-line progress bar on stderr (bar only on a terminal)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bar = ""
+        self._tty = sys.stderr.isatty()
+
+    def log(self, record: Any) -> None:
+        if record.source == "stderr":
+            return  # already on the terminal: the capture copies stderr through
+        with self._lock:
+            self._clear()
+            print(record.format(), file=sys.stderr)
+            self._draw()
+
+    def progress(self, event: Any) -> None:
+        if not self._tty:
+            if event.kind == "phase_start":
+                print(f"{'  ' * event.depth}> {event.phase}", file=sys.stderr)
+            return
+        filled = int(event.fraction * 30)
+        with self._lock:
+            self._bar = f"[{'#' * filled}{'.' * (30 - filled)}] {event.fraction:4.0%} " \
+                        f"{event.phase[:40]}"
+            self._draw()
+
+    def _clear(self) -> None:
+        if self._tty and self._bar:
+            sys.stderr.write("\r\x1b[2K")
+
+    def _draw(self) -> None:
+        if self._tty and self._bar:
+            sys.stderr.write("\r" + self._bar)
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._tty and self._bar:
+                sys.stderr.write("\n")
+            self._bar = ""
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from workbench.backends.trt.build import build_engine
+    from workbench.backends.trt.compat import backend_info
+    from workbench.engines import card_path_for, save_engine
+
+    settings = settings_from_args(args)
+    _refuse_existing(args.output, args.overwrite)  # fail before a long build, not after
+    info = backend_info()
+    terminal = _Terminal()
+    try:
+        artifact = build_engine(args.model, settings, on_log=terminal.log,
+                                on_progress=terminal.progress)
+    finally:
+        terminal.close()
+    path = save_engine(artifact, args.output, overwrite=args.overwrite)
+    tool = "tensorrt_rtx" if info.flavour == "tensorrt_rtx" else "trtexec"
+    command = artifact.card.settings.to_trtexec(
+        args.model, str(path), strongly_typed=info.strongly_typed, tool=tool)
+    if args.json:
+        print(json.dumps({"engine": str(path), "card": str(card_path_for(path)),
+                          "trtexec": command, **artifact.card.to_dict()}, indent=2))
+        return 0
+    print(f"equivalent command: {command}", file=sys.stderr)
+    if settings.precision != "fp32" and info.strongly_typed:
+        print("  (strongly typed: pass the FP16-converted ONNX to that command; see "
+              "BuildSettings.to_python for the conversion)", file=sys.stderr)
+    print(f"saved {path} ({len(artifact.plan):,} bytes) and {card_path_for(path)}")
+    print(f"built with {artifact.card.flavour_label} for {artifact.card.target_text()}; "
+          f"plan SHA-256 {artifact.card.plan_sha256}")
+    return 0
+
+
+def _refuse_existing(output: str, overwrite: bool) -> None:
+    from pathlib import Path
+
+    from workbench.engines import card_path_for
+    from workbench.errors import EngineSaveError
+
+    for path in (Path(output), card_path_for(output)):
+        if path.exists() and not overwrite:
+            raise EngineSaveError(f"{path} already exists; nothing was built or written.",
+                                  expected="a new engine path", found="an existing file",
+                                  fix="choose another -o path, or add --overwrite")
+
+
+def run_engine(args: argparse.Namespace) -> int:
+    from workbench.backends.trt.engine import load_engine
+
+    loaded = load_engine(args.engine)
+    if args.json:
+        print(json.dumps(loaded.to_dict(), indent=2))
+        return 0
+    card = loaded.card
+    print(f"engine:   {loaded.path} ({loaded.plan_size:,} bytes)")
+    print(f"sha256:   {loaded.plan_sha256}" + (" (matches the card)" if card else ""))
+    if card is None:
+        print(f"card:     none ({loaded.card_path.name} missing; nothing could be checked)")
+    else:
+        print(f"built:    {card.flavour_label}, {card.created}, precision "
+              f"{card.settings.precision}, from {card.onnx_path or '<bytes>'}")
+        for spec in (*card.inputs, *card.outputs):
+            print(f"  tensor  {spec.name}: {spec.dtype} {spec.shape_text()}")
+        for index, profile in enumerate(card.profiles):
+            print(f"  profile {index}: " + "  ".join(s.text() for s in profile))
+    reasons = f" ({', '.join(loaded.validity_reasons)})" if loaded.validity_reasons else ""
+    print(f"validity: {loaded.validity}{reasons}")
+    print(f"verdict:  {loaded.explanation}")
+    for mismatch in loaded.mismatches:
+        print(f"  - {mismatch}")
+    if loaded.layers:
+        print(f"layers:   {len(loaded.layers)} (from the {loaded.layers_source.replace('_', ' ')})")
+    return 0

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Union
 
 import onnx
-from google.protobuf.message import DecodeError
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 
 from workbench.errors import ModelLoadError
 
@@ -92,6 +93,7 @@ def read_model_file(source: ModelSource) -> ModelFile:
             found="a directory",
             fix="point at the .onnx file inside it",
         )
+    _check_size(path)
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -103,6 +105,27 @@ def read_model_file(source: ModelSource) -> ModelFile:
         ) from err
     _check_not_empty(data, str(path))
     return ModelFile(data, path.resolve())
+
+
+# protobuf refuses messages over 2 GiB; anything bigger is not an .onnx file, and reading
+# it first would cost that much memory.
+_MAX_PROTO_BYTES = 2**31 - 1
+
+
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # reading it reports the problem
+    if size > _MAX_PROTO_BYTES:
+        raise ModelLoadError(
+            f"{path} is {size / 2**30:.1f} GiB: too large to be an ONNX protobuf.",
+            expected="an .onnx file under 2 GiB (larger models keep their weights in external "
+            "data files beside the .onnx file)",
+            found=f"a file of {size} bytes (it was not read)",
+            fix="pass the small .onnx file that refers to the weights, or re-save the model "
+            "with onnx.save(..., save_as_external_data=True)",
+        )
 
 
 def _check_not_empty(data: bytes, label: str) -> None:
@@ -127,6 +150,15 @@ def _parse_proto(model_file: ModelFile) -> onnx.ModelProto:
             fix="if the file was downloaded or copied, do it again (it looks truncated or "
             "corrupted); otherwise re-export it. " + _ONNX_HINT,
         ) from err
+    bad_text = _undecodable_text(model)
+    if bad_text is not None:
+        raise ModelLoadError(
+            f"{model_file.label} is not a valid ONNX model: {bad_text} is not UTF-8 text.",
+            expected="names and other text fields in UTF-8, as every ONNX exporter writes them",
+            found=_describe_bad_bytes(model_file.data, None),
+            fix="the file is corrupted (bytes flipped by a bad copy or disk); copy or "
+            "re-export it. " + _ONNX_HINT,
+        )
     if not model.HasField("graph") or (
         not model.graph.node and not model.graph.output and not model.opset_import
     ):
@@ -138,6 +170,31 @@ def _parse_proto(model_file: ModelFile) -> onnx.ModelProto:
             + _ONNX_HINT,
         )
     return model
+
+
+def _undecodable_text(message: Message) -> str | None:
+    """The first string field protobuf could not decode as UTF-8, as a dotted field path.
+
+    protobuf (upb) accepts invalid UTF-8 in proto2 string fields and hands them back as
+    bytes, where every reader expects str: refuse such a file once, here.
+    """
+    stack = [(message, type(message).__name__)]
+    while stack:
+        msg, where = stack.pop()
+        for fd, value in msg.ListFields():
+            if fd.type not in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_MESSAGE):
+                continue
+            items = value if _is_repeated(fd) else (value,)
+            if fd.type == FieldDescriptor.TYPE_MESSAGE:
+                stack.extend((item, f"{where}.{fd.name}") for item in items)
+            elif any(isinstance(item, bytes) for item in items):
+                return f"{where}.{fd.name}"
+    return None
+
+
+def _is_repeated(fd: FieldDescriptor) -> bool:
+    flag = getattr(fd, "is_repeated", None)  # protobuf >= 5.28; older ones have .label
+    return bool(flag) if flag is not None else fd.label == FieldDescriptor.LABEL_REPEATED
 
 
 def _describe_bad_bytes(data: bytes, err: Exception | None) -> str:
@@ -248,9 +305,9 @@ def check_external_data(model: onnx.ModelProto, folder: Path | None, label: str)
 
 def _safe_location(ref: ExternalDataRef, root: Path, label: str) -> Path:
     location = ref.location
-    if not location or os.path.isabs(location) or location.startswith(("/", "\\")) or (
-        len(location) > 1 and location[1] == ":"
-    ):
+    if not location or "\x00" in location or os.path.isabs(location) or location.startswith(
+        ("/", "\\")
+    ) or (len(location) > 1 and location[1] == ":"):
         raise ModelLoadError(
             f"{label}: tensor {ref.tensor!r} points at external data outside the model "
             f"folder ({location!r}).",

@@ -49,6 +49,7 @@ BRANCHES: dict[str, frozenset[str]] = {
     "build:_set_weak_precision": WEAK_TYPING,
     "build:_set_compute_capabilities": RTX_ONLY,
     "engine:_header_validity": RTX_ONLY,
+    "runner_io:_rtx_runnable_ccs": RTX_ONLY,  # called only when trt.__name__ is tensorrt_rtx
     "compat:_probe_features": ALL,
 }
 

@@ -1,0 +1,46 @@
+"""trt-workbench build / engine, run in-process through main()."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from workbench.cli import main
+
+
+def test_build_then_engine(sample, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "r.engine"
+    code = main(["build", str(sample("resnet_block")), "-o", str(out), "--shapes",
+                 "image:1x3x16x16,2x3x32x32,4x3x64x64", "--opt-level", "2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert out.exists() and Path(f"{out}.json").exists()
+    assert "--minShapes=image:1x3x16x16" in captured.err
+    assert "--builderOptimizationLevel=2" in captured.err
+    assert "Engine generation completed" in captured.err  # the live log
+    assert "saved" in captured.out
+    assert main(["engine", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "profile 0: image:1x3x16x16,2x3x32x32,4x3x64x64" in shown and "verdict:" in shown
+
+
+def test_build_json_and_no_overwrite(sample, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "m.engine"
+    assert main(["build", str(sample("mlp_dynamic_batch")), "-o", str(out), "--json",
+                 "--precision", "fp16"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["plan_size"] == out.stat().st_size and data["settings"]["precision"] == "fp16"
+    assert main(["build", str(sample("mlp_dynamic_batch")), "-o", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["engine", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["plan_sha256"] == data["plan_sha256"]
+
+
+def test_bad_inputs_exit_1_with_a_clear_message(sample, tmp_path: Path, capsys) -> None:
+    assert main(["build", str(sample("mlp_dynamic_batch")), "-o", str(tmp_path / "x"),
+                 "--shapes", "features:8x64,4x64,1x64"]) == 1
+    assert "min ≤ opt ≤ max" in capsys.readouterr().err
+    fake = tmp_path / "fake.engine"
+    fake.write_bytes(sample("tiny_cnn").read_bytes())
+    assert main(["engine", str(fake)]) == 1
+    assert "not a TensorRT engine" in capsys.readouterr().err

@@ -1,0 +1,55 @@
+"""BuildJob: background builds with their own logs, progress and cancel (real TensorRT-RTX)."""
+
+from __future__ import annotations
+
+import threading
+
+from workbench.errors import BuildCancelled, ModelLoadError
+from workbench.jobs import BuildJob
+from workbench.settings import BuildSettings
+
+
+def test_job_builds_in_the_background(sample) -> None:
+    finished = threading.Event()
+    job = BuildJob(sample("resnet_block"), on_done=lambda _job: finished.set())
+    assert job.wait(60) and finished.wait(5)
+    assert job.state == "built" and job.fraction == 1.0
+    assert job.artifact().card.plan_size > 0
+    assert job.progress and job.progress[-1].phase == "Building engine"
+    assert any("Engine generation completed" in line for line in job.log.lines())
+
+
+def test_two_concurrent_builds_keep_their_logs_apart(sample) -> None:
+    a = BuildJob(sample("mlp_dynamic_batch"), min_severity="VERBOSE")
+    b = BuildJob(sample("tiny_cnn"), min_severity="VERBOSE")
+    assert a.wait(60) and b.wait(60)
+    assert a.state == b.state == "built"
+    a_text, b_text = "\n".join(a.log.lines()), "\n".join(b.log.lines())
+    assert "mlp_dynamic_batch.onnx" in a_text and "tiny_cnn.onnx" not in a_text
+    assert "tiny_cnn.onnx" in b_text and "mlp_dynamic_batch.onnx" not in b_text
+    assert "fc1" in a_text and "conv1" not in a_text
+
+
+def test_cancel_ends_in_cancelled(sample) -> None:
+    started = threading.Event()
+    job = BuildJob(sample("transformer_block"), on_progress=lambda e: started.set(), start=False)
+    job.start()
+    assert started.wait(30)
+    job.cancel()
+    assert job.wait(30)
+    assert job.state in ("cancelled", "built")  # a race with the last step is allowed
+    if job.state == "cancelled":
+        assert isinstance(job.error, BuildCancelled)
+
+
+def test_cancel_before_start_never_builds(sample) -> None:
+    job = BuildJob(sample("tiny_cnn"), start=False)
+    job.cancel()
+    job.start()
+    assert job.wait(30) and job.state == "cancelled"
+
+
+def test_failure_is_recorded_not_raised_in_the_thread(sample) -> None:
+    job = BuildJob(sample("truncated"), BuildSettings())
+    assert job.wait(30) and job.state == "failed"
+    assert isinstance(job.error, ModelLoadError)

@@ -1,0 +1,312 @@
+"""Build an engine: validate → (convert precision) → parse → configure → build → card.
+
+One function, :func:`build_engine`, thread-safe and safe to run in a background thread (the
+TensorRT build releases the GIL). The log goes to a :class:`~workbench.logbus.LogBus`,
+progress to a :class:`~workbench.backends.trt.progress.PhaseTracker`, and TensorRT's stray
+stderr lines are captured (see :mod:`workbench.backends.trt.logger`).
+
+Precision is a strategy chosen from what the installed TensorRT offers: weak typing
+(TensorRT 10) sets ``BuilderFlag.FP16/BF16``; strongly typed TensorRT (11.x, RTX) builds
+from a graph converted by :func:`workbench.transforms.fp16.convert_to_fp16`. BF16 on a
+strongly typed TensorRT is refused with BackendUnavailableError: there is no BF16 graph
+conversion in the workbench yet (onnxconverter-common has none).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import onnx
+
+from workbench.backends.trt import compat
+from workbench.backends.trt.layers import is_layer_report, layers_from_log
+from workbench.backends.trt.logger import STDERR, make_logger
+from workbench.backends.trt.parse import ensure_parser_survives
+from workbench.backends.trt.progress import (
+    CancelFlag,
+    PhaseTracker,
+    ProgressEvent,
+    is_cancelled,
+    make_progress_monitor,
+)
+from workbench.engines import EngineArtifact, EngineCard, sha256_hex
+from workbench.errors import BackendUnavailableError, BuildCancelled, BuildError
+from workbench.inspection.loading import ModelSource, load_model_file, read_model_file
+from workbench.logbus import LogBus, LogRecord
+from workbench.records import TensorSpec
+from workbench.settings import BuildSettings
+
+__all__ = ["build_engine", "model_io"]
+
+LogSink = Callable[[LogRecord], None] | LogBus
+
+
+def model_io(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The graph's real inputs (initializers excluded) and outputs as TensorSpecs."""
+    initializers = {init.name for init in model.graph.initializer}
+
+    def spec(value: onnx.ValueInfoProto) -> TensorSpec:
+        tensor = value.type.tensor_type
+        try:
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+        except (KeyError, ValueError, TypeError):
+            dtype = onnx.TensorProto.DataType.Name(tensor.elem_type).lower()
+        if not tensor.HasField("shape"):
+            return TensorSpec(value.name, dtype, None)
+        dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                     for d in tensor.shape.dim)
+        return TensorSpec(value.name, dtype, dims)
+
+    inputs = tuple(spec(v) for v in model.graph.input if v.name not in initializers)
+    return inputs, tuple(spec(v) for v in model.graph.output)
+
+
+def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
+                 on_log: LogSink | None = None,
+                 on_progress: Callable[[ProgressEvent], None] | None = None,
+                 cancel: CancelFlag = None) -> EngineArtifact:
+    """Build a serialized engine from an ONNX model.
+
+    Args:
+        source: Path to an .onnx file, its bytes, or a ModelProto.
+        settings: Build settings; empty profiles are seeded from symbolic dims.
+        on_log: A LogBus (its min severity filters), or a callback for each LogRecord at
+            ``settings.log_severity`` or more severe.
+        on_progress: Called with each ProgressEvent (from the build thread).
+        cancel: A threading.Event (or a callable) — when set, the build stops.
+
+    Raises:
+        ModelLoadError, BuildSettingsError: before TensorRT is involved.
+        BuildError: parsing or building failed; ``details`` holds TensorRT's lines.
+        BuildCancelled: ``cancel`` was set during the build.
+        BackendUnavailableError: the settings need a feature this TensorRT lacks.
+    """
+    settings = settings or BuildSettings()
+    info = compat.backend_info()
+    model_file = read_model_file(source)
+    digest = _hash_in_background(model_file.data)  # overlaps validation (hashlib drops the GIL)
+    model = load_model_file(model_file, load_weights=False)  # validates: parse(garbage) is True
+    ensure_parser_survives(model_file)  # a parser crash on a corrupt file must not kill us
+    inputs, outputs = model_io(model)
+    settings = settings.resolved(inputs)
+    label = model_file.label
+    onnx_path = None if model_file.path is None else str(model_file.path)
+    # a one-item list the build pops, so no frame here keeps the model bytes alive
+    network_source = [_network_source(model_file, model, settings, info)]
+    # TensorRT keeps its own copy of the weights; holding two more (bytes and proto) during
+    # the build would add twice the model's size to the peak memory.
+    del model, model_file
+    if isinstance(on_log, LogBus):
+        bus, unsubscribe = on_log, None
+    else:
+        bus = LogBus(settings.log_severity)
+        unsubscribe = bus.subscribe(on_log) if on_log is not None else None
+    try:
+        plan, kept = _build(network_source, label, settings, info, bus, on_progress, cancel)
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
+    onnx_sha256 = digest()
+    layers = layers_from_log(kept)
+    card = EngineCard(
+        flavour=info.flavour, trt_version=info.version, settings=settings,
+        inputs=inputs, outputs=outputs, onnx_sha256=onnx_sha256,
+        plan_sha256=sha256_hex(plan), plan_size=len(plan), onnx_path=onnx_path,
+        compute_capabilities=settings.compute_capabilities,
+        gpu_name=info.gpu.name if info.gpu.present and info.flavour == "tensorrt" else None,
+        strongly_typed=info.strongly_typed and settings.precision != "fp32",
+        workbench_version=_workbench_version(), layers=layers,
+        layers_source="build_log" if layers else "none",
+    )
+    return EngineArtifact(plan, card, tuple(bus.records()))
+
+
+def _hash_in_background(data: bytes) -> Callable[[], str]:
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(sha256_hex(data)), daemon=True)
+    worker.start()
+
+    def wait() -> str:
+        worker.join()
+        return result[0]
+
+    return wait
+
+
+def _workbench_version() -> str:
+    from workbench import __version__
+
+    return __version__
+
+
+def _network_source(model_file: Any, model: onnx.ModelProto, settings: BuildSettings,
+                    info: compat.BackendInfo) -> tuple[bytes | None, Path | None]:
+    """What the parser reads: the validated bytes (and the folder for external data), or
+    converted graph bytes. Parsing the bytes already read avoids reading the file twice."""
+    if settings.precision == "fp32" or not info.strongly_typed:
+        return model_file.data, model_file.path
+    if settings.precision == "bf16":
+        raise BackendUnavailableError(
+            f"BF16 builds are not available with {info.label}.",
+            expected="BuilderFlag.BF16 (TensorRT 10) or a BF16 graph conversion",
+            found=f"{info.label} is strongly typed and the workbench converts graphs to FP16 "
+            "only",
+            fix="use precision='fp16', or convert the ONNX graph to BF16 yourself and build it "
+            "with precision='fp32' (the graph's types are then kept)",
+        )
+    from workbench.transforms.fp16 import convert_to_fp16
+
+    full = load_model_file(model_file, load_weights=True)
+    return convert_to_fp16(full, settings.keep_fp32).SerializeToString(), None
+
+
+def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
+           settings: BuildSettings, info: compat.BackendInfo, bus: LogBus,
+           on_progress: Callable[[ProgressEvent], None] | None,
+           cancel: CancelFlag) -> tuple[bytes, list[str]]:
+    trt = compat.load_trt()
+    data, path = network_source.pop()
+    logger = make_logger(trt, bus, keep=is_layer_report)
+    stderr_lines: list[str] = []
+
+    def on_stderr(line: str) -> None:
+        if line.strip():
+            stderr_lines.append(line)
+            bus.push("ERROR" if "error" in line.lower() else "WARNING", line, "stderr")
+
+    with STDERR.capture(on_stderr):
+        builder = trt.Builder(logger)
+        network = builder.create_network(0)
+        parser = trt.OnnxParser(network, logger)
+        _parse(parser, data, path, label, logger, stderr_lines)
+        del data  # the parser has copied what it needs
+        config = builder.create_builder_config()
+        _configure(trt, builder, config, settings, info)
+        monitor = make_progress_monitor(trt, PhaseTracker(on_progress), cancel)
+        config.progress_monitor = monitor
+        if is_cancelled(cancel):
+            raise BuildCancelled("The build was cancelled before it started.",
+                                 found="cancel was already set")
+        plan = builder.build_serialized_network(network, config)
+        if plan is not None and settings.timing_cache:
+            _save_timing_cache(config, settings.timing_cache)
+    if plan is None:
+        if monitor.cancelled:
+            raise BuildCancelled(
+                "The build was cancelled.", found="cancel was requested during the build",
+                fix="start the build again when ready", details=logger.errors[-5:],
+            )
+        raise _build_failure(logger.errors, stderr_lines, info)
+    return bytes(memoryview(plan)), logger.kept
+
+
+def _parse(parser: Any, data: bytes | None, path: Path | None, label: str, logger: Any,
+           stderr_lines: list[str]) -> None:
+    # path= lets the parser find external data next to the model file
+    ok = parser.parse(data, str(path)) if path is not None else parser.parse(data)
+    if ok:
+        return
+    errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+    raise BuildError(
+        f"TensorRT could not parse {label}.",
+        expected="an ONNX graph whose every node TensorRT supports",
+        found=f"{len(errors)} parser error(s); the first: {errors[0] if errors else '?'}",
+        fix=f"run `trt-workbench diagnose {label}` (or workbench.diagnose) for the failing "
+        "nodes, their causes and fixes",
+        details=errors + logger.errors + stderr_lines,
+    )
+
+
+def _configure(trt: ModuleType, builder: Any, config: Any, settings: BuildSettings,
+               info: compat.BackendInfo) -> None:
+    config.builder_optimization_level = settings.optimization_level
+    if settings.workspace_mib is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mib << 20)
+    if settings.precision != "fp32" and not info.strongly_typed:
+        _set_weak_precision(trt, config, settings.precision)
+    for profile in settings.profiles:
+        trt_profile = builder.create_optimization_profile()
+        for shape in profile:
+            trt_profile.set_shape(shape.input, shape.min, shape.opt, shape.max)
+        config.add_optimization_profile(trt_profile)
+    if settings.hardware_compatibility != "none":
+        config.hardware_compatibility_level = getattr(
+            trt.HardwareCompatibilityLevel, settings.hardware_compatibility.upper())
+    for flag, on in (("version_compatible", settings.version_compatible),
+                     ("refit", settings.refit), ("strip_plan", settings.strip_plan)):
+        if on:
+            compat.require(flag)
+            config.set_flag(getattr(trt.BuilderFlag, flag.upper()))
+    if settings.compute_capabilities:
+        compat.require("compute_capability_targets")
+        _set_compute_capabilities(trt, config, settings.compute_capabilities)
+    config.profiling_verbosity = getattr(trt.ProfilingVerbosity,
+                                         settings.profiling_verbosity.upper())
+    if settings.timing_cache:
+        _load_timing_cache(config, settings.timing_cache)
+
+
+def _set_weak_precision(trt: ModuleType, config: Any, precision: str) -> None:
+    compat.require(f"weak_typing_{precision}")
+    config.set_flag(trt.BuilderFlag.FP16 if precision == "fp16" else trt.BuilderFlag.BF16)
+
+
+def _set_compute_capabilities(trt: ModuleType, config: Any, targets: tuple[str, ...]) -> None:
+    config.num_compute_capabilities = len(targets)
+    for index, target in enumerate(targets):
+        config.set_compute_capability(
+            getattr(trt.ComputeCapability, "SM" + target.replace(".", "")), index)
+
+
+def _load_timing_cache(config: Any, path: str) -> None:
+    data = Path(path).read_bytes() if os.path.isfile(path) else b""
+    config.set_timing_cache(config.create_timing_cache(data), False)
+
+
+def _save_timing_cache(config: Any, path: str) -> None:
+    cache = config.get_timing_cache()
+    if cache is None:
+        return
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(bytes(memoryview(cache.serialize())))
+    os.replace(tmp, target)  # atomic: a concurrent reader sees the old or the new cache
+
+
+def _build_failure(errors: list[str], stderr_lines: list[str],
+                   info: compat.BackendInfo) -> BuildError:
+    lines = [*errors, *(f"[stderr] {line}" for line in stderr_lines)]
+    cause, fixes = _explain(lines, info)
+    return BuildError(
+        f"TensorRT could not build the engine: {cause}",
+        expected="build_serialized_network to return a plan",
+        found=f"{info.label} returned no plan; {len(lines)} error line(s) below",
+        fix="; ".join(fixes), details=lines,
+    )
+
+
+def _explain(lines: list[str], info: compat.BackendInfo) -> tuple[str, tuple[str, ...]]:
+    try:  # the cause/fix catalogue lives in workbench.diagnosis (pure Python)
+        from workbench import diagnosis
+    except ImportError:
+        diagnosis = None  # type: ignore[assignment]
+    explain = getattr(diagnosis, "explain_build_failure", None)
+    if explain is not None:
+        try:
+            cause, fixes = explain(lines)
+            return str(cause), tuple(fixes)
+        except Exception as err:  # the catalogue must never hide TensorRT's own lines
+            lines.append(f"(build-failure catalogue failed: {type(err).__name__}: {err})")
+    text = " ".join(lines)
+    if "cuda" in text.lower() and not info.gpu.present:
+        return ("a step of this build needs a GPU (CUDA was called and failed).",
+                ("turn off refit / strip-plan / version-compatible, which need a GPU with "
+                 "TensorRT-RTX", "or build on a machine with an NVIDIA GPU"))
+    return ("TensorRT reported errors (below).",
+            ("read TensorRT's error lines below", "check the optimization profiles and the "
+             "model's supported operators (trt-workbench diagnose)"))

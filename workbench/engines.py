@@ -1,0 +1,298 @@
+"""Engine cards and artifacts, and saving them atomically. Pure Python + hashlib + json.
+
+A serialized engine is opaque bytes that only run with the TensorRT (flavour, version) and
+GPU they were built for. The *engine card* — a JSON sidecar ``<engine>.json`` — records
+what is needed to check that before anything is deserialized: flavour and version, target
+compute capabilities or GPU, settings and profiles, I/O tensors, and SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import EngineSaveError
+from workbench.logbus import LogRecord
+from workbench.records import TensorSpec
+from workbench.settings import BuildSettings, ShapeProfile
+
+__all__ = [
+    "CARD_FORMAT",
+    "EngineArtifact",
+    "EngineCard",
+    "EngineLayerInfo",
+    "card_path_for",
+    "flavour_label",
+    "save_engine",
+    "sha256_hex",
+]
+
+CARD_FORMAT = 1
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def card_path_for(engine_path: str | os.PathLike[str]) -> Path:
+    """``model.engine`` → ``model.engine.json``."""
+    path = Path(engine_path)
+    return path.with_name(path.name + ".json")
+
+
+def flavour_label(flavour: str, version: str) -> str:
+    """``("tensorrt_rtx", "1.7.1.116")`` → ``"TensorRT-RTX 1.7.1"``."""
+    name = "TensorRT-RTX" if flavour == "tensorrt_rtx" else "TensorRT"
+    short = ".".join(version.split(".")[:3]) if version else "?"
+    return f"{name} {short}"
+
+
+@dataclass(frozen=True)
+class EngineLayerInfo:
+    """One layer of a built engine (from EngineInspector, or the DETAILED build log)."""
+
+    name: str
+    layer_type: str = ""
+    tactic: str = ""
+    onnx_nodes: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "layer_type": self.layer_type, "tactic": self.tactic,
+                "onnx_nodes": list(self.onnx_nodes), "inputs": list(self.inputs),
+                "outputs": list(self.outputs)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EngineLayerInfo:
+        return cls(str(data["name"]), str(data.get("layer_type", "")),
+                   str(data.get("tactic", "")), tuple(data.get("onnx_nodes", ())),
+                   tuple(data.get("inputs", ())), tuple(data.get("outputs", ())))
+
+
+@dataclass(frozen=True)
+class EngineCard:
+    """What an engine was built from, with, and for (the ``<engine>.json`` sidecar)."""
+
+    flavour: str
+    trt_version: str
+    settings: BuildSettings
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    onnx_sha256: str
+    plan_sha256: str
+    plan_size: int
+    onnx_path: str | None = None
+    compute_capabilities: tuple[str, ...] = ()
+    gpu_name: str | None = None
+    strongly_typed: bool = False
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    workbench_version: str = ""
+    layers: tuple[EngineLayerInfo, ...] = ()
+    layers_source: str = "none"
+
+    @property
+    def profiles(self) -> tuple[tuple[ShapeProfile, ...], ...]:
+        return self.settings.profiles
+
+    @property
+    def flavour_label(self) -> str:
+        return flavour_label(self.flavour, self.trt_version)
+
+    def target_text(self) -> str:
+        """"compute capability 8.9" / "the GPU NVIDIA L4" / "the default RTX targets"."""
+        if self.compute_capabilities:
+            caps = ", ".join(self.compute_capabilities)
+            plural = "ies" if len(self.compute_capabilities) > 1 else "y"
+            return f"compute capabilit{plural} {caps}"
+        if self.gpu_name:
+            return f"the GPU {self.gpu_name}"
+        return "the default targets of " + self.flavour_label
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "card_format": CARD_FORMAT, "flavour": self.flavour,
+            "trt_version": self.trt_version, "settings": self.settings.to_dict(),
+            "profiles": [[s.to_dict() for s in p] for p in self.profiles],
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+            "onnx_path": self.onnx_path, "onnx_sha256": self.onnx_sha256,
+            "plan_sha256": self.plan_sha256, "plan_size": self.plan_size,
+            "compute_capabilities": list(self.compute_capabilities),
+            "gpu_name": self.gpu_name, "strongly_typed": self.strongly_typed,
+            "created": self.created, "workbench_version": self.workbench_version,
+            "layers_source": self.layers_source,
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EngineCard:
+        """Inverse of :meth:`to_dict`; raises KeyError/TypeError/ValueError when malformed."""
+        return cls(
+            flavour=str(data["flavour"]), trt_version=str(data["trt_version"]),
+            settings=BuildSettings.from_dict(data["settings"]),
+            inputs=tuple(TensorSpec.from_dict(t) for t in data["inputs"]),
+            outputs=tuple(TensorSpec.from_dict(t) for t in data["outputs"]),
+            onnx_sha256=str(data["onnx_sha256"]), plan_sha256=str(data["plan_sha256"]),
+            plan_size=int(data["plan_size"]), onnx_path=data.get("onnx_path"),
+            compute_capabilities=tuple(data.get("compute_capabilities", ())),
+            gpu_name=data.get("gpu_name"), strongly_typed=bool(data.get("strongly_typed")),
+            created=str(data.get("created", "")),
+            workbench_version=str(data.get("workbench_version", "")),
+            layers=tuple(EngineLayerInfo.from_dict(x) for x in data.get("layers", ())),
+            layers_source=str(data.get("layers_source", "none")),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+@dataclass(frozen=True)
+class EngineArtifact:
+    """A freshly built engine: the plan bytes, its card and the log captured while building."""
+
+    plan: bytes = field(repr=False)
+    card: EngineCard
+    log: tuple[LogRecord, ...] = ()
+
+    @property
+    def log_lines(self) -> list[str]:
+        return [record.text for record in self.log]
+
+    @property
+    def layers(self) -> tuple[EngineLayerInfo, ...]:
+        return self.card.layers
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+
+def save_engine(artifact: EngineArtifact, path: str | os.PathLike[str], *,
+                overwrite: bool = False) -> Path:
+    """Write the plan to ``path`` and its card to ``<path>.json``, atomically.
+
+    Each file is written to a temporary file in the same folder, fsynced, then moved into
+    place (``os.link`` when not overwriting, so an existing file is never replaced even by a
+    racing writer; ``os.replace`` when ``overwrite=True``). Temporary files are removed on
+    any error. Returns the engine path.
+
+    Raises:
+        EngineSaveError: a target exists (and ``overwrite`` is False), or writing failed.
+    """
+    target = Path(path).expanduser()
+    card_target = card_path_for(target)
+    if not overwrite:
+        for existing in (target, card_target):
+            if existing.exists():
+                raise EngineSaveError(
+                    f"{existing} already exists; it was not touched.",
+                    expected="a path where no engine or card exists yet",
+                    found=f"an existing file of {existing.stat().st_size} bytes",
+                    fix="choose another path, or pass overwrite=True (CLI: --overwrite)",
+                )
+    if not target.parent.is_dir():
+        raise EngineSaveError(
+            f"Cannot save {target.name}: the folder {target.parent} does not exist.",
+            expected="an existing folder", found="no such folder",
+            fix=f"create it first (mkdir -p {target.parent})",
+        )
+    for done in (target, card_target):
+        _remove_stale_temps(done)
+    created: list[Path] = []
+    try:
+        _place(artifact.plan, target, overwrite, created)
+        _place(artifact.card.to_json().encode(), card_target, overwrite, created)
+    except BaseException:
+        if not overwrite:  # only remove what this call created; never a user's file
+            for done in created:
+                with contextlib.suppress(OSError):
+                    done.unlink()
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Remove ``.<name>.<pid>.*.tmp`` files left by a save that was killed mid-write.
+
+    Only files whose writer process no longer exists (on this machine) are removed, so a
+    concurrent save of the same file is never disturbed.
+    """
+    prefix = f".{target.name}."
+    try:
+        names = [n for n in os.listdir(target.parent)
+                 if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split(".")[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                (target.parent / name).unlink()
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _place(data: bytes, target: Path, overwrite: bool, created: list[Path]) -> None:
+    tmp: Path | None = None
+    try:
+        # mkstemp inside the try: a missing folder or a too-long name is an EngineSaveError
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.",
+                                        suffix=".tmp", dir=target.parent)
+        tmp = Path(tmp_name)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)  # fails if target appeared meanwhile: never clobber
+            created.append(target)
+    except FileExistsError as err:
+        raise EngineSaveError(
+            f"{target} appeared while saving; it was not touched.",
+            expected="a path where no file exists", found="a file created by someone else",
+            fix="choose another path, or pass overwrite=True",
+        ) from err
+    except OSError as err:
+        raise EngineSaveError(
+            f"Cannot write {target}.",
+            expected="a writable folder with enough free space",
+            found=f"{type(err).__name__}: {err}", fix="check permissions and free space",
+        ) from err
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # some filesystems cannot open folders; the files themselves are synced
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # fsync of a directory is unsupported on some filesystems; not an error here
+    finally:
+        os.close(fd)

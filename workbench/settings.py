@@ -1,0 +1,393 @@
+"""Build settings and optimization profiles: pure Python, no TensorRT.
+
+A :class:`BuildSettings` maps 1:1 to a TensorRT builder config, to a ``trtexec`` command
+line (:meth:`BuildSettings.to_trtexec`) and to a runnable bare-API script
+(:meth:`BuildSettings.to_python`, in :mod:`workbench.settings_render`). Validation against
+the model's inputs happens here, before TensorRT sees anything, so the errors can say which
+input and which axis is wrong.
+
+Default profiles (:func:`default_profiles`) are seeded from the symbolic dimension names:
+
+=====================================================  ====  ====  ====
+dimension                                               min   opt   max
+=====================================================  ====  ====  ====
+named like a batch (``batch``, ``N``, ``bs``…) or axis 0    1     1     8
+named like a sequence (``seq``, ``sequence``, ``len``…)     1   128   512
+named like a spatial size (``height``, ``width``, ``H``…)  32   224   512
+anything else                                               1    16    64
+=====================================================  ====  ====  ====
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from workbench.errors import BuildSettingsError
+from workbench.records import TensorSpec
+
+__all__ = [
+    "HARDWARE_COMPATIBILITY",
+    "PRECISIONS",
+    "PROFILING_VERBOSITY",
+    "BuildSettings",
+    "ShapeProfile",
+    "default_profiles",
+]
+
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
+HARDWARE_COMPATIBILITY: tuple[str, ...] = ("none", "ampere_plus", "same_compute_capability")
+PROFILING_VERBOSITY: tuple[str, ...] = ("none", "layer_names_only", "detailed")
+LOG_SEVERITIES: tuple[str, ...] = ("INTERNAL_ERROR", "ERROR", "WARNING", "INFO", "VERBOSE")
+COMPUTE_CAPABILITIES: tuple[str, ...] = ("7.5", "8.0", "8.6", "8.9", "12.0", "12.1")
+
+_BATCH_NAMES = ("batch", "bs", "n", "b", "batch_size", "batchsize", "num")
+_SEQUENCE_HINTS = ("seq", "len", "token", "time", "step")
+_SPATIAL_NAMES = ("h", "w", "height", "width", "size", "img", "image", "x", "y")
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    """The min/opt/max shapes of one dynamic input in one optimization profile."""
+
+    input: str
+    min: tuple[int, ...]
+    opt: tuple[int, ...]
+    max: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        for name in ("min", "opt", "max"):
+            object.__setattr__(self, name, _int_dims(self.input, name, getattr(self, name)))
+
+    def text(self) -> str:
+        """``input:1x64,4x64,8x64`` — the form the CLI's ``--shapes`` accepts."""
+        return f"{self.input}:" + ",".join(_dims(s) for s in (self.min, self.opt, self.max))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"input": self.input, "min": list(self.min), "opt": list(self.opt),
+                "max": list(self.max)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ShapeProfile:
+        return cls(str(data["input"]), data["min"], data["opt"], data["max"])
+
+    @classmethod
+    def parse(cls, text: str) -> ShapeProfile:
+        """Parse ``input:1x64,4x64,8x64`` (min,opt,max; a single shape means all three)."""
+        name, sep, shapes = text.rpartition(":")
+        parts = shapes.split(",") if sep else []
+        if not name or len(parts) not in (1, 3):
+            raise BuildSettingsError(
+                f"Cannot read the shape profile {text!r}.",
+                expected="INPUT:MIN,OPT,MAX with shapes like 1x3x224x224 (or INPUT:SHAPE)",
+                found=repr(text),
+                fix="for example --shapes image:1x3x32x32,1x3x224x224,8x3x512x512",
+            )
+        try:
+            dims = [tuple(int(d) for d in part.lower().split("x")) for part in parts]
+        except ValueError as err:
+            raise BuildSettingsError(
+                f"Shape profile {text!r} has a dimension that is not a whole number.",
+                expected="shapes made of integers joined by 'x', e.g. 1x3x224x224",
+                found=repr(shapes),
+                fix="write every dimension as a number",
+            ) from err
+        if len(dims) == 1:
+            dims = dims * 3
+        return cls(name, dims[0], dims[1], dims[2])
+
+
+def _dims(shape: Sequence[int]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+Profile = tuple[ShapeProfile, ...]
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Everything that decides how an engine is built.
+
+    ``profiles`` holds optimization profiles; each is a tuple of :class:`ShapeProfile`, one per
+    dynamic input. A flat sequence of ShapeProfile is accepted and means one profile. Empty
+    means "seed from the model's symbolic dims" (see :func:`default_profiles`).
+    """
+
+    precision: str = "fp32"
+    keep_fp32: tuple[str, ...] = ()
+    workspace_mib: int | None = None
+    optimization_level: int = 3
+    profiles: tuple[Profile, ...] = ()
+    hardware_compatibility: str = "none"
+    version_compatible: bool = False
+    refit: bool = False
+    strip_plan: bool = False
+    timing_cache: str | None = None
+    compute_capabilities: tuple[str, ...] = ()
+    profiling_verbosity: str = "detailed"
+    log_severity: str = "INFO"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keep_fp32", _as_tuple("keep_fp32", self.keep_fp32))
+        object.__setattr__(self, "compute_capabilities", tuple(
+            _normalise_cc(cc) for cc in _as_tuple("compute_capabilities",
+                                                  self.compute_capabilities)))
+        try:
+            object.__setattr__(self, "profiles", _normalise_profiles(self.profiles))
+        except TypeError as err:
+            raise _wrong_type("profiles", self.profiles, "a sequence of profiles, each a "
+                              "sequence of ShapeProfile") from err
+        object.__setattr__(self, "log_severity", str(self.log_severity).upper())
+        self._check_scalars()
+
+    def _check_scalars(self) -> None:
+        _one_of("precision", self.precision, PRECISIONS)
+        _one_of("hardware_compatibility", self.hardware_compatibility, HARDWARE_COMPATIBILITY)
+        _one_of("profiling_verbosity", self.profiling_verbosity, PROFILING_VERBOSITY)
+        _one_of("log_severity", self.log_severity, LOG_SEVERITIES)
+        if not 0 <= _as_int("optimization_level", self.optimization_level) <= 5:
+            raise BuildSettingsError(
+                "The builder optimization level is out of range.",
+                expected="an integer from 0 (fastest build) to 5 (most tactics tried)",
+                found=str(self.optimization_level), fix="use 3, TensorRT's default",
+            )
+        if self.workspace_mib is not None and _as_int("workspace_mib", self.workspace_mib) <= 0:
+            raise BuildSettingsError(
+                "The workspace limit must be positive.",
+                expected="a size in MiB > 0, or None for TensorRT's default (all GPU memory)",
+                found=str(self.workspace_mib), fix="e.g. workspace_mib=1024",
+            )
+        if self.keep_fp32 and self.precision == "fp32":
+            raise BuildSettingsError(
+                "keep_fp32 only makes sense with a reduced precision.",
+                expected="precision='fp16' or 'bf16' together with keep_fp32",
+                found="precision='fp32'", fix="drop keep_fp32 or choose precision='fp16'",
+            )
+
+    # -- validation against a model -------------------------------------------------------
+
+    def resolved(self, inputs: Sequence[TensorSpec]) -> BuildSettings:
+        """These settings with default profiles filled in, validated against ``inputs``."""
+        settings = self
+        if not self.profiles and any(spec.is_dynamic for spec in inputs):
+            settings = replace(self, profiles=(default_profiles(inputs),))
+        settings.validate(inputs)
+        return settings
+
+    def validate(self, inputs: Sequence[TensorSpec]) -> None:
+        """Check profiles against the model's inputs; raise BuildSettingsError on the first
+        problem (unknown input, rank, static dims, min ≤ opt ≤ max, missing profile)."""
+        by_name = {spec.name: spec for spec in inputs}
+        dynamic = [spec.name for spec in inputs if spec.is_dynamic]
+        if dynamic and not self.profiles:
+            raise _missing_profile(dynamic, 0)
+        for index, profile in enumerate(self.profiles):
+            for shape in profile:
+                spec = by_name.get(shape.input)
+                if spec is None:
+                    raise BuildSettingsError(
+                        f"Profile {index} names an input the model does not have: "
+                        f"{shape.input!r}.",
+                        expected="one of: " + ", ".join(by_name) if by_name else "no inputs",
+                        found=repr(shape.input), fix="check the spelling of the input name",
+                    )
+                _check_shape(index, shape, spec)
+            missing = [name for name in dynamic if name not in {s.input for s in profile}]
+            if missing:
+                raise _missing_profile(missing, index)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def to_trtexec(self, model_path: str, engine_path: str = "model.engine", *,
+                   strongly_typed: bool | None = None, tool: str = "trtexec") -> str:
+        """The equivalent ``trtexec`` command line (see :mod:`workbench.settings_render`)."""
+        from workbench.settings_render import trtexec_command
+
+        return trtexec_command(self, model_path, engine_path, strongly_typed=strongly_typed,
+                               tool=tool)
+
+    def to_python(self, model_path: str, engine_path: str = "model.engine", *,
+                  module: str = "tensorrt_rtx") -> str:
+        """A runnable script that builds the same engine with the bare TensorRT API."""
+        from workbench.settings_render import python_script
+
+        return python_script(self, model_path, engine_path, module=module)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "precision": self.precision, "keep_fp32": list(self.keep_fp32),
+            "workspace_mib": self.workspace_mib, "optimization_level": self.optimization_level,
+            "profiles": [[s.to_dict() for s in profile] for profile in self.profiles],
+            "hardware_compatibility": self.hardware_compatibility,
+            "version_compatible": self.version_compatible, "refit": self.refit,
+            "strip_plan": self.strip_plan, "timing_cache": self.timing_cache,
+            "compute_capabilities": list(self.compute_capabilities),
+            "profiling_verbosity": self.profiling_verbosity, "log_severity": self.log_severity,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BuildSettings:
+        if not isinstance(data, Mapping):
+            raise _wrong_type("build settings", data, "a mapping (dict) of BuildSettings keys")
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise BuildSettingsError(
+                "Build settings contain unknown keys.",
+                expected="keys of BuildSettings: " + ", ".join(cls.__dataclass_fields__),
+                found=", ".join(unknown), fix="remove or rename those keys",
+            )
+        profiles = known.pop("profiles", ())
+        try:
+            known["profiles"] = tuple(
+                tuple(ShapeProfile.from_dict(s) for s in profile) for profile in profiles)
+        except (TypeError, KeyError, AttributeError) as err:
+            raise _wrong_type("profiles", profiles, "a list of profiles, each a list of "
+                              "{input, min, opt, max} mappings") from err
+        for key in ("keep_fp32", "compute_capabilities"):
+            if key in known:
+                known[key] = _as_tuple(key, known[key])
+        return cls(**known)
+
+
+def _wrong_type(name: str, value: object, expected: str) -> BuildSettingsError:
+    return BuildSettingsError(
+        f"The build setting {name} has a value of the wrong type.",
+        expected=expected, found=f"{type(value).__name__} {value!r}"[:200],
+        fix=f"give {name} as {expected}",
+    )
+
+
+def _as_int(name: str, value: object) -> int:
+    """An integer setting; floats with a fraction, NaN, text and other types are refused."""
+    if isinstance(value, float) and not value.is_integer():
+        raise _wrong_type(name, value, "a whole number")
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError) as err:
+        raise _wrong_type(name, value, "a whole number") from err
+
+
+def _as_tuple(name: str, value: object) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise _wrong_type(name, value, "a list or tuple (of names)")
+    return tuple(value)
+
+
+def _int_dims(input_name: object, label: str, dims: object) -> tuple[int, ...]:
+    if isinstance(dims, (str, bytes)) or not isinstance(dims, Iterable):
+        raise _wrong_type(f"{label} shape of {input_name!r}", dims,
+                          "a sequence of whole numbers, e.g. (1, 3, 224, 224)")
+    return tuple(_as_int(f"{label} shape of {input_name!r}", d) for d in dims)
+
+
+def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise BuildSettingsError(
+            f"Unknown {name} {value!r}.",
+            expected="one of " + ", ".join(repr(a) for a in allowed),
+            found=repr(value), fix=f"choose one of the allowed values for {name}",
+        )
+
+
+def _normalise_cc(value: object) -> str:
+    text = str(value).upper().removeprefix("SM").strip()
+    if "." not in text and text.isdigit():
+        text = f"{text[:-1]}.{text[-1]}"
+    if text not in COMPUTE_CAPABILITIES:
+        raise BuildSettingsError(
+            f"Unknown compute-capability target {value!r}.",
+            expected="one of " + ", ".join(COMPUTE_CAPABILITIES) + " (or SM75, SM89, …)",
+            found=repr(value),
+            fix="TensorRT-RTX targets Turing to Blackwell; Hopper (9.0) is not supported",
+        )
+    return text
+
+
+def _normalise_profiles(value: Iterable[Any]) -> tuple[Profile, ...]:
+    items = tuple(value)
+    if items and all(isinstance(item, ShapeProfile) for item in items):
+        return (items,)  # a flat list means one profile
+    return tuple(tuple(profile) for profile in items)
+
+
+def _missing_profile(names: Sequence[str], index: int) -> BuildSettingsError:
+    return BuildSettingsError(
+        f"Profile {index} has no shapes for dynamic input(s) {', '.join(names)}.",
+        expected="a min/opt/max shape for every input with a symbolic or unknown dimension",
+        found="no ShapeProfile for " + ", ".join(names),
+        fix="add ShapeProfile(name, min, opt, max) for each, or leave profiles empty to "
+        "seed them from the symbolic dimension names",
+    )
+
+
+def _check_shape(index: int, shape: ShapeProfile, spec: TensorSpec) -> None:
+    where = f"Profile {index}, input {spec.name!r}"
+    if spec.shape is not None:
+        for label in ("min", "opt", "max"):
+            dims = getattr(shape, label)
+            if len(dims) != len(spec.shape):
+                raise BuildSettingsError(
+                    f"{where}: the {label} shape has the wrong rank.",
+                    expected=f"{len(spec.shape)} dimensions, like the model's "
+                    f"{spec.shape_text()}",
+                    found=f"{len(dims)} dimensions: {_dims(dims)}",
+                    fix="give one number per axis",
+                )
+        for axis, dim in enumerate(spec.shape):
+            if isinstance(dim, int) and dim >= 0:
+                used = {shape.min[axis], shape.opt[axis], shape.max[axis]}
+                if used != {dim}:
+                    raise BuildSettingsError(
+                        f"{where}: axis {axis} is fixed at {dim} in the model.",
+                        expected=f"min = opt = max = {dim} on axis {axis}",
+                        found=f"min {shape.min[axis]}, opt {shape.opt[axis]}, "
+                        f"max {shape.max[axis]}",
+                        fix=f"use {dim} on that axis; only symbolic axes can vary",
+                    )
+    if not len(shape.min) == len(shape.opt) == len(shape.max):
+        raise BuildSettingsError(
+            f"{where}: min, opt and max have different ranks.",
+            expected="three shapes with the same number of dimensions",
+            found=f"{_dims(shape.min)}, {_dims(shape.opt)}, {_dims(shape.max)}",
+            fix="give one number per axis in each shape",
+        )
+    for axis, (lo, mid, hi) in enumerate(zip(shape.min, shape.opt, shape.max, strict=True)):
+        if not 0 <= lo <= mid <= hi:
+            raise BuildSettingsError(
+                f"{where}: axis {axis} breaks min ≤ opt ≤ max.",
+                expected="0 ≤ min ≤ opt ≤ max on every axis",
+                found=f"min {lo}, opt {mid}, max {hi}",
+                fix="reorder the three shapes (INPUT:MIN,OPT,MAX)",
+            )
+
+
+def default_profiles(inputs: Sequence[TensorSpec]) -> Profile:
+    """One profile for every dynamic input, seeded from its symbolic dim names (module doc)."""
+    profile = []
+    for spec in inputs:
+        if not spec.is_dynamic:
+            continue
+        if spec.shape is None:
+            raise BuildSettingsError(
+                f"Input {spec.name!r} has an unknown rank, so no default profile can be made.",
+                expected="a declared rank (even with symbolic dims)",
+                found="no shape at all", fix="give a ShapeProfile for it explicitly",
+            )
+        triples = [_default_dim(axis, dim) for axis, dim in enumerate(spec.shape)]
+        profile.append(ShapeProfile(spec.name, *(tuple(t[i] for t in triples) for i in range(3))))
+    return tuple(profile)
+
+
+def _default_dim(axis: int, dim: object) -> tuple[int, int, int]:
+    if isinstance(dim, int) and dim >= 0:
+        return dim, dim, dim
+    name = str(dim or "").lower().replace("-", "_")
+    if name in _BATCH_NAMES or "batch" in name or (axis == 0 and not name):
+        return 1, 1, 8
+    if any(hint in name for hint in _SEQUENCE_HINTS):
+        return 1, 128, 512
+    if name in _SPATIAL_NAMES or "height" in name or "width" in name:
+        return 32, 224, 512
+    return 1, 16, 64
