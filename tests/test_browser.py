@@ -1,0 +1,169 @@
+"""End to end: the panel in real JupyterLab, driven by headless Chromium (Playwright).
+
+One test: open a notebook that shows the panel on a generated 600-layer model, Run All,
+press Build, watch log lines arrive and the progress bar move before the build ends, open
+the Netron view and see graph nodes, and save docs/panel.png (the README's screenshot).
+
+Skips when Chromium or Playwright is missing, with how to enable it — unless
+WORKBENCH_REQUIRE_BROWSER=1 (set by .ci/run), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser.lab import CHROMIUM, CHROMIUM_ARGS, browser_problem, running_lab
+from browser.models import conv_chain
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = ROOT / "docs" / "panel.png"
+pytestmark = pytest.mark.browser
+
+NOTEBOOK_CODE = """\
+import sys
+sys.path.insert(0, {repo!r})
+from workbench import Workbench, WorkbenchSession
+
+session = WorkbenchSession(engines_dir="engines", work_dir="out")
+panel = Workbench("conv_chain.onnx", session=session)
+panel.build.form.fields["log_severity"].value = "VERBOSE"  # ~25,000 lines to stream
+panel"""
+
+
+@pytest.fixture(scope="module")
+def browser_ready() -> None:
+    problem = browser_problem()
+    if problem is None:
+        return
+    if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but the browser test cannot run: {problem}")
+    pytest.skip(problem)
+
+
+def write_notebook(folder: Path) -> str:
+    cell = {"cell_type": "code", "execution_count": None, "id": "panel", "metadata": {},
+            "outputs": [], "source": NOTEBOOK_CODE.format(repo=str(ROOT))}
+    notebook = {"cells": [cell], "metadata": {"kernelspec": {
+        "display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5}
+    (folder / "panel.ipynb").write_text(json.dumps(notebook))
+    return "panel.ipynb"
+
+
+def netron_build_date() -> datetime | None:
+    import netron
+
+    html = (Path(netron.__file__).parent / "index.html").read_text()
+    match = re.search(r'name="date" content="([0-9-]+ [0-9:]+)"', html)
+    return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S") if match else None
+
+
+def only_local(route: Any) -> None:
+    host = re.match(r"https?://([^/:]+)", route.request.url)
+    if route.request.url.startswith(("data:", "blob:")) or (
+        host and host.group(1) in ("127.0.0.1", "localhost")
+    ):
+        route.continue_()
+    else:
+        route.abort()  # offline: no fonts, telemetry or ipinfo lookups
+
+
+def run_all(page: Any) -> None:
+    status = page.locator("#jp-main-statusbar")
+    status.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+    page.locator("#jp-MainMenu .lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+
+
+def watch_build(page: Any, timeout: float = 60) -> dict[str, Any]:
+    """Poll the panel while the build runs: when log lines and bar widths were seen."""
+    phase = page.locator(".wb-panel .wb-phase")
+    log = page.locator(".wb-panel .wb-log")
+    bar = page.locator(".wb-panel .wb-build-progress .progress-bar")
+    seen: dict[str, Any] = {"lines_while_running": 0, "widths": [], "running_polls": 0}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = phase.inner_text()
+        if "built" in text or "failed" in text:
+            seen["final"] = text
+            return seen
+        if "running" in text:
+            seen["running_polls"] += 1
+            lines = log.inner_text().count("\n") + 1 if log.inner_text().strip() else 0
+            seen["lines_while_running"] = max(seen["lines_while_running"], lines)
+            style = bar.get_attribute("style") or ""
+            width = re.search(r"width:\s*([0-9.]+)%", style)
+            if width:
+                seen["widths"].append(float(width.group(1)))
+        time.sleep(0.05)
+    raise AssertionError(f"the build did not finish in {timeout} s: {seen}")
+
+
+def save_screenshot(page: Any, out_dir: Path) -> Path:
+    """Save the panel's screenshot into out_dir; into docs/ (the README's copy) only when
+    WORKBENCH_UPDATE_SCREENSHOT=1, so running the tests never dirties the checkout."""
+    from PIL import Image
+
+    png = page.locator(".wb-panel").screenshot(type="png", animations="disabled")
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image = image.quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    target = SCREENSHOT if os.environ.get("WORKBENCH_UPDATE_SCREENSHOT") == "1" else (
+        out_dir / "panel.png")
+    target.parent.mkdir(exist_ok=True)
+    image.save(target, format="PNG", optimize=True)
+    assert target.stat().st_size < 300_000, "the panel screenshot must stay under 300 KB"
+    return target
+
+
+def test_panel_in_jupyterlab(browser_ready: None, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    started = time.monotonic()
+    root = tmp_path / "root"
+    root.mkdir()
+    conv_chain(root / "conv_chain.onnx", layers=600, channels=32)
+    notebook = write_notebook(root)
+    with running_lab(root, tmp_path / "lab") as lab, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1300, "height": 2000})
+        context.route("**/*", only_local)
+        # Netron asks for cookie consent (blocking the graph offline) unless this is set.
+        context.add_cookies([{"name": "consent", "value": str(int(time.time() * 1000)),
+                              "url": "http://127.0.0.1"}])
+        page = context.new_page()
+        built = netron_build_date()
+        if built and datetime.now() - built > timedelta(days=150):
+            page.clock.set_system_time(built + timedelta(days=30))  # netron's 180-day rule
+        page.goto(lab.notebook_url(notebook))
+        run_all(page)
+        page.locator(".wb-panel").wait_for(timeout=60_000)
+        page.locator(".wb-panel").get_by_text("TensorRT Workbench — conv_chain.onnx").wait_for(
+            timeout=60_000)
+
+        page.get_by_role("tab", name="Build").click()
+        build_button = page.locator(".wb-panel .wb-build-button")
+        build_button.wait_for()
+        build_button.click()
+        seen = watch_build(page)
+        assert seen["lines_while_running"] > 10, seen
+        moving = [w for w in seen["widths"] if 0 < w < 100]
+        assert moving, f"the progress bar never showed an intermediate value: {seen}"
+        assert "built" in seen["final"]
+        page.locator(".wb-panel .wb-log").get_by_text("[V]").first.wait_for()
+        save_screenshot(page, tmp_path)
+
+        page.get_by_role("tab", name="Model").click()
+        page.locator(".wb-panel .wb-view-graph").click()
+        frame = page.frame_locator("iframe.wb-netron")
+        frame.locator("g.node").first.wait_for(timeout=30_000)
+        assert frame.locator("g.node").count() > 10
+        browser.close()
+    assert time.monotonic() - started < 90

@@ -1,0 +1,145 @@
+"""Build tab: settings form, Build / Cancel, progress, live log, equivalent commands."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import ipywidgets as widgets
+
+from workbench.background import as_workbench_error
+from workbench.errors import WorkbenchError
+from workbench.session import LoadedModel, WorkbenchSession
+from workbench.ui.common import ErrorBox, esc, note
+from workbench.ui.logpane import LogPane
+from workbench.ui.settings_form import SettingsForm
+
+__all__ = ["BuildTab"]
+
+_TEXT = widgets.Layout(width="100%", height="130px")
+
+
+class BuildTab:
+    """Start and watch builds. The build itself is ``session.start_build``'s BuildJob."""
+
+    def __init__(self, session: WorkbenchSession, tick_s: float = 0.2) -> None:
+        self.session = session
+        self.tick_s = tick_s
+        self.form = SettingsForm(self._on_settings)
+        self.build_button = widgets.Button(description="Build", icon="cogs",
+                                           button_style="success", disabled=True)
+        self.cancel_button = widgets.Button(description="Cancel", icon="times",
+                                            button_style="danger", disabled=True)
+        self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0,
+                                              description="idle", bar_style="info",
+                                              layout={"width": "420px"})
+        self.phase = widgets.HTML()
+        for widget, name in ((self.build_button, "wb-build-button"),
+                             (self.cancel_button, "wb-cancel-button"),
+                             (self.progress, "wb-build-progress"), (self.phase, "wb-phase")):
+            widget.add_class(name)  # stable hooks for the browser test
+        self.result = widgets.HTML()
+        self.error = ErrorBox()
+        self.log = LogPane()
+        self.trtexec = widgets.Textarea(layout=_TEXT, description="")
+        self.python = widgets.Textarea(layout=widgets.Layout(width="100%", height="260px"))
+        commands = widgets.Accordion(children=[self.trtexec, self.python],
+                                     titles=("Equivalent trtexec command",
+                                             "Equivalent Python script (bare TensorRT API)"))
+        self.build_button.on_click(lambda _b: self.start())
+        self.cancel_button.on_click(lambda _b: self.session.cancel_build())
+        session.on("build", self._on_build)
+        self._ticker: threading.Thread | None = None
+        self.widget = widgets.VBox([
+            self.form.widget,
+            widgets.HBox([self.build_button, self.cancel_button, self.progress]),
+            self.phase, self.error, self.result, widgets.HTML("<b>TensorRT log</b>"),
+            self.log.widget, commands,
+        ])
+
+    def on_model(self, model: LoadedModel | None) -> None:
+        self.result.value = ""
+        self.error.clear()
+        if model is None:
+            self.build_button.disabled = True
+            self.form.profile_editor.seed(())
+            return
+        self.form.set_settings(self.session.default_settings(), model.summary.inputs)
+
+    def _on_settings(self, settings: Any) -> None:
+        """Live: the commands follow the form; Build is enabled only for valid settings."""
+        running = self._running()
+        self.build_button.disabled = settings is None or self.session.model is None or running
+        if settings is None or self.session.model is None:
+            return
+        try:
+            self.trtexec.value = self.session.trtexec_command(settings)
+            self.python.value = self.session.python_script(settings)
+        except WorkbenchError as err:
+            self.trtexec.value = f"# cannot render: {err.summary}"
+
+    def _running(self) -> bool:
+        job = self.session.build_job
+        return job is not None and not job.done
+
+    # -- build ------------------------------------------------------------------------
+
+    def start(self) -> Any:
+        """What the Build button does; returns the job (None when refused)."""
+        self.error.clear()
+        settings = self.form.validate()
+        if settings is None:
+            return None  # the form already shows why
+        try:
+            return self.session.start_build(settings)
+        except WorkbenchError as err:
+            self.error.show(err)
+        except Exception as err:  # never a traceback in the notebook
+            self.error.show(as_workbench_error(err, "starting the build"))
+        return None
+
+    def _on_build(self, _event: str, job: Any) -> None:
+        if not job.done:  # started: follow its log and progress
+            self.log.attach(job.log)
+            self.result.value = ""
+            self.build_button.disabled, self.cancel_button.disabled = True, False
+            self.progress.bar_style, self.progress.value = "info", 0.0
+            self._ticker = threading.Thread(target=self._tick, args=(job,), daemon=True,
+                                            name="workbench: build progress")
+            self._ticker.start()
+        else:
+            self._finished(job)
+
+    def _tick(self, job: Any) -> None:
+        while not job.wait(self.tick_s):
+            self._show_progress(job)
+        self._show_progress(job)
+
+    def _show_progress(self, job: Any) -> None:
+        self.progress.value = job.fraction
+        self.progress.description = f"{job.fraction:.0%}"
+        phase = esc(job.phase or "starting")
+        state = "cancelling…" if job.cancel_requested and not job.done else job.state
+        self.phase.value = (f"<small>{esc(state)} · phase: <b>{phase}</b> · "
+                            f"{job.elapsed:.1f} s · {job.log.total:,} log lines</small>")
+
+    def _finished(self, job: Any) -> None:
+        self.log.render()
+        self._show_progress(job)
+        self.cancel_button.disabled = True
+        self.build_button.disabled = self.form.last_valid is None
+        if job.state == "built":
+            self.progress.bar_style = "success"
+            self.result.value = self._artifact_html(job.result, job.elapsed)
+        else:
+            self.progress.bar_style = "warning" if job.state == "cancelled" else "danger"
+            self.error.show(as_workbench_error(job.error, "building the engine"))
+
+    @staticmethod
+    def _artifact_html(artifact: Any, elapsed: float) -> str:
+        card = artifact.card
+        facts = [f"{len(artifact.plan) / 2**20:.2f} MiB in {elapsed:.1f} s", card.flavour_label,
+                 card.target_text(), card.settings.precision,
+                 f"plan SHA-256 {card.plan_sha256[:12]}…"]
+        return note("✔ Engine built: " + esc(" · ".join(facts))
+                    + " — save it in the Engines tab.", "ok")

@@ -1,0 +1,101 @@
+"""Small shared widgets: the error box, status lines, HTML tables, busy buttons.
+
+Everything here may be updated from worker threads, so updates are trait assignments only.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+
+from workbench.background import Task
+from workbench.errors import WorkbenchError
+
+__all__ = [
+    "ErrorBox",
+    "busy_while",
+    "esc",
+    "html_table",
+    "note",
+]
+
+_BOX_STYLE = (
+    "border:1px solid #d9534f;border-left:6px solid #d9534f;background:#fdf3f2;"
+    "padding:6px 10px;margin:4px 0;border-radius:3px;font-size:13px"
+)
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value))
+
+
+def note(text: str, kind: str = "info") -> str:
+    """A one-line coloured note (HTML)."""
+    colour = {"info": "#31708f", "ok": "#2e7d32", "warn": "#8a6d3b", "error": "#c62828"}[kind]
+    return f'<div style="color:{colour};margin:2px 0">{text}</div>'
+
+
+def error_html(err: WorkbenchError) -> str:
+    """The error's summary, expected / found / what to do, and expandable details."""
+    rows = [f"<b>{esc(err.summary)}</b>"]
+    for label, value in (("expected", err.expected), ("found", err.found),
+                         ("what to do", err.fix)):
+        if value:
+            rows.append(f"<div><i>{label}:</i> {esc(value)}</div>")
+    if err.details:
+        body = esc("\n".join(err.details))
+        rows.append(
+            f"<details><summary>details ({len(err.details)} lines)</summary>"
+            f'<pre style="white-space:pre-wrap;font-size:11px;margin:2px 0">{body}</pre>'
+            "</details>"
+        )
+    return f'<div class="wb-error" style="{_BOX_STYLE}">{"".join(rows)}</div>'
+
+
+class ErrorBox(widgets.HTML):
+    """An HTML widget that shows a WorkbenchError (or nothing)."""
+
+    def show(self, err: WorkbenchError | None) -> None:
+        self.value = "" if err is None else error_html(err)
+
+    def clear(self) -> None:
+        self.value = ""
+
+
+def html_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    raw_columns: Sequence[int] = (),
+    row_styles: Sequence[str] | None = None,
+) -> str:
+    """A compact HTML table; cells are escaped except the ``raw_columns``."""
+    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{esc(h)}</th>" for h in header)
+    body = []
+    for index, row in enumerate(rows):
+        cells = "".join(
+            f"<td style='padding:1px 8px'>{cell if col in raw_columns else esc(cell)}</td>"
+            for col, cell in enumerate(row)
+        )
+        style = row_styles[index] if row_styles and index < len(row_styles) else ""
+        body.append(f"<tr style='{style}'>{cells}</tr>")
+    return (
+        "<table style='border-collapse:collapse;font-size:12px;font-family:monospace'>"
+        f"<thead style='border-bottom:1px solid #999'><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def busy_while(task: Task, buttons: Sequence[widgets.Button], status: widgets.HTML) -> None:
+    """Reflect a task's state: disable ``buttons`` while it runs, say what happens."""
+    for button in buttons:
+        button.disabled = task.busy
+    if task.busy:
+        status.value = note(f"⏳ {esc(task.name)}…")
+    elif task.state == "done":
+        status.value = note(f"✔ {esc(task.name)}: done in {task.elapsed:.2f} s", "ok")
+    elif task.state == "failed":
+        status.value = note(f"✘ {esc(task.name)} failed (see below)", "error")

@@ -1,0 +1,145 @@
+"""Engines tab: save the built engine by name, list saved ones with their cards, reload
+(validity check and mismatch explanation), delete with confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+from workbench.background import as_workbench_error
+from workbench.session import LoadedModel, WorkbenchSession
+from workbench.ui.common import ErrorBox, esc, html_table, note
+
+__all__ = ["EnginesTab", "card_html"]
+
+
+def card_html(entry: Any) -> str:
+    """A saved engine's card as a small table (or why it has none)."""
+    if entry.card is None:
+        return note(f"{esc(entry.name)}: {esc(entry.card_problem)}", "warn")
+    card = entry.card
+    rows = [("file", f"{entry.path} ({entry.size / 2**20:.2f} MiB)"),
+            ("TensorRT", card.flavour_label), ("targets", card.target_text()),
+            ("precision", card.settings.precision + (" (strongly typed)"
+                                                     if card.strongly_typed else "")),
+            ("built from", card.onnx_path or "model bytes"), ("created", card.created),
+            ("plan SHA-256", card.plan_sha256)]
+    rows += [("input", f"{s.name}: {s.dtype} {s.shape_text()}") for s in card.inputs]
+    rows += [("output", f"{s.name}: {s.dtype} {s.shape_text()}") for s in card.outputs]
+    rows += [("profile", shape.text()) for profile in card.profiles for shape in profile]
+    return html_table(("engine card", esc(entry.name)), rows)
+
+
+def reload_html(loaded: Any) -> str:
+    """The reload verdict: validity, mismatches in words, what can run here."""
+    kind = "ok" if not loaded.mismatches else "warn"
+    reasons = f" ({esc(', '.join(loaded.validity_reasons))})" if loaded.validity_reasons else ""
+    lines = [note(f"Plan checked against its card: SHA-256 matches "
+                  f"({loaded.plan_size / 2**20:.2f} MiB).", "ok"),
+             note(f"TensorRT's validity check on this machine: <b>{esc(loaded.validity)}</b>"
+                  f"{reasons}", "ok" if loaded.validity == "VALID" else "warn")]
+    for mismatch in loaded.mismatches:
+        lines.append(note(f"mismatch — {esc(mismatch)}", "warn"))
+    lines.append(note(esc(loaded.explanation), kind))
+    lines.extend(note(esc(w), "warn") for w in loaded.warnings)
+    return "".join(lines)
+
+
+class EnginesTab:
+    """The session's engines folder, as a list with actions."""
+
+    def __init__(self, session: WorkbenchSession) -> None:
+        self.session = session
+        self.name = widgets.Text(description="name", placeholder="engine name",
+                                 layout={"width": "320px"})
+        self.overwrite = widgets.Checkbox(value=False, description="overwrite", indent=False)
+        self.save_button = widgets.Button(description="Save engine", icon="save",
+                                          button_style="success", disabled=True)
+        self.listing = widgets.Select(options=[], rows=6, layout={"width": "320px"})
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.reload_button = widgets.Button(description="Reload & check", icon="check")
+        self.confirm = widgets.Checkbox(value=False, description="yes, delete", indent=False)
+        self.delete_button = widgets.Button(description="Delete", icon="trash",
+                                            button_style="danger")
+        self.card = widgets.HTML()
+        self.verdict = widgets.HTML()
+        self.status = widgets.HTML()
+        self.error = ErrorBox()
+        self.save_button.on_click(lambda _b: self._act(self._save))
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.reload_button.on_click(lambda _b: self._act(self._reload))
+        self.delete_button.on_click(lambda _b: self._act(self._delete))
+        self.listing.observe(lambda _c: self._show_card(), "value")
+        session.on("build", lambda _e, job: self._on_build(job))
+        session.on("engines", lambda _e, _entries: self.refresh())
+        self.widget = widgets.VBox([
+            widgets.HTML(f"<small>folder: <code>{esc(session.engines_dir)}</code></small>"),
+            widgets.HBox([self.name, self.overwrite, self.save_button]),
+            widgets.HTML("<b>Saved engines</b>"),
+            widgets.HBox([self.listing, widgets.VBox([
+                self.refresh_button, self.reload_button,
+                widgets.HBox([self.delete_button, self.confirm])])]),
+            self.status, self.error, self.verdict, self.card,
+        ])
+        self.refresh()
+
+    def on_model(self, model: LoadedModel | None) -> None:
+        self.save_button.disabled = True
+        if model is not None:
+            self.name.value = model.label.rsplit(".", 1)[0]
+
+    def _on_build(self, job: Any) -> None:
+        if job.done:
+            self.save_button.disabled = self.session.artifact is None
+            settings = self.session.settings
+            if settings is not None and self.session.model is not None:
+                stem = self.session.model.label.rsplit(".", 1)[0]
+                self.name.value = f"{stem}-{settings.precision}"
+
+    def refresh(self) -> None:
+        entries = self.session.engines.entries()
+        self._entries = {e.name: e for e in entries}
+        keep = self.listing.value
+        self.listing.options = list(self._entries)
+        self.listing.value = keep if keep in self._entries else (
+            entries[0].name if entries else None)
+        self._show_card()
+
+    def _show_card(self) -> None:
+        entry = self._entries.get(self.listing.value or "")
+        self.card.value = card_html(entry) if entry is not None else (
+            "<i>no saved engines yet</i>")
+
+    def _act(self, action: Any) -> None:
+        self.error.clear()
+        self.status.value = ""
+        try:
+            action()
+        except Exception as err:  # shown with expected / found / what to do
+            self.error.show(as_workbench_error(err, "managing engines"))
+
+    def _save(self) -> None:
+        path = self.session.save_engine(self.name.value.strip(),
+                                        overwrite=self.overwrite.value)
+        self.status.value = note(f"Saved <code>{esc(path)}</code> and its card "
+                                 f"<code>{esc(path)}.json</code>.", "ok")
+        self.listing.value = path.name.rsplit(".", 1)[0]
+
+    def _reload(self) -> None:
+        if not self.listing.value:
+            self.status.value = note("Pick a saved engine first.", "warn")
+            return
+        loaded = self.session.reload_engine(self.listing.value)
+        self.verdict.value = reload_html(loaded)
+
+    def _delete(self) -> None:
+        name = self.listing.value
+        if not name:
+            self.status.value = note("Pick a saved engine first.", "warn")
+            return
+        removed = self.session.delete_engine(name, confirm=self.confirm.value)
+        self.confirm.value = False
+        self.verdict.value = ""
+        self.status.value = note("Deleted " + ", ".join(f"<code>{esc(p.name)}</code>"
+                                                        for p in removed), "ok")

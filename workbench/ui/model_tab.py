@@ -1,0 +1,199 @@
+"""Model tab: summary, I/O table, paged node table, op histogram, Netron graph view.
+
+The node table renders one page of HTML at a time, so a 30,000-node model costs what a
+50-node one does; filtering is a linear scan over the summary's frozen NodeInfo records.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import ipywidgets as widgets
+
+from workbench.errors import WorkbenchError
+from workbench.session import LoadedModel, WorkbenchSession
+from workbench.ui.common import ErrorBox, esc, html_table, note
+
+__all__ = ["ModelTab", "histogram_png"]
+
+_ALL_OPS = "(all ops)"
+
+
+def histogram_png(histogram: tuple[tuple[str, int], ...], top: int = 20) -> bytes:
+    """A horizontal bar chart of the most frequent op types, as PNG bytes."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no backend switch
+
+    items = list(histogram[:top])
+    if len(histogram) > top:
+        items.append((f"{len(histogram) - top} other ops", sum(c for _, c in histogram[top:])))
+    items.reverse()
+    fig = Figure(figsize=(5.2, 0.22 * len(items) + 0.8), dpi=80)
+    ax = fig.add_subplot()
+    ax.barh([name for name, _ in items], [count for _, count in items], color="#76b900")
+    ax.set_xlabel("nodes")
+    ax.set_title("op types", fontsize=10)
+    ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _dims_text(spec: Any) -> str:
+    if spec.shape is None:
+        return "? (unknown rank)"
+    return "[" + ", ".join("?" if d is None else str(d) for d in spec.shape) + "]"
+
+
+class ModelTab:
+    """Views over ``session.model.summary`` and the session's Netron server."""
+
+    def __init__(self, session: WorkbenchSession, page_size: int = 50) -> None:
+        self.session = session
+        self.page = 0
+        self.page_size = page_size
+        self._filtered: list[Any] = []
+        self.summary = widgets.HTML("<i>Load a model to see its summary.</i>")
+        self.io_table = widgets.HTML()
+        self.search = widgets.Text(placeholder="filter nodes by name, op or tensor",
+                                   layout={"width": "300px"})
+        self.op_filter = widgets.Dropdown(options=[_ALL_OPS], value=_ALL_OPS,
+                                          layout={"width": "220px"})
+        self.prev_button = widgets.Button(description="◀ prev", layout={"width": "80px"})
+        self.next_button = widgets.Button(description="next ▶", layout={"width": "80px"})
+        self.page_label = widgets.HTML()
+        self.nodes = widgets.HTML()
+        self.histogram = widgets.Image(format="png", layout={"max_width": "460px"})
+        self.view_button = widgets.Button(description="View graph", icon="project-diagram",
+                                          button_style="info")
+        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self.graph = widgets.HTML()
+        self.view_button.add_class("wb-view-graph")
+        self.error = ErrorBox()
+        self.search.observe(lambda _c: self.apply_filter(), "value")
+        self.op_filter.observe(lambda _c: self.apply_filter(), "value")
+        self.prev_button.on_click(lambda _b: self.show_page(self.page - 1))
+        self.next_button.on_click(lambda _b: self.show_page(self.page + 1))
+        self.view_button.on_click(lambda _b: self.view_graph())
+        self.stop_button.on_click(lambda _b: self.stop_graph())
+        session.on("graph", lambda _e, _v: self._show_graph())
+        self.widget = widgets.VBox([
+            widgets.HBox([widgets.VBox([self.summary, self.io_table],
+                                       layout={"width": "60%"}), self.histogram]),
+            widgets.HTML("<b>Nodes</b>"),
+            widgets.HBox([self.search, self.op_filter, self.prev_button, self.page_label,
+                          self.next_button]),
+            self.nodes,
+            widgets.HBox([self.view_button, self.stop_button]), self.error, self.graph,
+        ])
+
+    def on_model(self, model: LoadedModel | None) -> None:
+        self.error.clear()
+        if model is None:
+            self.summary.value = "<i>No model loaded.</i>"
+            for w in (self.io_table, self.nodes, self.page_label):
+                w.value = ""
+            self.histogram.value = b""
+            self._filtered = []
+            self.view_button.disabled = True
+            return
+        summary = model.summary
+        self.summary.value = self._summary_html(model)
+        self.io_table.value = self._io_html(summary)
+        ops = [name for name, _ in summary.op_histogram]
+        self.op_filter.options = [_ALL_OPS, *ops]
+        self.op_filter.value = _ALL_OPS
+        self.search.value = ""
+        self.apply_filter()
+        self.histogram.value = histogram_png(summary.op_histogram) if ops else b""
+        self.view_button.disabled = False
+
+    @staticmethod
+    def _summary_html(model: LoadedModel) -> str:
+        s = model.summary
+        opsets = ", ".join(f"{o.display_domain} {o.version}" for o in s.opsets)
+        rows = [
+            ("file", model.label), ("graph", s.graph_name), ("producer", s.producer or "?"),
+            ("IR version", s.ir_version), ("opsets", opsets), ("nodes", f"{len(s.nodes):,}"),
+            ("parameters", f"{s.parameter_count:,} ({s.parameter_bytes / 2**20:.2f} MiB)"),
+        ]
+        if s.external_data_files:
+            rows.append(("external data", ", ".join(s.external_data_files)))
+        if s.subgraph_count:
+            rows.append(("subgraphs", s.subgraph_count))
+        text = html_table(("", ""), rows)
+        if s.checker_problems:
+            items = "".join(f"<li>{esc(p)}</li>" for p in s.checker_problems[:5])
+            text += note(f"onnx.checker found problems:<ul>{items}</ul>", "warn")
+        if s.shape_inference.error:
+            text += note(f"shape inference: {esc(s.shape_inference.error)}", "warn")
+        return text
+
+    @staticmethod
+    def _io_html(summary: Any) -> str:
+        rows = [("input", spec.name, spec.dtype, _dims_text(spec)) for spec in summary.inputs]
+        rows += [("output", spec.name, spec.dtype, _dims_text(spec)) for spec in summary.outputs]
+        return "<b>Inputs and outputs</b>" + html_table(("", "name", "dtype", "shape"), rows)
+
+    # -- node table -------------------------------------------------------------------
+
+    def apply_filter(self) -> None:
+        model = self.session.model
+        nodes = model.summary.nodes if model else ()
+        needle = self.search.value.strip().lower()
+        op = self.op_filter.value
+        if op != _ALL_OPS:
+            nodes = tuple(n for n in nodes if n.qualified_op == op)
+        if needle:
+            nodes = tuple(n for n in nodes if needle in n.name.lower()
+                          or needle in n.op_type.lower()
+                          or any(needle in t.lower() for t in n.inputs + n.outputs))
+        self._filtered = list(nodes)
+        self.show_page(0)
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-len(self._filtered) // self.page_size))
+
+    def show_page(self, page: int) -> None:
+        self.page = min(max(0, page), self.page_count - 1)
+        start = self.page * self.page_size
+        rows = [
+            (n.index, n.label, n.qualified_op, ", ".join(n.inputs), ", ".join(n.outputs),
+             "; ".join(f"{k}={v}" for k, v in n.attributes))
+            for n in self._filtered[start:start + self.page_size]
+        ]
+        self.nodes.value = html_table(("#", "name", "op", "inputs", "outputs", "attributes"),
+                                      rows)
+        total = len(self.session.model.summary.nodes) if self.session.model else 0
+        self.page_label.value = (f"page {self.page + 1}/{self.page_count} · "
+                                 f"{len(self._filtered):,} of {total:,} nodes")
+        self.prev_button.disabled = self.page == 0
+        self.next_button.disabled = self.page >= self.page_count - 1
+
+    # -- graph view -------------------------------------------------------------------
+
+    def view_graph(self) -> None:
+        self.error.clear()
+        try:
+            self.session.start_graph()
+        except WorkbenchError as err:
+            self.error.show(err)
+
+    def stop_graph(self) -> None:
+        self.session.stop_graph()
+
+    def _show_graph(self) -> None:
+        view = self.session.graph_view
+        self.stop_button.disabled = view is None
+        if view is None:
+            self.graph.value = ""
+            return
+        self.graph.value = (
+            f"<div><small>Netron serving {esc(view.label)} at "
+            f"<a href='{view.url}' target='_blank'>{view.url}</a> (works when the browser runs "
+            "on the kernel's machine)</small></div>"
+            f"<iframe class='wb-netron' src='{view.url}' width='100%' height='520' "
+            "style='border:1px solid #ccc'></iframe>"
+        )

@@ -1,0 +1,139 @@
+"""``Workbench(model=None, session=None)``: the one panel, as a widget.
+
+The panel builds widgets and wires them to a :class:`~workbench.session.WorkbenchSession`;
+all state and work live in the session. It never displays itself: the notebook shows it
+by leaving it as a cell's last expression (or ``display(panel)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from workbench.background import Task
+from workbench.errors import WorkbenchError
+from workbench.session import LoadedModel, WorkbenchSession
+from workbench.ui.build_tab import BuildTab
+from workbench.ui.common import ErrorBox, busy_while, esc, note
+from workbench.ui.compare_tab import CompareTab
+from workbench.ui.engines_tab import EnginesTab
+from workbench.ui.model_tab import ModelTab
+from workbench.ui.parse_tab import ParseTab
+from workbench.ui.run_tab import RunTab
+
+__all__ = ["Workbench", "WorkbenchPanel"]
+
+_NO_SAMPLE = "(choose a sample model)"
+TAB_TITLES = ("Model", "Parse", "Build", "Run", "Engines", "Compare")
+
+
+class ModelChooser:
+    """A sample picker, a path field with Open, and a file upload."""
+
+    def __init__(self, session: WorkbenchSession, samples: str | Path | None) -> None:
+        self.session = session
+        folder = Path(samples) if samples is not None else session.samples_dir
+        files = sorted(folder.glob("*.onnx")) if folder and folder.is_dir() else []
+        self.samples = {path.name: path for path in files}
+        self.picker = widgets.Dropdown(options=[_NO_SAMPLE, *self.samples], value=_NO_SAMPLE,
+                                       description="sample", layout={"width": "330px"})
+        self.path = widgets.Text(placeholder="path/to/model.onnx", layout={"width": "300px"})
+        self.open_button = widgets.Button(description="Open", icon="folder-open")
+        self.upload = widgets.FileUpload(accept=".onnx", multiple=False, description="Upload")
+        self.picker.observe(self._on_pick, "value")
+        self.open_button.on_click(lambda _b: self.open(self.path.value.strip()))
+        self.path.continuous_update = False
+        self.upload.observe(self._on_upload, "value")
+        self.widget = widgets.HBox([self.picker, self.path, self.open_button, self.upload])
+
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        if change["new"] != _NO_SAMPLE:
+            self.open(self.samples[change["new"]])
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        for item in change["new"] or ():
+            self.session.start_load(bytes(item["content"]), label=str(item["name"]))
+
+    def open(self, source: str | Path) -> Task | None:
+        if not str(source):
+            return None
+        return self.session.start_load(Path(source))
+
+
+class WorkbenchPanel(widgets.VBox):
+    """The panel widget. Its tabs are attributes (``panel.build``…) for scripting and tests."""
+
+    def __init__(self, session: WorkbenchSession, samples: str | Path | None = None) -> None:
+        self.session = session
+        self.chooser = ModelChooser(session, samples)
+        self.title = widgets.HTML()
+        self.status = widgets.HTML()
+        self.error = ErrorBox()
+        self.model_tab = ModelTab(session)
+        self.parse = ParseTab(session)
+        self.build = BuildTab(session)
+        self.run = RunTab(session)
+        self.engines = EnginesTab(session)
+        self.compare = CompareTab(session)
+        tabs = (self.model_tab, self.parse, self.build, self.run, self.engines, self.compare)
+        self.tabs = widgets.Tab(children=[t.widget for t in tabs], titles=list(TAB_TITLES))
+        super().__init__([self.title, self.chooser.widget, self.status, self.error, self.tabs],
+                         layout=widgets.Layout(width="100%"))
+        self.add_class("wb-panel")
+        self._views = tabs
+        self._unsubscribe = [session.on("model", self._on_model),
+                             session.on("task", self._on_task)]
+        self._show_title()
+
+    def _show_title(self) -> None:
+        model = self.session.model
+        name = esc(model.label) if model else "no model loaded"
+        self.title.value = f"<h3 style='margin:4px 0'>TensorRT Workbench — {name}</h3>"
+
+    def _on_model(self, _event: str, model: LoadedModel | None) -> None:
+        self._show_title()
+        self.error.show(self.session.load_error if model is None else None)
+        for view in self._views:
+            view.on_model(model)
+        if model is not None:
+            self.status.value = note(f"Loaded {esc(model.label)}.", "ok")
+            triage = self.session.tasks.get("diagnose")
+            if triage is None or not triage.busy:  # fold-and-retry diagnoses by itself
+                self.parse.run_diagnosis()  # ready by the time the user opens the tab
+
+    def _on_task(self, _event: str, task: Task) -> None:
+        if task is self.session.tasks.get("load"):
+            busy_while(task, [self.chooser.open_button], self.status)
+            self.chooser.picker.disabled = task.busy
+
+    def close(self) -> None:
+        for off in self._unsubscribe:
+            off()
+        self.session.close()
+        super().close()
+
+
+def Workbench(
+    model: str | Path | bytes | None = None,
+    session: WorkbenchSession | None = None,
+    samples: str | Path | None = None,
+) -> WorkbenchPanel:
+    """The workbench panel as a widget (display it; it never displays itself).
+
+    Args:
+        model: A model to open first (path or bytes); errors are shown in the panel.
+        session: The session to view (a new one by default); reach it as ``panel.session``.
+        samples: Folder of models for the picker (default: the bundled ``sample_models/``).
+    """
+    session = session or WorkbenchSession(samples_dir=samples)
+    panel = WorkbenchPanel(session, samples)
+    if model is not None:
+        # A bad model is not an exception here: the model event shows it in the error box.
+        with contextlib.suppress(WorkbenchError):
+            session.load(model)
+    elif session.model is not None:
+        panel._on_model("model", session.model)
+    return panel

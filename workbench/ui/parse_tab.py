@@ -1,0 +1,140 @@
+"""Parse tab: TensorRT's verdict on the model, one card per error, and the two repairs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+from workbench.background import Task
+from workbench.session import LoadedModel, WorkbenchSession
+from workbench.ui.common import ErrorBox, busy_while, esc, note
+
+__all__ = ["ParseTab", "islands_html", "issue_card"]
+
+_CARD = ("border:1px solid #e0b4b4;border-left:6px solid #c62828;background:#fff8f8;"
+         "padding:6px 10px;margin:6px 0;border-radius:3px;font-size:13px")
+
+
+def issue_card(issue: Any) -> str:
+    """One parse error as an HTML card: node, op, inputs, cause, fixes, TensorRT's words."""
+    lines = [f"<b>{esc(issue.title)}</b>"]
+    if issue.inputs:
+        specs = ", ".join(f"{esc(s.name)}: {esc(s.dtype)} {esc(s.shape_text())}"
+                          for s in issue.inputs)
+        lines.append(f"<div><i>inputs:</i> <code>{specs}</code></div>")
+    if issue.attributes:
+        attrs = ", ".join(f"{esc(k)}={esc(v)}" for k, v in issue.attributes)
+        lines.append(f"<div><i>attributes:</i> <code>{attrs}</code></div>")
+    lines.append(f"<div><i>cause:</i> {esc(issue.cause)}</div>")
+    if issue.fixes:
+        fixes = "".join(f"<li>{esc(fix)}</li>" for fix in issue.fixes)
+        lines.append(f"<div><i>fixes:</i><ol style='margin:2px 0'>{fixes}</ol></div>")
+    code = f" ({esc(issue.code)})" if issue.code else ""
+    lines.append(f"<details><summary>TensorRT's message{code}</summary>"
+                 f"<pre style='white-space:pre-wrap;font-size:11px'>{esc(issue.raw)}</pre>"
+                 "</details>")
+    return f"<div class='wb-issue' style='{_CARD}'>{''.join(lines)}</div>"
+
+
+def islands_html(report: Any) -> str:
+    if not report.islands:
+        return ""
+    rows = []
+    for island in report.islands:
+        colour = "#2e7d32" if island.supported else "#c62828"
+        mark = "supported" if island.supported else "UNSUPPORTED"
+        rows.append(f"<li><span style='color:{colour}'>{mark}</span> {esc(island.text())}</li>")
+    return f"<b>Node islands</b><ul style='font-size:12px'>{''.join(rows)}</ul>"
+
+
+class ParseTab:
+    """Runs the diagnosis in the background and shows its report."""
+
+    def __init__(self, session: WorkbenchSession) -> None:
+        self.session = session
+        self.diagnose_button = widgets.Button(description="Diagnose", icon="stethoscope",
+                                              button_style="primary")
+        self.fold_button = widgets.Button(description="Fold constants and retry",
+                                          icon="compress", layout={"width": "220px"})
+        self.reduce_button = widgets.Button(description="Reduce to minimal failing model",
+                                            icon="cut", layout={"width": "260px"})
+        self.status = widgets.HTML()
+        self.verdict = widgets.HTML("<i>Load a model; it is diagnosed automatically.</i>")
+        self.cards = widgets.HTML()
+        self.islands = widgets.HTML()
+        self.saved = widgets.HTML()
+        self.error = ErrorBox()
+        self.diagnose_button.on_click(lambda _b: self.run_diagnosis())
+        self.fold_button.on_click(lambda _b: self._start(self.session.start_fold_and_retry))
+        self.reduce_button.on_click(lambda _b: self._start(self.session.start_reduce))
+        session.on("task", self._on_task)
+        self.widget = widgets.VBox([
+            widgets.HBox([self.diagnose_button, self.fold_button, self.reduce_button]),
+            self.status, self.error, self.verdict, self.cards, self.islands, self.saved,
+        ])
+
+    @property
+    def buttons(self) -> list[widgets.Button]:
+        return [self.diagnose_button, self.fold_button, self.reduce_button]
+
+    def on_model(self, model: LoadedModel | None) -> None:
+        self.cards.value = self.islands.value = self.saved.value = ""
+        self.error.clear()
+        for button in self.buttons:
+            button.disabled = model is None
+        if model is None:
+            err = self.session.load_error
+            self.verdict.value = note(
+                "The model could not be loaded, so TensorRT never saw it: "
+                + esc(err.summary if err else "no model"), "error")
+        else:
+            self.verdict.value = "<i>diagnosing…</i>"
+
+    def run_diagnosis(self) -> Task | None:
+        return self._start(self.session.start_diagnose)
+
+    def _start(self, starter: Any) -> Task | None:
+        self.error.clear()
+        try:
+            task: Task = starter()
+            return task
+        except Exception as err:  # a busy task or no model: shown, never raised
+            from workbench.background import as_workbench_error
+
+            self.error.show(as_workbench_error(err, "starting the diagnosis"))
+            return None
+
+    def _on_task(self, _event: str, task: Task) -> None:
+        if task is not self.session.tasks.get("diagnose"):
+            return
+        busy_while(task, self.buttons, self.status)
+        if task.busy:
+            return
+        if task.error is not None:
+            self.error.show(task.error)
+        self.show_report()
+
+    def show_report(self) -> None:
+        report = self.session.diagnosis
+        derived = self.session.derived
+        self.saved.value = "".join(
+            note(f"{esc(kind)} model saved to <code>{esc(path)}</code>", "ok")
+            for kind, path in derived.items())
+        if self.session.reduction is not None:
+            self.saved.value += note(esc(self.session.reduction.summary()))
+        if report is None:
+            return
+        engine = f"{esc(report.flavour)} {esc(report.version)}" if report.flavour else "not run"
+        if report:
+            self.verdict.value = note(
+                f"✔ TensorRT ({engine}) parses all {report.node_count} nodes.", "ok")
+        else:
+            self.verdict.value = note(
+                f"✘ TensorRT ({engine}) cannot parse this model: {len(report.issues)} "
+                f"problem(s): {esc(', '.join(report.categories))}", "error")
+        self.cards.value = "".join(issue_card(issue) for issue in report.issues)
+        self.islands.value = islands_html(report)
+        failing = not report
+        self.fold_button.disabled = not failing
+        self.reduce_button.disabled = not failing

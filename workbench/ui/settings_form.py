@@ -1,0 +1,206 @@
+"""The build-settings form, generated from :class:`~workbench.settings.BuildSettings` fields,
+and the profile editor seeded from the model's symbolic dims, validated as the user types.
+
+The form holds no state of its own: :meth:`SettingsForm.settings` builds a BuildSettings
+from the widgets (raising BuildSettingsError with expected/found/fix), and
+:meth:`SettingsForm.set_settings` shows one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+
+from workbench.errors import BuildSettingsError, WorkbenchError
+from workbench.records import TensorSpec
+from workbench.settings import (
+    COMPUTE_CAPABILITIES,
+    HARDWARE_COMPATIBILITY,
+    LOG_SEVERITIES,
+    PRECISIONS,
+    PROFILING_VERBOSITY,
+    BuildSettings,
+    ShapeProfile,
+    default_profiles,
+)
+from workbench.ui.common import ErrorBox, esc, note
+
+__all__ = ["ProfileEditor", "SettingsForm"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "precision": PRECISIONS,
+    "hardware_compatibility": HARDWARE_COMPATIBILITY,
+    "profiling_verbosity": PROFILING_VERBOSITY,
+    "log_severity": LOG_SEVERITIES,
+}
+_HELP: dict[str, str] = {
+    "keep_fp32": "node names kept in FP32, comma-separated",
+    "workspace_mib": "MiB; 0 = TensorRT's default",
+    "timing_cache": "file path; empty = none",
+    "compute_capabilities": "targets (none = the GPU here)",
+}
+_WIDE = widgets.Layout(width="95%")
+_STYLE = {"description_width": "170px"}
+
+
+def _field_widget(field: dataclasses.Field[Any], default: Any) -> widgets.Widget | None:
+    """One widget per BuildSettings field, chosen by its name and default's type."""
+    name, label = field.name, field.name.replace("_", " ")
+    common: dict[str, Any] = {"description": label, "style": _STYLE, "layout": _WIDE}
+    if name == "profiles":
+        return None  # the profile editor handles these
+    if name in _CHOICES:
+        return widgets.Dropdown(options=list(_CHOICES[name]), value=default, **common)
+    if name == "compute_capabilities":
+        return widgets.SelectMultiple(options=list(COMPUTE_CAPABILITIES), value=(),
+                                      rows=3, **common)
+    if name == "optimization_level":
+        return widgets.IntSlider(value=default, min=0, max=5, **common)
+    if isinstance(default, bool):
+        return widgets.Checkbox(value=default, indent=False, description=label)
+    if name == "workspace_mib":
+        return widgets.BoundedIntText(value=default or 0, min=0, max=1 << 20, **common)
+    if isinstance(default, tuple):
+        return widgets.Text(value=", ".join(default), placeholder=_HELP.get(name, ""), **common)
+    return widgets.Text(value="" if default is None else str(default),
+                        placeholder=_HELP.get(name, ""), **common)
+
+
+def _read(name: str, widget: widgets.Widget) -> Any:
+    value = widget.value
+    if name == "workspace_mib":
+        return int(value) or None
+    if name == "timing_cache":
+        return value.strip() or None
+    if name == "keep_fp32":
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if name == "compute_capabilities":
+        return tuple(value)
+    return value
+
+
+def _show(name: str, value: Any) -> Any:
+    if name == "workspace_mib":
+        return value or 0
+    if name == "timing_cache":
+        return value or ""
+    if name == "keep_fp32":
+        return ", ".join(value)
+    if name == "compute_capabilities":
+        return tuple(value)
+    return value
+
+
+class ProfileEditor:
+    """One row per dynamic input: min / opt / max shapes as text, validated live."""
+
+    def __init__(self, on_change: Callable[[], None]) -> None:
+        self._on_change = on_change
+        self.inputs: tuple[TensorSpec, ...] = ()
+        self.rows: dict[str, tuple[widgets.Text, widgets.Text, widgets.Text]] = {}
+        self.status = widgets.HTML()
+        self.box = widgets.VBox()
+        self.reset_button = widgets.Button(description="Reset profile", icon="undo",
+                                           tooltip="seed again from the symbolic dims")
+        self.reset_button.on_click(lambda _b: self.seed(self.inputs))
+        self.widget = widgets.VBox([widgets.HTML("<b>Optimization profile</b>"), self.box,
+                                    widgets.HBox([self.reset_button]), self.status])
+
+    def seed(self, inputs: Sequence[TensorSpec], profile: Sequence[ShapeProfile] = ()) -> None:
+        """Rows for the dynamic inputs, filled from ``profile`` or the symbolic dims."""
+        self.inputs = tuple(inputs)
+        try:
+            shapes = tuple(profile) or default_profiles(self.inputs)
+        except WorkbenchError as err:
+            shapes = ()
+            self.status.value = note(esc(err.summary), "error")
+        self.rows = {}
+        children = []
+        for shape in shapes:
+            spec = next((s for s in self.inputs if s.name == shape.input), None)
+            texts: tuple[widgets.Text, widgets.Text, widgets.Text] = tuple(
+                widgets.Text(value="x".join(map(str, dims)), description=label,
+                             layout=widgets.Layout(width="190px"),
+                             style={"description_width": "32px"})
+                for label, dims in (("min", shape.min), ("opt", shape.opt), ("max", shape.max))
+            )
+            for text in texts:
+                text.observe(lambda _c: self._on_change(), "value")
+            self.rows[shape.input] = texts
+            dims = spec.shape_text() if spec else "?"
+            children.append(widgets.HBox([
+                widgets.HTML(f"<code>{esc(shape.input)}</code> {esc(dims)}",
+                             layout=widgets.Layout(width="230px")), *texts]))
+        if not children:
+            children = [widgets.HTML("<i>all inputs are static: no profile needed</i>")]
+        self.box.children = children
+        self._on_change()
+
+    def profile(self) -> tuple[ShapeProfile, ...]:
+        """The edited profile (raises BuildSettingsError on unreadable text)."""
+        result = []
+        for name, (low, mid, high) in self.rows.items():
+            result.append(ShapeProfile.parse(f"{name}:{low.value},{mid.value},{high.value}"))
+        return tuple(result)
+
+
+class SettingsForm:
+    """Widgets for every BuildSettings field + the profile editor + live validation."""
+
+    def __init__(self, on_valid: Callable[[BuildSettings | None], None]) -> None:
+        self._on_valid = on_valid
+        defaults = BuildSettings()
+        self.fields: dict[str, widgets.Widget] = {}
+        for field in dataclasses.fields(BuildSettings):
+            widget = _field_widget(field, getattr(defaults, field.name))
+            if widget is not None:
+                widget.observe(lambda _c: self.validate(), "value")
+                self.fields[field.name] = widget
+        self.profile_editor = ProfileEditor(self._revalidate)
+        self.errors = ErrorBox()
+        self.valid = widgets.HTML()
+        self.last_valid: BuildSettings | None = None
+        self.widget = widgets.VBox([
+            widgets.HTML("<b>Build settings</b>"),
+            widgets.GridBox(list(self.fields.values()), layout=widgets.Layout(
+                grid_template_columns="repeat(2, minmax(0, 1fr))")),
+            self.profile_editor.widget, self.valid, self.errors,
+        ])
+
+    def _revalidate(self) -> None:
+        self.validate()
+
+    def settings(self) -> BuildSettings:
+        values = {name: _read(name, w) for name, w in self.fields.items()}
+        profile = self.profile_editor.profile()
+        return BuildSettings(**values, profiles=(profile,) if profile else ())
+
+    def set_settings(self, settings: BuildSettings, inputs: Sequence[TensorSpec]) -> None:
+        for name, widget in self.fields.items():
+            widget.value = _show(name, getattr(settings, name))
+        profile = settings.profiles[0] if settings.profiles else ()
+        self.profile_editor.seed(inputs, profile)
+
+    def validate(self) -> BuildSettings | None:
+        """Build and validate settings from the widgets; show the problem if any."""
+        try:
+            settings = self.settings()
+            settings.validate(self.profile_editor.inputs)
+        except (BuildSettingsError, TypeError, ValueError) as err:
+            if isinstance(err, WorkbenchError):
+                self.errors.show(err)
+            else:
+                self.errors.show(BuildSettingsError(
+                    "These settings cannot be used.", found=str(err),
+                    fix="correct the highlighted field"))
+            self.valid.value = note("✘ settings not valid yet", "error")
+            self.last_valid = None
+        else:
+            self.errors.clear()
+            self.valid.value = note("✔ settings valid for this model", "ok")
+            self.last_valid = settings
+        self._on_valid(self.last_valid)
+        return self.last_valid
