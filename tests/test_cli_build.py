@@ -44,3 +44,20 @@ def test_bad_inputs_exit_1_with_a_clear_message(sample, tmp_path: Path, capsys) 
     fake.write_bytes(sample("tiny_cnn").read_bytes())
     assert main(["engine", str(fake)]) == 1
     assert "not a TensorRT engine" in capsys.readouterr().err
+
+
+def test_convert_writes_the_fp16_graph_and_refuses_unknown_nodes(tmp_path: Path,
+                                                                   sample) -> None:
+    import onnx
+
+    model_path = str(sample("fp16_overflow"))
+    out = tmp_path / "fp16.onnx"
+    keep = ["rms.square", "rms.mean", "rms.add_eps", "rms.sqrt"]
+    assert main(["convert", model_path, "--keep-fp32", *keep, "-o", str(out)]) == 0
+    model = onnx.load(str(out))
+    kept = {n.name for n in model.graph.node if n.op_type != "Cast"} & set(keep)
+    assert kept == set(keep)
+    assert main(["convert", model_path, "--keep-fp32", "nope",
+                 "-o", str(tmp_path / "other.onnx")]) == 1
+    assert not (tmp_path / "other.onnx").exists()
+    assert main(["convert", model_path, "-o", str(out)]) == 1  # never overwrites

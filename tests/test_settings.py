@@ -111,3 +111,22 @@ def test_to_python_script_builds_an_engine(tmp_path: Path, sample) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "mlp.engine").stat().st_size > 1000
     assert (tmp_path / "mlp.fp16.onnx").exists()
+
+
+def test_trtexec_keeps_fp32_nodes_on_weak_typing() -> None:
+    settings = BuildSettings(precision="fp16", keep_fp32=("rms.square", "rms.mean"))
+    command = settings.to_trtexec("m.onnx", "m.engine", strongly_typed=False)
+    assert "--fp16" in command
+    assert "--precisionConstraints=obey" in command
+    assert "--layerPrecisions=rms.square:fp32,rms.mean:fp32" in command
+
+
+def test_trtexec_strongly_typed_converts_first() -> None:
+    settings = BuildSettings(precision="fp16", keep_fp32=("rms.square",))
+    command = settings.to_trtexec("m.onnx", "m.engine", strongly_typed=True,
+                                  tool="tensorrt_rtx")
+    convert, build = command.split(" && ")
+    assert convert == ("trt-workbench convert m.onnx --precision fp16 --keep-fp32 rms.square "
+                       "-o m.fp16.onnx")
+    assert build.startswith("tensorrt_rtx --onnx=m.fp16.onnx ")
+    assert "--stronglyTyped" in build and "--fp16" not in build

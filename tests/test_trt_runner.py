@@ -75,7 +75,7 @@ def test_can_run_gives_every_honest_reason() -> None:
     if ok:
         pytest.skip(f"engines can run here: {reason}")
     probe = probe_gpu()
-    if not probe.found:
+    if not probe.present:
         assert "no NVIDIA GPU found" in reason
     try:
         load_pycuda()

@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "fold_constants": "workbench.transforms.folding",
     "reduce_failure": "workbench.backends.trt.reduce",
     "build_engine": "workbench.backends.trt.build",
+    "BuildJob": "workbench.jobs",
     "EngineArtifact": "workbench.engines",
     "EngineCard": "workbench.engines",
     "save_engine": "workbench.engines",

@@ -143,7 +143,7 @@ class EngineCard:
             outputs=tuple(TensorSpec.from_dict(t) for t in data["outputs"]),
             onnx_sha256=str(data["onnx_sha256"]), plan_sha256=str(data["plan_sha256"]),
             plan_size=int(data["plan_size"]), onnx_path=data.get("onnx_path"),
-            compute_capabilities=tuple(data.get("compute_capabilities", ())),
+            compute_capabilities=tuple(str(cc) for cc in data.get("compute_capabilities", ())),
             gpu_name=data.get("gpu_name"), strongly_typed=bool(data.get("strongly_typed")),
             created=str(data.get("created", "")),
             workbench_version=str(data.get("workbench_version", "")),

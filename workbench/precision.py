@@ -34,7 +34,7 @@ from workbench.fp16_candidate import (
 from workbench.inputs import load_inputs, make_inputs
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.records import TensorSpec
-from workbench.transforms.fp16 import convert_to_fp16
+from workbench.transforms.fp16 import convert_to_fp16, missing_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]
 
@@ -278,7 +278,7 @@ def _named_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
 def _check_keep(model: onnx.ModelProto, keep_fp32: Iterable[str]) -> tuple[str, ...]:
     keep = tuple(dict.fromkeys(keep_fp32))
     names = [node.name for node in model.graph.node]
-    unknown = [name for name in keep if name not in names]
+    unknown = missing_nodes(model, keep)
     if unknown:
         shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
         raise ComparisonError(

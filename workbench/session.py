@@ -25,7 +25,6 @@ TensorRT, ONNX Runtime and widgets are never imported by this module at import t
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import threading
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench import reproduce
 from workbench.background import EventHub, Listener, Task
 from workbench.engine_library import EngineLibrary
 from workbench.errors import ModelLoadError, WorkbenchError
@@ -276,8 +276,11 @@ class WorkbenchSession:
     def _build_done(self, job: Any) -> None:
         if job is self.build_job and job.state == "built":
             self.artifact = job.result
-        self._build_settled.set()
-        self.events.emit("build", job)
+        # Views update before waiters wake, so wait_build() returns with the panel settled.
+        try:
+            self.events.emit("build", job)
+        finally:
+            self._build_settled.set()
 
     def wait_build(self, timeout: float | None = None) -> Any:
         """Wait for the running build and the session's bookkeeping; returns the artifact."""
@@ -299,16 +302,14 @@ class WorkbenchSession:
     def trtexec_command(self, settings: Any = None) -> str:
         """The trtexec command line equivalent to building with ``settings``."""
         settings = settings if settings is not None else self.default_settings()
-        return str(settings.to_trtexec(self._model_path_text(), str(self.engine_path_hint())))
+        return reproduce.trtexec_command(settings, self._model_path_text(),
+                                         str(self.engine_path_hint()))
 
     def python_script(self, settings: Any = None) -> str:
         """A standalone Python script (bare TensorRT API) for the same build."""
         settings = settings if settings is not None else self.default_settings()
-        module = "tensorrt_rtx"  # no TensorRT here: the script still shows the RTX API
-        with contextlib.suppress(WorkbenchError):
-            module = _api("workbench.backends.trt.compat", "load_trt")().__name__
-        return str(settings.to_python(self._model_path_text(), str(self.engine_path_hint()),
-                                      module=module))
+        return reproduce.python_script(settings, self._model_path_text(),
+                                       str(self.engine_path_hint()))
 
     def _model_path_text(self) -> str:
         model = self.require_model()
@@ -400,9 +401,7 @@ class WorkbenchSession:
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:
         """The script equivalent of :meth:`compare`."""
-        return (f"import workbench\nreport = workbench.compare_precision(\n"
-                f"    {self._model_path_text()!r}, {precision!r}, keep_fp32={keep_fp32!r}, "
-                f"seed={seed})\nprint(report.summary())\n")
+        return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed)
 
     # -- graph view (Netron) ----------------------------------------------------------
 

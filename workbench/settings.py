@@ -20,6 +20,7 @@ anything else                                               1    16    64
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -158,6 +159,15 @@ class BuildSettings:
                 expected="a size in MiB > 0, or None for TensorRT's default (all GPU memory)",
                 found=str(self.workspace_mib), fix="e.g. workspace_mib=1024",
             )
+        for flag in ("version_compatible", "refit", "strip_plan"):
+            value = getattr(self, flag)  # "false" or NaN would be truthy: only real booleans
+            if not isinstance(value, (bool, int)) or value not in (0, 1):
+                raise _wrong_type(flag, value, "True or False")
+            object.__setattr__(self, flag, bool(value))
+        if self.timing_cache is not None:
+            if not isinstance(self.timing_cache, (str, os.PathLike)):
+                raise _wrong_type("timing_cache", self.timing_cache, "a file path or None")
+            object.__setattr__(self, "timing_cache", os.fspath(self.timing_cache))
         if self.keep_fp32 and self.precision == "fp32":
             raise BuildSettingsError(
                 "keep_fp32 only makes sense with a reduced precision.",

@@ -24,12 +24,21 @@ def trtexec_command(settings: BuildSettings, model_path: str, engine_path: str, 
     """The trtexec (or TensorRT-RTX ``tensorrt_rtx``) command line for these settings.
 
     ``strongly_typed`` says how reduced precision is expressed: False → ``--fp16``/``--bf16``
-    (weak typing, TensorRT 10); True → ``--stronglyTyped`` over a graph that is already
-    converted (TensorRT 11 / RTX: the workbench converts it first, and ``model_path`` should
-    name the converted file). None picks True for the ``tensorrt_rtx`` tool, else False.
+    (weak typing, TensorRT 10), with ``keep_fp32`` nodes pinned by ``--layerPrecisions``;
+    True → ``--stronglyTyped`` over the converted graph (TensorRT 11 / RTX), so the command
+    starts with the ``trt-workbench convert`` step that writes it. None picks True for the
+    ``tensorrt_rtx`` tool, else False.
     """
     if strongly_typed is None:
         strongly_typed = tool == "tensorrt_rtx"
+    prefix = ""
+    if strongly_typed and settings.precision != "fp32":
+        converted = _converted_path(model_path, settings.precision)
+        convert = ["trt-workbench", "convert", model_path, "--precision", settings.precision]
+        if settings.keep_fp32:
+            convert += ["--keep-fp32", *settings.keep_fp32]
+        prefix = shlex.join([*convert, "-o", converted]) + " && "
+        model_path = converted
     args = [tool, f"--onnx={model_path}", f"--saveEngine={engine_path}"]
     for key in ("min", "opt", "max"):
         for profile in settings.profiles:
@@ -41,6 +50,9 @@ def trtexec_command(settings: BuildSettings, model_path: str, engine_path: str, 
     args.append(f"--builderOptimizationLevel={settings.optimization_level}")
     if settings.precision != "fp32":
         args.append("--stronglyTyped" if strongly_typed else f"--{settings.precision}")
+        if settings.keep_fp32 and not strongly_typed:
+            args += ["--precisionConstraints=obey", "--layerPrecisions="
+                     + ",".join(f"{name}:fp32" for name in settings.keep_fp32)]
     if settings.hardware_compatibility != "none":
         args.append(f"--hardwareCompatibilityLevel={_HW_FLAG[settings.hardware_compatibility]}")
     args.extend(flag for flag, on in (
@@ -53,7 +65,12 @@ def trtexec_command(settings: BuildSettings, model_path: str, engine_path: str, 
     args.append(f"--profilingVerbosity={settings.profiling_verbosity}")
     if settings.log_severity == "VERBOSE":
         args.append("--verbose")
-    return shlex.join(args)
+    return prefix + shlex.join(args)
+
+
+def _converted_path(model_path: str, precision: str) -> str:
+    stem = model_path[:-5] if model_path.endswith(".onnx") else model_path
+    return f"{stem}.{precision}.onnx"
 
 
 _SCRIPT = '''\

@@ -83,7 +83,7 @@ def check_device(ctx: CudaContext, cuda: Any) -> str:
     pycuda = sys.modules["pycuda"]
     version = getattr(pycuda, "VERSION_TEXT", "?")
     return (
-        f"{info['name']}, compute capability {probe.cc_text}, "
+        f"{info['name']}, compute capability {probe.compute_capability}, "
         f"{info['free_bytes'] / MiB:.0f}/{info['total_bytes'] / MiB:.0f} MiB free, "
         f"driver CUDA {cuda.get_driver_version()}, pycuda {version}"
     )
@@ -303,7 +303,7 @@ def run_all(device_index: int = 0) -> list[CheckResult]:
 
 def main(argv: list[str]) -> int:
     probe = probe_gpu()
-    if not probe.found:
+    if not probe.present:
         print(f"SKIPPED: {probe.reason}")
         return 2
     results = run_all()

@@ -33,7 +33,7 @@ check = _load_check_module()
 
 def _unavailable() -> str | None:
     probe = probe_gpu()
-    if not probe.found:
+    if not probe.present:
         return f"{SKIP_REASON}: {probe.reason}"
     try:
         load_pycuda()
@@ -61,7 +61,7 @@ def test_buffer_check(cuda_context: CudaContext, name: str) -> None:
 
 def test_check_script_reports_skip_without_gpu(capsys: pytest.CaptureFixture[str]) -> None:
     """Without a GPU the script says why instead of failing obscurely."""
-    if probe_gpu().found:
+    if probe_gpu().present:
         pytest.skip("a GPU is present: the skip path is not taken here")
     assert check.main([]) == 2
     assert "SKIPPED: no NVIDIA GPU found" in capsys.readouterr().out

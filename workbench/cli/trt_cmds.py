@@ -62,6 +62,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     engine.add_argument("--json", action="store_true")
     engine.set_defaults(handler=run_engine)
 
+    convert = subparsers.add_parser(
+        "convert", help="write the FP16 graph that strongly typed builds use",
+        description="Convert an ONNX model to FP16 (I/O types kept), the graph a strongly "
+        "typed TensorRT (11.x, RTX) builds for --precision fp16.")
+    convert.add_argument("model", help="the FP32 .onnx file")
+    convert.add_argument("-o", "--output", required=True, help="the converted .onnx file")
+    convert.add_argument("--precision", choices=("fp16",), default="fp16")
+    convert.add_argument("--keep-fp32", nargs="+", default=[], metavar="NODE",
+                         help="node names left in FP32")
+    convert.add_argument("--overwrite", action="store_true")
+    convert.set_defaults(handler=run_convert)
+
 
 def settings_from_args(args: argparse.Namespace) -> BuildSettings:
     shapes = tuple(ShapeProfile.parse(text) for text in args.shapes)
@@ -126,12 +138,11 @@ class _Terminal:
 
 def run_build(args: argparse.Namespace) -> int:
     from workbench.backends.trt.build import build_engine
-    from workbench.backends.trt.compat import backend_info
     from workbench.engines import card_path_for, save_engine
+    from workbench.reproduce import trtexec_command
 
     settings = settings_from_args(args)
     _refuse_existing(args.output, args.overwrite)  # fail before a long build, not after
-    info = backend_info()
     terminal = _Terminal()
     try:
         artifact = build_engine(args.model, settings, on_log=terminal.log,
@@ -139,17 +150,12 @@ def run_build(args: argparse.Namespace) -> int:
     finally:
         terminal.close()
     path = save_engine(artifact, args.output, overwrite=args.overwrite)
-    tool = "tensorrt_rtx" if info.flavour == "tensorrt_rtx" else "trtexec"
-    command = artifact.card.settings.to_trtexec(
-        args.model, str(path), strongly_typed=info.strongly_typed, tool=tool)
+    command = trtexec_command(artifact.card.settings, args.model, str(path))
     if args.json:
         print(json.dumps({"engine": str(path), "card": str(card_path_for(path)),
                           "trtexec": command, **artifact.card.to_dict()}, indent=2))
         return 0
     print(f"equivalent command: {command}", file=sys.stderr)
-    if settings.precision != "fp32" and info.strongly_typed:
-        print("  (strongly typed: pass the FP16-converted ONNX to that command; see "
-              "BuildSettings.to_python for the conversion)", file=sys.stderr)
     print(f"saved {path} ({len(artifact.plan):,} bytes) and {card_path_for(path)}")
     print(f"built with {artifact.card.flavour_label} for {artifact.card.target_text()}; "
           f"plan SHA-256 {artifact.card.plan_sha256}")
@@ -195,4 +201,16 @@ def run_engine(args: argparse.Namespace) -> int:
         print(f"  - {mismatch}")
     if loaded.layers:
         print(f"layers:   {len(loaded.layers)} (from the {loaded.layers_source.replace('_', ' ')})")
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from workbench.inspection.loading import load_model
+    from workbench.transforms.folding import save_model_atomic
+    from workbench.transforms.fp16 import convert_to_fp16
+
+    converted = convert_to_fp16(load_model(args.model), args.keep_fp32)
+    path = save_model_atomic(converted, args.output, overwrite=args.overwrite)
+    kept = f", {len(args.keep_fp32)} node(s) kept in FP32" if args.keep_fp32 else ""
+    print(f"wrote {path} ({args.precision}{kept})")
     return 0

@@ -267,17 +267,21 @@ def save_model_atomic(
             found="an existing file (it is left untouched)",
             fix="choose another path, or pass overwrite=True",
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
+    tmp: str | None = None
+    try:  # mkstemp inside: a missing folder is a WorkbenchError too
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(model.SerializeToString())
         os.replace(tmp, target)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
+        tmp = None
+    except (OSError, ValueError) as err:  # ValueError: a proto over protobuf's 2 GiB limit
         raise WorkbenchError(
             f"Cannot save the model to {target}.",
             expected="a writable folder",
             found=f"{type(err).__name__}: {err}",
             fix="check the folder exists and is writable",
         ) from err
+    finally:
+        if tmp is not None:  # never leave a partial temp file behind, whatever failed
+            Path(tmp).unlink(missing_ok=True)
     return target

@@ -13,7 +13,15 @@ from collections.abc import Iterable
 
 import onnx
 
-__all__ = ["convert_to_fp16"]
+from workbench.errors import BuildSettingsError
+
+__all__ = ["convert_to_fp16", "missing_nodes"]
+
+
+def missing_nodes(model: onnx.ModelProto, names: Iterable[str]) -> list[str]:
+    """The names in ``names`` that are not node names of the model's main graph."""
+    present = {node.name for node in model.graph.node}
+    return [name for name in dict.fromkeys(names) if name not in present]
 
 
 def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> onnx.ModelProto:
@@ -25,11 +33,20 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> on
     """
     from onnxconverter_common import float16  # pure Python, imports onnx only
 
+    keep = tuple(keep_fp32)
+    unknown = missing_nodes(model, keep)
+    if unknown:  # the converter would ignore them silently and convert those nodes anyway
+        raise BuildSettingsError(
+            "keep_fp32 names nodes that are not in the model.",
+            expected="node names of this graph (not tensor names)",
+            found=", ".join(unknown),
+            fix="list the node names with `trt-workbench inspect MODEL --layers`",
+        )
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     return float16.convert_float_to_float16(
         copy,
         keep_io_types=True,
-        node_block_list=list(keep_fp32) or None,
+        node_block_list=list(keep) or None,
         disable_shape_infer=False,
     )

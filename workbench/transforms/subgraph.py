@@ -33,7 +33,12 @@ def dtype_name(elem_type: int) -> str:
         return str(np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)))
     # Unknown or undefined types (0) have no NumPy equivalent; fall back to ONNX's own name.
     except (KeyError, TypeError, ValueError):
-        return onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type else "unknown"
+        if not elem_type:
+            return "unknown"
+        try:
+            return onnx.TensorProto.DataType.Name(elem_type).lower()
+        except ValueError:  # a number no ONNX release defines (a corrupt file)
+            return f"onnx_type_{elem_type}"
 
 
 def spec_from_value_info(info: onnx.ValueInfoProto) -> TensorSpec:

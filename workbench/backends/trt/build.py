@@ -14,9 +14,11 @@ conversion in the workbench yet (onnxconverter-common has none).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,8 +37,14 @@ from workbench.backends.trt.progress import (
     make_progress_monitor,
 )
 from workbench.engines import EngineArtifact, EngineCard, sha256_hex
-from workbench.errors import BackendUnavailableError, BuildCancelled, BuildError
+from workbench.errors import (
+    BackendUnavailableError,
+    BuildCancelled,
+    BuildError,
+    BuildSettingsError,
+)
 from workbench.inspection.loading import ModelSource, load_model_file, read_model_file
+from workbench.inspection.protos import dtype_name
 from workbench.logbus import LogBus, LogRecord
 from workbench.records import TensorSpec
 from workbench.settings import BuildSettings
@@ -55,7 +63,7 @@ def model_io(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[Tens
         try:
             dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
         except (KeyError, ValueError, TypeError):
-            dtype = onnx.TensorProto.DataType.Name(tensor.elem_type).lower()
+            dtype = dtype_name(tensor.elem_type)  # also names types no ONNX release has
         if not tensor.HasField("shape"):
             return TensorSpec(value.name, dtype, None)
         dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
@@ -107,7 +115,8 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         bus = LogBus(settings.log_severity)
         unsubscribe = bus.subscribe(on_log) if on_log is not None else None
     try:
-        plan, kept = _build(network_source, label, settings, info, bus, on_progress, cancel)
+        with _interrupt_cancels(cancel) as flag:
+            plan, kept = _build(network_source, label, settings, info, bus, on_progress, flag)
     finally:
         if unsubscribe is not None:
             unsubscribe()
@@ -124,6 +133,30 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         layers_source="build_log" if layers else "none",
     )
     return EngineArtifact(plan, card, tuple(bus.records()))
+
+
+@contextlib.contextmanager
+def _interrupt_cancels(cancel: CancelFlag) -> Iterator[CancelFlag]:
+    """Ctrl-C / a Jupyter kernel interrupt during a build in the main thread cancels it.
+
+    SIGINT's Python handler runs inside whichever TensorRT callback (logger, progress) the
+    main thread is in; a KeyboardInterrupt raised there is swallowed by TensorRT (the build
+    carried on, or failed as a BuildError). Instead, the interrupt sets a flag the progress
+    monitor reads, TensorRT stops at its next step, and KeyboardInterrupt is raised here,
+    once TensorRT has returned. Other threads (BuildJob) never receive SIGINT: unchanged.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield cancel
+        return
+    interrupted = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
+    try:
+        yield lambda: interrupted.is_set() or is_cancelled(cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if interrupted.is_set():
+            previous(signal.SIGINT, None)  # the default handler raises KeyboardInterrupt
 
 
 def _hash_in_background(data: bytes) -> Callable[[], str]:
@@ -186,7 +219,7 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
         _parse(parser, data, path, label, logger, stderr_lines)
         del data  # the parser has copied what it needs
         config = builder.create_builder_config()
-        _configure(trt, builder, config, settings, info)
+        _configure(trt, builder, network, config, settings, info)
         monitor = make_progress_monitor(trt, PhaseTracker(on_progress), cancel)
         config.progress_monitor = monitor
         if is_cancelled(cancel):
@@ -222,13 +255,13 @@ def _parse(parser: Any, data: bytes | None, path: Path | None, label: str, logge
     )
 
 
-def _configure(trt: ModuleType, builder: Any, config: Any, settings: BuildSettings,
-               info: compat.BackendInfo) -> None:
+def _configure(trt: ModuleType, builder: Any, network: Any, config: Any,
+               settings: BuildSettings, info: compat.BackendInfo) -> None:
     config.builder_optimization_level = settings.optimization_level
     if settings.workspace_mib is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mib << 20)
     if settings.precision != "fp32" and not info.strongly_typed:
-        _set_weak_precision(trt, config, settings.precision)
+        _set_weak_precision(trt, config, network, settings)
     for profile in settings.profiles:
         trt_profile = builder.create_optimization_profile()
         for shape in profile:
@@ -251,9 +284,42 @@ def _configure(trt: ModuleType, builder: Any, config: Any, settings: BuildSettin
         _load_timing_cache(config, settings.timing_cache)
 
 
-def _set_weak_precision(trt: ModuleType, config: Any, precision: str) -> None:
-    compat.require(f"weak_typing_{precision}")
-    config.set_flag(trt.BuilderFlag.FP16 if precision == "fp16" else trt.BuilderFlag.BF16)
+def _set_weak_precision(trt: ModuleType, config: Any, network: Any,
+                        settings: BuildSettings) -> None:
+    compat.require(f"weak_typing_{settings.precision}")
+    config.set_flag(trt.BuilderFlag.FP16 if settings.precision == "fp16" else trt.BuilderFlag.BF16)
+    if settings.keep_fp32:
+        _pin_fp32_layers(trt, config, network, settings.keep_fp32)
+
+
+def _pin_fp32_layers(trt: ModuleType, config: Any, network: Any, keep: tuple[str, ...]) -> None:
+    """Weak typing's keep-FP32: pin the layers TensorRT made from those ONNX nodes.
+
+    The ONNX parser names a node's layer after the node (extra layers get a suffix), so a
+    layer belongs to a kept node when its name is the node's name or starts with it + "_".
+    OBEY makes TensorRT honour the pins instead of treating them as hints.
+    """
+    config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    pinned: set[str] = set()
+    for index in range(network.num_layers):
+        layer = network.get_layer(index)
+        owner = next((n for n in keep if layer.name == n or layer.name.startswith(n + "_")),
+                     None)
+        if owner is None:
+            continue
+        layer.precision = trt.float32
+        for output in range(layer.num_outputs):
+            if layer.get_output_type(output) in (trt.float16, trt.bfloat16, trt.float32):
+                layer.set_output_type(output, trt.float32)
+        pinned.add(owner)
+    missing = [name for name in keep if name not in pinned]
+    if missing:
+        raise BuildSettingsError(
+            "Some keep-FP32 nodes match no TensorRT layer.",
+            expected="names of ONNX nodes in this model (the parser names layers after them)",
+            found=", ".join(missing),
+            fix="check the names with `trt-workbench inspect MODEL --layers`",
+        )
 
 
 def _set_compute_capabilities(trt: ModuleType, config: Any, targets: tuple[str, ...]) -> None:
@@ -291,22 +357,13 @@ def _build_failure(errors: list[str], stderr_lines: list[str],
 
 
 def _explain(lines: list[str], info: compat.BackendInfo) -> tuple[str, tuple[str, ...]]:
-    try:  # the cause/fix catalogue lives in workbench.diagnosis (pure Python)
-        from workbench import diagnosis
-    except ImportError:
-        diagnosis = None  # type: ignore[assignment]
-    explain = getattr(diagnosis, "explain_build_failure", None)
-    if explain is not None:
-        try:
-            cause, fixes = explain(lines)
-            return str(cause), tuple(fixes)
-        except Exception as err:  # the catalogue must never hide TensorRT's own lines
-            lines.append(f"(build-failure catalogue failed: {type(err).__name__}: {err})")
-    text = " ".join(lines)
-    if "cuda" in text.lower() and not info.gpu.present:
-        return ("a step of this build needs a GPU (CUDA was called and failed).",
-                ("turn off refit / strip-plan / version-compatible, which need a GPU with "
+    from workbench.diagnosis import explain_build_failure
+
+    # Checked before the catalogue: without a GPU, a failed CUDA call also trips TensorRT's
+    # internal assertions, and "internal error" would send the user after the wrong cause.
+    if "cuda" in " ".join(lines).lower() and not info.gpu.present:
+        return ("A step of this build needs a GPU: TensorRT called CUDA, and this machine "
+                "has no NVIDIA GPU.",
+                ("turn off refit / strip plan / version compatible, which need a GPU with "
                  "TensorRT-RTX", "or build on a machine with an NVIDIA GPU"))
-    return ("TensorRT reported errors (below).",
-            ("read TensorRT's error lines below", "check the optimization profiles and the "
-             "model's supported operators (trt-workbench diagnose)"))
+    return explain_build_failure(lines)

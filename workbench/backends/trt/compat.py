@@ -31,6 +31,7 @@ __all__ = [
     "family_of",
     "gpu_info",
     "load_trt",
+    "probe_gpu",
     "require",
 ]
 
@@ -47,6 +48,7 @@ ALL: frozenset[str] = frozenset(FAMILIES)
 # exist in all of them. tests/test_api_conformance.py enforces this against the bindings.
 BRANCHES: dict[str, frozenset[str]] = {
     "build:_set_weak_precision": WEAK_TYPING,
+    "build:_pin_fp32_layers": WEAK_TYPING,
     "build:_set_compute_capabilities": RTX_ONLY,
     "engine:_header_validity": RTX_ONLY,
     "runner_io:_rtx_runnable_ccs": RTX_ONLY,  # called only when trt.__name__ is tensorrt_rtx
@@ -101,42 +103,50 @@ def load_trt() -> ModuleType:
 
 @dataclass(frozen=True)
 class GpuInfo:
-    """Whether a usable NVIDIA GPU is present, found through the CUDA driver library."""
+    """What the CUDA driver says about one NVIDIA GPU (asked without pycuda or TensorRT)."""
 
     present: bool
     name: str | None = None
     compute_capability: str | None = None
     count: int = 0
     reason: str = ""
+    driver_version: int = 0
+
+
+def probe_gpu(index: int = 0) -> GpuInfo:
+    """Ask the CUDA driver API (libcuda) about GPU ``index``: quiet, and never crashes.
+
+    TensorRT's own probes print CUDA errors to stderr and the log when there is no GPU, so
+    the driver library is asked instead: no library, a failing cuInit or too few devices
+    all mean no GPU, and ``reason`` says which.
+    """
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError as err:
+        return GpuInfo(False, reason=f"no NVIDIA GPU found (no CUDA driver: {err})")
+    status = cuda.cuInit(0)
+    if status != 0:
+        return GpuInfo(False, reason="no NVIDIA GPU found (the CUDA driver did not "
+                       f"initialise: CUresult {status})")
+    count, version = ctypes.c_int(0), ctypes.c_int(0)
+    cuda.cuDriverGetVersion(ctypes.byref(version))
+    if cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value <= index:
+        return GpuInfo(False, count=count.value, driver_version=version.value,
+                       reason=f"no NVIDIA GPU found (the driver sees {count.value} device(s))")
+    device, major, minor = ctypes.c_int(0), ctypes.c_int(0), ctypes.c_int(0)
+    cuda.cuDeviceGet(ctypes.byref(device), index)
+    cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, device)  # COMPUTE_CAPABILITY_MAJOR
+    cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, device)  # COMPUTE_CAPABILITY_MINOR
+    name = ctypes.create_string_buffer(256)
+    cuda.cuDeviceGetName(name, 256, device)
+    return GpuInfo(True, name.value.decode(errors="replace"), f"{major.value}.{minor.value}",
+                   count.value, driver_version=version.value)
 
 
 @functools.cache
 def gpu_info() -> GpuInfo:
-    """Probe the CUDA driver API (libcuda) directly: quiet, and never crashes.
-
-    TensorRT's own probes print CUDA errors to stderr and the log when there is no GPU, so
-    the driver library is asked instead: no library, a failing cuInit or zero devices all
-    mean no GPU.
-    """
-    try:
-        cuda = ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return GpuInfo(False, reason="no NVIDIA driver (libcuda.so.1 not found)")
-    count = ctypes.c_int(0)
-    status = cuda.cuInit(0)
-    if status != 0:
-        return GpuInfo(False, reason=f"the CUDA driver did not initialise (CUresult {status})")
-    if cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value == 0:
-        return GpuInfo(False, reason="the CUDA driver reports no GPU")
-    device = ctypes.c_int(0)
-    cuda.cuDeviceGet(ctypes.byref(device), 0)
-    name = ctypes.create_string_buffer(256)
-    cuda.cuDeviceGetName(name, 256, device)
-    major, minor = ctypes.c_int(0), ctypes.c_int(0)
-    cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, device)  # COMPUTE_CAPABILITY_MAJOR
-    cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, device)  # COMPUTE_CAPABILITY_MINOR
-    return GpuInfo(True, name.value.decode(errors="replace"), f"{major.value}.{minor.value}",
-                   count.value)
+    """GPU 0, probed once per process (see :func:`probe_gpu`)."""
+    return probe_gpu(0)
 
 
 def family_of(flavour: str, version: str) -> str:

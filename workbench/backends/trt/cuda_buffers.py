@@ -10,17 +10,16 @@ the part of the runner that can be checked on a GPU with no engine-capable Tenso
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from workbench.backends.trt.compat import probe_gpu
 from workbench.errors import BackendUnavailableError, InferenceInputError
 from workbench.records import TensorSpec
 
@@ -28,11 +27,10 @@ __all__ = [
     "PYCUDA_MISSING",
     "BufferSet",
     "CudaContext",
-    "GpuProbe",
     "HostDeviceBuffer",
     "elapsed_ms",
     "load_pycuda",
-    "probe_gpu",
+    "probe_gpu",  # re-exported from compat, where all feature detection lives
     "time_on_stream",
 ]
 
@@ -54,45 +52,6 @@ def load_pycuda() -> Any:
             fix="pip install 'trt-workbench[gpu]' on a machine with the CUDA toolkit "
             "(pycuda builds from source: nvcc and the CUDA headers must be found)",
         ) from err
-
-
-@dataclass(frozen=True)
-class GpuProbe:
-    """What the CUDA driver says about GPU ``index``, asked without pycuda or TensorRT."""
-
-    found: bool
-    reason: str = ""
-    name: str = ""
-    compute_capability: tuple[int, int] = (0, 0)
-    driver_version: int = 0
-
-    @property
-    def cc_text(self) -> str:
-        return f"{self.compute_capability[0]}.{self.compute_capability[1]}"
-
-
-def probe_gpu(index: int = 0) -> GpuProbe:
-    """Ask libcuda directly (ctypes), so the answer needs neither pycuda nor TensorRT."""
-    try:
-        lib = ctypes.CDLL("libcuda.so.1")
-    except OSError as err:
-        return GpuProbe(False, f"no NVIDIA GPU found (no CUDA driver: {err})")
-    if lib.cuInit(0) != 0:
-        return GpuProbe(False, "no NVIDIA GPU found (cuInit failed: driver present, no usable GPU)")
-    count, version = ctypes.c_int(0), ctypes.c_int(0)
-    lib.cuDriverGetVersion(ctypes.byref(version))
-    if lib.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value <= index:
-        return GpuProbe(False, f"no NVIDIA GPU found (the driver sees {count.value} device(s))")
-    device, major, minor = ctypes.c_int(0), ctypes.c_int(0), ctypes.c_int(0)
-    lib.cuDeviceGet(ctypes.byref(device), index)
-    # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR / _MINOR
-    lib.cuDeviceGetAttribute(ctypes.byref(major), 75, device)
-    lib.cuDeviceGetAttribute(ctypes.byref(minor), 76, device)
-    name = ctypes.create_string_buffer(256)
-    lib.cuDeviceGetName(name, 256, device)
-    return GpuProbe(
-        True, "", name.value.decode(errors="replace"), (major.value, minor.value), version.value
-    )
 
 
 class CudaContext:

@@ -188,7 +188,8 @@ def _probe_in_child(target: str) -> None:
     os._exit(0)  # only the parse is on trial, not interpreter teardown
 
 
-def diagnose(source: ModelSource, *, node_islands: bool = True) -> ParseReport:
+def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = True
+             ) -> ParseReport:
     """Explain whether and why TensorRT can parse an ONNX model.
 
     Args:
@@ -196,6 +197,9 @@ def diagnose(source: ModelSource, *, node_islands: bool = True) -> ParseReport:
             onnx.ModelProto.
         node_islands: Also ask ``supports_model_v2`` which runs of nodes TensorRT supports
             (a second parse; turn off to halve the time on big models).
+        isolate: Parse the model in a child process first, so that a parser crash cannot
+            kill this one (:func:`ensure_parser_survives`). reduce_failure turns it off for
+            the subgraphs of a model that already survived.
 
     Returns:
         A ParseReport, truthy when the whole model parses. Corrupt files and missing or
@@ -207,7 +211,8 @@ def diagnose(source: ModelSource, *, node_islands: bool = True) -> ParseReport:
     model_file = read_model_file(source)
     try:
         model = load_model_file(model_file, load_weights=False)
-        ensure_parser_survives(model_file)  # a native crash must not take the kernel along
+        if isolate:
+            ensure_parser_survives(model_file)  # a native crash must not take the kernel
     except ModelLoadError as err:
         return _refused(model_file.label, err)
     run = parse_with_trt(model_file)

@@ -80,7 +80,9 @@ def reduce_failure(
     assert target.node_index is not None  # _target_issue guarantees it
 
     def fails_same(indices: Sequence[int]) -> ParseReport | None:
-        report = diagnose(extract_nodes(model, indices, infos), node_islands=False)
+        # subgraphs of a model whose parse already survived in a child: no probe each
+        report = diagnose(extract_nodes(model, indices, infos), node_islands=False,
+                          isolate=False)
         same = any(
             i.category == target.category and i.op_type == target.op_type for i in report.issues
         )

@@ -112,7 +112,7 @@ class TrtRunner(Runner):
         if problems:
             return False, "; ".join(problems)
         probe = probe_gpu(device_index)
-        return True, f"{probe.name} (compute capability {probe.cc_text})"
+        return True, f"{probe.name} (compute capability {probe.compute_capability})"
 
     # ---- I/O description (no GPU needed when declared) -----------------------------------
     def _known_io(self) -> EngineIO:

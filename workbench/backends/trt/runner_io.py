@@ -156,18 +156,18 @@ def run_blockers(device_index: int) -> list[str]:
         trt = None
         problems.append(f"no TensorRT could be imported ({err.found})")
     probe = probe_gpu(device_index)
-    if not probe.found:
+    if not probe.present:
         problems.append(probe.reason)
     try:
         load_pycuda()
     except BackendUnavailableError:
         problems.append(PYCUDA_MISSING)
-    if trt is not None and probe.found and trt.__name__ == "tensorrt_rtx":
-        runnable = _rtx_runnable_ccs(trt)
+    if trt is not None and probe.present and trt.__name__ == "tensorrt_rtx":
+        runnable = [f"{major}.{minor}" for major, minor in _rtx_runnable_ccs(trt)]
         if probe.compute_capability not in runnable:
             problems.append(
-                f"TensorRT-RTX cannot run engines on compute capability {probe.cc_text} "
-                f"({probe.name}); it runs on {', '.join(f'{a}.{b}' for a, b in runnable)}"
+                "TensorRT-RTX cannot run engines on compute capability "
+                f"{probe.compute_capability} ({probe.name}); it runs on {', '.join(runnable)}"
             )
     return problems
 
