@@ -26,9 +26,9 @@ from typing import Any
 import onnx
 
 from workbench.backends.trt import compat
+from workbench.backends.trt.isolation import ParserProbe, start_parser_probe
 from workbench.backends.trt.layers import is_layer_report, layers_from_log
 from workbench.backends.trt.logger import STDERR, make_logger
-from workbench.backends.trt.parse import ensure_parser_survives
 from workbench.backends.trt.progress import (
     CancelFlag,
     PhaseTracker,
@@ -99,13 +99,21 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     model_file = read_model_file(source)
     digest = _hash_in_background(model_file.data)  # overlaps validation (hashlib drops the GIL)
     model = load_model_file(model_file, load_weights=False)  # validates: parse(garbage) is True
-    ensure_parser_survives(model_file)  # a parser crash on a corrupt file must not kill us
-    inputs, outputs = model_io(model)
-    settings = settings.resolved(inputs)
+    # A parser crash on a corrupt file must not kill this process: the model is parsed in a
+    # child first (started only now that its external data is known to be safe), which
+    # runs while the steps below do; the build waits for its verdict before parsing.
+    probe = start_parser_probe(model_file)
+    try:
+        inputs, outputs = model_io(model)
+        settings = settings.resolved(inputs)
+        # a one-item list the build pops, so no frame here keeps the model bytes alive
+        network_source = [_network_source(model_file, model, settings, info)]
+    except BaseException:
+        if probe is not None:
+            probe.cancel()
+        raise
     label = model_file.label
     onnx_path = None if model_file.path is None else str(model_file.path)
-    # a one-item list the build pops, so no frame here keeps the model bytes alive
-    network_source = [_network_source(model_file, model, settings, info)]
     # TensorRT keeps its own copy of the weights; holding two more (bytes and proto) during
     # the build would add twice the model's size to the peak memory.
     del model, model_file
@@ -116,7 +124,8 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         unsubscribe = bus.subscribe(on_log) if on_log is not None else None
     try:
         with _interrupt_cancels(cancel) as flag:
-            plan, kept = _build(network_source, label, settings, info, bus, on_progress, flag)
+            plan, kept = _build(network_source, label, settings, info, bus, on_progress, flag,
+                                probe)
     finally:
         if unsubscribe is not None:
             unsubscribe()
@@ -201,7 +210,7 @@ def _network_source(model_file: Any, model: onnx.ModelProto, settings: BuildSett
 def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
            settings: BuildSettings, info: compat.BackendInfo, bus: LogBus,
            on_progress: Callable[[ProgressEvent], None] | None,
-           cancel: CancelFlag) -> tuple[bytes, list[str]]:
+           cancel: CancelFlag, probe: ParserProbe | None = None) -> tuple[bytes, list[str]]:
     trt = compat.load_trt()
     data, path = network_source.pop()
     logger = make_logger(trt, bus, keep=is_layer_report)
@@ -216,6 +225,8 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
         builder = trt.Builder(logger)
         network = builder.create_network(0)
         parser = trt.OnnxParser(network, logger)
+        if probe is not None:
+            probe.wait()  # the child's verdict, before this process's parser runs
         _parse(parser, data, path, label, logger, stderr_lines)
         del data  # the parser has copied what it needs
         config = builder.create_builder_config()

@@ -11,11 +11,6 @@ with the argument itself (no file at that path, a folder, an unsupported object)
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
-import signal
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import onnx
 
 from workbench.backends.trt.compat import load_trt
+from workbench.backends.trt.isolation import ensure_parser_survives
 from workbench.diagnosis import (
     REFUSED,
     NodeIsland,
@@ -102,92 +98,6 @@ def parse_with_trt(model_file: ModelFile) -> ParseRun:
     return ParseRun(trt, builder, network, parser, bool(parsed), logger.lines)
 
 
-# The child process that parses a model first (see ensure_parser_survives).
-_PROBE_CODE = (
-    "import sys\n"
-    "from workbench.backends.trt.parse import _probe_in_child\n"
-    "_probe_in_child(sys.argv[1])\n"
-)
-_PROBE_TIMEOUT_S = 300.0
-_SURVIVED: set[str] = set()  # models (content + path) the parser has survived in a child
-
-
-def ensure_parser_survives(model_file: ModelFile, timeout: float = _PROBE_TIMEOUT_S) -> None:
-    """Run TensorRT's ONNX parser over the model in a child process before this one does.
-
-    The parser is native code, and fuzzing found files on which it crashes (a segmentation
-    fault on a few flipped bits of a valid model) or could hang. In-process, that would
-    kill the Jupyter kernel; in a child it becomes a ModelLoadError. Each model is probed
-    once per process (keyed by its bytes and path). ``WORKBENCH_ISOLATE_PARSER=0`` skips
-    the probe (trusted files, or when every parse must be as fast as possible).
-
-    Raises:
-        ModelLoadError: the parser crashed or ran longer than ``timeout`` seconds.
-    """
-    if os.environ.get("WORKBENCH_ISOLATE_PARSER", "1").strip() == "0":
-        return
-    key = f"{hashlib.sha256(model_file.data).hexdigest()}:{model_file.path}"
-    if key in _SURVIVED:
-        return
-    root = str(Path(__file__).resolve().parents[3])  # so the child imports this workbench
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
-    target = "-" if model_file.path is None else str(model_file.path)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", _PROBE_CODE, target], env=env, capture_output=True,
-            input=model_file.data if model_file.path is None else b"", timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as err:
-        raise ModelLoadError(
-            f"TensorRT's ONNX parser did not finish on {model_file.label} within "
-            f"{timeout:g} s (run in a separate process, which was stopped).",
-            expected="a parse that ends with success or with parser errors",
-            found="the parser still running (hung on this file?)",
-            fix="check the file is a complete, valid ONNX model (re-export or copy it "
-            "again); for very large trusted models set WORKBENCH_ISOLATE_PARSER=0",
-        ) from err
-    except OSError:
-        return  # no child process here: parse in-process as before
-    if proc.returncode < 0:
-        raise _parser_crashed(model_file.label, -proc.returncode, proc.stderr)
-    _SURVIVED.add(key)  # a Python failure in the child is reported by the in-process parse
-
-
-def _parser_crashed(label: str, signum: int, stderr: bytes) -> ModelLoadError:
-    try:
-        name = signal.Signals(signum).name
-    except ValueError:
-        name = f"signal {signum}"
-    tail = stderr.decode(errors="replace").strip().splitlines()[-5:]
-    return ModelLoadError(
-        f"TensorRT's ONNX parser crashed on {label} ({name}); this process was protected "
-        "by parsing it in a separate process first.",
-        expected="a file TensorRT's parser can read (it may still report parser errors)",
-        found=f"the parser process died with {name}",
-        fix="the file is most likely corrupt: copy or re-export it and check it with "
-        "`trt-workbench inspect`; if it is a valid ONNX model, report the crash to NVIDIA "
-        "together with the file",
-        details=tail,
-    )
-
-
-def _probe_in_child(target: str) -> None:
-    """Child side of ensure_parser_survives: parse (and supports_model_v2) quietly."""
-    data = sys.stdin.buffer.read() if target == "-" else Path(target).read_bytes()
-    path = None if target == "-" else target
-    trt = load_trt()
-    logger = _recorder_class(trt)()
-    for check in ("parse", "supports_model_v2"):
-        builder = trt.Builder(logger)
-        network = builder.create_network(0)  # must outlive the parser (TensorRT lifetimes)
-        parser = trt.OnnxParser(network, logger)
-        call = getattr(parser, check)
-        call(data, path=path) if path is not None else call(data)
-        del parser, network, builder
-    os._exit(0)  # only the parse is on trial, not interpreter teardown
-
-
 def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = True
              ) -> ParseReport:
     """Explain whether and why TensorRT can parse an ONNX model.
@@ -211,8 +121,9 @@ def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = 
     model_file = read_model_file(source)
     try:
         model = load_model_file(model_file, load_weights=False)
-        if isolate:
-            ensure_parser_survives(model_file)  # a native crash must not take the kernel
+        if isolate:  # after validation: the child's parse reads the (now checked) weights
+            checks = ("parse", "supports_model_v2") if node_islands else ("parse",)
+            ensure_parser_survives(model_file, checks=checks)  # a crash must spare the kernel
     except ModelLoadError as err:
         return _refused(model_file.label, err)
     run = parse_with_trt(model_file)
