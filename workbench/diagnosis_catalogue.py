@@ -154,8 +154,12 @@ def _fixes(category: str, op: str, domain: str) -> tuple[str, ...]:
         "unsupported_op": (
             f"rewrite {node} with standard ONNX operators that TensorRT supports (change the "
             "model code before export)",
-            f"write a TensorRT plugin named {op!r}" + (f" in namespace {domain!r}" if domain
-            else "") + " and load it before parsing (full TensorRT only: TensorRT-RTX has no "
+            # The parser looks the creator up by the op type, the node's plugin_version
+            # attribute (default "1") and namespace: its plugin_namespace attribute, and
+            # also the node's domain (both appear in the parser's own search messages).
+            f"write a TensorRT plugin named {op!r}, registered in the namespace given by "
+            "the node's plugin_namespace attribute" + (f" or its domain {domain!r}" if domain
+            else "") + ", and load it before parsing (full TensorRT only: TensorRT-RTX has no "
             "plugin layers)",
             "export with another opset (torch.onnx.export(..., opset_version=17)) in which the "
             "op is a standard one",
@@ -166,7 +170,7 @@ def _fixes(category: str, op: str, domain: str) -> tuple[str, ...]:
             "(trt.init_libnvinfer_plugins, or ctypes.CDLL('libmy_plugin.so'); "
             "trtexec --staticPlugins=...)",
             "check that the plugin's name, version and namespace match the node's op type, "
-            "its plugin_version attribute and its domain",
+            "its plugin_version attribute, and its plugin_namespace attribute or domain",
         ),
         "ml_domain": (
             f"run the {domain or 'ai.onnx.ml'} part ({op}) with ONNX Runtime: split the model "
