@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import EngineSaveError
+from workbench.fileio import write_atomic
 from workbench.logbus import LogRecord
 from workbench.records import TensorSpec
 from workbench.settings import BuildSettings, ShapeProfile
@@ -31,6 +31,7 @@ __all__ = [
     "EngineLayerInfo",
     "card_path_for",
     "flavour_label",
+    "refuse_existing_engine",
     "save_engine",
     "sha256_hex",
 ]
@@ -179,10 +180,10 @@ def save_engine(artifact: EngineArtifact, path: str | os.PathLike[str], *,
                 overwrite: bool = False) -> Path:
     """Write the plan to ``path`` and its card to ``<path>.json``, atomically.
 
-    Each file is written to a temporary file in the same folder, fsynced, then moved into
-    place (``os.link`` when not overwriting, so an existing file is never replaced even by a
-    racing writer; ``os.replace`` when ``overwrite=True``). Temporary files are removed on
-    any error. Returns the engine path.
+    Each file goes through :func:`workbench.fileio.write_atomic`: a temporary file in the
+    same folder, fsynced, then moved into place (never replacing an existing file, even one
+    a racing writer created, unless ``overwrite=True``). When the card cannot be written,
+    the plan this call placed is removed again. Returns the engine path.
 
     Raises:
         EngineSaveError: a target exists (and ``overwrite`` is False), or writing failed.
@@ -190,83 +191,41 @@ def save_engine(artifact: EngineArtifact, path: str | os.PathLike[str], *,
     target = Path(path).expanduser()
     card_target = card_path_for(target)
     if not overwrite:
-        for existing in (target, card_target):
-            if existing.exists():
-                raise EngineSaveError(
-                    f"{existing} already exists; it was not touched.",
-                    expected="a path where no engine or card exists yet",
-                    found=f"an existing file of {existing.stat().st_size} bytes",
-                    fix="choose another path, or pass overwrite=True (CLI: --overwrite)",
-                )
+        refuse_existing_engine(target)
     if not target.parent.is_dir():
         raise EngineSaveError(
             f"Cannot save {target.name}: the folder {target.parent} does not exist.",
             expected="an existing folder", found="no such folder",
             fix=f"create it first (mkdir -p {target.parent})",
         )
-    for done in (target, card_target):
-        _remove_stale_temps(done)
-    created: list[Path] = []
+    _write(artifact.plan, target, overwrite)
     try:
-        _place(artifact.plan, target, overwrite, created)
-        _place(artifact.card.to_json().encode(), card_target, overwrite, created)
+        _write(artifact.card.to_json().encode(), card_target, overwrite)
     except BaseException:
         if not overwrite:  # only remove what this call created; never a user's file
-            for done in created:
-                with contextlib.suppress(OSError):
-                    done.unlink()
+            with contextlib.suppress(OSError):
+                target.unlink()
         raise
-    _fsync_dir(target.parent)
     return target
 
 
-def _remove_stale_temps(target: Path) -> None:
-    """Remove ``.<name>.<pid>.*.tmp`` files left by a save that was killed mid-write.
+def refuse_existing_engine(path: str | os.PathLike[str]) -> None:
+    """Raise EngineSaveError when an engine or its card exists at ``path`` (the check
+    :func:`save_engine` makes; the CLI makes it before a long build, too)."""
+    target = Path(path).expanduser()
+    for existing in (target, card_path_for(target)):
+        if existing.exists():
+            raise EngineSaveError(
+                f"{existing} already exists; it was not touched.",
+                expected="a path where no engine or card exists yet",
+                found=f"an existing file of {existing.stat().st_size} bytes",
+                fix="choose another path, or pass overwrite=True (CLI: --overwrite)",
+            )
 
-    Only files whose writer process no longer exists (on this machine) are removed, so a
-    concurrent save of the same file is never disturbed.
-    """
-    prefix = f".{target.name}."
+
+def _write(data: bytes, target: Path, overwrite: bool) -> None:
     try:
-        names = [n for n in os.listdir(target.parent)
-                 if n.startswith(prefix) and n.endswith(".tmp")]
-    except OSError:
-        return
-    for name in names:
-        pid = name[len(prefix):].split(".")[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            with contextlib.suppress(OSError):
-                (target.parent / name).unlink()
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def _place(data: bytes, target: Path, overwrite: bool, created: list[Path]) -> None:
-    tmp: Path | None = None
-    try:
-        # mkstemp inside the try: a missing folder or a too-long name is an EngineSaveError
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.",
-                                        suffix=".tmp", dir=target.parent)
-        tmp = Path(tmp_name)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            os.link(tmp, target)  # fails if target appeared meanwhile: never clobber
-            created.append(target)
+        write_atomic(target, data, overwrite=overwrite)
     except FileExistsError as err:
         raise EngineSaveError(
             f"{target} appeared while saving; it was not touched.",
@@ -279,20 +238,3 @@ def _place(data: bytes, target: Path, overwrite: bool, created: list[Path]) -> N
             expected="a writable folder with enough free space",
             found=f"{type(err).__name__}: {err}", fix="check permissions and free space",
         ) from err
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # some filesystems cannot open folders; the files themselves are synced
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # fsync of a directory is unsupported on some filesystems; not an error here
-    finally:
-        os.close(fd)

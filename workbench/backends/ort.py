@@ -18,9 +18,10 @@ import onnx
 from workbench.backends.runner import Runner
 from workbench.errors import InferenceInputError, ModelLoadError
 from workbench.inspection.loading import ModelSource, load_model
-from workbench.records import Dim, TensorSpec
+from workbench.inspection.protos import graph_io_specs, value_info_spec
+from workbench.records import TensorSpec
 
-__all__ = ["OrtRunner", "index_input_ranges", "model_input_specs"]
+__all__ = ["OrtRunner", "index_input_ranges"]
 
 
 class OrtRunner(Runner):
@@ -44,7 +45,7 @@ class OrtRunner(Runner):
         self.model = load_model(source)
         self.providers = tuple(providers)
         self.expose_intermediates = expose_intermediates
-        self._specs = model_input_specs(self.model)
+        self._specs, _ = graph_io_specs(self.model.graph)
         self._output_names: tuple[str, ...] = ()
         self.skipped_intermediates: tuple[str, ...] = ()
         self._session: Any = None
@@ -61,7 +62,7 @@ class OrtRunner(Runner):
     def output_specs(self) -> tuple[TensorSpec, ...]:
         inferred = self._typed_values()
         return tuple(
-            _spec(inferred[name]) for name in self.output_names() if name in inferred
+            value_info_spec(inferred[name]) for name in self.output_names() if name in inferred
         )
 
     def output_names(self) -> tuple[str, ...]:
@@ -141,37 +142,6 @@ class OrtRunner(Runner):
         return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
 
 
-def _dim(dim: onnx.TensorShapeProto.Dimension) -> Dim:
-    if dim.HasField("dim_value"):
-        return int(dim.dim_value)
-    if dim.HasField("dim_param"):
-        return dim.dim_param
-    return None
-
-
-def _np_dtype_name(elem_type: int) -> str:
-    if elem_type == onnx.TensorProto.STRING:
-        return "string"
-    try:
-        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).name
-    except (KeyError, TypeError, ValueError):
-        return onnx.TensorProto.DataType.Name(elem_type).lower()
-
-
-def _spec(value: onnx.ValueInfoProto) -> TensorSpec:
-    tensor = value.type.tensor_type
-    shape = (
-        tuple(_dim(d) for d in tensor.shape.dim) if tensor.HasField("shape") else None
-    )
-    return TensorSpec(value.name, _np_dtype_name(tensor.elem_type), shape)
-
-
-def model_input_specs(model: onnx.ModelProto) -> tuple[TensorSpec, ...]:
-    """The inputs a caller must feed (graph inputs that are not initializers)."""
-    initializers = {init.name for init in model.graph.initializer}
-    return tuple(_spec(v) for v in model.graph.input if v.name not in initializers)
-
-
 def _typed_values(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
     """Every tensor with a known element type, after ONNX shape inference."""
     try:
@@ -193,7 +163,7 @@ def index_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
     on an out-of-range index; this finds that bound when the graph makes it knowable.
     """
     sizes = {init.name: tuple(init.dims) for init in model.graph.initializer}
-    inputs = {spec.name for spec in model_input_specs(model)}
+    inputs = {spec.name for spec in graph_io_specs(model.graph)[0]}
     ranges: dict[str, tuple[int, int]] = {}
     for node in _gather_nodes(model.graph.node):
         data, indices = node.input[0], node.input[1]

@@ -63,15 +63,18 @@ class Runner(ABC):
 
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one inference: validate names, dtypes, ranks and shapes first."""
+        self._require_active()
+        checked = validate_feeds(self.input_specs(), feeds, self.profile_ranges())
+        return self._infer_impl(checked)
+
+    def _require_active(self, calls: str = "infer()") -> None:
         if not self._active:
             raise InferenceInputError(
-                f"{self.name} is not active.",
-                expected="runner.activate() (or `with runner:`) before infer()",
+                f"{self.name} runner is not active.",
+                expected=f"runner.activate() (or `with runner:`) before {calls}",
                 found="an inactive runner",
                 fix="wrap the calls in `with runner:`",
             )
-        checked = validate_feeds(self.input_specs(), feeds, self.profile_ranges())
-        return self._infer_impl(checked)
 
     @abstractmethod
     def input_specs(self) -> tuple[TensorSpec, ...]:

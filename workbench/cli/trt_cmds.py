@@ -138,11 +138,12 @@ class _Terminal:
 
 def run_build(args: argparse.Namespace) -> int:
     from workbench.backends.trt.build import build_engine
-    from workbench.engines import card_path_for, save_engine
+    from workbench.engines import card_path_for, refuse_existing_engine, save_engine
     from workbench.reproduce import trtexec_command
 
     settings = settings_from_args(args)
-    _refuse_existing(args.output, args.overwrite)  # fail before a long build, not after
+    if not args.overwrite:
+        refuse_existing_engine(args.output)  # fail before a long build, not after
     terminal = _Terminal()
     try:
         artifact = build_engine(args.model, settings, on_log=terminal.log,
@@ -160,19 +161,6 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"built with {artifact.card.flavour_label} for {artifact.card.target_text()}; "
           f"plan SHA-256 {artifact.card.plan_sha256}")
     return 0
-
-
-def _refuse_existing(output: str, overwrite: bool) -> None:
-    from pathlib import Path
-
-    from workbench.engines import card_path_for
-    from workbench.errors import EngineSaveError
-
-    for path in (Path(output), card_path_for(output)):
-        if path.exists() and not overwrite:
-            raise EngineSaveError(f"{path} already exists; nothing was built or written.",
-                                  expected="a new engine path", found="an existing file",
-                                  fix="choose another -o path, or add --overwrite")
 
 
 def run_engine(args: argparse.Namespace) -> int:

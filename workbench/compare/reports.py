@@ -16,6 +16,7 @@ from typing import Any
 from workbench.compare.metrics import PASS_RULE, ComparisonReport, OutputComparison
 from workbench.compare.tolerances import Tolerances
 from workbench.errors import ComparisonError
+from workbench.fileio import write_atomic
 
 __all__ = ["load_report", "report_from_dict", "save_report"]
 
@@ -23,12 +24,10 @@ _TUPLE_FIELDS = ("reference_shape", "candidate_shape", "worst_index")
 
 
 def save_report(path: str | os.PathLike[str], report: ComparisonReport) -> Path:
-    """Write ``report`` as JSON (atomically: a temp file, then a rename)."""
+    """Write ``report`` as JSON (atomically, replacing an earlier report at ``path``)."""
     target = Path(path)
-    temp = target.with_name(target.name + ".tmp")
     try:
-        temp.write_text(json.dumps(report.to_dict(), indent=2))
-        os.replace(temp, target)
+        write_atomic(target, json.dumps(report.to_dict(), indent=2).encode(), overwrite=True)
     except OSError as err:
         raise ComparisonError(
             f"Cannot write the report to {target}.",

@@ -19,7 +19,9 @@ __all__ = [
     "attribute_text",
     "dtype_name",
     "element_count",
+    "graph_io_specs",
     "iter_graphs",
+    "node_attributes",
     "tensor_nbytes",
     "tensor_spec_from_tensor",
     "type_spec",
@@ -107,6 +109,18 @@ def value_info_spec(value: onnx.ValueInfoProto) -> TensorSpec:
     return type_spec(value.name, value.type)
 
 
+def graph_io_specs(
+    graph: onnx.GraphProto,
+) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The graph's inputs a caller must feed, and its outputs.
+
+    Old exporters (IR < 4) list initializers as graph inputs too; they are not inputs.
+    """
+    initializer_names = {tensor.name for tensor in graph.initializer}
+    inputs = tuple(value_info_spec(v) for v in graph.input if v.name not in initializer_names)
+    return inputs, tuple(value_info_spec(v) for v in graph.output)
+
+
 def tensor_spec_from_tensor(tensor: TensorProto) -> TensorSpec:
     return TensorSpec(tensor.name, dtype_name(tensor.data_type), tuple(tensor.dims))
 
@@ -183,6 +197,14 @@ def attribute_text(attr: AttributeProto) -> str:
     if kind == AttributeProto.TYPE_PROTO:
         return f"<type {_type_text(attr.tp)}>"
     return _repeated_text(attr)
+
+
+def node_attributes(node: onnx.NodeProto) -> tuple[tuple[str, str], ...]:
+    """(name, :func:`attribute_text`) for each attribute of a node."""
+    attributes = node.attribute
+    if not attributes:  # most nodes: skip building a generator
+        return ()
+    return tuple((attr.name, attribute_text(attr)) for attr in attributes)
 
 
 def _repeated_text(attr: AttributeProto) -> str:

@@ -30,12 +30,12 @@ from workbench.inspection.loading import (
     read_model_file,
 )
 from workbench.inspection.protos import (
-    attribute_text,
     element_count,
+    graph_io_specs,
     iter_graphs,
+    node_attributes,
     tensor_nbytes,
     tensor_spec_from_tensor,
-    value_info_spec,
 )
 from workbench.records import TensorSpec
 
@@ -307,15 +307,12 @@ def _load(source: ModelSource) -> tuple[onnx.ModelProto, str, bytes | None]:
 
 def _graph_parts(model: onnx.ModelProto) -> dict[str, Any]:
     graph = model.graph
-    initializer_names = {tensor.name for tensor in graph.initializer}
+    inputs, outputs = graph_io_specs(graph)
     histogram = Counter((node.domain, node.op_type) for node in graph.node)
     subgraphs = list(iter_graphs(graph))
     return {
-        # Old exporters (IR < 4) list initializers as graph inputs too; they are not inputs.
-        "inputs": tuple(
-            value_info_spec(v) for v in graph.input if v.name not in initializer_names
-        ),
-        "outputs": tuple(value_info_spec(v) for v in graph.output),
+        "inputs": inputs,
+        "outputs": outputs,
         "initializers": tuple(tensor_spec_from_tensor(t) for t in graph.initializer),
         "nodes": tuple(_node_info(index, node) for index, node in enumerate(graph.node)),
         "op_histogram": tuple(sorted(
@@ -328,10 +325,9 @@ def _graph_parts(model: onnx.ModelProto) -> dict[str, Any]:
 
 
 def _node_info(index: int, node: onnx.NodeProto) -> NodeInfo:
-    attributes = node.attribute
     return NodeInfo(
         index, node.name, node.op_type, node.domain, tuple(node.input), tuple(node.output),
-        tuple((attr.name, attribute_text(attr)) for attr in attributes) if attributes else (),
+        node_attributes(node),
     )
 
 

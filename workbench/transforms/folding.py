@@ -13,7 +13,6 @@ Re-diagnosing the folded model needs TensorRT, which this layer may not import: 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,9 @@ from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from workbench.errors import ModelLoadError, WorkbenchError
+from workbench.fileio import write_atomic
 from workbench.inspection.loading import ModelSource, load_model
+from workbench.transforms.subgraph import inferred_value_infos
 
 __all__ = ["FoldResult", "fold_constants"]
 
@@ -142,19 +143,15 @@ def _freeze_inputs(
 
 
 def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    # Custom-domain ops stop inference; fold what can be known without it.
-    except (onnx.shape_inference.InferenceError, ValueError, RuntimeError):
-        inferred = model
+    # Custom-domain ops stop inference; what can be known without it is still folded.
     shapes = {}
-    for info in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output):
+    for name, info in inferred_value_infos(model).items():
         tensor_type = info.type.tensor_type
         if not tensor_type.HasField("shape"):
             continue
         dims = tensor_type.shape.dim
         if all(d.HasField("dim_value") for d in dims):
-            shapes[info.name] = tuple(int(d.dim_value) for d in dims)
+            shapes[name] = tuple(int(d.dim_value) for d in dims)
     return shapes
 
 
@@ -258,22 +255,20 @@ def _outer_names(node: onnx.NodeProto) -> set[str]:
 def save_model_atomic(
     model: onnx.ModelProto, path: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Path:
-    """Write a model to a temporary file beside ``path``, then rename it into place."""
+    """Write a model with :func:`workbench.fileio.write_atomic` (never over an existing
+    file unless ``overwrite=True``).
+
+    Raises:
+        WorkbenchError: ``path`` exists (and ``overwrite`` is False), the model is over
+            protobuf's 2 GiB limit, or the file cannot be written.
+    """
     target = Path(path).expanduser().resolve()
-    if target.exists() and not overwrite:
-        raise WorkbenchError(
-            f"Not saving: {target} already exists.",
-            expected="a path where no file exists yet",
-            found="an existing file (it is left untouched)",
-            fix="choose another path, or pass overwrite=True",
-        )
-    tmp: str | None = None
-    try:  # mkstemp inside: a missing folder is a WorkbenchError too
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(model.SerializeToString())
-        os.replace(tmp, target)
-        tmp = None
+    if not overwrite:
+        refuse_existing(target)  # before serializing: no work for a refused save
+    try:
+        write_atomic(target, model.SerializeToString(), overwrite=overwrite)
+    except FileExistsError as err:  # created since the check above
+        raise _exists_error(target) from err
     except (OSError, ValueError) as err:  # ValueError: a proto over protobuf's 2 GiB limit
         raise WorkbenchError(
             f"Cannot save the model to {target}.",
@@ -281,7 +276,20 @@ def save_model_atomic(
             found=f"{type(err).__name__}: {err}",
             fix="check the folder exists and is writable",
         ) from err
-    finally:
-        if tmp is not None:  # never leave a partial temp file behind, whatever failed
-            Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def refuse_existing(path: str | os.PathLike[str]) -> None:
+    """Raise the WorkbenchError of :func:`save_model_atomic` when ``path`` exists."""
+    target = Path(path).expanduser().resolve()
+    if target.exists():
+        raise _exists_error(target)
+
+
+def _exists_error(target: Path) -> WorkbenchError:
+    return WorkbenchError(
+        f"Not saving: {target} already exists.",
+        expected="a path where no file exists yet",
+        found="an existing file (it is left untouched)",
+        fix="choose another path, or pass overwrite=True",
+    )

@@ -8,55 +8,31 @@ inputs or outputs of an extracted subgraph get the types shape inference found f
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
-import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from workbench.records import Dim, TensorSpec
+from workbench.inspection.protos import value_info_spec
+from workbench.records import TensorSpec
 
 __all__ = [
-    "attribute_summary",
-    "dtype_name",
     "extract_nodes",
     "inferred_value_infos",
     "spec_from_value_info",
-    "tensor_specs",
 ]
 
 
-def dtype_name(elem_type: int) -> str:
-    """NumPy-style name of an ONNX element type ("float32", "string", "bfloat16", ...)."""
-    if elem_type == onnx.TensorProto.STRING:
-        return "string"
-    try:
-        return str(np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)))
-    # Unknown or undefined types (0) have no NumPy equivalent; fall back to ONNX's own name.
-    except (KeyError, TypeError, ValueError):
-        if not elem_type:
-            return "unknown"
-        try:
-            return onnx.TensorProto.DataType.Name(elem_type).lower()
-        except ValueError:  # a number no ONNX release defines (a corrupt file)
-            return f"onnx_type_{elem_type}"
-
-
 def spec_from_value_info(info: onnx.ValueInfoProto) -> TensorSpec:
-    tensor_type = info.type.tensor_type
-    if not info.type.HasField("tensor_type"):
-        return TensorSpec(info.name, "unknown", None)
-    shape: tuple[Dim, ...] | None = None
-    if tensor_type.HasField("shape"):
-        shape = tuple(
-            d.dim_value if d.HasField("dim_value") else _symbol(d.dim_param)
-            for d in tensor_type.shape.dim
-        )
-    return TensorSpec(info.name, dtype_name(tensor_type.elem_type), shape)
-
-
-def _symbol(name: str) -> str | None:
-    # "unk__3" is a name shape inference invents for an unknown dim: it means "unknown".
-    return None if not name or name.startswith("unk__") else name
+    """:func:`~workbench.inspection.protos.value_info_spec`, with the dim names shape
+    inference invents ("unk__3": it means "unknown") as None."""
+    spec = value_info_spec(info)
+    if spec.shape is None or not any(isinstance(d, str) and d.startswith("unk__")
+                                     for d in spec.shape):
+        return spec
+    shape = tuple(None if isinstance(d, str) and d.startswith("unk__") else d
+                  for d in spec.shape)
+    return replace(spec, shape=shape)
 
 
 def inferred_value_infos(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
@@ -76,25 +52,6 @@ def inferred_value_infos(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProt
             helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)),
         )
     return infos
-
-
-def tensor_specs(model: onnx.ModelProto) -> dict[str, TensorSpec]:
-    return {name: spec_from_value_info(i) for name, i in inferred_value_infos(model).items()}
-
-
-def attribute_summary(node: onnx.NodeProto, limit: int = 60) -> tuple[tuple[str, str], ...]:
-    """Short text for each attribute (tensors and graphs are summarized, not dumped)."""
-    items = []
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.TENSOR:
-            text = f"tensor({dtype_name(attr.t.data_type)}, {list(attr.t.dims)})"
-        elif attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-            text = "<subgraph>"
-        else:
-            value = helper.get_attribute_value(attr)
-            text = repr(value.decode() if isinstance(value, bytes) else value)
-        items.append((attr.name, text if len(text) <= limit else text[: limit - 3] + "..."))
-    return tuple(items)
 
 
 def _constant_value(node: onnx.NodeProto, name: str) -> onnx.TensorProto | None:

@@ -43,35 +43,15 @@ from workbench.errors import (
     BuildError,
     BuildSettingsError,
 )
+from workbench.fileio import write_atomic
 from workbench.inspection.loading import ModelSource, load_model_file, read_model_file
-from workbench.inspection.protos import dtype_name
+from workbench.inspection.protos import graph_io_specs
 from workbench.logbus import LogBus, LogRecord
-from workbench.records import TensorSpec
 from workbench.settings import BuildSettings
 
-__all__ = ["build_engine", "model_io"]
+__all__ = ["build_engine"]
 
 LogSink = Callable[[LogRecord], None] | LogBus
-
-
-def model_io(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
-    """The graph's real inputs (initializers excluded) and outputs as TensorSpecs."""
-    initializers = {init.name for init in model.graph.initializer}
-
-    def spec(value: onnx.ValueInfoProto) -> TensorSpec:
-        tensor = value.type.tensor_type
-        try:
-            dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
-        except (KeyError, ValueError, TypeError):
-            dtype = dtype_name(tensor.elem_type)  # also names types no ONNX release has
-        if not tensor.HasField("shape"):
-            return TensorSpec(value.name, dtype, None)
-        dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                     for d in tensor.shape.dim)
-        return TensorSpec(value.name, dtype, dims)
-
-    inputs = tuple(spec(v) for v in model.graph.input if v.name not in initializers)
-    return inputs, tuple(spec(v) for v in model.graph.output)
 
 
 def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
@@ -104,7 +84,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     # runs while the steps below do; the build waits for its verdict before parsing.
     probe = start_parser_probe(model_file)
     try:
-        inputs, outputs = model_io(model)
+        inputs, outputs = graph_io_specs(model.graph)
         settings = settings.resolved(inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
         network_source = [_network_source(model_file, model, settings, info)]
@@ -349,10 +329,8 @@ def _save_timing_cache(config: Any, path: str) -> None:
     cache = config.get_timing_cache()
     if cache is None:
         return
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(bytes(memoryview(cache.serialize())))
-    os.replace(tmp, target)  # atomic: a concurrent reader sees the old or the new cache
+    # atomic: a concurrent reader sees the old or the new cache
+    write_atomic(path, bytes(memoryview(cache.serialize())), overwrite=True)
 
 
 def _build_failure(errors: list[str], stderr_lines: list[str],

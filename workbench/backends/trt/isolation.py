@@ -13,7 +13,6 @@ process. ``WORKBENCH_ISOLATE_PARSER=0`` turns the probe off (trusted files).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from workbench.backends.trt.compat import load_trt
+from workbench.engines import sha256_hex
 from workbench.errors import ModelLoadError
 from workbench.inspection.loading import ModelFile
 
@@ -59,7 +59,7 @@ def _key(model_file: ModelFile, checks: Sequence[str]) -> tuple[str, ...]:
         stat = model_file.path.stat()
         identity = f"{model_file.path}:{stat.st_size}:{stat.st_mtime_ns}"
     else:
-        identity = hashlib.sha256(model_file.data).hexdigest()
+        identity = sha256_hex(model_file.data)
     return (identity, *checks)
 
 

@@ -13,6 +13,7 @@ before its build call returned.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import threading
@@ -25,7 +26,6 @@ from workbench.logbus import SEVERITIES, LogBus
 __all__ = ["STDERR", "StderrCapture", "make_logger"]
 
 _KEEP_ALWAYS = ("INTERNAL_ERROR", "ERROR")
-_LOGGER_CLASSES: dict[str, type] = {}
 
 
 def make_logger(trt: ModuleType, bus: LogBus, keep: Callable[[str, str], bool] | None = None
@@ -36,13 +36,10 @@ def make_logger(trt: ModuleType, bus: LogBus, keep: Callable[[str, str], bool] |
     must carry them); ``keep(severity, text)`` may keep other lines in ``logger.kept``
     (the build keeps the VERBOSE layer report this way).
     """
-    cls = _LOGGER_CLASSES.get(trt.__name__)
-    if cls is None:
-        cls = _define_logger(trt)
-        _LOGGER_CLASSES[trt.__name__] = cls
-    return cls(bus, keep)
+    return _define_logger(trt)(bus, keep)
 
 
+@functools.cache  # one class per TensorRT module
 def _define_logger(trt: ModuleType) -> type:
     base: Any = trt.ILogger
 

@@ -10,7 +10,6 @@ with the argument itself (no file at that path, a folder, an unsupported object)
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +19,7 @@ import onnx
 
 from workbench.backends.trt.compat import load_trt
 from workbench.backends.trt.isolation import ensure_parser_survives
+from workbench.backends.trt.logger import make_logger
 from workbench.diagnosis import (
     REFUSED,
     NodeIsland,
@@ -30,12 +30,10 @@ from workbench.diagnosis import (
 )
 from workbench.errors import ModelLoadError
 from workbench.inspection.loading import ModelFile, ModelSource, load_model_file, read_model_file
+from workbench.inspection.protos import node_attributes
+from workbench.logbus import LogBus
 from workbench.records import TensorSpec
-from workbench.transforms.subgraph import (
-    attribute_summary,
-    inferred_value_infos,
-    spec_from_value_info,
-)
+from workbench.transforms.subgraph import inferred_value_infos, spec_from_value_info
 
 if TYPE_CHECKING:
     from workbench.transforms.folding import FoldResult
@@ -49,26 +47,21 @@ __all__ = [
 _NOISE = ("logger passed into createInferBuilder differs",)
 
 
-@functools.cache
-def _recorder_class(trt: ModuleType) -> type:
-    class RecordingLogger(trt.ILogger):  # type: ignore[name-defined]
-        """Keeps WARNING and worse; never prints, never raises (TensorRT calls it)."""
+def _new_parser(trt: ModuleType) -> tuple[LogBus, Any, Any, Any]:
+    """A parser over a fresh network; its WARNING-and-worse log lines go to the bus."""
+    bus = LogBus("WARNING")
+    logger = make_logger(trt, bus)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    return bus, builder, network, trt.OnnxParser(network, logger)
 
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
-            self.lines: list[str] = []
 
-        def log(self, severity: Any, msg: str) -> None:
-            try:
-                if severity <= trt.ILogger.Severity.WARNING and not any(
-                    n in msg for n in _NOISE
-                ):
-                    self.lines.append(f"{severity.name}: {msg}")
-            # A logger must never raise into TensorRT, whatever the message holds.
-            except Exception:
-                pass
-
-    return RecordingLogger
+def _feed(method: Any, model_file: ModelFile) -> Any:
+    """Call a parser method on the model's bytes (``path=`` lets TensorRT find external
+    data)."""
+    if model_file.path is not None:
+        return method(model_file.data, path=str(model_file.path))
+    return method(model_file.data)
 
 
 @dataclass(frozen=True)
@@ -87,15 +80,11 @@ class ParseRun:
 def parse_with_trt(model_file: ModelFile) -> ParseRun:
     """Run TensorRT's ONNX parser over validated model bytes (external data via path=)."""
     trt = load_trt()
-    logger = _recorder_class(trt)()
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    if model_file.path is not None:  # path= lets TensorRT find external data
-        parsed = parser.parse(model_file.data, path=str(model_file.path))
-    else:
-        parsed = parser.parse(model_file.data)
-    return ParseRun(trt, builder, network, parser, bool(parsed), logger.lines)
+    bus, builder, network, parser = _new_parser(trt)
+    parsed = _feed(parser.parse, model_file)
+    log = [f"{r.severity}: {r.text}" for r in bus.records()
+           if not any(n in r.text for n in _NOISE)]
+    return ParseRun(trt, builder, network, parser, bool(parsed), log)
 
 
 def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = True
@@ -171,14 +160,14 @@ def _issue(
     desc = str(error.desc())
     # Model-level errors (external weights, for example) name the cause only in the log.
     context = desc if node is not None else "\n".join([desc, *log])
-    dtypes = [s.dtype for s in (*inputs, *outputs) if s.dtype != "unknown"]
+    dtypes = [s.dtype for s in (*inputs, *outputs) if s.dtype not in ("unknown", "undefined")]
     category, cause, fixes = explain_parse_error(context, op_type, domain, dtypes, code)
     return ParseIssue(
         category=category, cause=cause, fixes=fixes, raw=desc, code=code,
         node_index=index if node is not None else None,
         node_name=str(error.node_name()) or (node.name if node is not None else ""),
         op_type=op_type, domain=domain, inputs=inputs, outputs=outputs,
-        attributes=attribute_summary(node) if node is not None else (),
+        attributes=node_attributes(node) if node is not None else (),
         local_function_stack=stack,
         origin=f"{error.file()}:{error.line()} {error.func()}".strip(": "),
     )
@@ -209,14 +198,8 @@ def _islands(trt: ModuleType, model_file: ModelFile, model: onnx.ModelProto) -> 
     ``is_subgraph_supported`` is False for every subgraph when the model as a whole fails
     (TESTING.md), so the subgraph list itself is taken as the supported part.
     """
-    logger = _recorder_class(trt)()
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    if model_file.path is not None:
-        parser.supports_model_v2(model_file.data, path=str(model_file.path))
-    else:
-        parser.supports_model_v2(model_file.data)
+    _bus, _builder, _network, parser = _new_parser(trt)  # the network outlives the parser
+    _feed(parser.supports_model_v2, model_file)
     supported: set[int] = set()
     for i in range(parser.num_subgraphs):
         supported.update(int(n) for n in parser.get_subgraph_nodes(i))

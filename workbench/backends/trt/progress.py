@@ -8,6 +8,7 @@ overall fraction done; the monitor class (made per TensorRT module) feeds it and
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -125,18 +126,12 @@ def is_cancelled(cancel: CancelFlag) -> bool:
     return bool(cancel())
 
 
-_MONITOR_CLASSES: dict[str, type] = {}
-
-
 def make_progress_monitor(trt: ModuleType, tracker: PhaseTracker, cancel: CancelFlag) -> Any:
     """An ``trt.IProgressMonitor`` feeding ``tracker``; returns False to cancel."""
-    cls = _MONITOR_CLASSES.get(trt.__name__)
-    if cls is None:
-        cls = _define_monitor(trt)
-        _MONITOR_CLASSES[trt.__name__] = cls
-    return cls(tracker, cancel)
+    return _define_monitor(trt)(tracker, cancel)
 
 
+@functools.cache  # one class per TensorRT module
 def _define_monitor(trt: ModuleType) -> type:
     base: Any = trt.IProgressMonitor
 

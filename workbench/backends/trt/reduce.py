@@ -20,7 +20,7 @@ from workbench.backends.trt.parse import diagnose
 from workbench.diagnosis import ParseIssue, ParseReport
 from workbench.errors import WorkbenchError
 from workbench.inspection.loading import ModelSource, load_model
-from workbench.transforms.folding import save_model_atomic
+from workbench.transforms.folding import refuse_existing, save_model_atomic
 from workbench.transforms.subgraph import extract_nodes, inferred_value_infos
 
 __all__ = ["ReduceResult", "reduce_failure"]
@@ -71,8 +71,8 @@ def reduce_failure(
             file, external data: no node to reduce to), or out_path exists.
     """
     target_path = Path(out_path).expanduser()
-    if target_path.exists() and not overwrite:  # fail before the parses, not after
-        save_model_atomic(onnx.ModelProto(), target_path, overwrite=False)
+    if not overwrite:  # fail before the parses, not after
+        refuse_existing(target_path)
     original = diagnose(source, node_islands=False)
     target = _target_issue(original)
     model = load_model(source)

@@ -142,17 +142,8 @@ class TrtRunner(Runner):
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Validate first (even before activation when the I/O is declared), then run."""
         checked = self.validate(feeds) if (self._io or self._declared) else None
-        self._require_active()
+        self._require_active("infer()/benchmark()")
         return self._infer_impl(checked if checked is not None else self.validate(feeds))
-
-    def _require_active(self) -> None:
-        if not self.is_active:
-            raise InferenceInputError(
-                f"{self.name} runner is not active.",
-                expected="runner.activate() (or `with runner:`) before infer()/benchmark()",
-                found="an inactive runner",
-                fix="wrap the calls in `with runner:`",
-            )
 
     # ---- lifecycle -----------------------------------------------------------------------
     def _activate_impl(self) -> None:
@@ -297,7 +288,7 @@ class TrtRunner(Runner):
                 fix="pass positive counts",
             )
         checked = self.validate(feeds) if (self._io or self._declared) else None
-        self._require_active()
+        self._require_active("infer()/benchmark()")
         checked = checked if checked is not None else self.validate(feeds)
         assert self._cuda is not None
         with self._cuda.active() as cuda:
