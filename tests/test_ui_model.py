@@ -74,7 +74,9 @@ def test_node_filter_and_paging(tmp_path: Path, sample) -> None:
         1 for n in panel.session.model.summary.nodes if n.op_type == "Conv")
     tab.op_filter.value = "(all ops)"
     tab.search.value = "no-such-node"
-    assert f"0 of {total} nodes" in tab.page_label.value
+    assert f"no node of {total} matches" in tab.page_label.value
+    assert "No node matches this filter" in tab.nodes.value
+    assert tab.next_button.disabled and tab.prev_button.disabled
     panel.close()
 
 
@@ -99,7 +101,7 @@ def test_node_table_stays_fast_on_30000_nodes(tmp_path: Path) -> None:
     assert len(tab.nodes.value) < 20_000  # one page of HTML, not 30,000 rows
     tab.search.value = "relu_2999"  # filter + render
     tab.next_button.click()
-    assert "11 of 30,000 nodes" in tab.page_label.value
+    assert "rows 1–11 of 11 matching nodes (30,000 in all)" in tab.page_label.value
     assert time.perf_counter() - started < 2.0
 
 

@@ -123,6 +123,8 @@ class WorkbenchSession:
         """The background task slot ``key`` (created on first use)."""
         if key not in self.tasks:
             self.tasks[key] = Task(name or key, on_change=lambda t: self.events.emit("task", t))
+        elif name and not self.tasks[key].busy:
+            self.tasks[key].name = name  # one slot, several kinds of work: say which one
         return self.tasks[key]
 
     @property
@@ -223,7 +225,8 @@ class WorkbenchSession:
 
     def start_fold_and_retry(self) -> Task:
         self.require_model()
-        return self.task("diagnose", "running parse triage").start(self.fold_and_retry)
+        return self.task("diagnose", "folding constants and diagnosing again").start(
+            self.fold_and_retry)
 
     def reduce(self) -> Path:
         """Reduce the failing model to its smallest failing subgraph; returns the file."""
@@ -236,7 +239,8 @@ class WorkbenchSession:
 
     def start_reduce(self) -> Task:
         self.require_model()
-        return self.task("diagnose", "running parse triage").start(self.reduce)
+        return self.task("diagnose", "reducing to the minimal failing model").start(
+            self.reduce)
 
     # -- build ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.background import as_workbench_error
+from workbench.background import Task, as_workbench_error
 from workbench.errors import WorkbenchError
 from workbench.session import LoadedModel, WorkbenchSession
 from workbench.ui.common import ErrorBox, esc, note
@@ -46,25 +46,44 @@ class BuildTab:
         commands = widgets.Accordion(children=[self.trtexec, self.python],
                                      titles=("Equivalent trtexec command",
                                              "Equivalent Python script (bare TensorRT API)"))
+        self.parse_warning = widgets.HTML()
         self.build_button.on_click(lambda _b: self.start())
         self.cancel_button.on_click(lambda _b: self.session.cancel_build())
         session.on("build", self._on_build)
+        session.on("task", self._on_task)
         self._ticker: threading.Thread | None = None
         self.widget = widgets.VBox([
             self.form.widget,
+            self.parse_warning,
             widgets.HBox([self.build_button, self.cancel_button, self.progress]),
             self.phase, self.error, self.result, widgets.HTML("<b>TensorRT log</b>"),
             self.log.widget, commands,
         ])
 
     def on_model(self, model: LoadedModel | None) -> None:
-        self.result.value = ""
+        self.result.value = self.parse_warning.value = self.phase.value = ""
         self.error.clear()
+        self.progress.value, self.progress.description = 0.0, "idle"
+        self.progress.bar_style = "info"
         if model is None:
-            self.build_button.disabled = True
             self.form.profile_editor.seed(())
+            self.build_button.disabled = True
+            self.form.valid.value = note("Load a model to build an engine.")
+            self.trtexec.value = self.python.value = ""
             return
         self.form.set_settings(self.session.default_settings(), model.summary.inputs)
+
+    def _on_task(self, _event: str, task: Task) -> None:
+        """Say before the build what the Parse tab found: a build of such a model fails."""
+        if task is not self.session.tasks.get("diagnose") or task.busy:
+            return
+        report = self.session.diagnosis
+        if report is None or report:
+            self.parse_warning.value = ""
+            return
+        self.parse_warning.value = note(
+            f"⚠ TensorRT's parser rejects this model ({esc(', '.join(report.categories))}), "
+            "so a build will fail: see the Parse tab for the cause and the fixes.", "warn")
 
     def _on_settings(self, settings: Any) -> None:
         """Live: the commands follow the form; Build is enabled only for valid settings."""
@@ -119,9 +138,15 @@ class BuildTab:
         self.progress.value = job.fraction
         self.progress.description = f"{job.fraction:.0%}"
         phase = esc(job.phase or "starting")
-        state = "cancelling…" if job.cancel_requested and not job.done else job.state
+        lines = f"{job.log.total:,} log lines"
+        if job.done:  # the last phase is history now: say how it ended, and where
+            where = "" if job.state == "built" or not job.phase else f" (during: {phase})"
+            self.phase.value = (f"<small><b>{esc(job.state)}</b> after {job.elapsed:.1f} s"
+                                f"{where} · {lines}</small>")
+            return
+        state = "cancelling…" if job.cancel_requested else job.state
         self.phase.value = (f"<small>{esc(state)} · phase: <b>{phase}</b> · "
-                            f"{job.elapsed:.1f} s · {job.log.total:,} log lines</small>")
+                            f"{job.elapsed:.1f} s · {lines}</small>")
 
     def _finished(self, job: Any) -> None:
         self.log.render()

@@ -19,12 +19,19 @@ __all__ = [
     "busy_while",
     "esc",
     "html_table",
+    "kv_table",
     "note",
+    "plural",
+    "show_png",
 ]
+
+# ipywidgets gives HTML content a 28 px line height (one widget row); multi-line text and
+# tables need an ordinary one, or every wrapped line and table row is double-spaced.
+LINE = "line-height:1.45"
 
 _BOX_STYLE = (
     "border:1px solid #d9534f;border-left:6px solid #d9534f;background:#fdf3f2;"
-    "padding:6px 10px;margin:4px 0;border-radius:3px;font-size:13px"
+    "padding:6px 10px;margin:4px 0;border-radius:3px;font-size:13px;" + LINE
 )
 
 
@@ -35,7 +42,12 @@ def esc(value: object) -> str:
 def note(text: str, kind: str = "info") -> str:
     """A one-line coloured note (HTML)."""
     colour = {"info": "#31708f", "ok": "#2e7d32", "warn": "#8a6d3b", "error": "#c62828"}[kind]
-    return f'<div style="color:{colour};margin:2px 0">{text}</div>'
+    return f'<div style="color:{colour};margin:2px 0;{LINE}">{text}</div>'
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 problem`` / ``3 problems``."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
 
 
 def error_html(err: WorkbenchError) -> str:
@@ -73,7 +85,8 @@ def html_table(
     row_styles: Sequence[str] | None = None,
 ) -> str:
     """A compact HTML table; cells are escaped except the ``raw_columns``."""
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{esc(h)}</th>" for h in header)
+    head = "".join(f"<th style='text-align:left;padding:2px 8px;white-space:nowrap'>{esc(h)}</th>"
+                   for h in header)
     body = []
     for index, row in enumerate(rows):
         cells = "".join(
@@ -83,10 +96,39 @@ def html_table(
         style = row_styles[index] if row_styles and index < len(row_styles) else ""
         body.append(f"<tr style='{style}'>{cells}</tr>")
     return (
-        "<table style='border-collapse:collapse;font-size:12px;font-family:monospace'>"
-        f"<thead style='border-bottom:1px solid #999'><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f"<table style='border-collapse:collapse;font-size:12px;font-family:monospace;{LINE}'>"
+        + (f"<thead style='border-bottom:1px solid #999'><tr>{head}</tr></thead>"
+           if any(header) else "")
+        + f"<tbody>{''.join(body)}</tbody></table>"
     )
+
+
+def kv_table(rows: Iterable[Sequence[Any]]) -> str:
+    """A two-column key/value table without a header row; keys in grey."""
+    return html_table(("", ""), ((f"<span style='color:#666'>{esc(k)}</span>", esc(v))
+                                 for k, v in rows), raw_columns=(0, 1))
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of PNG bytes, read from the IHDR chunk (None if not a PNG)."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def show_png(image: widgets.Image, data: bytes) -> None:
+    """Show ``data`` at its own size (no stretching, no upscaling); hide the widget if empty.
+
+    An Image in a VBox is stretched to the box's width (flex ``align-items: stretch``),
+    which blurs small plots; an empty one shows the browser's broken-image icon.
+    """
+    size = png_size(data)
+    image.value = data
+    image.layout.display = "" if size else "none"
+    image.layout.width = f"{size[0]}px" if size else None
+    image.layout.max_width = "100%"
+    image.layout.align_self = "flex-start"
+
 
 
 def busy_while(task: Task, buttons: Sequence[widgets.Button], status: widgets.HTML) -> None:

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 from workbench.background import Task, as_workbench_error
 from workbench.compare.tolerances import PRESETS, Tolerance, Tolerances
 from workbench.session import LoadedModel, WorkbenchSession
-from workbench.ui.common import ErrorBox, busy_while, esc, html_table, note
+from workbench.ui.common import LINE, ErrorBox, busy_while, esc, html_table, note, show_png
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
 
@@ -19,7 +19,7 @@ _BAD = "background:#ffd6d6;font-weight:bold"
 _DRIFT_ROWS = 60
 
 
-def figure_png(figure: Any, dpi: int = 70) -> bytes:
+def figure_png(figure: Any, dpi: int = 80) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
@@ -29,7 +29,7 @@ def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3g}"
 
 
-def drift_html(drift: Any) -> str:
+def drift_html(drift: Any, kept: tuple[str, ...] = ()) -> str:
     """Per-layer drift in topological order; the first node over threshold highlighted."""
     layers = list(drift.layers)
     first = next((i for i, t in enumerate(layers) if t.node == drift.first_bad_node), None)
@@ -39,18 +39,34 @@ def drift_html(drift: Any) -> str:
              _num(t.cosine), t.candidate_nonfinite) for t in shown]
     styles = [_BAD if t.node == drift.first_bad_node else (
         "color:#c62828" if t.over_threshold else "") for t in shown]
-    head = (note(f"First node over the threshold ({drift.threshold:g}): "
+    head = (note(f"First node whose relative error exceeds {drift.threshold:g}: "
                  f"<b>{esc(drift.first_bad_node)}</b> — {esc(drift.reason)}", "error")
-            if drift.first_bad_node else note(f"No layer drifts over {drift.threshold:g}.",
-                                              "ok"))
-    more = (f"<small>rows {start + 1}–{start + len(shown)} of {len(layers)}</small>"
+            if drift.first_bad_node else note(
+                f"No layer's relative error exceeds {drift.threshold:g}.", "ok"))
+    legend = ("<small style='color:#666'>relative error = max |candidate − FP32| / "
+              "max |FP32| of the node's output; non-finite = NaN/Inf values in the "
+              "candidate</small>")
+    more = (f"<small> · rows {start + 1}–{start + len(shown)} of {len(layers)}</small>"
             if len(layers) > len(shown) else "")
-    ranges = "".join(
-        f"<li>{esc(r.node)} / {esc(r.tensor)}: {esc(r.kind)} in {r.count}/{r.total} values "
-        f"(extreme {r.extreme:.3g})</li>" for r in drift.out_of_range[:10])
-    return (head + more + html_table(("#", "node", "op", "tensor", "error", "max |ref|",
-                                      "cosine", "non-finite"), rows, row_styles=styles)
-            + (f"<b>Values outside the FP16 range</b><ul>{ranges}</ul>" if ranges else ""))
+    table = html_table(("#", "node", "op", "tensor", "rel. error", "max |FP32|", "cosine",
+                        "non-finite"), rows, row_styles=styles)
+    return head + legend + more + table + _out_of_range_html(drift, kept)
+
+
+def _out_of_range_html(drift: Any, kept: tuple[str, ...]) -> str:
+    """FP32 values beyond the FP16 range; nodes already kept in FP32 are marked as handled."""
+    if not drift.out_of_range:
+        return ""
+    items = []
+    for r in drift.out_of_range[:10]:
+        handled = (" — <span style='color:#2e7d32'>kept in FP32 ✔</span>"
+                   if r.node in kept else "")
+        items.append(f"<li>{esc(r.node)} / {esc(r.tensor)}: {esc(r.kind)} in "
+                     f"{r.count}/{r.total} values (extreme {r.extreme:.3g}){handled}</li>")
+    all_kept = all(r.node in kept for r in drift.out_of_range)
+    title = ("FP32 values outside the FP16 range (all in nodes kept in FP32)" if all_kept
+             else "FP32 values outside the FP16 range (±65504)")
+    return f"<b>{title}</b><ul style='margin:2px 0;{LINE}'>{''.join(items)}</ul>"
 
 
 class CompareTab:
@@ -76,10 +92,14 @@ class CompareTab:
                                           icon="shield", disabled=True,
                                           layout={"width": "260px"})
         self.status, self.verdict, self.table = widgets.HTML(), widgets.HTML(), widgets.HTML()
-        self.plots = widgets.Image(format="png", layout={"max_width": "100%"})
-        self.drift_plot = widgets.Image(format="png", layout={"max_width": "100%"})
+        self.plots = widgets.Image(format="png", layout={"display": "none"})
+        self.drift_plot = widgets.Image(format="png", layout={"display": "none"})
         self.drift = widgets.HTML()
         self.script = widgets.Textarea(layout={"width": "100%", "height": "90px"})
+        self.results = widgets.VBox([
+            self.verdict, self.table, self.plots, widgets.HTML("<b>Per-layer drift</b>"),
+            self.drift, self.drift_plot, widgets.HTML("<b>The same in Python</b>"), self.script,
+        ], layout={"display": "none"})  # headings without content until the first run
         self.error = ErrorBox()
         self.precision.observe(self._on_precision, "value")
         self.run_button.on_click(lambda _b: self.start())
@@ -89,14 +109,15 @@ class CompareTab:
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
             widgets.HBox([self.keep, self.seed]),
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
-            self.verdict, self.table, self.plots, widgets.HTML("<b>Per-layer drift</b>"),
-            self.drift, self.drift_plot, widgets.HTML("<b>The same in Python</b>"), self.script,
+            self.results,
         ])
 
     def on_model(self, model: LoadedModel | None) -> None:
-        for w in (self.verdict, self.table, self.drift):
+        for w in (self.verdict, self.table, self.drift, self.script):
             w.value = ""
-        self.plots.value = self.drift_plot.value = b""
+        show_png(self.plots, b"")
+        show_png(self.drift_plot, b"")
+        self.results.layout.display = "none"
         self.error.clear()
         self.keep.value = ""
         self.run_button.disabled = model is None
@@ -151,25 +172,43 @@ class CompareTab:
     def show(self, report: Any) -> None:
         outputs = report.outputs
         verdict = "PASSED" if report.passed else "FAILED"
+        kept = (f" · kept in FP32: {esc(', '.join(report.keep_fp32))}"
+                if report.keep_fp32 else "")
         self.verdict.value = note(
-            f"{esc(report.precision.upper())} vs FP32: <b>{verdict}</b> · candidate from "
-            f"{esc(report.path)} · tolerances {esc(outputs.tolerances.describe())}"
-            f"<br><small>{esc(outputs.rule)}</small>", "ok" if report.passed else "error")
+            f"{esc(report.precision.upper())} vs FP32: <b>{verdict}</b> · tolerances "
+            f"{esc(outputs.tolerances.describe())}{kept}", "ok" if report.passed else "error"
+        ) + (f"<details style='font-size:12px;color:#555'><summary>how this was computed"
+             f"</summary>candidate from {esc(report.path)}.<br>{esc(outputs.rule)}</details>")
         rows = [(o.name, "pass" if o.passed else "FAIL", _num(o.max_abs), _num(o.max_rel),
                  _num(o.p99_abs), _num(o.cosine), f"{o.failing_elements}/{o.elements}",
                  o.candidate_nan + o.candidate_inf, _num(o.min_atol), _num(o.min_rtol))
                 for o in outputs.outputs]
         styles = ["" if o.passed else _BAD for o in outputs.outputs]
         self.table.value = html_table(
-            ("output", "", "max abs", "max rel", "p99 abs", "cosine", "failing", "NaN/Inf",
-             "min atol", "min rtol"), rows, row_styles=styles) + "".join(
+            ("output", "result", "max abs", "max rel", "p99 abs", "cosine", "failing elements",
+             "NaN/Inf", "atol to pass", "rtol to pass"), rows, row_styles=styles) + "".join(
             note(esc(n), "warn") for n in report.notes)
         from workbench.compare.plots import drift_curve, error_histograms
 
-        self.plots.value = figure_png(error_histograms(report.reference_outputs,
-                                                       report.candidate_outputs))
+        show_png(self.plots, figure_png(error_histograms(report.reference_outputs,
+                                                         report.candidate_outputs)))
         if report.drift is not None:
-            self.drift.value = drift_html(report.drift)
-            self.drift_plot.value = figure_png(drift_curve(report.drift))
-        suggested = report.suggested_keep_fp32
-        self.keep_button.disabled = not suggested or suggested == report.keep_fp32
+            self.drift.value = drift_html(report.drift, tuple(report.keep_fp32))
+            show_png(self.drift_plot, figure_png(drift_curve(report.drift)))
+        else:
+            self.drift.value = note("No per-layer drift for this comparison.")
+            show_png(self.drift_plot, b"")
+        self.results.layout.display = ""
+        self._offer_keep(report)
+
+    def _offer_keep(self, report: Any) -> None:
+        """Name the nodes the keep-FP32 button would add, and enable it only then."""
+        suggested = tuple(report.suggested_keep_fp32)
+        new = [n for n in suggested if n not in report.keep_fp32]
+        self.keep_button.disabled = not new
+        self.keep_button.button_style = "warning" if new else ""
+        self.keep_button.tooltip = f"keep in FP32: {', '.join(suggested)}" if new else None
+        if new:
+            self.verdict.value += note(
+                f"Suggested fix: keep <b>{esc(', '.join(new))}</b> in FP32 (press "
+                "<i>Keep these in FP32 and re-run</i>).", "warn")

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 
 from workbench.background import as_workbench_error
 from workbench.session import LoadedModel, WorkbenchSession
-from workbench.ui.common import ErrorBox, esc, html_table, note
+from workbench.ui.common import ErrorBox, esc, kv_table, note
 
 __all__ = ["EnginesTab", "card_html"]
 
@@ -28,7 +28,7 @@ def card_html(entry: Any) -> str:
     rows += [("input", f"{s.name}: {s.dtype} {s.shape_text()}") for s in card.inputs]
     rows += [("output", f"{s.name}: {s.dtype} {s.shape_text()}") for s in card.outputs]
     rows += [("profile", shape.text()) for profile in card.profiles for shape in profile]
-    return html_table(("engine card", esc(entry.name)), rows)
+    return f"<b>Engine card: {esc(entry.name)}</b>" + kv_table(rows)
 
 
 def reload_html(loaded: Any) -> str:
@@ -53,15 +53,19 @@ class EnginesTab:
         self.session = session
         self.name = widgets.Text(description="name", placeholder="engine name",
                                  layout={"width": "320px"})
-        self.overwrite = widgets.Checkbox(value=False, description="overwrite", indent=False)
+        self.overwrite = widgets.Checkbox(value=False, description="overwrite", indent=False,
+                                          layout={"width": "auto"})
         self.save_button = widgets.Button(description="Save engine", icon="save",
                                           button_style="success", disabled=True)
+        self.save_hint = widgets.HTML()
         self.listing = widgets.Select(options=[], rows=6, layout={"width": "320px"})
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.reload_button = widgets.Button(description="Reload & check", icon="check")
-        self.confirm = widgets.Checkbox(value=False, description="yes, delete", indent=False)
+        self.confirm = widgets.Checkbox(value=False, description="yes, delete", indent=False,
+                                        layout={"width": "auto"})
         self.delete_button = widgets.Button(description="Delete", icon="trash",
-                                            button_style="danger")
+                                            button_style="danger", disabled=True,
+                                            tooltip="tick 'yes, delete' first")
         self.card = widgets.HTML()
         self.verdict = widgets.HTML()
         self.status = widgets.HTML()
@@ -70,12 +74,14 @@ class EnginesTab:
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.reload_button.on_click(lambda _b: self._act(self._reload))
         self.delete_button.on_click(lambda _b: self._act(self._delete))
-        self.listing.observe(lambda _c: self._show_card(), "value")
+        self.listing.observe(lambda _c: self._on_select(), "value")
+        self.confirm.observe(lambda _c: self._enable_actions(), "value")
         session.on("build", lambda _e, job: self._on_build(job))
         session.on("engines", lambda _e, _entries: self.refresh())
         self.widget = widgets.VBox([
-            widgets.HTML(f"<small>folder: <code>{esc(session.engines_dir)}</code></small>"),
-            widgets.HBox([self.name, self.overwrite, self.save_button]),
+            widgets.HTML(f"<small>folder: <code>{esc(session.engines_dir.resolve())}</code>"
+                         "</small>"),
+            widgets.HBox([self.name, self.overwrite, self.save_button]), self.save_hint,
             widgets.HTML("<b>Saved engines</b>"),
             widgets.HBox([self.listing, widgets.VBox([
                 self.refresh_button, self.reload_button,
@@ -85,13 +91,22 @@ class EnginesTab:
         self.refresh()
 
     def on_model(self, model: LoadedModel | None) -> None:
-        self.save_button.disabled = True
+        self.verdict.value = ""
         if model is not None:
             self.name.value = model.label.rsplit(".", 1)[0]
+        self._enable_save()
+
+    def _enable_save(self) -> None:
+        """Save needs a built engine; say so instead of showing a dead button."""
+        built = self.session.artifact is not None
+        self.save_button.disabled = not built
+        self.save_hint.value = "" if built else note(
+            "Nothing to save yet: build an engine in the Build tab first; saved engines "
+            "from earlier sessions are listed below.")
 
     def _on_build(self, job: Any) -> None:
         if job.done:
-            self.save_button.disabled = self.session.artifact is None
+            self._enable_save()
             settings = self.session.settings
             if settings is not None and self.session.model is not None:
                 stem = self.session.model.label.rsplit(".", 1)[0]
@@ -106,10 +121,23 @@ class EnginesTab:
             entries[0].name if entries else None)
         self._show_card()
 
+    def _on_select(self) -> None:
+        loaded = self.session.loaded_engine  # the verdict belongs to one engine only
+        if loaded is None or loaded.path.name.rsplit(".", 1)[0] != self.listing.value:
+            self.verdict.value = ""
+        self.confirm.value = False
+        self._show_card()
+
+    def _enable_actions(self) -> None:
+        chosen = bool(self.listing.value)
+        self.reload_button.disabled = not chosen
+        self.delete_button.disabled = not (chosen and self.confirm.value)
+
     def _show_card(self) -> None:
         entry = self._entries.get(self.listing.value or "")
         self.card.value = card_html(entry) if entry is not None else (
             "<i>no saved engines yet</i>")
+        self._enable_actions()
 
     def _act(self, action: Any) -> None:
         self.error.clear()

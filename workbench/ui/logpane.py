@@ -25,8 +25,9 @@ _COLOURS = {
     "INTERNAL_ERROR": "#b71c1c", "ERROR": "#c62828", "WARNING": "#a86400",
     "INFO": "#1b1b1b", "VERBOSE": "#777",
 }
+_EMPTY = '<i style="color:#888">TensorRT\'s messages appear here, live, when you press Build.</i>'
 _BOX = (
-    "height:260px;overflow:auto;display:flex;flex-direction:column-reverse;"
+    "overflow:auto;overflow-anchor:none;display:flex;flex-direction:column-reverse;"
     "border:1px solid #ccc;background:#fafafa;padding:2px 6px;margin:0"
 )
 
@@ -49,13 +50,14 @@ class LogPane:
         self._timer: threading.Timer | None = None
         self.renders = 0
         self.severity = widgets.Dropdown(
-            options=list(SEVERITIES), value="VERBOSE", description="severity ≤",
-            layout=widgets.Layout(width="220px"),
+            options=list(SEVERITIES), value="VERBOSE", description="show up to",
+            layout=widgets.Layout(width="240px"),
+            tooltip="hide lines less severe than this (the build's own level is in the form)",
         )
         self.search = widgets.Text(placeholder="search the log", layout={"width": "220px"})
         self.show_all = widgets.ToggleButton(value=False, description="Show all", icon="list")
         self.status = widgets.HTML()
-        self.view = widgets.HTML(value=self._frame(""))
+        self.view = widgets.HTML(value=self._frame(_EMPTY, 40))
         self.full = widgets.Textarea(layout=widgets.Layout(width="100%", height="300px",
                                                            display="none"))
         self.severity.observe(self._on_filter, "value")
@@ -132,6 +134,10 @@ class LogPane:
         with self._lock:
             lines = list(self._lines)
         self.renders += 1
+        if self._bus is None:
+            self.view.value = self._frame(_EMPTY, 40)
+            self.status.value = ""
+            return
         body = "\n".join(
             f'<span style="color:{_COLOURS.get(r.severity, "#000")}">{esc(r.format())}</span>'
             for r in lines
@@ -150,11 +156,12 @@ class LogPane:
         )
 
     @staticmethod
-    def _frame(body: str) -> str:
+    def _frame(body: str, height: int = 260) -> str:
         # column-reverse keeps the view scrolled to the newest line without JavaScript.
         return (
-            f'<div class="wb-log" style="{_BOX}"><pre style="margin:0;font-size:11px;'
-            f'white-space:pre-wrap">{body}</pre></div>'
+            f'<div class="wb-log" style="height:{height}px;{_BOX}">'
+            f'<pre style="margin:0;font-size:11px;white-space:pre-wrap;flex-shrink:0;'
+            f'overflow:visible">{body}</pre></div>'
         )
 
     def shown_lines(self) -> list[str]:

@@ -13,7 +13,7 @@ import ipywidgets as widgets
 
 from workbench.errors import WorkbenchError
 from workbench.session import LoadedModel, WorkbenchSession
-from workbench.ui.common import ErrorBox, esc, html_table, note
+from workbench.ui.common import ErrorBox, esc, html_table, kv_table, note, show_png
 
 __all__ = ["ModelTab", "histogram_png"]
 
@@ -28,9 +28,14 @@ def histogram_png(histogram: tuple[tuple[str, int], ...], top: int = 20) -> byte
     if len(histogram) > top:
         items.append((f"{len(histogram) - top} other ops", sum(c for _, c in histogram[top:])))
     items.reverse()
-    fig = Figure(figsize=(5.2, 0.22 * len(items) + 0.8), dpi=80)
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(4.6, 0.2 * len(items) + 0.9), dpi=90)
     ax = fig.add_subplot()
-    ax.barh([name for name, _ in items], [count for _, count in items], color="#76b900")
+    bars = ax.barh([name for name, _ in items], [count for _, count in items], color="#76b900")
+    ax.bar_label(bars, fontsize=7, padding=2)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # node counts: no "0.25 nodes"
+    ax.margins(x=0.12)
     ax.set_xlabel("nodes")
     ax.set_title("op types", fontsize=10)
     ax.tick_params(labelsize=8)
@@ -57,17 +62,20 @@ class ModelTab:
         self.summary = widgets.HTML("<i>Load a model to see its summary.</i>")
         self.io_table = widgets.HTML()
         self.search = widgets.Text(placeholder="filter nodes by name, op or tensor",
-                                   layout={"width": "300px"})
+                                   layout={"width": "260px"})
         self.op_filter = widgets.Dropdown(options=[_ALL_OPS], value=_ALL_OPS,
-                                          layout={"width": "220px"})
+                                          layout={"width": "180px"})
         self.prev_button = widgets.Button(description="◀ prev", layout={"width": "80px"})
         self.next_button = widgets.Button(description="next ▶", layout={"width": "80px"})
-        self.page_label = widgets.HTML()
+        self.page_label = widgets.HTML(layout={"flex": "0 1 auto", "margin": "0 8px"})
         self.nodes = widgets.HTML()
-        self.histogram = widgets.Image(format="png", layout={"max_width": "460px"})
-        self.view_button = widgets.Button(description="View graph", icon="project-diagram",
-                                          button_style="info")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self.histogram = widgets.Image(format="png", layout={"display": "none"})
+        self.view_button = widgets.Button(description="View graph (Netron)",
+                                          icon="project-diagram", button_style="info",
+                                          layout={"width": "200px"}, disabled=True,
+                                          tooltip="serve the model with Netron on 127.0.0.1")
+        self.stop_button = widgets.Button(description="Stop Netron", icon="stop", disabled=True,
+                                          layout={"width": "140px"})
         self.graph = widgets.HTML()
         self.view_button.add_class("wb-view-graph")
         self.error = ErrorBox()
@@ -78,26 +86,39 @@ class ModelTab:
         self.view_button.on_click(lambda _b: self.view_graph())
         self.stop_button.on_click(lambda _b: self.stop_graph())
         session.on("graph", lambda _e, _v: self._show_graph())
-        self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox([self.summary, self.io_table],
-                                       layout={"width": "60%"}), self.histogram]),
+        # The graph view sits above the node table: below 50 rows it would be out of sight.
+        self.details = widgets.VBox([
+            widgets.HBox([self.view_button, self.stop_button]), self.error, self.graph,
             widgets.HTML("<b>Nodes</b>"),
             widgets.HBox([self.search, self.op_filter, self.prev_button, self.page_label,
                           self.next_button]),
             self.nodes,
-            widgets.HBox([self.view_button, self.stop_button]), self.error, self.graph,
+        ], layout={"display": "none"})  # nothing to search or draw until a model is open
+        self.widget = widgets.VBox([
+            widgets.HBox([widgets.VBox([self.summary, self.io_table],
+                                       layout={"width": "60%"}), self.histogram]),
+            self.details,
         ])
+
+    @property
+    def _node_controls(self) -> list[widgets.Widget]:
+        return [self.search, self.op_filter, self.prev_button, self.next_button]
 
     def on_model(self, model: LoadedModel | None) -> None:
         self.error.clear()
+        self.details.layout.display = "none" if model is None else ""
         if model is None:
-            self.summary.value = "<i>No model loaded.</i>"
+            self.summary.value = ("<i>No model loaded: pick a sample, type a path or upload an "
+                                  ".onnx file above.</i>")
             for w in (self.io_table, self.nodes, self.page_label):
                 w.value = ""
-            self.histogram.value = b""
+            show_png(self.histogram, b"")
             self._filtered = []
             self.view_button.disabled = True
+            for control in self._node_controls:
+                control.disabled = True
             return
+        self.search.disabled = self.op_filter.disabled = False
         summary = model.summary
         self.summary.value = self._summary_html(model)
         self.io_table.value = self._io_html(summary)
@@ -106,7 +127,7 @@ class ModelTab:
         self.op_filter.value = _ALL_OPS
         self.search.value = ""
         self.apply_filter()
-        self.histogram.value = histogram_png(summary.op_histogram) if ops else b""
+        show_png(self.histogram, histogram_png(summary.op_histogram) if ops else b"")
         self.view_button.disabled = False
 
     @staticmethod
@@ -122,7 +143,7 @@ class ModelTab:
             rows.append(("external data", ", ".join(s.external_data_files)))
         if s.subgraph_count:
             rows.append(("subgraphs", s.subgraph_count))
-        text = html_table(("", ""), rows)
+        text = kv_table(rows)
         if s.checker_problems:
             items = "".join(f"<li>{esc(p)}</li>" for p in s.checker_problems[:5])
             text += note(f"onnx.checker found problems:<ul>{items}</ul>", "warn")
@@ -167,10 +188,22 @@ class ModelTab:
         self.nodes.value = html_table(("#", "name", "op", "inputs", "outputs", "attributes"),
                                       rows)
         total = len(self.session.model.summary.nodes) if self.session.model else 0
-        self.page_label.value = (f"page {self.page + 1}/{self.page_count} · "
-                                 f"{len(self._filtered):,} of {total:,} nodes")
+        self.page_label.value = self._page_text(start, len(rows), total)
+        if not self._filtered and total:
+            self.nodes.value = note("No node matches this filter.", "warn")
         self.prev_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= self.page_count - 1
+
+    def _page_text(self, start: int, shown: int, total: int) -> str:
+        found = len(self._filtered)
+        if not shown:
+            text = f"no node of {total:,} matches"
+        else:
+            what = (f"{found:,} nodes" if found == total
+                    else f"{found:,} matching nodes ({total:,} in all)")
+            pages = f" · page {self.page + 1}/{self.page_count}" if self.page_count > 1 else ""
+            text = f"rows {start + 1:,}–{start + shown:,} of {what}{pages}"
+        return f"<span style='white-space:nowrap'>{text}</span>"
 
     # -- graph view -------------------------------------------------------------------
 
@@ -187,6 +220,7 @@ class ModelTab:
     def _show_graph(self) -> None:
         view = self.session.graph_view
         self.stop_button.disabled = view is None
+        self.view_button.disabled = view is not None or self.session.model is None
         if view is None:
             self.graph.value = ""
             return

@@ -43,6 +43,7 @@ class ModelChooser:
         self.path = widgets.Text(placeholder="path/to/model.onnx", layout={"width": "300px"})
         self.open_button = widgets.Button(description="Open", icon="folder-open")
         self.upload = widgets.FileUpload(accept=".onnx", multiple=False, description="Upload")
+        self._syncing = False
         self.picker.observe(self._on_pick, "value")
         self.open_button.on_click(lambda _b: self.open(self.path.value.strip()))
         self.path.continuous_update = False
@@ -50,8 +51,23 @@ class ModelChooser:
         self.widget = widgets.HBox([self.picker, self.path, self.open_button, self.upload])
 
     def _on_pick(self, change: dict[str, Any]) -> None:
-        if change["new"] != _NO_SAMPLE:
+        if change["new"] != _NO_SAMPLE and not self._syncing:
             self.open(self.samples[change["new"]])
+
+    def show_loaded(self, model: LoadedModel | None) -> None:
+        """Make the picker and path field say which model is open (without reloading it)."""
+        if model is None:
+            return  # a failed load: leave what the user picked or typed in view
+        path = model.path
+        sample = next((name for name, p in self.samples.items()
+                       if path is not None and p.resolve() == path.resolve()), _NO_SAMPLE)
+        self._syncing = True
+        try:
+            self.picker.value = sample
+        finally:
+            self._syncing = False
+        if path is not None:
+            self.path.value = str(path)
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         for item in change["new"] or ():
@@ -95,6 +111,7 @@ class WorkbenchPanel(widgets.VBox):
 
     def _on_model(self, _event: str, model: LoadedModel | None) -> None:
         self._show_title()
+        self.chooser.show_loaded(model)
         self.error.show(self.session.load_error if model is None else None)
         for view in self._views:
             view.on_model(model)

@@ -8,12 +8,12 @@ import ipywidgets as widgets
 
 from workbench.background import Task
 from workbench.session import LoadedModel, WorkbenchSession
-from workbench.ui.common import ErrorBox, busy_while, esc, note
+from workbench.ui.common import LINE, ErrorBox, busy_while, esc, note, plural
 
 __all__ = ["ParseTab", "islands_html", "issue_card"]
 
 _CARD = ("border:1px solid #e0b4b4;border-left:6px solid #c62828;background:#fff8f8;"
-         "padding:6px 10px;margin:6px 0;border-radius:3px;font-size:13px")
+         "padding:6px 10px;margin:6px 0;border-radius:3px;font-size:13px;" + LINE)
 
 
 def issue_card(issue: Any) -> str:
@@ -45,7 +45,8 @@ def islands_html(report: Any) -> str:
         colour = "#2e7d32" if island.supported else "#c62828"
         mark = "supported" if island.supported else "UNSUPPORTED"
         rows.append(f"<li><span style='color:{colour}'>{mark}</span> {esc(island.text())}</li>")
-    return f"<b>Node islands</b><ul style='font-size:12px'>{''.join(rows)}</ul>"
+    return (f"<b>Node islands</b><ul style='font-size:12px;margin:2px 0;{LINE}'>"
+            f"{''.join(rows)}</ul>")
 
 
 class ParseTab:
@@ -66,7 +67,8 @@ class ParseTab:
         self.saved = widgets.HTML()
         self.error = ErrorBox()
         self.diagnose_button.on_click(lambda _b: self.run_diagnosis())
-        self.fold_button.on_click(lambda _b: self._start(self.session.start_fold_and_retry))
+        self._nodes_before_fold: int | None = None
+        self.fold_button.on_click(lambda _b: self.fold_and_retry())
         self.reduce_button.on_click(lambda _b: self._start(self.session.start_reduce))
         session.on("task", self._on_task)
         self.widget = widgets.VBox([
@@ -90,6 +92,11 @@ class ParseTab:
                 + esc(err.summary if err else "no model"), "error")
         else:
             self.verdict.value = "<i>diagnosing…</i>"
+
+    def fold_and_retry(self) -> Task | None:
+        model = self.session.model
+        self._nodes_before_fold = len(model.summary.nodes) if model else None
+        return self._start(self.session.start_fold_and_retry)
 
     def run_diagnosis(self) -> Task | None:
         return self._start(self.session.start_diagnose)
@@ -119,8 +126,8 @@ class ParseTab:
         report = self.session.diagnosis
         derived = self.session.derived
         self.saved.value = "".join(
-            note(f"{esc(kind)} model saved to <code>{esc(path)}</code>", "ok")
-            for kind, path in derived.items())
+            note(f"{esc(kind)} model saved to <code>{esc(path)}</code>{self._fold_delta(kind)}",
+                 "ok") for kind, path in derived.items())
         if self.session.reduction is not None:
             self.saved.value += note(esc(self.session.reduction.summary()))
         if report is None:
@@ -128,13 +135,29 @@ class ParseTab:
         engine = f"{esc(report.flavour)} {esc(report.version)}" if report.flavour else "not run"
         if report:
             self.verdict.value = note(
-                f"✔ TensorRT ({engine}) parses all {report.node_count} nodes.", "ok")
+                f"✔ TensorRT ({engine}) parses all {plural(report.node_count, 'node')}.", "ok")
         else:
             self.verdict.value = note(
-                f"✘ TensorRT ({engine}) cannot parse this model: {len(report.issues)} "
-                f"problem(s): {esc(', '.join(report.categories))}", "error")
+                f"✘ TensorRT ({engine}) cannot parse this model: "
+                f"{plural(len(report.issues), 'problem')} "
+                f"({esc(', '.join(report.categories))})", "error")
         self.cards.value = "".join(issue_card(issue) for issue in report.issues)
         self.islands.value = islands_html(report)
+        self._offer_repairs(report)
+
+    def _offer_repairs(self, report: Any) -> None:
+        """Enable the repairs only for a failing model; colour the one its diagnosis suggests."""
         failing = not report
         self.fold_button.disabled = not failing
         self.reduce_button.disabled = not failing
+        folding = failing and "needs_constant_folding" in report.categories
+        self.fold_button.button_style = "warning" if folding else ""
+        self.reduce_button.button_style = "warning" if failing and not folding else ""
+        self.diagnose_button.button_style = "" if failing else "primary"
+
+    def _fold_delta(self, kind: str) -> str:
+        model = self.session.model
+        before = self._nodes_before_fold
+        if kind != "folded" or before is None or model is None:
+            return ""
+        return f" ({before:,} → {plural(len(model.summary.nodes), 'node')})"

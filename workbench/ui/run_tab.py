@@ -52,16 +52,21 @@ class RunTab:
     def on_model(self, model: LoadedModel | None) -> None:
         self.outputs.value = self.inputs.value = ""
         self.error.clear()
-        self.run_button.disabled = self.generate_button.disabled = model is None
+        for control in (self.generate_button, self.upload, self.seed):
+            control.disabled = model is None
         if model is not None:
             self.generate()
         self._show_backend()
 
     def _show_backend(self) -> None:
+        """Say what the chosen backend will run; Run is enabled only where it can run."""
+        no_model = self.session.model is None
         if self.backend.value != "tensorrt":
             self.trt_note.value = ""
+            self.run_button.disabled = no_model
             return
         ok, why = self.session.tensorrt_status()
+        self.run_button.disabled = no_model or not ok
         if ok:
             self.trt_note.value = note(f"TensorRT runs on {esc(why)}; the engine from the "
                                        "Build tab (or the one reloaded) is used.", "ok")
@@ -109,6 +114,7 @@ class RunTab:
         busy_while(task, [self.run_button, self.generate_button], self.status)
         if task.busy:
             return
+        self._show_backend()  # re-derive Run's state: TensorRT may not run here
         if task.error is not None:
             self.error.show(task.error)
             self.outputs.value = ""

@@ -37,32 +37,52 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "log_severity": LOG_SEVERITIES,
 }
 _HELP: dict[str, str] = {
-    "keep_fp32": "node names kept in FP32, comma-separated",
-    "workspace_mib": "MiB; 0 = TensorRT's default",
+    "keep_fp32": "node names, comma-separated",
+    "workspace_mib": "TensorRT's default (no limit)",
     "timing_cache": "file path; empty = none",
-    "compute_capabilities": "targets (none = the GPU here)",
 }
+# Labels a trtexec user recognises; the tooltip names the trtexec flag.
+_LABELS: dict[str, tuple[str, str]] = {
+    "precision": ("precision", "--fp16 / --bf16 (TensorRT 10); strongly typed FP16 model "
+                  "(TensorRT 11 / RTX)"),
+    "keep_fp32": ("keep in FP32", "--layerPrecisions=NODE:fp32 --precisionConstraints=obey"),
+    "workspace_mib": ("workspace (MiB)", "--memPoolSize=workspace:N (MiB); empty = no limit"),
+    "optimization_level": ("optimization level", "--builderOptimizationLevel (0 fastest "
+                           "build … 5 most tactics)"),
+    "hardware_compatibility": ("hardware compat.", "--hardwareCompatibilityLevel"),
+    "version_compatible": ("version compatible", "--versionCompatible (needs a GPU)"),
+    "refit": ("refittable", "--refit (needs a GPU on TensorRT-RTX)"),
+    "strip_plan": ("strip weights from plan", "--stripWeights (needs a GPU on TensorRT-RTX)"),
+    "timing_cache": ("timing cache", "--timingCacheFile"),
+    "compute_capabilities": ("GPU targets", "--computeCapabilities (TensorRT-RTX); none "
+                             "selected = TensorRT's default targets; ctrl/shift-click for more"),
+    "profiling_verbosity": ("profiling verbosity", "--profilingVerbosity"),
+    "log_severity": ("build log level", "--verbose shows VERBOSE; what TensorRT sends to the "
+                     "log below"),
+}
+_ARCHS = {"7.5": "Turing", "8.0": "Ampere", "8.6": "Ampere", "8.9": "Ada",
+          "12.0": "Blackwell", "12.1": "Blackwell"}
 _WIDE = widgets.Layout(width="95%")
 _STYLE = {"description_width": "170px"}
 
 
 def _field_widget(field: dataclasses.Field[Any], default: Any) -> widgets.Widget | None:
     """One widget per BuildSettings field, chosen by its name and default's type."""
-    name, label = field.name, field.name.replace("_", " ")
-    common: dict[str, Any] = {"description": label, "style": _STYLE, "layout": _WIDE}
+    name = field.name
+    label, tip = _LABELS.get(name, (name.replace("_", " "), ""))
+    common: dict[str, Any] = {"description": label, "style": _STYLE, "layout": _WIDE,
+                              "tooltip": tip}
     if name == "profiles":
         return None  # the profile editor handles these
     if name in _CHOICES:
         return widgets.Dropdown(options=list(_CHOICES[name]), value=default, **common)
     if name == "compute_capabilities":
-        return widgets.SelectMultiple(options=list(COMPUTE_CAPABILITIES), value=(),
-                                      rows=3, **common)
+        options = [(f"SM {cc} ({_ARCHS.get(cc, 'GPU')})", cc) for cc in COMPUTE_CAPABILITIES]
+        return widgets.SelectMultiple(options=options, value=(), rows=3, **common)
     if name == "optimization_level":
         return widgets.IntSlider(value=default, min=0, max=5, **common)
     if isinstance(default, bool):
-        return widgets.Checkbox(value=default, indent=False, description=label)
-    if name == "workspace_mib":
-        return widgets.BoundedIntText(value=default or 0, min=0, max=1 << 20, **common)
+        return widgets.Checkbox(value=default, indent=False, description=label, tooltip=tip)
     if isinstance(default, tuple):
         return widgets.Text(value=", ".join(default), placeholder=_HELP.get(name, ""), **common)
     return widgets.Text(value="" if default is None else str(default),
@@ -72,7 +92,7 @@ def _field_widget(field: dataclasses.Field[Any], default: Any) -> widgets.Widget
 def _read(name: str, widget: widgets.Widget) -> Any:
     value = widget.value
     if name == "workspace_mib":
-        return int(value) or None
+        return _workspace(value)
     if name == "timing_cache":
         return value.strip() or None
     if name == "keep_fp32":
@@ -82,9 +102,22 @@ def _read(name: str, widget: widgets.Widget) -> Any:
     return value
 
 
+def _workspace(text: str) -> int | None:
+    text = text.strip().lower().removesuffix("mib").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError as err:
+        raise BuildSettingsError(
+            "The workspace limit is not a whole number of MiB.",
+            expected="an integer number of MiB (e.g. 1024), or empty for TensorRT's default",
+            found=repr(text), fix="type a number like 1024, or clear the field") from err
+
+
 def _show(name: str, value: Any) -> Any:
     if name == "workspace_mib":
-        return value or 0
+        return "" if value is None else str(value)
     if name == "timing_cache":
         return value or ""
     if name == "keep_fp32":
@@ -106,7 +139,10 @@ class ProfileEditor:
         self.reset_button = widgets.Button(description="Reset profile", icon="undo",
                                            tooltip="seed again from the symbolic dims")
         self.reset_button.on_click(lambda _b: self.seed(self.inputs))
-        self.widget = widgets.VBox([widgets.HTML("<b>Optimization profile</b>"), self.box,
+        self.widget = widgets.VBox([widgets.HTML(
+            "<b>Optimization profile</b> <small style='color:#666'>min / opt / max shapes "
+            "of each dynamic input, as 1x3x224x224 (trtexec --minShapes/--optShapes/"
+            "--maxShapes)</small>"), self.box,
                                     widgets.HBox([self.reset_button]), self.status])
 
     def seed(self, inputs: Sequence[TensorSpec], profile: Sequence[ShapeProfile] = ()) -> None:
