@@ -50,17 +50,16 @@ for check in sys.argv[3].split(","):
 os._exit(0)  # only the parse is on trial, not interpreter teardown
 """
 
-_SURVIVED: set[tuple[str, ...]] = set()
+# model identity -> the parser calls it survived (a diagnose's probe covers a later build's)
+_SURVIVED: dict[str, set[str]] = {}
 
 
-def _key(model_file: ModelFile, checks: Sequence[str]) -> tuple[str, ...]:
+def _identity(model_file: ModelFile) -> str:
     if model_file.path is not None:
         # path + size + mtime: no need to hash a large file just to recognise it again
         stat = model_file.path.stat()
-        identity = f"{model_file.path}:{stat.st_size}:{stat.st_mtime_ns}"
-    else:
-        identity = sha256_hex(model_file.data)
-    return (identity, *checks)
+        return f"{model_file.path}:{stat.st_size}:{stat.st_mtime_ns}"
+    return sha256_hex(model_file.data)
 
 
 class ParserProbe:
@@ -68,7 +67,7 @@ class ParserProbe:
 
     def __init__(self, model_file: ModelFile, checks: Sequence[str]) -> None:
         self._file = model_file
-        self._key = _key(model_file, checks)
+        self._identity, self._checks = _identity(model_file), set(checks)
         target = "-" if model_file.path is None else str(model_file.path)
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, "-c", _CHILD, load_trt().__name__, target, ",".join(checks)],
@@ -98,7 +97,8 @@ class ParserProbe:
             raise
         if proc.returncode < 0:
             raise _parser_crashed(self._file.label, -proc.returncode, stderr)
-        _SURVIVED.add(self._key)  # a Python failure in the child shows in the real parse
+        # a Python failure in the child shows in the real parse, so only crashes count here
+        _SURVIVED.setdefault(self._identity, set()).update(self._checks)
 
     def cancel(self) -> None:
         """Stop the child without a verdict (the caller gave up before parsing)."""
@@ -117,7 +117,7 @@ def start_parser_probe(model_file: ModelFile, checks: Sequence[str] = ("parse",)
     """
     if os.environ.get("WORKBENCH_ISOLATE_PARSER", "1").strip() == "0":
         return None
-    if _key(model_file, checks) in _SURVIVED:
+    if set(checks) <= _SURVIVED.get(_identity(model_file), set()):
         return None
     try:
         return ParserProbe(model_file, checks)
