@@ -33,8 +33,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 ROOT = Path(__file__).resolve().parent.parent
 RESNET = ROOT / "sample_models" / "resnet_block.onnx"
@@ -85,26 +83,12 @@ print(json.dumps({"wall": wall, "rss_mib": rss, "plan": len(bytes(plan)),
 """
 
 
-def make_big_convnet(path: Path, target_mb: int = 100) -> Path:
-    """A static conv net whose weights total about ``target_mb`` MB."""
-    rng = np.random.default_rng(0)
-    channels, nodes, inits, previous = 512, [], [], "input"
-    layers = max(1, round(target_mb * 1e6 / (channels * channels * 9 * 4)))
-    for i in range(layers):
-        weight = (rng.standard_normal((channels, channels, 3, 3)) * 0.01).astype(np.float32)
-        inits.append(numpy_helper.from_array(weight, f"conv{i}.w"))
-        nodes.append(helper.make_node("Conv", [previous, f"conv{i}.w"], [f"c{i}"],
-                                      name=f"conv{i}", pads=[1, 1, 1, 1]))
-        nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"], name=f"relu{i}"))
-        previous = f"r{i}"
-    graph = helper.make_graph(
-        nodes, "big_convnet",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, channels, 16, 16])],
-        [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [1, channels, 16, 16])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.save(model, str(path))
-    return path
+def make_big_convnet(path: Path) -> Path:
+    """A static 512-channel conv chain of ~104 MB of weights (11 × 3×3 convolutions)."""
+    sys.path.insert(0, str(ROOT / "tests"))  # the same generator the panel bench uses
+    from browser.models import conv_chain
+
+    return conv_chain(path, layers=11, channels=512)
 
 
 def run_once(variant: str, model: Path, shapes: object) -> dict:

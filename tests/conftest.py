@@ -29,5 +29,22 @@ def sample():
     return get
 
 
+@pytest.fixture(scope="module")
+def artifact(sample):
+    """A real TensorRT-RTX engine of mlp_dynamic_batch, built once per test module."""
+    from workbench.backends.trt.build import build_engine
+    from workbench.settings import BuildSettings
+
+    return build_engine(sample("mlp_dynamic_batch"), BuildSettings(compute_capabilities=("8.9",)))
+
+
+@pytest.fixture()
+def saved(artifact, tmp_path: Path) -> Path:
+    """That engine saved (plan + card) into a temporary folder."""
+    from workbench.engines import save_engine
+
+    return save_engine(artifact, tmp_path / "mlp.engine")
+
+
 def in_ci() -> bool:
     return bool(os.environ.get("CI"))

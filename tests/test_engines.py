@@ -7,22 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.compat import backend_info
 from workbench.backends.trt.engine import load_engine
 from workbench.engines import EngineCard, card_path_for, save_engine
 from workbench.errors import EngineLoadError, EngineSaveError
-from workbench.settings import BuildSettings
-
-
-@pytest.fixture(scope="module")
-def artifact(sample):
-    return build_engine(sample("mlp_dynamic_batch"), BuildSettings(compute_capabilities=("8.9",)))
-
-
-@pytest.fixture()
-def saved(artifact, tmp_path: Path) -> Path:
-    return save_engine(artifact, tmp_path / "mlp.engine")
 
 
 def test_card_json_round_trip(artifact) -> None:

@@ -22,11 +22,10 @@ from workbench.backends.trt import compat
 from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.engine import _deserialize, load_engine
 from workbench.backends.trt.parse import diagnose
-from workbench.engines import card_path_for, save_engine
+from workbench.engines import card_path_for
 from workbench.errors import EngineLoadError, ModelLoadError
 from workbench.inspection.loading import load_model
 from workbench.inspection.summary import inspect_model
-from workbench.settings import BuildSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
 from hostile_cases import HOSTILE_CASES, HostileCase, run_hostile_case
@@ -162,16 +161,6 @@ def test_three_gib_onnx_file_is_refused_before_reading(tmp_path: Path) -> None:
 
 
 # -- engines -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def artifact(sample):
-    return build_engine(sample("mlp_dynamic_batch"), BuildSettings(compute_capabilities=("8.9",)))
-
-
-@pytest.fixture()
-def saved(artifact, tmp_path: Path) -> Path:
-    return save_engine(artifact, tmp_path / "mlp.engine")
 
 
 def _edit_card(path: Path, **changes: object) -> None:

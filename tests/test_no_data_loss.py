@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.reduce import reduce_failure
 from workbench.engine_library import EngineLibrary
 from workbench.engines import card_path_for, save_engine
 from workbench.errors import EngineSaveError, WorkbenchError
 from workbench.logbus import LogBus
 from workbench.session import WorkbenchSession
-from workbench.settings import BuildSettings
 from workbench.transforms.folding import fold_constants
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,11 +35,6 @@ save_engine(EngineArtifact(plan, replace(card, plan_size=len(plan))), sys.argv[1
             overwrite=sys.argv[4] == "1")
 print("saved", flush=True)
 """
-
-
-@pytest.fixture(scope="module")
-def artifact(sample):
-    return build_engine(sample("mlp_dynamic_batch"), BuildSettings(compute_capabilities=("8.9",)))
 
 
 def _temps(folder: Path) -> list[Path]:
