@@ -66,7 +66,10 @@ class ParserProbe:
     """A child process parsing one model; :meth:`wait` raises if the parser died."""
 
     def __init__(self, model_file: ModelFile, checks: Sequence[str]) -> None:
-        self._file = model_file
+        # Only what the wait needs: holding the ModelFile would keep a large model's bytes
+        # alive through the whole build that follows (its peak memory).
+        self._label = model_file.label
+        self._stdin = model_file.data if model_file.path is None else None
         self._identity, self._checks = _identity(model_file), set(checks)
         target = "-" if model_file.path is None else str(model_file.path)
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
@@ -84,25 +87,25 @@ class ParserProbe:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        data = self._file.data if self._file.path is None else None
+        data, self._stdin = self._stdin, None
         try:
             _, stderr = proc.communicate(input=data, timeout=timeout)
         except subprocess.TimeoutExpired as err:
             proc.kill()
             proc.communicate()
-            raise _parser_hung(self._file.label, timeout) from err
+            raise _parser_hung(self._label, timeout) from err
         except BaseException:
             proc.kill()  # KeyboardInterrupt while waiting: leave no orphan behind
             proc.communicate()
             raise
         if proc.returncode < 0:
-            raise _parser_crashed(self._file.label, -proc.returncode, stderr)
+            raise _parser_crashed(self._label, -proc.returncode, stderr)
         # a Python failure in the child shows in the real parse, so only crashes count here
         _SURVIVED.setdefault(self._identity, set()).update(self._checks)
 
     def cancel(self) -> None:
         """Stop the child without a verdict (the caller gave up before parsing)."""
-        proc, self._proc = self._proc, None
+        proc, self._proc, self._stdin = self._proc, None, None
         if proc is not None:
             proc.kill()
             proc.communicate()
