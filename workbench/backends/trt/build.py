@@ -195,6 +195,9 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
     data, path = network_source.pop()
     logger = make_logger(trt, bus, keep=is_layer_report)
     stderr_lines: list[str] = []
+    if settings.timing_cache and not info.has("timing_cache"):
+        bus.push("WARNING", f"{info.label} has no timing cache (its timing-cache calls are "
+                 f"no-ops): {settings.timing_cache} is neither read nor written", "workbench")
 
     def on_stderr(line: str) -> None:
         if line.strip():
@@ -217,7 +220,7 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
             raise BuildCancelled("The build was cancelled before it started.",
                                  found="cancel was already set")
         plan = builder.build_serialized_network(network, config)
-        if plan is not None and settings.timing_cache:
+        if plan is not None and settings.timing_cache and info.has("timing_cache"):
             _save_timing_cache(config, settings.timing_cache)
     if plan is None:
         if monitor.cancelled:
@@ -271,7 +274,7 @@ def _configure(trt: ModuleType, builder: Any, network: Any, config: Any,
         _set_compute_capabilities(trt, config, settings.compute_capabilities)
     config.profiling_verbosity = getattr(trt.ProfilingVerbosity,
                                          settings.profiling_verbosity.upper())
-    if settings.timing_cache:
+    if settings.timing_cache and info.has("timing_cache"):
         _load_timing_cache(config, settings.timing_cache)
 
 

@@ -220,7 +220,8 @@ def _probe_features(trt: ModuleType) -> set[str]:
         "version_compatible": "VERSION_COMPATIBLE" in flags,
         "refit": "REFIT" in flags,
         "strip_plan": "STRIP_PLAN" in flags,
-        "timing_cache": "create_timing_cache" in config,
+        # TensorRT-RTX keeps the timing-cache calls only as deprecated no-ops (since 1.2).
+        "timing_cache": "create_timing_cache" in config and trt.__name__ != "tensorrt_rtx",
         "hardware_compatibility": hasattr(trt, "HardwareCompatibilityLevel"),
     }
     return {name for name, ok in probes.items() if ok}
