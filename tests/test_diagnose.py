@@ -168,3 +168,17 @@ def test_explain_build_failure(line: str, fragment: str) -> None:
     cause, fixes = explain_build_failure([line])
     assert cause
     assert any(fragment in fix for fix in fixes), fixes
+
+
+def test_freeze_shapes_fix_names_the_models_inputs_and_works(sample) -> None:
+    import ast
+
+    from workbench.backends.trt.parse import fold_and_diagnose
+
+    report = workbench.diagnose(sample("needs_constant_folding"))
+    fix = next(f for f in report.issues[0].fixes if "input_shapes=" in f)
+    literal = fix.split("input_shapes=", 1)[1].rstrip(")")
+    shapes = ast.literal_eval(literal)
+    assert shapes == {"image": [1, 4, 224, 224]}  # the real input; dynamic dims at opt
+    _, folded = fold_and_diagnose(sample("needs_constant_folding"), input_shapes=shapes)
+    assert folded, folded.text()

@@ -148,7 +148,8 @@ _DTYPE_PATTERN = (
 _UNSUPPORTED_PATTERN = r"Plugin not found|No importer registered|not supported|UNSUPPORTED_NODE"
 
 
-def _fixes(category: str, op: str, domain: str) -> tuple[str, ...]:
+def _fixes(category: str, op: str, domain: str,
+           shapes_example: str = "{'input': [1, 3, 224, 224]}") -> tuple[str, ...]:
     node = f"{op!r}" + (f" (domain {domain!r})" if domain else "")
     table: dict[str, tuple[str, ...]] = {
         "unsupported_op": (
@@ -192,7 +193,7 @@ def _fixes(category: str, op: str, domain: str) -> tuple[str, ...]:
             "fold constants: workbench.fold_constants(model) turns the Shape/arithmetic "
             "subgraph into an initializer (like polygraphy surgeon sanitize --fold-constants)",
             "if the value depends on a dynamic dimension, freeze the input shapes: "
-            "workbench.fold_constants(model, input_shapes={'input': [1, 3, 224, 224]})",
+            f"workbench.fold_constants(model, input_shapes={shapes_example})",
             f"or export {op!r} with a literal value (e.g. x.mean(dim=3) instead of dim=-1 "
             "computed from x.dim())",
         ),
@@ -261,7 +262,8 @@ _CAUSES: dict[str, str] = {
 
 
 def explain_parse_error(
-    text: str, op_type: str = "", domain: str = "", dtypes: Sequence[str] = (), code: str = ""
+    text: str, op_type: str = "", domain: str = "", dtypes: Sequence[str] = (), code: str = "",
+    shapes_example: str = "",
 ) -> tuple[str, str, tuple[str, ...]]:
     """Category, plain-words cause and fixes for one TensorRT parser error.
 
@@ -271,11 +273,15 @@ def explain_parse_error(
         domain: The node's domain ("" for the default ONNX domain).
         dtypes: NumPy dtype names of the node's inputs and outputs, where known.
         code: TensorRT's error code name, e.g. "UNSUPPORTED_NODE".
+        shapes_example: The model's inputs with concrete shapes, as a Python dict literal,
+            for the "freeze the input shapes" fix (a generic example when empty).
     """
     category = _categorize(text, op_type, domain, dtypes, code)
     node = f"{op_type!r}" + (f" (domain {domain!r})" if domain else "") if op_type else "a node"
     odd = sorted({d for d in dtypes if d in _BAD_DTYPES}) or sorted(set(dtypes))
     cause = _CAUSES[category].format(node=node, dtypes=", ".join(odd) or "unknown")
+    if shapes_example:
+        return category, cause, _fixes(category, op_type, domain, shapes_example)
     return category, cause, _fixes(category, op_type, domain)
 
 

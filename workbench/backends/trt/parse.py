@@ -28,11 +28,12 @@ from workbench.diagnosis import (
     explain_load_failure,
     explain_parse_error,
 )
-from workbench.errors import ModelLoadError
+from workbench.errors import ModelLoadError, WorkbenchError
 from workbench.inspection.loading import ModelFile, ModelSource, load_model_file, read_model_file
-from workbench.inspection.protos import node_attributes
+from workbench.inspection.protos import graph_io_specs, node_attributes
 from workbench.logbus import LogBus
 from workbench.records import TensorSpec
+from workbench.settings import default_profiles
 from workbench.transforms.subgraph import inferred_value_infos, spec_from_value_info
 
 if TYPE_CHECKING:
@@ -118,8 +119,10 @@ def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = 
     run = parse_with_trt(model_file)
     trt, log = run.trt, run.log
     infos = inferred_value_infos(model)
+    example = _shapes_example(model)
     issues = tuple(
-        _issue(run.parser.get_error(i), model, infos, log) for i in range(run.parser.num_errors)
+        _issue(run.parser.get_error(i), model, infos, log, example)
+        for i in range(run.parser.num_errors)
     )
     islands: tuple[NodeIsland, ...] = ()
     if node_islands and (not issues or any(i.node_index is not None for i in issues)):
@@ -143,8 +146,20 @@ def _refused(label: str, err: ModelLoadError) -> ParseReport:
     return ParseReport(model=label, flavour="", version="", parsed=False, issues=(issue,))
 
 
+def _shapes_example(model: onnx.ModelProto) -> str:
+    """The model's inputs with concrete shapes (dynamic dims at the default profile's opt)."""
+    inputs, _ = graph_io_specs(model.graph)
+    try:
+        opt = {p.input: p.opt for p in default_profiles(inputs)}
+    except WorkbenchError:  # an input of unknown rank: fall back to the generic example
+        return ""
+    shapes = {s.name: list(opt.get(s.name, s.shape or ())) for s in inputs}
+    return repr(shapes) if shapes else ""
+
+
 def _issue(
-    error: Any, model: onnx.ModelProto, infos: dict[str, onnx.ValueInfoProto], log: list[str]
+    error: Any, model: onnx.ModelProto, infos: dict[str, onnx.ValueInfoProto], log: list[str],
+    shapes_example: str = "",
 ) -> ParseIssue:
     index = int(error.node())
     node = model.graph.node[index] if 0 <= index < len(model.graph.node) else None
@@ -161,7 +176,8 @@ def _issue(
     # Model-level errors (external weights, for example) name the cause only in the log.
     context = desc if node is not None else "\n".join([desc, *log])
     dtypes = [s.dtype for s in (*inputs, *outputs) if s.dtype not in ("unknown", "undefined")]
-    category, cause, fixes = explain_parse_error(context, op_type, domain, dtypes, code)
+    category, cause, fixes = explain_parse_error(context, op_type, domain, dtypes, code,
+                                                 shapes_example)
     return ParseIssue(
         category=category, cause=cause, fixes=fixes, raw=desc, code=code,
         node_index=index if node is not None else None,
