@@ -61,3 +61,13 @@ def test_convert_writes_the_fp16_graph_and_refuses_unknown_nodes(tmp_path: Path,
                  "-o", str(tmp_path / "other.onnx")]) == 1
     assert not (tmp_path / "other.onnx").exists()
     assert main(["convert", model_path, "-o", str(out)]) == 1  # never overwrites
+
+
+def test_engine_layers_lists_the_fused_onnx_nodes(tmp_path: Path, sample, capsys) -> None:
+    engine = tmp_path / "resnet.engine"
+    assert main(["build", str(sample("resnet_block")), "-o", str(engine)]) == 0
+    capsys.readouterr()
+    assert main(["engine", str(engine), "--layers"]) == 0
+    out = capsys.readouterr().out
+    assert "ONNX nodes fused into it" in out
+    assert "block.residual_add" in out  # fused with the conv/bn/relu around it

@@ -60,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "run here.")
     engine.add_argument("engine", help="the engine file (its card is ENGINE.json)")
     engine.add_argument("--json", action="store_true")
+    engine.add_argument("--layers", action="store_true",
+                        help="list the engine layers and the ONNX nodes fused into each")
     engine.set_defaults(handler=run_engine)
 
     convert = subparsers.add_parser(
@@ -189,7 +191,17 @@ def run_engine(args: argparse.Namespace) -> int:
         print(f"  - {mismatch}")
     if loaded.layers:
         print(f"layers:   {len(loaded.layers)} (from the {loaded.layers_source.replace('_', ' ')})")
+        if args.layers:
+            _print_layers(loaded.layers)
     return 0
+
+
+def _print_layers(layers: Any) -> None:
+    width = max(len(layer.name) for layer in layers)
+    print(f"  {'#':>4}  {'engine layer':<{width}}  {'type':<16}  ONNX nodes fused into it")
+    for index, layer in enumerate(layers):
+        nodes = ", ".join(layer.onnx_nodes) or "-"
+        print(f"  {index:>4}  {layer.name:<{width}}  {layer.layer_type:<16}  {nodes}")
 
 
 def run_convert(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from workbench.background import Task, as_workbench_error
 from workbench.errors import WorkbenchError
 from workbench.session import LoadedModel, WorkbenchSession
 from workbench.ui.common import ErrorBox, esc, note
+from workbench.ui.layers import layers_html
 from workbench.ui.logpane import LogPane
 from workbench.ui.settings_form import SettingsForm
 
@@ -167,4 +168,4 @@ class BuildTab:
                  card.target_text(), card.settings.precision,
                  f"plan SHA-256 {card.plan_sha256[:12]}…"]
         return note("✔ Engine built: " + esc(" · ".join(facts))
-                    + " — save it in the Engines tab.", "ok")
+                    + " — save it in the Engines tab.", "ok") + layers_html(card)

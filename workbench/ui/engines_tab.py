@@ -10,6 +10,7 @@ import ipywidgets as widgets
 from workbench.background import as_workbench_error
 from workbench.session import LoadedModel, WorkbenchSession
 from workbench.ui.common import ErrorBox, esc, kv_table, note
+from workbench.ui.layers import layers_html
 
 __all__ = ["EnginesTab", "card_html"]
 
@@ -28,7 +29,7 @@ def card_html(entry: Any) -> str:
     rows += [("input", f"{s.name}: {s.dtype} {s.shape_text()}") for s in card.inputs]
     rows += [("output", f"{s.name}: {s.dtype} {s.shape_text()}") for s in card.outputs]
     rows += [("profile", shape.text()) for profile in card.profiles for shape in profile]
-    return f"<b>Engine card: {esc(entry.name)}</b>" + kv_table(rows)
+    return f"<b>Engine card: {esc(entry.name)}</b>" + kv_table(rows) + layers_html(card)
 
 
 def reload_html(loaded: Any) -> str:
