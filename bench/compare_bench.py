@@ -33,9 +33,9 @@ from onnx import TensorProto, helper, numpy_helper
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from workbench.app.precision import compare_precision  # noqa: E402
 from workbench.backends.ort import OrtRunner, index_input_ranges  # noqa: E402
-from workbench.inputs import make_inputs  # noqa: E402
-from workbench.precision import compare_precision  # noqa: E402
+from workbench.feeds.inputs import make_inputs  # noqa: E402
 from workbench.transforms.fp16 import convert_to_fp16  # noqa: E402
 
 

@@ -33,7 +33,7 @@ def sample():
 def artifact(sample):
     """A real TensorRT-RTX engine of mlp_dynamic_batch, built once per test module."""
     from workbench.backends.trt.build import build_engine
-    from workbench.settings import BuildSettings
+    from workbench.build.settings import BuildSettings
 
     return build_engine(sample("mlp_dynamic_batch"), BuildSettings(compute_capabilities=("8.9",)))
 
@@ -41,7 +41,7 @@ def artifact(sample):
 @pytest.fixture()
 def saved(artifact, tmp_path: Path) -> Path:
     """That engine saved (plan + card) into a temporary folder."""
-    from workbench.engines import save_engine
+    from workbench.build.engines import save_engine
 
     return save_engine(artifact, tmp_path / "mlp.engine")
 

@@ -10,7 +10,7 @@ import pytest
 
 import workbench
 from workbench.backends.trt import compat
-from workbench.errors import BackendUnavailableError
+from workbench.core.errors import BackendUnavailableError
 
 
 def test_backend_info_describes_tensorrt_rtx_here() -> None:

@@ -11,9 +11,14 @@ import pytest
 
 from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.compat import backend_info
-from workbench.errors import BackendUnavailableError, BuildCancelled, BuildError, ModelLoadError
-from workbench.logbus import LogBus
-from workbench.settings import BuildSettings, ShapeProfile
+from workbench.build.settings import BuildSettings, ShapeProfile
+from workbench.core.errors import (
+    BackendUnavailableError,
+    BuildCancelled,
+    BuildError,
+    ModelLoadError,
+)
+from workbench.core.logbus import LogBus
 
 
 def test_dynamic_batch_build_with_explicit_profile(sample) -> None:

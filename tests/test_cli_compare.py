@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from workbench.cli import main
-from workbench.inputs import load_inputs
+from workbench.feeds.inputs import load_inputs
 
 
 def test_run_onnx_and_save_outputs(sample, tmp_path, capsys) -> None:

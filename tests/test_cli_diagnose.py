@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
-from workbench.diagnosis import ParseReport
+from workbench.triage.diagnosis import ParseReport
 
 
 def test_clean_model_exits_0(sample, capsys) -> None:

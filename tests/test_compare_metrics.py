@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 from workbench.compare.metrics import PASS_RULE, compare_outputs
 from workbench.compare.reports import load_report, report_from_dict, save_report
 from workbench.compare.tolerances import PRESETS, Tolerance, Tolerances
-from workbench.errors import ComparisonError
+from workbench.core.errors import ComparisonError
 
 
 def tol(atol: float, rtol: float) -> Tolerances:

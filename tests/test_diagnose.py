@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 import workbench
-from workbench.diagnosis import (
+from workbench.core.errors import ModelLoadError
+from workbench.triage.diagnosis import (
     CATEGORIES,
     ParseReport,
     explain_build_failure,
     explain_parse_error,
 )
-from workbench.errors import ModelLoadError
 
 ROOT = Path(__file__).resolve().parent.parent
 

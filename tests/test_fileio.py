@@ -1,4 +1,4 @@
-"""workbench.fileio.write_atomic: the one atomic write every save goes through."""
+"""workbench.core.fileio.write_atomic: the one atomic write every save goes through."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.fileio import write_atomic
+from workbench.core.fileio import write_atomic
 
 
 def test_writes_and_refuses_to_overwrite(tmp_path: Path) -> None:

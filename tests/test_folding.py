@@ -11,7 +11,7 @@ import tensorrt_rtx as trt
 
 import workbench
 from workbench.backends.trt.parse import fold_and_diagnose
-from workbench.errors import ModelLoadError, WorkbenchError
+from workbench.core.errors import ModelLoadError, WorkbenchError
 
 
 def _ort_run(model: bytes | str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

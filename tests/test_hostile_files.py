@@ -22,8 +22,8 @@ from workbench.backends.trt import compat
 from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.engine import _deserialize, load_engine
 from workbench.backends.trt.parse import diagnose
-from workbench.engines import card_path_for
-from workbench.errors import EngineLoadError, ModelLoadError
+from workbench.build.engines import card_path_for
+from workbench.core.errors import EngineLoadError, ModelLoadError
 from workbench.inspection.loading import load_model
 from workbench.inspection.summary import inspect_model
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.errors import InferenceInputError
-from workbench.inputs import DEFAULT_DIM, load_inputs, make_inputs, save_inputs
-from workbench.records import TensorSpec
+from workbench.core.errors import InferenceInputError
+from workbench.core.records import TensorSpec
+from workbench.feeds.inputs import DEFAULT_DIM, load_inputs, make_inputs, save_inputs
 
 SPECS = (
     TensorSpec("image", "float32", ("batch", 3, "height", "width")),

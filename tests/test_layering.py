@@ -7,6 +7,7 @@ names it.
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
@@ -45,6 +46,61 @@ def blocked_for(module: str) -> tuple[str, ...]:
     if module.startswith("workbench.inspection"):
         return ALL_HEAVY
     return ALL_HEAVY
+
+
+# The workbench's own rings (docs/DEVELOPING.md): a package may import its own ring's
+# packages and anything below, never above.
+RINGS: dict[str, int] = {
+    "core": 0,
+    "inspection": 1, "transforms": 1, "compare": 1, "build": 1, "triage": 1, "feeds": 1,
+    "backends": 2,
+    "app": 3,
+    "ui": 4, "cli": 4,
+}
+
+
+def _package_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "workbench" else None
+
+
+def _imported_workbench_modules(path: Path) -> list[tuple[int, str]]:
+    """Every ``workbench.*`` import in a file, at any depth (function-local ones too)."""
+    tree = ast.parse(path.read_text())
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "workbench":
+                found += [(node.lineno, f"workbench.{a.name}") for a in node.names]
+            elif node.module.startswith("workbench."):
+                found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("workbench.")]
+    return found
+
+
+def test_every_package_has_a_ring() -> None:
+    packages = {p.name for p in (ROOT / "workbench").iterdir() if (p / "__init__.py").exists()}
+    assert packages == set(RINGS), "update RINGS and docs/DEVELOPING.md for new packages"
+    flat = sorted(p.name for p in (ROOT / "workbench").glob("*.py") if p.name != "__init__.py")
+    assert flat == [], f"modules outside any ring: {flat}"
+
+
+def test_workbench_imports_point_down() -> None:
+    offenders = []
+    for path in sorted((ROOT / "workbench").rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.as_posix() == "workbench/__init__.py":
+            continue  # the lazy export table names every ring on purpose
+        own = rel.parts[1]
+        for line, target in _imported_workbench_modules(path):
+            package = _package_of(target)
+            if package is None or package not in RINGS:
+                offenders.append(f"{rel}:{line}: {target} (not inside a ring)")
+            elif RINGS[package] > RINGS[own]:
+                offenders.append(f"{rel}:{line}: {own} (ring {RINGS[own]}) imports "
+                                 f"{target} (ring {RINGS[package]})")
+    assert not offenders, "imports pointing up:\n" + "\n".join(offenders)
 
 
 BLOCKER = """

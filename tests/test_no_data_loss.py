@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from workbench.app.engine_library import EngineLibrary
+from workbench.app.session import WorkbenchSession
 from workbench.backends.trt.reduce import reduce_failure
-from workbench.engine_library import EngineLibrary
-from workbench.engines import card_path_for, save_engine
-from workbench.errors import EngineSaveError, WorkbenchError
-from workbench.logbus import LogBus
-from workbench.session import WorkbenchSession
+from workbench.build.engines import card_path_for, save_engine
+from workbench.core.errors import EngineSaveError, WorkbenchError
+from workbench.core.logbus import LogBus
 from workbench.transforms.folding import fold_constants
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ BIG = 384 * 2**20  # a plan large enough that writing and fsyncing it takes a wh
 _SAVER = """
 import json, sys
 from dataclasses import replace
-from workbench.engines import EngineArtifact, EngineCard, save_engine
+from workbench.build.engines import EngineArtifact, EngineCard, save_engine
 card = EngineCard.from_dict(json.loads(open(sys.argv[2]).read()))
 plan = b"vtrt" + bytes(int(sys.argv[3]) - 4)
 print("ready", flush=True)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from workbench.app.precision import compare_precision
 from workbench.compare.plots import drift_curve, error_histograms, reference_scatter
-from workbench.precision import compare_precision
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import numpy as np
 import onnx
 import pytest
 
+from workbench.app.precision import NUMPY_PATH, compare_precision
 from workbench.compare.tolerances import Tolerances
-from workbench.errors import ComparisonError
-from workbench.inputs import save_inputs
-from workbench.precision import NUMPY_PATH, compare_precision
+from workbench.core.errors import ComparisonError
+from workbench.feeds.inputs import save_inputs
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 import workbench
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 
 @pytest.mark.parametrize(

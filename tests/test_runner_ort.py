@@ -9,8 +9,8 @@ from onnx import TensorProto, helper
 
 from workbench.backends.ort import OrtRunner, index_input_ranges
 from workbench.backends.runner import validate_feeds
-from workbench.errors import InferenceInputError, ModelLoadError
-from workbench.records import TensorSpec
+from workbench.core.errors import InferenceInputError, ModelLoadError
+from workbench.core.records import TensorSpec
 
 
 def _two_input_model() -> onnx.ModelProto:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.background import EventHub, Task, as_workbench_error
-from workbench.errors import ModelLoadError, WorkbenchError
-from workbench.session import WorkbenchSession
+from workbench.app.session import WorkbenchSession
+from workbench.app.tasks import EventHub, Task, as_workbench_error
+from workbench.core.errors import ModelLoadError, WorkbenchError
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.errors import BuildSettingsError
-from workbench.records import TensorSpec
-from workbench.settings import BuildSettings, ShapeProfile, default_profiles
+from workbench.build.settings import BuildSettings, ShapeProfile, default_profiles
+from workbench.core.errors import BuildSettingsError
+from workbench.core.records import TensorSpec
 
 IMAGE = TensorSpec("image", "float32", ("batch", 3, "height", "width"))
 TOKENS = TensorSpec("token_ids", "int64", ("batch", "sequence"))

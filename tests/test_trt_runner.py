@@ -18,8 +18,8 @@ from workbench.backends.trt.compat import load_trt
 from workbench.backends.trt.cuda_buffers import PYCUDA_MISSING, load_pycuda, probe_gpu
 from workbench.backends.trt.runner import TrtRunner, _signature
 from workbench.backends.trt.runner_io import LatencyStats, _rtx_runnable_ccs, numpy_dtype_name
-from workbench.errors import BackendUnavailableError, EngineLoadError, InferenceInputError
-from workbench.records import TensorSpec
+from workbench.core.errors import BackendUnavailableError, EngineLoadError, InferenceInputError
+from workbench.core.records import TensorSpec
 
 CAN_RUN, WHY_NOT = TrtRunner.can_run()
 needs_gpu = pytest.mark.skipif(

@@ -9,7 +9,7 @@ import pytest
 from browser.models import conv_chain
 from ui_support import make_panel, wait_until
 
-from workbench.logbus import LogRecord
+from workbench.core.logbus import LogRecord
 
 
 def test_parse_tab_cards_and_islands(tmp_path: Path, sample) -> None:
@@ -122,7 +122,7 @@ def test_bad_settings_refused_in_the_form(tmp_path: Path, sample) -> None:
 
 @pytest.mark.parametrize("severity", ["WARNING", "VERBOSE"])
 def test_log_pane_filter_and_search(severity: str) -> None:
-    from workbench.logbus import LogBus
+    from workbench.core.logbus import LogBus
     from workbench.ui.logpane import LogPane
 
     bus, pane = LogBus("VERBOSE"), LogPane(tail=50)

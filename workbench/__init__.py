@@ -10,55 +10,58 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from workbench.core.version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     # errors and records
-    "WorkbenchError": "workbench.errors",
-    "ModelLoadError": "workbench.errors",
-    "BackendUnavailableError": "workbench.errors",
-    "BuildSettingsError": "workbench.errors",
-    "BuildError": "workbench.errors",
-    "BuildCancelled": "workbench.errors",
-    "EngineSaveError": "workbench.errors",
-    "EngineLoadError": "workbench.errors",
-    "InferenceInputError": "workbench.errors",
-    "ComparisonError": "workbench.errors",
-    "TensorSpec": "workbench.records",
-    "LogBus": "workbench.logbus",
-    "LogRecord": "workbench.logbus",
+    "WorkbenchError": "workbench.core.errors",
+    "ModelLoadError": "workbench.core.errors",
+    "BackendUnavailableError": "workbench.core.errors",
+    "BuildSettingsError": "workbench.core.errors",
+    "BuildError": "workbench.core.errors",
+    "BuildCancelled": "workbench.core.errors",
+    "EngineSaveError": "workbench.core.errors",
+    "EngineLoadError": "workbench.core.errors",
+    "InferenceInputError": "workbench.core.errors",
+    "ComparisonError": "workbench.core.errors",
+    "TensorSpec": "workbench.core.records",
+    "LogBus": "workbench.core.logbus",
+    "LogRecord": "workbench.core.logbus",
     # inspection (onnx only)
     "load_model": "workbench.inspection.loading",
     "inspect_model": "workbench.inspection.summary",
     "ModelSummary": "workbench.inspection.summary",
     "NodeInfo": "workbench.inspection.summary",
     # build settings (pure Python)
-    "BuildSettings": "workbench.settings",
-    "ShapeProfile": "workbench.settings",
+    "BuildSettings": "workbench.build.settings",
+    "ShapeProfile": "workbench.build.settings",
     # TensorRT backend
     "backend_info": "workbench.backends.trt.compat",
     "diagnose": "workbench.backends.trt.parse",
-    "ParseReport": "workbench.diagnosis",
+    "ParseReport": "workbench.triage.diagnosis",
     "fold_constants": "workbench.transforms.folding",
     "reduce_failure": "workbench.backends.trt.reduce",
     "build_engine": "workbench.backends.trt.build",
-    "BuildJob": "workbench.jobs",
-    "EngineArtifact": "workbench.engines",
-    "EngineCard": "workbench.engines",
-    "save_engine": "workbench.engines",
+    "BuildJob": "workbench.app.jobs",
+    "EngineArtifact": "workbench.build.engines",
+    "EngineCard": "workbench.build.engines",
+    "save_engine": "workbench.build.engines",
     "load_engine": "workbench.backends.trt.engine",
     # inference and comparison
     "OrtRunner": "workbench.backends.ort",
     "TrtRunner": "workbench.backends.trt.runner",
-    "make_inputs": "workbench.inputs",
+    "make_inputs": "workbench.feeds.inputs",
     "compare_outputs": "workbench.compare.metrics",
     "ComparisonReport": "workbench.compare.metrics",
     "Tolerances": "workbench.compare.tolerances",
-    "compare_precision": "workbench.precision",
-    "PrecisionReport": "workbench.precision",
+    "compare_precision": "workbench.app.precision",
+    "save_inputs": "workbench.feeds.inputs",
+    "load_inputs": "workbench.feeds.inputs",
+    "explain_build_failure": "workbench.triage.diagnosis",
+    "PrecisionReport": "workbench.app.precision",
     # session and panel
-    "WorkbenchSession": "workbench.session",
+    "WorkbenchSession": "workbench.app.session",
     "Workbench": "workbench.ui.panel",
 }
 
@@ -79,7 +82,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # let type checkers and IDEs see the real names
-    from workbench.errors import (  # noqa: F401
+    from workbench.core.errors import (  # noqa: F401
         BackendUnavailableError,
         BuildCancelled,
         BuildError,
@@ -91,6 +94,6 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
         ModelLoadError,
         WorkbenchError,
     )
+    from workbench.core.logbus import LogBus, LogRecord  # noqa: F401
+    from workbench.core.records import TensorSpec  # noqa: F401
     from workbench.inspection.loading import load_model  # noqa: F401
-    from workbench.logbus import LogBus, LogRecord  # noqa: F401
-    from workbench.records import TensorSpec  # noqa: F401

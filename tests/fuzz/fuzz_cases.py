@@ -32,7 +32,7 @@ SAMPLES = ROOT / "sample_models"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from workbench.errors import WorkbenchError  # noqa: E402
+from workbench.core.errors import WorkbenchError  # noqa: E402
 
 __all__ = [
     "SEED_MODELS",

@@ -19,7 +19,7 @@ from typing import Any
 import onnx
 from fuzz_cases import SAMPLES, check_outcome
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 __all__ = ["HOSTILE_CASES", "HostileCase", "run_hostile_case"]
 
@@ -159,7 +159,7 @@ def _call(target: str, path: Path) -> Any:
     if target == "load_engine":
         from workbench.backends.trt.engine import load_engine
         return load_engine(path)
-    from workbench.settings import BuildSettings
+    from workbench.build.settings import BuildSettings
     return BuildSettings.from_dict(json.loads(path.read_text()))
 
 

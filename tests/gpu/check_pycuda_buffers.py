@@ -35,8 +35,8 @@ from workbench.backends.trt.cuda_buffers import (  # noqa: E402
     time_on_stream,
 )
 from workbench.backends.trt.runner import prepare_buffers  # noqa: E402
-from workbench.errors import InferenceInputError  # noqa: E402
-from workbench.records import TensorSpec  # noqa: E402
+from workbench.core.errors import InferenceInputError  # noqa: E402
+from workbench.core.records import TensorSpec  # noqa: E402
 
 MiB = 1 << 20
 DTYPES = ("float32", "float16", "int32", "int64", "int8", "bool")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from workbench.backends.trt.cuda_buffers import CudaContext, load_pycuda, probe_gpu
-from workbench.errors import BackendUnavailableError
+from workbench.core.errors import BackendUnavailableError
 
 SKIP_REASON = (
     "needs an NVIDIA GPU and pycuda "

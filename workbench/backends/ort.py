@@ -16,10 +16,10 @@ import numpy as np
 import onnx
 
 from workbench.backends.runner import Runner
-from workbench.errors import InferenceInputError, ModelLoadError
+from workbench.core.errors import InferenceInputError, ModelLoadError
+from workbench.core.records import TensorSpec
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.inspection.protos import graph_io_specs, value_info_spec
-from workbench.records import TensorSpec
 
 __all__ = ["OrtRunner", "index_input_ranges"]
 

@@ -14,8 +14,8 @@ from types import TracebackType
 
 import numpy as np
 
-from workbench.errors import InferenceInputError
-from workbench.records import TensorSpec
+from workbench.core.errors import InferenceInputError
+from workbench.core.records import TensorSpec
 
 __all__ = ["ProfileRange", "Runner", "validate_feeds"]
 

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 __all__ = ["build_parser", "main"]
 
@@ -25,7 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workbench import __version__
+    from workbench.core.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="trt-workbench",

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import BackendUnavailableError, WorkbenchError
+from workbench.core.errors import BackendUnavailableError, WorkbenchError
 
 __all__ = ["register"]
 
@@ -85,7 +85,7 @@ def _is_onnx(path: Path) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from workbench.inputs import load_inputs, make_inputs, save_inputs
+    from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs
 
     path = Path(args.model)
     runner = _make_runner(path)
@@ -157,8 +157,8 @@ def _describe(value: np.ndarray) -> str:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from workbench.app.precision import compare_precision
     from workbench.compare.tolerances import Tolerance, Tolerances
-    from workbench.precision import compare_precision
 
     tolerances = None
     if args.atol is not None or args.rtol is not None:

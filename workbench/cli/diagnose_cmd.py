@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from workbench.errors import ModelLoadError
+from workbench.core.errors import ModelLoadError
 
 __all__ = ["register"]
 

@@ -13,14 +13,14 @@ import sys
 import threading
 from typing import Any
 
-from workbench.errors import BuildSettingsError
-from workbench.settings import (
+from workbench.build.settings import (
     HARDWARE_COMPATIBILITY,
     PRECISIONS,
     PROFILING_VERBOSITY,
     BuildSettings,
     ShapeProfile,
 )
+from workbench.core.errors import BuildSettingsError
 
 __all__ = ["register", "settings_from_args"]
 
@@ -139,9 +139,9 @@ class _Terminal:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from workbench.app.reproduce import trtexec_command
     from workbench.backends.trt.build import build_engine
-    from workbench.engines import card_path_for, refuse_existing_engine, save_engine
-    from workbench.reproduce import trtexec_command
+    from workbench.build.engines import card_path_for, refuse_existing_engine, save_engine
 
     settings = settings_from_args(args)
     if not args.overwrite:

@@ -15,8 +15,8 @@ from typing import Any
 
 from workbench.compare.metrics import PASS_RULE, ComparisonReport, OutputComparison
 from workbench.compare.tolerances import Tolerances
-from workbench.errors import ComparisonError
-from workbench.fileio import write_atomic
+from workbench.core.errors import ComparisonError
+from workbench.core.fileio import write_atomic
 
 __all__ = ["load_report", "report_from_dict", "save_report"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.errors import ComparisonError
+from workbench.core.errors import ComparisonError
 
 __all__ = ["PRESETS", "Tolerance", "Tolerances"]
 

@@ -13,8 +13,8 @@ import onnx
 from onnx import TensorProto
 from onnx.onnx_cpp2py_export import checker as c_checker
 
+from workbench.core.records import TensorSpec
 from workbench.inspection.protos import iter_graphs, value_info_spec
-from workbench.records import TensorSpec
 
 __all__ = ["ShapeInferenceResult", "checker_problems", "infer_shapes", "strip_inline_weights"]
 

@@ -17,7 +17,7 @@ import onnx
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
-from workbench.errors import ModelLoadError
+from workbench.core.errors import ModelLoadError
 
 __all__ = [
     "ExternalDataRef",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 import onnx
 from onnx import AttributeProto, TensorProto
 
-from workbench.records import Dim, TensorSpec
+from workbench.core.records import Dim, TensorSpec
 
 __all__ = [
     "attribute_text",

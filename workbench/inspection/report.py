@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from workbench.records import TensorSpec
+from workbench.core.records import TensorSpec
 
 if TYPE_CHECKING:
     from workbench.inspection.summary import ModelSummary

@@ -18,6 +18,7 @@ from typing import Any
 
 import onnx
 
+from workbench.core.records import TensorSpec
 from workbench.inspection.checks import (
     ShapeInferenceResult,
     checker_problems,
@@ -37,7 +38,6 @@ from workbench.inspection.protos import (
     tensor_nbytes,
     tensor_spec_from_tensor,
 )
-from workbench.records import TensorSpec
 
 __all__ = ["ModelSummary", "NodeInfo", "OpsetInfo", "ShapeInferenceResult", "inspect_model"]
 

@@ -22,8 +22,8 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from workbench.errors import ModelLoadError, WorkbenchError
-from workbench.fileio import write_atomic
+from workbench.core.errors import ModelLoadError, WorkbenchError
+from workbench.core.fileio import write_atomic
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.subgraph import inferred_value_infos
 
@@ -255,7 +255,7 @@ def _outer_names(node: onnx.NodeProto) -> set[str]:
 def save_model_atomic(
     model: onnx.ModelProto, path: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Path:
-    """Write a model with :func:`workbench.fileio.write_atomic` (never over an existing
+    """Write a model with :func:`workbench.core.fileio.write_atomic` (never over an existing
     file unless ``overwrite=True``).
 
     Raises:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import onnx
 
-from workbench.errors import BuildSettingsError
+from workbench.core.errors import BuildSettingsError
 
 __all__ = ["convert_to_fp16", "missing_nodes"]
 

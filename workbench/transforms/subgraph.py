@@ -13,8 +13,8 @@ from dataclasses import replace
 import onnx
 from onnx import helper, numpy_helper
 
+from workbench.core.records import TensorSpec
 from workbench.inspection.protos import value_info_spec
-from workbench.records import TensorSpec
 
 __all__ = [
     "extract_nodes",

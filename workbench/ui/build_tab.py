@@ -7,9 +7,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.background import Task, as_workbench_error
-from workbench.errors import WorkbenchError
-from workbench.session import LoadedModel, WorkbenchSession
+from workbench.app.session import LoadedModel, WorkbenchSession
+from workbench.app.tasks import Task, as_workbench_error
+from workbench.core.errors import WorkbenchError
 from workbench.ui.common import ErrorBox, esc, note
 from workbench.ui.layers import layers_html
 from workbench.ui.logpane import LogPane

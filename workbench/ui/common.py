@@ -11,8 +11,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.background import Task
-from workbench.errors import WorkbenchError
+from workbench.app.tasks import Task
+from workbench.core.errors import WorkbenchError
 
 __all__ = [
     "ErrorBox",

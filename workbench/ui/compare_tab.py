@@ -8,9 +8,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.background import Task, as_workbench_error
+from workbench.app.session import LoadedModel, WorkbenchSession
+from workbench.app.tasks import Task, as_workbench_error
 from workbench.compare.tolerances import PRESETS, Tolerance, Tolerances
-from workbench.session import LoadedModel, WorkbenchSession
 from workbench.ui.common import LINE, ErrorBox, busy_while, esc, html_table, note, show_png
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]

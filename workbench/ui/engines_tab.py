@@ -7,8 +7,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.background import as_workbench_error
-from workbench.session import LoadedModel, WorkbenchSession
+from workbench.app.session import LoadedModel, WorkbenchSession
+from workbench.app.tasks import as_workbench_error
 from workbench.ui.common import ErrorBox, esc, kv_table, note
 from workbench.ui.layers import layers_html
 

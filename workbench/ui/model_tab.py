@@ -11,8 +11,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.errors import WorkbenchError
-from workbench.session import LoadedModel, WorkbenchSession
+from workbench.app.session import LoadedModel, WorkbenchSession
+from workbench.core.errors import WorkbenchError
 from workbench.ui.common import ErrorBox, esc, html_table, kv_table, note, show_png
 
 __all__ = ["ModelTab", "histogram_png"]

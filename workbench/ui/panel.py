@@ -1,6 +1,6 @@
 """``Workbench(model=None, session=None)``: the one panel, as a widget.
 
-The panel builds widgets and wires them to a :class:`~workbench.session.WorkbenchSession`;
+The panel builds widgets and wires them to a :class:`~workbench.app.session.WorkbenchSession`;
 all state and work live in the session. It never displays itself: the notebook shows it
 by leaving it as a cell's last expression (or ``display(panel)``).
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.background import Task
-from workbench.errors import WorkbenchError
-from workbench.session import LoadedModel, WorkbenchSession
+from workbench.app.session import LoadedModel, WorkbenchSession
+from workbench.app.tasks import Task
+from workbench.core.errors import WorkbenchError
 from workbench.ui.build_tab import BuildTab
 from workbench.ui.common import ErrorBox, busy_while, esc, note
 from workbench.ui.compare_tab import CompareTab

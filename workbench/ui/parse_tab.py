@@ -6,8 +6,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.background import Task
-from workbench.session import LoadedModel, WorkbenchSession
+from workbench.app.session import LoadedModel, WorkbenchSession
+from workbench.app.tasks import Task
 from workbench.ui.common import LINE, ErrorBox, busy_while, esc, note, plural
 
 __all__ = ["ParseTab", "islands_html", "issue_card"]
@@ -107,7 +107,7 @@ class ParseTab:
             task: Task = starter()
             return task
         except Exception as err:  # a busy task or no model: shown, never raised
-            from workbench.background import as_workbench_error
+            from workbench.app.tasks import as_workbench_error
 
             self.error.show(as_workbench_error(err, "starting the diagnosis"))
             return None

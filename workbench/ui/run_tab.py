@@ -6,8 +6,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.background import Task, as_workbench_error
-from workbench.session import LoadedModel, WorkbenchSession
+from workbench.app.session import LoadedModel, WorkbenchSession
+from workbench.app.tasks import Task, as_workbench_error
 from workbench.ui.common import ErrorBox, busy_while, esc, html_table, note
 
 __all__ = ["RunTab"]

@@ -1,4 +1,4 @@
-"""The build-settings form, generated from :class:`~workbench.settings.BuildSettings` fields,
+"""The build-settings form, generated from :class:`~workbench.build.settings.BuildSettings` fields,
 and the profile editor seeded from the model's symbolic dims, validated as the user types.
 
 The form holds no state of its own: :meth:`SettingsForm.settings` builds a BuildSettings
@@ -14,9 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.errors import BuildSettingsError, WorkbenchError
-from workbench.records import TensorSpec
-from workbench.settings import (
+from workbench.build.settings import (
     COMPUTE_CAPABILITIES,
     HARDWARE_COMPATIBILITY,
     LOG_SEVERITIES,
@@ -26,6 +24,8 @@ from workbench.settings import (
     ShapeProfile,
     default_profiles,
 )
+from workbench.core.errors import BuildSettingsError, WorkbenchError
+from workbench.core.records import TensorSpec
 from workbench.ui.common import ErrorBox, esc, note
 
 __all__ = ["ProfileEditor", "SettingsForm"]

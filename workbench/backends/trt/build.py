@@ -1,7 +1,7 @@
 """Build an engine: validate → (convert precision) → parse → configure → build → card.
 
 One function, :func:`build_engine`, thread-safe and safe to run in a background thread (the
-TensorRT build releases the GIL). The log goes to a :class:`~workbench.logbus.LogBus`,
+TensorRT build releases the GIL). The log goes to a :class:`~workbench.core.logbus.LogBus`,
 progress to a :class:`~workbench.backends.trt.progress.PhaseTracker`, and TensorRT's stray
 stderr lines are captured (see :mod:`workbench.backends.trt.logger`).
 
@@ -36,18 +36,18 @@ from workbench.backends.trt.progress import (
     is_cancelled,
     make_progress_monitor,
 )
-from workbench.engines import EngineArtifact, EngineCard, sha256_hex
-from workbench.errors import (
+from workbench.build.engines import EngineArtifact, EngineCard, sha256_hex
+from workbench.build.settings import BuildSettings
+from workbench.core.errors import (
     BackendUnavailableError,
     BuildCancelled,
     BuildError,
     BuildSettingsError,
 )
-from workbench.fileio import write_atomic
+from workbench.core.fileio import write_atomic
+from workbench.core.logbus import LogBus, LogRecord
 from workbench.inspection.loading import ModelSource, load_model_file, read_model_file
 from workbench.inspection.protos import graph_io_specs
-from workbench.logbus import LogBus, LogRecord
-from workbench.settings import BuildSettings
 
 __all__ = ["build_engine"]
 
@@ -161,7 +161,7 @@ def _hash_in_background(data: bytes) -> Callable[[], str]:
 
 
 def _workbench_version() -> str:
-    from workbench import __version__
+    from workbench.core.version import __version__
 
     return __version__
 
@@ -349,7 +349,7 @@ def _build_failure(errors: list[str], stderr_lines: list[str],
 
 
 def _explain(lines: list[str], info: compat.BackendInfo) -> tuple[str, tuple[str, ...]]:
-    from workbench.diagnosis import explain_build_failure
+    from workbench.triage.diagnosis import explain_build_failure
 
     # Checked before the catalogue: without a GPU, a failed CUDA call also trips TensorRT's
     # internal assertions, and "internal error" would send the user after the wrong cause.

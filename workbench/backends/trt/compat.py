@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from workbench.errors import BackendUnavailableError
+from workbench.core.errors import BackendUnavailableError
 
 __all__ = [
     "BRANCHES",

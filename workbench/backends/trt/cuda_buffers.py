@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from workbench.backends.trt.compat import probe_gpu
-from workbench.errors import BackendUnavailableError, InferenceInputError
-from workbench.records import TensorSpec
+from workbench.core.errors import BackendUnavailableError, InferenceInputError
+from workbench.core.records import TensorSpec
 
 __all__ = [
     "PYCUDA_MISSING",

@@ -17,9 +17,9 @@ from typing import Any
 from workbench.backends.trt import compat
 from workbench.backends.trt.layers import layers_from_inspector
 from workbench.backends.trt.logger import STDERR, make_logger
-from workbench.engines import EngineCard, EngineLayerInfo, card_path_for, sha256_hex
-from workbench.errors import EngineLoadError, WorkbenchError
-from workbench.logbus import LogBus
+from workbench.build.engines import EngineCard, EngineLayerInfo, card_path_for, sha256_hex
+from workbench.core.errors import EngineLoadError, WorkbenchError
+from workbench.core.logbus import LogBus
 
 __all__ = ["LoadedEngine", "load_engine"]
 

@@ -15,7 +15,7 @@ import re
 from types import ModuleType
 from typing import Any
 
-from workbench.engines import EngineLayerInfo
+from workbench.build.engines import EngineLayerInfo
 
 __all__ = ["is_layer_report", "layers_from_inspector", "layers_from_log"]
 

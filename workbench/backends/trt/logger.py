@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-from workbench.logbus import SEVERITIES, LogBus
+from workbench.core.logbus import SEVERITIES, LogBus
 
 __all__ = ["STDERR", "StderrCapture", "make_logger"]
 

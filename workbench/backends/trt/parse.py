@@ -20,7 +20,14 @@ import onnx
 from workbench.backends.trt.compat import load_trt
 from workbench.backends.trt.isolation import ensure_parser_survives
 from workbench.backends.trt.logger import make_logger
-from workbench.diagnosis import (
+from workbench.build.settings import default_profiles
+from workbench.core.errors import ModelLoadError, WorkbenchError
+from workbench.core.logbus import LogBus
+from workbench.core.records import TensorSpec
+from workbench.inspection.loading import ModelFile, ModelSource, load_model_file, read_model_file
+from workbench.inspection.protos import graph_io_specs, node_attributes
+from workbench.transforms.subgraph import inferred_value_infos, spec_from_value_info
+from workbench.triage.diagnosis import (
     REFUSED,
     NodeIsland,
     ParseIssue,
@@ -28,13 +35,6 @@ from workbench.diagnosis import (
     explain_load_failure,
     explain_parse_error,
 )
-from workbench.errors import ModelLoadError, WorkbenchError
-from workbench.inspection.loading import ModelFile, ModelSource, load_model_file, read_model_file
-from workbench.inspection.protos import graph_io_specs, node_attributes
-from workbench.logbus import LogBus
-from workbench.records import TensorSpec
-from workbench.settings import default_profiles
-from workbench.transforms.subgraph import inferred_value_infos, spec_from_value_info
 
 if TYPE_CHECKING:
     from workbench.transforms.folding import FoldResult

@@ -17,11 +17,11 @@ from pathlib import Path
 import onnx
 
 from workbench.backends.trt.parse import diagnose
-from workbench.diagnosis import ParseIssue, ParseReport
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.folding import refuse_existing, save_model_atomic
 from workbench.transforms.subgraph import extract_nodes, inferred_value_infos
+from workbench.triage.diagnosis import ParseIssue, ParseReport
 
 __all__ = ["ReduceResult", "reduce_failure"]
 

@@ -31,9 +31,9 @@ from workbench.backends.trt.runner_io import (
     read_engine_io,
     run_blockers,
 )
-from workbench.errors import BackendUnavailableError, EngineLoadError, InferenceInputError
-from workbench.logbus import LogBus
-from workbench.records import TensorSpec
+from workbench.core.errors import BackendUnavailableError, EngineLoadError, InferenceInputError
+from workbench.core.logbus import LogBus
+from workbench.core.records import TensorSpec
 
 __all__ = ["LatencyStats", "TrtRunner", "prepare_buffers"]
 

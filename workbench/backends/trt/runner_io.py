@@ -16,8 +16,8 @@ import numpy as np
 from workbench.backends.runner import ProfileRange
 from workbench.backends.trt.compat import load_trt
 from workbench.backends.trt.cuda_buffers import PYCUDA_MISSING, load_pycuda, probe_gpu
-from workbench.errors import BackendUnavailableError, EngineLoadError, InferenceInputError
-from workbench.records import TensorSpec
+from workbench.core.errors import BackendUnavailableError, EngineLoadError, InferenceInputError
+from workbench.core.records import TensorSpec
 
 __all__ = [
     "EngineIO",

@@ -9,7 +9,7 @@ methods, and listens to its events. Anything a user does in the panel can theref
     job = session.start_build()          # background thread, live log, cancellable
     job.wait(); session.save_engine("tiny")
 
-Long work runs in background threads (:class:`~workbench.background.Task` or the build's
+Long work runs in background threads (:class:`~workbench.app.tasks.Task` or the build's
 own job). Events (``session.on(name, callback)``) are emitted from those threads:
 
 =============  =====================================================
@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench import reproduce
-from workbench.background import EventHub, Listener, Task
-from workbench.engine_library import EngineLibrary
-from workbench.errors import ModelLoadError, WorkbenchError
-from workbench.graphview import GraphServer, GraphView
-from workbench.session_run import RunResult, inputs_from_npz, run_model, tensorrt_status
+from workbench.app import reproduce
+from workbench.app.engine_library import EngineLibrary
+from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_status
+from workbench.app.tasks import EventHub, Listener, Task
+from workbench.backends.netron import GraphServer, GraphView
+from workbench.core.errors import ModelLoadError, WorkbenchError
 
 __all__ = ["LoadedModel", "WorkbenchSession", "find_samples_dir"]
 
@@ -246,7 +246,7 @@ class WorkbenchSession:
 
     def default_settings(self) -> Any:
         """BuildSettings with profiles seeded from the model's symbolic dims."""
-        build_settings = _api("workbench.settings", "BuildSettings")()
+        build_settings = _api("workbench.build.settings", "BuildSettings")()
         if self.model is None:
             return build_settings
         try:
@@ -259,7 +259,7 @@ class WorkbenchSession:
 
         Emits ``build`` when it starts and when it ends; on success ``artifact`` is set.
         """
-        build_job = _api("workbench.jobs", "BuildJob")
+        build_job = _api("workbench.app.jobs", "BuildJob")
         self.require_model()
         if self.build_job is not None and not _job_done(self.build_job):
             raise WorkbenchError(
@@ -354,7 +354,7 @@ class WorkbenchSession:
 
     def make_inputs(self, seed: int = 0) -> dict[str, Any]:
         """Seeded random feeds for the model's inputs (symbolic dims: batch 1, others 16)."""
-        make_inputs = _api("workbench.inputs", "make_inputs")
+        make_inputs = _api("workbench.feeds.inputs", "make_inputs")
         self.inputs = make_inputs(self.require_model().summary.inputs, seed=seed)
         self.input_seed, self.input_source = seed, f"seed {seed}"
         return self.inputs
@@ -389,7 +389,7 @@ class WorkbenchSession:
     def compare(self, precision: str = "fp16", tolerances: Any = None,
                 keep_fp32: tuple[str, ...] = (), seed: int = 0) -> Any:
         """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift."""
-        compare_precision = _api("workbench.precision", "compare_precision")
+        compare_precision = _api("workbench.app.precision", "compare_precision")
         feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
         self.comparison = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,

@@ -2,7 +2,7 @@
 
 The panel must never block the kernel, so diagnoses, comparisons and inference run in a
 daemon thread. A :class:`Task` records its state, its result, and its error — always a
-:class:`~workbench.errors.WorkbenchError`, never a raw traceback: an unexpected exception is
+:class:`~workbench.core.errors.WorkbenchError`, never a raw traceback: an unexpected exception is
 wrapped in one whose ``details`` hold the traceback, for whoever expands them.
 
 :class:`EventHub` lets views observe the session. Callbacks run on whichever thread emits
@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 __all__ = ["EventHub", "Listener", "Task", "TaskState", "as_workbench_error"]
 

@@ -1,7 +1,7 @@
 """The session's folder of saved engines: list, save, delete (pure Python, no TensorRT).
 
 Each engine is ``<name>.engine`` with its card ``<name>.engine.json`` (see
-:mod:`workbench.engines`). Names are plain file names — no folders, no ``..`` — so a name
+:mod:`workbench.build.engines`). Names are plain file names — no folders, no ``..`` — so a name
 typed into the panel can never write or delete outside the folder. Reloading (the validity
 check) is :func:`workbench.backends.trt.engine.load_engine`, called by the session.
 """
@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.engines import EngineArtifact, EngineCard, card_path_for, save_engine
-from workbench.errors import EngineLoadError, EngineSaveError, WorkbenchError
+from workbench.build.engines import EngineArtifact, EngineCard, card_path_for, save_engine
+from workbench.core.errors import EngineLoadError, EngineSaveError, WorkbenchError
 
 __all__ = ["EngineEntry", "EngineLibrary"]
 

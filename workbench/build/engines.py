@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import EngineSaveError
-from workbench.fileio import write_atomic
-from workbench.logbus import LogRecord
-from workbench.records import TensorSpec
-from workbench.settings import BuildSettings, ShapeProfile
+from workbench.build.settings import BuildSettings, ShapeProfile
+from workbench.core.errors import EngineSaveError
+from workbench.core.fileio import write_atomic
+from workbench.core.logbus import LogRecord
+from workbench.core.records import TensorSpec
 
 __all__ = [
     "CARD_FORMAT",
@@ -180,7 +180,7 @@ def save_engine(artifact: EngineArtifact, path: str | os.PathLike[str], *,
                 overwrite: bool = False) -> Path:
     """Write the plan to ``path`` and its card to ``<path>.json``, atomically.
 
-    Each file goes through :func:`workbench.fileio.write_atomic`: a temporary file in the
+    Each file goes through :func:`workbench.core.fileio.write_atomic`: a temporary file in the
     same folder, fsynced, then moved into place (never replacing an existing file, even one
     a racing writer created, unless ``overwrite=True``). When the card cannot be written,
     the plan this call placed is removed again. Returns the engine path.

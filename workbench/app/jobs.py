@@ -1,6 +1,6 @@
 """BuildJob: one engine build in a background thread, with its own log, progress and cancel.
 
-Each job owns a :class:`~workbench.logbus.LogBus`, so two builds running at once keep their
+Each job owns a :class:`~workbench.core.logbus.LogBus`, so two builds running at once keep their
 logs apart. TensorRT is imported only inside the worker thread (by
 :func:`workbench.backends.trt.build.build_engine`), so importing this module never loads it.
 """
@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import BuildCancelled, WorkbenchError
-from workbench.logbus import LogBus, LogRecord
-from workbench.settings import BuildSettings
+from workbench.build.settings import BuildSettings
+from workbench.core.errors import BuildCancelled, WorkbenchError
+from workbench.core.logbus import LogBus, LogRecord
 
 if TYPE_CHECKING:
     from workbench.backends.trt.progress import ProgressEvent
-    from workbench.engines import EngineArtifact
+    from workbench.build.engines import EngineArtifact
 
 __all__ = ["STATES", "BuildJob"]
 

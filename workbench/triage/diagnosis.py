@@ -13,13 +13,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.diagnosis_catalogue import (
+from workbench.core.records import TensorSpec
+from workbench.triage.catalogue import (
     CATEGORIES,
     explain_build_failure,
     explain_load_failure,
     explain_parse_error,
 )
-from workbench.records import TensorSpec
 
 __all__ = [
     "CATEGORIES",

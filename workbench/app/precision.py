@@ -20,20 +20,20 @@ import numpy as np
 import onnx
 
 from workbench.backends.ort import OrtRunner, index_input_ranges
-from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport, GraphNode, compute_drift
-from workbench.compare.metrics import ComparisonReport, compare_outputs
-from workbench.compare.tolerances import Tolerances
-from workbench.errors import ComparisonError
-from workbench.fp16_candidate import (
+from workbench.backends.reference import (
     NUMPY_PATH,
     TENSORRT_PATH,
     evaluate_fp16,
     map_candidate,
     tensorrt_outputs,
 )
-from workbench.inputs import load_inputs, make_inputs
+from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport, GraphNode, compute_drift
+from workbench.compare.metrics import ComparisonReport, compare_outputs
+from workbench.compare.tolerances import Tolerances
+from workbench.core.errors import ComparisonError
+from workbench.core.records import TensorSpec
+from workbench.feeds.inputs import load_inputs, make_inputs
 from workbench.inspection.loading import ModelSource, load_model
-from workbench.records import TensorSpec
 from workbench.transforms.fp16 import convert_to_fp16, missing_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]

@@ -2,7 +2,7 @@
 
 A :class:`BuildSettings` maps 1:1 to a TensorRT builder config, to a ``trtexec`` command
 line (:meth:`BuildSettings.to_trtexec`) and to a runnable bare-API script
-(:meth:`BuildSettings.to_python`, in :mod:`workbench.settings_render`). Validation against
+(:meth:`BuildSettings.to_python`, in :mod:`workbench.build.render`). Validation against
 the model's inputs happens here, before TensorRT sees anything, so the errors can say which
 input and which axis is wrong.
 
@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from workbench.errors import BuildSettingsError
-from workbench.records import TensorSpec
+from workbench.core.errors import BuildSettingsError
+from workbench.core.records import TensorSpec
 
 __all__ = [
     "HARDWARE_COMPATIBILITY",
@@ -211,8 +211,8 @@ class BuildSettings:
 
     def to_trtexec(self, model_path: str, engine_path: str = "model.engine", *,
                    strongly_typed: bool | None = None, tool: str = "trtexec") -> str:
-        """The equivalent ``trtexec`` command line (see :mod:`workbench.settings_render`)."""
-        from workbench.settings_render import trtexec_command
+        """The equivalent ``trtexec`` command line (see :mod:`workbench.build.render`)."""
+        from workbench.build.render import trtexec_command
 
         return trtexec_command(self, model_path, engine_path, strongly_typed=strongly_typed,
                                tool=tool)
@@ -220,7 +220,7 @@ class BuildSettings:
     def to_python(self, model_path: str, engine_path: str = "model.engine", *,
                   module: str = "tensorrt_rtx") -> str:
         """A runnable script that builds the same engine with the bare TensorRT API."""
-        from workbench.settings_render import python_script
+        from workbench.build.render import python_script
 
         return python_script(self, model_path, engine_path, module=module)
 

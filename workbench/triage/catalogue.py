@@ -3,7 +3,7 @@
 It turns TensorRT's terse parser and builder messages, plus facts about the
 failing ONNX node (op type, domain, input dtypes), into a category, a plain-words cause and
 concrete fixes. ``workbench.backends.trt.parse.diagnose`` gathers the facts; this module
-only explains them, so it is testable without TensorRT. ``workbench.diagnosis`` re-exports
+only explains them, so it is testable without TensorRT. ``workbench.triage.diagnosis`` re-exports
 the public functions next to the report records.
 """
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.errors import InferenceInputError
-from workbench.records import Dim, TensorSpec
+from workbench.core.errors import InferenceInputError
+from workbench.core.records import Dim, TensorSpec
 
 __all__ = [
     "DEFAULT_BATCH",

@@ -18,7 +18,7 @@ from typing import Any, cast
 import numpy as np
 import onnx
 
-from workbench.errors import ComparisonError, WorkbenchError
+from workbench.core.errors import ComparisonError, WorkbenchError
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate", "tensorrt_outputs"]
 
@@ -123,7 +123,7 @@ def tensorrt_outputs(
         return None, [f"TensorRT path not usable: {why}"]
     try:
         build = importlib.import_module("workbench.backends.trt.build")
-        settings_module = importlib.import_module("workbench.settings")
+        settings_module = importlib.import_module("workbench.build.settings")
         settings = settings_module.BuildSettings(precision="fp16", keep_fp32=keep)
         artifact = build.build_engine(model, settings)
         with runner_module.TrtRunner(artifact.plan) as runner:

@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from workbench.errors import BackendUnavailableError, WorkbenchError
+from workbench.core.errors import BackendUnavailableError, WorkbenchError
 
 __all__ = ["GraphServer", "GraphView"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import BackendUnavailableError, WorkbenchError
-from workbench.records import TensorSpec
+from workbench.core.errors import BackendUnavailableError, WorkbenchError
+from workbench.core.records import TensorSpec
 
 __all__ = ["BACKENDS", "OutputStats", "RunResult", "inputs_from_npz", "run_model",
            "tensorrt_status"]
@@ -90,7 +90,7 @@ def tensorrt_status() -> tuple[bool, str]:
 
 def inputs_from_npz(data: bytes | Path, name: str = "inputs.npz") -> dict[str, np.ndarray]:
     """Feeds from an uploaded ``.npz`` (bytes) or a path; pickles are refused."""
-    load_inputs = importlib.import_module("workbench.inputs").load_inputs
+    load_inputs = importlib.import_module("workbench.feeds.inputs").load_inputs
     if isinstance(data, Path):
         return dict(load_inputs(data))
     with tempfile.TemporaryDirectory() as folder:

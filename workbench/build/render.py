@@ -1,4 +1,4 @@
-"""Render :class:`~workbench.settings.BuildSettings` as a trtexec command line or a script.
+"""Render :class:`~workbench.build.settings.BuildSettings` as a trtexec command line or a script.
 
 Both renderings say exactly what the workbench's builder does, so a user can leave the
 workbench and reproduce the engine by hand. Pure Python: nothing here imports TensorRT.
@@ -10,7 +10,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workbench.settings import BuildSettings
+    from workbench.build.settings import BuildSettings
 
 __all__ = ["python_script", "trtexec_command"]
 

@@ -12,10 +12,10 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 if TYPE_CHECKING:
-    from workbench.settings import BuildSettings
+    from workbench.build.settings import BuildSettings
 
 __all__ = ["BuildTarget", "build_target", "compare_script", "python_script", "trtexec_command"]
 
