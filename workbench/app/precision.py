@@ -10,8 +10,7 @@ when activated, and TensorRT is reached only inside a function, when a GPU can r
 from __future__ import annotations
 
 import time
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,22 +18,19 @@ from typing import Any
 import numpy as np
 import onnx
 
+from workbench.app.layerwise import candidate_outputs, convert_staged, layer_drift
 from workbench.backends.ort import OrtRunner, index_input_ranges
-from workbench.backends.reference import (
-    NUMPY_PATH,
-    TENSORRT_PATH,
-    evaluate_fp16,
-    map_candidate,
-    tensorrt_outputs,
-)
-from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport, GraphNode, compute_drift
+from workbench.backends.reference import NUMPY_PATH, TENSORRT_PATH, tensorrt_outputs
+from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport
 from workbench.compare.metrics import ComparisonReport, compare_outputs
 from workbench.compare.tolerances import Tolerances
 from workbench.core.errors import ComparisonError
 from workbench.core.records import TensorSpec
 from workbench.feeds.inputs import load_inputs, make_inputs
-from workbench.inspection.loading import ModelSource, load_model
-from workbench.transforms.fp16 import convert_to_fp16, missing_nodes
+from workbench.inspection.loading import ModelSource
+from workbench.inspection.protos import graph_io_specs
+from workbench.transforms.external import staged_model
+from workbench.transforms.fp16 import missing_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]
 
@@ -141,6 +137,7 @@ def compare_precision(
     dims: Mapping[str, int] | None = None,
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD,
     backend: str = "auto",
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> PrecisionReport:
     """Compare the FP16 graph against FP32 ONNX Runtime on the same inputs.
 
@@ -156,36 +153,47 @@ def compare_precision(
         drift_threshold: Per-layer error (relative to the tensor's scale) called bad.
         backend: ``"auto"`` (TensorRT when a GPU runner reports itself ready, else NumPy
             float16) or ``"numpy"``.
+        on_progress: Called as ``on_progress(phase, done, total)`` while weights are
+            converted and graphs evaluated (from the calling thread).
+
+    Memory: the model's weights are never held twice. Weights in external data are read
+    one tensor at a time (models over 2 GiB work by path); peak memory is about the FP32
+    weight bytes (ONNX Runtime, then the FP16 side at half that), and about 1.5× with
+    per-layer drift, whose figures are taken tensor by tensor as both graphs run.
     """
     _check_precision(precision)
-    clock = _Clock()
-    model = _named_nodes(load_model(source))
-    keep = _check_keep(model, keep_fp32)
-    reference_runner = OrtRunner(model, expose_intermediates=per_layer)
-    feeds = _feeds(reference_runner, model, inputs, seed, dims)
-    with reference_runner:
-        reference = reference_runner.infer(feeds)
-    clock.lap("fp32 reference (onnxruntime)")
-    fp16_model, notes = _convert(model, keep)
-    clock.lap("fp16 conversion")
-    output_names = [o.name for o in model.graph.output]
     _check_backend(backend)
-    gpu_outputs, gpu_notes = (
-        (None, []) if backend == "numpy" else tensorrt_outputs(model, keep, feeds)
-    )
-    notes += gpu_notes
-    candidate = evaluate_fp16(fp16_model, feeds, per_layer or gpu_outputs is None)
-    if gpu_outputs is not None:
-        candidate.update(gpu_outputs)
-    clock.lap("fp16 candidate")
-    ref_out = {name: reference[name] for name in output_names}
+    clock = _Clock()
+    with staged_model(source) as staged:
+        model = _named_nodes(staged.model)
+        keep = _check_keep(model, keep_fp32)
+        feeds = _feeds(model, inputs, seed, dims)
+        output_names = [o.name for o in model.graph.output]
+        # ONNX Runtime from the path: it reads external weights itself, and its memory is
+        # given back before the FP16 side loads any.
+        with OrtRunner(staged.path or staged.model) as reference_runner:
+            ref_out = reference_runner.infer(feeds)
+        clock.lap("fp32 reference (onnxruntime)")
+        fp16 = convert_staged(staged, model, keep, on_progress)
+        notes = list(fp16.notes)
+        clock.lap("fp16 conversion")
+        gpu_outputs, gpu_notes = (None, []) if backend == "numpy" else tensorrt_outputs(
+            staged.path or model, keep, feeds)
+        notes += gpu_notes
+        drift = None
+        if per_layer:
+            drift, candidate = layer_drift(staged, model, fp16, feeds, drift_threshold,
+                                           on_progress)
+        elif gpu_outputs is None:
+            candidate = candidate_outputs(fp16, feeds, on_progress)
+        else:
+            candidate = {}
+        del fp16
+        if gpu_outputs is not None:
+            candidate.update(gpu_outputs)
+        clock.lap("fp16 candidate")
     cand_out = {name: candidate[name] for name in output_names if name in candidate}
     report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
-    drift = None
-    if per_layer:
-        mapped = map_candidate(model, fp16_model, candidate)
-        drift = compute_drift(_graph_nodes(model), reference, mapped, drift_threshold)
-        notes += _skipped_note(reference_runner)
     clock.lap("comparison")
     return PrecisionReport(
         model=_label(source), precision=precision,
@@ -229,20 +237,6 @@ def _path_text(on_gpu: bool, per_layer: bool) -> str:
     if not on_gpu:
         return NUMPY_PATH
     return TENSORRT_PATH + (f" (outputs); per-layer drift from {NUMPY_PATH}" if per_layer else "")
-
-
-def _convert(model: onnx.ModelProto, keep: tuple[str, ...]) -> tuple[onnx.ModelProto, list[str]]:
-    """The builder's FP16 conversion; its per-weight truncation warnings become one note."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        converted = convert_to_fp16(model, keep)
-    truncated = [w for w in caught if "truncated" in str(w.message)]
-    if not truncated:
-        return converted, []
-    return converted, [
-        f"{len(truncated)} weight values were outside the FP16 range and clamped by the "
-        f"conversion (e.g. {truncated[0].message})"
-    ]
 
 
 def _check_backend(backend: str) -> None:
@@ -291,7 +285,6 @@ def _check_keep(model: onnx.ModelProto, keep_fp32: Iterable[str]) -> tuple[str, 
 
 
 def _feeds(
-    runner: OrtRunner,
     model: onnx.ModelProto,
     inputs: Mapping[str, np.ndarray] | str | Path | None,
     seed: int,
@@ -299,26 +292,11 @@ def _feeds(
 ) -> dict[str, np.ndarray]:
     if inputs is None:
         ranges = index_input_ranges(model)
-        return make_inputs(runner.input_specs(), seed=seed, dims=dims, int_range=ranges or None)
+        specs = graph_io_specs(model.graph)[0]
+        return make_inputs(specs, seed=seed, dims=dims, int_range=ranges or None)
     if isinstance(inputs, (str, Path)):
         inputs = load_inputs(inputs)
     return {name: np.asarray(value) for name, value in inputs.items()}
-
-
-def _graph_nodes(model: onnx.ModelProto) -> list[GraphNode]:
-    return [
-        GraphNode(node.name, node.op_type, tuple(node.input), tuple(node.output))
-        for node in model.graph.node
-    ]
-
-
-def _skipped_note(runner: OrtRunner) -> list[str]:
-    if not runner.skipped_intermediates:
-        return []
-    return [
-        f"{len(runner.skipped_intermediates)} intermediate tensors have no inferred type and "
-        "were not compared: " + ", ".join(runner.skipped_intermediates[:5])
-    ]
 
 
 def node_names(model: onnx.ModelProto) -> Sequence[str]:

@@ -5,10 +5,17 @@ so modules that merely mention ``OrtRunner`` (the precision comparison, the CLI)
 import on machines where the layering test blocks it. With ``expose_intermediates`` every
 tensor that a node produces becomes a graph output, so one ``infer`` call returns the
 whole graph's values (what ``polygraphy run --onnx-outputs mark all`` does).
+
+Sessions open from the model's path, so weights in external data (models over protobuf's
+2 GiB) are read by ONNX Runtime itself and never pass through a serialized ``ModelProto``;
+the runner holds the model without its external weights. A large in-memory model is
+written to a temporary folder with external data first (removed on ``deactivate``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,8 +27,9 @@ from workbench.core.errors import InferenceInputError, ModelLoadError
 from workbench.core.records import TensorSpec
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.inspection.protos import graph_io_specs, value_info_spec
+from workbench.transforms.external import StagedModel, staged_model
 
-__all__ = ["OrtRunner", "index_input_ranges"]
+__all__ = ["OrtRunner", "index_input_ranges", "load_error"]
 
 
 class OrtRunner(Runner):
@@ -42,7 +50,11 @@ class OrtRunner(Runner):
         expose_intermediates: bool = False,
     ) -> None:
         super().__init__()
-        self.model = load_model(source)
+        self._source = source
+        self._stage = contextlib.ExitStack()
+        # Without its external weights: specs, types and outputs need only the graph.
+        self.model = (load_model(source, load_weights=False)
+                      if isinstance(source, (str, os.PathLike)) else load_model(source))
         self.providers = tuple(providers)
         self.expose_intermediates = expose_intermediates
         self._specs, _ = graph_io_specs(self.model.graph)
@@ -91,16 +103,18 @@ class OrtRunner(Runner):
         self.skipped_intermediates = tuple(skipped)
         return (*declared, *extra)
 
-    def _session_bytes(self) -> bytes:
-        if not self.expose_intermediates:
-            return self.model.SerializeToString()
-        typed = self._typed_values()
+    def _session_model(self, staged: StagedModel) -> str | bytes:
+        """A path when ORT can open the file as it is, else small proto bytes (external
+        weights stay references, found through the session's external-data folder)."""
+        if not self.expose_intermediates and staged.path is not None:
+            return str(staged.path)
         model = onnx.ModelProto()
-        model.CopyFrom(self.model)
-        declared = {o.name for o in model.graph.output}
-        for name in self.output_names():
-            if name not in declared:
-                model.graph.output.append(typed[name])
+        model.CopyFrom(staged.model)  # no external weights in it: a copy of the graph only
+        if self.expose_intermediates:
+            typed = self._typed_values()
+            declared = {o.name for o in model.graph.output}
+            model.graph.output.extend(
+                typed[name] for name in self.output_names() if name not in declared)
         return model.SerializeToString()
 
     def _activate_impl(self) -> None:
@@ -111,21 +125,25 @@ class OrtRunner(Runner):
         if self.expose_intermediates:
             # Fusions would remove the very tensors we were asked to expose.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        source = self._source if isinstance(self._source, (str, os.PathLike)) else self.model
         try:
+            staged = self._stage.enter_context(staged_model(source))
+            if staged.folder is not None:
+                options.add_session_config_entry(
+                    "session.model_external_initializers_file_folder_path", str(staged.folder))
             self._session = ort.InferenceSession(
-                self._session_bytes(), sess_options=options, providers=list(self.providers)
-            )
+                self._session_model(staged), sess_options=options,
+                providers=list(self.providers))
+        except ModelLoadError:
+            self._stage.close()
+            raise
         except Exception as err:  # ORT raises its own Fail/InvalidGraph/... classes
-            raise ModelLoadError(
-                "ONNX Runtime cannot load this model.",
-                expected="a model whose every operator ONNX Runtime implements",
-                found=f"{type(err).__name__}: {str(err).splitlines()[0][:300]}",
-                fix="custom-domain operators need a custom-op library registered with ORT; "
-                "check the opset and the operator names",
-            ) from err
+            self._stage.close()
+            raise load_error(err) from err
 
     def _deactivate_impl(self) -> None:
         self._session = None
+        self._stage.close()
 
     def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = list(self.output_names())
@@ -140,6 +158,44 @@ class OrtRunner(Runner):
                 "that a Reshape or an initializer fixes)",
             ) from err
         return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+
+def load_error(err: BaseException) -> ModelLoadError:
+    """ORT's refusal to load a model, with its real cause named."""
+    text = str(err)
+    first = f"{type(err).__name__}: {text.splitlines()[0][:300] if text else ''}"
+    if isinstance(err, MemoryError) or "bad_alloc" in text or "Failed to allocate" in text:
+        return ModelLoadError(
+            "ONNX Runtime ran out of memory loading this model.",
+            expected="free memory for the model's weights (about their size on disk)",
+            found=first,
+            fix="close other sessions or kernels holding large models, or use a machine "
+            "with more memory",
+        )
+    if "2GB" in text or "2 GiB" in text or "protobuf" in text.lower() or "EncodeError" in first:
+        return ModelLoadError(
+            "ONNX Runtime could not read this model: it is over protobuf's 2 GiB limit.",
+            expected="a model over 2 GiB opened by path, with weights in external data",
+            found=first,
+            fix="save it with onnx.save(model, path, save_as_external_data=True) and pass "
+            "the path",
+        )
+    if "domain" in text.lower() or "not a registered function/op" in text:
+        return ModelLoadError(
+            "ONNX Runtime cannot load this model: an operator is not implemented.",
+            expected="operators of the standard ONNX domains (or a registered custom-op "
+            "library)",
+            found=first,
+            fix="custom-domain operators need a custom-op library registered with ORT; "
+            "check the opset and the operator names",
+        )
+    return ModelLoadError(
+        "ONNX Runtime cannot load this model.",
+        expected="a valid ONNX model that ONNX Runtime implements",
+        found=first,
+        fix="run `trt-workbench inspect MODEL` to check the model; the message above is "
+        "ONNX Runtime's own",
+    )
 
 
 def _typed_values(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:

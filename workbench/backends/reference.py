@@ -12,15 +12,24 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 
 from workbench.core.errors import ComparisonError, WorkbenchError
 
-__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate", "tensorrt_outputs"]
+__all__ = [
+    "NUMPY_PATH",
+    "TENSORRT_PATH",
+    "candidate_names",
+    "evaluate_fp16",
+    "map_candidate",
+    "stream_values",
+    "tensorrt_outputs",
+]
 
 NUMPY_PATH = (
     "numpy float16 via onnx.reference on CPU (every activation rounded to FP16 and "
@@ -32,7 +41,13 @@ TENSORRT_PATH = "TensorRT engine on GPU"
 def map_candidate(
     fp32: onnx.ModelProto, fp16: onnx.ModelProto, values: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """Candidate values keyed by FP32 tensor names.
+    """Candidate values keyed by FP32 tensor names (see :func:`candidate_names`)."""
+    return {ref: values[cand] for cand, ref in candidate_names(fp32, fp16).items()
+            if cand in values}
+
+
+def candidate_names(fp32: onnx.ModelProto, fp16: onnx.ModelProto) -> dict[str, str]:
+    """FP16 graph tensor -> the FP32 graph tensor it stands for.
 
     A tensor the conversion left under its own name is taken as is: for a kept node that
     is the Cast back to FP16, so an overflow at the region's edge shows. A renamed output
@@ -40,42 +55,119 @@ def map_candidate(
     its node's name and output position.
     """
     by_name = {node.name: node for node in fp16.graph.node}
-    mapped = {}
+    produced = {name for node in fp16.graph.node for name in node.output if name}
+    names: dict[str, str] = {}
     for node in fp32.graph.node:
         twin = by_name.get(node.name)
         for position, tensor in enumerate(node.output):
-            if tensor in values:
-                mapped[tensor] = values[tensor]
+            if tensor in produced:
+                names[tensor] = tensor
             elif twin is not None and position < len(twin.output):
                 renamed = twin.output[position]
-                if renamed in values:
-                    mapped[tensor] = values[renamed]
-    return mapped
+                if renamed in produced:
+                    names[renamed] = tensor
+    return names
 
 
 def evaluate_fp16(
     model: onnx.ModelProto, feeds: Mapping[str, np.ndarray], intermediates: bool
 ) -> dict[str, np.ndarray]:
-    """Run the FP16 graph with NumPy float16 arithmetic; all tensors when asked."""
+    """Run the FP16 graph with NumPy float16 arithmetic; all tensors when asked.
+
+    Every tensor is kept when ``intermediates`` is True: for small graphs only. Large
+    models go through :func:`stream_values`, which holds only the live tensors.
+    """
+    wanted = None if intermediates else {o.name for o in model.graph.output}
+    values: dict[str, np.ndarray] = {}
+    for _node, produced in stream_values(model, {}, feeds):
+        values.update(produced if wanted is None else
+                      {k: v for k, v in produced.items() if k in wanted})
+    return values
+
+
+def stream_values(
+    model: onnx.ModelProto,
+    weights: dict[str, np.ndarray],
+    feeds: Mapping[str, np.ndarray],
+    on_node: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[onnx.NodeProto, dict[str, np.ndarray]]]:
+    """Evaluate ``model`` node by node, yielding each node's outputs as they are made.
+
+    Only live tensors are held: each is dropped after the last node that reads it (and
+    ``weights``, a dict this call consumes, loses each weight after its last use), so the
+    memory of an evaluation is the weights plus the activations in flight, not every
+    intermediate of the graph. ``weights`` supplies initializers that are not in
+    ``model`` (those kept out of the ModelProto to save memory). The consumer keeps
+    whatever it needs of each yielded dict. ``on_node(done, total)`` reports progress.
+    """
     from onnx.reference import ReferenceEvaluator
 
     try:
         evaluator = ReferenceEvaluator(model, new_ops=_fp32_accumulating_ops())
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            if intermediates:
-                results = cast(dict[str, Any], evaluator.run(None, dict(feeds), intermediate=True))
-            else:
-                names = [o.name for o in model.graph.output]
-                results = dict(zip(names, evaluator.run(None, dict(feeds)), strict=True))
-    except Exception as err:  # the reference runtime raises plain Python errors per op
-        raise ComparisonError(
-            "The FP16 graph could not be evaluated with onnx.reference.",
-            expected="operators that onnx.reference implements (standard ONNX domains)",
-            found=f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}",
-            fix="custom or ai.onnx.ml operators cannot run in float16 on CPU; compare on a "
-            "GPU with TensorRT, or keep those nodes in FP32 with keep_fp32",
-        ) from err
-    return {name: np.asarray(v) for name, v in results.items()}
+    except Exception as err:  # unknown operators fail while the evaluator is set up
+        raise _evaluation_error(err, None) from err
+    nodes = list(model.graph.node)
+    dying = _last_uses(nodes, {o.name for o in model.graph.output})
+    results: dict[str, Any] = {"": None, **evaluator.rt_inits_, **feeds}
+    results.update(weights)
+    weights.clear()  # ownership moves to ``results``, which frees each after its last use
+    for index, (node, runtime) in enumerate(zip(nodes, evaluator.rt_nodes_, strict=True)):
+        try:
+            inputs = [results[name] for name in runtime.input]
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                outputs = (runtime.run(*inputs, context=results) if runtime.need_context()
+                           else runtime.run(*inputs))
+        except Exception as err:  # the reference runtime raises plain Python errors per op
+            raise _evaluation_error(err, node) from err
+        del inputs
+        produced = {name: np.asarray(value)
+                    for name, value in zip(node.output, outputs, strict=False) if name}
+        del outputs
+        results.update(produced)
+        yield node, produced
+        del produced
+        for name in dying[index]:
+            results.pop(name, None)
+        if on_node is not None:
+            on_node(index + 1, len(nodes))
+
+
+def _last_uses(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[list[str]]:
+    """Per node index, the tensors no later node reads (subgraphs' outer names count)."""
+    last: dict[str, int] = {}
+    for index, node in enumerate(nodes):
+        for name in (*node.input, *_subgraph_reads(node), *node.output):
+            last[name] = index
+    dying: list[list[str]] = [[] for _ in nodes]
+    for name, index in last.items():
+        if name and name not in outputs:
+            dying[index].append(name)
+    return dying
+
+
+def _subgraph_reads(node: onnx.NodeProto) -> list[str]:
+    """Names read inside an If/Loop/Scan body (they may come from the outer graph)."""
+    names: list[str] = []
+    graphs = [a.g for a in node.attribute if a.HasField("g")]
+    graphs += [g for a in node.attribute for g in a.graphs]
+    while graphs:
+        graph = graphs.pop()
+        for inner in graph.node:
+            names.extend(inner.input)
+            graphs.extend(a.g for a in inner.attribute if a.HasField("g"))
+            graphs.extend(g for a in inner.attribute for g in a.graphs)
+    return names
+
+
+def _evaluation_error(err: Exception, node: onnx.NodeProto | None) -> ComparisonError:
+    where = "" if node is None else f" at node {node.name or node.op_type!r} ({node.op_type})"
+    return ComparisonError(
+        f"The graph could not be evaluated with onnx.reference{where}.",
+        expected="operators that onnx.reference implements (standard ONNX domains)",
+        found=f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}",
+        fix="custom or ai.onnx.ml operators cannot run in float16 on CPU; compare on a "
+        "GPU with TensorRT, or keep those nodes in FP32 with keep_fp32",
+    )
 
 
 def _fp32_accumulating_ops() -> list[type]:
@@ -103,7 +195,7 @@ def _fp32_accumulating_ops() -> list[type]:
 
 
 def tensorrt_outputs(
-    model: onnx.ModelProto, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray]
+    model: onnx.ModelProto | Path, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray]
 ) -> tuple[dict[str, np.ndarray] | None, list[str]]:
     """The GPU hook: outputs of an FP16 TensorRT engine, or None where that cannot run.
 

@@ -23,6 +23,7 @@ __all__ = [
     "FP16_MAX",
     "FP16_MIN_NORMAL",
     "FP16_MIN_SUBNORMAL",
+    "DriftAccumulator",
     "DriftReport",
     "GraphNode",
     "RangeIssue",
@@ -120,23 +121,45 @@ def compute_drift(
     threshold: float = DEFAULT_DRIFT_THRESHOLD,
 ) -> DriftReport:
     """Compare every node output present on both sides, in the order of ``nodes``."""
-    layers: list[TensorDrift] = []
-    issues: list[RangeIssue] = []
+    drift = DriftAccumulator(threshold)
     for node in nodes:
         for tensor in node.outputs:
-            if tensor not in reference:
-                continue
-            ref = np.asarray(reference[tensor])
-            issues.extend(range_issues(node.name, tensor, ref))
-            if tensor in candidate and ref.dtype.kind in "fiu":
-                cand = np.asarray(candidate[tensor])
-                layers.append(_tensor_drift(len(layers), node, tensor, ref, cand, threshold))
-    first = next((layer for layer in layers if layer.over_threshold), None)
-    keep, reason = suggest_keep_fp32(nodes, issues, first.node if first else None)
-    return DriftReport(
-        tuple(layers), threshold, first.node if first else None,
-        first.tensor if first else None, tuple(issues), keep, reason,
-    )
+            if tensor in reference:
+                drift.add(node, tensor, reference[tensor], candidate.get(tensor))
+    return drift.report(nodes)
+
+
+class DriftAccumulator:
+    """Per-layer drift built one tensor at a time: figures are kept, tensors are not.
+
+    Call :meth:`add` as each tensor pair is produced (in topological order), then drop
+    the arrays; :meth:`report` gives the same :class:`DriftReport` as :func:`compute_drift`
+    over the whole graph. Memory is a few numbers per tensor, whatever the graph's depth.
+    """
+
+    def __init__(self, threshold: float = DEFAULT_DRIFT_THRESHOLD) -> None:
+        self.threshold = threshold
+        self._layers: list[TensorDrift] = []
+        self._issues: list[RangeIssue] = []
+
+    def add(self, node: GraphNode, tensor: str, reference: np.ndarray,
+            candidate: np.ndarray | None) -> None:
+        """Figures of one tensor (``candidate`` None: range findings only)."""
+        ref = np.asarray(reference)
+        self._issues.extend(range_issues(node.name, tensor, ref))
+        if candidate is not None and ref.dtype.kind in "fiu":
+            cand = np.asarray(candidate)
+            self._layers.append(
+                _tensor_drift(len(self._layers), node, tensor, ref, cand, self.threshold))
+
+    def report(self, nodes: Sequence[GraphNode]) -> DriftReport:
+        layers = self._layers
+        first = next((layer for layer in layers if layer.over_threshold), None)
+        keep, reason = suggest_keep_fp32(nodes, self._issues, first.node if first else None)
+        return DriftReport(
+            tuple(layers), self.threshold, first.node if first else None,
+            first.tensor if first else None, tuple(self._issues), keep, reason,
+        )
 
 
 def _tensor_drift(

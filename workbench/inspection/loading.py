@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
+import numpy as np
 import onnx
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
@@ -24,6 +25,7 @@ __all__ = [
     "ModelFile",
     "ModelSource",
     "external_data_refs",
+    "external_weight",
     "load_model",
     "read_model_file",
 ]
@@ -395,3 +397,24 @@ def load_model_file(model_file: ModelFile, *, load_weights: bool = True) -> onnx
                 fix="copy the model's .data files again, next to the .onnx file",
             ) from err
     return model
+
+
+def external_weight(tensor: onnx.TensorProto, folder: Path, *, mapped: bool) -> np.ndarray:
+    """The values of one external initializer, read (or memory-mapped) from its file.
+
+    Memory-mapped arrays are read-only views of the data file: the page cache holds them,
+    not the process's own memory, and nothing is copied. Read arrays are private copies of
+    that one tensor (what a converter needs, one tensor at a time). The location must have
+    passed :func:`check_external_data` (as every model from :func:`load_model` has).
+    """
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type))
+    shape = tuple(int(d) for d in tensor.dims)
+    count = int(np.prod(shape, dtype=np.int64))
+    path = folder / info["location"]
+    offset = int(info.get("offset", "0"))
+    if count == 0:
+        return np.zeros(shape, dtype)
+    if mapped:
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    return np.fromfile(path, dtype=dtype, count=count, offset=offset).reshape(shape)

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import onnx
 
 from workbench.core.errors import BuildSettingsError
 
-__all__ = ["convert_to_fp16", "missing_nodes"]
+__all__ = ["convert_to_fp16", "convert_weight_to_fp16", "missing_nodes"]
+
+_WEIGHT_SLICE = 1 << 22  # values per slice in convert_weight_to_fp16
+# onnxconverter-common's defaults (convert_float_to_float16 and convert_np_to_float16):
+# values it clamps (magnitudes at most 1e-7 but not zero, or at least 1e4 but finite)
+_FP16_MIN_POSITIVE = 1e-7
+_FP16_MAX_FINITE = 1e4
 
 
 def missing_nodes(model: onnx.ModelProto, names: Iterable[str]) -> list[str]:
@@ -50,3 +57,27 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> on
         node_block_list=list(keep) or None,
         disable_shape_infer=False,
     )
+
+
+def convert_weight_to_fp16(values: np.ndarray) -> np.ndarray:
+    """One FP32 weight as :func:`convert_to_fp16` converts it (same clamping, same warnings).
+
+    For weights kept out of the proto (external data read one tensor at a time): the
+    converter turns their type to FLOAT16 without touching data it does not hold, and
+    this converts the values the same way, so the graph is the one the builder gets.
+    """
+    from onnxconverter_common import float16
+
+    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
+    converted = np.empty(flat.shape, np.float16)
+    for start in range(0, flat.size, _WEIGHT_SLICE):
+        part = flat[start:start + _WEIGHT_SLICE]
+        out = converted[start:start + part.size]
+        with np.errstate(over="ignore"):  # overflowing values are the clamped ones below
+            out[...] = part  # the plain cast is right for every value the converter leaves
+        magnitude = np.abs(part)
+        clamped = np.flatnonzero(((magnitude > 0) & (magnitude <= _FP16_MIN_POSITIVE))
+                                 | ((magnitude >= _FP16_MAX_FINITE) & np.isfinite(part)))
+        if clamped.size:  # the converter's own function on exactly those values (and warnings)
+            out[clamped] = float16.convert_np_to_float16(part[clamped])
+    return converted.reshape(np.shape(values))
