@@ -16,9 +16,13 @@ held twice:
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -136,15 +140,63 @@ def layer_drift(
     nodes: list[GraphNode] = []
     reference = stream_values(without_external(model), fp32_weights(staged, model), feeds,
                               report)
-    for node, produced in reference:
-        graph_node = GraphNode(node.name, node.op_type, tuple(node.input), tuple(node.output))
-        nodes.append(graph_node)
-        for tensor, value in produced.items():
-            drift.add(graph_node, tensor, value, pull(tensor) if tensor in compared else None)
-        del produced
+    with _ahead(reference) as steps:
+        for node, produced in steps:
+            graph_node = GraphNode(node.name, node.op_type, tuple(node.input),
+                                   tuple(node.output))
+            nodes.append(graph_node)
+            for tensor, value in produced.items():
+                drift.add(graph_node, tensor, value,
+                          pull(tensor) if tensor in compared else None)
+            del produced
     while _advance(candidate, names, wanted, pending, outputs):
         pending.clear()  # only graph outputs are still wanted
     return drift.report(nodes), outputs
+
+
+# FP32 nodes evaluated ahead of the FP16 side: the two graphs run on two cores (NumPy drops
+# the GIL in its kernels) while memory stays bounded by this many nodes' outputs.
+_AHEAD = 4
+_END = object()
+
+
+@contextlib.contextmanager
+def _ahead(steps: Iterator[Any]) -> Iterator[Iterator[Any]]:
+    """Iterate ``steps`` in a worker thread, at most :data:`_AHEAD` items ahead."""
+    box: queue.Queue[Any] = queue.Queue(maxsize=_AHEAD)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in steps:
+                while not stop.is_set():
+                    try:
+                        box.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(_END)
+        except BaseException as err:  # handed to the consumer, which raises it
+            box.put(err)
+
+    def consume() -> Iterator[Any]:
+        while (item := box.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    worker = threading.Thread(target=produce, name="workbench: FP32 per-layer", daemon=True)
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                box.get(timeout=0.1)
+        worker.join()
 
 
 def _advance(candidate: Iterator[tuple[onnx.NodeProto, dict[str, np.ndarray]]],

@@ -171,6 +171,8 @@ def compare_precision(
         output_names = [o.name for o in model.graph.output]
         # ONNX Runtime from the path: it reads external weights itself, and its memory is
         # given back before the FP16 side loads any.
+        if on_progress is not None:
+            on_progress("running the FP32 reference (ONNX Runtime)", 0, 0)
         with OrtRunner(staged.path or staged.model) as reference_runner:
             ref_out = reference_runner.infer(feeds)
         clock.lap("fp32 reference (onnxruntime)")

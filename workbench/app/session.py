@@ -387,20 +387,23 @@ class WorkbenchSession:
     # -- compare ------------------------------------------------------------------------
 
     def compare(self, precision: str = "fp16", tolerances: Any = None,
-                keep_fp32: tuple[str, ...] = (), seed: int = 0) -> Any:
+                keep_fp32: tuple[str, ...] = (), seed: int = 0,
+                on_progress: Callable[[str, int, int], None] | None = None) -> Any:
         """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift."""
         compare_precision = _api("workbench.app.precision", "compare_precision")
         feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
         self.comparison = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
-            tolerances=tolerances)
+            tolerances=tolerances, on_progress=on_progress)
         return self.comparison
 
     def start_compare(self, precision: str = "fp16", tolerances: Any = None,
                       keep_fp32: tuple[str, ...] = (), seed: int = 0) -> Task:
         self.require_model()
-        return self.task("compare", "comparing precisions").start(
-            lambda: self.compare(precision, tolerances, keep_fp32, seed))
+        task = self.task("compare", "comparing precisions")
+        # the phase and its steps (weights converted, nodes evaluated) show in the panel
+        return task.start(
+            lambda: self.compare(precision, tolerances, keep_fp32, seed, task.report))
 
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:

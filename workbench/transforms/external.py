@@ -23,6 +23,7 @@ import onnx
 from workbench.inspection.loading import (
     ModelSource,
     external_data_refs,
+    external_weight,
     load_model,
     load_model_file,
     read_model_file,
@@ -81,14 +82,15 @@ def staged_model(source: ModelSource) -> Iterator[StagedModel]:
         return
     with tempfile.TemporaryDirectory(prefix="workbench-staged-") as tmp:
         staged_path = Path(tmp) / "model.onnx"
-        staged = _write_external(model, staged_path)
+        staged = _write_external(model, staged_path, folder)
         del model  # a model read from a file is ours: its inline copy of the weights goes
         yield StagedModel(staged, Path(tmp), staged_path, label)
 
 
-def _write_external(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
+def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> onnx.ModelProto:
     """Write ``model`` to ``path`` with large initializers in ``<name>.data``; returns the
-    written proto (weights as references). ``model`` itself is not modified."""
+    written proto (weights as references). ``model`` itself is not modified; its own
+    external data (in ``folder``) is copied over one tensor at a time."""
     staged = onnx.ModelProto()
     for name in ("ir_version", "producer_name", "producer_version", "domain",
                  "model_version", "doc_string"):
@@ -104,10 +106,12 @@ def _write_external(model: onnx.ModelProto, path: Path) -> onnx.ModelProto:
     offset = 0
     with (path.parent / location).open("wb") as handle:
         for tensor in source.initializer:
-            if tensor.data_location == onnx.TensorProto.EXTERNAL or _small(tensor):
+            is_external = tensor.data_location == onnx.TensorProto.EXTERNAL
+            if not is_external and _small(tensor):
                 graph.initializer.append(tensor)
                 continue
-            data = onnx.numpy_helper.to_array(tensor).tobytes()
+            data = (external_weight(tensor, folder or Path("."), mapped=True) if is_external
+                    else onnx.numpy_helper.to_array(tensor)).tobytes()
             handle.write(data)
             ref = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type,
                                    dims=tensor.dims, data_location=onnx.TensorProto.EXTERNAL)

@@ -136,8 +136,23 @@ def busy_while(task: Task, buttons: Sequence[widgets.Button], status: widgets.HT
     for button in buttons:
         button.disabled = task.busy
     if task.busy:
-        status.value = note(f"⏳ {esc(task.name)}…")
+        status.value = note(f"⏳ {esc(task.name)}…{_phase_text(task)}")
     elif task.state == "done":
         status.value = note(f"✔ {esc(task.name)}: done in {task.elapsed:.2f} s", "ok")
     elif task.state == "failed":
         status.value = note(f"✘ {esc(task.name)} failed (see below)", "error")
+
+
+def _phase_text(task: Task) -> str:
+    """" · per-layer drift 120/780 · 12 s" with a bar, once the work takes a while."""
+    phase, progress = task.phase, task.progress
+    if task.elapsed < 1.0 and not phase:
+        return ""
+    text = f" {esc(phase)}" if phase else ""
+    bar = ""
+    if progress:
+        done, total = progress
+        text += f" {done}/{total}"
+        bar = (f" <progress class='wb-task-progress' value='{done}' max='{total}' "
+               "style='width:160px;vertical-align:middle'></progress>")
+    return f" ·{text} · {task.elapsed:.0f} s{bar}"
