@@ -7,7 +7,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEVSTAMP = $(VENV)/.installed-dev
 
-.PHONY: lab test lint typecheck pytest samples bench fuzz clean
+.PHONY: lab test lint typecheck pytest samples bench scale fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ samples: $(STAMP)
 
 bench: $(DEVSTAMP)
 	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done
+
+# every step on GPT-2-shaped models up to 770M parameters (3.1 GB, over 2 GiB)
+scale: $(DEVSTAMP)
+	$(PY) bench/scale_bench.py
 
 fuzz: $(DEVSTAMP)
 	WORKBENCH_FUZZ=long $(PY) -m pytest tests -m fuzz -p no:cacheprovider

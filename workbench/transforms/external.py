@@ -29,7 +29,7 @@ from workbench.inspection.loading import (
     read_model_file,
 )
 
-__all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "staged_model"]
+__all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "staged_model", "write_fp16_model"]
 
 # Inline weights above this are moved to external data: converting or copying a proto that
 # holds them costs their size again per copy (and protobuf refuses more than 2 GiB).
@@ -130,3 +130,34 @@ def _small(tensor: onnx.TensorProto) -> bool:
     for dim in tensor.dims:
         count *= dim
     return count < _SMALL_TENSOR // 4 or tensor.data_type == onnx.TensorProto.STRING
+
+
+def write_fp16_model(staged: StagedModel, keep_fp32: tuple[str, ...], target: Path) -> Path:
+    """Write the FP16 conversion of ``staged`` to ``target`` (+ ``<name>.data``), converting
+    its external weights one tensor at a time: no copy of the model is held in memory, and
+    the result may exceed 2 GiB. Returns ``target``."""
+    from workbench.transforms.fp16 import convert_to_fp16, convert_weight_to_fp16
+
+    converted = convert_to_fp16(staged.model, keep_fp32)  # external weights: types only
+    fp32 = {t.name: t for t in staged.model.graph.initializer
+            if t.data_location == onnx.TensorProto.EXTERNAL}
+    location = target.name + ".data"
+    offset = 0
+    with (target.parent / location).open("wb") as handle:
+        for tensor in converted.graph.initializer:
+            if tensor.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            values = external_weight(fp32[tensor.name], staged.folder or Path("."),
+                                     mapped=False)
+            if tensor.data_type == onnx.TensorProto.FLOAT16:
+                values = convert_weight_to_fp16(values)
+            data = values.tobytes()
+            del values
+            handle.write(data)
+            del tensor.external_data[:]
+            for key, value in (("location", location), ("offset", str(offset)),
+                               ("length", str(len(data)))):
+                tensor.external_data.add(key=key, value=value)
+            offset += len(data)
+    target.write_bytes(converted.SerializeToString())
+    return target

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,12 +84,14 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     # child first (started only now that its external data is known to be safe), which
     # runs while the steps below do; the build waits for its verdict before parsing.
     probe = start_parser_probe(model_file)
+    scratch = contextlib.ExitStack()  # a converted model's temporary folder, if any
     try:
         inputs, outputs = graph_io_specs(model.graph)
         settings = settings.resolved(inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
-        network_source = [_network_source(model_file, model, settings, info)]
+        network_source = [_network_source(model_file, model, settings, info, scratch)]
     except BaseException:
+        scratch.close()
         if probe is not None:
             probe.cancel()
         raise
@@ -107,6 +110,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
             plan, kept = _build(network_source, label, settings, info, bus, on_progress, flag,
                                 probe)
     finally:
+        scratch.close()
         if unsubscribe is not None:
             unsubscribe()
     onnx_sha256 = digest()
@@ -167,9 +171,14 @@ def _workbench_version() -> str:
 
 
 def _network_source(model_file: Any, model: onnx.ModelProto, settings: BuildSettings,
-                    info: compat.BackendInfo) -> tuple[bytes | None, Path | None]:
+                    info: compat.BackendInfo, scratch: contextlib.ExitStack,
+                    ) -> tuple[bytes | None, Path | None]:
     """What the parser reads: the validated bytes (and the folder for external data), or
-    converted graph bytes. Parsing the bytes already read avoids reading the file twice."""
+    converted graph bytes. Parsing the bytes already read avoids reading the file twice.
+
+    A converted model from a file is written to a temporary folder (removed by
+    ``scratch``) with external data, its weights converted one at a time: it may exceed
+    2 GiB, and no copy of the model is held in memory while TensorRT builds."""
     if settings.precision == "fp32" or not info.strongly_typed:
         return model_file.data, model_file.path
     if settings.precision == "bf16":
@@ -181,10 +190,16 @@ def _network_source(model_file: Any, model: onnx.ModelProto, settings: BuildSett
             fix="use precision='fp16', or convert the ONNX graph to BF16 yourself and build it "
             "with precision='fp32' (the graph's types are then kept)",
         )
+    from workbench.transforms.external import staged_model, write_fp16_model
     from workbench.transforms.fp16 import convert_to_fp16
 
-    full = load_model_file(model_file, load_weights=True)
-    return convert_to_fp16(full, settings.keep_fp32).SerializeToString(), None
+    if model_file.path is None:  # bytes in memory: under 2 GiB by nature
+        full = load_model_file(model_file, load_weights=True)
+        return convert_to_fp16(full, settings.keep_fp32).SerializeToString(), None
+    folder = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="workbench-fp16-")))
+    staged = scratch.enter_context(staged_model(model_file.path))
+    target = write_fp16_model(staged, settings.keep_fp32, folder / "model.fp16.onnx")
+    return target.read_bytes(), target
 
 
 def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
