@@ -252,3 +252,26 @@ def test_fp16_build_from_a_path_converts_weights_into_a_temporary_folder(
     assert artifact.card.strongly_typed and artifact.card.settings.precision == "fp16"
     assert len(artifact.plan) > 0
     assert not list(temp.glob("workbench-*")), "the converted model's folder is removed"
+
+
+def test_large_plans_are_saved_and_checked_in_the_background(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sample) -> None:
+    from ui_support import make_panel
+
+    from workbench.ui import engines_tab
+
+    monkeypatch.setattr(engines_tab, "BACKGROUND_BYTES", 0)  # every plan counts as large
+    panel = make_panel(tmp_path, sample("mlp_dynamic_batch"))
+    panel.build.build_button.click()
+    panel.session.wait_build(60)
+    engines = panel.engines
+    engines.name.value = "big"
+    engines.save_button.click()
+    task = panel.session.tasks["engines"]
+    assert task.name == "saving the engine" and task.join(60)
+    assert (tmp_path / "engines" / "big.engine").exists()
+    assert "Saved" in engines.status.value and engines.listing.value == "big"
+    engines.reload_button.click()
+    assert task.name == "reloading and checking the engine" and task.join(60)
+    assert "SHA-256 matches" in engines.verdict.value
+    panel.close()

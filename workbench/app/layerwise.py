@@ -57,6 +57,11 @@ def _external(model: onnx.ModelProto) -> list[onnx.TensorProto]:
     return [t for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
 
 
+def _tensor_of(caught: warnings.WarningMessage) -> int:
+    """Warnings of the inline conversion carry no tensor name: each counts as one."""
+    return id(caught)
+
+
 def without_external(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` without its external initializers (the evaluators get those as
     arrays); cheap, since the proto holds no external weights."""
@@ -74,7 +79,8 @@ def convert_staged(staged: StagedModel, model: onnx.ModelProto, keep: tuple[str,
     external weights converted one at a time; truncation warnings become one note."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        converted = convert_to_fp16(model, keep)
+        converted = convert_to_fp16(model, keep)  # converts (and warns about) inline weights
+        clamped: set[object] = {_tensor_of(w) for w in caught if "truncated" in str(w.message)}
         fp32_refs = {t.name: t for t in _external(model)}
         weights: dict[str, np.ndarray] = {}
         external = _external(converted)
@@ -82,15 +88,18 @@ def convert_staged(staged: StagedModel, model: onnx.ModelProto, keep: tuple[str,
             assert staged.folder is not None  # external references come with their folder
             values = external_weight(fp32_refs[tensor.name], staged.folder, mapped=False)
             if tensor.data_type == onnx.TensorProto.FLOAT16:
+                before = len(caught)
                 values = convert_weight_to_fp16(values)
+                if any("truncated" in str(w.message) for w in caught[before:]):
+                    clamped.add(tensor.name)
             weights[tensor.name] = values
             del values
             if progress is not None:
                 progress("converting weights to FP16", done, len(external))
-    truncated = [w for w in caught if "truncated" in str(w.message)]
-    notes = [] if not truncated else [
-        f"{len(truncated)} weight values were outside the FP16 range and clamped by the "
-        f"conversion (e.g. {truncated[0].message})"
+    example = next((w.message for w in caught if "truncated" in str(w.message)), None)
+    notes = [] if not clamped else [
+        f"{len(clamped)} weight tensors hold values outside what FP16 keeps (|x| < 1e-7 or "
+        f"> 1e4), clamped by the conversion (e.g. {example})"
     ]
     return Fp16Graph(without_external(converted), weights, notes)
 

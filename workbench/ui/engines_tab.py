@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import as_workbench_error
-from workbench.ui.common import ErrorBox, esc, kv_table, note
+from workbench.app.tasks import Task, as_workbench_error
+from workbench.ui.common import ErrorBox, busy_while, esc, kv_table, note
 from workbench.ui.layers import layers_html
 
 __all__ = ["EnginesTab", "card_html"]
+
+# Plans above this are saved and checked in the background (hashing and writing a
+# multi-GB plan takes seconds: the kernel must not block); smaller ones at once.
+BACKGROUND_BYTES = 256 << 20
 
 
 def card_html(entry: Any) -> str:
@@ -79,6 +84,7 @@ class EnginesTab:
         self.confirm.observe(lambda _c: self._enable_actions(), "value")
         session.on("build", lambda _e, job: self._on_build(job))
         session.on("engines", lambda _e, _entries: self.refresh())
+        session.on("task", self._on_task)
         self.widget = widgets.VBox([
             widgets.HTML(f"<small>folder: <code>{esc(session.engines_dir.resolve())}</code>"
                          "</small>"),
@@ -149,18 +155,45 @@ class EnginesTab:
             self.error.show(as_workbench_error(err, "managing engines"))
 
     def _save(self) -> None:
-        path = self.session.save_engine(self.name.value.strip(),
-                                        overwrite=self.overwrite.value)
+        name, overwrite = self.name.value.strip(), self.overwrite.value
+        artifact = self.session.artifact
+        if artifact is not None and len(artifact.plan) > BACKGROUND_BYTES:
+            self.session.task("engines", "saving the engine").start(
+                lambda: self.session.save_engine(name, overwrite=overwrite))
+            return
+        self._saved(self.session.save_engine(name, overwrite=overwrite))
+
+    def _saved(self, path: Path) -> None:
         self.status.value = note(f"Saved <code>{esc(path)}</code> and its card "
                                  f"<code>{esc(path)}.json</code>.", "ok")
         self.listing.value = path.name.rsplit(".", 1)[0]
 
     def _reload(self) -> None:
-        if not self.listing.value:
+        name = self.listing.value
+        if not name:
             self.status.value = note("Pick a saved engine first.", "warn")
             return
-        loaded = self.session.reload_engine(self.listing.value)
-        self.verdict.value = reload_html(loaded)
+        entry = self._entries.get(name)
+        if entry is not None and entry.size > BACKGROUND_BYTES:
+            self.session.task("engines", "reloading and checking the engine").start(
+                lambda: self.session.reload_engine(name))
+            return
+        self.verdict.value = reload_html(self.session.reload_engine(name))
+
+    def _on_task(self, _event: str, task: Task) -> None:
+        if task is not self.session.tasks.get("engines"):
+            return
+        busy_while(task, [self.save_button, self.reload_button], self.status)
+        if task.busy:
+            return
+        self._enable_save()
+        self._enable_actions()
+        if task.error is not None:
+            self.error.show(task.error)
+        elif isinstance(task.result, Path):
+            self._saved(task.result)
+        elif task.result is not None:
+            self.verdict.value = reload_html(task.result)
 
     def _delete(self) -> None:
         name = self.listing.value
@@ -172,3 +205,4 @@ class EnginesTab:
         self.verdict.value = ""
         self.status.value = note("Deleted " + ", ".join(f"<code>{esc(p.name)}</code>"
                                                         for p in removed), "ok")
+
