@@ -28,7 +28,13 @@ import numpy as np
 import onnx
 
 from workbench.backends.reference import candidate_names, stream_values
-from workbench.compare.drift import DriftAccumulator, DriftReport, GraphNode
+from workbench.compare.drift import (
+    DriftAccumulator,
+    DriftReport,
+    GraphNode,
+    RangeIssue,
+    range_issues,
+)
 from workbench.inspection.loading import external_weight
 from workbench.transforms.external import StagedModel
 from workbench.transforms.fp16 import convert_to_fp16, convert_weight_to_fp16
@@ -149,18 +155,26 @@ def layer_drift(
     nodes: list[GraphNode] = []
     reference = stream_values(without_external(model), fp32_weights(staged, model), feeds,
                               report)
-    with _ahead(reference) as steps:
-        for node, produced in steps:
+    with _ahead(_with_range_issues(reference)) as steps:
+        for node, produced, issues in steps:
             graph_node = GraphNode(node.name, node.op_type, tuple(node.input),
                                    tuple(node.output))
             nodes.append(graph_node)
             for tensor, value in produced.items():
                 drift.add(graph_node, tensor, value,
-                          pull(tensor) if tensor in compared else None)
+                          pull(tensor) if tensor in compared else None, issues[tensor])
             del produced
     while _advance(candidate, names, wanted, pending, outputs):
         pending.clear()  # only graph outputs are still wanted
     return drift.report(nodes), outputs
+
+
+def _with_range_issues(steps: Iterator[tuple[onnx.NodeProto, dict[str, np.ndarray]]],
+                       ) -> Iterator[tuple[onnx.NodeProto, dict[str, np.ndarray],
+                                           dict[str, list[RangeIssue]]]]:
+    """Each FP32 node's outputs with their FP16-range findings (taken on the FP32 thread)."""
+    for node, produced in steps:
+        yield node, produced, {t: range_issues(node.name, t, v) for t, v in produced.items()}
 
 
 # FP32 nodes evaluated ahead of the FP16 side: the two graphs run on two cores (NumPy drops

@@ -143,10 +143,14 @@ class DriftAccumulator:
         self._issues: list[RangeIssue] = []
 
     def add(self, node: GraphNode, tensor: str, reference: np.ndarray,
-            candidate: np.ndarray | None) -> None:
-        """Figures of one tensor (``candidate`` None: range findings only)."""
+            candidate: np.ndarray | None, issues: Sequence[RangeIssue] | None = None) -> None:
+        """Figures of one tensor (``candidate`` None: range findings only).
+
+        ``issues``: the tensor's :func:`range_issues`, when the caller computed them
+        already (e.g. on the thread that produced the reference).
+        """
         ref = np.asarray(reference)
-        self._issues.extend(range_issues(node.name, tensor, ref))
+        self._issues.extend(range_issues(node.name, tensor, ref) if issues is None else issues)
         if candidate is not None and ref.dtype.kind in "fiu":
             cand = np.asarray(candidate)
             self._layers.append(
