@@ -107,8 +107,6 @@ REALISTIC: tuple[RealisticModel, ...] = (
         "of 1.2e8",
         "image-like inputs whose dims are oddly named and must be multiples of 32; weights as "
         "Constant nodes; values beyond FP16's 65504",
-        builds_with_defaults=False,
-        build_error="kOPT values for profile 0 violate shape constraints",
         spatial_multiple=32,
     ),
     RealisticModel(
