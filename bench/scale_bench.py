@@ -1,8 +1,10 @@
 """Scale: every step of the workbench on a ladder of GPT-2-shaped models, up to over 2 GiB.
 
-Rungs (``sample_models/gpt_ladder.py``, random weights, external data): about 10M, 120M
-and 770M parameters; the last is 3.1 GB of weights, over protobuf's 2 GiB. Each step runs
-in a fresh subprocess, so its peak RSS (``ru_maxrss``) is its own:
+Rungs (``GPT_LADDER`` and ``gpt_like`` of ``sample_models/realistic.py``, random weights):
+about 10M, 120M and 770M parameters. As ``torch.onnx.export`` writes them, the smaller two
+keep their weights inside the .onnx file; the last has 3.1 GB of weights in external data,
+over protobuf's 2 GiB. Each step runs in a fresh subprocess, so its peak RSS
+(``ru_maxrss``) is its own:
 
 =============  ===============================================  ========================
 step           workbench call                                   baseline (same run)
@@ -22,7 +24,8 @@ and the budgets: run ≤ 1.5×, compare ≤ 2.5×, per-layer ≤ 3× the weight 
 time ≤ 1.5× outputs-only. Feeds: batch 1, sequence 32. Wall times are noisy on a shared
 machine; memory is not.
 
-Usage: ``python bench/scale_bench.py [--rungs gpt-10m,gpt-120m,gpt-770m] [--json out.json]``.
+Usage: ``python bench/scale_bench.py [--rungs gpt_10m,gpt_120m,gpt_770m] [--steps ...]
+[--json out.json]``.
 The largest rung needs about 12 GB free (the TensorRT build) and some 6 GB of disk.
 """
 
@@ -40,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sample_models.gpt_ladder import LADDER, make_gpt  # noqa: E402
+from sample_models.realistic import GPT_LADDER, gpt_like, gpt_param_bytes  # noqa: E402
 
 STEPS = ("inspect", "diagnose", "build", "run", "compare", "compare-layers")
 BASELINES = {"inspect": "onnx.load", "diagnose": "onnx.load", "build": "bare TensorRT build",
@@ -114,16 +117,19 @@ def measure(step: str, model: Path) -> dict[str, float]:
 
 
 def run_rung(name: str, folder: Path, steps_wanted: tuple[str, ...] = STEPS) -> dict[str, object]:
-    shape = LADDER[name]
+    shape = GPT_LADDER[name]
+    weights = gpt_param_bytes(shape)
     started = time.perf_counter()
-    model = make_gpt(folder / f"{name}.onnx", shape)
-    print(f"\n{name}: {shape.params / 1e6:.0f}M parameters, {shape.weight_bytes / 2**30:.2f} GiB "
-          f"of FP32 weights (external data), written in {time.perf_counter() - started:.1f} s",
+    model = gpt_like(folder, shape.layers, shape.d_model, shape.heads, shape.vocab, shape.seq,
+                     name=name)
+    where = "external data" if (folder / f"{name}.onnx.data").exists() else "inside the .onnx"
+    print(f"\n{name}: {shape.param_count() / 1e6:.0f}M parameters, {weights / 2**30:.2f} GiB "
+          f"of FP32 weights ({where}), written in {time.perf_counter() - started:.1f} s",
           flush=True)
     base = {b: measure(b, model) for b in dict.fromkeys(BASELINES[s] for s in steps_wanted)}
     for b, m in base.items():
         print(f"  baseline {b:<20} {m['wall']:7.2f} s  {m['rss'] / 2**30:6.2f} GiB "
-              f"({m['rss'] / shape.weight_bytes:.2f}× weights)", flush=True)
+              f"({m['rss'] / weights:.2f}× weights)", flush=True)
     print(f"  {'step':<15}{'wall s':>8}{'×base':>7}{'peak GiB':>10}{'×base':>7}"
           f"{'×weights':>10}  baseline")
     steps = {}
@@ -132,10 +138,10 @@ def run_rung(name: str, folder: Path, steps_wanted: tuple[str, ...] = STEPS) -> 
         b = base[BASELINES[step]]
         print(f"  {step:<15}{m['wall']:8.2f}{m['wall'] / b['wall']:7.2f}"
               f"{m['rss'] / 2**30:10.2f}{m['rss'] / b['rss']:7.2f}"
-              f"{m['rss'] / shape.weight_bytes:10.2f}  {BASELINES[step]}", flush=True)
+              f"{m['rss'] / weights:10.2f}  {BASELINES[step]}", flush=True)
     for path in folder.iterdir():
         path.unlink()  # gigabytes per rung: gone before the next one is written
-    return {"params": shape.params, "weight_bytes": shape.weight_bytes,
+    return {"params": shape.param_count(), "weight_bytes": weights,
             "baselines": base, "steps": steps}
 
 
@@ -175,16 +181,16 @@ def print_growth(results: dict[str, dict]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rungs", default=",".join(LADDER),
-                        help="comma-separated rungs (" + ", ".join(LADDER) + ")")
+    parser.add_argument("--rungs", default=",".join(GPT_LADDER),
+                        help="comma-separated rungs (" + ", ".join(GPT_LADDER) + ")")
     parser.add_argument("--steps", default=",".join(STEPS),
                         help="comma-separated steps (" + ", ".join(STEPS) + ")")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     rungs = [r for r in args.rungs.split(",") if r]
-    unknown = [r for r in rungs if r not in LADDER]
+    unknown = [r for r in rungs if r not in GPT_LADDER]
     if unknown:
-        parser.error(f"unknown rungs {unknown}; choose from {list(LADDER)}")
+        parser.error(f"unknown rungs {unknown}; choose from {list(GPT_LADDER)}")
     steps = tuple(s for s in args.steps.split(",") if s)
     if not set(steps) <= set(STEPS):
         parser.error(f"unknown steps {sorted(set(steps) - set(STEPS))}; choose from {STEPS}")

@@ -2,8 +2,8 @@
 
 Memory is measured in subprocesses (each step's own ``ru_maxrss``) and asserted as a
 multiple of the FP32 weight bytes; time is never asserted. Models are generated here
-(``sample_models/gpt_ladder.py``; zeros where the values do not matter, written as sparse
-files) and deleted afterwards.
+(``gpt_like`` / ``make_big_gpt`` of ``sample_models/realistic.py``; zeros where the values
+do not matter, written as sparse files) and deleted afterwards.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 import pytest
 
-from sample_models.gpt_ladder import LADDER, GptShape, big_zeros_gpt, make_gpt
+from sample_models.realistic import GPT_LADDER, gpt_like, gpt_param_bytes, make_big_gpt
 from workbench.backends.ort import OrtRunner, load_error
 from workbench.transforms import external
 from workbench.transforms.fp16 import convert_weight_to_fp16
@@ -112,12 +112,12 @@ def scratch(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.slow
 def test_model_over_2_gib_goes_through_run_and_compare(scratch: Path) -> None:
-    model = big_zeros_gpt(scratch)
+    model = make_big_gpt(scratch)
     weights = sum(p.stat().st_size for p in scratch.glob("*.data"))
     assert weights > 2**31  # over protobuf's limit: only a path with external data works
     with _bigmem():
         result = _step("session", model, str(scratch / "work"))
-    assert result["outputs"] == {"logits": [1, 16, 1024]}
+    assert result["outputs"] == {"logits": [1, 16, 50257]}
     assert result["passed"] is True and result["layers"] > 50
     assert result["rss"] <= 3.0 * weights, result["rss"] / weights
 
@@ -128,9 +128,10 @@ def test_memory_budgets_on_the_middle_rung(scratch: Path) -> None:
 
     Per-layer drift is held to the outputs-only budget: it does everything the
     outputs-only comparison does, and more (bench/scale_bench.py measures both)."""
-    shape = LADDER["gpt-120m"]
-    model = make_gpt(scratch / "gpt.onnx", shape, weights="zeros")
-    ratios = {step: _step(step, model)["rss"] / shape.weight_bytes
+    shape = GPT_LADDER["gpt_120m"]  # weights inside the .onnx (0.5 GB), as torch exports it
+    model = gpt_like(scratch, shape.layers, shape.d_model, shape.heads, shape.vocab, shape.seq,
+                     fill="zeros")
+    ratios = {step: _step(step, model)["rss"] / gpt_param_bytes(shape)
               for step in ("run", "compare-layers")}
     assert ratios["run"] <= 1.5, ratios
     assert ratios["compare-layers"] <= 2.5, ratios
@@ -142,11 +143,12 @@ def test_per_layer_drift_memory_does_not_grow_with_depth(scratch: Path) -> None:
     memory-mapped plus FP16), never its activations kept for the whole graph."""
     rss, weights = {}, {}
     for depth in (12, 36):
-        shape = GptShape(n_layer=depth, d_model=384, vocab=512, n_positions=128)
-        model = make_gpt(scratch / f"gpt{depth}.onnx", shape, weights="zeros")
+        model = gpt_like(scratch, depth, 384, 6, 512, 128, name=f"gpt{depth}", fill="zeros",
+                         external=True)
         result = _step("compare-layers", model)
         assert result["layers"] > 30 * depth
-        rss[depth], weights[depth] = result["rss"], shape.weight_bytes
+        rss[depth] = result["rss"]
+        weights[depth] = sum(p.stat().st_size for p in scratch.glob(f"gpt{depth}.onnx.data"))
     extra = (rss[36] - rss[12]) / (weights[36] - weights[12])
     assert extra <= 2.0, f"{extra:.2f}× the extra weight bytes per extra layer"
 
@@ -155,7 +157,7 @@ def test_per_layer_drift_memory_does_not_grow_with_depth(scratch: Path) -> None:
 def test_smallest_bench_rung_runs_every_step() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "scale_bench.py"),
-                           "--rungs", "gpt-10m"], capture_output=True, text=True, env=env,
+                           "--rungs", "gpt_10m"], capture_output=True, text=True, env=env,
                           timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for step in ("inspect", "diagnose", "build", "run", "compare", "compare-layers"):
@@ -165,8 +167,7 @@ def test_smallest_bench_rung_runs_every_step() -> None:
 
 def test_in_memory_model_with_large_inline_weights_is_staged_and_cleaned_up(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    path = make_gpt(tmp_path / "g.onnx", GptShape(n_layer=1, d_model=64, vocab=256,
-                                                    n_positions=32))
+    path = gpt_like(tmp_path, 1, 64, 4, 256, 32, external=True)
     model = onnx.load(path)  # weights now inline in the proto
     monkeypatch.setattr(external, "INLINE_LIMIT", 1024)
     temp = tmp_path / "temp"
@@ -246,8 +247,7 @@ def test_fp16_build_from_a_path_converts_weights_into_a_temporary_folder(
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    path = make_gpt(tmp_path / "g.onnx", GptShape(n_layer=1, d_model=64, vocab=256,
-                                                    n_positions=512))
+    path = gpt_like(tmp_path, 1, 64, 4, 256, 512, external=True)
     artifact = build_engine(path, BuildSettings(precision="fp16"))
     assert artifact.card.strongly_typed and artifact.card.settings.precision == "fp16"
     assert len(artifact.plan) > 0

@@ -26,8 +26,13 @@ from workbench.backends.runner import Runner
 from workbench.core.errors import InferenceInputError, ModelLoadError
 from workbench.core.records import TensorSpec
 from workbench.inspection.loading import ModelSource, load_model
-from workbench.inspection.protos import graph_io_specs, value_info_spec
-from workbench.transforms.external import StagedModel, staged_model
+from workbench.inspection.protos import dtype_name, graph_io_specs, value_info_spec
+from workbench.transforms.external import (
+    INLINE_LIMIT,
+    StagedModel,
+    staged_model,
+    without_weights,
+)
 
 __all__ = ["OrtRunner", "index_input_ranges", "load_error"]
 
@@ -52,19 +57,38 @@ class OrtRunner(Runner):
         super().__init__()
         self._source = source
         self._stage = contextlib.ExitStack()
-        # Without its external weights: specs, types and outputs need only the graph.
-        self.model = (load_model(source, load_weights=False)
-                      if isinstance(source, (str, os.PathLike)) else load_model(source))
         self.providers = tuple(providers)
         self.expose_intermediates = expose_intermediates
-        self._specs, _ = graph_io_specs(self.model.graph)
+        self._model: onnx.ModelProto | None = None
+        # A large file with inline weights is ONNX Runtime's alone to read: parsing it here
+        # too would double the memory of a run. Its specs then come from the session (and
+        # ORT's own checks, external-data paths included, guard the file).
+        self._lazy = (not expose_intermediates and isinstance(source, (str, os.PathLike))
+                      and _file_size(source) > INLINE_LIMIT)
+        if not self._lazy:
+            self._model = self._load()
         self._output_names: tuple[str, ...] = ()
         self.skipped_intermediates: tuple[str, ...] = ()
         self._session: Any = None
         self._typed: dict[str, onnx.ValueInfoProto] | None = None
 
+    @property
+    def model(self) -> onnx.ModelProto:
+        """The graph (without the weights of a model read from a file)."""
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+    def _load(self) -> onnx.ModelProto:
+        # Without its weights: specs, types and outputs need only the graph.
+        if isinstance(self._source, (str, os.PathLike)):
+            return without_weights(load_model(self._source, load_weights=False))
+        return load_model(self._source)
+
     def input_specs(self) -> tuple[TensorSpec, ...]:
-        return self._specs
+        if self._model is None and self._session is not None:
+            return tuple(_session_spec(arg) for arg in self._session.get_inputs())
+        return graph_io_specs(self.model.graph)[0]
 
     def _typed_values(self) -> dict[str, onnx.ValueInfoProto]:
         if self._typed is None:
@@ -88,6 +112,8 @@ class OrtRunner(Runner):
         return {out: node.name for node in self.model.graph.node for out in node.output if out}
 
     def _plan_outputs(self) -> tuple[str, ...]:
+        if self._model is None and self._session is not None:
+            return tuple(arg.name for arg in self._session.get_outputs())
         declared = [o.name for o in self.model.graph.output]
         if not self.expose_intermediates:
             return tuple(declared)
@@ -128,8 +154,13 @@ class OrtRunner(Runner):
         if self.expose_intermediates:
             # Fusions would remove the very tensors we were asked to expose.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        source = self._source if isinstance(self._source, (str, os.PathLike)) else self.model
+        from_path = isinstance(self._source, (str, os.PathLike))
+        source = self._source if from_path else self.model
         try:
+            if from_path and not self.expose_intermediates:  # ORT reads the file itself
+                self._session = ort.InferenceSession(
+                    str(self._source), sess_options=options, providers=list(self.providers))
+                return
             staged = self._stage.enter_context(staged_model(source))
             if staged.folder is not None:
                 options.add_session_config_entry(
@@ -161,6 +192,34 @@ class OrtRunner(Runner):
                 "that a Reshape or an initializer fixes)",
             ) from err
         return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+
+def _file_size(path: str | os.PathLike[str]) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # missing: loading it eagerly gives the workbench's own error
+
+
+# ONNX Runtime's element type names (NodeArg.type "tensor(float)") as ONNX element types
+_ORT_TYPES = {
+    "float": onnx.TensorProto.FLOAT, "double": onnx.TensorProto.DOUBLE,
+    "float16": onnx.TensorProto.FLOAT16, "bfloat16": onnx.TensorProto.BFLOAT16,
+    "int8": onnx.TensorProto.INT8, "int16": onnx.TensorProto.INT16,
+    "int32": onnx.TensorProto.INT32, "int64": onnx.TensorProto.INT64,
+    "uint8": onnx.TensorProto.UINT8, "uint16": onnx.TensorProto.UINT16,
+    "uint32": onnx.TensorProto.UINT32, "uint64": onnx.TensorProto.UINT64,
+    "bool": onnx.TensorProto.BOOL, "string": onnx.TensorProto.STRING,
+}
+
+
+def _session_spec(arg: Any) -> TensorSpec:
+    """A TensorSpec from an ORT NodeArg (name, "tensor(float)", [dims or names or None])."""
+    kind = str(arg.type)[len("tensor("):-1] if str(arg.type).startswith("tensor(") else ""
+    dtype = dtype_name(_ORT_TYPES.get(kind, onnx.TensorProto.UNDEFINED))
+    shape = None if arg.shape is None else tuple(
+        d if isinstance(d, (int, str)) or d is None else str(d) for d in arg.shape)
+    return TensorSpec(arg.name, dtype, shape)
 
 
 def load_error(err: BaseException) -> ModelLoadError:

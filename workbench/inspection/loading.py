@@ -142,6 +142,9 @@ def _check_not_empty(data: bytes, label: str) -> None:
 
 
 def _parse_proto(model_file: ModelFile) -> onnx.ModelProto:
+    # The UTF-8 check parses a twin of the whole message: done first, so that its copy of
+    # the model is gone before the real one exists (peak memory: bytes + one parse).
+    bad_text = _undecodable_text(model_file.data)
     model = onnx.ModelProto()
     try:
         model.ParseFromString(model_file.data)
@@ -153,7 +156,6 @@ def _parse_proto(model_file: ModelFile) -> onnx.ModelProto:
             fix="if the file was downloaded or copied, do it again (it looks truncated or "
             "corrupted); otherwise re-export it. " + _ONNX_HINT,
         ) from err
-    bad_text = _undecodable_text(model_file.data)
     if bad_text is not None:
         raise ModelLoadError(
             f"{model_file.label} is not a valid ONNX model: some names or other text "

@@ -29,7 +29,8 @@ from workbench.inspection.loading import (
     read_model_file,
 )
 
-__all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "staged_model", "write_fp16_model"]
+__all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "staged_model",
+           "without_weights", "write_fp16_model"]
 
 # Inline weights above this are moved to external data: converting or copying a proto that
 # holds them costs their size again per copy (and protobuf refuses more than 2 GiB).
@@ -87,10 +88,20 @@ def staged_model(source: ModelSource) -> Iterator[StagedModel]:
         yield StagedModel(staged, Path(tmp), staged_path, label)
 
 
-def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> onnx.ModelProto:
-    """Write ``model`` to ``path`` with large initializers in ``<name>.data``; returns the
-    written proto (weights as references). ``model`` itself is not modified; its own
-    external data (in ``folder``) is copied over one tensor at a time."""
+def without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The graph of ``model`` with every initializer's data left out (names, types and
+    dims stay: what specs, shape inference and index ranges need). ``model`` is unchanged."""
+    if not inline_weight_bytes(model):
+        return model
+    bare = _shell(model)
+    bare.graph.initializer.extend(
+        t if _small(t) else onnx.TensorProto(name=t.name, data_type=t.data_type, dims=t.dims)
+        for t in model.graph.initializer)
+    return bare
+
+
+def _shell(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` without initializers."""
     staged = onnx.ModelProto()
     for name in ("ir_version", "producer_name", "producer_version", "domain",
                  "model_version", "doc_string"):
@@ -102,6 +113,15 @@ def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> 
     graph.name, graph.doc_string = source.name, source.doc_string
     for field in ("node", "input", "output", "value_info", "sparse_initializer"):
         getattr(graph, field).extend(getattr(source, field))
+    return staged
+
+
+def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> onnx.ModelProto:
+    """Write ``model`` to ``path`` with large initializers in ``<name>.data``; returns the
+    written proto (weights as references). ``model`` itself is not modified; its own
+    external data (in ``folder``) is copied over one tensor at a time."""
+    staged = _shell(model)
+    graph, source = staged.graph, model.graph
     location = path.name + ".data"
     offset = 0
     with (path.parent / location).open("wb") as handle:
