@@ -4,7 +4,7 @@ Rungs (``GPT_LADDER`` and ``gpt_like`` of ``sample_models/realistic.py``, random
 about 10M, 120M and 770M parameters. As ``torch.onnx.export`` writes them, the smaller two
 keep their weights inside the .onnx file; the last has 3.1 GB of weights in external data,
 over protobuf's 2 GiB. Each step runs in a fresh subprocess, so its peak RSS
-(``ru_maxrss``) is its own:
+(``VmHWM``, or ``ru_maxrss`` where there is no /proc) is its own:
 
 =============  ===============================================  ========================
 step           workbench call                                   baseline (same run)
@@ -97,7 +97,18 @@ else:
     from workbench.app.precision import compare_precision
     compare_precision(model, per_layer=step == "compare-layers", backend="numpy", dims=dims)
 wall = time.perf_counter() - start
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def peak_rss():
+    # VmHWM is this process's own peak; ru_maxrss also counts the parent's RSS at fork
+    # time (Linux keeps it across exec), which a parent that built a model in memory inflates
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+rss = peak_rss()
 print("RESULT " + json.dumps({"wall": wall, "rss": rss}))
 """
 
