@@ -60,6 +60,9 @@ class BuildJob(Task["EngineArtifact"]):
         self._on_progress = on_progress
         self._on_done = on_done
         self._lock = threading.Lock()
+        # Created means scheduled: joiners (the panel's progress ticker, attached before
+        # start()) wait for the build rather than seeing an idle task as finished.
+        self._ended.clear()
         if start:
             self.start()
 
