@@ -47,6 +47,9 @@ from workbench.app.jobs import BuildJob
 from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_status
 from workbench.app.tasks import TRIAGE, Event, EventHub, Listener, Task, TaskKind
 from workbench.backends.netron import GraphServer, GraphView
+from workbench.build.plan import BuildPlan
+from workbench.build.render import python_script as render_python
+from workbench.build.render import trtexec_command as render_trtexec
 from workbench.build.settings import BuildSettings
 from workbench.core.errors import ModelLoadError, WorkbenchError
 
@@ -340,17 +343,33 @@ class WorkbenchSession:
         stem = Path(self.require_model().label).stem
         return self.engines_dir / f"{stem}.engine"
 
+    def build_plan(self, settings: BuildSettings | None = None) -> BuildPlan:
+        """What a build with ``settings`` (default: :meth:`default_settings`) would do here:
+        the plan the builder executes and the renderings print.
+
+        Raises:
+            BackendUnavailableError: this TensorRT cannot build these settings.
+            BuildSettingsError: the profiles do not fit the model's inputs.
+        """
+        settings = settings if settings is not None else self.default_settings()
+        return reproduce.build_plan(settings, self.require_model().summary.inputs)
+
+    def engine_plan(self) -> BuildPlan:
+        """The plan of the engine a TensorRT run would use: the last build's, else the
+        default one (its profile's opt shapes are the sizes :meth:`make_inputs` picks)."""
+        if self.artifact is not None:
+            return self.build_plan(self.artifact.card.settings)
+        return self.build_plan()
+
     def trtexec_command(self, settings: BuildSettings | None = None) -> str:
         """The trtexec command line equivalent to building with ``settings``."""
-        settings = settings if settings is not None else self.default_settings()
-        return reproduce.trtexec_command(settings, self._model_path_text(),
-                                         str(self.engine_path_hint()))
+        return render_trtexec(self.build_plan(settings), self._model_path_text(),
+                              str(self.engine_path_hint()))
 
     def python_script(self, settings: BuildSettings | None = None) -> str:
         """A standalone Python script (bare TensorRT API) for the same build."""
-        settings = settings if settings is not None else self.default_settings()
-        return reproduce.python_script(settings, self._model_path_text(),
-                                       str(self.engine_path_hint()))
+        return render_python(self.build_plan(settings), self._model_path_text(),
+                             str(self.engine_path_hint()))
 
     def _model_path_text(self) -> str:
         model = self.require_model()
@@ -391,10 +410,16 @@ class WorkbenchSession:
     # -- run ----------------------------------------------------------------------------
 
     def make_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
-        """Seeded random feeds for the model's inputs (symbolic dims: batch 1, others 16)."""
+        """Seeded random feeds for the model's inputs, sized by the engine plan's profile
+        (its opt shapes), so a Build → Run with the defaults fits by construction."""
         from workbench.feeds.inputs import make_inputs
 
-        self.inputs = feeds = dict(make_inputs(self.require_model().summary.inputs, seed=seed))
+        specs = self.require_model().summary.inputs
+        try:
+            shapes = self.engine_plan().opt_shapes()
+        except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' own seeding
+            shapes = {}
+        self.inputs = feeds = dict(make_inputs(specs, seed=seed, shapes=shapes))
         self.input_seed, self.input_source = seed, f"seed {seed}"
         return feeds
 

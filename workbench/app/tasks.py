@@ -24,10 +24,10 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from workbench.core.errors import BuildCancelled, WorkbenchError
+from workbench.core.records import Choice
 
 __all__ = ["Event", "EventHub", "Listener", "Task", "TaskKind", "TaskState",
            "as_workbench_error"]
@@ -35,17 +35,7 @@ __all__ = ["Event", "EventHub", "Listener", "Task", "TaskKind", "TaskState",
 T = TypeVar("T")
 
 
-class _Named(str, Enum):
-    """A string enum whose text is its value (``f"{x}"`` == ``x.value`` on every Python)."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
-
-
-class TaskState(_Named):
+class TaskState(Choice):
     """Where a task is. Equal to its value, so ``task.state == "done"`` also works."""
 
     IDLE = "idle"
@@ -59,7 +49,7 @@ class TaskState(_Named):
         return self in (TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED)
 
 
-class TaskKind(_Named):
+class TaskKind(Choice):
     """The session's task slots: one per kind of work, so views know what finished."""
 
     LOAD = "load"
@@ -79,7 +69,7 @@ class TaskKind(_Named):
 TRIAGE: frozenset[TaskKind] = frozenset({TaskKind.DIAGNOSE, TaskKind.FOLD, TaskKind.REDUCE})
 
 
-class Event(_Named):
+class Event(Choice):
     """What a session announces (``session.on(Event.BUILD, callback)``)."""
 
     MODEL = "model"  # a model was loaded (payload: LoadedModel or None)
