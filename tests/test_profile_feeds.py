@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sample_models.realistic import REALISTIC
 from workbench.app.session import WorkbenchSession
 from workbench.backends.trt.runner import TrtRunner
 from workbench.build.settings import ShapeProfile
@@ -26,10 +27,14 @@ def session(tmp_path: Path, samples_dir: Path) -> WorkbenchSession:
     made.close()
 
 
-@pytest.mark.parametrize("name", ["mlp_dynamic_batch", "resnet_block", "transformer_block"])
+@pytest.mark.parametrize("name", [
+    "mlp_dynamic_batch", "resnet_block", "transformer_block",
+    *(f"realistic:{m.name}" for m in REALISTIC if m.builds_with_defaults),
+])
 def test_default_build_then_run_feeds_fit_the_engine(name: str, session: WorkbenchSession,
-                                                     sample) -> None:
-    session.load(sample(name))
+                                                     sample, realistic) -> None:
+    kind, _, model = name.rpartition(":")
+    session.load(realistic(model) if kind else sample(model))
     plan = session.build_plan()
     session.start_build()
     artifact = session.wait_build(120)
