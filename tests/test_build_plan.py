@@ -177,3 +177,18 @@ def test_generated_script_builds_the_engine_build_engine_builds(name: str, model
     assert [layer[0] for layer in built_layers] == [layer.name for layer in artifact.card.layers]
     # A build without a GPU times nothing, so the same plan gives the same bytes.
     assert engine.read_bytes() == artifact.plan
+
+
+def test_the_panel_shows_the_plans_refusal_in_both_renderings(tmp_path: Path, sample) -> None:
+    from ui_support import make_panel
+
+    panel = make_panel(tmp_path, sample("mlp_dynamic_batch"))
+    build = panel.build
+    assert build.python.value.startswith('"""Build') and "--stronglyTyped" not in \
+        build.trtexec.value
+    build.form.fields["precision"].value = "fp16"
+    assert "--stronglyTyped" in build.trtexec.value and "convert_graph" in build.python.value
+    build.form.fields["precision"].value = "bf16"
+    assert build.trtexec.value == build.python.value
+    assert build.trtexec.value.startswith("# cannot build: BF16 builds are not available")
+    panel.close()

@@ -10,6 +10,7 @@ import ipywidgets as widgets
 from workbench.app.jobs import BuildJob
 from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, TaskState, as_workbench_error
+from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
 from workbench.ui.common import ErrorBox, esc, note
 from workbench.ui.layers import layers_html
@@ -87,7 +88,7 @@ class BuildTab:
             f"⚠ TensorRT's parser rejects this model ({esc(', '.join(report.categories))}), "
             "so a build will fail: see the Parse tab for the cause and the fixes.", "warn")
 
-    def _on_settings(self, settings: Any) -> None:
+    def _on_settings(self, settings: BuildSettings | None) -> None:
         """Live: the commands follow the form; Build is enabled only for valid settings."""
         running = self._running()
         self.build_button.disabled = settings is None or self.session.model is None or running
@@ -96,8 +97,8 @@ class BuildTab:
         try:
             self.trtexec.value = self.session.trtexec_command(settings)
             self.python.value = self.session.python_script(settings)
-        except WorkbenchError as err:
-            self.trtexec.value = f"# cannot render: {err.summary}"
+        except WorkbenchError as err:  # the plan refuses: the build would, with this error
+            self.trtexec.value = self.python.value = f"# cannot build: {err.summary}"
 
     def _running(self) -> bool:
         job = self.session.build_job
