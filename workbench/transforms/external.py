@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from workbench.inspection.loading import (
 )
 
 __all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "staged_model",
-           "without_weights", "write_fp16_model"]
+           "without_weights", "write_converted_model"]
 
 # Inline weights above this are moved to external data: converting or copying a proto that
 # holds them costs their size again per copy (and protobuf refuses more than 2 GiB).
@@ -152,13 +152,16 @@ def _small(tensor: onnx.TensorProto) -> bool:
     return count < _SMALL_TENSOR // 4 or tensor.data_type == onnx.TensorProto.STRING
 
 
-def write_fp16_model(staged: StagedModel, keep_fp32: tuple[str, ...], target: Path) -> Path:
-    """Write the FP16 conversion of ``staged`` to ``target`` (+ ``<name>.data``), converting
+def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterable[str],
+                          target: Path) -> Path:
+    """Write the graph conversion of ``staged`` to ``target`` (+ ``<name>.data``), converting
     its external weights one tensor at a time: no copy of the model is held in memory, and
     the result may exceed 2 GiB. Returns ``target``."""
-    from workbench.transforms.fp16 import convert_to_fp16, convert_weight_to_fp16
+    from workbench.transforms.fp16 import convert_weight_to_fp16
+    from workbench.transforms.precision import convert_graph
 
-    converted = convert_to_fp16(staged.model, keep_fp32)  # external weights: types only
+    # external weights are references: the conversion changes their types only
+    converted = convert_graph(staged.model, precision, keep_fp32)
     fp32 = {t.name: t for t in staged.model.graph.initializer
             if t.data_location == onnx.TensorProto.EXTERNAL}
     location = target.name + ".data"

@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Task, as_workbench_error
+from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.ui.common import ErrorBox, busy_while, esc, kv_table, note
 from workbench.ui.layers import layers_html
 
@@ -82,9 +82,9 @@ class EnginesTab:
         self.delete_button.on_click(lambda _b: self._act(self._delete))
         self.listing.observe(lambda _c: self._on_select(), "value")
         self.confirm.observe(lambda _c: self._enable_actions(), "value")
-        session.on("build", lambda _e, job: self._on_build(job))
-        session.on("engines", lambda _e, _entries: self.refresh())
-        session.on("task", self._on_task)
+        session.on(Event.BUILD, lambda _e, job: self._on_build(job))
+        session.on(Event.ENGINES, lambda _e, _entries: self.refresh())
+        session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HTML(f"<small>folder: <code>{esc(session.engines_dir.resolve())}</code>"
                          "</small>"),
@@ -158,8 +158,7 @@ class EnginesTab:
         name, overwrite = self.name.value.strip(), self.overwrite.value
         artifact = self.session.artifact
         if artifact is not None and len(artifact.plan) > BACKGROUND_BYTES:
-            self.session.task("engines", "saving the engine").start(
-                lambda: self.session.save_engine(name, overwrite=overwrite))
+            self.session.start_save_engine(name, overwrite)
             return
         self._saved(self.session.save_engine(name, overwrite=overwrite))
 
@@ -175,13 +174,12 @@ class EnginesTab:
             return
         entry = self._entries.get(name)
         if entry is not None and entry.size > BACKGROUND_BYTES:
-            self.session.task("engines", "reloading and checking the engine").start(
-                lambda: self.session.reload_engine(name))
+            self.session.start_reload_engine(name)
             return
         self.verdict.value = reload_html(self.session.reload_engine(name))
 
-    def _on_task(self, _event: str, task: Task) -> None:
-        if task is not self.session.tasks.get("engines"):
+    def _on_task(self, _event: str, task: Task[Any]) -> None:
+        if task is not self.session.tasks.get(TaskKind.ENGINES):
             return
         busy_while(task, [self.save_button, self.reload_button], self.status)
         if task.busy:
@@ -205,4 +203,3 @@ class EnginesTab:
         self.verdict.value = ""
         self.status.value = note("Deleted " + ", ".join(f"<code>{esc(p.name)}</code>"
                                                         for p in removed), "ok")
-
