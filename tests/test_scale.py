@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,14 +235,22 @@ def test_busy_status_shows_phase_steps_and_elapsed_time() -> None:
     from workbench.ui.common import busy_while
 
     changes: list[Task] = []
+    release = threading.Event()
     task = Task("comparing precisions", on_change=changes.append)
-    task.start_sync()
-    task.report("per-layer drift", 120, 780)
-    status = widgets.HTML()
-    busy_while(task, [], status)
-    assert "comparing precisions" in status.value and "per-layer drift 120/780" in status.value
-    assert "<progress" in status.value and " s" in status.value
-    assert changes[-1] is task
+    task.start(lambda: release.wait(30))
+    try:
+        task.report("per-layer drift", 120, 780)
+        status = widgets.HTML()
+        busy_while(task, [], status)
+        assert "comparing precisions" in status.value
+        assert "per-layer drift 120/780" in status.value
+        assert "<progress" in status.value and " s" in status.value
+        assert changes[-1] is task
+        time.sleep(1.3)  # the heartbeat: views hear from a running task once a second
+        assert len(changes) >= 3
+    finally:
+        release.set()
+        assert task.join(10)
 
 
 def test_fp16_build_from_a_path_converts_weights_into_a_temporary_folder(
