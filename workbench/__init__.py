@@ -36,6 +36,10 @@ _EXPORTS: dict[str, str] = {
     # build settings (pure Python)
     "BuildSettings": "workbench.build.settings",
     "ShapeProfile": "workbench.build.settings",
+    "Precision": "workbench.build.fields",
+    "BuildPlan": "workbench.build.plan",
+    "make_plan": "workbench.build.plan",
+    "BackendFeatures": "workbench.build.features",
     # TensorRT backend
     "backend_info": "workbench.backends.trt.compat",
     "diagnose": "workbench.backends.trt.parse",
