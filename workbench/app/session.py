@@ -170,8 +170,9 @@ class WorkbenchSession:
 
     @property
     def busy(self) -> bool:
-        build_running = self.build_job is not None and not self.build_job.done
-        return build_running or any(t.busy for t in self.tasks.values())
+        """Any task running; a build counts from the moment it is created."""
+        build_pending = self.build_job is not None and not self.build_job.done
+        return build_pending or any(t.busy for t in self.tasks.values())
 
     # -- model ------------------------------------------------------------------------
 
@@ -317,7 +318,7 @@ class WorkbenchSession:
         self.settings = settings if settings is not None else self.default_settings()
         job = BuildJob(self.model_source(), self.settings, on_done=self._build_done,
                        start=False)
-        self.build_job = job
+        self.build_job = self.tasks[TaskKind.BUILD] = job
         self.events.emit(Event.BUILD, job)  # views attach to job.log before the first line
         job.start()
         return job
