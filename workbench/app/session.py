@@ -12,8 +12,8 @@ methods, and listens to its events. Anything a user does in the panel can theref
 Long work runs in background threads, each a :class:`~workbench.app.tasks.Task` in the
 slot of its :class:`~workbench.app.tasks.TaskKind` (``session.tasks[TaskKind.FOLD]``); the
 build is a :class:`~workbench.app.jobs.BuildJob` (a Task with a log and progress), kept in
-``build_job``. Events (``session.on(Event.X, callback)``, :class:`~workbench.app.tasks.Event`)
-are emitted from those threads:
+``build_job`` and in the BUILD slot. Events (``session.on(Event.X, callback)``,
+:class:`~workbench.app.tasks.Event`) are emitted from those threads:
 
 =====================  =====================================================
 ``Event.MODEL``        a model was loaded (payload: LoadedModel or None)
