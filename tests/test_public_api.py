@@ -36,4 +36,7 @@ def test_type_checkers_see_every_public_name() -> None:
             for child in ast.walk(node):
                 if isinstance(child, ast.ImportFrom):
                     seen.update({alias.name: child.module for alias in child.names})
-    assert seen == workbench._EXPORTS
+    missing = {f"from {m} import {n}" for n, m in workbench._EXPORTS.items() if seen.get(n) != m}
+    assert not missing, "add under TYPE_CHECKING in workbench/__init__.py: " + "; ".join(
+        sorted(missing))
+    assert set(seen) == set(workbench._EXPORTS), "names imported but not exported"
