@@ -407,6 +407,18 @@ class WorkbenchSession:
         """The script equivalent of :meth:`compare`."""
         return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed)
 
+    # -- sharing ----------------------------------------------------------------------
+
+    def report(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Save everything this session found as one self-contained HTML file."""
+        write_report = _api("workbench.app.report", "write_report")
+        return Path(write_report(self, path, overwrite=overwrite))
+
+    def bundle(self, path: str | Path, overwrite: bool = False) -> Any:
+        """Zip the current model's failure for a TensorRT bug report (``BundleResult``)."""
+        make_bundle = _api("workbench.app.bundle", "make_bundle")
+        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite)
+
     # -- graph view (Netron) ----------------------------------------------------------
 
     def start_graph(self) -> GraphView:

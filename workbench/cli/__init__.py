@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workbench.cli.diagnose_cmd",
     "workbench.cli.trt_cmds",
     "workbench.cli.compare_cmds",
+    "workbench.cli.share_cmds",
 )
 
 
