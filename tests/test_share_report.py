@@ -6,6 +6,8 @@ the comparison) on fp16_overflow, a model whose FP16 comparison fails with drift
 
 from __future__ import annotations
 
+import io
+import os
 import re
 from pathlib import Path
 
@@ -100,7 +102,7 @@ def test_report_renders_offline_in_chromium(full_report: Path, tmp_path: Path,
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context()
+            context = browser.new_context(viewport={"width": 1000, "height": 800})
             context.route("**/*", route)
             page = context.new_page()
             page.goto(full_report.as_uri())
@@ -113,8 +115,24 @@ def test_report_renders_offline_in_chromium(full_report: Path, tmp_path: Path,
             assert images.count() == 2
             for i in range(images.count()):
                 assert images.nth(i).evaluate("img => img.complete && img.naturalWidth") > 100
+            save_screenshot(page, tmp_path)
             page.locator("summary", has_text="Full build log").click()
             assert "Engine generation completed" in page.locator("details[open]").inner_text()
         finally:
             browser.close()
     assert outside == []
+
+
+def save_screenshot(page, out_dir: Path) -> Path:
+    """The README's docs/report.png, written only when WORKBENCH_UPDATE_SCREENSHOT=1."""
+    from PIL import Image
+
+    png = page.screenshot(type="png", full_page=True, animations="disabled")
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image = image.quantize(colors=64, method=Image.Quantize.MEDIANCUT)
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    update = os.environ.get("WORKBENCH_UPDATE_SCREENSHOT") == "1"
+    target = (docs if update else out_dir) / "report.png"
+    image.save(target, format="PNG", optimize=True)
+    assert target.stat().st_size < 400_000, "the report screenshot must stay under 400 KB"
+    return target

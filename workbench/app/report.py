@@ -164,8 +164,19 @@ def _diagnosis_html(report: Any) -> str:
             + details("Diagnosis as text", pre(report.text())))
 
 
+def _setting_text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
 def _settings_html(data: ReportData) -> str:
-    rows = [(key, value) for key, value in data.settings.to_dict().items()]
+    rows = [(key, _setting_text(value)) for key, value in data.settings.to_dict().items()
+            if key != "profiles"]
+    rows += [(f"profile {i}", "; ".join(shape.text() for shape in profile) or "-")
+             for i, profile in enumerate(data.settings.profiles)] or [("profiles", "seeded")]
     return (table(("setting", "value"), rows)
             + "<h3>trtexec</h3>" + pre(data.trtexec)
             + details("Python script (bare TensorRT API)", pre(data.python_script)))
