@@ -18,7 +18,6 @@ Usage: ``python bench/triage_bench.py [--models 24]``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -59,23 +58,13 @@ print(json.dumps({"wall": wall, "own_rss": own, "child_rss": children, "rows": r
 
 
 def realistic_models(folder: Path) -> int:
-    """Write the realistic corpus into ``folder`` when sample_models/realistic.py exists."""
-    script = SAMPLES / "realistic.py"
-    if not script.exists():
-        return 0
-    spec = importlib.util.spec_from_file_location("realistic", script)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    writer = getattr(module, "write_all", None) or getattr(module, "main", None)
-    if writer is None:
-        return 0
-    before = len(list(folder.rglob("*.onnx")))
+    """Write the realistic corpus (sample_models/realistic.py) into ``folder``, if present."""
+    sys.path.insert(0, str(ROOT))
     try:
-        writer(folder)
-    except TypeError:  # a main() that takes no folder
+        from sample_models.realistic import write_all  # type: ignore[import-not-found]
+    except ImportError:  # the corpus is not in this checkout
         return 0
-    return len(list(folder.rglob("*.onnx"))) - before
+    return len(write_all(folder))
 
 
 def make_zoo(folder: Path, count: int) -> list[Path]:

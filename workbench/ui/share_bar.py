@@ -77,7 +77,9 @@ class ShareBar:
             busy_while(task, [self.report_button, self.bundle_button], self.status)
             self.error.show(task.error)
             if task.state == "done":
-                self.status.value = note(f"✔ wrote {esc(task.result)}", "ok")
+                summary = getattr(task.result, "summary", None)  # a BundleResult says more
+                text = summary().splitlines()[0] if callable(summary) else f"wrote {task.result}"
+                self.status.value = note(f"✔ {esc(text)}", "ok")
         self._refresh()
 
     def _target(self, suffix: str) -> Path:
@@ -96,7 +98,7 @@ class ShareBar:
         """Write the bug bundle in the background (reduces and rebuilds: seconds)."""
         path = self._target(".bug.zip")
         return self.session.task("share", "making the bug bundle").start(
-            lambda: self.session.bundle(path).path)
+            lambda: self.session.bundle(path))
 
     def close(self) -> None:
         for off in self._unsubscribe:
