@@ -21,7 +21,6 @@ temporary folders) are replaced by placeholders in every text file.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import os
 import tempfile
@@ -32,6 +31,7 @@ from typing import Any
 
 from workbench.app import reproduce
 from workbench.app.versions import FIELDS, environment_info
+from workbench.build.settings import BuildSettings
 from workbench.core.errors import BuildError, WorkbenchError
 from workbench.core.logbus import LogBus
 
@@ -60,10 +60,6 @@ class BundleResult:
         return "\n".join([*lines, *("  note: " + n for n in self.notes)])
 
 
-def _api(module: str, name: str) -> Any:
-    return getattr(importlib.import_module(module), name)
-
-
 def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathLike[str],
                 settings: Any = None, *, overwrite: bool = False) -> BundleResult:
     """Write a bug bundle for a model that TensorRT fails to parse or build.
@@ -82,7 +78,7 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
     if target.exists() and not overwrite:
         raise WorkbenchError(f"{target} already exists.", expected="a new file name",
                              found=str(target), fix="choose another name, or overwrite")
-    base = settings or _api("workbench.build.settings", "BuildSettings")()
+    base = settings or BuildSettings()
     settings = dataclasses.replace(base, log_severity="VERBOSE")
     with tempfile.TemporaryDirectory(prefix="wb-bundle-") as work:
         folder = Path(work)
@@ -97,17 +93,18 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
 
 def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
     """Where the model fails; leaves the model to bundle at ``folder/model.onnx``."""
-    diagnose = _api("workbench.backends.trt.parse", "diagnose")
+    from workbench.backends.trt.build import build_engine
+    from workbench.backends.trt.parse import diagnose
+    from workbench.triage.diagnosis import explain_build_failure
+
     report = diagnose(source)
     if not report:
         return _parse_failure(source, report, folder)
-    build_engine = _api("workbench.backends.trt.build", "build_engine")
     try:
         build_engine(source, settings)
     except BuildError as err:
         _copy_model(source, folder / "model.onnx")
-        explain = _api("workbench.triage.diagnosis", "explain_build_failure")
-        cause, fixes = explain(list(err.details or ()) or [err.summary])
+        cause, fixes = explain_build_failure(list(err.details or ()) or [err.summary])
         return {"stage": "build", "category": "BUILD_FAILED", "reduced": False,
                 "diagnosis": {"summary": err.summary, "cause": cause, "fixes": list(fixes),
                               "tensorrt": list(err.details or ()),
@@ -121,7 +118,8 @@ def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
 
 
 def _parse_failure(source: Any, report: Any, folder: Path) -> dict[str, Any]:
-    reduce_failure = _api("workbench.backends.trt.reduce", "reduce_failure")
+    from workbench.backends.trt.reduce import reduce_failure
+
     first = report.issues[0] if report.issues else None
     result: dict[str, Any] = {"stage": "parse", "diagnosis": report.to_dict(), "notes": [],
                               "category": first.category if first else "PARSE_FAILED"}
@@ -147,7 +145,8 @@ def _copy_model(source: Any, target: Path) -> None:
         target.write_bytes(source)
         return
     path = Path(source).expanduser()
-    load_model = _api("workbench.inspection.loading", "load_model")
+    from workbench.inspection.loading import load_model
+
     try:
         model = load_model(path)
         target.write_bytes(model.SerializeToString())
@@ -157,7 +156,8 @@ def _copy_model(source: Any, target: Path) -> None:
 
 def _verbose_build(model: Path, settings: Any) -> tuple[LogBus, WorkbenchError | None]:
     """Build the bundled model with a VERBOSE log; the error it fails with (None if it builds)."""
-    build_engine = _api("workbench.backends.trt.build", "build_engine")
+    from workbench.backends.trt.build import build_engine
+
     bus = LogBus("VERBOSE", maxlen=200_000)
     try:
         build_engine(model, settings, on_log=bus)
@@ -186,8 +186,7 @@ def _scrubber(source: Any, folder: Path) -> Any:
 
 def _bundle_texts(failure: dict[str, Any], settings: Any, bus: LogBus,
                   error: WorkbenchError | None, scrub: Any) -> dict[str, str]:
-    target = reproduce.build_target()
-    command = reproduce.trtexec_command(settings, "model.onnx", "model.engine", target)
+    command = reproduce.trtexec_command(settings, "model.onnx", "model.engine")
     if "--verbose" not in command:
         command += " --verbose"
     diagnosis = dict(failure["diagnosis"], stage=failure["stage"],
@@ -195,7 +194,7 @@ def _bundle_texts(failure: dict[str, Any], settings: Any, bus: LogBus,
                      bundle_error=error.message if error is not None else None)
     files = {
         "repro.sh": f"#!/bin/sh\n# Reproduces the {failure['stage']} failure.\n{command}\n",
-        "repro.py": reproduce.python_script(settings, "model.onnx", "model.engine", target),
+        "repro.py": reproduce.python_script(settings, "model.onnx", "model.engine"),
         "verbose.log": "\n".join(r.format() for r in bus.records()) + "\n",
         "diagnosis.json": json.dumps(diagnosis, indent=2) + "\n",
         "versions.json": json.dumps(environment_info(), indent=2) + "\n",

@@ -45,6 +45,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 _MAX_LAYER_ROWS = 400  # a 10k-layer engine would make a page no one scrolls
 _FILTERED_TAIL = 25  # INFO lines shown when the log has no warnings or errors
+_BUILD_STATES = {"done": "built"}  # the job's task state, in the words of a build
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,17 @@ def collect_report(session: Any) -> ReportData:
     settings = session.settings if session.settings is not None else session.default_settings()
     # Relative names only: the report is made to be shared.
     engine_name = f"{Path(model.label).stem}.engine"
-    error = getattr(job, "error", None) if job is not None else None
+    error = job.error if job is not None else None
+    state = "not run" if job is None else _BUILD_STATES.get(str(job.state.value),
+                                                            str(job.state.value))
     return ReportData(
         label=model.label,
         summary=model.summary,
         diagnosis=session.diagnosis,
         settings=settings,
-        trtexec=reproduce.trtexec_command(settings, model.label, engine_name),
-        python_script=reproduce.python_script(settings, model.label, engine_name),
-        build_state="not run" if job is None else job.state,
+        trtexec=_rendering(reproduce.trtexec_command, settings, model, engine_name),
+        python_script=_rendering(reproduce.python_script, settings, model, engine_name),
+        build_state=state,
         build_seconds=None if job is None else job.elapsed,
         build_error=(error.message if isinstance(error, WorkbenchError)
                      else str(error or "")),
@@ -92,6 +95,13 @@ def collect_report(session: Any) -> ReportData:
         environment=environment_info(),
         created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     )
+
+
+def _rendering(render: Any, settings: Any, model: Any, engine_name: str) -> str:
+    try:
+        return str(render(settings, model.label, engine_name, inputs=model.summary.inputs))
+    except WorkbenchError as err:  # e.g. settings this TensorRT cannot build: say so
+        return f"(cannot render: {err.summary})"
 
 
 def write_report(session: Any, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:

@@ -7,7 +7,6 @@ environment variables, so a report or bundle can be attached to a public issue a
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import platform
 
@@ -31,8 +30,9 @@ def _package_version(name: str) -> str:
 
 
 def _tensorrt() -> tuple[str, str]:
+    from workbench.backends.trt import compat
+
     try:
-        compat = importlib.import_module("workbench.backends.trt.compat")
         info = compat.backend_info()
     except WorkbenchError as err:
         return f"unavailable ({err.summary})", "unknown"

@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Task
+from workbench.app.tasks import Task, TaskKind
 from workbench.ui.common import ErrorBox, busy_while, esc, note
 
 __all__ = ["ShareBar", "free_path"]
@@ -59,7 +59,7 @@ class ShareBar:
 
     def _refresh(self, _event: str = "", _payload: Any = None) -> None:
         has_model = self.session.model is not None
-        share = self.session.tasks.get("share")
+        share = self.session.tasks.get(TaskKind.SHARE)
         busy = share is not None and share.busy
         self.report_button.disabled = busy or not has_model
         self.report_button.tooltip = ("one self-contained HTML file with everything this "
@@ -73,7 +73,7 @@ class ShareBar:
             self.status.value, self.error.value = "", ""
 
     def _on_task(self, _event: str, task: Task) -> None:
-        if task is self.session.tasks.get("share"):
+        if task is self.session.tasks.get(TaskKind.SHARE):
             busy_while(task, [self.report_button, self.bundle_button], self.status)
             self.error.show(task.error)
             if task.state == "done":
@@ -91,14 +91,12 @@ class ShareBar:
     def export_report(self) -> Task:
         """Write the session report in the background; returns the task."""
         path = self._target(".report.html")
-        return self.session.task("share", "writing the report").start(
-            lambda: self.session.report(path))
+        return self.session.start_report(path)
 
     def export_bundle(self) -> Task:
         """Write the bug bundle in the background (reduces and rebuilds: seconds)."""
         path = self._target(".bug.zip")
-        return self.session.task("share", "making the bug bundle").start(
-            lambda: self.session.bundle(path))
+        return self.session.start_bundle(path)
 
     def close(self) -> None:
         for off in self._unsubscribe:
