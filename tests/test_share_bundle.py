@@ -124,11 +124,9 @@ def test_bundle_refuses_a_model_that_works_and_an_existing_zip(sample, tmp_path:
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
-def test_cli_bundle_and_session_bundle(sample, tmp_path: Path, capsys) -> None:
-    model = skip_connection_model(tmp_path / "unet_skip.onnx")
-    out = tmp_path / "cli.zip"
-    assert main(["bundle", str(model), "-o", str(out), "--shapes",
-                 "image:1x3x33x33"]) == 0
+def test_cli_bundle_and_session_bundle(sample, realistic, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cli.zip"  # if_switch: parses, then fails to build with the defaults
+    assert main(["bundle", str(realistic("if_switch")), "-o", str(out)]) == 0
     assert "build failure" in capsys.readouterr().out
     assert zipfile.ZipFile(out).namelist() == list(BUNDLE_FILES)
     from workbench.app.session import WorkbenchSession
