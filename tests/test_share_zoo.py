@@ -118,3 +118,22 @@ def test_any_executor_and_a_local_dask_cluster(tmp_path: Path, sample) -> None:
             distributed.Client(cluster) as client:
         report = triage_folder(folder, executor=client.get_executor())
     assert [(r.model, r.category) for r in report.rows] == expected
+
+
+def test_children_import_the_parents_workbench(tmp_path: Path, sample) -> None:
+    """A notebook that put the checkout on sys.path by hand (no PYTHONPATH, another cwd):
+    each model's process still imports this workbench, not whatever else is installed."""
+    import os
+    import subprocess
+    import sys
+
+    folder = zoo(tmp_path, sample, "tiny_cnn")
+    root = Path(__file__).resolve().parent.parent
+    code = (f"import sys; sys.path.insert(0, {str(root)!r})\n"
+            "from workbench.app.zoo import triage_folder\n"
+            f"row = triage_folder({str(folder)!r}).rows[0]\n"
+            "print(row.status, row.parse, row.error)")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split()[:2] == ["ok", "parses"], done.stdout + done.stderr

@@ -179,7 +179,7 @@ def triage_model(path: str, name: str, build: bool = False, compare: bool = Fals
         start = time.perf_counter()
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                  check=False)
+                                  check=False, env=_child_env())
         except subprocess.TimeoutExpired:
             return ZooRow(name, status="timeout", size_bytes=size, seconds=timeout,
                           error=f"still running after {timeout:g} s; stopped")
@@ -189,6 +189,14 @@ def triage_model(path: str, name: str, build: bool = False, compare: bool = Fals
                           error=_crash_text(done.returncode, done.stderr))
         data = json.loads(out.read_text())
     return ZooRow.from_dict({**data, "model": name, "size_bytes": size})
+
+
+def _child_env() -> dict[str, str]:
+    """The environment of a model's process: this workbench first on its path, so a child
+    imports the same code as its parent (a notebook may have put it on sys.path by hand)."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
 
 
 def _crash_text(code: int, stderr: str) -> str:
