@@ -68,6 +68,12 @@ _EXPORTS: dict[str, str] = {
     "load_inputs": "workbench.feeds.inputs",
     "explain_build_failure": "workbench.triage.diagnosis",
     "PrecisionReport": "workbench.app.precision",
+    # sharing: bug bundles and model-zoo triage (session.report() writes the HTML report)
+    "make_bundle": "workbench.app.bundle",
+    "triage_folder": "workbench.app.zoo",
+    "ZooReport": "workbench.app.zoo",
+    "compare_zoos": "workbench.app.zoo",
+    "render_zoo": "workbench.app.zoo_html",
     # session and panel
     "WorkbenchSession": "workbench.app.session",
     "Workbench": "workbench.ui.panel",

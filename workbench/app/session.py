@@ -54,6 +54,7 @@ from workbench.build.settings import BuildSettings
 from workbench.core.errors import ModelLoadError, WorkbenchError
 
 if TYPE_CHECKING:
+    from workbench.app.bundle import BundleResult
     from workbench.app.precision import PrecisionReport
     from workbench.backends.trt.engine import LoadedEngine
     from workbench.backends.trt.reduce import ReduceResult
@@ -472,6 +473,26 @@ class WorkbenchSession:
                        seed: int = 0) -> str:
         """The script equivalent of :meth:`compare`."""
         return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed)
+
+    # -- sharing ----------------------------------------------------------------------
+
+    def report(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Save everything this session found as one self-contained HTML file."""
+        from workbench.app.report import write_report
+
+        return write_report(self, path, overwrite=overwrite)
+
+    def start_report(self, path: str | Path) -> Task[Path]:
+        return self._start(TaskKind.SHARE, "writing the report", lambda: self.report(path))
+
+    def bundle(self, path: str | Path, overwrite: bool = False) -> BundleResult:
+        """Zip the current model's failure for a TensorRT bug report."""
+        from workbench.app.bundle import make_bundle
+
+        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite)
+
+    def start_bundle(self, path: str | Path) -> Task[BundleResult]:
+        return self._start(TaskKind.SHARE, "making the bug bundle", lambda: self.bundle(path))
 
     # -- graph view (Netron) ----------------------------------------------------------
 
