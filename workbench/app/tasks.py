@@ -169,6 +169,8 @@ class Task(Generic[T]):
         self.steps: tuple[int, int] | None = None  # (done, total) of the activity's steps
         self._last_report = 0.0
         self._beat = threading.Lock()
+        self._stop_beat = threading.Event()
+        self._beat_thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._ended = threading.Event()
         self._ended.set()
@@ -195,9 +197,11 @@ class Task(Generic[T]):
         self._thread = threading.Thread(
             target=self._run, args=(job,), name=f"workbench: {self.name}", daemon=True
         )
+        self._stop_beat.clear()
+        self._beat_thread = threading.Thread(
+            target=self._heartbeat, name=f"workbench: {self.name} (clock)", daemon=True)
+        self._beat_thread.start()
         self._thread.start()
-        threading.Thread(target=self._heartbeat, name=f"workbench: {self.name} (clock)",
-                         daemon=True).start()
         return self
 
     def report(self, phase: str, done: int = 0, total: int = 0) -> None:
@@ -214,7 +218,7 @@ class Task(Generic[T]):
 
     def _heartbeat(self) -> None:
         """While running, notify once a second so views can show the elapsed time tick."""
-        while not self._ended.wait(1.0):
+        while not self._stop_beat.wait(1.0):
             with self._beat:
                 if self.busy and time.monotonic() - self._last_report >= 1.0:
                     self._notify()
@@ -282,6 +286,9 @@ class Task(Generic[T]):
             final = TaskState.DONE
         with self._beat:  # the heartbeat never announces a running task after it ended
             self.state = final
+        self._stop_beat.set()
+        if self._beat_thread is not None:  # gone before anyone sees the task end
+            self._beat_thread.join()
         self.finished = time.time()
         # Views update before waiters wake, so a test that waits sees the final widgets.
         try:
