@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.app import reproduce
+from workbench.app import feeding, reproduce
 from workbench.app.engine_library import EngineLibrary
 from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_status
 from workbench.app.tasks import EventHub, Listener, Task
 from workbench.backends.netron import GraphServer, GraphView
 from workbench.core.errors import ModelLoadError, WorkbenchError
+from workbench.feeds.generator import FeedOptions, FeedPlanRow
 
 __all__ = ["LoadedModel", "WorkbenchSession", "find_samples_dir"]
 
@@ -105,6 +106,7 @@ class WorkbenchSession:
         self.build_job: Any = None  # jobs.BuildJob
         self.artifact: Any = None  # EngineArtifact of the last successful build
         self.inputs: dict[str, Any] | None = None
+        self.feed_options = FeedOptions()  # sizes and ranges set in the Run/Compare tabs
         self.input_seed: int | None = None
         self.input_source = ""
         self.outputs: Any = None  # RunResult
@@ -352,12 +354,25 @@ class WorkbenchSession:
 
     # -- run ----------------------------------------------------------------------------
 
-    def make_inputs(self, seed: int = 0) -> dict[str, Any]:
-        """Seeded random feeds for the model's inputs (symbolic dims: batch 1, others 16)."""
-        make_inputs = _api("workbench.feeds.inputs", "make_inputs")
-        self.inputs = make_inputs(self.require_model().summary.inputs, seed=seed)
+    def make_inputs(self, seed: int = 0, options: FeedOptions | None = None) -> dict[str, Any]:
+        """Seeded feeds the model accepts (:func:`workbench.feeds.generator.model_feeds`):
+        sizes from ``options`` (kept as ``feed_options``) or the default build profile's
+        opt, integer inputs within what the graph indexes, masks all ones."""
+        if options is not None:
+            self.set_feed_options(options)
+        self.inputs = feeding.feeds_for(self.model_source(), seed, self.feed_options)
         self.input_seed, self.input_source = seed, f"seed {seed}"
         return self.inputs
+
+    def set_feed_options(self, options: FeedOptions) -> None:
+        """Sizes per symbolic dim and ranges per integer input for generated feeds (Run and
+        Compare); announced with the ``feeds`` event."""
+        self.feed_options = options
+        self.events.emit("feeds", options)
+
+    def feed_plan(self, options: FeedOptions | None = None) -> list[FeedPlanRow]:
+        """What :meth:`make_inputs` makes for each input (shape, values, why)."""
+        return feeding.plan_for(self.model_source(), options or self.feed_options)
 
     def use_inputs_file(self, data: bytes | Path, name: str = "inputs.npz") -> dict[str, Any]:
         """Feeds from an ``.npz`` (uploaded bytes or a path); checked when the run starts."""
@@ -375,10 +390,21 @@ class WorkbenchSession:
         assert self.inputs is not None
         engine = self.artifact if self.artifact is not None else (
             self.loaded_engine.path if self.loaded_engine is not None else None)
+        if backend == "tensorrt" and self.input_seed is not None and tensorrt_status()[0]:
+            self._feeds_for_engine(self.artifact or self.loaded_engine)
         outputs, seconds, latency = run_model(backend, self.model_source(), self.inputs, engine)
         self.outputs = RunResult(backend, self.input_source, self.input_seed, self.inputs,
                                  dict(outputs), seconds, latency)
         return self.outputs
+
+    def _feeds_for_engine(self, engine: Any) -> None:
+        """Generated feeds at the engine's opt shapes, checked once with ONNX Runtime."""
+        shapes = feeding.engine_opt_shapes(engine)
+        if shapes is None or self.input_seed is None:
+            return
+        self.inputs = feeding.feeds_for(self.model_source(), self.input_seed,
+                                        self.feed_options, shapes)
+        feeding.check_with_onnxruntime(self.model_source(), self.inputs)
 
     def start_run(self, backend: str = "onnxruntime") -> Task:
         self.require_model()
@@ -393,7 +419,8 @@ class WorkbenchSession:
         feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
         self.comparison = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
-            tolerances=tolerances)
+            tolerances=tolerances, dims=self.feed_options.dims,
+            int_ranges=self.feed_options.int_ranges)
         return self.comparison
 
     def start_compare(self, precision: str = "fp16", tolerances: Any = None,
@@ -405,7 +432,9 @@ class WorkbenchSession:
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:
         """The script equivalent of :meth:`compare`."""
-        return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed)
+        return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed,
+                                        dict(self.feed_options.dims),
+                                        dict(self.feed_options.int_ranges))
 
     # -- graph view (Netron) ----------------------------------------------------------
 

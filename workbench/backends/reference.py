@@ -19,6 +19,7 @@ import numpy as np
 import onnx
 
 from workbench.core.errors import ComparisonError, WorkbenchError
+from workbench.feeds.explain import first_sentence
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate", "tensorrt_outputs"]
 
@@ -71,9 +72,10 @@ def evaluate_fp16(
         raise ComparisonError(
             "The FP16 graph could not be evaluated with onnx.reference.",
             expected="operators that onnx.reference implements (standard ONNX domains)",
-            found=f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}",
+            found=f"{type(err).__name__}: {first_sentence(str(err))}",
             fix="custom or ai.onnx.ml operators cannot run in float16 on CPU; compare on a "
             "GPU with TensorRT, or keep those nodes in FP32 with keep_fp32",
+            details=[line for line in str(err).splitlines() if line.strip()],
         ) from err
     return {name: np.asarray(v) for name, v in results.items()}
 
