@@ -49,8 +49,9 @@ class FeedControls:
                     self.dims[dim] = widgets.IntText(description=dim, layout=_BOX, style=_LABEL)
             if spec.dtype in _INTEGER_KINDS and "mask" not in spec.name.lower():
                 self.ranges[spec.name] = (
-                    widgets.IntText(description=f"{spec.name} from", layout=_BOX, style=_LABEL),
-                    widgets.IntText(description="to (excl.)", layout={"width": "160px"},
+                    widgets.IntText(description="from", layout={"width": "150px"},
+                                    style={"description_width": "40px"}),
+                    widgets.IntText(description="to (excl.)", layout={"width": "180px"},
                                     style={"description_width": "70px"}))
         rows: list[Any] = []
         if self.dims:
@@ -59,7 +60,9 @@ class FeedControls:
                          "grid_template_columns": "repeat(3, 220px)"})]
         if self.ranges:
             rows += [widgets.HTML("<small>values of integer inputs (high excluded)</small>")]
-            rows += [widgets.HBox(list(pair)) for pair in self.ranges.values()]
+            rows += [widgets.HBox([widgets.HTML(f"<code>{esc(name)}</code>",
+                                                layout={"width": "200px"}), *pair])
+                     for name, pair in self.ranges.items()]
         self.controls.children = tuple(rows)
         self.refresh()
 

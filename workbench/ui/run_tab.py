@@ -106,6 +106,10 @@ class RunTab:
 
     def start(self) -> Task | None:
         self.error.clear()
+        if self.session.input_seed is not None and self.session.model is not None:
+            self.generate()  # generated inputs follow the seed and size boxes as they are now
+            if self.error.value:
+                return None
         try:
             return self.session.start_run(self.backend.value)
         except Exception as err:
