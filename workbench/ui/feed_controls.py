@@ -78,8 +78,8 @@ class FeedControls:
         self._fill(plan)
         self.plan.value = html_table(
             ("input", "dtype", "shape", "values", "why"),
-            [(row.name, row.dtype, "×".join(map(str, row.shape)) or "scalar", row.values,
-              row.why) for row in plan])
+            [(row.name, row.dtype, "×".join(map(str, row.shape)) or "scalar",
+              row.values.replace(" ", "\u00a0"), row.why) for row in plan])
 
     def _fill(self, plan: list[FeedPlanRow]) -> None:
         specs = {spec.name: spec for spec in self.session.require_model().summary.inputs}
