@@ -44,6 +44,10 @@ _EXPORTS: dict[str, str] = {
     "reduce_failure": "workbench.backends.trt.reduce",
     "build_engine": "workbench.backends.trt.build",
     "BuildJob": "workbench.app.jobs",
+    "Task": "workbench.app.tasks",
+    "TaskKind": "workbench.app.tasks",
+    "TaskState": "workbench.app.tasks",
+    "Event": "workbench.app.tasks",
     "EngineArtifact": "workbench.build.engines",
     "EngineCard": "workbench.build.engines",
     "save_engine": "workbench.build.engines",
@@ -63,6 +67,12 @@ _EXPORTS: dict[str, str] = {
     "load_inputs": "workbench.feeds.inputs",
     "explain_build_failure": "workbench.triage.diagnosis",
     "PrecisionReport": "workbench.app.precision",
+    # sharing: bug bundles and model-zoo triage (session.report() writes the HTML report)
+    "make_bundle": "workbench.app.bundle",
+    "triage_folder": "workbench.app.zoo",
+    "ZooReport": "workbench.app.zoo",
+    "compare_zoos": "workbench.app.zoo",
+    "render_zoo": "workbench.app.zoo_html",
     # session and panel
     "WorkbenchSession": "workbench.app.session",
     "Workbench": "workbench.ui.panel",

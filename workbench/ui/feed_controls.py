@@ -12,6 +12,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
+from workbench.app.tasks import Event
 from workbench.core.records import TensorSpec
 from workbench.feeds.generator import FeedOptions, FeedPlanRow
 from workbench.ui.common import esc, html_table
@@ -35,7 +36,8 @@ class FeedControls:
         self.widget = widgets.Accordion(children=[widgets.VBox([self.controls, self.plan])])
         self.widget.set_title(0, "Input sizes and value ranges")
         self.widget.selected_index = None
-        session.on("feeds", lambda _e, _options: self.refresh())
+        session.on(Event.FEEDS, lambda _e, _options: self.refresh())
+        session.on(Event.BUILD, lambda _e, _job: self.refresh())  # a new engine's opt shapes
 
     def on_model(self, model: LoadedModel | None) -> None:
         self.dims, self.ranges = {}, {}
@@ -81,21 +83,34 @@ class FeedControls:
             [(row.name, row.dtype, "×".join(map(str, row.shape)) or "scalar",
               row.values.replace(" ", "\u00a0"), row.why) for row in plan])
 
-    def _fill(self, plan: list[FeedPlanRow]) -> None:
+    def _sizes(self, plan: list[FeedPlanRow]) -> dict[str, int]:
+        """Symbolic dim name -> the size the plan gives it."""
         specs = {spec.name: spec for spec in self.session.require_model().summary.inputs}
+        sizes: dict[str, int] = {}
         for row in plan:
             for dim, size in zip(specs[row.name].shape or (), row.shape, strict=False):
-                if isinstance(dim, str) and dim in self.dims:
-                    self.dims[dim].value = int(size)
+                if isinstance(dim, str):
+                    sizes.setdefault(dim, int(size))
+        return sizes
+
+    def _fill(self, plan: list[FeedPlanRow]) -> None:
+        for dim, size in self._sizes(plan).items():
+            if dim in self.dims:
+                self.dims[dim].value = size
+        for row in plan:
             if row.name in self.ranges and row.values.startswith("["):
                 low, high = row.values.strip("[)").split(",")
                 self.ranges[row.name][0].value = int(low)
                 self.ranges[row.name][1].value = int(high)
 
     def options(self) -> FeedOptions:
-        """What the boxes say; sizes and ranges equal to the defaults are not pinned."""
-        default = {row.name: row for row in self.session.feed_plan(FeedOptions())}
-        dims = {name: int(box.value) for name, box in self.dims.items()}
+        """What the boxes say; sizes and ranges equal to the defaults are not pinned (so a
+        new build's opt shapes still size the next run)."""
+        plan = self.session.feed_plan(FeedOptions())
+        default = {row.name: row for row in plan}
+        default_sizes = self._sizes(plan)
+        dims = {name: int(box.value) for name, box in self.dims.items()
+                if default_sizes.get(name) != int(box.value)}
         ranges = {}
         for name, (low, high) in self.ranges.items():
             chosen = f"[{int(low.value)}, {int(high.value)})"
