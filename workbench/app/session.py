@@ -12,8 +12,8 @@ methods, and listens to its events. Anything a user does in the panel can theref
 Long work runs in background threads, each a :class:`~workbench.app.tasks.Task` in the
 slot of its :class:`~workbench.app.tasks.TaskKind` (``session.tasks[TaskKind.FOLD]``); the
 build is a :class:`~workbench.app.jobs.BuildJob` (a Task with a log and progress), kept in
-``build_job``. Events (``session.on(Event.X, callback)``, :class:`~workbench.app.tasks.Event`)
-are emitted from those threads:
+``build_job`` and in the BUILD slot. Events (``session.on(Event.X, callback)``,
+:class:`~workbench.app.tasks.Event`) are emitted from those threads:
 
 =====================  =====================================================
 ``Event.MODEL``        a model was loaded (payload: LoadedModel or None)
@@ -174,8 +174,9 @@ class WorkbenchSession:
 
     @property
     def busy(self) -> bool:
-        build_running = self.build_job is not None and not self.build_job.done
-        return build_running or any(t.busy for t in self.tasks.values())
+        """Any task running; a build counts from the moment it is created."""
+        build_pending = self.build_job is not None and not self.build_job.done
+        return build_pending or any(t.busy for t in self.tasks.values())
 
     # -- model ------------------------------------------------------------------------
 
@@ -321,7 +322,7 @@ class WorkbenchSession:
         self.settings = settings if settings is not None else self.default_settings()
         job = BuildJob(self.model_source(), self.settings, on_done=self._build_done,
                        start=False)
-        self.build_job = job
+        self.build_job = self.tasks[TaskKind.BUILD] = job
         self.events.emit(Event.BUILD, job)  # views attach to job.log before the first line
         job.start()
         return job
