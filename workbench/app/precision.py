@@ -10,7 +10,6 @@ when activated, and TensorRT is reached only inside a function, when a GPU can r
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from workbench.core.errors import ComparisonError
 from workbench.core.records import TensorSpec
 from workbench.feeds.inputs import load_inputs, make_inputs
 from workbench.inspection.loading import ModelSource, load_model
-from workbench.transforms.fp16 import convert_to_fp16, missing_nodes
+from workbench.transforms.fp16 import ConversionReport, convert_precision, missing_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]
 
@@ -55,6 +54,7 @@ class PrecisionReport:
     seed: int | None
     timings: tuple[tuple[str, float], ...]
     notes: tuple[str, ...] = ()
+    conversion: ConversionReport | None = None
     reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
     candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
@@ -95,6 +95,8 @@ class PrecisionReport:
             lines.append("  kept in FP32: " + ", ".join(self.keep_fp32))
         if self.drift is not None:
             lines += _drift_lines(self.drift)
+        if self.conversion is not None:
+            lines += ["  conversion: " + line for line in self.conversion.lines()]
         lines += ["  note: " + note for note in self.notes]
         lines.append("  timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in self.timings))
         lines.append("  rule: " + self.outputs.rule)
@@ -109,6 +111,7 @@ class PrecisionReport:
             "inputs": [spec.to_dict() for spec in self.inputs], "seed": self.seed,
             "timings": dict(self.timings), "notes": list(self.notes),
             "outputs": self.outputs.to_dict(),
+            "conversion": None if self.conversion is None else self.conversion.to_dict(),
             "drift": None if self.drift is None else self.drift.to_dict(),
         }
 
@@ -166,7 +169,9 @@ def compare_precision(
     with reference_runner:
         reference = reference_runner.infer(feeds)
     clock.lap("fp32 reference (onnxruntime)")
-    fp16_model, notes = _convert(model, keep)
+    conversion = convert_precision(model, "fp16", keep)
+    fp16_model = conversion.model
+    notes: list[str] = []
     clock.lap("fp16 conversion")
     output_names = [o.name for o in model.graph.output]
     _check_backend(backend)
@@ -183,7 +188,7 @@ def compare_precision(
     report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
     drift = None
     if per_layer:
-        mapped = map_candidate(model, fp16_model, candidate)
+        mapped = map_candidate(model, fp16_model, candidate, conversion.views)
         drift = compute_drift(_graph_nodes(model), reference, mapped, drift_threshold)
         notes += _skipped_note(reference_runner)
     clock.lap("comparison")
@@ -193,6 +198,7 @@ def compare_precision(
         outputs=report, drift=drift, keep_fp32=keep,
         inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
+        conversion=conversion.report,
         reference_outputs=ref_out, candidate_outputs=cand_out,
     )
 
@@ -229,20 +235,6 @@ def _path_text(on_gpu: bool, per_layer: bool) -> str:
     if not on_gpu:
         return NUMPY_PATH
     return TENSORRT_PATH + (f" (outputs); per-layer drift from {NUMPY_PATH}" if per_layer else "")
-
-
-def _convert(model: onnx.ModelProto, keep: tuple[str, ...]) -> tuple[onnx.ModelProto, list[str]]:
-    """The builder's FP16 conversion; its per-weight truncation warnings become one note."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        converted = convert_to_fp16(model, keep)
-    truncated = [w for w in caught if "truncated" in str(w.message)]
-    if not truncated:
-        return converted, []
-    return converted, [
-        f"{len(truncated)} weight values were outside the FP16 range and clamped by the "
-        f"conversion (e.g. {truncated[0].message})"
-    ]
 
 
 def _check_backend(backend: str) -> None:

@@ -30,21 +30,26 @@ TENSORRT_PATH = "TensorRT engine on GPU"
 
 
 def map_candidate(
-    fp32: onnx.ModelProto, fp16: onnx.ModelProto, values: Mapping[str, np.ndarray]
+    fp32: onnx.ModelProto, fp16: onnx.ModelProto, values: Mapping[str, np.ndarray],
+    views: Mapping[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Candidate values keyed by FP32 tensor names.
 
-    A tensor the conversion left under its own name is taken as is: for a kept node that
-    is the Cast back to FP16, so an overflow at the region's edge shows. A renamed output
-    (a kept node's ``<node>_output_cast_0``, a graph output's producer) is found through
-    its node's name and output position.
+    ``views`` (from :class:`~workbench.transforms.fp16.Conversion`) names the reduced-
+    precision copy of a tensor where the conversion made one: for a kept node that is the
+    Cast back to FP16, so an overflow at the region's edge shows; for a graph output, its
+    FP16 producer. Other tensors are taken under their own name, or found through their
+    node's name and output position.
     """
     by_name = {node.name: node for node in fp16.graph.node}
+    views = views or {}
     mapped = {}
     for node in fp32.graph.node:
         twin = by_name.get(node.name)
         for position, tensor in enumerate(node.output):
-            if tensor in values:
+            if views.get(tensor) in values:
+                mapped[tensor] = values[views[tensor]]
+            elif tensor in values:
                 mapped[tensor] = values[tensor]
             elif twin is not None and position < len(twin.output):
                 renamed = twin.output[position]

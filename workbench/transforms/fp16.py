@@ -1,26 +1,156 @@
 """Reduced-precision graphs: the FP16/BF16 path of strongly typed TensorRT.
 
 TensorRT 11 and TensorRT-RTX have no FP16 builder flag: precision is whatever the ONNX
-graph says. So FP16 means converting the graph (weights and activations) to float16,
+graph says. So FP16 (or BF16) means converting the graph (weights and activations),
 keeping the model's input and output types, and optionally keeping chosen nodes in FP32.
 The same conversion feeds the builder and the accuracy comparison, so what is measured is
 what gets built.
+
+The output is type-consistent by construction: every tensor a node reads is fetched in
+the type that node's schema needs, and a Cast is inserted (once per tensor and type) where
+the tensor exists only in another type. That covers graph inputs feeding MatMul/Conv,
+edges between FP32-kept nodes and FP16 math, graph outputs also read inside the graph
+(the FP16 producer keeps feeding FP16 consumers; only the output itself is cast back), a
+model's own ``Cast(to=FLOAT)`` inside an FP16 region (it becomes a Cast to FP16 when only
+FP16 math reads it), and ``If``/``Loop``/``Scan`` bodies, converted with the same rules
+and reading outer-scope tensors through their own Casts. The result is then checked
+(:func:`workbench.transforms.typing_rules.check_types`) before anyone gets it.
+
+Compared with onnxconverter-common's ``float16`` (which converts value_info types and
+patches Casts around block-listed nodes, then drops cast pairs — the source of the mixed
+graphs of issue 17) and ModelOpt AutoCast (which removes the model's own casts and adds
+its own, and keeps If/Loop/Scan whole in FP32), this works per edge and per schema type
+parameter, so it needs neither cast clean-up nor a control-flow exclusion.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import onnx
+from onnx import TensorProto, helper
 
 from workbench.core.errors import BuildSettingsError
+from workbench.transforms.precision_values import convert_tensor, low_type_of
+from workbench.transforms.typing_rules import (
+    Types,
+    admits,
+    check_types,
+    graph_types,
+    opset_versions,
+    schema_of,
+    slot_param,
+    walk_graphs,
+)
 
-__all__ = ["convert_to_fp16", "missing_nodes"]
+__all__ = [
+    "BLOCKED_OPERATOR",
+    "KEPT_BY_USER",
+    "TYPE_RULE",
+    "Conversion",
+    "ConversionReport",
+    "KeptNode",
+    "convert_precision",
+    "convert_to_fp16",
+    "missing_nodes",
+]
+
+FLOAT = TensorProto.FLOAT
+KEPT_BY_USER = "kept by user"
+BLOCKED_OPERATOR = "blocked operator"
+TYPE_RULE = "type rule"
+# Operators whose meaning changes in half precision: index/box arithmetic and long sums
+# (onnxconverter-common blocks these too); random generators have no FP16 contract.
+BLOCKED_OPS = frozenset({
+    "Range", "CumSum", "NonMaxSuppression", "RoiAlign", "RandomNormal", "RandomUniform",
+    "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+})
+_ADAPTIVE = frozenset({"Cast", "Constant", "ConstantOfShape"})
+_LOW, _KEPT, _OTHER, _CONTAINER, _ADAPT = "low", "kept", "other", "container", "adaptive"
+
+
+@dataclass(frozen=True)
+class KeptNode:
+    """A node left in FP32, and why."""
+
+    name: str
+    op_type: str
+    reason: str  # KEPT_BY_USER, BLOCKED_OPERATOR or TYPE_RULE
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ConversionReport:
+    """What the conversion did: nodes in reduced precision, nodes kept in FP32 and why."""
+
+    precision: str
+    low_nodes: int
+    kept: tuple[KeptNode, ...]
+    other_nodes: int
+    casts_added: int
+    clamped_values: int = 0
+    clamped_tensors: tuple[str, ...] = ()
+
+    @property
+    def low_label(self) -> str:
+        return self.precision.upper()
+
+    def by_reason(self) -> dict[str, tuple[str, ...]]:
+        grouped: dict[str, list[str]] = {}
+        for node in self.kept:
+            grouped.setdefault(node.reason, []).append(node.name)
+        return {reason: tuple(names) for reason, names in grouped.items()}
+
+    def describe(self) -> str:
+        """One line, e.g. ``41 nodes in FP16, 2 in FP32 (1 kept by user, 1 blocked operator)``."""
+        reasons = ", ".join(f"{len(names)} {reason}" for reason, names in self.by_reason().items())
+        text = (f"{self.low_nodes} nodes in {self.low_label}, {len(self.kept)} in FP32"
+                + (f" ({reasons})" if reasons else ""))
+        if self.other_nodes:
+            text += f", {self.other_nodes} without float math (shapes, indices, casts)"
+        return text + f"; {self.casts_added} casts added"
+
+    def lines(self, limit: int = 8) -> list[str]:
+        """The summary and, per reason, the nodes kept in FP32."""
+        out = [self.describe()]
+        for reason, names in self.by_reason().items():
+            shown = ", ".join(names[:limit]) + (f" ... (+{len(names) - limit})"
+                                                 if len(names) > limit else "")
+            out.append(f"FP32 ({reason}): {shown}")
+        if self.clamped_values:
+            out.append(f"{self.clamped_values} weight values beyond the {self.low_label} range "
+                       f"were clamped (in {', '.join(self.clamped_tensors[:4])}"
+                       + (" ..." if len(self.clamped_tensors) > 4 else "") + ")")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "precision": self.precision, "low_nodes": self.low_nodes,
+            "fp32_nodes": len(self.kept), "other_nodes": self.other_nodes,
+            "kept": [{"name": k.name, "op_type": k.op_type, "reason": k.reason,
+                      "detail": k.detail} for k in self.kept],
+            "casts_added": self.casts_added, "clamped_values": self.clamped_values,
+            "clamped_tensors": list(self.clamped_tensors),
+        }
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A converted model and the report of its conversion."""
+
+    model: onnx.ModelProto = field(repr=False)
+    report: ConversionReport
+    # original tensor name -> the name of its reduced-precision copy, where the conversion
+    # made one (a kept node's output cast down, a graph output's FP16 producer): what the
+    # reduced-precision readers of that tensor actually see
+    views: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def missing_nodes(model: onnx.ModelProto, names: Iterable[str]) -> list[str]:
-    """The names in ``names`` that are not node names of the model's main graph."""
-    present = {node.name for node in model.graph.node}
+    """The names in ``names`` that are not node names of the model (subgraphs included)."""
+    present = {node.name for _, graph in walk_graphs(model.graph) for node in graph.node}
     return [name for name in dict.fromkeys(names) if name not in present]
 
 
@@ -31,22 +161,375 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> on
         model: An FP32 ONNX model (with its weights loaded).
         keep_fp32: Names of nodes to leave in FP32 (Casts are inserted around them).
     """
-    from onnxconverter_common import float16  # pure Python, imports onnx only
+    return convert_precision(model, "fp16", keep_fp32).model
 
-    keep = tuple(keep_fp32)
+
+def convert_precision(model: onnx.ModelProto, precision: str = "fp16",
+                      keep_fp32: Iterable[str] = ()) -> Conversion:
+    """Convert ``model`` to FP16 or BF16 (I/O types kept), check it, and report what ran where.
+
+    Raises:
+        BuildSettingsError: ``keep_fp32`` names nodes the model does not have.
+        ConversionError: the result would mix types (names the node and both types).
+    """
+    keep = tuple(dict.fromkeys(keep_fp32))
     unknown = missing_nodes(model, keep)
-    if unknown:  # the converter would ignore them silently and convert those nodes anyway
+    if unknown:  # a silent no-op here would build the very nodes the user meant to keep
         raise BuildSettingsError(
             "keep_fp32 names nodes that are not in the model.",
             expected="node names of this graph (not tensor names)",
             found=", ".join(unknown),
             fix="list the node names with `trt-workbench inspect MODEL --layers`",
         )
+    low = low_type_of(precision)
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
-    return float16.convert_float_to_float16(
-        copy,
-        keep_io_types=True,
-        node_block_list=list(keep) or None,
-        disable_shape_infer=False,
-    )
+    converter = _Converter(copy, precision, low, frozenset(keep))
+    converter.convert_graph(copy.graph, "", {})
+    check_types(copy, precision, original=model)
+    return Conversion(copy, converter.report(), converter.views)
+
+
+class _Converter:
+    """Walks each graph once in topological order, fetching every input in the type its
+    consumer needs (see the module docstring)."""
+
+    def __init__(self, model: onnx.ModelProto, precision: str, low: int,
+                 keep: frozenset[str]) -> None:
+        self.precision, self.low, self.keep = precision, low, keep
+        self.label = precision
+        self.opsets = opset_versions(model)
+        self.types = graph_types(model)
+        self.names = _all_names(model)
+        self.kept: list[KeptNode] = []
+        self.low_count = self.other_count = self.casts = self.clamped = 0
+        self.clamped_tensors: list[str] = []
+        self.views: dict[str, str] = {}
+
+    def report(self) -> ConversionReport:
+        return ConversionReport(self.precision, self.low_count, tuple(self.kept),
+                                self.other_count, self.casts, self.clamped,
+                                tuple(self.clamped_tensors))
+
+    # -- one graph ---------------------------------------------------------------------
+
+    def convert_graph(self, graph: onnx.GraphProto, path: str,
+                      outer: dict[str, dict[int, str]]) -> None:
+        orig = self.types.get(path, {})
+        modes = [self._mode(node, orig) for node in graph.node]
+        wants = self._wants(graph, modes, orig)
+        modes = [self._settle_adaptive(node, mode, wants, orig)
+                 for node, mode in zip(graph.node, modes, strict=True)]
+        versions = dict(outer)
+        for vi in graph.input:
+            versions[vi.name] = {orig.get(vi.name, 0): vi.name}
+        self._convert_initializers(graph, wants, versions, orig)
+        outputs = {vi.name for vi in graph.output}
+        produced: Types = {}
+        self.sources: dict[str, str] = {}
+        new_nodes: list[onnx.NodeProto] = []
+        for index, (node, mode) in enumerate(zip(graph.node, modes, strict=True)):
+            self._count(node, mode, index)
+            for slot, name in enumerate(node.input):
+                if name:
+                    want = self._required(node, mode, slot, orig)
+                    node.input[slot] = self._fetch(name, want, versions, new_nodes, produced)
+            if mode == _CONTAINER:
+                self._convert_bodies(node, path, index, versions)
+            if mode == _ADAPT + _LOW:
+                self._lower_attributes(node)
+            new_nodes.append(node)
+            for slot, name in enumerate(node.output):
+                if name:
+                    made = self._produced(node, mode, slot, orig)
+                    self._publish(name, made, orig.get(name, 0), name in outputs, node,
+                                  slot, versions, new_nodes, produced)
+        del graph.node[:]
+        graph.node.extend(new_nodes)
+        _retype_value_info(graph, produced, self.sources)
+
+    def _mode(self, node: onnx.NodeProto, orig: Types) -> str:
+        if any(_subgraph_attrs(node)):
+            return _CONTAINER
+        touches_float = any(orig.get(t, 0) == FLOAT for t in (*node.input, *node.output) if t)
+        if node.name in self.keep:
+            return _KEPT + KEPT_BY_USER
+        if not touches_float:
+            return _OTHER
+        schema = schema_of(node, self.opsets)
+        if node.domain not in ("", "ai.onnx") or schema is None:
+            return _KEPT + BLOCKED_OPERATOR
+        if node.op_type in BLOCKED_OPS:
+            return _KEPT + BLOCKED_OPERATOR
+        if node.op_type in _ADAPTIVE:
+            return _ADAPT
+        bound = _float_params(node, schema, orig)
+        if any(not admits(schema, param, self.low) for param in bound):
+            return _KEPT + TYPE_RULE
+        inputs = {slot_param(schema.inputs, i) for i in range(len(node.input))}
+        for slot, name in enumerate(node.output):
+            param = slot_param(schema.outputs, slot)
+            if orig.get(name, 0) == FLOAT and param in bound and param not in inputs:
+                return _KEPT + TYPE_RULE  # an attribute sets this output's type
+        return _LOW
+
+    def _wants(self, graph: onnx.GraphProto, modes: list[str],
+               orig: Types) -> dict[str, set[int]]:
+        """For each tensor, the types its constrained consumers need."""
+        wants: dict[str, set[int]] = {}
+        for node, mode in zip(graph.node, modes, strict=True):
+            for slot, name in enumerate(node.input):
+                want = self._required(node, mode, slot, orig) if name else None
+                if want:
+                    wants.setdefault(name, set()).add(want)
+            for sub in _subgraph_attrs(node):
+                for name in _outer_references(sub):
+                    if orig.get(name, 0):
+                        wants.setdefault(name, set()).add(orig[name])
+        for vi in graph.output:
+            if orig.get(vi.name, 0):
+                wants.setdefault(vi.name, set()).add(orig[vi.name])
+        return wants
+
+    def _settle_adaptive(self, node: onnx.NodeProto, mode: str, wants: dict[str, set[int]],
+                         orig: Types) -> str:
+        """Casts to FLOAT and float Constants follow their readers: lowered when only
+        reduced-precision math reads them (a Cast(int→FP16) feeding FP32 would lose
+        integers above 2048)."""
+        if mode != _ADAPT:
+            return mode
+        out = node.output[0]
+        if orig.get(out, 0) != FLOAT:
+            return _OTHER
+        if node.op_type == "Cast" and _attr(node, "to") != FLOAT:
+            return _OTHER
+        return _ADAPT + _LOW if wants.get(out) == {self.low} else _OTHER
+
+    def _required(self, node: onnx.NodeProto, mode: str, slot: int, orig: Types) -> int | None:
+        """The type input ``slot`` must have, or None when any type will do."""
+        name = node.input[slot]
+        have = orig.get(name, 0)
+        if mode.startswith(_ADAPT):
+            return None if node.op_type == "Cast" else (have or None)
+        if mode != _LOW:
+            return have or None
+        schema = schema_of(node, self.opsets)
+        assert schema is not None  # _LOW is only given to nodes with a schema
+        param = slot_param(schema.inputs, slot)
+        if param is None:
+            return have or None
+        if param in _float_params(node, schema, orig) and have in (FLOAT, 0):
+            return self.low
+        return have or None
+
+    def _produced(self, node: onnx.NodeProto, mode: str, slot: int, orig: Types) -> int:
+        have = orig.get(node.output[slot], 0)
+        if mode == _ADAPT + _LOW:
+            return self.low
+        if mode != _LOW:
+            return have
+        schema = schema_of(node, self.opsets)
+        assert schema is not None
+        param = slot_param(schema.outputs, slot)
+        if param in _float_params(node, schema, orig) and have in (FLOAT, 0):
+            return self.low
+        return have
+
+    # -- edges -----------------------------------------------------------------------
+
+    def _fetch(self, name: str, want: int | None, versions: dict[str, dict[int, str]],
+               new_nodes: list[onnx.NodeProto], produced: Types) -> str:
+        """The name under which ``name`` exists in type ``want``; casts it if needed."""
+        available = versions.get(name)
+        if not available:
+            return name
+        if want is None:
+            return available.get(self.low) or next(iter(available.values()))
+        if want in available:
+            return available[want]
+        source = available.get(FLOAT) or next(iter(available.values()))
+        target = self._unique(f"{name}_{_suffix(want)}")
+        new_nodes.append(helper.make_node("Cast", [source], [target], to=want,
+                                          name=self._unique(f"{name}.cast_{_suffix(want)}")))
+        self.casts += 1
+        versions[name] = {**available, want: target}
+        produced[target] = want
+        self.sources[target] = name
+        if want == self.low:
+            self.views.setdefault(name, target)
+        return target
+
+    def _publish(self, name: str, made: int, original: int, graph_output: bool,
+                 node: onnx.NodeProto, slot: int, versions: dict[str, dict[int, str]],
+                 new_nodes: list[onnx.NodeProto], produced: Types) -> None:
+        """Record a node's output; a graph output keeps its type through a Cast back, while
+        the node's reduced-precision tensor keeps feeding reduced-precision readers."""
+        if not (graph_output and made != original and original):
+            versions[name] = {made: name}
+            produced[name] = made
+            return
+        inner = self._unique(f"{name}_{self.label}")
+        node.output[slot] = inner
+        new_nodes.append(helper.make_node("Cast", [inner], [name], to=original,
+                                          name=self._unique(f"{name}.cast_back")))
+        self.casts += 1
+        versions[name] = {made: inner, original: name}
+        produced[inner] = made
+        produced[name] = original
+        self.sources[inner] = name
+        self.views[name] = inner
+
+    def _convert_initializers(self, graph: onnx.GraphProto, wants: dict[str, set[int]],
+                              versions: dict[str, dict[int, str]], orig: Types) -> None:
+        declared = {vi.name for vi in graph.input}
+        added = []
+        for tensor in graph.initializer:
+            if tensor.name in declared:
+                continue  # an overridable input (old IR): it keeps its type, readers cast it
+            versions[tensor.name] = {tensor.data_type: tensor.name}
+            need = wants.get(tensor.name, set())
+            if tensor.data_type != FLOAT or self.low not in need:
+                continue
+            target = tensor if need == {self.low} else onnx.TensorProto()
+            if target is not tensor:
+                target.CopyFrom(tensor)
+                target.name = self._unique(f"{tensor.name}_{self.label}")
+                added.append(target)
+            clamped = convert_tensor(target, self.low)
+            if clamped:
+                self.clamped += clamped
+                self.clamped_tensors.append(tensor.name)
+            versions[tensor.name] = ({self.low: tensor.name} if target is tensor
+                                     else {FLOAT: tensor.name, self.low: target.name})
+        graph.initializer.extend(added)
+
+    def _lower_attributes(self, node: onnx.NodeProto) -> None:
+        """A lowered Cast casts to the reduced type; a lowered constant holds it."""
+        if node.op_type == "Cast":
+            for attr in node.attribute:
+                if attr.name == "to":
+                    attr.i = self.low
+            return
+        for attr in node.attribute:
+            if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR:
+                clamped = convert_tensor(attr.t, self.low)
+                if clamped:
+                    self.clamped += clamped
+                    self.clamped_tensors.append(node.name or node.output[0])
+            elif attr.name in ("value_float", "value_floats"):
+                values = [attr.f] if attr.name == "value_float" else list(attr.floats)
+                tensor = helper.make_tensor("value", FLOAT, [] if attr.name == "value_float"
+                                            else [len(values)], values)
+                convert_tensor(tensor, self.low)
+                node.attribute.remove(attr)
+                node.attribute.append(helper.make_attribute("value", tensor))
+                return
+
+    def _convert_bodies(self, node: onnx.NodeProto, path: str, index: int,
+                        versions: dict[str, dict[int, str]]) -> None:
+        for attr in node.attribute:
+            graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
+            for sub_index, sub in enumerate(graphs):
+                suffix = f"{index}.{attr.name}" + (f".{sub_index}" if sub_index else "")
+                self.convert_graph(sub, f"{path}/{suffix}" if path else suffix, versions)
+
+    def _count(self, node: onnx.NodeProto, mode: str, index: int) -> None:
+        if mode.startswith(_KEPT):
+            reason = mode[len(_KEPT):]
+            detail = (f"{node.domain or 'ai.onnx'}::{node.op_type}"
+                      if reason == BLOCKED_OPERATOR else "")
+            if reason == TYPE_RULE:
+                detail = f"{node.op_type} has no {self.precision.upper()} form at this opset"
+            self.kept.append(KeptNode(node.name or f"{node.op_type}_{index}", node.op_type,
+                                      reason, detail))
+        elif mode in (_LOW, _ADAPT + _LOW):
+            self.low_count += 1
+        elif mode != _CONTAINER:
+            self.other_count += 1
+
+    def _unique(self, base: str) -> str:
+        name, counter = base, 1
+        while name in self.names:
+            counter += 1
+            name = f"{base}_{counter}"
+        self.names.add(name)
+        return name
+
+
+def _float_params(node: onnx.NodeProto, schema: Any, orig: Types) -> set[str]:
+    """Type parameters of the schema bound to an FP32 tensor of this node."""
+    bound = set()
+    for names, params in ((node.input, schema.inputs), (node.output, schema.outputs)):
+        for slot, name in enumerate(names):
+            param = slot_param(params, slot)
+            if name and param and not param.startswith("tensor(") and orig.get(name) == FLOAT:
+                bound.add(param)
+    return bound
+
+
+def _subgraph_attrs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    graphs: list[onnx.GraphProto] = []
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            graphs.append(attr.g)
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            graphs.extend(attr.graphs)
+    return graphs
+
+
+def _outer_references(graph: onnx.GraphProto) -> set[str]:
+    """Names a subgraph (or its own subgraphs) reads from enclosing scopes."""
+    local = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
+    local |= {out for node in graph.node for out in node.output}
+    refs = {name for node in graph.node for name in node.input if name} - local
+    for node in graph.node:
+        for sub in _subgraph_attrs(node):
+            refs |= _outer_references(sub) - local
+    return refs
+
+
+def _attr(node: onnx.NodeProto, name: str) -> Any:
+    for attr in node.attribute:
+        if attr.name == name:
+            return helper.get_attribute_value(attr)
+    return None
+
+
+def _suffix(elem_type: int) -> str:
+    names: dict[int, str] = {TensorProto.FLOAT: "fp32", TensorProto.FLOAT16: "fp16",
+                             TensorProto.BFLOAT16: "bf16"}
+    return names.get(elem_type) or TensorProto.DataType.Name(elem_type).lower()
+
+
+def _all_names(model: onnx.ModelProto) -> set[str]:
+    names: set[str] = set()
+    for _, graph in walk_graphs(model.graph):
+        names.update(vi.name for vi in (*graph.input, *graph.output, *graph.value_info))
+        names.update(t.name for t in graph.initializer)
+        for node in graph.node:
+            names.add(node.name)
+            names.update(node.input)
+            names.update(node.output)
+    return names
+
+
+def _retype_value_info(graph: onnx.GraphProto, produced: Types,
+                       sources: dict[str, str]) -> None:
+    """value_info says what the tensors now are; entries for new tensors copy the shape of
+    the tensor they were cast from when it is known."""
+    shapes = {vi.name: vi for vi in (*graph.input, *graph.value_info, *graph.output)}
+    for vi in graph.value_info:
+        if vi.name in produced and vi.type.HasField("tensor_type") and produced[vi.name]:
+            vi.type.tensor_type.elem_type = produced[vi.name]
+    known = {vi.name for vi in graph.value_info} | {vi.name for vi in graph.output}
+    for name, source in sources.items():
+        elem = produced.get(name, 0)
+        if name in known or not elem:
+            continue
+        like = shapes.get(source)
+        if like is not None and like.type.HasField("tensor_type"):
+            vi = onnx.ValueInfoProto()
+            vi.CopyFrom(like)
+            vi.name = name
+            vi.type.tensor_type.elem_type = elem
+            graph.value_info.append(vi)

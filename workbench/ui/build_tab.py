@@ -10,7 +10,7 @@ import ipywidgets as widgets
 from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Task, as_workbench_error
 from workbench.core.errors import WorkbenchError
-from workbench.ui.common import ErrorBox, esc, note
+from workbench.ui.common import ErrorBox, conversion_html, esc, note
 from workbench.ui.layers import layers_html
 from workbench.ui.logpane import LogPane
 from workbench.ui.settings_form import SettingsForm
@@ -168,4 +168,5 @@ class BuildTab:
                  card.target_text(), card.settings.precision,
                  f"plan SHA-256 {card.plan_sha256[:12]}…"]
         return note("✔ Engine built: " + esc(" · ".join(facts))
-                    + " — save it in the Engines tab.", "ok") + layers_html(card)
+                    + " — save it in the Engines tab.", "ok") + conversion_html(
+                        getattr(artifact, "conversion", None)) + layers_html(card)

@@ -11,7 +11,16 @@ import ipywidgets as widgets
 from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Task, as_workbench_error
 from workbench.compare.tolerances import PRESETS, Tolerance, Tolerances
-from workbench.ui.common import LINE, ErrorBox, busy_while, esc, html_table, note, show_png
+from workbench.ui.common import (
+    LINE,
+    ErrorBox,
+    busy_while,
+    conversion_html,
+    esc,
+    html_table,
+    note,
+    show_png,
+)
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
 
@@ -187,7 +196,7 @@ class CompareTab:
         self.table.value = html_table(
             ("output", "result", "max abs", "max rel", "p99 abs", "cosine", "failing elements",
              "NaN/Inf", "atol to pass", "rtol to pass"), rows, row_styles=styles) + "".join(
-            note(esc(n), "warn") for n in report.notes)
+            note(esc(n), "warn") for n in report.notes) + conversion_html(report.conversion)
         from workbench.compare.plots import drift_curve, error_histograms
 
         show_png(self.plots, figure_png(error_histograms(report.reference_outputs,

@@ -7,9 +7,9 @@ stderr lines are captured (see :mod:`workbench.backends.trt.logger`).
 
 Precision is a strategy chosen from what the installed TensorRT offers: weak typing
 (TensorRT 10) sets ``BuilderFlag.FP16/BF16``; strongly typed TensorRT (11.x, RTX) builds
-from a graph converted by :func:`workbench.transforms.fp16.convert_to_fp16`. BF16 on a
-strongly typed TensorRT is refused with BackendUnavailableError: there is no BF16 graph
-conversion in the workbench yet (onnxconverter-common has none).
+from a graph converted by :func:`workbench.transforms.fp16.convert_precision` (FP16 or
+BF16, the same conversion the accuracy comparison measures); the artifact carries the
+conversion's report (nodes in FP16/BF16, nodes kept in FP32 and why).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from workbench.backends.trt.progress import (
 from workbench.build.engines import EngineArtifact, EngineCard, sha256_hex
 from workbench.build.settings import BuildSettings
 from workbench.core.errors import (
-    BackendUnavailableError,
     BuildCancelled,
     BuildError,
     BuildSettingsError,
@@ -48,6 +47,7 @@ from workbench.core.fileio import write_atomic
 from workbench.core.logbus import LogBus, LogRecord
 from workbench.inspection.loading import ModelSource, load_model_file, read_model_file
 from workbench.inspection.protos import graph_io_specs
+from workbench.transforms.fp16 import ConversionReport
 
 __all__ = ["build_engine"]
 
@@ -87,7 +87,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         inputs, outputs = graph_io_specs(model.graph)
         settings = settings.resolved(inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
-        network_source = [_network_source(model_file, model, settings, info)]
+        network_source, conversion = _network_source(model_file, model, settings, info)
     except BaseException:
         if probe is not None:
             probe.cancel()
@@ -102,6 +102,9 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     else:
         bus = LogBus(settings.log_severity)
         unsubscribe = bus.subscribe(on_log) if on_log is not None else None
+    if conversion is not None:
+        for line in conversion.lines():
+            bus.push("INFO", f"{settings.precision.upper()} conversion: {line}", "workbench")
     try:
         with _interrupt_cancels(cancel) as flag:
             plan, kept = _build(network_source, label, settings, info, bus, on_progress, flag,
@@ -121,7 +124,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         workbench_version=_workbench_version(), layers=layers,
         layers_source="build_log" if layers else "none",
     )
-    return EngineArtifact(plan, card, tuple(bus.records()))
+    return EngineArtifact(plan, card, tuple(bus.records()), conversion)
 
 
 @contextlib.contextmanager
@@ -167,24 +170,19 @@ def _workbench_version() -> str:
 
 
 def _network_source(model_file: Any, model: onnx.ModelProto, settings: BuildSettings,
-                    info: compat.BackendInfo) -> tuple[bytes | None, Path | None]:
+                    info: compat.BackendInfo
+                    ) -> tuple[list[tuple[bytes | None, Path | None]], ConversionReport | None]:
     """What the parser reads: the validated bytes (and the folder for external data), or
-    converted graph bytes. Parsing the bytes already read avoids reading the file twice."""
+    converted graph bytes with the conversion's report. Parsing the bytes already read
+    avoids reading the file twice."""
     if settings.precision == "fp32" or not info.strongly_typed:
-        return model_file.data, model_file.path
-    if settings.precision == "bf16":
-        raise BackendUnavailableError(
-            f"BF16 builds are not available with {info.label}.",
-            expected="BuilderFlag.BF16 (TensorRT 10) or a BF16 graph conversion",
-            found=f"{info.label} is strongly typed and the workbench converts graphs to FP16 "
-            "only",
-            fix="use precision='fp16', or convert the ONNX graph to BF16 yourself and build it "
-            "with precision='fp32' (the graph's types are then kept)",
-        )
-    from workbench.transforms.fp16 import convert_to_fp16
+        return [(model_file.data, model_file.path)], None
+    from workbench.transforms.fp16 import convert_precision
 
     full = load_model_file(model_file, load_weights=True)
-    return convert_to_fp16(full, settings.keep_fp32).SerializeToString(), None
+    conversion = convert_precision(full, settings.precision, settings.keep_fp32)
+    del full
+    return [(conversion.model.SerializeToString(), None)], conversion.report
 
 
 def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
