@@ -172,3 +172,20 @@ def test_bf16_rounds_weights_and_builds() -> None:
     assert "nodes in BF16" in conversion.report.describe()
     artifact = build_engine(model, BuildSettings(precision="bf16"))
     assert artifact.conversion is not None and artifact.conversion.precision == "bf16"
+
+
+def test_weights_left_on_disk_change_type_only_for_the_caller_to_convert(tmp_path) -> None:
+    from workbench.transforms.fp16 import convert_weight
+
+    model = make_case("output_consumed_inside")
+    path = tmp_path / "m.onnx"
+    onnx.save_model(make_case("output_consumed_inside"), str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="m.data", size_threshold=0)
+    lazy = onnx.load(str(path), load_external_data=False)
+    converted = convert_precision(lazy).model
+    weight = next(t for t in converted.graph.initializer if t.name == "w_in")
+    assert weight.data_type == TensorProto.FLOAT16
+    assert weight.data_location == TensorProto.EXTERNAL and not weight.raw_data
+    values = numpy_helper.to_array(next(t for t in model.graph.initializer if t.name == "w_in"))
+    assert convert_weight(values).dtype == np.float16
+    assert convert_weight(np.array([1e5], np.float32))[0] == 65504

@@ -29,11 +29,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
 from workbench.core.errors import BuildSettingsError
-from workbench.transforms.precision_values import convert_tensor, low_type_of
+from workbench.transforms.precision_values import convert_tensor, low_type_of, round_to
 from workbench.transforms.typing_rules import (
     Types,
     admits,
@@ -54,6 +55,8 @@ __all__ = [
     "KeptNode",
     "convert_precision",
     "convert_to_fp16",
+    "convert_weight",
+    "convert_weight_to_fp16",
     "missing_nodes",
 ]
 
@@ -162,6 +165,18 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> on
         keep_fp32: Names of nodes to leave in FP32 (Casts are inserted around them).
     """
     return convert_precision(model, "fp16", keep_fp32).model
+
+
+def convert_weight(values: np.ndarray, precision: str = "fp16") -> np.ndarray:
+    """One FP32 weight's values as :func:`convert_precision` converts them (FP16: clamped
+    to ±65504; BF16: rounded). For weights the conversion left on disk with their new type
+    (external data), converted by the caller one tensor at a time."""
+    return round_to(values, low_type_of(precision))[0]
+
+
+def convert_weight_to_fp16(values: np.ndarray) -> np.ndarray:
+    """:func:`convert_weight` to FP16."""
+    return convert_weight(values, "fp16")
 
 
 def convert_precision(model: onnx.ModelProto, precision: str = "fp16",
@@ -390,6 +405,9 @@ class _Converter:
             need = wants.get(tensor.name, set())
             if tensor.data_type != FLOAT or self.low not in need:
                 continue
+            if tensor.data_location == TensorProto.EXTERNAL:
+                self._retype_external(tensor, need, versions)
+                continue
             target = tensor if need == {self.low} else onnx.TensorProto()
             if target is not tensor:
                 target.CopyFrom(tensor)
@@ -402,6 +420,15 @@ class _Converter:
             versions[tensor.name] = ({self.low: tensor.name} if target is tensor
                                      else {FLOAT: tensor.name, self.low: target.name})
         graph.initializer.extend(added)
+
+    def _retype_external(self, tensor: onnx.TensorProto, need: set[int],
+                         versions: dict[str, dict[int, str]]) -> None:
+        """A weight still on disk changes type only, under its own name: the caller converts
+        its values one tensor at a time (:func:`convert_weight`), so a model over 2 GiB is
+        never held in memory. Read in both types, it stays FP32 and is cast at run time."""
+        if need == {self.low}:
+            tensor.data_type = self.low
+            versions[tensor.name] = {self.low: tensor.name}
 
     def _lower_attributes(self, node: onnx.NodeProto) -> None:
         """A lowered Cast casts to the reduced type; a lowered constant holds it."""
