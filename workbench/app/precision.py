@@ -34,6 +34,7 @@ from workbench.core.records import TensorSpec
 from workbench.feeds.inputs import load_inputs, make_inputs
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.fp16 import ConversionReport, convert_precision, missing_nodes
+from workbench.transforms.naming import name_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]
 
@@ -256,15 +257,8 @@ def _label(source: ModelSource) -> str:
 
 
 def _named_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Unnamed nodes get ``<op>_<index>`` names: keep lists and reports need a handle."""
-    if all(node.name for node in model.graph.node):
-        return model
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    for index, node in enumerate(copy.graph.node):
-        if not node.name:
-            node.name = f"{node.op_type}_{index}"
-    return copy
+    """Unnamed nodes get the names builds accept too (``workbench.transforms.naming``)."""
+    return name_nodes(model)
 
 
 def _check_keep(model: onnx.ModelProto, keep_fp32: Iterable[str]) -> tuple[str, ...]:

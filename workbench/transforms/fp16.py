@@ -34,6 +34,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from workbench.core.errors import BuildSettingsError
+from workbench.transforms.naming import name_nodes
 from workbench.transforms.precision_values import convert_tensor, low_type_of, round_to
 from workbench.transforms.typing_rules import (
     Types,
@@ -188,7 +189,10 @@ def convert_precision(model: onnx.ModelProto, precision: str = "fp16",
         ConversionError: the result would mix types (names the node and both types).
     """
     keep = tuple(dict.fromkeys(keep_fp32))
-    unknown = missing_nodes(model, keep)
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    name_nodes(copy, in_place=True)  # the names reports and keep lists use (transforms.naming)
+    unknown = missing_nodes(copy, keep)
     if unknown:  # a silent no-op here would build the very nodes the user meant to keep
         raise BuildSettingsError(
             "keep_fp32 names nodes that are not in the model.",
@@ -197,8 +201,6 @@ def convert_precision(model: onnx.ModelProto, precision: str = "fp16",
             fix="list the node names with `trt-workbench inspect MODEL --layers`",
         )
     low = low_type_of(precision)
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
     converter = _Converter(copy, precision, low, frozenset(keep))
     converter.convert_graph(copy.graph, "", {})
     check_types(copy, precision, original=model)
