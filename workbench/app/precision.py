@@ -29,6 +29,7 @@ from workbench.backends.reference import (
 from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport, GraphNode, compute_drift
 from workbench.compare.metrics import ComparisonReport, compare_outputs
 from workbench.compare.tolerances import Tolerances
+from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
 from workbench.core.errors import ComparisonError
 from workbench.core.records import TensorSpec
 from workbench.feeds.inputs import load_inputs, make_inputs
@@ -56,14 +57,22 @@ class PrecisionReport:
     timings: tuple[tuple[str, float], ...]
     notes: tuple[str, ...] = ()
     conversion: ConversionReport | None = None
+    inconclusive: tuple[Uninformative, ...] = ()
     reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
     candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
 
     @property
+    def verdict(self) -> str:
+        """PASSED, FAILED, or INCONCLUSIVE (outputs pass but say nothing on these inputs)."""
+        if not self.outputs.passed:
+            return "FAILED"
+        return "INCONCLUSIVE" if self.inconclusive else "PASSED"
+
+    @property
     def passed(self) -> bool:
-        return self.outputs.passed
+        return self.verdict == "PASSED"
 
     def __bool__(self) -> bool:
         return self.passed
@@ -71,6 +80,33 @@ class PrecisionReport:
     @property
     def first_bad_node(self) -> str | None:
         return self.drift.first_bad_node if self.drift else None
+
+    @property
+    def first_nonfinite_node(self) -> str | None:
+        return self.drift.first_nonfinite_node if self.drift else None
+
+    @property
+    def benign(self) -> tuple[Any, ...]:
+        """Sentinels (attention masks) that saturate harmlessly in reduced precision."""
+        return self.drift.benign if self.drift else ()
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        """What the verdict alone does not say: why it is inconclusive, internal drift
+        behind passing outputs, the first non-finite value."""
+        lines = [f"INCONCLUSIVE {u.describe()}; what to do: {INCONCLUSIVE_FIX}"
+                 for u in self.inconclusive]
+        drift = self.drift
+        if drift is not None and self.outputs.passed and drift.first_bad_node:
+            worst = max((t.error for t in drift.layers if t.over_threshold), default=0.0)
+            lines.append(f"the outputs pass, but inside the graph {drift.first_bad_node} "
+                         f"drifts (relative error {worst:.3g} > {drift.threshold:g}): the "
+                         "damage is there on other inputs")
+        if drift is not None and drift.first_nonfinite_node:
+            lines.append(f"first non-finite value: {drift.first_nonfinite_node} "
+                         f"(tensor {drift.first_nonfinite_tensor}) is NaN/Inf where FP32 is "
+                         "finite")
+        return tuple(lines)
 
     @property
     def suggested_keep_fp32(self) -> tuple[str, ...]:
@@ -86,8 +122,8 @@ class PrecisionReport:
 
     def summary(self) -> str:
         lines = [
-            f"{self.precision.upper()} vs FP32 for {self.model}: "
-            + ("PASSED" if self.passed else "FAILED"),
+            f"{self.precision.upper()} vs FP32 for {self.model}: " + self.verdict,
+            *("  " + line for line in self.findings),
             f"  candidate numbers from: {self.path}",
             f"  tolerances: {self.outputs.tolerances.describe()}",
             *("  " + o.summary() for o in self.outputs.outputs),
@@ -106,8 +142,10 @@ class PrecisionReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model, "precision": self.precision, "path": self.path,
-            "passed": self.passed, "keep_fp32": list(self.keep_fp32),
+            "passed": self.passed, "verdict": self.verdict,
+            "findings": list(self.findings), "keep_fp32": list(self.keep_fp32),
             "first_bad_node": self.first_bad_node,
+            "first_nonfinite_node": self.first_nonfinite_node,
             "suggested_keep_fp32": list(self.suggested_keep_fp32),
             "inputs": [spec.to_dict() for spec in self.inputs], "seed": self.seed,
             "timings": dict(self.timings), "notes": list(self.notes),
@@ -124,6 +162,7 @@ def _drift_lines(drift: DriftReport) -> list[str]:
         f"  first node over threshold: {drift.first_bad_node or 'none'}"
         + (f" (tensor {drift.first_bad_tensor})" if drift.first_bad_tensor else ""),
     ]
+    lines += ["  benign saturation: " + item.describe() for item in drift.benign[:10]]
     lines += ["  out of FP16 range: " + issue.describe() for issue in drift.out_of_range[:10]]
     if len(drift.out_of_range) > 10:
         lines.append(f"  ... and {len(drift.out_of_range) - 10} more range findings")
@@ -190,7 +229,8 @@ def compare_precision(
     drift = None
     if per_layer:
         mapped = map_candidate(model, fp16_model, candidate, conversion.views)
-        drift = compute_drift(_graph_nodes(model), reference, mapped, drift_threshold)
+        drift = compute_drift(_graph_nodes(model), reference, mapped, drift_threshold,
+                              output_names)
         notes += _skipped_note(reference_runner)
     clock.lap("comparison")
     return PrecisionReport(
@@ -199,7 +239,7 @@ def compare_precision(
         outputs=report, drift=drift, keep_fp32=keep,
         inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
-        conversion=conversion.report,
+        conversion=conversion.report, inconclusive=uninformative_outputs(ref_out, report),
         reference_outputs=ref_out, candidate_outputs=cand_out,
     )
 

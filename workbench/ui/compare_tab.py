@@ -59,7 +59,18 @@ def drift_html(drift: Any, kept: tuple[str, ...] = ()) -> str:
             if len(layers) > len(shown) else "")
     table = html_table(("#", "node", "op", "tensor", "rel. error", "max |FP32|", "cosine",
                         "non-finite"), rows, row_styles=styles)
-    return head + legend + more + table + _out_of_range_html(drift, kept)
+    return head + legend + more + table + _benign_html(drift) + _out_of_range_html(drift, kept)
+
+
+def _benign_html(drift: Any) -> str:
+    """Sentinels that saturate harmlessly: shown apart, never as problems."""
+    benign = getattr(drift, "benign", ())
+    if not benign:
+        return ""
+    items = "".join(f"<li>{esc(b.describe())}</li>" for b in benign[:10])
+    more = f"<li>… and {len(benign) - 10} more</li>" if len(benign) > 10 else ""
+    return (f"<b style='color:#2e7d32'>Benign saturation (attention mask) — not a problem"
+            f"</b><ul style='margin:2px 0;{LINE}'>{items}{more}</ul>")
 
 
 def _out_of_range_html(drift: Any, kept: tuple[str, ...]) -> str:
@@ -180,14 +191,16 @@ class CompareTab:
 
     def show(self, report: Any) -> None:
         outputs = report.outputs
-        verdict = "PASSED" if report.passed else "FAILED"
+        verdict = report.verdict
+        kind = {"PASSED": "ok", "INCONCLUSIVE": "warn"}.get(verdict, "error")
         kept = (f" · kept in FP32: {esc(', '.join(report.keep_fp32))}"
                 if report.keep_fp32 else "")
         self.verdict.value = note(
             f"{esc(report.precision.upper())} vs FP32: <b>{verdict}</b> · tolerances "
-            f"{esc(outputs.tolerances.describe())}{kept}", "ok" if report.passed else "error"
-        ) + (f"<details style='font-size:12px;color:#555'><summary>how this was computed"
-             f"</summary>candidate from {esc(report.path)}.<br>{esc(outputs.rule)}</details>")
+            f"{esc(outputs.tolerances.describe())}{kept}", kind
+        ) + "".join(note(esc(line), "warn") for line in report.findings) + (
+            "<details style='font-size:12px;color:#555'><summary>how this was computed"
+            f"</summary>candidate from {esc(report.path)}.<br>{esc(outputs.rule)}</details>")
         rows = [(o.name, "pass" if o.passed else "FAIL", _num(o.max_abs), _num(o.max_rel),
                  _num(o.p99_abs), _num(o.cosine), f"{o.failing_elements}/{o.elements}",
                  o.candidate_nan + o.candidate_inf, _num(o.min_atol), _num(o.min_rtol))
