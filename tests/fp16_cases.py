@@ -131,6 +131,63 @@ def conv_in_if_branch() -> onnx.ModelProto:
     return _model(helper.make_graph(nodes, "conv_in_if_branch", [audio, fast], [out], inits))
 
 
+def masked_attention(overflow_after: bool = False) -> onnx.ModelProto:
+    """One attention head with a BERT-style additive mask of ``finfo(float32).min``.
+
+    ``attention_mask`` [2, 6] (int64, 1 = attend) → Where(mask, 0, -3.4e38) → Add to the
+    scores → Softmax. With ``overflow_after``, a computed activation overflows FP16 after
+    the mask path (a sum of squares of values near 300, as an RMS norm without scaling).
+    """
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6, 8])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [2, 6])
+    minimum = float(np.finfo(np.float32).min)
+    nodes = [
+        helper.make_node("MatMul", ["x", "wq"], ["q"], name="attn.q"),
+        helper.make_node("MatMul", ["x", "wk"], ["k"], name="attn.k"),
+        helper.make_node("MatMul", ["x", "wv"], ["v"], name="attn.v"),
+        helper.make_node("Transpose", ["k"], ["kt"], name="attn.kt", perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["scores"], name="attn.scores"),
+        helper.make_node("Unsqueeze", ["attention_mask", "axis1"], ["mask3"], name="mask.unsq"),
+        helper.make_node("Cast", ["mask3"], ["keep"], name="mask.bool", to=TensorProto.BOOL),
+        helper.make_node("Constant", [], ["neg"], name="mask.min",
+                         value=numpy_helper.from_array(np.array(minimum, np.float32))),
+        helper.make_node("Where", ["keep", "zero", "neg"], ["additive"], name="mask.where"),
+        helper.make_node("Add", ["scores", "additive"], ["masked"], name="attn.add_mask"),
+        helper.make_node("Softmax", ["masked"], ["probs"], name="attn.softmax", axis=-1),
+        helper.make_node("MatMul", ["probs", "v"], ["context"], name="attn.context"),
+    ]
+    out = "context"
+    if overflow_after:
+        nodes += [
+            helper.make_node("Mul", ["context", "gain"], ["big"], name="rms.gain"),
+            helper.make_node("Mul", ["big", "big"], ["square"], name="rms.square"),
+            helper.make_node("ReduceMean", ["square"], ["mean"], name="rms.mean", axes=[-1]),
+            helper.make_node("Sqrt", ["mean"], ["rms"], name="rms.sqrt"),
+            helper.make_node("Div", ["big", "rms"], ["y"], name="rms.div"),
+        ]
+        out = "y"
+    inits = [_init("wq", (8, 8), 21, 0.5), _init("wk", (8, 8), 22, 0.5),
+             _init("wv", (8, 8), 23, 0.5),
+             numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+             numpy_helper.from_array(np.array(2000.0, np.float32), "gain")]
+    graph = helper.make_graph(nodes, "masked_attention", [x, mask], [
+        helper.make_tensor_value_info(out, TensorProto.FLOAT, [2, 6, 8])], inits)
+    return _model(graph)
+
+
+def attention_feeds(fully_masked_row: bool = False) -> dict[str, np.ndarray]:
+    """Inputs for :func:`masked_attention`: the last two keys of sample 1 masked (padding),
+    or every key of sample 1 masked."""
+    rng = np.random.default_rng(5)
+    mask = np.ones((2, 6), np.int64)
+    mask[1, 4:] = 0
+    if fully_masked_row:
+        mask[1, :] = 0
+    return {"x": (rng.standard_normal((2, 6, 8)) * 4).astype(np.float32),
+            "attention_mask": mask}
+
+
 CASES = {
     "output_consumed_inside": output_consumed_inside,
     "own_cast_to_float": own_cast_to_float,

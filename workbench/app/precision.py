@@ -20,6 +20,7 @@ import onnx
 
 from workbench.backends.ort import OrtRunner, index_input_ranges
 from workbench.backends.reference import (
+    BF16_PATH,
     NUMPY_PATH,
     TENSORRT_PATH,
     evaluate_fp16,
@@ -39,7 +40,7 @@ from workbench.transforms.naming import name_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]
 
-SUPPORTED = ("fp16",)
+SUPPORTED = ("fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class PrecisionReport:
 def _drift_lines(drift: DriftReport) -> list[str]:
     lines = [
         f"  per-layer drift: {len(drift.layers)} tensors, threshold {drift.threshold:g} "
-        "(max|fp16 - fp32| / max|fp32|)",
+        "(max|candidate - fp32| / max|fp32|)",
         f"  first node over threshold: {drift.first_bad_node or 'none'}"
         + (f" (tensor {drift.first_bad_tensor})" if drift.first_bad_tensor else ""),
     ]
@@ -182,21 +183,23 @@ def compare_precision(
     per_layer: bool = True,
     *,
     dims: Mapping[str, int] | None = None,
-    drift_threshold: float = DEFAULT_DRIFT_THRESHOLD,
+    drift_threshold: float | None = None,
     backend: str = "auto",
 ) -> PrecisionReport:
     """Compare the FP16 graph against FP32 ONNX Runtime on the same inputs.
 
     Args:
         source: Path, bytes or ModelProto of an FP32 model.
-        precision: ``"fp16"`` (BF16 is not supported: see the error it raises).
+        precision: ``"fp16"`` or ``"bf16"`` (bfloat16 rounding after every operator,
+            with ml_dtypes; FP32's range, so no range findings).
         inputs: Feeds (dict or ``.npz`` path); seeded random feeds when None.
         keep_fp32: Node names to leave in FP32 (e.g. ``report.suggested_keep_fp32``).
         seed: Seed of the random feeds.
         tolerances: Output tolerances; the preset named by ``precision`` when None.
         per_layer: Also compare every intermediate tensor (drift, range, keep list).
         dims: Sizes of symbolic dims for the random feeds, e.g. ``{"batch": 4}``.
-        drift_threshold: Per-layer error (relative to the tensor's scale) called bad.
+        drift_threshold: Per-layer error (relative to the tensor's scale) called bad;
+            None: 1e-2 for FP16, 8e-2 for BF16 (8× coarser rounding).
         backend: ``"auto"`` (TensorRT when a GPU runner reports itself ready, else NumPy
             float16) or ``"numpy"``.
     """
@@ -209,33 +212,34 @@ def compare_precision(
     with reference_runner:
         reference = reference_runner.infer(feeds)
     clock.lap("fp32 reference (onnxruntime)")
-    conversion = convert_precision(model, "fp16", keep)
+    conversion = convert_precision(model, precision, keep)
     fp16_model = conversion.model
     notes: list[str] = []
-    clock.lap("fp16 conversion")
+    clock.lap(f"{precision} conversion")
     output_names = [o.name for o in model.graph.output]
     _check_backend(backend)
     gpu_outputs, gpu_notes = (
-        (None, []) if backend == "numpy" else tensorrt_outputs(model, keep, feeds)
+        (None, []) if backend == "numpy" else tensorrt_outputs(model, keep, feeds, precision)
     )
     notes += gpu_notes
     candidate = evaluate_fp16(fp16_model, feeds, per_layer or gpu_outputs is None)
     if gpu_outputs is not None:
         candidate.update(gpu_outputs)
-    clock.lap("fp16 candidate")
+    clock.lap(f"{precision} candidate")
     ref_out = {name: reference[name] for name in output_names}
     cand_out = {name: candidate[name] for name in output_names if name in candidate}
     report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
     drift = None
     if per_layer:
         mapped = map_candidate(model, fp16_model, candidate, conversion.views)
-        drift = compute_drift(_graph_nodes(model), reference, mapped, drift_threshold,
-                              output_names)
+        threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (8 if precision == "bf16" else 1)
+        drift = compute_drift(_graph_nodes(model), reference, mapped, threshold,
+                              output_names, check_range=precision == "fp16")
         notes += _skipped_note(reference_runner)
     clock.lap("comparison")
     return PrecisionReport(
         model=_label(source), precision=precision,
-        path=_path_text(gpu_outputs is not None, per_layer),
+        path=_path_text(gpu_outputs is not None, per_layer, precision),
         outputs=report, drift=drift, keep_fp32=keep,
         inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
@@ -258,24 +262,19 @@ class _Clock:
 def _check_precision(precision: str) -> None:
     if precision in SUPPORTED:
         return
-    hint = (
-        "BF16 needs a BF16 graph conversion and bfloat16 arithmetic, which this version "
-        "does not implement; compare FP16, and use Tolerances.preset('bf16') to judge "
-        "BF16 engine outputs you produce yourself" if precision == "bf16"
-        else "use precision='fp16'"
-    )
     raise ComparisonError(
         f"Precision {precision!r} cannot be compared here.",
         expected="one of " + ", ".join(SUPPORTED),
         found=repr(precision),
-        fix=hint,
+        fix="use precision='fp16' or precision='bf16'",
     )
 
 
-def _path_text(on_gpu: bool, per_layer: bool) -> str:
+def _path_text(on_gpu: bool, per_layer: bool, precision: str = "fp16") -> str:
+    cpu = NUMPY_PATH if precision == "fp16" else BF16_PATH
     if not on_gpu:
-        return NUMPY_PATH
-    return TENSORRT_PATH + (f" (outputs); per-layer drift from {NUMPY_PATH}" if per_layer else "")
+        return cpu
+    return TENSORRT_PATH + (f" (outputs); per-layer drift from {cpu}" if per_layer else "")
 
 
 def _check_backend(backend: str) -> None:

@@ -15,16 +15,24 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any, cast
 
+import ml_dtypes
 import numpy as np
 import onnx
 
 from workbench.core.errors import ComparisonError, WorkbenchError
 
-__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate", "tensorrt_outputs"]
+__all__ = [
+    "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate",
+    "tensorrt_outputs",
+]
 
 NUMPY_PATH = (
     "numpy float16 via onnx.reference on CPU (every activation rounded to FP16 and "
     "overflowing like FP16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
+)
+BF16_PATH = (
+    "numpy bfloat16 (ml_dtypes) via onnx.reference on CPU (every activation rounded to "
+    "BF16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
 )
 TENSORRT_PATH = "TensorRT engine on GPU"
 
@@ -83,6 +91,9 @@ def evaluate_fp16(
     return {name: np.asarray(v) for name, v in results.items()}
 
 
+_LOW_DTYPES = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+
+
 def _fp32_accumulating_ops() -> list[type]:
     """MatMul/Gemm/Conv that accumulate in FP32 and round once to FP16 (tensor-core style).
 
@@ -94,13 +105,14 @@ def _fp32_accumulating_ops() -> list[type]:
 
     def wrap(base: type, name: str) -> type:
         def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-            half = any(getattr(a, "dtype", None) == np.float16 for a in args)
-            if not half:
+            low = next((a.dtype for a in args if getattr(a, "dtype", None) in _LOW_DTYPES),
+                       None)
+            if low is None:
                 return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
-            wide = [a.astype(np.float32) if getattr(a, "dtype", None) == np.float16 else a
+            wide = [a.astype(np.float32) if getattr(a, "dtype", None) in _LOW_DTYPES else a
                     for a in args]
             result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
-            return tuple(r.astype(np.float16) for r in result)
+            return tuple(r.astype(low) for r in result)
 
         return type(name, (base,), {"_run": _run, "op_domain": ""})
 
@@ -108,7 +120,8 @@ def _fp32_accumulating_ops() -> list[type]:
 
 
 def tensorrt_outputs(
-    model: onnx.ModelProto, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray]
+    model: onnx.ModelProto, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray],
+    precision: str = "fp16",
 ) -> tuple[dict[str, np.ndarray] | None, list[str]]:
     """The GPU hook: outputs of an FP16 TensorRT engine, or None where that cannot run.
 
@@ -129,10 +142,11 @@ def tensorrt_outputs(
     try:
         build = importlib.import_module("workbench.backends.trt.build")
         settings_module = importlib.import_module("workbench.build.settings")
-        settings = settings_module.BuildSettings(precision="fp16", keep_fp32=keep)
+        settings = settings_module.BuildSettings(precision=precision, keep_fp32=keep)
         artifact = build.build_engine(model, settings)
         with runner_module.TrtRunner(artifact.plan) as runner:
             outputs = runner.infer(dict(feeds))
     except WorkbenchError as err:
-        return None, [f"TensorRT path failed, NumPy float16 used instead: {err.summary}"]
+        return None, [f"TensorRT path failed, the NumPy {precision.upper()} evaluation is used "
+                      f"instead: {err.summary}"]
     return {name: np.asarray(value) for name, value in outputs.items()}, []

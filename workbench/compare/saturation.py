@@ -11,8 +11,8 @@ A tensor is a *sentinel* when its FP32 values reach |x| >= 1e30 and every path f
 through carriers (Add/Sub/Mul, the value inputs of Where, casts and shape ops), in a masking
 sink: Softmax/LogSoftmax, ReduceMax/ReduceMin, ArgMax/ArgMin, Max/Min, comparisons, or the
 condition of a Where. The one real risk is checked on the actual inputs: a sink that
-produced a non-finite value where FP32 did not (a fully masked row) makes the chain a real
-problem again. NumPy-free: it works on the graph records and the drift figures only.
+went wrong (NaN where FP32 is finite, or over the drift threshold: a fully masked row)
+makes the chain a real problem again. NumPy-free: it works on the graph records and the drift figures only.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class _Layer(Protocol):  # drift.TensorDrift
     def node(self) -> str: ...
     @property
     def candidate_nonfinite(self) -> int: ...
+    @property
+    def over_threshold(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def find_benign_saturations(
     Args:
         nodes: The FP32 graph in topological order.
         overflow: tensor -> (producing node, largest finite |x|) for tensors beyond FP16.
-        layers: Per-tensor drift figures (``candidate_nonfinite`` is the fully-masked check).
+        layers: Per-tensor drift figures (a sink over threshold or non-finite is the
+            fully-masked-row check).
         graph_outputs: Tensors the model returns (a sentinel returned to the user is not
             only masking).
     """
@@ -90,7 +93,10 @@ def find_benign_saturations(
     for node in nodes:
         for slot, name in enumerate(node.inputs):
             consumers.setdefault(name, []).append((node, slot))
-    broken = {layer.node for layer in layers if layer.candidate_nonfinite}
+    # a sink that went wrong on these inputs (NaN, or a Softmax over a fully masked row
+    # that FP16's rounding of the sentinel no longer makes uniform) ends the benign reading
+    broken = {layer.node for layer in layers
+              if layer.candidate_nonfinite or layer.over_threshold}
     returned = set(graph_outputs)
     found: dict[str, BenignSaturation] = {}
     for tensor, (producer, extreme) in overflow.items():

@@ -1,0 +1,82 @@
+"""FP16/BF16 verdicts and advice a user can trust: masks, inconclusive outputs, names, BF16."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from fp16_cases import CASES, attention_feeds, make_case, masked_attention
+from onnx import TensorProto, helper, numpy_helper
+
+from workbench.app.precision import compare_precision
+from workbench.backends.trt.build import build_engine
+from workbench.build.settings import BuildSettings
+
+
+def test_attention_mask_is_benign_saturation_not_a_problem() -> None:
+    report = compare_precision(masked_attention(), inputs=attention_feeds(), backend="numpy")
+    assert report.verdict == "PASSED"
+    assert report.first_bad_node is None and report.suggested_keep_fp32 == ()
+    assert {b.tensor for b in report.benign} == {"neg", "additive", "masked"}
+    assert all(issue.kind != "overflow" for issue in report.out_of_range)
+    assert "benign saturation" in report.summary()
+    assert report.benign[0].sinks == ("attn.softmax",)
+
+
+def test_a_fully_masked_row_is_a_real_problem() -> None:
+    report = compare_precision(masked_attention(), inputs=attention_feeds(fully_masked_row=True),
+                               backend="numpy")
+    assert report.verdict == "FAILED"
+    assert report.benign == ()  # the one real risk of the mask, checked on these inputs
+    assert report.first_bad_node is not None
+
+
+def test_the_computed_overflow_is_the_first_bad_node_not_the_mask() -> None:
+    report = compare_precision(masked_attention(overflow_after=True), inputs=attention_feeds(),
+                               backend="numpy")
+    assert report.verdict == "FAILED"
+    assert report.first_bad_node == "rms.square"
+    assert report.first_nonfinite_node == "rms.square"
+    assert "first non-finite value: rms.square" in report.summary()
+    assert not {"mask.min", "mask.where", "attn.add_mask", "attn.softmax"} & set(
+        report.suggested_keep_fp32)
+
+
+def _tiny_output_model() -> onnx.ModelProto:
+    """Outputs ~1e-6: every value is within atol of zero, whatever FP16 does."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]),
+             helper.make_node("Mul", ["h", "tiny"], ["y"])]
+    inits = [numpy_helper.from_array(np.eye(8, dtype=np.float32), "w"),
+             numpy_helper.from_array(np.array(1e-6, np.float32), "tiny")]
+    graph = helper.make_graph(nodes, "tiny", [x], [helper.make_tensor_value_info(
+        "y", TensorProto.FLOAT, [4, 8])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_near_zero_outputs_are_inconclusive_not_passed() -> None:
+    report = compare_precision(_tiny_output_model(), backend="numpy")
+    assert report.outputs.passed  # Polygraphy's rule passes it...
+    assert report.verdict == "INCONCLUSIVE" and not report  # ...but it says nothing
+    text = report.summary()
+    assert "within atol" in text and ".npz" in text
+    assert report.to_dict()["verdict"] == "INCONCLUSIVE"
+
+
+def test_unnamed_nodes_get_names_every_build_accepts() -> None:
+    report = compare_precision(_tiny_output_model(), backend="numpy")
+    names = [layer.node for layer in report.drift.layers]
+    assert names == ["MatMul_0", "Mul_1"]
+    artifact = build_engine(_tiny_output_model(),
+                            BuildSettings(precision="fp16", keep_fp32=("Mul_1",)))
+    assert artifact.conversion.by_reason() == {"kept by user": ("Mul_1",)}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bf16_comparison_runs_with_bfloat16_rounding(case: str) -> None:
+    report = compare_precision(make_case(case), precision="bf16", backend="numpy")
+    assert report.precision == "bf16" and report.verdict == "PASSED", report.summary()
+    assert "bfloat16" in report.path and report.out_of_range == ()
+    fp16 = compare_precision(make_case(case), backend="numpy")
+    worst = max(o.max_abs for o in report.outputs.outputs)
+    assert worst > max(o.max_abs for o in fp16.outputs.outputs)  # 8 bits of mantissa, not 11
