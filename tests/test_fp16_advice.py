@@ -80,3 +80,53 @@ def test_bf16_comparison_runs_with_bfloat16_rounding(case: str) -> None:
     fp16 = compare_precision(make_case(case), backend="numpy")
     worst = max(o.max_abs for o in report.outputs.outputs)
     assert worst > max(o.max_abs for o in fp16.outputs.outputs)  # 8 bits of mantissa, not 11
+
+
+def test_keep_search_is_verified_one_minimal_and_within_budget() -> None:
+    from workbench.app.keep_search import find_keep_list
+
+    seen = []
+    found = find_keep_list(masked_attention(overflow_after=True), inputs=attention_feeds(),
+                           on_trial=lambda k, n, keep: seen.append((k, n, keep)))
+    assert found.verified and found.minimal and found.keep_fp32
+    assert found.trials == len(seen) <= 10 and seen[0][:2] == (1, 10)
+    assert {c.rule for c in found.candidates} <= {"FP16 range", "non-finite", "drift"}
+    assert not {"mask.min", "mask.where", "attn.add_mask", "attn.softmax"} & set(found.keep_fp32)
+    # verified: with the list it passes; 1-minimal: without any one node it fails
+    assert compare_precision(masked_attention(True), inputs=attention_feeds(),
+                             keep_fp32=found.keep_fp32, backend="numpy").verdict == "PASSED"
+    for name in found.keep_fp32:
+        fewer = [n for n in found.keep_fp32 if n != name]
+        assert not compare_precision(masked_attention(True), inputs=attention_feeds(),
+                                     keep_fp32=fewer, backend="numpy").outputs.passed
+    assert "verified, 1-minimal" in found.summary()
+
+
+def test_keep_search_stops_when_cancelled() -> None:
+    from workbench.app.keep_search import find_keep_list
+
+    found = find_keep_list(masked_attention(overflow_after=True), inputs=attention_feeds(),
+                           cancel=lambda: True)
+    assert found.cancelled and found.trials == 0 and not found.verified
+
+
+def test_panel_search_then_use_the_list_for_the_build(tmp_path, sample) -> None:
+    from ui_support import make_panel
+
+    panel = make_panel(tmp_path, sample("fp16_overflow"))
+    view = panel.compare.search
+    assert not view.search_button.disabled and view.use_button.disabled
+    trials = []
+    panel.session.on("keep_search", lambda _e, payload: trials.append(payload))
+    view.search_button.click()
+    assert panel.session.tasks["keep_search"].join(120)
+    found = panel.session.keep_search
+    assert found.verified and found.minimal and trials
+    assert "verified, 1-minimal" in view.result.value
+    assert not view.use_button.disabled
+    view.use_button.click()
+    form = panel.build.form
+    assert form.fields["keep_fp32"].value == ", ".join(found.keep_fp32)
+    assert form.fields["precision"].value == "fp16"
+    assert form.validate() is not None and form.last_valid.keep_fp32 == found.keep_fp32
+    panel.close()

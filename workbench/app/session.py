@@ -96,6 +96,7 @@ class WorkbenchSession:
         self.tasks: dict[str, Task] = {}
         self._graph = GraphServer()
         self._build_settled = threading.Event()
+        self._keep_cancel = threading.Event()
         self._init_state()
 
     def _init_state(self) -> None:
@@ -109,6 +110,7 @@ class WorkbenchSession:
         self.input_source = ""
         self.outputs: Any = None  # RunResult
         self.comparison: Any = None  # PrecisionReport
+        self.keep_search: Any = None  # KeepSearchResult
         self.derived: dict[str, Path] = {}  # "folded"/"reduced" -> file written
         self.reduction: Any = None  # ReduceResult
         self.loaded_engine: Any = None  # LoadedEngine from the last reload
@@ -401,6 +403,38 @@ class WorkbenchSession:
         self.require_model()
         return self.task("compare", "comparing precisions").start(
             lambda: self.compare(precision, tolerances, keep_fp32, seed))
+
+    def find_keep_list(self, precision: str = "fp16", tolerances: Any = None,
+                       seed: int = 0, max_trials: int = 10) -> Any:
+        """Search a minimal, verified keep-FP32 list (``keep_search.find_keep_list``).
+
+        Emits ``keep_search`` with ``(trial, budget, keep_list)`` before each trial;
+        :meth:`cancel_keep_search` stops it after the current trial."""
+        find = _api("workbench.app.keep_search", "find_keep_list")
+        self._keep_cancel.clear()
+        feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
+        start = self.comparison if (
+            self.comparison is not None and not self.comparison.keep_fp32
+            and self.comparison.drift is not None
+            and self.comparison.precision == precision) else None
+        self.keep_search = find(
+            self.model_source(), precision, inputs=feeds, seed=seed, tolerances=tolerances,
+            max_trials=max_trials, start=start, cancel=self._keep_cancel.is_set,
+            on_trial=lambda k, n, keep: self.events.emit("keep_search", (k, n, keep)))
+        return self.keep_search
+
+    def start_keep_search(self, precision: str = "fp16", tolerances: Any = None,
+                          seed: int = 0) -> Task:
+        self.require_model()
+        return self.task("keep_search", "searching a keep-FP32 list").start(
+            lambda: self.find_keep_list(precision, tolerances, seed))
+
+    def cancel_keep_search(self) -> None:
+        self._keep_cancel.set()
+
+    def use_keep_list(self, keep_fp32: tuple[str, ...], precision: str = "fp16") -> None:
+        """Carry a keep list to the build settings (the Build tab shows it)."""
+        self.events.emit("use_keep_fp32", (tuple(keep_fp32), precision))
 
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:

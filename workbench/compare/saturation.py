@@ -12,7 +12,8 @@ through carriers (Add/Sub/Mul, the value inputs of Where, casts and shape ops), 
 sink: Softmax/LogSoftmax, ReduceMax/ReduceMin, ArgMax/ArgMin, Max/Min, comparisons, or the
 condition of a Where. The one real risk is checked on the actual inputs: a sink that
 went wrong (NaN where FP32 is finite, or over the drift threshold: a fully masked row)
-makes the chain a real problem again. NumPy-free: it works on the graph records and the drift figures only.
+makes the chain a real problem again. NumPy-free: it works on the graph records and the
+drift figures only.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ class BuildTab:
         self.cancel_button.on_click(lambda _b: self.session.cancel_build())
         session.on("build", self._on_build)
         session.on("task", self._on_task)
+        session.on("use_keep_fp32", self._use_keep)
         self._ticker: threading.Thread | None = None
         self.widget = widgets.VBox([
             self.form.widget,
@@ -73,6 +74,12 @@ class BuildTab:
             self.trtexec.value = self.python.value = ""
             return
         self.form.set_settings(self.session.default_settings(), model.summary.inputs)
+
+    def _use_keep(self, _event: str, payload: tuple[tuple[str, ...], str]) -> None:
+        """A verified keep list from the Compare tab: precision and keep FP32 set here."""
+        keep, precision = payload
+        self.form.fields["precision"].value = precision
+        self.form.fields["keep_fp32"].value = ", ".join(keep)
 
     def _on_task(self, _event: str, task: Task) -> None:
         """Say before the build what the Parse tab found: a build of such a model fails."""

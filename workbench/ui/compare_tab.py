@@ -21,6 +21,7 @@ from workbench.ui.common import (
     note,
     show_png,
 )
+from workbench.ui.keep_search_view import KeepSearchView
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
 
@@ -121,6 +122,8 @@ class CompareTab:
             self.drift, self.drift_plot, widgets.HTML("<b>The same in Python</b>"), self.script,
         ], layout={"display": "none"})  # headings without content until the first run
         self.error = ErrorBox()
+        self.search = KeepSearchView(session, lambda: str(self.precision.value), self.tolerances,
+                                     lambda: int(self.seed.value))
         self.precision.observe(self._on_precision, "value")
         self.run_button.on_click(lambda _b: self.start())
         self.keep_button.on_click(lambda _b: self.keep_and_rerun())
@@ -129,7 +132,7 @@ class CompareTab:
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
             widgets.HBox([self.keep, self.seed]),
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
-            self.results,
+            self.search.widget, self.results,
         ])
 
     def on_model(self, model: LoadedModel | None) -> None:
@@ -142,6 +145,7 @@ class CompareTab:
         self.keep.value = ""
         self.run_button.disabled = model is None
         self.keep_button.disabled = True
+        self.search.on_model(model)
 
     def _on_precision(self, change: dict[str, Any]) -> None:
         self.preset.value = change["new"]
