@@ -179,8 +179,8 @@ def test_weights_left_on_disk_change_type_only_for_the_caller_to_convert(tmp_pat
 
     model = make_case("output_consumed_inside")
     path = tmp_path / "m.onnx"
-    onnx.save_model(make_case("output_consumed_inside"), str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="m.data", size_threshold=0)
+    onnx.save_model(make_case("output_consumed_inside"), str(path), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="m.data", size_threshold=0)
     lazy = onnx.load(str(path), load_external_data=False)
     converted = convert_precision(lazy).model
     weight = next(t for t in converted.graph.initializer if t.name == "w_in")
