@@ -130,3 +130,19 @@ def test_panel_search_then_use_the_list_for_the_build(tmp_path, sample) -> None:
     assert form.fields["precision"].value == "fp16"
     assert form.validate() is not None and form.last_valid.keep_fp32 == found.keep_fp32
     panel.close()
+
+
+def test_contrib_operators_get_a_plain_statement_not_an_impossible_fix() -> None:
+    from workbench.core.errors import ComparisonError
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Gelu", ["r"], ["y"], name="gelu", domain="com.microsoft")]
+    graph = helper.make_graph(nodes, "contrib", [x], [helper.make_tensor_value_info(
+        "y", TensorProto.FLOAT, [2, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    with pytest.raises(ComparisonError) as caught:
+        compare_precision(model, backend="numpy")
+    message = caught.value.message
+    assert "com.microsoft::Gelu" in message and "keep_fp32" not in message
