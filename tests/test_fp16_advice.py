@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from fp16_cases import CASES, attention_feeds, make_case, masked_attention
+from sample_models.fp16_cases import CASES, attention_feeds, make_case, masked_attention
 from onnx import TensorProto, helper, numpy_helper
 
 from workbench.app.precision import compare_precision

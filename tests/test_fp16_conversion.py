@@ -1,6 +1,6 @@
 """The FP16/BF16 graph conversion is type-consistent on the shapes real exports have.
 
-Each case in ``fp16_cases`` made TensorRT-RTX refuse the FP16 graph that
+Each case in ``sample_models.fp16_cases`` made TensorRT-RTX refuse the FP16 graph that
 onnxconverter-common's conversion produced ("IMatrixMultiplyLayer must have same input
 types", "IConvolutionLayer `input` and `kernel` must be of same type"); the first test
 keeps showing that, so the reproducers stay honest. The rest builds for real with
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from fp16_cases import CASES, make_case
+from sample_models.fp16_cases import CASES, make_case
 from onnx import TensorProto, helper, numpy_helper
 
 from workbench.app.precision import compare_precision

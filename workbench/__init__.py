@@ -60,6 +60,8 @@ _EXPORTS: dict[str, str] = {
     "load_inputs": "workbench.feeds.inputs",
     "explain_build_failure": "workbench.triage.diagnosis",
     "PrecisionReport": "workbench.app.precision",
+    "find_keep_list": "workbench.app.keep_search",
+    "convert_precision": "workbench.transforms.fp16",
     # session and panel
     "WorkbenchSession": "workbench.app.session",
     "Workbench": "workbench.ui.panel",
