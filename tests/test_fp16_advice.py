@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from sample_models.fp16_cases import CASES, attention_feeds, make_case, masked_attention
 from onnx import TensorProto, helper, numpy_helper
 
+from sample_models.fp16_cases import CASES, attention_feeds, make_case, masked_attention
 from workbench.app.precision import compare_precision
 from workbench.backends.trt.build import build_engine
 from workbench.build.settings import BuildSettings
