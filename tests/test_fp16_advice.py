@@ -146,3 +146,23 @@ def test_contrib_operators_get_a_plain_statement_not_an_impossible_fix() -> None
         compare_precision(model, backend="numpy")
     message = caught.value.message
     assert "com.microsoft::Gelu" in message and "keep_fp32" not in message
+
+
+def test_drift_view_stays_readable_at_1500_tensors() -> None:
+    from workbench.compare.drift import GraphNode, compute_drift
+    from workbench.compare.plots import drift_curve
+    from workbench.ui.compare_tab import drift_html
+
+    rng = np.random.default_rng(0)
+    nodes = [GraphNode(f"layer{i}", "Add", (f"t{i - 1}",), (f"t{i}",)) for i in range(1500)]
+    reference = {f"t{i}": rng.standard_normal(4).astype(np.float32) for i in range(1500)}
+    candidate = {name: (value * (1.5 if name == "t900" else 1.0)).astype(np.float16)
+                 for name, value in reference.items()}
+    drift = compute_drift(nodes, reference, candidate)
+    assert drift.first_bad_node == "layer900"
+    figure = drift_curve(drift)
+    assert figure.get_size_inches()[0] <= 14.0
+    assert any("layer900" in text.get_text() for text in figure.axes[0].texts)
+    html = drift_html(drift)
+    assert "The 12 worst of 1500 tensors" in html and html.index("layer900") < html.index(
+        "Around the first bad node")
