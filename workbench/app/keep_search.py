@@ -62,6 +62,9 @@ class KeepSearchResult:
     report: PrecisionReport | None = field(default=None, repr=False)
 
     def summary(self) -> str:
+        if self.verified and not self.keep_fp32:
+            return (f"No keep list needed: {self.message or 'the comparison passes'} "
+                    f"({self.trials} trials).")
         status = ("verified, 1-minimal" if self.verified and self.minimal else
                   "verified, not proven minimal (trial budget spent)" if self.verified else
                   "NOT verified")

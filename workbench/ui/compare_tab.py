@@ -60,16 +60,17 @@ def drift_html(drift: Any, kept: tuple[str, ...] = ()) -> str:
     more = (f"<small> · rows {start + 1}–{start + len(shown)} of {len(layers)}</small>"
             if len(layers) > len(shown) else "")
     columns = ("#", "node", "op", "tensor", "rel. error", "max |FP32|", "cosine", "non-finite")
-    table = html_table(columns, rows, row_styles=styles)
+    table = more + html_table(columns, rows, row_styles=styles)
     if len(layers) > _DRIFT_ROWS:  # deep graphs: the worst tensors first, then the window
         benign = {b.tensor for b in getattr(drift, "benign", ())}
         worst = sorted((t for t in layers if t.tensor not in benign), key=lambda t: -t.error)
         worst_rows = [(t.index, t.node, t.op_type, t.tensor, _num(t.error),
                        _num(t.reference_max_abs), _num(t.cosine), t.candidate_nonfinite)
                       for t in worst[:_WORST_ROWS]]
-        table = (f"<b>The {_WORST_ROWS} worst of {len(layers)} tensors</b>"
-                 + html_table(columns, worst_rows) + "<b>Around the first bad node</b>" + table)
-    return head + legend + more + table + _benign_html(drift) + _out_of_range_html(drift, kept)
+        window = "Around the first bad node" if first is not None else "In graph order"
+        table = (f"<div><b>The {_WORST_ROWS} worst of {len(layers)} tensors</b></div>"
+                 + html_table(columns, worst_rows) + f"<div><b>{window}</b></div>" + table)
+    return head + legend + table + _benign_html(drift) + _out_of_range_html(drift, kept)
 
 
 def _benign_html(drift: Any) -> str:
