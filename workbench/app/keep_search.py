@@ -15,8 +15,10 @@ Candidates, each labelled with the rule that picked it, in topological order:
   above 512 (its ``data_max``) or reading an initializer beyond 65504.
 
 Search: find the shortest prefix of the candidates that passes (bisection over the prefix
-length), then try dropping each node of it (greedy, last first). The trial budget is
-``max_trials``; the result says whether it was verified and proven 1-minimal within it.
+length), then try dropping each node of it (greedy, last first). When even all candidates
+fail, the nodes feeding them join once (a kept node may read an input already rounded).
+The trial budget is ``max_trials``; the result says whether it was verified and proven
+1-minimal within it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ import numpy as np
 
 from workbench.app.precision import PrecisionReport, compare_precision
 from workbench.compare.tolerances import Tolerances
-from workbench.inspection.loading import ModelSource
+from workbench.inspection.loading import ModelSource, load_model
+from workbench.transforms.naming import name_nodes
 
 __all__ = ["Candidate", "KeepSearchResult", "find_keep_list", "keep_candidates"]
 
@@ -150,9 +153,14 @@ def find_keep_list(
     full = run.passes(names)
     if full is None:
         return done(names, False, False, "no trial could run within the budget")
-    if not full:
-        return done(names, False, False, "even keeping every candidate fails: the problem is "
-                    "outside what FP32 islands fix (try other tolerances or real inputs)")
+    if not full:  # the damage starts upstream: a kept node reads an already rounded input
+        wider = _with_producers(source, names)
+        full = run.passes(wider) if wider != names else False
+        if not full:
+            return done(names, False, False, "even keeping every candidate (and the nodes "
+                        "feeding them) fails: the problem is outside what FP32 islands fix "
+                        "(try other tolerances or real inputs)")
+        names = wider
     keep, report = _shortest_prefix(run, names, full)
     keep, minimal, report = _prune(run, keep, report)
     return done(keep, True, minimal, report=report)
@@ -183,6 +191,17 @@ class _Runner:
                                    per_layer=False, dims=dims, backend="numpy")
         self.reports[keep] = report
         return report.outputs.passed
+
+
+def _with_producers(source: ModelSource, names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` and the nodes producing their inputs, in graph order."""
+    model = name_nodes(load_model(source, load_weights=False))
+    producer = {out: node.name for node in model.graph.node for out in node.output}
+    wanted = set(names)
+    for node in model.graph.node:
+        if node.name in names:
+            wanted.update(producer[i] for i in node.input if i in producer)
+    return tuple(node.name for node in model.graph.node if node.name in wanted)
 
 
 def _shortest_prefix(run: _Runner, names: tuple[str, ...],
