@@ -68,10 +68,9 @@ def _models(folder: Path, ladder: int) -> list[Model]:
     for name in ("bert_like", "gpt_like", "sklearn_mlp", "jax_classifier"):
         make = getattr(realistic, name)
         found.append((name, lambda f, make=make: load_model(make(f)), None))
-    for shape in list(getattr(realistic, "GPT_LADDER", ()))[:ladder]:
-        label = f"gpt_ladder_{getattr(shape, 'name', shape)}"
-        found.append((label, lambda f, s=shape, n=label: load_model(
-            realistic.gpt_like(f, shape=s, name=n)), None))
+    for label, shape in list(realistic.GPT_LADDER.items())[:ladder]:
+        found.append((label, lambda f, s=shape, n=label: load_model(realistic.gpt_like(
+            f, s.layers, s.d_model, s.heads, s.vocab, s.seq, name=n)), None))
     return found
 
 
