@@ -25,7 +25,7 @@ from workbench.core.logbus import LogRecord
 from workbench.core.records import TensorSpec
 
 if TYPE_CHECKING:  # the record only; building needs no onnx here
-    from workbench.transforms.fp16 import ConversionReport
+    from workbench.transforms.conversion_report import ConversionReport
 
 __all__ = [
     "CARD_FORMAT",

@@ -26,7 +26,6 @@ parameter, so it needs neither cast clean-up nor a control-flow exclusion.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,22 @@ import onnx
 from onnx import TensorProto, helper
 
 from workbench.core.errors import BuildSettingsError
+from workbench.transforms.conversion_report import (
+    BLOCKED_OPERATOR,
+    KEPT_BY_USER,
+    TYPE_RULE,
+    Conversion,
+    ConversionReport,
+    KeptNode,
+)
+from workbench.transforms.graph_plumbing import (
+    all_names,
+    attribute,
+    outer_references,
+    retype_value_info,
+    subgraphs,
+    type_suffix,
+)
 from workbench.transforms.naming import name_nodes
 from workbench.transforms.precision_values import convert_tensor, low_type_of, round_to
 from workbench.transforms.typing_rules import (
@@ -62,9 +77,6 @@ __all__ = [
 ]
 
 FLOAT = TensorProto.FLOAT
-KEPT_BY_USER = "kept by user"
-BLOCKED_OPERATOR = "blocked operator"
-TYPE_RULE = "type rule"
 # Operators whose meaning changes in half precision: index/box arithmetic and long sums
 # (onnxconverter-common blocks these too); random generators have no FP16 contract.
 BLOCKED_OPS = frozenset({
@@ -73,83 +85,6 @@ BLOCKED_OPS = frozenset({
 })
 _ADAPTIVE = frozenset({"Cast", "Constant", "ConstantOfShape"})
 _LOW, _KEPT, _OTHER, _CONTAINER, _ADAPT = "low", "kept", "other", "container", "adaptive"
-
-
-@dataclass(frozen=True)
-class KeptNode:
-    """A node left in FP32, and why."""
-
-    name: str
-    op_type: str
-    reason: str  # KEPT_BY_USER, BLOCKED_OPERATOR or TYPE_RULE
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class ConversionReport:
-    """What the conversion did: nodes in reduced precision, nodes kept in FP32 and why."""
-
-    precision: str
-    low_nodes: int
-    kept: tuple[KeptNode, ...]
-    other_nodes: int
-    casts_added: int
-    clamped_values: int = 0
-    clamped_tensors: tuple[str, ...] = ()
-
-    @property
-    def low_label(self) -> str:
-        return self.precision.upper()
-
-    def by_reason(self) -> dict[str, tuple[str, ...]]:
-        grouped: dict[str, list[str]] = {}
-        for node in self.kept:
-            grouped.setdefault(node.reason, []).append(node.name)
-        return {reason: tuple(names) for reason, names in grouped.items()}
-
-    def describe(self) -> str:
-        """One line, e.g. ``41 nodes in FP16, 2 in FP32 (1 kept by user, 1 blocked operator)``."""
-        reasons = ", ".join(f"{len(names)} {reason}" for reason, names in self.by_reason().items())
-        text = (f"{self.low_nodes} nodes in {self.low_label}, {len(self.kept)} in FP32"
-                + (f" ({reasons})" if reasons else ""))
-        if self.other_nodes:
-            text += f", {self.other_nodes} without float math (shapes, indices, casts)"
-        return text + f"; {self.casts_added} casts added"
-
-    def lines(self, limit: int = 8) -> list[str]:
-        """The summary and, per reason, the nodes kept in FP32."""
-        out = [self.describe()]
-        for reason, names in self.by_reason().items():
-            shown = ", ".join(names[:limit]) + (f" ... (+{len(names) - limit})"
-                                                 if len(names) > limit else "")
-            out.append(f"FP32 ({reason}): {shown}")
-        if self.clamped_values:
-            out.append(f"{self.clamped_values} weight values beyond the {self.low_label} range "
-                       f"were clamped (in {', '.join(self.clamped_tensors[:4])}"
-                       + (" ..." if len(self.clamped_tensors) > 4 else "") + ")")
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "precision": self.precision, "low_nodes": self.low_nodes,
-            "fp32_nodes": len(self.kept), "other_nodes": self.other_nodes,
-            "kept": [{"name": k.name, "op_type": k.op_type, "reason": k.reason,
-                      "detail": k.detail} for k in self.kept],
-            "casts_added": self.casts_added, "clamped_values": self.clamped_values,
-            "clamped_tensors": list(self.clamped_tensors),
-        }
-
-
-@dataclass(frozen=True)
-class Conversion:
-    """A converted model and the report of its conversion."""
-
-    model: onnx.ModelProto = field(repr=False)
-    report: ConversionReport
-    # original tensor name -> the name of its reduced-precision copy, where the conversion
-    # made one (a kept node's output cast down, a graph output's FP16 producer): what the
-    # reduced-precision readers of that tensor actually see
-    views: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def missing_nodes(model: onnx.ModelProto, names: Iterable[str]) -> list[str]:
@@ -217,7 +152,7 @@ class _Converter:
         self.label = precision
         self.opsets = opset_versions(model)
         self.types = graph_types(model)
-        self.names = _all_names(model)
+        self.names = all_names(model)
         self.kept: list[KeptNode] = []
         self.low_count = self.other_count = self.casts = self.clamped = 0
         self.clamped_tensors: list[str] = []
@@ -263,10 +198,10 @@ class _Converter:
                                   slot, versions, new_nodes, produced)
         del graph.node[:]
         graph.node.extend(new_nodes)
-        _retype_value_info(graph, produced, self.sources)
+        retype_value_info(graph, produced, self.sources)
 
     def _mode(self, node: onnx.NodeProto, orig: Types) -> str:
-        if any(_subgraph_attrs(node)):
+        if any(subgraphs(node)):
             return _CONTAINER
         touches_float = any(orig.get(t, 0) == FLOAT for t in (*node.input, *node.output) if t)
         if node.name in self.keep:
@@ -299,8 +234,8 @@ class _Converter:
                 want = self._required(node, mode, slot, orig) if name else None
                 if want:
                     wants.setdefault(name, set()).add(want)
-            for sub in _subgraph_attrs(node):
-                for name in _outer_references(sub):
+            for sub in subgraphs(node):
+                for name in outer_references(sub):
                     if orig.get(name, 0):
                         wants.setdefault(name, set()).add(orig[name])
         for vi in graph.output:
@@ -318,7 +253,7 @@ class _Converter:
         out = node.output[0]
         if orig.get(out, 0) != FLOAT:
             return _OTHER
-        if node.op_type == "Cast" and _attr(node, "to") != FLOAT:
+        if node.op_type == "Cast" and attribute(node, "to") != FLOAT:
             return _OTHER
         return _ADAPT + _LOW if wants.get(out) == {self.low} else _OTHER
 
@@ -365,9 +300,9 @@ class _Converter:
         if want in available:
             return available[want]
         source = available.get(FLOAT) or next(iter(available.values()))
-        target = self._unique(f"{name}_{_suffix(want)}")
+        target = self._unique(f"{name}_{type_suffix(want)}")
         new_nodes.append(helper.make_node("Cast", [source], [target], to=want,
-                                          name=self._unique(f"{name}.cast_{_suffix(want)}")))
+                                          name=self._unique(f"{name}.cast_{type_suffix(want)}")))
         self.casts += 1
         versions[name] = {**available, want: target}
         produced[target] = want
@@ -494,71 +429,3 @@ def _float_params(node: onnx.NodeProto, schema: Any, orig: Types) -> set[str]:
             if name and param and not param.startswith("tensor(") and orig.get(name) == FLOAT:
                 bound.add(param)
     return bound
-
-
-def _subgraph_attrs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
-    graphs: list[onnx.GraphProto] = []
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            graphs.append(attr.g)
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            graphs.extend(attr.graphs)
-    return graphs
-
-
-def _outer_references(graph: onnx.GraphProto) -> set[str]:
-    """Names a subgraph (or its own subgraphs) reads from enclosing scopes."""
-    local = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
-    local |= {out for node in graph.node for out in node.output}
-    refs = {name for node in graph.node for name in node.input if name} - local
-    for node in graph.node:
-        for sub in _subgraph_attrs(node):
-            refs |= _outer_references(sub) - local
-    return refs
-
-
-def _attr(node: onnx.NodeProto, name: str) -> Any:
-    for attr in node.attribute:
-        if attr.name == name:
-            return helper.get_attribute_value(attr)
-    return None
-
-
-def _suffix(elem_type: int) -> str:
-    names: dict[int, str] = {TensorProto.FLOAT: "fp32", TensorProto.FLOAT16: "fp16",
-                             TensorProto.BFLOAT16: "bf16"}
-    return names.get(elem_type) or TensorProto.DataType.Name(elem_type).lower()
-
-
-def _all_names(model: onnx.ModelProto) -> set[str]:
-    names: set[str] = set()
-    for _, graph in walk_graphs(model.graph):
-        names.update(vi.name for vi in (*graph.input, *graph.output, *graph.value_info))
-        names.update(t.name for t in graph.initializer)
-        for node in graph.node:
-            names.add(node.name)
-            names.update(node.input)
-            names.update(node.output)
-    return names
-
-
-def _retype_value_info(graph: onnx.GraphProto, produced: Types,
-                       sources: dict[str, str]) -> None:
-    """value_info says what the tensors now are; entries for new tensors copy the shape of
-    the tensor they were cast from when it is known."""
-    shapes = {vi.name: vi for vi in (*graph.input, *graph.value_info, *graph.output)}
-    for vi in graph.value_info:
-        if vi.name in produced and vi.type.HasField("tensor_type") and produced[vi.name]:
-            vi.type.tensor_type.elem_type = produced[vi.name]
-    known = {vi.name for vi in graph.value_info} | {vi.name for vi in graph.output}
-    for name, source in sources.items():
-        elem = produced.get(name, 0)
-        if name in known or not elem:
-            continue
-        like = shapes.get(source)
-        if like is not None and like.type.HasField("tensor_type"):
-            vi = onnx.ValueInfoProto()
-            vi.CopyFrom(like)
-            vi.name = name
-            vi.type.tensor_type.elem_type = elem
-            graph.value_info.append(vi)
