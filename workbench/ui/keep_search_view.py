@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.session import WorkbenchSession
-from workbench.app.tasks import Task, as_workbench_error
+from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.ui.common import ErrorBox, busy_while, esc, note
 
 __all__ = ["KeepSearchView"]
@@ -38,8 +38,8 @@ class KeepSearchView:
         self.search_button.on_click(lambda _b: self.start())
         self.cancel_button.on_click(lambda _b: self.session.cancel_keep_search())
         self.use_button.on_click(lambda _b: self.use())
-        session.on("task", self._on_task)
-        session.on("keep_search", self._on_trial)
+        session.on(Event.TASK, self._on_task)
+        session.on(Event.KEEP_SEARCH, self._on_trial)
         self.widget = widgets.VBox([
             widgets.HBox([self.search_button, self.cancel_button, self.use_button]),
             self.progress, self.result, self.error,
@@ -51,7 +51,7 @@ class KeepSearchView:
         self.search_button.disabled = model is None
         self.use_button.disabled = True
 
-    def start(self) -> Task | None:
+    def start(self) -> Task[Any] | None:
         self.error.clear()
         self.result.value = ""
         try:
@@ -73,8 +73,8 @@ class KeepSearchView:
         self.progress.value = note(f"trial {trial} of at most {budget}: keeping "
                                    f"{esc(', '.join(keep) or 'nothing')} in FP32")
 
-    def _on_task(self, _event: str, task: Task) -> None:
-        if task is not self.session.tasks.get("keep_search"):
+    def _on_task(self, _event: str, task: Task[Any]) -> None:
+        if task.kind is not TaskKind.KEEP_SEARCH:
             return
         busy_while(task, [self.search_button], self.progress)
         self.cancel_button.disabled = not task.busy
@@ -85,6 +85,8 @@ class KeepSearchView:
             self.error.show(task.error)
             return
         found = task.result
+        if found is None:  # cancelled before it produced anything
+            return
         self.progress.value = ""
         self.result.value = note(esc(found.summary()), "ok" if found.verified else "warn")
         self.use_button.disabled = not (found.verified and found.keep_fp32)
