@@ -60,6 +60,7 @@ class TaskKind(Choice):
     RUN = "run"
     COMPARE = "compare"
     KEEP_SEARCH = "keep_search"
+    SHARE = "share"  # the session report or a bug bundle
 
     @property
     def group(self) -> str:
