@@ -54,8 +54,10 @@ def reference_scatter(
     reference: np.ndarray, candidate: np.ndarray, name: str = "output", seed: int = 0
 ) -> Figure:
     """Candidate against reference values, with the y = x line a perfect match lies on."""
-    r = np.asarray(reference, dtype=np.float64).ravel()
-    c = np.asarray(candidate, dtype=np.float64).ravel()
+    # Annotated as plain arrays: numpy 2.2's stubs type ravel() as 1-D and fancy indexing
+    # as N-D, so the sampled reassignment below would not type-check against them.
+    r: np.ndarray = np.asarray(reference, dtype=np.float64).ravel()
+    c: np.ndarray = np.asarray(candidate, dtype=np.float64).ravel()
     fig = Figure(figsize=(4.5, 4.5), layout="constrained")
     ax = fig.subplots()
     if r.shape != c.shape:
