@@ -6,7 +6,6 @@ which integer inputs index what, so a 3 GB model costs no more than a small one 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +42,7 @@ def engine_opt_shapes(engine: Any) -> dict[str, tuple[int, ...]] | None:
 def check_with_onnxruntime(source: ModelSource, feeds: Mapping[str, np.ndarray]) -> None:
     """Run the feeds once with ONNX Runtime; a failure names the input and value that broke
     which node (:func:`workbench.feeds.explain.explain_run_failure`)."""
-    ort = importlib.import_module("workbench.backends.ort")
-    with ort.OrtRunner(source) as runner:
+    from workbench.backends.ort import OrtRunner  # ONNX Runtime only when a check runs
+
+    with OrtRunner(source) as runner:
         runner.infer(feeds)
