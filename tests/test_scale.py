@@ -28,7 +28,6 @@ import pytest
 from sample_models.realistic import GPT_LADDER, gpt_like, gpt_param_bytes, make_big_gpt
 from workbench.backends.ort import OrtRunner, load_error
 from workbench.transforms import external
-from workbench.transforms.fp16 import convert_weight_to_fp16
 
 ROOT = Path(__file__).resolve().parent.parent
 BIGMEM_LOCK = Path("/tmp/bigmem.lock")  # the shared machine's rule: > 4 GB runs one at a time
@@ -206,20 +205,6 @@ def test_ort_load_errors_name_the_real_cause() -> None:
     custom = load_error(RuntimeError("Fatal error: acme:Frob(-1) is not a registered "
                                      "function/op"))
     assert "custom-op library" in custom.message and "2 GiB" not in custom.message
-
-
-def test_weight_conversion_matches_the_converter_bit_for_bit() -> None:
-    from onnxconverter_common import float16
-
-    rng = np.random.default_rng(0)
-    values = (rng.standard_normal((300, 1000)) * 0.02).astype(np.float32)
-    values[0, :6] = [3e5, -2e4, 1e-9, -1e-8, 0.0, np.nan]
-    with pytest.warns(UserWarning, match="truncated"):
-        ours = convert_weight_to_fp16(values)
-    with pytest.warns(UserWarning):
-        theirs = float16.convert_np_to_float16(values)
-    assert ours.shape == theirs.shape and ours.dtype == np.float16
-    assert np.array_equal(ours.view(np.uint16), theirs.view(np.uint16))
 
 
 def test_compare_reports_its_phases_and_steps(sample) -> None:

@@ -60,6 +60,9 @@ _EXPORTS: dict[str, str] = {
     "OrtRunner": "workbench.backends.ort",
     "TrtRunner": "workbench.backends.trt.runner",
     "make_inputs": "workbench.feeds.inputs",
+    "model_feeds": "workbench.feeds.generator",
+    "feed_plan": "workbench.feeds.generator",
+    "FeedOptions": "workbench.feeds.generator",
     "compare_outputs": "workbench.compare.metrics",
     "ComparisonReport": "workbench.compare.metrics",
     "Tolerances": "workbench.compare.tolerances",
@@ -68,6 +71,8 @@ _EXPORTS: dict[str, str] = {
     "load_inputs": "workbench.feeds.inputs",
     "explain_build_failure": "workbench.triage.diagnosis",
     "PrecisionReport": "workbench.app.precision",
+    "find_keep_list": "workbench.app.keep_search",
+    "convert_precision": "workbench.transforms.fp16",
     # sharing: bug bundles and model-zoo triage (session.report() writes the HTML report)
     "make_bundle": "workbench.app.bundle",
     "triage_folder": "workbench.app.zoo",
@@ -98,6 +103,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_api checks)
     from workbench.app.bundle import make_bundle  # noqa: F401
     from workbench.app.jobs import BuildJob  # noqa: F401
+    from workbench.app.keep_search import find_keep_list  # noqa: F401
     from workbench.app.precision import PrecisionReport, compare_precision  # noqa: F401
     from workbench.app.session import WorkbenchSession  # noqa: F401
     from workbench.app.tasks import Event, Task, TaskKind, TaskState  # noqa: F401
@@ -131,9 +137,11 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     )
     from workbench.core.logbus import LogBus, LogRecord  # noqa: F401
     from workbench.core.records import TensorSpec  # noqa: F401
+    from workbench.feeds.generator import FeedOptions, feed_plan, model_feeds  # noqa: F401
     from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs  # noqa: F401
     from workbench.inspection.loading import load_model  # noqa: F401
     from workbench.inspection.summary import ModelSummary, NodeInfo, inspect_model  # noqa: F401
     from workbench.transforms.folding import fold_constants  # noqa: F401
+    from workbench.transforms.fp16 import convert_precision  # noqa: F401
     from workbench.triage.diagnosis import ParseReport, explain_build_failure  # noqa: F401
     from workbench.ui.panel import Workbench  # noqa: F401

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from workbench.compare.drift import (
 )
 from workbench.inspection.loading import external_weight
 from workbench.transforms.external import StagedModel
-from workbench.transforms.fp16 import convert_to_fp16, convert_weight_to_fp16
+from workbench.transforms.fp16 import ConversionReport, convert_precision, convert_weight
 
 __all__ = ["Fp16Graph", "candidate_outputs", "convert_staged", "layer_drift"]
 
@@ -45,13 +44,14 @@ Progress = Callable[[str, int, int], None]
 
 
 class Fp16Graph:
-    """The converted graph (without its large weights) and its FP16 weights."""
+    """The converted graph (without its large weights), its weights, report and views."""
 
     def __init__(self, model: onnx.ModelProto, weights: dict[str, np.ndarray],
-                 notes: list[str]) -> None:
+                 report: ConversionReport, views: dict[str, str]) -> None:
         self.model = model
         self.weights = weights
-        self.notes = notes
+        self.report = report
+        self.views = views
 
     def take_weights(self) -> dict[str, np.ndarray]:
         """The weights, handed over once (the evaluation frees each after its last use)."""
@@ -61,11 +61,6 @@ class Fp16Graph:
 
 def _external(model: onnx.ModelProto) -> list[onnx.TensorProto]:
     return [t for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
-
-
-def _tensor_of(caught: warnings.WarningMessage) -> int:
-    """Warnings of the inline conversion carry no tensor name: each counts as one."""
-    return id(caught)
 
 
 def without_external(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -79,35 +74,25 @@ def without_external(model: onnx.ModelProto) -> onnx.ModelProto:
     return copy
 
 
-def convert_staged(staged: StagedModel, model: onnx.ModelProto, keep: tuple[str, ...],
-                   progress: Progress | None = None) -> Fp16Graph:
-    """The builder's FP16 conversion of ``model`` (the staged graph, nodes named), with
-    external weights converted one at a time; truncation warnings become one note."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        converted = convert_to_fp16(model, keep)  # converts (and warns about) inline weights
-        clamped: set[object] = {_tensor_of(w) for w in caught if "truncated" in str(w.message)}
-        fp32_refs = {t.name: t for t in _external(model)}
-        weights: dict[str, np.ndarray] = {}
-        external = _external(converted)
-        for done, tensor in enumerate(external, 1):
-            assert staged.folder is not None  # external references come with their folder
-            values = external_weight(fp32_refs[tensor.name], staged.folder, mapped=False)
-            if tensor.data_type == onnx.TensorProto.FLOAT16:
-                before = len(caught)
-                values = convert_weight_to_fp16(values)
-                if any("truncated" in str(w.message) for w in caught[before:]):
-                    clamped.add(tensor.name)
-            weights[tensor.name] = values
-            del values
-            if progress is not None:
-                progress("converting weights to FP16", done, len(external))
-    example = next((w.message for w in caught if "truncated" in str(w.message)), None)
-    notes = [] if not clamped else [
-        f"{len(clamped)} weight tensors hold values outside what FP16 keeps (|x| < 1e-7 or "
-        f"> 1e4), clamped by the conversion (e.g. {example})"
-    ]
-    return Fp16Graph(without_external(converted), weights, notes)
+def convert_staged(staged: StagedModel, model: onnx.ModelProto, precision: str,
+                   keep: tuple[str, ...], progress: Progress | None = None) -> Fp16Graph:
+    """The builder's conversion of ``model`` (the staged graph, nodes named): the weights
+    still on disk change type only, and are read and converted here one at a time."""
+    conversion = convert_precision(model, precision, keep)
+    fp32_refs = {t.name: t for t in _external(model)}
+    weights: dict[str, np.ndarray] = {}
+    external = _external(conversion.model)
+    for done, tensor in enumerate(external, 1):
+        assert staged.folder is not None  # external references come with their folder
+        values = external_weight(fp32_refs[tensor.name], staged.folder, mapped=False)
+        if tensor.data_type != fp32_refs[tensor.name].data_type:
+            values = convert_weight(values, precision)
+        weights[tensor.name] = values
+        del values
+        if progress is not None:
+            progress(f"converting weights to {precision.upper()}", done, len(external))
+    return Fp16Graph(without_external(conversion.model), weights, conversion.report,
+                     conversion.views)
 
 
 def fp32_weights(staged: StagedModel, model: onnx.ModelProto) -> dict[str, np.ndarray]:
@@ -130,13 +115,15 @@ def candidate_outputs(fp16: Fp16Graph, feeds: Mapping[str, np.ndarray],
 
 def layer_drift(
     staged: StagedModel, model: onnx.ModelProto, fp16: Fp16Graph,
-    feeds: Mapping[str, np.ndarray], threshold: float, progress: Progress | None = None,
+    feeds: Mapping[str, np.ndarray], threshold: float, check_range: bool = True,
+    progress: Progress | None = None,
 ) -> tuple[DriftReport, dict[str, np.ndarray]]:
     """FP32 and FP16 graphs run in step; each tensor pair becomes figures and is dropped.
 
     Returns the drift report and the FP16 graph's outputs.
     """
-    names = candidate_names(model, fp16.model)  # FP16 tensor -> FP32 tensor it stands for
+    # reduced-precision tensor -> the FP32 tensor it stands for
+    names = candidate_names(model, fp16.model, fp16.views)
     wanted = {o.name for o in fp16.model.graph.output}
     outputs: dict[str, np.ndarray] = {}
     pending: dict[str, np.ndarray] = {}
@@ -151,30 +138,32 @@ def layer_drift(
 
     report = None if progress is None else (
         lambda done, total: progress("per-layer drift", done, total))
-    drift = DriftAccumulator(threshold)
+    drift = DriftAccumulator(threshold, check_range)
     nodes: list[GraphNode] = []
     reference = stream_values(without_external(model), fp32_weights(staged, model), feeds,
                               report)
-    with _ahead(_with_range_issues(reference)) as steps:
+    with _ahead(_with_range_issues(reference, check_range)) as steps:
         for node, produced, issues in steps:
             graph_node = GraphNode(node.name, node.op_type, tuple(node.input),
                                    tuple(node.output))
             nodes.append(graph_node)
             for tensor, value in produced.items():
                 drift.add(graph_node, tensor, value,
-                          pull(tensor) if tensor in compared else None, issues[tensor])
+                          pull(tensor) if tensor in compared else None, issues.get(tensor))
             del produced
     while _advance(candidate, names, wanted, pending, outputs):
         pending.clear()  # only graph outputs are still wanted
-    return drift.report(nodes), outputs
+    return drift.report(nodes, [o.name for o in model.graph.output]), outputs
 
 
 def _with_range_issues(steps: Iterator[tuple[onnx.NodeProto, dict[str, np.ndarray]]],
+                       check_range: bool,
                        ) -> Iterator[tuple[onnx.NodeProto, dict[str, np.ndarray],
                                            dict[str, list[RangeIssue]]]]:
     """Each FP32 node's outputs with their FP16-range findings (taken on the FP32 thread)."""
     for node, produced in steps:
-        yield node, produced, {t: range_issues(node.name, t, v) for t, v in produced.items()}
+        yield node, produced, ({t: range_issues(node.name, t, v) for t, v in produced.items()}
+                               if check_range else {})
 
 
 # FP32 nodes evaluated ahead of the FP16 side: the two graphs run on two cores (NumPy drops

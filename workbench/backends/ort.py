@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import onnx
 
 from workbench.backends.runner import Runner
-from workbench.core.errors import InferenceInputError, ModelLoadError
+from workbench.core.errors import ModelLoadError
 from workbench.core.records import TensorSpec
+from workbench.feeds.explain import explain_run_failure, first_sentence
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.inspection.protos import dtype_name, graph_io_specs, value_info_spec
 from workbench.transforms.external import (
@@ -34,7 +35,7 @@ from workbench.transforms.external import (
     without_weights,
 )
 
-__all__ = ["OrtRunner", "index_input_ranges", "load_error"]
+__all__ = ["OrtRunner", "load_error"]
 
 
 class OrtRunner(Runner):
@@ -183,14 +184,8 @@ class OrtRunner(Runner):
         names = list(self.output_names())
         try:
             values = self._session.run(names, feeds)
-        except Exception as err:  # shape errors surface only at run time with dynamic dims
-            raise InferenceInputError(
-                "ONNX Runtime failed to run the model with these inputs.",
-                expected="inputs whose dynamic dims agree with every node of the graph",
-                found=f"{type(err).__name__}: {str(err).splitlines()[0][:300]}",
-                fix="check the sizes of the dynamic dims (for example a sequence length "
-                "that a Reshape or an initializer fixes)",
-            ) from err
+        except Exception as err:  # shape and index errors surface only at run time
+            raise explain_run_failure(str(err), feeds, self.model) from err
         return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
 
 
@@ -225,7 +220,8 @@ def _session_spec(arg: Any) -> TensorSpec:
 def load_error(err: BaseException) -> ModelLoadError:
     """ORT's refusal to load a model, with its real cause named."""
     text = str(err)
-    first = f"{type(err).__name__}: {text.splitlines()[0][:300] if text else ''}"
+    first = f"{type(err).__name__}: {first_sentence(text)}"
+    details = [line for line in text.splitlines() if line.strip()]
     if isinstance(err, MemoryError) or "bad_alloc" in text or "Failed to allocate" in text:
         return ModelLoadError(
             "ONNX Runtime ran out of memory loading this model.",
@@ -233,6 +229,7 @@ def load_error(err: BaseException) -> ModelLoadError:
             found=first,
             fix="close other sessions or kernels holding large models, or use a machine "
             "with more memory",
+            details=details,
         )
     if "2GB" in text or "2 GiB" in text or "protobuf" in text.lower() or "EncodeError" in first:
         return ModelLoadError(
@@ -241,6 +238,7 @@ def load_error(err: BaseException) -> ModelLoadError:
             found=first,
             fix="save it with onnx.save(model, path, save_as_external_data=True) and pass "
             "the path",
+            details=details,
         )
     if "domain" in text.lower() or "not a registered function/op" in text:
         return ModelLoadError(
@@ -250,6 +248,7 @@ def load_error(err: BaseException) -> ModelLoadError:
             found=first,
             fix="custom-domain operators need a custom-op library registered with ORT; "
             "check the opset and the operator names",
+            details=details,
         )
     return ModelLoadError(
         "ONNX Runtime cannot load this model.",
@@ -257,6 +256,7 @@ def load_error(err: BaseException) -> ModelLoadError:
         found=first,
         fix="run `trt-workbench inspect MODEL` to check the model; the message above is "
         "ONNX Runtime's own",
+        details=details,
     )
 
 
@@ -272,29 +272,3 @@ def _typed_values(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
         for v in values
         if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type != 0
     }
-
-
-def index_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
-    """Integer inputs used as Gather indices into an initializer: ``[0, size)`` per input.
-
-    Token ids feeding an embedding table must stay below the vocabulary size, or ORT fails
-    on an out-of-range index; this finds that bound when the graph makes it knowable.
-    """
-    sizes = {init.name: tuple(init.dims) for init in model.graph.initializer}
-    inputs = {spec.name for spec in graph_io_specs(model.graph)[0]}
-    ranges: dict[str, tuple[int, int]] = {}
-    for node in _gather_nodes(model.graph.node):
-        data, indices = node.input[0], node.input[1]
-        if indices not in inputs or data not in sizes:
-            continue
-        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-        dims = sizes[data]
-        if -len(dims) <= axis < len(dims):
-            high = dims[axis]
-            low, old_high = ranges.get(indices, (0, high))
-            ranges[indices] = (low, min(high, old_high))
-    return ranges
-
-
-def _gather_nodes(nodes: Iterable[onnx.NodeProto]) -> list[onnx.NodeProto]:
-    return [n for n in nodes if n.op_type == "Gather" and n.domain in ("", "ai.onnx")]

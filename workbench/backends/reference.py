@@ -14,75 +14,111 @@ import importlib
 import importlib.util
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import ml_dtypes
 import numpy as np
 import onnx
 
 from workbench.core.errors import ComparisonError, WorkbenchError
+from workbench.feeds.explain import first_sentence
 
 __all__ = [
-    "NUMPY_PATH",
-    "TENSORRT_PATH",
-    "candidate_names",
-    "evaluate_fp16",
-    "map_candidate",
-    "stream_values",
-    "tensorrt_outputs",
+    "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "candidate_names", "evaluate_fp16",
+    "map_candidate", "stream_values", "tensorrt_outputs",
 ]
 
 NUMPY_PATH = (
     "numpy float16 via onnx.reference on CPU (every activation rounded to FP16 and "
-    "overflowing like FP16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
+    "overflowing like FP16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores, "
+    "BatchNormalization is one FP32 scale like TensorRT's folded one)"
+)
+BF16_PATH = (
+    "numpy bfloat16 (ml_dtypes) via onnx.reference on CPU (every activation rounded to "
+    "BF16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
 )
 TENSORRT_PATH = "TensorRT engine on GPU"
 
 
 def map_candidate(
-    fp32: onnx.ModelProto, fp16: onnx.ModelProto, values: Mapping[str, np.ndarray]
+    fp32: onnx.ModelProto, fp16: onnx.ModelProto, values: Mapping[str, np.ndarray],
+    views: Mapping[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Candidate values keyed by FP32 tensor names (see :func:`candidate_names`)."""
-    return {ref: values[cand] for cand, ref in candidate_names(fp32, fp16).items()
-            if cand in values}
+    """Candidate values keyed by FP32 tensor names.
 
-
-def candidate_names(fp32: onnx.ModelProto, fp16: onnx.ModelProto) -> dict[str, str]:
-    """FP16 graph tensor -> the FP32 graph tensor it stands for.
-
-    A tensor the conversion left under its own name is taken as is: for a kept node that
-    is the Cast back to FP16, so an overflow at the region's edge shows. A renamed output
-    (a kept node's ``<node>_output_cast_0``, a graph output's producer) is found through
-    its node's name and output position.
+    ``views`` (from :class:`~workbench.transforms.fp16.Conversion`) names the reduced-
+    precision copy of a tensor where the conversion made one: for a kept node that is the
+    Cast back to FP16, so an overflow at the region's edge shows; for a graph output, its
+    FP16 producer. Other tensors are taken under their own name, or found through their
+    node's name and output position.
     """
     by_name = {node.name: node for node in fp16.graph.node}
+    views = views or {}
+    mapped = {}
+    for node in fp32.graph.node:
+        twin = by_name.get(node.name)
+        for position, tensor in enumerate(node.output):
+            if views.get(tensor) in values:
+                mapped[tensor] = values[views[tensor]]
+            elif tensor in values:
+                mapped[tensor] = values[tensor]
+            elif twin is not None and position < len(twin.output):
+                renamed = twin.output[position]
+                if renamed in values:
+                    mapped[tensor] = values[renamed]
+    return mapped
+
+
+def evaluate_fp16(
+    model: onnx.ModelProto, feeds: Mapping[str, np.ndarray], intermediates: bool
+) -> dict[str, np.ndarray]:
+    """Run the FP16 graph with NumPy float16 arithmetic; all tensors when asked."""
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        evaluator = ReferenceEvaluator(model, new_ops=_fp32_accumulating_ops())
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            if intermediates:
+                results = cast(dict[str, Any], evaluator.run(None, dict(feeds), intermediate=True))
+            else:
+                names = [o.name for o in model.graph.output]
+                results = dict(zip(names, evaluator.run(None, dict(feeds)), strict=True))
+    except Exception as err:  # the reference runtime raises plain Python errors per op
+        custom = sorted({f"{n.domain}::{n.op_type}" for n in model.graph.node
+                         if n.domain not in ("", "ai.onnx", "ai.onnx.ml")})
+        raise ComparisonError(
+            "The reduced-precision graph cannot be evaluated on CPU (onnx.reference).",
+            expected="operators that onnx.reference implements (standard ONNX domains)",
+            found=f"{type(err).__name__}: {first_sentence(str(err))}",
+            fix=(f"none on this machine: {', '.join(custom)} run only in ONNX Runtime, and "
+                 "TensorRT's parser rejects them too, so no FP16 engine of this model exists to "
+                 "compare; replace them with standard ONNX operators to compare FP16")
+            if custom else "report the operator named above to the workbench",
+            details=[line for line in str(err).splitlines() if line.strip()],
+        ) from err
+    return {name: np.asarray(v) for name, v in results.items()}
+
+
+def candidate_names(fp32: onnx.ModelProto, fp16: onnx.ModelProto,
+                    views: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Reduced-precision graph tensor -> the FP32 tensor it stands for (the names
+    :func:`map_candidate` would pick, known before anything runs)."""
+    by_name = {node.name: node for node in fp16.graph.node}
     produced = {name for node in fp16.graph.node for name in node.output if name}
+    views = views or {}
     names: dict[str, str] = {}
     for node in fp32.graph.node:
         twin = by_name.get(node.name)
         for position, tensor in enumerate(node.output):
-            if tensor in produced:
+            if views.get(tensor) in produced:
+                names[views[tensor]] = tensor
+            elif tensor in produced:
                 names[tensor] = tensor
             elif twin is not None and position < len(twin.output):
                 renamed = twin.output[position]
                 if renamed in produced:
                     names[renamed] = tensor
     return names
-
-
-def evaluate_fp16(
-    model: onnx.ModelProto, feeds: Mapping[str, np.ndarray], intermediates: bool
-) -> dict[str, np.ndarray]:
-    """Run the FP16 graph with NumPy float16 arithmetic; all tensors when asked.
-
-    Every tensor is kept when ``intermediates`` is True: for small graphs only. Large
-    models go through :func:`stream_values`, which holds only the live tensors.
-    """
-    wanted = None if intermediates else {o.name for o in model.graph.output}
-    values: dict[str, np.ndarray] = {}
-    for _node, produced in stream_values(model, {}, feeds):
-        values.update(produced if wanted is None else
-                      {k: v for k, v in produced.items() if k in wanted})
-    return values
 
 
 def stream_values(
@@ -96,16 +132,16 @@ def stream_values(
     Only live tensors are held: each is dropped after the last node that reads it (and
     ``weights``, a dict this call consumes, loses each weight after its last use), so the
     memory of an evaluation is the weights plus the activations in flight, not every
-    intermediate of the graph. ``weights`` supplies initializers that are not in
-    ``model`` (those kept out of the ModelProto to save memory). The consumer keeps
-    whatever it needs of each yielded dict. ``on_node(done, total)`` reports progress.
+    intermediate of the graph. ``weights`` supplies initializers kept out of ``model`` to
+    save memory. The consumer keeps what it needs of each yielded dict.
+    ``on_node(done, total)`` reports progress.
     """
     from onnx.reference import ReferenceEvaluator
 
     try:
         evaluator = ReferenceEvaluator(model, new_ops=_fp32_accumulating_ops())
     except Exception as err:  # unknown operators fail while the evaluator is set up
-        raise _evaluation_error(err, None) from err
+        raise _evaluation_error(err, model, None) from err
     nodes = list(model.graph.node)
     dying = _last_uses(nodes, {o.name for o in model.graph.output})
     results: dict[str, Any] = {"": None, **evaluator.rt_inits_, **feeds}
@@ -118,7 +154,7 @@ def stream_values(
                 outputs = (runtime.run(*inputs, context=results) if runtime.need_context()
                            else runtime.run(*inputs))
         except Exception as err:  # the reference runtime raises plain Python errors per op
-            raise _evaluation_error(err, node) from err
+            raise _evaluation_error(err, model, node) from err
         del inputs
         produced = {name: np.asarray(value)
                     for name, value in zip(node.output, outputs, strict=False) if name}
@@ -159,15 +195,24 @@ def _subgraph_reads(node: onnx.NodeProto) -> list[str]:
     return names
 
 
-def _evaluation_error(err: Exception, node: onnx.NodeProto | None) -> ComparisonError:
-    where = "" if node is None else f" at node {node.name or node.op_type!r} ({node.op_type})"
+def _evaluation_error(err: Exception, model: onnx.ModelProto,
+                      node: onnx.NodeProto | None) -> ComparisonError:
+    custom = sorted({f"{n.domain}::{n.op_type}" for n in model.graph.node
+                     if n.domain not in ("", "ai.onnx", "ai.onnx.ml")})
+    where = "" if node is None else f" (at node {node.name or node.op_type}, {node.op_type})"
     return ComparisonError(
-        f"The graph could not be evaluated with onnx.reference{where}.",
+        f"The graph cannot be evaluated on CPU (onnx.reference){where}.",
         expected="operators that onnx.reference implements (standard ONNX domains)",
-        found=f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}",
-        fix="custom or ai.onnx.ml operators cannot run in float16 on CPU; compare on a "
-        "GPU with TensorRT, or keep those nodes in FP32 with keep_fp32",
+        found=f"{type(err).__name__}: {first_sentence(str(err))}",
+        fix=(f"none on this machine: {', '.join(custom)} run only in ONNX Runtime, and "
+             "TensorRT's parser rejects them too, so no FP16 engine of this model exists to "
+             "compare; replace them with standard ONNX operators to compare FP16")
+        if custom else "report the operator named above to the workbench",
+        details=[line for line in str(err).splitlines() if line.strip()],
     )
+
+
+_LOW_DTYPES = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
 
 def _fp32_accumulating_ops() -> list[type]:
@@ -181,21 +226,51 @@ def _fp32_accumulating_ops() -> list[type]:
 
     def wrap(base: type, name: str) -> type:
         def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-            half = any(getattr(a, "dtype", None) == np.float16 for a in args)
-            if not half:
+            low = next((a.dtype for a in args if getattr(a, "dtype", None) in _LOW_DTYPES),
+                       None)
+            if low is None:
                 return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
-            wide = [a.astype(np.float32) if getattr(a, "dtype", None) == np.float16 else a
+            wide = [a.astype(np.float32) if getattr(a, "dtype", None) in _LOW_DTYPES else a
                     for a in args]
             result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
-            return tuple(r.astype(np.float16) for r in result)
+            return tuple(r.astype(low) for r in result)
 
         return type(name, (base,), {"_run": _run, "op_domain": ""})
 
-    return [wrap(MatMul, "MatMul"), wrap(Gemm_7, "Gemm"), wrap(Conv, "Conv")]
+    return [wrap(MatMul, "MatMul"), wrap(Gemm_7, "Gemm"), wrap(Conv, "Conv"),
+            _inference_batch_norm()]
+
+
+def _inference_batch_norm() -> type:
+    """BatchNormalization with the running statistics, in FP32, rounded once (TensorRT folds
+    it into a per-channel scale in FP32 when it builds the engine).
+
+    onnx.reference's opset 9–13 kernel fills ``momentum`` with its schema default and then
+    takes its training branch, normalising with the batch's own statistics: an opset-11
+    export (Paddle) compared wrongly on CPU while ONNX Runtime and GPUs use the running ones.
+    """
+    from onnx.reference.ops.op_batch_normalization import (
+        BatchNormalization_14,
+        _batchnorm_test_mode,
+    )
+
+    def _run(self: Any, x: Any, scale: Any, bias: Any, mean: Any, var: Any,
+             epsilon: Any = None, momentum: Any = None, training_mode: Any = None
+             ) -> tuple[Any, ...]:
+        if training_mode or len(self.onnx_node.output) > 1:  # a training graph: as onnx has it
+            return BatchNormalization_14._run(
+                self, x, scale, bias, mean, var, epsilon, momentum, training_mode)
+        xs, ss, bs, ms, vs = (np.asarray(a, dtype=np.float32) for a in (x, scale, bias, mean, var))
+        eps = 1e-5 if epsilon is None else float(epsilon)
+        return (_batchnorm_test_mode(xs, ss, bs, ms, vs, epsilon=eps).astype(x.dtype),)
+
+    return type("BatchNormalization", (BatchNormalization_14,),
+                {"_run": _run, "op_domain": ""})
 
 
 def tensorrt_outputs(
-    model: onnx.ModelProto | Path, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray]
+    model: onnx.ModelProto | Path, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray],
+    precision: str = "fp16",
 ) -> tuple[dict[str, np.ndarray] | None, list[str]]:
     """The GPU hook: outputs of an FP16 TensorRT engine, or None where that cannot run.
 
@@ -219,9 +294,11 @@ def tensorrt_outputs(
         from workbench.build.fields import Precision
         from workbench.build.settings import BuildSettings
 
-        artifact = build_engine(model, BuildSettings(precision=Precision.FP16, keep_fp32=keep))
+        settings = BuildSettings(precision=Precision(precision), keep_fp32=keep)
+        artifact = build_engine(model, settings)
         with TrtRunner(artifact.plan) as runner:
             outputs = runner.infer(dict(feeds))
     except WorkbenchError as err:
-        return None, [f"TensorRT path failed, NumPy float16 used instead: {err.summary}"]
+        return None, [f"TensorRT path failed, the NumPy {precision.upper()} evaluation is used "
+                      f"instead: {err.summary}"]
     return {name: np.asarray(value) for name, value in outputs.items()}, []

@@ -36,12 +36,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     run.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
                      help="size of a symbolic dim, e.g. --dim batch=4 (repeatable)")
+    run.add_argument("--range", action="append", default=[], metavar="NAME=LOW:HIGH",
+                     help="values of an integer input, HIGH exclusive, e.g. --range "
+                     "token_type_ids=0:2 (repeatable; default: what the graph indexes)")
     run.set_defaults(handler=_run)
 
     compare = subparsers.add_parser(
         "compare", help="FP16 vs FP32 accuracy, down to the first layer that breaks",
         description="Compare the FP16 graph against FP32 ONNX Runtime on the same inputs. "
-        "Exit status 0 when it passes the tolerances, 1 when it fails.",
+        "Exit status 0 when it passes the tolerances, 1 when it fails or is inconclusive.",
     )
     compare.add_argument("model", metavar="MODEL", help=".onnx model (FP32)")
     compare.add_argument("--precision", default="fp16", choices=("fp16", "bf16"))
@@ -51,10 +54,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="node names to keep in FP32 (see the suggested list)")
     compare.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
                          help="size of a symbolic dim, e.g. --dim batch=4 (repeatable)")
+    compare.add_argument("--range", action="append", default=[], metavar="NAME=LOW:HIGH",
+                         help="values of an integer input, HIGH exclusive (repeatable)")
     compare.add_argument("--atol", type=float, help="override the preset's atol")
     compare.add_argument("--rtol", type=float, help="override the preset's rtol")
     compare.add_argument("--no-per-layer", action="store_true", help="outputs only (faster)")
     compare.add_argument("--json", action="store_true", help="print the report as JSON")
+    compare.add_argument("--find-keep", action="store_true",
+                         help="when it fails, search a verified, 1-minimal keep-FP32 list "
+                         "(at most 10 re-runs) and print the build command that uses it")
     compare.set_defaults(handler=_compare)
 
 
@@ -84,15 +92,11 @@ def _is_onnx(path: Path) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs
+    from workbench.feeds.inputs import load_inputs, save_inputs
 
     path = Path(args.model)
     runner = _make_runner(path)
-    feeds = (
-        load_inputs(args.inputs) if args.inputs
-        else make_inputs(runner.input_specs(), seed=args.seed, dims=_dims(args.dim),
-                         int_range=_int_ranges(runner))
-    )
+    feeds = load_inputs(args.inputs) if args.inputs else _generated_feeds(runner, args)
     with runner:
         outputs = runner.infer(feeds)
     print(f"{runner.name}: {path}")
@@ -133,13 +137,50 @@ def _make_runner(path: Path) -> Any:
     return TrtRunner(path)
 
 
-def _int_ranges(runner: Any) -> dict[str, tuple[int, int]] | None:
-    model = getattr(runner, "model", None)
-    if model is None:
-        return None
-    from workbench.backends.ort import index_input_ranges
+def _generated_feeds(runner: Any, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """The one feed generator; an engine (no ONNX graph here) gets its own specs."""
+    from workbench.feeds.generator import FeedOptions, model_feeds
+    from workbench.feeds.inputs import make_inputs
 
-    return index_input_ranges(model) or None
+    options = FeedOptions(_dims(args.dim), _ranges(args.range))
+    model = getattr(runner, "model", None)
+    if model is None:  # an engine: its card's opt shapes, when it has a card
+        return make_inputs(runner.input_specs(), seed=args.seed, dims=options.dims,
+                           shapes=_card_opt_shapes(Path(args.model)),
+                           int_range=dict(options.int_ranges) or None)
+    return model_feeds(model, seed=args.seed, options=options)
+
+
+def _card_opt_shapes(engine: Path) -> dict[str, tuple[int, ...]] | None:
+    import json
+
+    from workbench.app.feeding import engine_opt_shapes
+    from workbench.build.engines import EngineCard, card_path_for
+
+    try:
+        card = EngineCard.from_dict(json.loads(card_path_for(engine).read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, WorkbenchError):
+        return None  # no card, or one the runner's own load reports on
+    return engine_opt_shapes(card)
+
+
+def _ranges(pairs: list[str]) -> dict[str, tuple[int, int]]:
+    ranges = {}
+    for pair in pairs or ():
+        name, _, span = pair.partition("=")
+        low, _, high = span.partition(":")
+        if not name or not _is_int(low) or not _is_int(high) or int(low) >= int(high):
+            raise WorkbenchError(
+                f"Bad --range value {pair!r}.",
+                expected="NAME=LOW:HIGH with integers LOW < HIGH (HIGH exclusive), "
+                "e.g. token_type_ids=0:2",
+                found=pair, fix="write it as --range token_type_ids=0:2")
+        ranges[name] = (int(low), int(high))
+    return ranges
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
 
 
 def _describe(value: np.ndarray) -> str:
@@ -169,14 +210,31 @@ def _compare(args: argparse.Namespace) -> int:
     report = compare_precision(
         args.model, precision=args.precision, inputs=args.inputs, keep_fp32=args.keep_fp32,
         seed=args.seed, tolerances=tolerances, per_layer=not args.no_per_layer,
-        dims=_dims(args.dim),
+        dims=_dims(args.dim), int_ranges=_ranges(args.range),
     )
+    found = _find_keep(args, report, tolerances) if args.find_keep else None
     if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=2)
+        data = report.to_dict()
+        if found is not None:
+            data["keep_search"] = found.to_dict()
+        json.dump(data, sys.stdout, indent=2)
         print()
-    else:
-        print(report.summary())
-        if not report.passed and report.suggested_keep_fp32 != report.keep_fp32:
-            print("try: trt-workbench compare " + args.model + " --keep-fp32 "
-                  + " ".join(report.suggested_keep_fp32))
+        return 0 if report.passed else 1
+    print(report.summary())
+    if found is not None:
+        print(found.summary())
+        if found.verified and found.keep_fp32:
+            print(f"build with it: trt-workbench build {args.model} --precision "
+                  f"{args.precision} --keep-fp32 {' '.join(found.keep_fp32)} -o MODEL.engine")
+    elif not report.passed and report.suggested_keep_fp32 != report.keep_fp32:
+        print("try: trt-workbench compare " + args.model + " --keep-fp32 "
+              + " ".join(report.suggested_keep_fp32) + "  (or --find-keep for a verified list)")
     return 0 if report.passed else 1
+
+
+def _find_keep(args: argparse.Namespace, report: Any, tolerances: Any) -> Any:
+    from workbench.app.keep_search import find_keep_list
+
+    start = report if not args.keep_fp32 and report.drift is not None else None
+    return find_keep_list(args.model, args.precision, inputs=args.inputs, seed=args.seed,
+                          tolerances=tolerances, dims=_dims(args.dim), start=start)

@@ -28,6 +28,7 @@ from workbench.inspection.loading import (
     load_model_file,
     read_model_file,
 )
+from workbench.transforms.conversion_report import ConversionReport
 
 __all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "staged_model",
            "without_weights", "write_converted_model"]
@@ -153,15 +154,16 @@ def _small(tensor: onnx.TensorProto) -> bool:
 
 
 def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterable[str],
-                          target: Path) -> Path:
+                          target: Path) -> tuple[Path, ConversionReport]:
     """Write the graph conversion of ``staged`` to ``target`` (+ ``<name>.data``), converting
     its external weights one tensor at a time: no copy of the model is held in memory, and
-    the result may exceed 2 GiB. Returns ``target``."""
-    from workbench.transforms.fp16 import convert_weight_to_fp16
-    from workbench.transforms.precision import convert_graph
+    the result may exceed 2 GiB. Returns ``target`` and the conversion's report."""
+    from workbench.transforms.fp16 import convert_weight
+    from workbench.transforms.precision import convert
 
     # external weights are references: the conversion changes their types only
-    converted = convert_graph(staged.model, precision, keep_fp32)
+    conversion = convert(staged.model, precision, keep_fp32)
+    converted = conversion.model
     fp32 = {t.name: t for t in staged.model.graph.initializer
             if t.data_location == onnx.TensorProto.EXTERNAL}
     location = target.name + ".data"
@@ -170,10 +172,10 @@ def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterab
         for tensor in converted.graph.initializer:
             if tensor.data_location != onnx.TensorProto.EXTERNAL:
                 continue
-            values = external_weight(fp32[tensor.name], staged.folder or Path("."),
-                                     mapped=False)
-            if tensor.data_type == onnx.TensorProto.FLOAT16:
-                values = convert_weight_to_fp16(values)
+            source = fp32[tensor.name]
+            values = external_weight(source, staged.folder or Path("."), mapped=False)
+            if tensor.data_type != source.data_type:
+                values = convert_weight(values, precision)
             data = values.tobytes()
             del values
             handle.write(data)
@@ -183,4 +185,4 @@ def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterab
                 tensor.external_data.add(key=key, value=value)
             offset += len(data)
     target.write_bytes(converted.SerializeToString())
-    return target
+    return target, conversion.report

@@ -13,6 +13,7 @@ import ipywidgets as widgets
 
 from workbench.app.tasks import Task, TaskState
 from workbench.core.errors import WorkbenchError
+from workbench.feeds.explain import first_sentence
 
 __all__ = [
     "ErrorBox",
@@ -35,6 +36,9 @@ _BOX_STYLE = (
 )
 
 
+_LONG = 400  # characters of one field shown before it folds
+
+
 def esc(value: object) -> str:
     return html.escape(str(value))
 
@@ -43,6 +47,15 @@ def note(text: str, kind: str = "info") -> str:
     """A one-line coloured note (HTML)."""
     colour = {"info": "#31708f", "ok": "#2e7d32", "warn": "#8a6d3b", "error": "#c62828"}[kind]
     return f'<div style="color:{colour};margin:2px 0;{LINE}">{text}</div>'
+
+
+def conversion_html(conversion: Any) -> str:
+    """What an FP16/BF16 graph conversion ran where (a ConversionReport), or nothing."""
+    if conversion is None:
+        return ""
+    first, *rest = conversion.lines()
+    return note(esc(f"{conversion.low_label} conversion: {first}")) + "".join(
+        note(esc(line), "info") for line in rest)
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -55,7 +68,11 @@ def error_html(err: WorkbenchError) -> str:
     rows = [f"<b>{esc(err.summary)}</b>"]
     for label, value in (("expected", err.expected), ("found", err.found),
                          ("what to do", err.fix)):
-        if value:
+        if value and len(value) > _LONG:  # whole, but folded: never cut mid-sentence
+            rows.append(f"<div><i>{label}:</i> <details style='display:inline'><summary>"
+                        f"{esc(first_sentence(value, _LONG))}</summary>{esc(value)}</details>"
+                        "</div>")
+        elif value:
             rows.append(f"<div><i>{label}:</i> {esc(value)}</div>")
     if err.details:
         body = esc("\n".join(err.details))
