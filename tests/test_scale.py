@@ -52,7 +52,10 @@ if step == "session":  # the panel's flow: open, inputs from an .npz, Run (ORT),
     # outputs only: per-layer drift at scale is the bench's (and the depth test's) to time
     report = compare_precision(model, inputs=session.inputs, per_layer=False,
                                backend="numpy")
-    out["passed"] = report.passed
+    # zeros as weights: every output is constant, so the verdict is INCONCLUSIVE; the
+    # metrics themselves must still pass (the path ran, and FP16 matched FP32)
+    out["passed"] = report.outputs.passed
+    out["verdict"] = report.verdict
     out["layers"] = 0
 elif step == "run":  # token ids of a GPT: the run alone is measured, not a feed generator
     import numpy as np
@@ -130,7 +133,7 @@ def test_model_over_2_gib_goes_through_run_and_compare(scratch: Path) -> None:
     with _bigmem():
         result = _step("session", model, str(scratch / "work"))
     assert result["outputs"] == {"logits": [1, 16, 50257]}  # from the .npz given
-    assert result["passed"] is True
+    assert result["passed"] is True and result["verdict"] in ("PASSED", "INCONCLUSIVE")
     assert result["rss"] <= 3.0 * weights, result["rss"] / weights
 
 
