@@ -40,7 +40,8 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> on
             "keep_fp32 names nodes that are not in the model.",
             expected="node names of this graph (not tensor names)",
             found=", ".join(unknown),
-            fix="list the node names with `trt-workbench inspect MODEL --layers`",
+            fix="list the node names in the panel's Model tab (the node table), or with "
+            "`trt-workbench inspect MODEL --layers`",
         )
     copy = onnx.ModelProto()
     copy.CopyFrom(model)

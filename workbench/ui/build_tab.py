@@ -137,13 +137,18 @@ class BuildTab:
 
     def _show_progress(self, job: Any) -> None:
         self.progress.value = job.fraction
-        self.progress.description = f"{job.fraction:.0%}"
+        # a cancelled bar stays where it stopped, and says so instead of a percentage
+        self.progress.description = (job.state if job.done and job.state != "built"
+                                     else f"{job.fraction:.0%}")
         phase = esc(job.phase or "starting")
         lines = f"{job.log.total:,} log lines"
         if job.done:  # the last phase is history now: say how it ended, and where
             where = "" if job.state == "built" or not job.phase else f" (during: {phase})"
+            winding = (" · TensorRT stops at its next step, in the background"
+                       if job.state == "cancelled" and getattr(job, "worker_alive", False)
+                       else "")
             self.phase.value = (f"<small><b>{esc(job.state)}</b> after {job.elapsed:.1f} s"
-                                f"{where} · {lines}</small>")
+                                f"{where} · {lines}{winding}</small>")
             return
         state = "cancelling…" if job.cancel_requested else job.state
         self.phase.value = (f"<small>{esc(state)} · phase: <b>{phase}</b> · "
