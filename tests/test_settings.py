@@ -130,3 +130,24 @@ def test_trtexec_strongly_typed_converts_first() -> None:
                        "-o m.fp16.onnx")
     assert build.startswith("tensorrt_rtx --onnx=m.fp16.onnx ")
     assert "--stronglyTyped" in build and "--fp16" not in build
+
+
+@pytest.mark.parametrize("shape", [
+    ("p2o.DynamicDimension.0", 3, "p2o.DynamicDimension.1", "p2o.DynamicDimension.2"),
+    ("?", 1, None, None), ("N", "unk__1", "unk__2", 4),
+])
+def test_image_like_inputs_seed_multiples_of_32_whatever_the_dims_are_called(shape) -> None:
+    from workbench.build.settings import seed_profile
+
+    profile = seed_profile(TensorSpec("x", "float32", shape))
+    spatial = (2, 3) if shape[1] in (1, 3) else (1, 2)
+    for dims in (profile.min, profile.opt, profile.max):
+        assert all(dims[axis] % 32 == 0 and dims[axis] >= 32 for axis in spatial), dims
+    assert (profile.min[0], profile.opt[0], profile.max[0]) == (1, 1, 8)
+
+
+def test_seed_profile_of_a_static_input_is_its_shape() -> None:
+    from workbench.build.settings import seed_profile
+
+    profile = seed_profile(TensorSpec("x", "float32", (2, 3)))
+    assert profile.min == profile.opt == profile.max == (2, 3)

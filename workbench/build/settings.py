@@ -16,6 +16,13 @@ named like a sequence (``seq``, ``sequence``, ``len``…)     1   128   512
 named like a spatial size (``height``, ``width``, ``H``…)  32   224   512
 anything else                                               1    16    64
 =====================================================  ====  ====  ====
+
+Image-like inputs (rank 4 with 1, 3 or 4 channels on axis 1 or axis 3, the other axes dynamic)
+are seeded whatever their dims are called (``p2o.DynamicDimension.2``, ``?``): axis 0 as a
+batch, the two spatial axes 32 / 224 / 512. Detectors and OCR backbones downsample by 32, so
+their spatial sizes must be multiples of 32 — a profile of 1×1 or 16×16 is one they cannot
+take (TensorRT: "kOPT values … violate shape constraints … Broadcast has incompatible
+dimensions"). :func:`seed_profile` is the one place this rule lives; feeds use its ``opt``.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ __all__ = [
     "BuildSettings",
     "ShapeProfile",
     "default_profiles",
+    "seed_profile",
 ]
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
@@ -46,6 +54,8 @@ COMPUTE_CAPABILITIES: tuple[str, ...] = ("7.5", "8.0", "8.6", "8.9", "12.0", "12
 _BATCH_NAMES = ("batch", "bs", "n", "b", "batch_size", "batchsize", "num")
 _SEQUENCE_HINTS = ("seq", "len", "token", "time", "step")
 _SPATIAL_NAMES = ("h", "w", "height", "width", "size", "img", "image", "x", "y")
+_IMAGE_CHANNELS = (1, 3, 4)
+SPATIAL_SEED = (32, 224, 512)  # min/opt/max of a spatial axis: all multiples of 32
 
 
 @dataclass(frozen=True)
@@ -374,20 +384,48 @@ def _check_shape(index: int, shape: ShapeProfile, spec: TensorSpec) -> None:
 
 
 def default_profiles(inputs: Sequence[TensorSpec]) -> Profile:
-    """One profile for every dynamic input, seeded from its symbolic dim names (module doc)."""
-    profile = []
-    for spec in inputs:
-        if not spec.is_dynamic:
-            continue
-        if spec.shape is None:
-            raise BuildSettingsError(
-                f"Input {spec.name!r} has an unknown rank, so no default profile can be made.",
-                expected="a declared rank (even with symbolic dims)",
-                found="no shape at all", fix="give a ShapeProfile for it explicitly",
-            )
-        triples = [_default_dim(axis, dim) for axis, dim in enumerate(spec.shape)]
-        profile.append(ShapeProfile(spec.name, *(tuple(t[i] for t in triples) for i in range(3))))
-    return tuple(profile)
+    """One profile for every dynamic input, seeded by :func:`seed_profile` (module doc)."""
+    return tuple(seed_profile(spec) for spec in inputs if spec.is_dynamic)
+
+
+def seed_profile(spec: TensorSpec) -> ShapeProfile:
+    """The seeded min/opt/max shapes of one input (the rule in the module doc).
+
+    Static inputs get their own shape three times. The feed generator uses ``.opt`` for the
+    sizes of symbolic dims, so profiles and sample inputs agree.
+
+    Raises:
+        BuildSettingsError: the input has no declared rank.
+    """
+    if spec.shape is None:
+        raise BuildSettingsError(
+            f"Input {spec.name!r} has an unknown rank, so no default profile can be made.",
+            expected="a declared rank (even with symbolic dims)",
+            found="no shape at all", fix="give a ShapeProfile for it explicitly",
+        )
+    spatial = _image_spatial_axes(spec.shape)
+    triples = [_default_dim(axis, dim) for axis, dim in enumerate(spec.shape)]
+    if spatial:  # an image: axis 0 is its batch, whatever it is called
+        triples = [_default_dim(0, None) if axis == 0 and not _is_fixed(dim)
+                   else SPATIAL_SEED if axis in spatial and not _is_fixed(dim)
+                   else triple for axis, (dim, triple) in enumerate(zip(spec.shape, triples,
+                                                                         strict=True))]
+    return ShapeProfile(spec.name, *(tuple(t[i] for t in triples) for i in range(3)))
+
+
+def _is_fixed(dim: object) -> bool:
+    return isinstance(dim, int) and dim >= 0
+
+
+def _image_spatial_axes(shape: Sequence[object]) -> tuple[int, ...]:
+    """The spatial axes of an NCHW or NHWC image-like shape, else ()."""
+    if len(shape) != 4:
+        return ()
+    if shape[1] in _IMAGE_CHANNELS:
+        return (2, 3)
+    if shape[3] in _IMAGE_CHANNELS and not _is_fixed(shape[1]):
+        return (1, 2)
+    return ()
 
 
 def _default_dim(axis: int, dim: object) -> tuple[int, int, int]:
@@ -399,5 +437,5 @@ def _default_dim(axis: int, dim: object) -> tuple[int, int, int]:
     if any(hint in name for hint in _SEQUENCE_HINTS):
         return 1, 128, 512
     if name in _SPATIAL_NAMES or "height" in name or "width" in name:
-        return 32, 224, 512
+        return SPATIAL_SEED
     return 1, 16, 64
