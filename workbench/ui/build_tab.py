@@ -11,7 +11,7 @@ from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Task, as_workbench_error
 from workbench.core.errors import WorkbenchError
 from workbench.ui.common import ErrorBox, esc, note
-from workbench.ui.layers import layers_html
+from workbench.ui.layers import keep_check_html, layers_html
 from workbench.ui.logpane import LogPane
 from workbench.ui.settings_form import SettingsForm
 
@@ -172,5 +172,6 @@ class BuildTab:
         facts = [f"{len(artifact.plan) / 2**20:.2f} MiB in {elapsed:.1f} s", card.flavour_label,
                  card.target_text(), card.settings.precision,
                  f"plan SHA-256 {card.plan_sha256[:12]}…"]
-        return note("✔ Engine built: " + esc(" · ".join(facts))
-                    + " — save it in the Engines tab.", "ok") + layers_html(card)
+        return (note("✔ Engine built: " + esc(" · ".join(facts))
+                     + " — save it in the Engines tab.", "ok")
+                + keep_check_html(card) + layers_html(card))

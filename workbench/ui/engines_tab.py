@@ -11,7 +11,8 @@ from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import as_workbench_error
 from workbench.build.engines import sha256_hex
 from workbench.ui.common import ErrorBox, esc, kv_table, note, plural
-from workbench.ui.layers import layers_html
+from workbench.ui.engine_explorer import EngineExplorer
+from workbench.ui.layers import keep_check_html, layers_html
 
 __all__ = ["EnginesTab", "card_html"]
 
@@ -24,13 +25,16 @@ def card_html(entry: Any) -> str:
     rows = [("file", f"{entry.path} ({entry.size / 2**20:.2f} MiB)"),
             ("TensorRT", card.flavour_label), ("targets", card.target_text()),
             ("precision", card.settings.precision + (" (strongly typed)"
-                                                     if card.strongly_typed else "")),
+                                                     if card.strongly_typed else "")
+             + (f"; kept in FP32: {', '.join(card.settings.keep_fp32)}"
+                if card.settings.keep_fp32 else "")),
             ("built from", card.onnx_path or "model bytes"), ("created", card.created),
             ("plan SHA-256", card.plan_sha256)]
     rows += [("input", f"{s.name}: {s.dtype} {s.shape_text()}") for s in card.inputs]
     rows += [("output", f"{s.name}: {s.dtype} {s.shape_text()}") for s in card.outputs]
     rows += [("profile", shape.text()) for profile in card.profiles for shape in profile]
-    return f"<b>Engine card: {esc(entry.name)}</b>" + kv_table(rows) + layers_html(card)
+    return (f"<b>Engine card: {esc(entry.name)}</b>" + kv_table(rows) + keep_check_html(card)
+            + layers_html(card))
 
 
 def reload_html(loaded: Any) -> str:
@@ -86,6 +90,8 @@ class EnginesTab:
         self.verdict = widgets.HTML()
         self.status = widgets.HTML()
         self.error = ErrorBox()
+        self._entries: dict[str, Any] = {}
+        self.explorer = EngineExplorer(lambda: self._entries, lambda: self.listing.value)
         self.save_button.on_click(lambda _b: self._act(self._save))
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.reload_button.on_click(lambda _b: self._act(self._reload))
@@ -104,7 +110,7 @@ class EnginesTab:
             widgets.HBox([self.listing, widgets.VBox([
                 self.refresh_button, self.reload_button,
                 widgets.HBox([self.delete_button, self.confirm])])]),
-            self.status, self.error, self.verdict, self.card,
+            self.status, self.error, self.verdict, self.explorer.widget, self.card,
         ])
         self.refresh()
 
@@ -177,6 +183,7 @@ class EnginesTab:
         self.card.value = card_html(entry) if entry is not None else (
             "<i>no saved engines of this model yet</i>" if self.session.model is not None
             else "<i>no saved engines yet</i>")
+        self.explorer.update(list(self._entries))
         self._enable_actions()
 
     def _act(self, action: Any) -> None:
