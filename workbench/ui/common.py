@@ -15,6 +15,7 @@ from workbench.app.tasks import Task
 from workbench.core.errors import WorkbenchError
 
 __all__ = [
+    "WRAP",
     "ErrorBox",
     "busy_while",
     "esc",
@@ -30,7 +31,8 @@ __all__ = [
 LINE = "line-height:1.45"
 
 # long tensor and layer names have no spaces: let them break anywhere rather than overflow
-_WRAP = "overflow-wrap:anywhere;word-break:break-word;white-space:normal"
+WRAP = "overflow-wrap:anywhere;word-break:break-word;white-space:normal"
+_WRAP = WRAP
 
 _BOX_STYLE = (
     "border:1px solid #d9534f;border-left:6px solid #d9534f;background:#fdf3f2;"
@@ -98,20 +100,20 @@ def html_table(
         for i, h in enumerate(header))
     body = []
     for index, row in enumerate(rows):
-        cells = "".join(
-            f"<td style='padding:1px 6px;vertical-align:top;{_WRAP}'>"
-            f"{cell if col in raw else esc(cell)}</td>"
+        cells = "".join(  # short cell markup: a 50-row page must stay small HTML
+            f"<td style='padding:1px 6px'>{cell if col in raw else esc(cell)}</td>"
             for col, cell in enumerate(row)
         )
         style = row_styles[index] if row_styles and index < len(row_styles) else ""
         body.append(f"<tr style='{style}'>{cells}</tr>")
     layout = "table-layout:fixed;width:100%;" if widths else "max-width:100%;"
+    # wrapping is inherited by the cells; vertical-align by the cells from the tbody
     return (
         f"<table class='wb-table' style='border-collapse:collapse;font-size:12px;"
-        f"font-family:monospace;{layout}{LINE}'>"
+        f"font-family:monospace;{layout}{LINE};{_WRAP}'>"
         + (f"<thead style='border-bottom:1px solid #999'><tr>{head}</tr></thead>"
            if any(header) else "")
-        + f"<tbody>{''.join(body)}</tbody></table>"
+        + f"<tbody style='vertical-align:top'>{''.join(body)}</tbody></table>"
     )
 
 

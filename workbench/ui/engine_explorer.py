@@ -11,7 +11,7 @@ import ipywidgets as widgets
 
 from workbench.build.engine_compare import EngineComparison, compare_cards
 from workbench.build.engine_graph import engine_graph_svg
-from workbench.ui.common import esc, html_table, note
+from workbench.ui.common import WRAP, esc, html_table, note
 
 __all__ = ["EngineExplorer", "comparison_html"]
 
@@ -22,7 +22,8 @@ _MAX_NODE_ROWS = 300
 def comparison_html(comparison: EngineComparison) -> str:
     """The comparison as tables; rows that differ are highlighted."""
     a, b = esc(comparison.a_label), esc(comparison.b_label)
-    parts = [f"<b>Compare engines</b> · A = <code>{a}</code> · B = <code>{b}</code>"]
+    parts = [f"<div style='{WRAP}'><b>Compare engines</b> · A = <code>{a}</code> · "
+             f"B = <code>{b}</code></div>"]
     for title, rows in (("Engine", comparison.summary),
                         ("Settings that differ", comparison.settings),
                         ("Engine layers by precision", comparison.precisions),
@@ -40,7 +41,7 @@ def comparison_html(comparison: EngineComparison) -> str:
 
 def _nodes_html(comparison: EngineComparison) -> str:
     nodes = comparison.nodes
-    head = (f"<div style='margin-top:6px'><b>ONNX nodes fused or run differently</b> "
+    head = (f"<div style='margin-top:6px;{WRAP}'><b>ONNX nodes fused or run differently</b> "
             f"<small>({len(nodes)} group(s); {comparison.same_layers} group(s) are the same "
             f"layer in the same precision in both)</small></div>")
     if not nodes:
@@ -67,12 +68,16 @@ class EngineExplorer:
                  selected: Callable[[], str | None]) -> None:
         self._entries = entries
         self._selected = selected
+        # widths from the labels: a fixed 150 px clipped "Compare engines" to "Compare engi…"
         self.compare_with = widgets.Dropdown(options=[], description="compare with",
+                                             style={"description_width": "initial"},
                                              layout={"width": "320px"})
         self.compare_button = widgets.Button(description="Compare engines", icon="columns",
+                                             layout={"width": "auto"},
                                              tooltip="the selected engine (A) against this one "
                                              "(B), from their cards")
         self.graph_button = widgets.Button(description="Draw engine graph", icon="sitemap",
+                                           layout={"width": "auto"},
                                            tooltip="engine layers as nodes, tensors as edges")
         self.output = widgets.HTML()
         for widget, name in ((self.compare_button, "wb-compare-engines"),
@@ -120,11 +125,14 @@ class EngineExplorer:
             self.output.value = note("Pick a saved engine that has a card.", "warn")
             return str(self.output.value)
         svg = engine_graph_svg(card, name or "engine")
+        path = self._entries()[name or ""].path
         self.output.value = (
-            f"<div><b>{esc(name)}</b> as a graph: engine layers (fill: precision — blue FP32, "
-            "green FP16) and the tensors between them. <small>Save it with "
-            f"<code>trt-workbench engine {esc(name)}.engine --graph {esc(name)}.svg</code>"
+            f"<div style='{WRAP}'><b>{esc(name)}</b> as a graph: engine layers (fill: "
+            "precision — blue FP32, green FP16) and the tensors between them. <small>Save it "
+            f"with <code>trt-workbench engine {esc(path)} --graph {esc(name)}.svg</code>"
             "</small></div>"
-            f"<div class='wb-engine-graph-view' style='max-height:640px;overflow:auto;"
-            f"border:1px solid #ddd'>{svg}</div>")
+            # width 0 + min-width 100%: a wide drawing scrolls inside its box instead of
+            # widening the widget (a flex item grows to its content otherwise)
+            "<div class='wb-engine-graph-view' style='width:0;min-width:100%;max-height:640px;"
+            f"overflow:auto;border:1px solid #ddd'>{svg}</div>")
         return str(self.output.value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.build.layer_report import check_keep_fp32, precision_text
-from workbench.ui.common import esc, html_table, note, plural
+from workbench.ui.common import WRAP, esc, html_table, note, plural
 
 __all__ = ["keep_check_html", "layers_html"]
 
@@ -43,10 +43,10 @@ def layers_html(card: Any) -> str:
     styles = ["background:#eef6e6" if len(layer.onnx_nodes) > 1 else ""
               for layer in layers[:MAX_ROWS]]
     table = html_table(HEADER, rows, row_styles=styles, raw_columns=range(1, 7),
-                       widths=("3%", "9%", "8%", "30%", "18%", "20%", "12%"))
+                       widths=("3%", "12%", "9%", "27%", "19%", "18%", "12%"))
     more = (f"<div><i>… and {len(layers) - MAX_ROWS} more layers (all are in the engine "
             "card's JSON)</i></div>" if len(layers) > MAX_ROWS else "")
-    precision_line = (f"<div class='wb-precision-map'><small>precision map: "
+    precision_line = (f"<div class='wb-precision-map' style='{WRAP}'><small>precision map: "
                       f"{esc(precisions)}</small></div>" if precisions else "")
     return (f"<details class='wb-layers'><summary><b>{esc(summary)}</b></summary>"
             f"{precision_line}{table}{more}</details>")
