@@ -57,9 +57,9 @@ class EngineComparison:
                             ("layers by type", self.layer_types)):
             if not rows:
                 continue
-            width = max(len(r[0]) for r in rows)
-            out.append(f"\n{title}:")
-            out += [f"  {'*' if self.differs(r) else ' '} {r[0]:<{width}}  {r[1]:>14}  {r[2]:>14}"
+            key, a = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+            out.append(f"\n{title}:  (* differs)")
+            out += [f"  {'*' if self.differs(r) else ' '} {r[0]:<{key}}  {r[1]:<{a}}  {r[2]}"
                     for r in rows]
         out.append(f"\nONNX nodes in the same layer and precision in both: {self.same_layers} "
                    f"group(s); differing: {len(self.nodes)}")
