@@ -179,3 +179,16 @@ def test_advice_naming_a_command_also_names_the_panel_button() -> None:
             if "trt-workbench " in text and "panel" not in text:
                 offenders.append(f"{path.relative_to(ROOT)}:{line}: {text}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_long_success_lines_and_errors_wrap_instead_of_clipping() -> None:
+    """ipywidgets' HTML content is nowrap/overflow-hidden: notes and error boxes must wrap."""
+    from workbench.core.errors import WorkbenchError
+    from workbench.ui.common import error_html, html_table, note
+
+    long_name = "__myl_CastGathCastMeanSubMulMeanReshReshTranResh_myl0_1" * 3
+    for html in (note("✔ Engine built: " + long_name, "ok"),
+                 error_html(WorkbenchError("TensorRT could not parse " + long_name,
+                                           fix="press Diagnose in the Parse tab")),
+                 html_table(("name",), [(long_name,)])):
+        assert "white-space:normal" in html and "overflow-wrap:anywhere" in html
