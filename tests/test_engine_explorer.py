@@ -204,3 +204,20 @@ def test_layer_table_fits_its_box_important_columns_first(fp16) -> None:
     assert HEADER[:4] == ("#", "precision", "type", "ONNX nodes fused into it")
     assert "table-layout:fixed;width:100%" in html and "overflow-wrap:anywhere" in html
     assert "precision map: FP16" in html
+
+
+@pytest.mark.parametrize(("name", "precision"), [
+    ("bert_like", "fp32"), ("gpt_like", "fp16"), ("paddle_detector", "fp16")])
+def test_explorer_on_realistic_models(realistic, name: str, precision: str) -> None:
+    artifact = workbench.build_engine(realistic(name),
+                                      workbench.BuildSettings(precision=precision))
+    layers = artifact.card.layers
+    typed = [layer for layer in layers if layer.inputs or layer.outputs]
+    assert typed and all(layer.precision for layer in typed)
+    assert sum(precision_map(layers).values()) == len(layers)
+    wanted = precision.upper()
+    assert precision_map(layers).get(wanted, 0) >= len(layers) // 2, precision_map(layers)
+    root = ET.fromstring(engine_graph_svg(artifact.card, name, use_dot=False))
+    assert len(root.findall("{http://www.w3.org/2000/svg}rect")) == len(
+        engine_graph(artifact.card).nodes)
+    assert layers_html(artifact.card).count("<tr") == len(layers) + 1
