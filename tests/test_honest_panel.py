@@ -61,7 +61,7 @@ def test_phase_never_reads_refit_when_refit_is_off(slow_model: Path) -> None:
     job = BuildJob(slow_model, BuildSettings(), start=False,
                    on_progress=lambda event: (raw.append(event.phase), labels.append(job.phase)))
     job.start()
-    assert job.wait(120) and job.state == "built"
+    assert job.wait(120) and job.state == "done"
     assert set(REFIT_PHASES) & set(raw), "TensorRT-RTX no longer reports the refit phase"
     assert labels and not any("refit" in label.lower() for label in labels), labels
     assert any(label.startswith("Computing profile costs") for label in labels)
@@ -86,7 +86,7 @@ def test_no_createinferbuilder_logger_warning_in_later_builds(sample) -> None:
     elsewhere = LogBus("VERBOSE")
     alive = trt.Builder(make_logger(trt, elsewhere))  # noqa: F841 (kept alive on purpose)
     job = BuildJob(sample("tiny_cnn"), BuildSettings(log_severity="VERBOSE"))
-    assert job.wait(60) and job.state == "built"
+    assert job.wait(60) and job.state == "done"
     assert not any("createInferBuilder" in line for line in job.log.lines())
     assert job.result is not None and job.result.card.layers  # its own log: layer report
     assert not elsewhere.lines()

@@ -28,7 +28,7 @@ NOTEBOOK_BUDGET_S = 120  # the four run in ~20 s together on 2 cores; this catch
 PANEL_STILL_WORKS = """\
 assert panel.comm is not None, "the tour closed the panel"
 again = panel.build.start()
-assert again is not None and again.wait(120) and again.state == "built", again
+assert again is not None and again.wait(120) and again.state == "done", again
 """
 
 EXPECTED = (
