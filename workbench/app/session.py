@@ -12,8 +12,8 @@ methods, and listens to its events. Anything a user does in the panel can theref
 Long work runs in background threads, each a :class:`~workbench.app.tasks.Task` in the
 slot of its :class:`~workbench.app.tasks.TaskKind` (``session.tasks[TaskKind.FOLD]``); the
 build is a :class:`~workbench.app.jobs.BuildJob` (a Task with a log and progress), kept in
-``build_job``. Events (``session.on(Event.X, callback)``, :class:`~workbench.app.tasks.Event`)
-are emitted from those threads:
+``build_job`` and in the BUILD slot. Events (``session.on(Event.X, callback)``,
+:class:`~workbench.app.tasks.Event`) are emitted from those threads:
 
 =====================  =====================================================
 ``Event.MODEL``        a model was loaded (payload: LoadedModel or None)
@@ -54,6 +54,7 @@ from workbench.build.settings import BuildSettings
 from workbench.core.errors import ModelLoadError, WorkbenchError
 
 if TYPE_CHECKING:
+    from workbench.app.bundle import BundleResult
     from workbench.app.precision import PrecisionReport
     from workbench.backends.trt.engine import LoadedEngine
     from workbench.backends.trt.reduce import ReduceResult
@@ -170,8 +171,9 @@ class WorkbenchSession:
 
     @property
     def busy(self) -> bool:
-        build_running = self.build_job is not None and not self.build_job.done
-        return build_running or any(t.busy for t in self.tasks.values())
+        """Any task running; a build counts from the moment it is created."""
+        build_pending = self.build_job is not None and not self.build_job.done
+        return build_pending or any(t.busy for t in self.tasks.values())
 
     # -- model ------------------------------------------------------------------------
 
@@ -317,7 +319,7 @@ class WorkbenchSession:
         self.settings = settings if settings is not None else self.default_settings()
         job = BuildJob(self.model_source(), self.settings, on_done=self._build_done,
                        start=False)
-        self.build_job = job
+        self.build_job = self.tasks[TaskKind.BUILD] = job
         self.events.emit(Event.BUILD, job)  # views attach to job.log before the first line
         job.start()
         return job
@@ -471,6 +473,26 @@ class WorkbenchSession:
                        seed: int = 0) -> str:
         """The script equivalent of :meth:`compare`."""
         return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed)
+
+    # -- sharing ----------------------------------------------------------------------
+
+    def report(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Save everything this session found as one self-contained HTML file."""
+        from workbench.app.report import write_report
+
+        return write_report(self, path, overwrite=overwrite)
+
+    def start_report(self, path: str | Path) -> Task[Path]:
+        return self._start(TaskKind.SHARE, "writing the report", lambda: self.report(path))
+
+    def bundle(self, path: str | Path, overwrite: bool = False) -> BundleResult:
+        """Zip the current model's failure for a TensorRT bug report."""
+        from workbench.app.bundle import make_bundle
+
+        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite)
+
+    def start_bundle(self, path: str | Path) -> Task[BundleResult]:
+        return self._start(TaskKind.SHARE, "making the bug bundle", lambda: self.bundle(path))
 
     # -- graph view (Netron) ----------------------------------------------------------
 

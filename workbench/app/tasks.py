@@ -59,6 +59,7 @@ class TaskKind(Choice):
     BUILD = "build"
     RUN = "run"
     COMPARE = "compare"
+    SHARE = "share"  # the session report or a bug bundle
 
     @property
     def group(self) -> str:
