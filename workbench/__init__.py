@@ -68,6 +68,8 @@ _EXPORTS: dict[str, str] = {
     "load_inputs": "workbench.feeds.inputs",
     "explain_build_failure": "workbench.triage.diagnosis",
     "PrecisionReport": "workbench.app.precision",
+    "find_keep_list": "workbench.app.keep_search",
+    "convert_precision": "workbench.transforms.fp16",
     # sharing: bug bundles and model-zoo triage (session.report() writes the HTML report)
     "make_bundle": "workbench.app.bundle",
     "triage_folder": "workbench.app.zoo",
@@ -96,10 +98,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_api checks)
+    from workbench.app.bundle import make_bundle  # noqa: F401
     from workbench.app.jobs import BuildJob  # noqa: F401
+    from workbench.app.keep_search import find_keep_list  # noqa: F401
     from workbench.app.precision import PrecisionReport, compare_precision  # noqa: F401
     from workbench.app.session import WorkbenchSession  # noqa: F401
     from workbench.app.tasks import Event, Task, TaskKind, TaskState  # noqa: F401
+    from workbench.app.zoo import ZooReport, compare_zoos, triage_folder  # noqa: F401
+    from workbench.app.zoo_html import render_zoo  # noqa: F401
     from workbench.backends.ort import OrtRunner  # noqa: F401
     from workbench.backends.trt.build import build_engine  # noqa: F401
     from workbench.backends.trt.compat import backend_info  # noqa: F401
@@ -132,5 +138,6 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     from workbench.inspection.loading import load_model  # noqa: F401
     from workbench.inspection.summary import ModelSummary, NodeInfo, inspect_model  # noqa: F401
     from workbench.transforms.folding import fold_constants  # noqa: F401
+    from workbench.transforms.fp16 import convert_precision  # noqa: F401
     from workbench.triage.diagnosis import ParseReport, explain_build_failure  # noqa: F401
     from workbench.ui.panel import Workbench  # noqa: F401

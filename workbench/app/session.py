@@ -34,6 +34,7 @@ the thing", self.thing)``; add the kind to :class:`~workbench.app.tasks.TaskKind
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ from workbench.core.errors import ModelLoadError, WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.app.bundle import BundleResult
+    from workbench.app.keep_search import KeepSearchResult
     from workbench.app.precision import PrecisionReport
     from workbench.backends.trt.engine import LoadedEngine
     from workbench.backends.trt.reduce import ReduceResult
@@ -117,6 +119,7 @@ class WorkbenchSession:
         # One slot per kind; keys are TaskKind (equal to their text: tasks["diagnose"]).
         self.tasks: dict[TaskKind, Task[Any]] = {}
         self._graph = GraphServer()
+        self._keep_cancel = threading.Event()
         self._init_state()
 
     def _init_state(self) -> None:
@@ -130,6 +133,7 @@ class WorkbenchSession:
         self.input_source = ""
         self.outputs: RunResult | None = None
         self.comparison: PrecisionReport | None = None
+        self.keep_search: KeepSearchResult | None = None
         self.derived: dict[str, Path] = {}  # "folded"/"reduced" -> file written
         self.reduction: ReduceResult | None = None
         self.loaded_engine: LoadedEngine | None = None  # from the last reload
@@ -468,6 +472,38 @@ class WorkbenchSession:
                       ) -> Task[PrecisionReport]:
         return self._start(TaskKind.COMPARE, "comparing precisions",
                            lambda: self.compare(precision, tolerances, keep_fp32, seed))
+
+    def find_keep_list(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+                       seed: int = 0, max_trials: int = 10) -> KeepSearchResult:
+        """Search a minimal, verified keep-FP32 list (``keep_search.find_keep_list``).
+
+        Emits ``Event.KEEP_SEARCH`` with ``(trial, budget, keep_list)`` before each trial;
+        :meth:`cancel_keep_search` stops it after the current trial."""
+        from workbench.app.keep_search import find_keep_list
+
+        self._keep_cancel.clear()
+        feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
+        last = self.comparison
+        start = last if (last is not None and not last.keep_fp32 and last.drift is not None
+                         and last.precision == precision) else None
+        self.keep_search = found = find_keep_list(
+            self.model_source(), precision, inputs=feeds, seed=seed, tolerances=tolerances,
+            max_trials=max_trials, start=start, cancel=self._keep_cancel.is_set,
+            on_trial=lambda k, n, keep: self.events.emit(Event.KEEP_SEARCH, (k, n, keep)))
+        return found
+
+    def start_keep_search(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+                          seed: int = 0) -> Task[KeepSearchResult]:
+        return self._start(TaskKind.KEEP_SEARCH, "searching a keep-FP32 list",
+                           lambda: self.find_keep_list(precision, tolerances, seed))
+
+    def cancel_keep_search(self) -> None:
+        self._keep_cancel.set()
+
+    def use_keep_list(self, keep_fp32: tuple[str, ...], precision: str = "fp16") -> None:
+        """Carry a keep list to the build settings (``Event.USE_KEEP_FP32``; the Build tab
+        shows it)."""
+        self.events.emit(Event.USE_KEEP_FP32, (tuple(keep_fp32), precision))
 
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:
