@@ -16,9 +16,10 @@ from workbench.build.engines import EngineLayerInfo
 
 __all__ = ["KeepCheck", "check_keep_fp32", "precision_map", "precision_text"]
 
-# onnxconverter-common names the Casts it puts around a kept node "<node>_input_cast<i>" /
-# "<node>_output_cast<i>" (see workbench.transforms.fp16).
-_INPUT_CAST = re.compile(r"^(?P<node>.+)_input_cast\d+$")
+# The Casts into FP32 that an FP16 conversion puts in front of a kept region: the
+# workbench's converter names them "<tensor>.cast_fp32" (workbench.transforms.fp16,
+# _Converter._fetch); onnxconverter-common "<node>_input_cast<i>". A real build checks it.
+_FP32_CAST = re.compile(r"(\.cast_fp32|_input_cast\d+)$")
 
 
 def precision_map(layers: Iterable[EngineLayerInfo]) -> dict[str, int]:
@@ -75,13 +76,12 @@ def check_keep_fp32(layers: Sequence[EngineLayerInfo], keep: Iterable[str]) -> K
     """Check that every engine layer holding a kept ONNX node computes in FP32.
 
     A layer computes a kept node in FP32 when one of its tensors is FP32, or when all its
-    tensors are FP16 but the Cast that the FP16 conversion put in front of the kept region
-    ("<kept node>_input_cast<i>") is fused into the same layer: the kernel then reads FP16,
+    tensors are FP16 but a Cast into FP32 that the FP16 conversion put in front of the kept
+    region is fused into the same layer: the kernel then reads FP16,
     casts to FP32 and computes the kept nodes in FP32 (Myelin names such kernels
     ``__myl_Cast…``). A layer with only FP16 tensors and no such Cast runs the node in FP16.
     """
     keep = tuple(keep)
-    kept = set(keep)
     honoured: list[tuple[str, str]] = []
     violations: list[tuple[str, str]] = []
     missing: list[str] = []
@@ -90,7 +90,7 @@ def check_keep_fp32(layers: Sequence[EngineLayerInfo], keep: Iterable[str]) -> K
         if not holders:
             missing.append(node)
             continue
-        verdicts = [_verdict(layer, kept) for layer in holders]
+        verdicts = [_verdict(layer) for layer in holders]
         bad = [layer.name for layer, why in zip(holders, verdicts, strict=True) if why is None]
         if bad:
             violations.append((node, ", ".join(bad)))
@@ -99,14 +99,13 @@ def check_keep_fp32(layers: Sequence[EngineLayerInfo], keep: Iterable[str]) -> K
     return KeepCheck(keep, tuple(honoured), tuple(violations), tuple(missing))
 
 
-def _verdict(layer: EngineLayerInfo, kept: set[str]) -> str | None:
+def _verdict(layer: EngineLayerInfo) -> str | None:
     types = layer.float_types()
     if not types:
         return f"no float type in {layer.name} (nothing is rounded)"
     if "FP32" in types:
         return f"FP32 in {layer.name} ({layer.precision})"
-    casts = [n for n in layer.onnx_nodes
-             if (m := _INPUT_CAST.match(n)) and m["node"] in kept]
+    casts = [n for n in layer.onnx_nodes if _FP32_CAST.search(n)]
     if casts:
         return (f"FP32 inside the fused kernel {layer.name} (FP16 in and out; the Cast to FP32, "
                 f"{', '.join(casts)}, is fused into it)")
