@@ -144,7 +144,7 @@ def test_catalogue_without_tensorrt() -> None:
     category, cause, _ = explain_parse_error("Unsupported type", "Cast", "", ("string",))
     assert category == "unsupported_dtype" and "string" in cause
     category, _, _ = explain_parse_error("x", "FusedMatMul", "com.microsoft")
-    assert category == "foreign_domain"
+    assert category == "ort_fused"
 
 
 @pytest.mark.parametrize(

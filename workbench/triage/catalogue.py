@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from workbench.triage.unimplemented import FAMILIES, family_of
+
 __all__ = [
     "CATEGORIES",
     "explain_build_failure",
@@ -126,6 +128,7 @@ CATEGORIES: dict[str, str] = {
     "external_data_unsafe": "external weights point outside the model's folder (refused)",
     "invalid_model": "the file is not a complete, valid ONNX model",
     "parse_error": "TensorRT rejected the node for another reason",
+    **{family.category: family.label for family in FAMILIES},
 }
 
 # Domains whose operators TensorRT never imports (besides custom ones).
@@ -145,6 +148,8 @@ _DTYPE_PATTERN = (
     r"data ?type|dtype|unsupported (input )?type|type .{0,40}not supported|\bUINT(8|16|32|64)\b|"
     r"\bSTRING\b|\bDOUBLE\b|\bCOMPLEX"
 )
+# Categories about the file as a whole: they win over what the node is.
+_MODEL_LEVEL = frozenset({"invalid_model", "external_data_unsafe", "external_data_missing"})
 _UNSUPPORTED_PATTERN = r"Plugin not found|No importer registered|not supported|UNSUPPORTED_NODE"
 
 
@@ -278,6 +283,11 @@ def explain_parse_error(
     """
     category = _categorize(text, op_type, domain, dtypes, code)
     node = f"{op_type!r}" + (f" (domain {domain!r})" if domain else "") if op_type else "a node"
+    family = family_of(op_type, domain)
+    if family is not None and category not in _MODEL_LEVEL:
+        said = text.strip().splitlines()[0] if text.strip() else ""
+        terse = f" TensorRT's own message is only {said!r}." if len(said) < 16 else ""
+        return family.category, family.cause.format(node=node) + terse, family.fixes
     odd = sorted({d for d in dtypes if d in _BAD_DTYPES}) or sorted(set(dtypes))
     cause = _CAUSES[category].format(node=node, dtypes=", ".join(odd) or "unknown")
     if shapes_example:
