@@ -162,11 +162,17 @@ class ParseTab:
         else:
             self.verdict.value = note(
                 f"✘ TensorRT ({engine}) cannot parse this model: "
-                f"{plural(len(report.issues), 'problem')} in "
-                f"{plural(len(report.groups), 'group')}: {esc(report.headline)}", "error")
+                f"{plural(len(report.issues), 'problem')} "
+                f"({esc(', '.join(report.categories))})" + self._grouped(report), "error")
         self.cards.value = "".join(group_card(group) for group in report.groups)
         self.islands.value = islands_html(report)
         self._offer_repairs(report)
+
+    @staticmethod
+    def _grouped(report: Any) -> str:
+        groups = report.groups
+        where = f" in {plural(len(groups), 'group')}" if len(groups) < len(report.issues) else ""
+        return f"{where}: {esc(report.headline)}"
 
     def _offer_repairs(self, report: Any) -> None:
         """Enable the repairs only for a failing model; colour the one its diagnosis suggests."""
