@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     "ParseReport": "workbench.triage.diagnosis",
     "fold_constants": "workbench.transforms.folding",
     "reduce_failure": "workbench.backends.trt.reduce",
+    "reduce_build_failure": "workbench.backends.trt.reduce",
+    "check_profiles": "workbench.app.profile_check",
     "build_engine": "workbench.backends.trt.build",
     "BuildJob": "workbench.app.jobs",
     "EngineArtifact": "workbench.build.engines",

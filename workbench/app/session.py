@@ -109,6 +109,7 @@ class WorkbenchSession:
         self.input_source = ""
         self.outputs: Any = None  # RunResult
         self.comparison: Any = None  # PrecisionReport
+        self._profile_checks: dict[Any, Any] = {}  # BuildSettings -> ProfileCheck
         self.derived: dict[str, Path] = {}  # "folded"/"reduced" -> file written
         self.reduction: Any = None  # ReduceResult
         self.loaded_engine: Any = None  # LoadedEngine from the last reload
@@ -269,6 +270,7 @@ class WorkbenchSession:
                 fix="wait for it, or press Cancel (session.cancel_build())",
             )
         self.settings = settings if settings is not None else self.default_settings()
+        self.require_runnable_profiles(self.settings)
         self._build_settled.clear()
         job = build_job(self.model_source(), self.settings, on_done=self._build_done,
                         start=False)
@@ -276,6 +278,29 @@ class WorkbenchSession:
         self.events.emit("build", job)  # views attach to job.log before the first line
         job.start()
         return job
+
+    def check_profiles(self, settings: Any = None) -> Any:
+        """Run the model with ONNX Runtime at the profiles' min/opt(/max) shapes
+        (:func:`workbench.app.profile_check.check_profiles`); the last result is kept."""
+        from workbench.app.profile_check import check_profiles
+
+        model = self.require_model()
+        settings = settings if settings is not None else self.default_settings()
+        cached = self._profile_checks.get(settings)
+        if cached is None:
+            cached = check_profiles(self.model_source(), settings, model.summary.inputs)
+            self._profile_checks = {settings: cached}  # one model, one settings: no growth
+        return cached
+
+    def require_runnable_profiles(self, settings: Any) -> Any:
+        """:meth:`check_profiles`, raising BuildSettingsError for a profile the model cannot
+        run (the node, the constraint and sizes that run)."""
+        from workbench.app.profile_check import refuse
+
+        check = self.check_profiles(settings)
+        if not check:
+            raise refuse(check)
+        return check
 
     def _build_done(self, job: Any) -> None:
         if job is self.build_job and job.state == "built":

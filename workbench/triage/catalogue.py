@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from workbench.triage.build_failures import BuildFacts, explain_build_with_facts
 from workbench.triage.unimplemented import FAMILIES, family_of
 
 __all__ = [
@@ -83,9 +84,9 @@ _BUILD_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "TensorRT hit an internal error: the model is valid, but the builder failed on it.",
         (
             "try another optimization level or precision, which picks other tactics",
-            "fold constants first (workbench.fold_constants) to simplify the graph",
-            "reduce the model to the failing part (workbench.reduce_failure) and report it to "
-            "NVIDIA with the TensorRT version",
+            "reduce the model to the smallest subgraph that still fails to build "
+            "(workbench.reduce_build_failure(model, 'reduced.onnx')) and report it to NVIDIA "
+            "with the TensorRT version",
         ),
     ),
 )
@@ -99,15 +100,22 @@ _BUILD_FALLBACK: tuple[str, tuple[str, ...]] = (
 )
 
 
-def explain_build_failure(lines: list[str]) -> tuple[str, tuple[str, ...]]:
+def explain_build_failure(lines: list[str], facts: BuildFacts | None = None
+                          ) -> tuple[str, tuple[str, ...]]:
     """A plain-words cause and concrete fixes for TensorRT build errors after a clean parse.
 
     Args:
         lines: TensorRT's error lines (logger messages or stderr), in any order.
+        facts: What is known about the model and profiles (control flow, the profile's
+            shapes, sizes that run): shape-constraint and control-flow failures are then
+            explained by node, bound and branch (:mod:`workbench.triage.build_failures`).
 
     Returns:
         ``(cause, fixes)``; a generic explanation when no rule matches.
     """
+    by_cause = explain_build_with_facts(lines, facts or BuildFacts())
+    if by_cause is not None:
+        return by_cause
     text = "\n".join(lines)
     for pattern, cause, fixes in _BUILD_RULES:
         if re.search(pattern, text, flags=re.IGNORECASE):

@@ -37,7 +37,7 @@ from workbench.backends.trt.progress import (
     make_progress_monitor,
 )
 from workbench.build.engines import EngineArtifact, EngineCard, sha256_hex
-from workbench.build.settings import BuildSettings
+from workbench.build.settings import BuildSettings, image_spatial_axes
 from workbench.core.errors import (
     BackendUnavailableError,
     BuildCancelled,
@@ -46,8 +46,10 @@ from workbench.core.errors import (
 )
 from workbench.core.fileio import write_atomic
 from workbench.core.logbus import LogBus, LogRecord
+from workbench.inspection.control_flow import control_flow
 from workbench.inspection.loading import ModelSource, load_model_file, read_model_file
 from workbench.inspection.protos import graph_io_specs
+from workbench.triage.build_failures import BuildFacts
 
 __all__ = ["build_engine"]
 
@@ -88,6 +90,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         settings = settings.resolved(inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
         network_source = [_network_source(model_file, model, settings, info)]
+        facts = build_facts(model, settings, model_file.label)
     except BaseException:
         if probe is not None:
             probe.cancel()
@@ -105,7 +108,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     try:
         with _interrupt_cancels(cancel) as flag:
             plan, kept = _build(network_source, label, settings, info, bus, on_progress, flag,
-                                probe)
+                                probe, facts)
     finally:
         if unsubscribe is not None:
             unsubscribe()
@@ -190,7 +193,8 @@ def _network_source(model_file: Any, model: onnx.ModelProto, settings: BuildSett
 def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
            settings: BuildSettings, info: compat.BackendInfo, bus: LogBus,
            on_progress: Callable[[ProgressEvent], None] | None,
-           cancel: CancelFlag, probe: ParserProbe | None = None) -> tuple[bytes, list[str]]:
+           cancel: CancelFlag, probe: ParserProbe | None = None,
+           facts: BuildFacts | None = None) -> tuple[bytes, list[str]]:
     trt = compat.load_trt()
     data, path = network_source.pop()
     logger = make_logger(trt, bus, keep=is_layer_report)
@@ -228,7 +232,7 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
                 "The build was cancelled.", found="cancel was requested during the build",
                 fix="start the build again when ready", details=logger.errors[-5:],
             )
-        raise _build_failure(logger.errors, stderr_lines, info)
+        raise _build_failure(logger.errors, stderr_lines, info, facts)
     return bytes(memoryview(plan)), logger.kept
 
 
@@ -336,10 +340,22 @@ def _save_timing_cache(config: Any, path: str) -> None:
     write_atomic(path, bytes(memoryview(cache.serialize())), overwrite=True)
 
 
+def build_facts(model: onnx.ModelProto, settings: BuildSettings, label: str) -> BuildFacts:
+    """What a build-failure explanation may say about this model (control flow, profiles)."""
+    flow = control_flow(model)
+    inputs, _ = graph_io_specs(model.graph)
+    images = tuple(s.name for s in inputs if s.shape and image_spatial_axes(s.shape))
+    return BuildFacts(
+        image_inputs=images,
+        profiles=settings.profiles, owners=flow.owners, control_nodes=flow.nodes,
+        deciders=tuple((d.node, d.inputs, d.values) for d in flow.deciders),
+        model=label if label and not label.startswith("<") else "model.onnx")
+
+
 def _build_failure(errors: list[str], stderr_lines: list[str],
-                   info: compat.BackendInfo) -> BuildError:
+                   info: compat.BackendInfo, facts: BuildFacts | None = None) -> BuildError:
     lines = [*errors, *(f"[stderr] {line}" for line in stderr_lines)]
-    cause, fixes = _explain(lines, info)
+    cause, fixes = _explain(lines, info, facts)
     return BuildError(
         f"TensorRT could not build the engine: {cause}",
         expected="build_serialized_network to return a plan",
@@ -348,7 +364,8 @@ def _build_failure(errors: list[str], stderr_lines: list[str],
     )
 
 
-def _explain(lines: list[str], info: compat.BackendInfo) -> tuple[str, tuple[str, ...]]:
+def _explain(lines: list[str], info: compat.BackendInfo, facts: BuildFacts | None = None
+             ) -> tuple[str, tuple[str, ...]]:
     from workbench.triage.diagnosis import explain_build_failure
 
     # Checked before the catalogue: without a GPU, a failed CUDA call also trips TensorRT's
@@ -358,4 +375,4 @@ def _explain(lines: list[str], info: compat.BackendInfo) -> tuple[str, tuple[str
                 "has no NVIDIA GPU.",
                 ("turn off refit / strip plan / version compatible, which need a GPU with "
                  "TensorRT-RTX", "or build on a machine with an NVIDIA GPU"))
-    return explain_build_failure(lines)
+    return explain_build_failure(lines, facts)
