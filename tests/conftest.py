@@ -29,6 +29,23 @@ def sample():
     return get
 
 
+@pytest.fixture(scope="session")
+def realistic(tmp_path_factory):
+    """realistic("bert_like") -> Path of that corpus model (sample_models/realistic.py),
+    generated once per test session into a temporary folder."""
+    from sample_models.realistic import realistic_model
+
+    folder = tmp_path_factory.mktemp("realistic")
+    made: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in made:
+            made[name] = realistic_model(name).make(folder)
+        return made[name]
+
+    return get
+
+
 @pytest.fixture(scope="module")
 def artifact(sample):
     """A real TensorRT-RTX engine of mlp_dynamic_batch, built once per test module."""
