@@ -23,6 +23,7 @@ from workbench.core.errors import BuildSettingsError, WorkbenchError
 from workbench.core.records import TensorSpec
 from workbench.inspection.control_flow import control_flow
 from workbench.inspection.loading import ModelSource, load_model
+from workbench.inspection.protos import graph_io_specs
 
 __all__ = ["BoundFailure", "ProfileCheck", "check_profiles", "refuse",
            "require_runnable_profiles"]
@@ -109,11 +110,11 @@ def check_profiles(source: ModelSource, settings: BuildSettings,
     if isinstance(source, (str, Path)) and Path(source).stat().st_size > _MAX_CHECK_BYTES:
         return ProfileCheck((), skipped="the model is over 256 MiB")
     model = load_model(source)
-    runner = OrtRunner(model)
-    specs = tuple(inputs) if inputs is not None else runner.input_specs()
+    specs = tuple(inputs) if inputs is not None else graph_io_specs(model.graph)[0]
     settings = settings.resolved(specs)
     if not settings.profiles:
         return ProfileCheck((), skipped="the model has no dynamic inputs")
+    runner = OrtRunner(model)
     ranges = index_input_ranges(model)
     # TensorRT builds every branch of an If; ONNX Runtime runs only the one taken, so each
     # value that picks a branch (Equal(sr, 16000) → sr=16000) gets its own run.

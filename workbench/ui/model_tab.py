@@ -50,7 +50,9 @@ def histogram_png(histogram: tuple[tuple[str, int], ...], top: int = 20) -> byte
 def _dims_text(spec: Any) -> str:
     if spec.shape is None:
         return "? (unknown rank)"
-    return "[" + ", ".join("?" if d is None else str(d) for d in spec.shape) + "]"
+    # shape inference names the dims it cannot know "unk__3": to a reader, that is "?"
+    return "[" + ", ".join("?" if d is None or str(d).startswith("unk__") else str(d)
+                           for d in spec.shape) + "]"
 
 
 class ModelTab:

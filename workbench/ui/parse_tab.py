@@ -16,6 +16,7 @@ _CARD = ("border:1px solid #e0b4b4;border-left:6px solid #c62828;background:#fff
          "padding:6px 10px;margin:6px 0;border-radius:3px;font-size:13px;" + LINE)
 
 
+_OPEN_ISLANDS = 8  # more runs of nodes than this: the list starts collapsed
 _MAX_NODES = 40  # nodes listed in one group card; the rest are counted
 
 
@@ -68,8 +69,12 @@ def islands_html(report: Any) -> str:
         colour = "#2e7d32" if island.supported else "#c62828"
         mark = "supported" if island.supported else "UNSUPPORTED"
         rows.append(f"<li><span style='color:{colour}'>{mark}</span> {esc(island.text())}</li>")
-    return (f"<b>Node islands</b><ul style='font-size:12px;margin:2px 0;{LINE}'>"
-            f"{''.join(rows)}</ul>")
+    listing = f"<ul style='font-size:12px;margin:2px 0;{LINE}'>{''.join(rows)}</ul>"
+    if len(rows) <= _OPEN_ISLANDS:
+        return f"<b>Node islands</b>{listing}"
+    unsupported = sum(1 for island in report.islands if not island.supported)
+    return (f"<details><summary><b>Node islands</b> ({len(rows)} runs, {unsupported} "
+            f"unsupported)</summary>{listing}</details>")
 
 
 class ParseTab:
