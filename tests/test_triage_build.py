@@ -112,3 +112,20 @@ def test_session_refuses_the_profile_and_the_build_tab_offers_the_suggestion(mod
     assert "✔ settings valid for this model" in tab.form.valid.value
     assert not tab.build_button.disabled
     session.close()
+
+
+@pytest.mark.parametrize(("line", "cause", "fix"), [
+    ("IBuilder::buildSerializedNetwork: Error Code 4: Internal Error (kOPT values for profile 0 "
+     "violate shape constraints: p2o.Add.250: dimensions not compatible for elementwise. "
+     "Broadcast has incompatible dimensions: 4 != 2 && 4 != 1 && 2 != 1. In operator() at "
+     "/_src/runtime/core/shapeMachine.cpp:652)", "node 'p2o.Add.250'", "check_profiles"),
+    ("kMIN values for profile 1 violate shape constraints: reshape_3: reshape would change "
+     "volume. In operator()", "a Reshape's target", "check_profiles"),
+    ("Error Code 2: Internal Error (graphScope.cpp:123: ScopeType::kUNDEFINED)",
+     "inside control flow", "without control flow"),
+])
+def test_build_failures_recognised_from_tensorrt_text_alone(line: str, cause: str,
+                                                            fix: str) -> None:
+    explained, fixes = workbench.explain_build_failure([line])
+    assert cause in explained and any(fix in f for f in fixes), (explained, fixes)
+    assert not any("reduce_failure(" in f for f in fixes)  # parse-only: never for builds

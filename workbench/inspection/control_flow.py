@@ -69,7 +69,8 @@ def control_flow(model: onnx.ModelProto) -> ControlFlow:
         nodes.append((name, node.op_type))
         for attr, body in subgraphs(node):
             for inner in _walk(body):
-                owners[inner.name or inner.op_type] = (node.op_type, name, attr)
+                if inner.name:  # errors name nodes by name; an op type would match anything
+                    owners[inner.name] = (node.op_type, name, attr)
     deciders = tuple(_decider(graph, node, index) for index, node in enumerate(graph.node)
                      if node.op_type == "If")
     return ControlFlow(owners, deciders, tuple(nodes))

@@ -72,7 +72,11 @@ def explain_build_with_facts(lines: Sequence[str], facts: BuildFacts
 
 
 def _named_inner_node(text: str, facts: BuildFacts) -> str:
-    return next((name for name in facts.owners if name and name in text), "")
+    """The first node of an If/Loop body that the error names (as a whole word)."""
+    for name in facts.owners:
+        if name and re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", text):
+            return name
+    return ""
 
 
 def _shape_failure(match: re.Match[str], facts: BuildFacts) -> tuple[str, tuple[str, ...]]:
