@@ -71,7 +71,7 @@ def _check_job(name: str, job: BuildJob) -> list[str]:
     others = [other for other in NAMES if other != name and other in text]
     if others:
         problems.append(f"{name}: log mentions other builds: {others}")
-    if job.state == "built":
+    if job.state == "done":
         if job.result is None or job.error is not None or name not in text:
             problems.append(f"{name}: built without a result or without its own log")
     elif job.state == "cancelled":
@@ -96,7 +96,7 @@ def run_concurrent_round(models: dict[str, Path], rng: random.Random,
         timers.append(_cancel_plan(job, rng))
     problems = []
     for name, job in jobs.items():
-        if not job.wait(timeout):
+        if not job.join(timeout):
             problems.append(f"{name}: still running after {timeout} s")
         job._thread.join(5)
     for timer in timers:
@@ -131,7 +131,7 @@ def test_eight_builds_at_once_with_random_cancels(tmp_path: Path) -> None:
     leaked = set(threading.enumerate()) - threads_before
     assert not leaked, f"threads left running: {[t.name for t in leaked]}"
     assert open_fds() <= fds_before, f"file descriptors: {fds_before} before, {open_fds()} after"
-    assert "built" in seen and "cancelled" in seen
+    assert "done" in seen and "cancelled" in seen
 
 
 def _interrupt_when_building(started: threading.Event, building: threading.Event) -> None:

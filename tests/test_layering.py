@@ -79,6 +79,96 @@ def _imported_workbench_modules(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking_block(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Import statements at any depth (function-local too), except under TYPE_CHECKING."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        for child in ast.iter_child_nodes(node):
+            if _is_type_checking_block(child):
+                pending.extend(getattr(child, "orelse", []))  # the else: branch does run
+                continue
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                found.append(child)
+            pending.append(child)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the workbench modules it imports when it runs (submodules resolved)."""
+    files = {_module_name(p): p for p in (ROOT / "workbench").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        targets: set[str] = set()
+        for node in _runtime_imports(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names if a.name in files}
+            elif node.module and node.level == 0 and node.module.startswith("workbench"):
+                for alias in node.names:  # ``from workbench.app import reproduce``
+                    sub = f"{node.module}.{alias.name}"
+                    targets.add(sub if sub in files else node.module)
+        graph[module] = {t for t in targets if t in files and t != module}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_no_import_cycles_between_workbench_modules() -> None:
+    """Every import counts (function-local ones too); only TYPE_CHECKING blocks are free."""
+    graph = import_graph()
+    assert len(graph) > 50 and "workbench.build.plan" in graph["workbench.build.render"]
+    assert not import_cycles(graph), "import cycles:\n" + "\n".join(
+        " <-> ".join(group) for group in import_cycles(graph))
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
 def test_every_package_has_a_ring() -> None:
     packages = {p.name for p in (ROOT / "workbench").iterdir() if (p / "__init__.py").exists()}
     assert packages == set(RINGS), "update RINGS and docs/DEVELOPING.md for new packages"

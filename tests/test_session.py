@@ -125,3 +125,32 @@ def test_no_model_error_says_what_to_do(session: WorkbenchSession) -> None:
     with pytest.raises(ModelLoadError) as info:
         session.start_diagnose()
     assert "upload" in (info.value.fix or "")
+
+
+def test_one_task_abstraction_for_builds_and_slots(session: WorkbenchSession, sample) -> None:
+    """BuildJob is a Task: same states, same join/wait; kinds have separate slots."""
+    from workbench.app.jobs import BuildJob
+    from workbench.app.tasks import Event, TaskKind, TaskState
+
+    assert issubclass(BuildJob, Task)
+    seen: list[tuple[str, object]] = []
+    session.on(Event.TASK, lambda event, task: seen.append((event, task.kind)))
+    session.load(sample("tiny_cnn"))
+    job = session.start_build()
+    assert session.wait_build(60) is session.artifact and job.state is TaskState.DONE
+    assert job.kind is TaskKind.BUILD and job.done and not job.busy
+    session.start_diagnose().wait(60)
+    assert set(session.tasks) == {TaskKind.DIAGNOSE} and "diagnose" in session.tasks
+    assert ("task", TaskKind.DIAGNOSE) in seen
+
+
+def test_triage_tasks_exclude_each_other(session: WorkbenchSession, sample) -> None:
+    from workbench.app.tasks import TaskKind
+
+    gate = threading.Event()
+    session.load(sample("tiny_cnn"))
+    task = session._start(TaskKind.DIAGNOSE, "waiting for the gate", gate.wait)
+    with pytest.raises(WorkbenchError, match="Already waiting for the gate"):
+        session.start_reduce()
+    gate.set()
+    assert task.wait(5) is True and session.triage_task is task

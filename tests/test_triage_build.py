@@ -103,12 +103,16 @@ def test_session_refuses_the_profile_and_the_build_tab_offers_the_suggestion(mod
     tab.on_model(session.model)
     with pytest.raises(BuildSettingsError, match=r"p2o\.Add"):
         session.start_build(OLD_SEED)
+    def settled() -> None:
+        if tab.check_thread is not None:
+            tab.check_thread.join(60)
+
     tab.form.profile_editor.seed(session.model.summary.inputs, OLD_SEED.profiles[0])
-    tab.check_thread.join(60)
+    settled()
     assert "✘ the model cannot run this profile" in tab.form.valid.value
     assert tab.build_button.disabled and tab.suggest_button.layout.display == ""
     tab.use_suggestion()
-    tab.check_thread.join(60)
+    settled()
     assert "✔ settings valid for this model" in tab.form.valid.value
     assert not tab.build_button.disabled
     session.close()

@@ -28,7 +28,7 @@ def test_fold_constants_and_retry_button(tmp_path: Path, sample) -> None:
     assert "cannot parse" in parse.verdict.value
     parse.fold_button.click()
     assert parse.fold_button.disabled  # busy while it runs
-    assert panel.session.tasks["diagnose"].join(60)
+    assert panel.session.tasks["fold"].join(60)
     assert "parses all" in parse.verdict.value, parse.error.value
     folded = panel.session.derived["folded"]
     assert folded.exists() and folded.parent == tmp_path / "out"
@@ -40,7 +40,7 @@ def test_fold_constants_and_retry_button(tmp_path: Path, sample) -> None:
 def test_reduce_button_saves_the_minimal_model_and_says_where(tmp_path: Path, sample) -> None:
     panel = make_panel(tmp_path, sample("unsupported_op"))
     panel.parse.reduce_button.click()
-    assert panel.session.tasks["diagnose"].join(120)
+    assert panel.session.tasks["reduce"].join(120)
     reduced = panel.session.derived["reduced"]
     assert reduced.exists() and str(reduced) in panel.parse.saved.value
     assert panel.session.reduction.node_names == ("fancy_activation",)
@@ -84,7 +84,7 @@ def test_cancel_cancels_the_build(tmp_path: Path) -> None:
     job = panel.session.build_job
     wait_until(lambda: job.progress or job.done, what="build progress")
     build.cancel_button.click()
-    assert job.wait(60)
+    assert job.join(60)
     assert job.state == "cancelled"
     assert panel.session.artifact is None
     wait_until(lambda: "cancel" in build.error.value.lower(), what="the cancel message")

@@ -72,7 +72,7 @@ def test_fold_says_what_it_did(tmp_path: Path, sample) -> None:
     before = len(panel.session.model.summary.nodes)
     assert parse.fold_button.button_style == "warning"
     parse.fold_button.click()
-    assert panel.session.tasks["diagnose"].join(120)
+    assert panel.session.tasks["fold"].join(120)
     after = len(panel.session.model.summary.nodes)
     assert "folding constants and diagnosing again: done" in parse.status.value
     assert f"({before} → {after} nodes)" in parse.saved.value

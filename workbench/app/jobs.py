@@ -1,31 +1,31 @@
-"""BuildJob: one engine build in a background thread, with its own log, progress and cancel.
+"""BuildJob: one engine build as a background :class:`~workbench.app.tasks.Task`.
 
-Each job owns a :class:`~workbench.core.logbus.LogBus`, so two builds running at once keep their
-logs apart. TensorRT is imported only inside the worker thread (by
-:func:`workbench.backends.trt.build.build_engine`), so importing this module never loads it.
+A build is a task like any other (same states, same ``wait`` / ``join`` / ``cancel``) that
+also owns a :class:`~workbench.core.logbus.LogBus`, so two builds running at once keep their
+logs apart, and the progress events TensorRT reports. TensorRT is imported only inside the
+worker thread (by :func:`workbench.backends.trt.build.build_engine`), so importing this
+module never loads it.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from workbench.app.tasks import Task, TaskKind, TaskState
 from workbench.build.settings import BuildSettings
-from workbench.core.errors import BuildCancelled, WorkbenchError
 from workbench.core.logbus import LogBus, LogRecord
 
 if TYPE_CHECKING:
     from workbench.backends.trt.progress import ProgressEvent
     from workbench.build.engines import EngineArtifact
+    from workbench.inspection.loading import ModelSource
 
-__all__ = ["STATES", "BuildJob"]
-
-STATES: tuple[str, ...] = ("running", "built", "cancelled", "failed")
+__all__ = ["BuildJob"]
 
 
-class BuildJob:
+class BuildJob(Task["EngineArtifact"]):
     """Run ``build_engine(source, settings)`` in a daemon thread.
 
     Args:
@@ -34,43 +34,42 @@ class BuildJob:
         min_severity: Least severe log level kept on this job's bus.
         on_log: Called with each accepted LogRecord (from the build thread).
         on_progress: Called with each ProgressEvent (from the build thread).
-        on_done: Called with the job once it has finished, whatever the outcome.
+        on_done: Called with the job once it has ended, whatever the outcome, before
+            :meth:`join` / :meth:`wait` return.
         start: Start the thread immediately (default) or call :meth:`start` later.
 
-    State goes ``running`` → ``built`` | ``cancelled`` | ``failed``. ``result`` holds the
-    EngineArtifact, ``error`` the WorkbenchError (BuildCancelled when cancelled).
+    State goes ``IDLE`` → ``RUNNING`` → ``DONE`` | ``CANCELLED`` | ``FAILED``
+    (:class:`~workbench.app.tasks.TaskState`). ``result`` holds the EngineArtifact,
+    ``error`` the WorkbenchError (BuildCancelled when cancelled).
     """
 
-    def __init__(self, source: Any, settings: BuildSettings | None = None, *,
+    def __init__(self, source: ModelSource, settings: BuildSettings | None = None, *,
                  min_severity: str | None = None,
                  on_log: Callable[[LogRecord], None] | None = None,
                  on_progress: Callable[[ProgressEvent], None] | None = None,
                  on_done: Callable[[BuildJob], None] | None = None,
                  start: bool = True) -> None:
+        super().__init__("building the engine", TaskKind.BUILD,
+                         on_change=self._changed, work=self._build)
         self.source = source
         self.settings = settings or BuildSettings()
         self.log = LogBus(min_severity or self.settings.log_severity)
         if on_log is not None:
             self.log.subscribe(on_log)
         self.progress: list[ProgressEvent] = []
-        self.state = "running"
-        self.result: EngineArtifact | None = None
-        self.error: BaseException | None = None
-        self.started: float | None = None
-        self.finished: float | None = None
         self._on_progress = on_progress
         self._on_done = on_done
-        self._cancel = threading.Event()
-        self._done = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="workbench-build", daemon=True)
+        # Created means scheduled: joiners (the panel's progress ticker, attached before
+        # start()) wait for the build rather than seeing an idle task as finished.
+        self._ended.clear()
         if start:
             self.start()
 
-    def start(self) -> BuildJob:
+    def start(self, work: object = None) -> BuildJob:
+        """Start the build (once; later calls return the job unchanged)."""
         if self.started is None:
-            self.started = time.time()
-            self._thread.start()
+            super().start()
         return self
 
     # -- progress ------------------------------------------------------------------------
@@ -87,7 +86,7 @@ class BuildJob:
     @property
     def fraction(self) -> float:
         """Estimated fraction of the build done (0..1)."""
-        if self.state == "built":
+        if self.state is TaskState.DONE:
             return 1.0
         with self._lock:
             return self.progress[-1].fraction if self.progress else 0.0
@@ -98,61 +97,28 @@ class BuildJob:
         with self._lock:
             return self.progress[-1].phase if self.progress else ""
 
-    @property
-    def elapsed(self) -> float:
-        if self.started is None:
-            return 0.0
-        return (self.finished or time.time()) - self.started
-
-    # -- control -------------------------------------------------------------------------
-
-    def cancel(self) -> None:
-        """Ask TensorRT to stop at its next step; the job ends in state 'cancelled'."""
-        self._cancel.set()
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the build ends; True if it has ended."""
-        return self._done.wait(timeout)
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
     def artifact(self, timeout: float | None = None) -> EngineArtifact:
         """Wait for the build and return its EngineArtifact, or raise its error."""
-        if not self.wait(timeout):
-            raise TimeoutError(f"the build is still running after {timeout} s")
-        if self.error is not None:
-            raise self.error
-        assert self.result is not None
-        return self.result
+        return self.wait(timeout)
 
-    def _run(self) -> None:
+    # -- the work ------------------------------------------------------------------------
+
+    def _build(self) -> EngineArtifact:
         from workbench.backends.trt.build import build_engine  # runs in the worker thread
 
-        try:
-            self.result = build_engine(self.source, self.settings, on_log=self.log,
-                                       on_progress=self._progress, cancel=self._cancel)
-            self.state = "built"
-        except BuildCancelled as err:
-            self.error, self.state = err, "cancelled"
-        except WorkbenchError as err:
-            self.error, self.state = err, "failed"
-        except Exception as err:  # an unexpected bug still ends the job, visibly
-            self.error, self.state = err, "failed"
+        return build_engine(self.source, self.settings, on_log=self.log,
+                            on_progress=self._progress, cancel=self.cancel_event)
+
+    def _failed(self, err: BaseException) -> None:
+        if self.error is not err:  # an unexpected bug: say so on the build's own log
             self.log.push("ERROR", f"{type(err).__name__}: {err}", "workbench")
-        finally:
-            self.finished = time.time()
-            self._done.set()
-            if self._on_done is not None:
-                try:
-                    self._on_done(self)
-                except Exception:  # the session's handler must not kill the thread silently
-                    self.log.push("ERROR", "on_done callback failed", "workbench")
+
+    def _changed(self, task: Task[EngineArtifact]) -> None:
+        if self.done and self._on_done is not None:
+            try:
+                self._on_done(self)
+            except Exception:  # the session's handler must not kill the thread silently
+                self.log.push("ERROR", "on_done callback failed", "workbench")
 
     def __repr__(self) -> str:
-        return f"BuildJob(state={self.state!r}, fraction={self.fraction:.2f})"
+        return f"BuildJob(state={self.state.value!r}, fraction={self.fraction:.2f})"

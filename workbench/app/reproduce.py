@@ -1,67 +1,60 @@
 """Commands and scripts that reproduce a workbench action outside the workbench.
 
 Everything the panel does can be done again by hand: the build as a trtexec (or
-``tensorrt_rtx``) command line or a bare-API script, the comparison as a script. What the
-renderings say depends on the installed TensorRT (weak or strong typing, the tool's name),
-decided once here. Pure Python: TensorRT is only asked, lazily, what it is.
+``tensorrt_rtx``) command line or a bare-API script, the comparison as a script. A build is
+rendered from the same :class:`~workbench.build.plan.BuildPlan` the builder executes, made
+for the installed TensorRT's features (TensorRT-RTX's when none can be imported: it is what
+installs from PyPI). TensorRT is only asked, lazily, what it is.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
+from workbench.backends.trt import compat
+from workbench.build.features import BackendFeatures
+from workbench.build.plan import BuildPlan, make_plan
+from workbench.build.render import python_script as render_python
+from workbench.build.render import trtexec_command as render_trtexec
+from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
+from workbench.core.records import TensorSpec
 
-if TYPE_CHECKING:
-    from workbench.build.settings import BuildSettings
-
-__all__ = ["BuildTarget", "build_target", "compare_script", "python_script", "trtexec_command"]
-
-
-@dataclass(frozen=True)
-class BuildTarget:
-    """How a build is expressed for the installed TensorRT."""
-
-    tool: str  # "trtexec" (full TensorRT) or "tensorrt_rtx" (TensorRT-RTX's trtexec)
-    strongly_typed: bool
-    module: str  # the Python module of the bare-API script
+__all__ = ["build_features", "build_plan", "compare_script", "python_script",
+           "trtexec_command"]
 
 
-# With no TensorRT importable, show TensorRT-RTX's form: it is what installs from PyPI.
-RTX_TARGET = BuildTarget("tensorrt_rtx", True, "tensorrt_rtx")
-
-
-def build_target() -> BuildTarget:
-    """The target for the TensorRT this process would use."""
+def build_features() -> BackendFeatures:
+    """The features of the TensorRT this process would build with."""
     try:
-        compat = importlib.import_module("workbench.backends.trt.compat")
-        info = compat.backend_info()
+        return compat.backend_features()
     except WorkbenchError:
-        return RTX_TARGET
-    rtx = info.family == "tensorrt_rtx"
-    return BuildTarget("tensorrt_rtx" if rtx else "trtexec", info.strongly_typed, info.flavour)
+        return BackendFeatures.typical(rtx=True)
+
+
+def build_plan(settings: BuildSettings, inputs: Sequence[TensorSpec] | None = None,
+               features: BackendFeatures | None = None) -> BuildPlan:
+    """The plan ``build_engine`` would execute for ``settings`` here."""
+    return make_plan(settings, features or build_features(), inputs)
 
 
 def trtexec_command(settings: BuildSettings, model_path: str, engine_path: str,
-                    target: BuildTarget | None = None) -> str:
+                    features: BackendFeatures | None = None,
+                    inputs: Sequence[TensorSpec] | None = None) -> str:
     """The command line that builds the same engine as ``settings``."""
-    target = target or build_target()
-    return settings.to_trtexec(model_path, engine_path, strongly_typed=target.strongly_typed,
-                               tool=target.tool)
+    return render_trtexec(build_plan(settings, inputs, features), model_path, engine_path)
 
 
 def python_script(settings: BuildSettings, model_path: str, engine_path: str,
-                  target: BuildTarget | None = None) -> str:
+                  features: BackendFeatures | None = None,
+                  inputs: Sequence[TensorSpec] | None = None) -> str:
     """A standalone script (bare TensorRT API) that builds the same engine."""
-    target = target or build_target()
-    return settings.to_python(model_path, engine_path, module=target.module)
+    return render_python(build_plan(settings, inputs, features), model_path, engine_path)
 
 
 def compare_script(model_path: str, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                    seed: int = 0) -> str:
     """The script equivalent of an FP16-vs-FP32 comparison."""
     return (f"import workbench\nreport = workbench.compare_precision(\n"
-            f"    {model_path!r}, {precision!r}, keep_fp32={keep_fp32!r}, "
+            f"    {model_path!r}, {str(precision)!r}, keep_fp32={keep_fp32!r}, "
             f"seed={seed})\nprint(report.summary())\n")

@@ -7,7 +7,6 @@ panel shows and a script can use.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
 from collections.abc import Mapping
@@ -79,8 +78,9 @@ class RunResult:
 def tensorrt_status() -> tuple[bool, str]:
     """(True, GPU description) when TensorRT engines can run here, else (False, why)."""
     try:
-        runner = importlib.import_module("workbench.backends.trt.runner")
-        ok, why = runner.TrtRunner.can_run()
+        from workbench.backends.trt.runner import TrtRunner
+
+        ok, why = TrtRunner.can_run()
         return bool(ok), str(why)
     except WorkbenchError as err:
         return False, err.summary + (f" ({err.found})" if err.found else "")
@@ -90,7 +90,8 @@ def tensorrt_status() -> tuple[bool, str]:
 
 def inputs_from_npz(data: bytes | Path, name: str = "inputs.npz") -> dict[str, np.ndarray]:
     """Feeds from an uploaded ``.npz`` (bytes) or a path; pickles are refused."""
-    load_inputs = importlib.import_module("workbench.feeds.inputs").load_inputs
+    from workbench.feeds.inputs import load_inputs
+
     if isinstance(data, Path):
         return dict(load_inputs(data))
     with tempfile.TemporaryDirectory() as folder:
@@ -106,8 +107,9 @@ def run_model(backend: str, model_source: Any, feeds: Mapping[str, np.ndarray],
         raise WorkbenchError(f"Unknown backend {backend!r}.", expected=" or ".join(BACKENDS),
                              found=repr(backend), fix="pick one of the two")
     if backend == "onnxruntime":
-        ort = importlib.import_module("workbench.backends.ort")
-        with ort.OrtRunner(model_source) as runner:
+        from workbench.backends.ort import OrtRunner
+
+        with OrtRunner(model_source) as runner:
             started = time.perf_counter()
             outputs = runner.infer(feeds)
             return outputs, time.perf_counter() - started, None
@@ -124,8 +126,9 @@ def run_model(backend: str, model_source: Any, feeds: Mapping[str, np.ndarray],
         raise WorkbenchError("No engine to run.", expected="a built or reloaded engine",
                              found="none yet", fix="build one in the Build tab, or reload one "
                              "in the Engines tab")
-    trt_runner = importlib.import_module("workbench.backends.trt.runner")
-    with trt_runner.TrtRunner(engine) as runner:
+    from workbench.backends.trt.runner import TrtRunner
+
+    with TrtRunner(engine) as runner:
         started = time.perf_counter()
         outputs = runner.infer(feeds)
         seconds = time.perf_counter() - started

@@ -9,35 +9,61 @@ methods, and listens to its events. Anything a user does in the panel can theref
     job = session.start_build()          # background thread, live log, cancellable
     job.wait(); session.save_engine("tiny")
 
-Long work runs in background threads (:class:`~workbench.app.tasks.Task` or the build's
-own job). Events (``session.on(name, callback)``) are emitted from those threads:
+Long work runs in background threads, each a :class:`~workbench.app.tasks.Task` in the
+slot of its :class:`~workbench.app.tasks.TaskKind` (``session.tasks[TaskKind.FOLD]``); the
+build is a :class:`~workbench.app.jobs.BuildJob` (a Task with a log and progress), kept in
+``build_job``. Events (``session.on(Event.X, callback)``, :class:`~workbench.app.tasks.Event`)
+are emitted from those threads:
 
-=============  =====================================================
-``model``      a model was loaded (payload: LoadedModel or None)
-``task``       a background task changed state (payload: Task)
-``build``      a build started, progressed or ended (payload: the job)
-``engines``    the saved-engines folder changed (payload: list of entries)
-``graph``      the Netron view started or stopped (payload: GraphView or None)
-=============  =====================================================
+=====================  =====================================================
+``Event.MODEL``        a model was loaded (payload: LoadedModel or None)
+``Event.TASK``         a background task changed state (payload: Task)
+``Event.BUILD``        a build started or ended (payload: the BuildJob)
+``Event.ENGINES``      the saved-engines folder changed (payload: list of entries)
+``Event.GRAPH``        the Netron view started or stopped (payload: GraphView or None)
+=====================  =====================================================
 
-TensorRT, ONNX Runtime and widgets are never imported by this module at import time.
+TensorRT, ONNX Runtime and widgets are never imported by this module at import time: the
+other layers' functions are imported inside the methods that use them (typed imports for
+mypy sit under ``TYPE_CHECKING``).
+
+Adding work: write ``def thing(self) -> Result`` doing it on the calling thread, and
+``def start_thing(self) -> Task[Result]`` returning ``self._start(TaskKind.THING, "doing
+the thing", self.thing)``; add the kind to :class:`~workbench.app.tasks.TaskKind`.
 """
 
 from __future__ import annotations
 
-import importlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
 
 from workbench.app import reproduce
 from workbench.app.engine_library import EngineLibrary
+from workbench.app.jobs import BuildJob
+from workbench.app.profile_check import ProfileCheck, check_profiles, refuse
 from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_status
-from workbench.app.tasks import EventHub, Listener, Task
+from workbench.app.tasks import TRIAGE, Event, EventHub, Listener, Task, TaskKind
 from workbench.backends.netron import GraphServer, GraphView
+from workbench.build.plan import BuildPlan
+from workbench.build.render import python_script as render_python
+from workbench.build.render import trtexec_command as render_trtexec
+from workbench.build.settings import BuildSettings
 from workbench.core.errors import ModelLoadError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.app.precision import PrecisionReport
+    from workbench.backends.trt.engine import LoadedEngine
+    from workbench.backends.trt.reduce import ReduceResult
+    from workbench.build.engines import EngineArtifact
+    from workbench.compare.tolerances import Tolerances
+    from workbench.inspection.summary import ModelSummary
+    from workbench.triage.diagnosis import ParseReport
+
+T = TypeVar("T")
 
 __all__ = ["LoadedModel", "WorkbenchSession", "find_samples_dir"]
 
@@ -64,12 +90,7 @@ class LoadedModel:
     label: str
     data: bytes
     path: Path | None
-    summary: Any  # workbench.inspection.summary.ModelSummary
-
-
-def _api(module: str, name: str) -> Any:
-    """A name from another layer, imported when first used (keeps this module light)."""
-    return getattr(importlib.import_module(module), name)
+    summary: ModelSummary
 
 
 class WorkbenchSession:
@@ -93,44 +114,65 @@ class WorkbenchSession:
         self.work_dir = Path(work_dir) if work_dir is not None else Path("workbench_out")
         self.model: LoadedModel | None = None
         self.load_error: WorkbenchError | None = None
-        self.tasks: dict[str, Task] = {}
+        # One slot per kind; keys are TaskKind (equal to their text: tasks["diagnose"]).
+        self.tasks: dict[TaskKind, Task[Any]] = {}
         self._graph = GraphServer()
-        self._build_settled = threading.Event()
         self._init_state()
 
     def _init_state(self) -> None:
         """Per-model state, cleared when another model is loaded."""
-        self.diagnosis: Any = None  # ParseReport
-        self.settings: Any = None  # BuildSettings
-        self.build_job: Any = None  # jobs.BuildJob
-        self.artifact: Any = None  # EngineArtifact of the last successful build
-        self.inputs: dict[str, Any] | None = None
+        self.diagnosis: ParseReport | None = None
+        self.settings: BuildSettings | None = None
+        self.build_job: BuildJob | None = None
+        self.artifact: EngineArtifact | None = None  # of the last successful build
+        self.inputs: dict[str, np.ndarray] | None = None
         self.input_seed: int | None = None
         self.input_source = ""
-        self.outputs: Any = None  # RunResult
-        self.comparison: Any = None  # PrecisionReport
-        self._profile_checks: dict[Any, Any] = {}  # BuildSettings -> ProfileCheck
+        self.outputs: RunResult | None = None
+        self.comparison: PrecisionReport | None = None
+        self._profile_checks: dict[tuple[Any, ...], ProfileCheck] = {}  # by profiles
         self.derived: dict[str, Path] = {}  # "folded"/"reduced" -> file written
-        self.reduction: Any = None  # ReduceResult
-        self.loaded_engine: Any = None  # LoadedEngine from the last reload
+        self.reduction: ReduceResult | None = None
+        self.loaded_engine: LoadedEngine | None = None  # from the last reload
 
     # -- events and tasks -------------------------------------------------------------
 
-    def on(self, event: str, callback: Listener) -> Callable[[], None]:
-        """Subscribe to an event (see the module docstring); returns an unsubscribe."""
+    def on(self, event: Event | str, callback: Listener) -> Callable[[], None]:
+        """Subscribe to an :class:`Event` (see the module docstring); returns an unsubscribe."""
         return self.events.on(event, callback)
 
-    def task(self, key: str, name: str | None = None) -> Task:
-        """The background task slot ``key`` (created on first use)."""
-        if key not in self.tasks:
-            self.tasks[key] = Task(name or key, on_change=lambda t: self.events.emit("task", t))
-        elif name and not self.tasks[key].busy:
-            self.tasks[key].name = name  # one slot, several kinds of work: say which one
-        return self.tasks[key]
+    def task(self, kind: TaskKind | str) -> Task[Any]:
+        """The background task slot of ``kind`` (created, idle, on first use)."""
+        kind = TaskKind(kind)
+        if kind not in self.tasks:
+            self.tasks[kind] = Task(kind.value, kind,
+                                    on_change=lambda t: self.events.emit(Event.TASK, t))
+        return self.tasks[kind]
+
+    def _start(self, kind: TaskKind, name: str, work: Callable[[], T]) -> Task[T]:
+        """Run ``work`` in the slot of ``kind``; refuses while a task of its group runs."""
+        self.require_model()
+        for other in self.tasks.values():
+            if other.busy and other.kind is not None and other.kind.group == kind.group:
+                raise WorkbenchError(
+                    f"Already {other.name}.",
+                    expected=f"one {kind.group} task at a time",
+                    found=f"{other.name} still running ({other.elapsed:.1f} s so far)",
+                    fix="wait for it to finish (the buttons are enabled again when it does)",
+                )
+        task = self.task(kind)
+        task.name = name
+        return task.start(work)
+
+    @property
+    def triage_task(self) -> Task[Any] | None:
+        """The diagnose / fold / reduce task that ran (or runs) last, if any."""
+        started = [t for k, t in self.tasks.items() if k in TRIAGE and t.started is not None]
+        return max(started, key=lambda t: t.started or 0.0, default=None)
 
     @property
     def busy(self) -> bool:
-        build_running = self.build_job is not None and not _job_done(self.build_job)
+        build_running = self.build_job is not None and not self.build_job.done
         return build_running or any(t.busy for t in self.tasks.values())
 
     # -- model ------------------------------------------------------------------------
@@ -148,8 +190,9 @@ class WorkbenchSession:
             ModelLoadError: unreadable, corrupt, or unsafe model (also kept in
                 ``load_error`` and announced with the ``model`` event).
         """
-        read_model_file = _api("workbench.inspection.loading", "read_model_file")
-        inspect_model = _api("workbench.inspection.summary", "inspect_model")
+        from workbench.inspection.loading import read_model_file
+        from workbench.inspection.summary import inspect_model
+
         self.stop_graph()
         self._init_state()
         self.model = None
@@ -159,17 +202,21 @@ class WorkbenchSession:
             summary = inspect_model(model_file.path or model_file.data)
         except WorkbenchError as err:
             self.load_error = err
-            self.events.emit("model", None)
+            self.events.emit(Event.MODEL, None)
             raise
         name = label or (model_file.path.name if model_file.path else "uploaded.onnx")
         self.model = LoadedModel(name, model_file.data, model_file.path, summary)
         self.load_error = None
-        self.events.emit("model", self.model)
+        self.events.emit(Event.MODEL, self.model)
         return self.model
 
-    def start_load(self, source: str | Path | bytes, label: str | None = None) -> Task:
+    def start_load(self, source: str | Path | bytes, label: str | None = None
+                   ) -> Task[LoadedModel]:
         """:meth:`load` in the background (large models take a while to inspect)."""
-        return self.task("load", "loading the model").start(lambda: self.load(source, label))
+        # No model needed yet, so not _start (which requires one).
+        task: Task[LoadedModel] = self.task(TaskKind.LOAD)
+        task.name = "loading the model"
+        return task.start(lambda: self.load(source, label))
 
     def require_model(self) -> LoadedModel:
         if self.model is None:
@@ -188,15 +235,15 @@ class WorkbenchSession:
 
     # -- parse triage -----------------------------------------------------------------
 
-    def diagnose(self) -> Any:
+    def diagnose(self) -> ParseReport:
         """Ask TensorRT's parser about the current model; keeps and returns the ParseReport."""
-        diagnose = _api("workbench.backends.trt.parse", "diagnose")
-        self.diagnosis = diagnose(self.model_source())
-        return self.diagnosis
+        from workbench.backends.trt.parse import diagnose
 
-    def start_diagnose(self) -> Task:
-        self.require_model()
-        return self.task("diagnose", "running parse triage").start(self.diagnose)
+        self.diagnosis = report = diagnose(self.model_source())
+        return report
+
+    def start_diagnose(self) -> Task[ParseReport]:
+        return self._start(TaskKind.DIAGNOSE, "running parse triage", self.diagnose)
 
     def _derived_path(self, kind: str) -> Path:
         model = self.require_model()
@@ -210,12 +257,13 @@ class WorkbenchSession:
         raise WorkbenchError(f"Too many {kind} copies of {stem} in {self.work_dir}.",
                              fix=f"delete old *.{kind}*.onnx files from {self.work_dir}")
 
-    def fold_and_retry(self, input_shapes: dict[str, list[int]] | None = None) -> Any:
+    def fold_and_retry(self, input_shapes: dict[str, list[int]] | None = None) -> ParseReport:
         """Fold constants into a new file, open it as the current model, diagnose it again.
 
         Returns the new ParseReport; the folded file is ``derived["folded"]``.
         """
-        fold_and_diagnose = _api("workbench.backends.trt.parse", "fold_and_diagnose")
+        from workbench.backends.trt.parse import fold_and_diagnose
+
         out_path = self._derived_path("folded")
         result, report = fold_and_diagnose(self.model_source(), input_shapes, out_path)
         written = Path(result.out_path or out_path)
@@ -224,30 +272,29 @@ class WorkbenchSession:
         self.derived["folded"] = written
         return report
 
-    def start_fold_and_retry(self) -> Task:
-        self.require_model()
-        return self.task("diagnose", "folding constants and diagnosing again").start(
-            self.fold_and_retry)
+    def start_fold_and_retry(self) -> Task[ParseReport]:
+        return self._start(TaskKind.FOLD, "folding constants and diagnosing again",
+                           self.fold_and_retry)
 
     def reduce(self) -> Path:
         """Reduce the failing model to its smallest failing subgraph; returns the file."""
-        reduce_failure = _api("workbench.backends.trt.reduce", "reduce_failure")
+        from workbench.backends.trt.reduce import reduce_failure
+
         out_path = self._derived_path("reduced")
-        self.reduction = reduce_failure(self.model_source(), out_path=out_path)
-        written = Path(self.reduction.path)
+        self.reduction = reduction = reduce_failure(self.model_source(), out_path=out_path)
+        written = Path(reduction.path)
         self.derived["reduced"] = written
         return written
 
-    def start_reduce(self) -> Task:
-        self.require_model()
-        return self.task("diagnose", "reducing to the minimal failing model").start(
-            self.reduce)
+    def start_reduce(self) -> Task[Path]:
+        return self._start(TaskKind.REDUCE, "reducing to the minimal failing model",
+                           self.reduce)
 
     # -- build ------------------------------------------------------------------------
 
-    def default_settings(self) -> Any:
+    def default_settings(self) -> BuildSettings:
         """BuildSettings with profiles seeded from the model's symbolic dims."""
-        build_settings = _api("workbench.build.settings", "BuildSettings")()
+        build_settings = BuildSettings()
         if self.model is None:
             return build_settings
         try:
@@ -255,14 +302,14 @@ class WorkbenchSession:
         except WorkbenchError:
             return build_settings  # e.g. unknown rank: the form explains it
 
-    def start_build(self, settings: Any = None) -> Any:
-        """Start a background build; returns the ``jobs.BuildJob`` (log bus, progress, cancel).
+    def start_build(self, settings: BuildSettings | None = None) -> BuildJob:
+        """Start a background build; returns the BuildJob (log bus, progress, cancel).
 
-        Emits ``build`` when it starts and when it ends; on success ``artifact`` is set.
+        Emits ``Event.BUILD`` when it starts and when it ends (before ``wait`` returns);
+        on success ``artifact`` is set.
         """
-        build_job = _api("workbench.app.jobs", "BuildJob")
         self.require_model()
-        if self.build_job is not None and not _job_done(self.build_job):
+        if self.build_job is not None and not self.build_job.done:
             raise WorkbenchError(
                 "A build is already running.",
                 expected="one build at a time per session",
@@ -271,74 +318,88 @@ class WorkbenchSession:
             )
         self.settings = settings if settings is not None else self.default_settings()
         self.require_runnable_profiles(self.settings)
-        self._build_settled.clear()
-        job = build_job(self.model_source(), self.settings, on_done=self._build_done,
-                        start=False)
+        job = BuildJob(self.model_source(), self.settings, on_done=self._build_done,
+                       start=False)
         self.build_job = job
-        self.events.emit("build", job)  # views attach to job.log before the first line
+        self.events.emit(Event.BUILD, job)  # views attach to job.log before the first line
         job.start()
         return job
 
-    def check_profiles(self, settings: Any = None) -> Any:
+    def check_profiles(self, settings: BuildSettings | None = None) -> ProfileCheck:
         """Run the model with ONNX Runtime at the profiles' min/opt(/max) shapes
-        (:func:`workbench.app.profile_check.check_profiles`); the last result is kept."""
-        from workbench.app.profile_check import check_profiles
-
+        (:func:`workbench.app.profile_check.check_profiles`). The result is kept per
+        profile, so other settings (workspace, precision) do not run the model again."""
         model = self.require_model()
         settings = settings if settings is not None else self.default_settings()
-        cached = self._profile_checks.get(settings)
+        cached = self.cached_profile_check(settings)
         if cached is None:
             cached = check_profiles(self.model_source(), settings, model.summary.inputs)
-            self._profile_checks = {settings: cached}  # one model, one settings: no growth
+            self._profile_checks = {settings.profiles: cached}  # one at a time: no growth
         return cached
 
-    def require_runnable_profiles(self, settings: Any) -> Any:
+    def cached_profile_check(self, settings: BuildSettings) -> ProfileCheck | None:
+        """The check of these settings' profiles when it needs no run (known, or static)."""
+        model = self.model
+        if model is not None and not any(s.is_dynamic for s in model.summary.inputs):
+            return ProfileCheck((), skipped="the model has no dynamic inputs")
+        return self._profile_checks.get(settings.profiles)
+
+    def require_runnable_profiles(self, settings: BuildSettings) -> ProfileCheck:
         """:meth:`check_profiles`, raising BuildSettingsError for a profile the model cannot
         run (the node, the constraint and sizes that run)."""
-        from workbench.app.profile_check import refuse
-
         check = self.check_profiles(settings)
         if not check:
             raise refuse(check)
         return check
 
-    def _build_done(self, job: Any) -> None:
-        if job is self.build_job and job.state == "built":
+    def _build_done(self, job: BuildJob) -> None:
+        # Runs before the job's waiters wake, so wait_build() returns with the panel settled.
+        if job is self.build_job and job.result is not None:
             self.artifact = job.result
-        # Views update before waiters wake, so wait_build() returns with the panel settled.
-        try:
-            self.events.emit("build", job)
-        finally:
-            self._build_settled.set()
+        self.events.emit(Event.BUILD, job)
 
-    def wait_build(self, timeout: float | None = None) -> Any:
-        """Wait for the running build and the session's bookkeeping; returns the artifact."""
+    def wait_build(self, timeout: float | None = None) -> EngineArtifact:
+        """Wait for the running build (and the views it updates); returns the artifact."""
         job = self.build_job
         if job is None:
             raise WorkbenchError("No build has been started.", fix="call start_build() first")
-        if not job.wait(timeout) or not self._build_settled.wait(timeout):
-            raise TimeoutError(f"the build is still running after {timeout} s")
-        return job.artifact(0)
+        return job.wait(timeout)
 
     def cancel_build(self) -> None:
-        if self.build_job is not None and not _job_done(self.build_job):
+        if self.build_job is not None and not self.build_job.done:
             self.build_job.cancel()
 
     def engine_path_hint(self) -> Path:
         stem = Path(self.require_model().label).stem
         return self.engines_dir / f"{stem}.engine"
 
-    def trtexec_command(self, settings: Any = None) -> str:
-        """The trtexec command line equivalent to building with ``settings``."""
-        settings = settings if settings is not None else self.default_settings()
-        return reproduce.trtexec_command(settings, self._model_path_text(),
-                                         str(self.engine_path_hint()))
+    def build_plan(self, settings: BuildSettings | None = None) -> BuildPlan:
+        """What a build with ``settings`` (default: :meth:`default_settings`) would do here:
+        the plan the builder executes and the renderings print.
 
-    def python_script(self, settings: Any = None) -> str:
-        """A standalone Python script (bare TensorRT API) for the same build."""
+        Raises:
+            BackendUnavailableError: this TensorRT cannot build these settings.
+            BuildSettingsError: the profiles do not fit the model's inputs.
+        """
         settings = settings if settings is not None else self.default_settings()
-        return reproduce.python_script(settings, self._model_path_text(),
-                                       str(self.engine_path_hint()))
+        return reproduce.build_plan(settings, self.require_model().summary.inputs)
+
+    def engine_plan(self) -> BuildPlan:
+        """The plan of the engine a TensorRT run would use: the last build's, else the
+        default one (its profile's opt shapes are the sizes :meth:`make_inputs` picks)."""
+        if self.artifact is not None:
+            return self.build_plan(self.artifact.card.settings)
+        return self.build_plan()
+
+    def trtexec_command(self, settings: BuildSettings | None = None) -> str:
+        """The trtexec command line equivalent to building with ``settings``."""
+        return render_trtexec(self.build_plan(settings), self._model_path_text(),
+                              str(self.engine_path_hint()))
+
+    def python_script(self, settings: BuildSettings | None = None) -> str:
+        """A standalone Python script (bare TensorRT API) for the same build."""
+        return render_python(self.build_plan(settings), self._model_path_text(),
+                             str(self.engine_path_hint()))
 
     def _model_path_text(self) -> str:
         model = self.require_model()
@@ -357,34 +418,43 @@ class WorkbenchSession:
                                  expected="a successful build in this session",
                                  found="no engine built yet", fix="build one first")
         path = self.engines.save(self.artifact, name, overwrite=overwrite)
-        self.events.emit("engines", self.engines.entries())
+        self.events.emit(Event.ENGINES, self.engines.entries())
         return path
 
-    def reload_engine(self, name: str) -> Any:
+    def reload_engine(self, name: str) -> LoadedEngine:
         """Check a saved engine against its card and this machine (``LoadedEngine``)."""
-        load_engine = _api("workbench.backends.trt.engine", "load_engine")
-        self.loaded_engine = load_engine(self.engines.existing(name))
-        self.events.emit("engines", self.engines.entries())
-        return self.loaded_engine
+        from workbench.backends.trt.engine import load_engine
+
+        self.loaded_engine = loaded = load_engine(self.engines.existing(name))
+        self.events.emit(Event.ENGINES, self.engines.entries())
+        return loaded
 
     def delete_engine(self, name: str, confirm: bool = False) -> list[Path]:
         """Delete a saved engine and its card; refuses without ``confirm=True``."""
         removed = self.engines.delete(name, confirm=confirm)
         if self.loaded_engine is not None and self.loaded_engine.path in removed:
             self.loaded_engine = None
-        self.events.emit("engines", self.engines.entries())
+        self.events.emit(Event.ENGINES, self.engines.entries())
         return removed
 
     # -- run ----------------------------------------------------------------------------
 
-    def make_inputs(self, seed: int = 0) -> dict[str, Any]:
-        """Seeded random feeds for the model's inputs (symbolic dims: batch 1, others 16)."""
-        make_inputs = _api("workbench.feeds.inputs", "make_inputs")
-        self.inputs = make_inputs(self.require_model().summary.inputs, seed=seed)
-        self.input_seed, self.input_source = seed, f"seed {seed}"
-        return self.inputs
+    def make_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
+        """Seeded random feeds for the model's inputs, sized by the engine plan's profile
+        (its opt shapes), so a Build → Run with the defaults fits by construction."""
+        from workbench.feeds.inputs import make_inputs
 
-    def use_inputs_file(self, data: bytes | Path, name: str = "inputs.npz") -> dict[str, Any]:
+        specs = self.require_model().summary.inputs
+        try:
+            shapes = self.engine_plan().opt_shapes()
+        except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' own seeding
+            shapes = {}
+        self.inputs = feeds = dict(make_inputs(specs, seed=seed, shapes=shapes))
+        self.input_seed, self.input_source = seed, f"seed {seed}"
+        return feeds
+
+    def use_inputs_file(self, data: bytes | Path, name: str = "inputs.npz"
+                        ) -> dict[str, np.ndarray]:
         """Feeds from an ``.npz`` (uploaded bytes or a path); checked when the run starts."""
         self.inputs = inputs_from_npz(data, name)
         self.input_seed, self.input_source = None, f"file {Path(name).name}"
@@ -405,27 +475,27 @@ class WorkbenchSession:
                                  dict(outputs), seconds, latency)
         return self.outputs
 
-    def start_run(self, backend: str = "onnxruntime") -> Task:
-        self.require_model()
-        return self.task("run", "running inference").start(lambda: self.run(backend))
+    def start_run(self, backend: str = "onnxruntime") -> Task[RunResult]:
+        return self._start(TaskKind.RUN, "running inference", lambda: self.run(backend))
 
     # -- compare ------------------------------------------------------------------------
 
-    def compare(self, precision: str = "fp16", tolerances: Any = None,
-                keep_fp32: tuple[str, ...] = (), seed: int = 0) -> Any:
+    def compare(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+                keep_fp32: tuple[str, ...] = (), seed: int = 0) -> PrecisionReport:
         """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift."""
-        compare_precision = _api("workbench.app.precision", "compare_precision")
+        from workbench.app.precision import compare_precision
+
         feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
-        self.comparison = compare_precision(
+        self.comparison = report = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
             tolerances=tolerances)
-        return self.comparison
+        return report
 
-    def start_compare(self, precision: str = "fp16", tolerances: Any = None,
-                      keep_fp32: tuple[str, ...] = (), seed: int = 0) -> Task:
-        self.require_model()
-        return self.task("compare", "comparing precisions").start(
-            lambda: self.compare(precision, tolerances, keep_fp32, seed))
+    def start_compare(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+                      keep_fp32: tuple[str, ...] = (), seed: int = 0
+                      ) -> Task[PrecisionReport]:
+        return self._start(TaskKind.COMPARE, "comparing precisions",
+                           lambda: self.compare(precision, tolerances, keep_fp32, seed))
 
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:
@@ -438,13 +508,13 @@ class WorkbenchSession:
         """Serve the current model's bytes with Netron on 127.0.0.1; returns where."""
         model = self.require_model()
         view = self._graph.start(model.data, model.label)
-        self.events.emit("graph", view)
+        self.events.emit(Event.GRAPH, view)
         return view
 
     def stop_graph(self) -> None:
         if self._graph.view is not None:
             self._graph.stop()
-            self.events.emit("graph", None)
+            self.events.emit(Event.GRAPH, None)
 
     @property
     def graph_view(self) -> GraphView | None:
@@ -453,10 +523,4 @@ class WorkbenchSession:
     def close(self) -> None:
         """Stop servers and cancel a running build (call when the panel is discarded)."""
         self.stop_graph()
-        if self.build_job is not None and not _job_done(self.build_job):
-            self.build_job.cancel()
-
-
-def _job_done(job: Any) -> bool:
-    done = getattr(job, "done", None)
-    return bool(done() if callable(done) else done)
+        self.cancel_build()

@@ -1,12 +1,20 @@
-"""Background work for the session: a tiny task runner and an observer hub (no widgets).
+"""Background work for the session: ONE task abstraction and an observer hub (no widgets).
 
-The panel must never block the kernel, so diagnoses, comparisons and inference run in a
-daemon thread. A :class:`Task` records its state, its result, and its error — always a
-:class:`~workbench.core.errors.WorkbenchError`, never a raw traceback: an unexpected exception is
-wrapped in one whose ``details`` hold the traceback, for whoever expands them.
+The panel must never block the kernel, so loading, diagnoses, builds, comparisons and
+inference run in daemon threads. Every one of them is a :class:`Task` (a build is the
+subclass :class:`~workbench.app.jobs.BuildJob`, which adds a log bus and progress) with
+one set of states, :class:`TaskState`::
 
-:class:`EventHub` lets views observe the session. Callbacks run on whichever thread emits
-(often a worker), so a view must only assign traits or call ``Output.append_stdout``.
+    IDLE ──start()──▶ RUNNING ──▶ DONE | FAILED | CANCELLED
+
+A task's error is always a :class:`~workbench.core.errors.WorkbenchError`, never a raw
+traceback: an unexpected exception is wrapped in one whose ``details`` hold the traceback,
+for whoever expands them. A :class:`~workbench.core.errors.BuildCancelled` ends the task in
+CANCELLED.
+
+:class:`EventHub` lets views observe the session (:class:`Event` names what happened).
+Callbacks run on whichever thread emits (often a worker), so a view must only assign traits
+or call ``Output.append_stdout``.
 """
 
 from __future__ import annotations
@@ -16,14 +24,63 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import BuildCancelled, WorkbenchError
+from workbench.core.records import Choice
 
-__all__ = ["EventHub", "Listener", "Task", "TaskState", "as_workbench_error"]
+__all__ = ["Event", "EventHub", "Listener", "Task", "TaskKind", "TaskState",
+           "as_workbench_error"]
+
+T = TypeVar("T")
+
+
+class TaskState(Choice):
+    """Where a task is. Equal to its value, so ``task.state == "done"`` also works."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def ended(self) -> bool:
+        return self in (TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED)
+
+
+class TaskKind(Choice):
+    """The session's task slots: one per kind of work, so views know what finished."""
+
+    LOAD = "load"
+    DIAGNOSE = "diagnose"
+    FOLD = "fold"
+    REDUCE = "reduce"
+    BUILD = "build"
+    RUN = "run"
+    COMPARE = "compare"
+
+    @property
+    def group(self) -> str:
+        """Kinds in one group exclude each other (fold and reduce replace the diagnosis)."""
+        return "triage" if self in TRIAGE else self.value
+
+
+TRIAGE: frozenset[TaskKind] = frozenset({TaskKind.DIAGNOSE, TaskKind.FOLD, TaskKind.REDUCE})
+
+
+class Event(Choice):
+    """What a session announces (``session.on(Event.BUILD, callback)``)."""
+
+    MODEL = "model"  # a model was loaded (payload: LoadedModel or None)
+    TASK = "task"  # a background task changed state (payload: the Task)
+    BUILD = "build"  # a build started or ended (payload: the BuildJob)
+    ENGINES = "engines"  # the saved-engines folder changed (payload: list of entries)
+    GRAPH = "graph"  # the Netron view started or stopped (payload: GraphView or None)
+    ANY = "*"  # subscribe only: every event
+
 
 Listener = Callable[[str, Any], None]
-TaskState = str  # "idle" | "running" | "done" | "failed"
 
 
 def as_workbench_error(err: BaseException, doing: str) -> WorkbenchError:
@@ -57,62 +114,120 @@ class EventHub:
         self.listener_errors = 0
         self.last_listener_error: BaseException | None = None
 
-    def on(self, event: str, callback: Listener) -> Callable[[], None]:
-        """Call ``callback(event, payload)`` on every ``emit(event, ...)`` ("*" = all)."""
+    def on(self, event: Event | str, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(event, payload)`` on every ``emit(event, ...)`` (``Event.ANY``: all)."""
+        key = str(event)
         with self._lock:
-            self._listeners.setdefault(event, []).append(callback)
+            self._listeners.setdefault(key, []).append(callback)
 
         def off() -> None:
             with self._lock:
-                listeners = self._listeners.get(event, [])
+                listeners = self._listeners.get(key, [])
                 if callback in listeners:
                     listeners.remove(callback)
 
         return off
 
-    def emit(self, event: str, payload: Any = None) -> None:
+    def emit(self, event: Event | str, payload: Any = None) -> None:
+        key = str(event)
         with self._lock:
-            targets = [*self._listeners.get(event, ()), *self._listeners.get("*", ())]
+            targets = [*self._listeners.get(key, ()), *self._listeners.get(Event.ANY.value, ())]
         for callback in targets:
             try:
-                callback(event, payload)
+                callback(key, payload)
             except Exception as err:  # a view's bug must not break the worker thread
                 self.listener_errors += 1
                 self.last_listener_error = err
 
 
-class Task:
-    """One piece of background work: ``state``, ``result``, ``error``, timing.
+class Task(Generic[T]):
+    """One piece of background work: ``state``, ``result``, ``error``, timing, cancel.
 
     Args:
         name: What the task does, in words ("diagnosing the model"); used in messages.
-        on_change: Called with the task whenever its state changes (from the worker thread).
+        kind: The session slot it belongs to (None for a free-standing task).
+        on_change: Called with the task whenever its state changes (from the worker
+            thread); the final call happens before :meth:`join` / :meth:`wait` return.
+        work: What :meth:`start` runs when it is given nothing.
     """
 
-    def __init__(self, name: str, on_change: Callable[[Task], None] | None = None) -> None:
+    def __init__(self, name: str, kind: TaskKind | None = None,
+                 on_change: Callable[[Task[T]], None] | None = None,
+                 work: Callable[[], T] | None = None) -> None:
         self.name = name
-        self.state: TaskState = "idle"
-        self.result: Any = None
+        self.kind = kind
+        self.state = TaskState.IDLE
+        self.result: T | None = None
         self.error: WorkbenchError | None = None
         self.started: float | None = None
         self.finished: float | None = None
         self._on_change = on_change
-        self._done = threading.Event()
-        self._done.set()
+        self._work = work
+        self._cancel = threading.Event()
+        self._ended = threading.Event()
+        self._ended.set()
         self._thread: threading.Thread | None = None
 
     @property
     def busy(self) -> bool:
-        return self.state == "running"
+        return self.state is TaskState.RUNNING
+
+    @property
+    def done(self) -> bool:
+        """True once the last run ended (DONE, FAILED or CANCELLED)."""
+        return self.state.ended
 
     @property
     def elapsed(self) -> float:
         if self.started is None:
             return 0.0
-        return (self.finished or time.perf_counter()) - self.started
+        return (self.finished or time.time()) - self.started
 
-    def start(self, work: Callable[[], Any]) -> Task:
-        """Run ``work()`` in a daemon thread; refuses to start while already running."""
+    def start(self, work: Callable[[], T] | None = None) -> Task[T]:
+        """Run ``work()`` (or the task's own work) in a daemon thread; refuses while running."""
+        job = self._begin(work)
+        self._thread = threading.Thread(
+            target=self._run, args=(job,), name=f"workbench: {self.name}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def run_here(self, work: Callable[[], T] | None = None) -> T:
+        """Run on this thread with the same bookkeeping; returns the result or raises."""
+        self._run(self._begin(work))
+        return self.wait(0)
+
+    def cancel(self) -> None:
+        """Ask the work to stop (work that takes ``cancel_event`` honours it)."""
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        return self._cancel
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the task is not running; True if it ended (never raises its error)."""
+        return self._ended.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> T:
+        """Block until it ends; return the result or raise its WorkbenchError."""
+        if not self._ended.wait(timeout):
+            raise TimeoutError(f"{self.name} still running after {timeout} s")
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]  # DONE always sets it
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _begin(self, work: Callable[[], T] | None) -> Callable[[], T]:
+        job = work if work is not None else self._work
+        if job is None:
+            raise WorkbenchError(f"Nothing to run for {self.name}.",
+                                 fix="pass the work to start(), or to Task(work=...)")
         if self.busy:
             raise WorkbenchError(
                 f"Already {self.name}.",
@@ -120,58 +235,38 @@ class Task:
                 found=f"{self.name} still running ({self.elapsed:.1f} s so far)",
                 fix="wait for it to finish (the button is enabled again when it does)",
             )
-        self.state, self.result, self.error = "running", None, None
-        self.started, self.finished = time.perf_counter(), None
-        self._done.clear()
+        self.state, self.result, self.error = TaskState.RUNNING, None, None
+        self.started, self.finished = time.time(), None
+        self._ended.clear()
         self._notify()
-        self._thread = threading.Thread(
-            target=self._run, args=(work,), name=f"workbench: {self.name}", daemon=True
-        )
-        self._thread.start()
-        return self
+        return job
 
-    def run_here(self, work: Callable[[], Any]) -> Any:
-        """Run ``work()`` on this thread with the same bookkeeping; returns the result."""
-        self.start_sync()
-        self._run(work)
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-    def start_sync(self) -> None:
-        self.state, self.result, self.error = "running", None, None
-        self.started, self.finished = time.perf_counter(), None
-        self._done.clear()
-        self._notify()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait until the task is not running; True if it ended (never raises its error)."""
-        return self._done.wait(timeout)
-
-    def wait(self, timeout: float | None = None) -> Any:
-        """Block until done; return the result or raise the WorkbenchError."""
-        if not self._done.wait(timeout):
-            raise TimeoutError(f"{self.name} still running after {timeout} s")
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-    def _run(self, work: Callable[[], Any]) -> None:
+    def _run(self, work: Callable[[], T]) -> None:
         try:
             result = work()
         except Exception as err:  # every failure becomes an explained WorkbenchError
             self.error = as_workbench_error(err, self.name)
-            self.state = "failed"
+            self._failed(err)
+            cancelled = isinstance(err, BuildCancelled)
+            self.state = TaskState.CANCELLED if cancelled else TaskState.FAILED
         else:
             self.result = result
-            self.state = "done"
-        self.finished = time.perf_counter()
+            self.state = TaskState.DONE
+        self.finished = time.time()
         # Views update before waiters wake, so a test that waits sees the final widgets.
-        self._notify()
-        self._done.set()
+        try:
+            self._notify()
+        finally:
+            self._ended.set()
+
+    def _failed(self, err: BaseException) -> None:
+        """Hook for subclasses: an error ended the work (before the state changes)."""
 
     def _notify(self) -> None:
         if self._on_change is not None:
             # Listeners are guarded by EventHub; this is a last resort for a bare callback.
             with contextlib.suppress(Exception):
                 self._on_change(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, state={self.state.value!r})"

@@ -115,18 +115,20 @@ def tensorrt_outputs(
     if importlib.util.find_spec("pycuda") is None:
         return None, []
     try:
-        runner_module = importlib.import_module("workbench.backends.trt.runner")
-        ready, why = runner_module.TrtRunner.can_run()
+        from workbench.backends.trt.runner import TrtRunner
+
+        ready, why = TrtRunner.can_run()
     except Exception as err:  # any TensorRT/pycuda import problem means "no GPU path here"
         return None, [f"TensorRT path not usable ({type(err).__name__}: {err})"]
     if not ready:
         return None, [f"TensorRT path not usable: {why}"]
     try:
-        build = importlib.import_module("workbench.backends.trt.build")
-        settings_module = importlib.import_module("workbench.build.settings")
-        settings = settings_module.BuildSettings(precision="fp16", keep_fp32=keep)
-        artifact = build.build_engine(model, settings)
-        with runner_module.TrtRunner(artifact.plan) as runner:
+        from workbench.backends.trt.build import build_engine
+        from workbench.build.fields import Precision
+        from workbench.build.settings import BuildSettings
+
+        artifact = build_engine(model, BuildSettings(precision=Precision.FP16, keep_fp32=keep))
+        with TrtRunner(artifact.plan) as runner:
             outputs = runner.infer(dict(feeds))
     except WorkbenchError as err:
         return None, [f"TensorRT path failed, NumPy float16 used instead: {err.summary}"]

@@ -11,11 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from types import TracebackType
+from typing import TypeVar
 
 import numpy as np
 
 from workbench.core.errors import InferenceInputError
 from workbench.core.records import TensorSpec
+
+R = TypeVar("R", bound="Runner")
 
 __all__ = ["ProfileRange", "Runner", "validate_feeds"]
 
@@ -49,7 +52,7 @@ class Runner(ABC):
             finally:
                 self._active = False
 
-    def __enter__(self) -> Runner:
+    def __enter__(self: R) -> R:
         self.activate()
         return self
 

@@ -1,76 +1,69 @@
-"""Render :class:`~workbench.build.settings.BuildSettings` as a trtexec command line or a script.
+"""Print a :class:`~workbench.build.plan.BuildPlan` as a trtexec command line or a script.
 
-Both renderings say exactly what the workbench's builder does, so a user can leave the
-workbench and reproduce the engine by hand. Pure Python: nothing here imports TensorRT.
+Both renderings print the plan the builder executes (nothing here looks at settings
+except through the plan), so a user can leave the workbench and reproduce the engine by
+hand (:mod:`workbench.build.readback` reads a rendered command line back, which is how the
+tests prove the line says everything the settings say). Pure Python: no TensorRT here.
 """
 
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from workbench.build.settings import BuildSettings
+from workbench.build.fields import HardwareCompatibility
+from workbench.build.plan import BuildPlan, PrecisionStrategy
 
-__all__ = ["python_script", "trtexec_command"]
+__all__ = ["HW_FLAG", "python_script", "trtexec_command"]
 
-_HW_FLAG = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}
-_HW_ENUM = {"none": "NONE", "ampere_plus": "AMPERE_PLUS",
-            "same_compute_capability": "SAME_COMPUTE_CAPABILITY"}
+HW_FLAG = {HardwareCompatibility.AMPERE_PLUS: "ampere+",
+            HardwareCompatibility.SAME_COMPUTE_CAPABILITY: "sameComputeCapability"}
+# trt.BuilderFlag member -> trtexec flag (OBEY_PRECISION_CONSTRAINTS goes with the pins)
+_TRTEXEC_FLAGS = {"FP16": "--fp16", "BF16": "--bf16", "VERSION_COMPATIBLE": "--versionCompatible",
+                  "REFIT": "--refit", "STRIP_PLAN": "--stripWeights"}
+_PRECISION_FLAGS = ("FP16", "BF16", "OBEY_PRECISION_CONSTRAINTS")
 
 
-def trtexec_command(settings: BuildSettings, model_path: str, engine_path: str, *,
-                    strongly_typed: bool | None = None, tool: str = "trtexec") -> str:
-    """The trtexec (or TensorRT-RTX ``tensorrt_rtx``) command line for these settings.
+def trtexec_command(plan: BuildPlan, model_path: str, engine_path: str) -> str:
+    """The trtexec (TensorRT-RTX: ``tensorrt_rtx``) command line that executes ``plan``.
 
-    ``strongly_typed`` says how reduced precision is expressed: False → ``--fp16``/``--bf16``
-    (weak typing, TensorRT 10), with ``keep_fp32`` nodes pinned by ``--layerPrecisions``;
-    True → ``--stronglyTyped`` over the converted graph (TensorRT 11 / RTX), so the command
-    starts with the ``trt-workbench convert`` step that writes it. None picks True for the
-    ``tensorrt_rtx`` tool, else False.
+    A converted-graph plan starts with the ``trt-workbench convert`` step that writes the
+    graph the build reads (strongly typed TensorRT has no precision flags).
     """
-    if strongly_typed is None:
-        strongly_typed = tool == "tensorrt_rtx"
     prefix = ""
-    if strongly_typed and settings.precision != "fp32":
-        converted = _converted_path(model_path, settings.precision)
-        convert = ["trt-workbench", "convert", model_path, "--precision", settings.precision]
-        if settings.keep_fp32:
-            convert += ["--keep-fp32", *settings.keep_fp32]
+    if plan.conversion is not None:
+        converted = plan.conversion.output_path(model_path)
+        convert = ["trt-workbench", "convert", model_path, "--precision",
+                   plan.conversion.precision.value]
+        if plan.conversion.keep_fp32:
+            convert += ["--keep-fp32", *plan.conversion.keep_fp32]
         prefix = shlex.join([*convert, "-o", converted]) + " && "
         model_path = converted
-    args = [tool, f"--onnx={model_path}", f"--saveEngine={engine_path}"]
-    for key in ("min", "opt", "max"):
-        for profile in settings.profiles:
+    args = [plan.features.tool, f"--onnx={model_path}", f"--saveEngine={engine_path}"]
+    for key in ("min", "opt", "max"):  # trtexec pairs the n-th of each into profile n
+        for profile in plan.profiles:
             shapes = ",".join(
                 f"{s.input}:" + "x".join(str(d) for d in getattr(s, key)) for s in profile)
             args.append(f"--{key}Shapes={shapes}")
-    if settings.workspace_mib is not None:
-        args.append(f"--memPoolSize=workspace:{settings.workspace_mib}M")
-    args.append(f"--builderOptimizationLevel={settings.optimization_level}")
-    if settings.precision != "fp32":
-        args.append("--stronglyTyped" if strongly_typed else f"--{settings.precision}")
-        if settings.keep_fp32 and not strongly_typed:
-            args += ["--precisionConstraints=obey", "--layerPrecisions="
-                     + ",".join(f"{name}:fp32" for name in settings.keep_fp32)]
-    if settings.hardware_compatibility != "none":
-        args.append(f"--hardwareCompatibilityLevel={_HW_FLAG[settings.hardware_compatibility]}")
-    args.extend(flag for flag, on in (
-        ("--versionCompatible", settings.version_compatible), ("--refit", settings.refit),
-        ("--stripWeights", settings.strip_plan)) if on)
-    if settings.timing_cache:
-        args.append(f"--timingCacheFile={settings.timing_cache}")
-    if settings.compute_capabilities:
-        args.append("--computeCapabilities=" + ",".join(settings.compute_capabilities))
-    args.append(f"--profilingVerbosity={settings.profiling_verbosity}")
-    if settings.log_severity == "VERBOSE":
+    if plan.workspace_mib is not None:
+        args.append(f"--memPoolSize=workspace:{plan.workspace_mib}M")
+    args.append(f"--builderOptimizationLevel={plan.optimization_level}")
+    if plan.strongly_typed:
+        args.append("--stronglyTyped")
+    args.extend(_TRTEXEC_FLAGS[f] for f in plan.flags if f in ("FP16", "BF16"))
+    if plan.layer_pins:
+        args += ["--precisionConstraints=obey", "--layerPrecisions="
+                 + ",".join(f"{name}:fp32" for name in plan.layer_pins)]
+    if plan.hardware_compatibility is not HardwareCompatibility.NONE:
+        args.append(f"--hardwareCompatibilityLevel={HW_FLAG[plan.hardware_compatibility]}")
+    args.extend(_TRTEXEC_FLAGS[f] for f in plan.flags if f not in _PRECISION_FLAGS)
+    if plan.timing_cache:
+        args.append(f"--timingCacheFile={plan.timing_cache}")
+    if plan.targets:
+        args.append("--computeCapabilities=" + ",".join(plan.targets))
+    args.append(f"--profilingVerbosity={plan.profiling_verbosity.value}")
+    if plan.log_severity == "VERBOSE":
         args.append("--verbose")
     return prefix + shlex.join(args)
-
-
-def _converted_path(model_path: str, precision: str) -> str:
-    stem = model_path[:-5] if model_path.endswith(".onnx") else model_path
-    return f"{stem}.{precision}.onnx"
 
 
 _SCRIPT = '''\
@@ -101,66 +94,81 @@ print(f"wrote {{ENGINE}} ({{plan.nbytes}} bytes)")
 '''
 
 _CONVERT = '''
-# Strongly typed TensorRT (11.x, RTX) has no FP16 flag: convert the graph, keep I/O types.
+# Strongly typed TensorRT (11.x, RTX) has no {name} flag: the ONNX graph itself is converted
+# (I/O types kept) with the conversion `trt-workbench convert` and the workbench's builder use.
 import onnx
-from onnxconverter_common import float16
+from workbench.transforms.precision import convert_graph
 
-_fp16 = float16.convert_float_to_float16(
-    onnx.load(MODEL), keep_io_types=True, node_block_list={keep} or None)
-MODEL = MODEL.rsplit(".", 1)[0] + ".fp16.onnx"
-onnx.save(_fp16, MODEL)
+CONVERTED = {converted!r}
+onnx.save(convert_graph(onnx.load(MODEL), {precision!r}, {keep!r}), CONVERTED)
+MODEL = CONVERTED
 '''
 
+_PINS = '''\
+# keep in FP32: pin the layers the parser made from these ONNX nodes (named after them)
+KEEP_FP32 = {keep!r}
+pinned = set()
+for index in range(network.num_layers):
+    layer = network.get_layer(index)
+    owner = next((n for n in KEEP_FP32 if layer.name == n or layer.name.startswith(n + "_")),
+                 None)
+    if owner is None:
+        continue
+    layer.precision = trt.float32
+    for out in range(layer.num_outputs):
+        if layer.get_output_type(out) in (trt.float16, trt.bfloat16, trt.float32):
+            layer.set_output_type(out, trt.float32)
+    pinned.add(owner)
+if set(KEEP_FP32) - pinned:
+    sys.exit(f"keep-FP32 nodes match no TensorRT layer: {{sorted(set(KEEP_FP32) - pinned)}}")'''
 
 _AFTER = """with open(_cache_path, "wb") as f:
     f.write(config.get_timing_cache().serialize())
 """
 
 
-def python_script(settings: BuildSettings, model_path: str, engine_path: str, *,
-                  module: str = "tensorrt_rtx") -> str:
-    """A runnable Python script building the same engine (``module`` is the flavour)."""
-    weak_typing = module == "tensorrt" and settings.precision != "fp32"
+def python_script(plan: BuildPlan, model_path: str, engine_path: str) -> str:
+    """A runnable Python script (bare TensorRT API) that executes ``plan``."""
     convert = ""
-    if settings.precision == "fp16" and not weak_typing:
-        convert = _CONVERT.format(keep=list(settings.keep_fp32))
+    if plan.conversion is not None:
+        convert = _CONVERT.format(
+            name=plan.conversion.precision.value.upper(),
+            converted=plan.conversion.output_path(model_path),
+            precision=plan.conversion.precision.value, keep=list(plan.conversion.keep_fp32))
     return _SCRIPT.format(
-        module=module, model=model_path, engine=engine_path, convert=convert,
-        severity=settings.log_severity if settings.log_severity != "INTERNAL_ERROR" else "ERROR",
-        config="\n".join(_config_lines(settings, weak_typing)),
-        after=_AFTER if settings.timing_cache else "",
+        module=plan.features.module, model=model_path, engine=engine_path, convert=convert,
+        severity=plan.log_severity if plan.log_severity != "INTERNAL_ERROR" else "ERROR",
+        config="\n".join(_config_lines(plan)),
+        after=_AFTER if plan.timing_cache else "",
     )
 
 
-def _config_lines(settings: BuildSettings, weak_typing: bool) -> list[str]:
-    lines = [f"config.builder_optimization_level = {settings.optimization_level}"]
-    if settings.workspace_mib is not None:
+def _config_lines(plan: BuildPlan) -> list[str]:
+    lines = [f"config.builder_optimization_level = {plan.optimization_level}"]
+    if plan.workspace_mib is not None:
         lines.append("config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, "
-                     f"{settings.workspace_mib} << 20)")
-    if weak_typing:
-        lines.append(f"config.set_flag(trt.BuilderFlag.{settings.precision.upper()})")
-    for index, profile in enumerate(settings.profiles):
+                     f"{plan.workspace_mib} << 20)")
+    lines.extend(f"config.set_flag(trt.BuilderFlag.{flag})" for flag in plan.flags)
+    if plan.strategy is PrecisionStrategy.BUILDER_FLAG and plan.layer_pins:
+        lines.append(_PINS.format(keep=list(plan.layer_pins)))
+    for index, profile in enumerate(plan.profiles):
         lines.append(f"profile{index} = builder.create_optimization_profile()")
         lines.extend(f"profile{index}.set_shape({s.input!r}, {s.min}, {s.opt}, {s.max})"
                      for s in profile)
         lines.append(f"config.add_optimization_profile(profile{index})")
-    if settings.hardware_compatibility != "none":
+    if plan.hardware_compatibility is not HardwareCompatibility.NONE:
         lines.append("config.hardware_compatibility_level = "
-                     f"trt.HardwareCompatibilityLevel.{_HW_ENUM[settings.hardware_compatibility]}")
-    for flag, on in (("VERSION_COMPATIBLE", settings.version_compatible),
-                     ("REFIT", settings.refit), ("STRIP_PLAN", settings.strip_plan)):
-        if on:
-            lines.append(f"config.set_flag(trt.BuilderFlag.{flag})")
-    if settings.compute_capabilities:
-        lines.append(f"config.num_compute_capabilities = {len(settings.compute_capabilities)}")
+                     f"trt.HardwareCompatibilityLevel.{plan.hardware_compatibility.name}")
+    if plan.targets:
+        lines.append(f"config.num_compute_capabilities = {len(plan.targets)}")
         lines.extend(
             f"config.set_compute_capability(trt.ComputeCapability.SM{cc.replace('.', '')}, {i})"
-            for i, cc in enumerate(settings.compute_capabilities))
+            for i, cc in enumerate(plan.targets))
     lines.append("config.profiling_verbosity = "
-                 f"trt.ProfilingVerbosity.{settings.profiling_verbosity.upper()}")
-    if settings.timing_cache:
+                 f"trt.ProfilingVerbosity.{plan.profiling_verbosity.name}")
+    if plan.timing_cache:
         lines.append("# timing cache: load it if present, save it after the build")
-        lines.append(f"_cache_path = {settings.timing_cache!r}")
+        lines.append(f"_cache_path = {plan.timing_cache!r}")
         lines.append("try:\n    _cache_bytes = open(_cache_path, 'rb').read()\n"
                      "except FileNotFoundError:\n    _cache_bytes = b''")
         lines.append("config.set_timing_cache(config.create_timing_cache(_cache_bytes), False)")

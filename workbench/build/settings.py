@@ -1,10 +1,11 @@
 """Build settings and optimization profiles: pure Python, no TensorRT.
 
-A :class:`BuildSettings` maps 1:1 to a TensorRT builder config, to a ``trtexec`` command
-line (:meth:`BuildSettings.to_trtexec`) and to a runnable bare-API script
-(:meth:`BuildSettings.to_python`, in :mod:`workbench.build.render`). Validation against
-the model's inputs happens here, before TensorRT sees anything, so the errors can say which
-input and which axis is wrong.
+A :class:`BuildSettings` is what the user chose (its schema, with the choices as enums, is
+:mod:`workbench.build.fields`). Together with what the installed TensorRT offers it makes
+one :class:`~workbench.build.plan.BuildPlan`, which the builder executes and the trtexec /
+Python renderings print (:meth:`BuildSettings.to_trtexec`, :meth:`BuildSettings.to_python`).
+Validation against the model's inputs happens here, before TensorRT sees anything, so the
+errors can say which input and which axis is wrong.
 
 Default profiles (:func:`default_profiles`) are seeded from the symbolic dimension names:
 
@@ -32,6 +33,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from workbench.build.fields import (
+    COMPUTE_CAPABILITIES,
+    LOG_SEVERITIES,
+    HardwareCompatibility,
+    Precision,
+    ProfilingVerbosity,
+)
 from workbench.core.errors import BuildSettingsError
 from workbench.core.records import TensorSpec
 
@@ -46,11 +54,10 @@ __all__ = [
     "seed_profile",
 ]
 
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
-HARDWARE_COMPATIBILITY: tuple[str, ...] = ("none", "ampere_plus", "same_compute_capability")
-PROFILING_VERBOSITY: tuple[str, ...] = ("none", "layer_names_only", "detailed")
-LOG_SEVERITIES: tuple[str, ...] = ("INTERNAL_ERROR", "ERROR", "WARNING", "INFO", "VERBOSE")
-COMPUTE_CAPABILITIES: tuple[str, ...] = ("7.5", "8.0", "8.6", "8.9", "12.0", "12.1")
+# The choices' texts (the enums in workbench.build.fields are the source).
+PRECISIONS: tuple[str, ...] = tuple(p.value for p in Precision)
+HARDWARE_COMPATIBILITY: tuple[str, ...] = tuple(h.value for h in HardwareCompatibility)
+PROFILING_VERBOSITY: tuple[str, ...] = tuple(v.value for v in ProfilingVerbosity)
 
 _BATCH_NAMES = ("batch", "bs", "n", "b", "batch_size", "batchsize", "num")
 _SEQUENCE_HINTS = ("seq", "len", "token", "time", "step")
@@ -126,18 +133,18 @@ class BuildSettings:
     means "seed from the model's symbolic dims" (see :func:`default_profiles`).
     """
 
-    precision: str = "fp32"
+    precision: Precision = Precision.FP32
     keep_fp32: tuple[str, ...] = ()
     workspace_mib: int | None = None
     optimization_level: int = 3
     profiles: tuple[Profile, ...] = ()
-    hardware_compatibility: str = "none"
+    hardware_compatibility: HardwareCompatibility = HardwareCompatibility.NONE
     version_compatible: bool = False
     refit: bool = False
     strip_plan: bool = False
     timing_cache: str | None = None
     compute_capabilities: tuple[str, ...] = ()
-    profiling_verbosity: str = "detailed"
+    profiling_verbosity: ProfilingVerbosity = ProfilingVerbosity.DETAILED
     log_severity: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -154,9 +161,13 @@ class BuildSettings:
         self._check_scalars()
 
     def _check_scalars(self) -> None:
-        _one_of("precision", self.precision, PRECISIONS)
-        _one_of("hardware_compatibility", self.hardware_compatibility, HARDWARE_COMPATIBILITY)
-        _one_of("profiling_verbosity", self.profiling_verbosity, PROFILING_VERBOSITY)
+        # Given as text or enum; kept as the enum (equal to its text, so both compare).
+        for name, choice in (("precision", Precision),
+                             ("hardware_compatibility", HardwareCompatibility),
+                             ("profiling_verbosity", ProfilingVerbosity)):
+            value = getattr(self, name)
+            _one_of(name, value, tuple(c.value for c in choice))
+            object.__setattr__(self, name, choice(value))
         _one_of("log_severity", self.log_severity, LOG_SEVERITIES)
         if not 0 <= _as_int("optimization_level", self.optimization_level) <= 5:
             raise BuildSettingsError(
@@ -179,7 +190,7 @@ class BuildSettings:
             if not isinstance(self.timing_cache, (str, os.PathLike)):
                 raise _wrong_type("timing_cache", self.timing_cache, "a file path or None")
             object.__setattr__(self, "timing_cache", os.fspath(self.timing_cache))
-        if self.keep_fp32 and self.precision == "fp32":
+        if self.keep_fp32 and self.precision is Precision.FP32:
             raise BuildSettingsError(
                 "keep_fp32 only makes sense with a reduced precision.",
                 expected="precision='fp16' or 'bf16' together with keep_fp32",
@@ -222,29 +233,39 @@ class BuildSettings:
 
     def to_trtexec(self, model_path: str, engine_path: str = "model.engine", *,
                    strongly_typed: bool | None = None, tool: str = "trtexec") -> str:
-        """The equivalent ``trtexec`` command line (see :mod:`workbench.build.render`)."""
+        """The equivalent ``trtexec`` command line, via the build plan.
+
+        ``tool="tensorrt_rtx"`` (or ``strongly_typed=True``) renders for a strongly typed
+        TensorRT (11.x, RTX), else for TensorRT 10 (see :mod:`workbench.build.render`).
+        """
+        from workbench.build.plan import BackendFeatures, make_plan
         from workbench.build.render import trtexec_command
 
-        return trtexec_command(self, model_path, engine_path, strongly_typed=strongly_typed,
-                               tool=tool)
+        typed = tool == "tensorrt_rtx" if strongly_typed is None else strongly_typed
+        features = BackendFeatures.typical(rtx=tool == "tensorrt_rtx", strongly_typed=typed)
+        return trtexec_command(make_plan(self, features), model_path, engine_path)
 
     def to_python(self, model_path: str, engine_path: str = "model.engine", *,
                   module: str = "tensorrt_rtx") -> str:
         """A runnable script that builds the same engine with the bare TensorRT API."""
+        from workbench.build.plan import BackendFeatures, make_plan
         from workbench.build.render import python_script
 
-        return python_script(self, model_path, engine_path, module=module)
+        features = BackendFeatures.typical(rtx=module == "tensorrt_rtx",
+                                           strongly_typed=module != "tensorrt")
+        return python_script(make_plan(self, features), model_path, engine_path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "precision": self.precision, "keep_fp32": list(self.keep_fp32),
+            "precision": self.precision.value, "keep_fp32": list(self.keep_fp32),
             "workspace_mib": self.workspace_mib, "optimization_level": self.optimization_level,
             "profiles": [[s.to_dict() for s in profile] for profile in self.profiles],
-            "hardware_compatibility": self.hardware_compatibility,
+            "hardware_compatibility": self.hardware_compatibility.value,
             "version_compatible": self.version_compatible, "refit": self.refit,
             "strip_plan": self.strip_plan, "timing_cache": self.timing_cache,
             "compute_capabilities": list(self.compute_capabilities),
-            "profiling_verbosity": self.profiling_verbosity, "log_severity": self.log_severity,
+            "profiling_verbosity": self.profiling_verbosity.value,
+            "log_severity": self.log_severity,
         }
 
     @classmethod

@@ -8,21 +8,12 @@ message), 2 a usage error (argparse's own convention).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from workbench.core.errors import WorkbenchError
 
 __all__ = ["build_parser", "main"]
-
-COMMAND_MODULES: tuple[str, ...] = (
-    "workbench.cli.inspect_cmd",
-    "workbench.cli.diagnose_cmd",
-    "workbench.cli.trt_cmds",
-    "workbench.cli.compare_cmds",
-)
-
 
 def build_parser() -> argparse.ArgumentParser:
     from workbench.core.version import __version__
@@ -34,8 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    # Each module imports its heavy dependencies inside its handlers: importing all is cheap.
+    from workbench.cli import compare_cmds, diagnose_cmd, inspect_cmd, trt_cmds
+
+    for module in (inspect_cmd, diagnose_cmd, trt_cmds, compare_cmds):
+        module.register(sub)
     return parser
 
 

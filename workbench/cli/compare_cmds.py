@@ -8,7 +8,6 @@ exits 0 when FP16 passes the tolerances and 1 when it does not, so scripts can g
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -114,7 +113,7 @@ def _make_runner(path: Path) -> Any:
 
         return OrtRunner(path)  # a missing path gets the loader's clear message
     try:
-        module = importlib.import_module("workbench.backends.trt.runner")
+        from workbench.backends.trt.runner import TrtRunner
     except ImportError as err:
         raise BackendUnavailableError(
             f"{path} looks like a TensorRT engine, and TensorRT cannot be imported here.",
@@ -122,7 +121,7 @@ def _make_runner(path: Path) -> Any:
             found=f"{type(err).__name__}: {err}",
             fix="run engines on a GPU machine; on this one, run the .onnx model instead",
         ) from err
-    ready, why = module.TrtRunner.can_run()
+    ready, why = TrtRunner.can_run()
     if not ready:
         raise BackendUnavailableError(
             f"{path} is a TensorRT engine, and engines cannot run on this machine.",
@@ -131,7 +130,7 @@ def _make_runner(path: Path) -> Any:
             fix="run the engine on a GPU machine; here, `trt-workbench run MODEL.onnx` "
             "runs the ONNX model with ONNX Runtime",
         )
-    return module.TrtRunner(path)
+    return TrtRunner(path)
 
 
 def _int_ranges(runner: Any) -> dict[str, tuple[int, int]] | None:

@@ -13,13 +13,9 @@ import sys
 import threading
 from typing import Any
 
-from workbench.build.settings import (
-    HARDWARE_COMPATIBILITY,
-    PRECISIONS,
-    PROFILING_VERBOSITY,
-    BuildSettings,
-    ShapeProfile,
-)
+from workbench.build.fields import FIELDS, FieldKind, SettingField
+from workbench.build.plan import GRAPH_CONVERSIONS
+from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.errors import BuildSettingsError
 
 __all__ = ["register", "settings_from_args"]
@@ -31,26 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                   description="Build an engine from an ONNX model.")
     build.add_argument("model", help="the .onnx file")
     build.add_argument("-o", "--output", required=True, help="engine path (card: PATH.json)")
-    build.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    build.add_argument("--keep-fp32", nargs="+", default=[], metavar="NODE",
-                       help="node names kept in FP32 with --precision fp16")
-    build.add_argument("--workspace", type=int, metavar="MIB", help="workspace limit in MiB")
-    build.add_argument("--opt-level", type=int, default=3, choices=range(6), metavar="0-5")
-    build.add_argument("--shapes", nargs="+", default=[], metavar="INPUT:MIN,OPT,MAX",
-                       help="one optimization profile, e.g. image:1x3x32x32,1x3x224x224,"
-                       "8x3x512x512 (default: seeded from the symbolic dims)")
-    build.add_argument("--hardware-compatibility", choices=HARDWARE_COMPATIBILITY,
-                       default="none")
-    build.add_argument("--version-compatible", action="store_true")
-    build.add_argument("--refit", action="store_true")
-    build.add_argument("--strip-plan", action="store_true")
-    build.add_argument("--timing-cache", metavar="FILE")
-    build.add_argument("--compute-capability", nargs="+", default=[], metavar="CC",
-                       help="TensorRT-RTX targets, e.g. 8.9 12.0")
-    build.add_argument("--profiling-verbosity", choices=PROFILING_VERBOSITY,
-                       default="detailed")
-    build.add_argument("--log-level", default="INFO",
-                       choices=("ERROR", "WARNING", "INFO", "VERBOSE"))
+    defaults = BuildSettings()
+    for field in FIELDS:  # one option per setting, from the schema
+        _add_setting_option(build, field, getattr(defaults, field.name))
     build.add_argument("--overwrite", action="store_true", help="replace an existing engine")
     build.add_argument("--json", action="store_true", help="print the engine card as JSON")
     build.set_defaults(handler=run_build)
@@ -70,29 +49,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "typed TensorRT (11.x, RTX) builds for --precision fp16.")
     convert.add_argument("model", help="the FP32 .onnx file")
     convert.add_argument("-o", "--output", required=True, help="the converted .onnx file")
-    convert.add_argument("--precision", choices=("fp16",), default="fp16")
+    convert.add_argument("--precision", choices=sorted(p.value for p in GRAPH_CONVERSIONS),
+                         default="fp16")
     convert.add_argument("--keep-fp32", nargs="+", default=[], metavar="NODE",
                          help="node names left in FP32")
     convert.add_argument("--overwrite", action="store_true")
     convert.set_defaults(handler=run_convert)
 
 
+_METAVARS = {FieldKind.NAMES: "NODE", FieldKind.MIB: "MIB", FieldKind.LEVEL: "0-5",
+             FieldKind.PATH: "FILE", FieldKind.TARGETS: "CC",
+             FieldKind.PROFILES: "INPUT:MIN,OPT,MAX"}
+
+
+def _add_setting_option(parser: argparse.ArgumentParser, field: SettingField,
+                        default: Any) -> None:
+    """The CLI option of one setting, its form decided by the field's kind."""
+    options: dict[str, Any] = {"help": field.help, "dest": field.name}
+    if field.kind is FieldKind.CHOICE:
+        options.update(choices=field.choices, default=str(default))
+    elif field.kind is FieldKind.FLAG:
+        options.update(action="store_true")
+    elif field.kind in (FieldKind.NAMES, FieldKind.TARGETS, FieldKind.PROFILES):
+        options.update(nargs="+", default=[], metavar=_METAVARS[field.kind])
+    elif field.kind is FieldKind.LEVEL:
+        options.update(type=int, default=default, choices=range(6), metavar="0-5")
+    elif field.kind is FieldKind.MIB:
+        options.update(type=int, metavar="MIB")
+    else:
+        options.update(metavar=_METAVARS[field.kind])
+    parser.add_argument(field.cli, **options)
+
+
 def settings_from_args(args: argparse.Namespace) -> BuildSettings:
-    shapes = tuple(ShapeProfile.parse(text) for text in args.shapes)
+    """BuildSettings from the options :func:`register` made from the schema."""
     if args.keep_fp32 and args.precision == "fp32":
         raise BuildSettingsError("--keep-fp32 needs --precision fp16 (or bf16).",
                                  expected="--precision fp16 --keep-fp32 NODE ...",
                                  found="--precision fp32", fix="add --precision fp16")
-    return BuildSettings(
-        precision=args.precision, keep_fp32=tuple(args.keep_fp32),
-        workspace_mib=args.workspace, optimization_level=args.opt_level,
-        profiles=(shapes,) if shapes else (),
-        hardware_compatibility=args.hardware_compatibility,
-        version_compatible=args.version_compatible, refit=args.refit,
-        strip_plan=args.strip_plan, timing_cache=args.timing_cache,
-        compute_capabilities=tuple(args.compute_capability),
-        profiling_verbosity=args.profiling_verbosity, log_severity=args.log_level,
-    )
+    values: dict[str, Any] = {}
+    for field in FIELDS:
+        value = getattr(args, field.name)
+        if field.kind is FieldKind.PROFILES:
+            shapes = tuple(ShapeProfile.parse(text) for text in value)
+            value = (shapes,) if shapes else ()
+        elif field.kind in (FieldKind.NAMES, FieldKind.TARGETS):
+            value = tuple(value)
+        values[field.name] = value
+    return BuildSettings(**values)
 
 
 class _Terminal:
@@ -207,9 +211,9 @@ def _print_layers(layers: Any) -> None:
 def run_convert(args: argparse.Namespace) -> int:
     from workbench.inspection.loading import load_model
     from workbench.transforms.folding import save_model_atomic
-    from workbench.transforms.fp16 import convert_to_fp16
+    from workbench.transforms.precision import convert_graph
 
-    converted = convert_to_fp16(load_model(args.model), args.keep_fp32)
+    converted = convert_graph(load_model(args.model), args.precision, args.keep_fp32)
     path = save_model_atomic(converted, args.output, overwrite=args.overwrite)
     kept = f", {len(args.keep_fp32)} node(s) kept in FP32" if args.keep_fp32 else ""
     print(f"wrote {path} ({args.precision}{kept})")

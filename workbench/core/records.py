@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import Enum
 from typing import Any
 
-__all__ = ["Dim", "TensorSpec"]
+__all__ = ["Choice", "Dim", "TensorSpec"]
+
+
+class Choice(str, Enum):
+    """A string enum equal to (and printed as) its value: ``Precision.FP16 == "fp16"``.
+
+    Every closed set of choices (precisions, task states, event names) is one of these, so
+    code compares members while users and JSON may still give and see the text.
+    """
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 # A dimension: a fixed size, a symbolic name ("batch"), or None when nothing is known.
 Dim = int | str | None

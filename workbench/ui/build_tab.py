@@ -7,8 +7,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from workbench.app.jobs import BuildJob
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Task, as_workbench_error
+from workbench.app.tasks import Event, Task, TaskKind, TaskState, as_workbench_error
+from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
 from workbench.ui.common import ErrorBox, esc, note
 from workbench.ui.layers import layers_html
@@ -54,10 +56,11 @@ class BuildTab:
         self.suggest_button.on_click(lambda _b: self.use_suggestion())
         self._suggestion: tuple[Any, ...] = ()
         self._check_generation = 0
+        self.check_thread: threading.Thread | None = None  # the last profile run started
         self.build_button.on_click(lambda _b: self.start())
         self.cancel_button.on_click(lambda _b: self.session.cancel_build())
-        session.on("build", self._on_build)
-        session.on("task", self._on_task)
+        session.on(Event.BUILD, self._on_build)
+        session.on(Event.TASK, self._on_task)
         self._ticker: threading.Thread | None = None
         self.widget = widgets.VBox([
             self.form.widget, self.suggest_button,
@@ -80,9 +83,9 @@ class BuildTab:
             return
         self.form.set_settings(self.session.default_settings(), model.summary.inputs)
 
-    def _on_task(self, _event: str, task: Task) -> None:
+    def _on_task(self, _event: str, task: Task[Any]) -> None:
         """Say before the build what the Parse tab found: a build of such a model fails."""
-        if task is not self.session.tasks.get("diagnose") or task.busy:
+        if task.kind not in (TaskKind.DIAGNOSE, TaskKind.FOLD) or task.busy:
             return
         report = self.session.diagnosis
         if report is None or report:
@@ -92,7 +95,7 @@ class BuildTab:
             f"⚠ TensorRT's parser rejects this model ({esc(', '.join(report.categories))}), "
             "so a build will fail: see the Parse tab for the cause and the fixes.", "warn")
 
-    def _on_settings(self, settings: Any) -> None:
+    def _on_settings(self, settings: BuildSettings | None) -> None:
         """Live: the commands follow the form; Build is enabled only for valid settings."""
         running = self._running()
         self.build_button.disabled = settings is None or self.session.model is None or running
@@ -103,14 +106,18 @@ class BuildTab:
         try:
             self.trtexec.value = self.session.trtexec_command(settings)
             self.python.value = self.session.python_script(settings)
-        except WorkbenchError as err:
-            self.trtexec.value = f"# cannot render: {err.summary}"
+        except WorkbenchError as err:  # the plan refuses: the build would, with this error
+            self.trtexec.value = self.python.value = f"# cannot build: {err.summary}"
 
-    def check_shapes(self, settings: Any) -> threading.Thread:
+    def check_shapes(self, settings: Any) -> threading.Thread | None:
         """Run the profile with ONNX Runtime in the background; "✔ settings valid" only when
         it runs. A newer edit makes an older check's result stale (ignored)."""
         self._check_generation += 1
         generation = self._check_generation
+        known = self.session.cached_profile_check(settings)
+        if known is not None:  # no run needed: say so at once
+            self._show_check(known)
+            return None
         self.form.valid.value = note("settings well-formed; running the profile's shapes with "
                                      "ONNX Runtime…")
         self.build_button.disabled = True
@@ -130,13 +137,18 @@ class BuildTab:
         if check is None:
             self.form.valid.value = note("✘ the profile could not be run: "
                                          + esc(error.summary), "error")
-        elif check:
+            self.build_button.disabled = True
+            return
+        self._show_check(check)
+
+    def _show_check(self, check: Any) -> None:
+        if check:
             self.form.valid.value = note("✔ settings valid for this model (" + esc(
                 check.text()) + ")", "ok")
         else:
             self.form.valid.value = note("✘ the model cannot run this profile: " + esc(
                 check.text()).replace("\n", "<br>"), "error")
-        self._suggestion = tuple(check.suggestion or ()) if check is not None else ()
+        self._suggestion = tuple(check.suggestion or ())
         self.suggest_button.layout.display = "" if self._suggestion and not check else "none"
         self.build_button.disabled = not check or self._running()
 
@@ -151,7 +163,7 @@ class BuildTab:
 
     # -- build ------------------------------------------------------------------------
 
-    def start(self) -> Any:
+    def start(self) -> BuildJob | None:
         """What the Build button does; returns the job (None when refused)."""
         self.error.clear()
         settings = self.form.validate()
@@ -165,7 +177,7 @@ class BuildTab:
             self.error.show(as_workbench_error(err, "starting the build"))
         return None
 
-    def _on_build(self, _event: str, job: Any) -> None:
+    def _on_build(self, _event: str, job: BuildJob) -> None:
         if not job.done:  # started: follow its log and progress
             self.log.attach(job.log)
             self.result.value = ""
@@ -177,36 +189,39 @@ class BuildTab:
         else:
             self._finished(job)
 
-    def _tick(self, job: Any) -> None:
-        while not job.wait(self.tick_s):
+    def _tick(self, job: BuildJob) -> None:
+        while not job.join(self.tick_s):
             self._show_progress(job)
         self._show_progress(job)
 
-    def _show_progress(self, job: Any) -> None:
+    def _show_progress(self, job: BuildJob) -> None:
         self.progress.value = job.fraction
         self.progress.description = f"{job.fraction:.0%}"
         phase = esc(job.phase or "starting")
         lines = f"{job.log.total:,} log lines"
         if job.done:  # the last phase is history now: say how it ended, and where
-            where = "" if job.state == "built" or not job.phase else f" (during: {phase})"
-            self.phase.value = (f"<small><b>{esc(job.state)}</b> after {job.elapsed:.1f} s"
+            built = job.state is TaskState.DONE
+            where = "" if built or not job.phase else f" (during: {phase})"
+            ended = "built" if built else str(job.state)
+            self.phase.value = (f"<small><b>{ended}</b> after {job.elapsed:.1f} s"
                                 f"{where} · {lines}</small>")
             return
         state = "cancelling…" if job.cancel_requested else job.state
         self.phase.value = (f"<small>{esc(state)} · phase: <b>{phase}</b> · "
                             f"{job.elapsed:.1f} s · {lines}</small>")
 
-    def _finished(self, job: Any) -> None:
+    def _finished(self, job: BuildJob) -> None:
         self.log.render()
         self._show_progress(job)
         self.cancel_button.disabled = True
         self.build_button.disabled = self.form.last_valid is None
-        if job.state == "built":
+        if job.state is TaskState.DONE and job.result is not None:
             self.progress.bar_style = "success"
             self.result.value = self._artifact_html(job.result, job.elapsed)
-        else:
-            self.progress.bar_style = "warning" if job.state == "cancelled" else "danger"
-            self.error.show(as_workbench_error(job.error, "building the engine"))
+        elif job.error is not None:
+            cancelled = job.state is TaskState.CANCELLED
+            self.progress.bar_style = "warning" if cancelled else "danger"
+            self.error.show(job.error)
 
     @staticmethod
     def _artifact_html(artifact: Any, elapsed: float) -> str:

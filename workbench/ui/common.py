@@ -11,7 +11,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.tasks import Task
+from workbench.app.tasks import Task, TaskState
 from workbench.core.errors import WorkbenchError
 
 __all__ = [
@@ -131,13 +131,13 @@ def show_png(image: widgets.Image, data: bytes) -> None:
 
 
 
-def busy_while(task: Task, buttons: Sequence[widgets.Button], status: widgets.HTML) -> None:
+def busy_while(task: Task[Any], buttons: Sequence[widgets.Button], status: widgets.HTML) -> None:
     """Reflect a task's state: disable ``buttons`` while it runs, say what happens."""
     for button in buttons:
         button.disabled = task.busy
     if task.busy:
         status.value = note(f"⏳ {esc(task.name)}…")
-    elif task.state == "done":
+    elif task.state is TaskState.DONE:
         status.value = note(f"✔ {esc(task.name)}: done in {task.elapsed:.2f} s", "ok")
-    elif task.state == "failed":
+    elif task.state in (TaskState.FAILED, TaskState.CANCELLED):
         status.value = note(f"✘ {esc(task.name)} failed (see below)", "error")

@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Task, as_workbench_error
+from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.compare.tolerances import PRESETS, Tolerance, Tolerances
 from workbench.ui.common import LINE, ErrorBox, busy_while, esc, html_table, note, show_png
 
@@ -104,7 +104,7 @@ class CompareTab:
         self.precision.observe(self._on_precision, "value")
         self.run_button.on_click(lambda _b: self.start())
         self.keep_button.on_click(lambda _b: self.keep_and_rerun())
-        session.on("task", self._on_task)
+        session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
             widgets.HBox([self.keep, self.seed]),
@@ -157,8 +157,8 @@ class CompareTab:
         self.keep.value = ", ".join(report.suggested_keep_fp32)
         return self.start()
 
-    def _on_task(self, _event: str, task: Task) -> None:
-        if task is not self.session.tasks.get("compare"):
+    def _on_task(self, _event: str, task: Task[Any]) -> None:
+        if task.kind is not TaskKind.COMPARE:
             return
         busy_while(task, [self.run_button, self.keep_button], self.status)
         if task.busy:

@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import as_workbench_error
+from workbench.app.tasks import Event, as_workbench_error
 from workbench.ui.common import ErrorBox, esc, kv_table, note
 from workbench.ui.layers import layers_html
 
@@ -77,8 +77,8 @@ class EnginesTab:
         self.delete_button.on_click(lambda _b: self._act(self._delete))
         self.listing.observe(lambda _c: self._on_select(), "value")
         self.confirm.observe(lambda _c: self._enable_actions(), "value")
-        session.on("build", lambda _e, job: self._on_build(job))
-        session.on("engines", lambda _e, _entries: self.refresh())
+        session.on(Event.BUILD, lambda _e, job: self._on_build(job))
+        session.on(Event.ENGINES, lambda _e, _entries: self.refresh())
         self.widget = widgets.VBox([
             widgets.HTML(f"<small>folder: <code>{esc(session.engines_dir.resolve())}</code>"
                          "</small>"),

@@ -12,6 +12,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
+from workbench.app.tasks import Event
 from workbench.core.errors import WorkbenchError
 from workbench.ui.common import ErrorBox, esc, html_table, kv_table, note, show_png
 
@@ -96,7 +97,7 @@ class ModelTab:
         self.next_button.on_click(lambda _b: self.show_page(self.page + 1))
         self.view_button.on_click(lambda _b: self.view_graph())
         self.stop_button.on_click(lambda _b: self.stop_graph())
-        session.on("graph", lambda _e, _v: self._show_graph())
+        session.on(Event.GRAPH, lambda _e, _v: self._show_graph())
         # The graph view sits above the node table: below 50 rows it would be out of sight.
         self.details = widgets.VBox([
             widgets.HBox([self.view_button, self.stop_button]), self.error, self.graph,

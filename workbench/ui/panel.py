@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Task
+from workbench.app.tasks import Event, Task, TaskKind
 from workbench.core.errors import WorkbenchError
 from workbench.ui.build_tab import BuildTab
 from workbench.ui.common import ErrorBox, busy_while, esc, note
@@ -100,8 +100,8 @@ class WorkbenchPanel(widgets.VBox):
                          layout=widgets.Layout(width="100%"))
         self.add_class("wb-panel")
         self._views = tabs
-        self._unsubscribe = [session.on("model", self._on_model),
-                             session.on("task", self._on_task)]
+        self._unsubscribe = [session.on(Event.MODEL, self._on_model),
+                             session.on(Event.TASK, self._on_task)]
         self._show_title()
 
     def _show_title(self) -> None:
@@ -117,12 +117,12 @@ class WorkbenchPanel(widgets.VBox):
             view.on_model(model)
         if model is not None:
             self.status.value = note(f"Loaded {esc(model.label)}.", "ok")
-            triage = self.session.tasks.get("diagnose")
+            triage = self.session.triage_task
             if triage is None or not triage.busy:  # fold-and-retry diagnoses by itself
                 self.parse.run_diagnosis()  # ready by the time the user opens the tab
 
-    def _on_task(self, _event: str, task: Task) -> None:
-        if task is self.session.tasks.get("load"):
+    def _on_task(self, _event: str, task: Task[Any]) -> None:
+        if task.kind is TaskKind.LOAD:
             busy_while(task, [self.chooser.open_button], self.status)
             self.chooser.picker.disabled = task.busy
 

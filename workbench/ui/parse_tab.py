@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Task
+from workbench.app.tasks import TRIAGE, Event, Task, as_workbench_error
 from workbench.ui.common import LINE, ErrorBox, busy_while, esc, note, plural
 
 __all__ = ["ParseTab", "group_card", "islands_html", "issue_card"]
@@ -98,7 +99,7 @@ class ParseTab:
         self._nodes_before_fold: int | None = None
         self.fold_button.on_click(lambda _b: self.fold_and_retry())
         self.reduce_button.on_click(lambda _b: self._start(self.session.start_reduce))
-        session.on("task", self._on_task)
+        session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HBox([self.diagnose_button, self.fold_button, self.reduce_button]),
             self.saved, self.status, self.error, self.verdict, self.cards, self.islands,
@@ -121,27 +122,24 @@ class ParseTab:
         else:
             self.verdict.value = "<i>diagnosing…</i>"
 
-    def fold_and_retry(self) -> Task | None:
+    def fold_and_retry(self) -> Task[Any] | None:
         model = self.session.model
         self._nodes_before_fold = len(model.summary.nodes) if model else None
         return self._start(self.session.start_fold_and_retry)
 
-    def run_diagnosis(self) -> Task | None:
+    def run_diagnosis(self) -> Task[Any] | None:
         return self._start(self.session.start_diagnose)
 
-    def _start(self, starter: Any) -> Task | None:
+    def _start(self, starter: Callable[[], Task[Any]]) -> Task[Any] | None:
         self.error.clear()
         try:
-            task: Task = starter()
-            return task
+            return starter()
         except Exception as err:  # a busy task or no model: shown, never raised
-            from workbench.app.tasks import as_workbench_error
-
             self.error.show(as_workbench_error(err, "starting the diagnosis"))
             return None
 
-    def _on_task(self, _event: str, task: Task) -> None:
-        if task is not self.session.tasks.get("diagnose"):
+    def _on_task(self, _event: str, task: Task[Any]) -> None:
+        if task.kind not in TRIAGE:  # diagnose, fold and reduce all end here
             return
         busy_while(task, self.buttons, self.status)
         if task.busy:

@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Task, as_workbench_error
+from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.ui.common import ErrorBox, busy_while, esc, html_table, note
 
 __all__ = ["RunTab"]
@@ -41,7 +41,7 @@ class RunTab:
         self.upload.observe(self._on_upload, "value")
         self.backend.observe(lambda _c: self._show_backend(), "value")
         self.run_button.on_click(lambda _b: self.start())
-        session.on("task", self._on_task)
+        session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HTML("<b>Inputs</b>"),
             widgets.HBox([self.seed, self.generate_button, self.upload]), self.inputs,
@@ -108,8 +108,8 @@ class RunTab:
             self.error.show(as_workbench_error(err, "starting the run"))
             return None
 
-    def _on_task(self, _event: str, task: Task) -> None:
-        if task is not self.session.tasks.get("run"):
+    def _on_task(self, _event: str, task: Task[Any]) -> None:
+        if task.kind is not TaskKind.RUN:
             return
         busy_while(task, [self.run_button, self.generate_button], self.status)
         if task.busy:

@@ -1,4 +1,4 @@
-"""The build-settings form, generated from :class:`~workbench.build.settings.BuildSettings` fields,
+"""The build-settings form: one widget per row of the schema (:mod:`workbench.build.fields`),
 and the profile editor seeded from the model's symbolic dims, validated as the user types.
 
 The form holds no state of its own: :meth:`SettingsForm.settings` builds a BuildSettings
@@ -8,96 +8,53 @@ from the widgets (raising BuildSettingsError with expected/found/fix), and
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.build.settings import (
-    COMPUTE_CAPABILITIES,
-    HARDWARE_COMPATIBILITY,
-    LOG_SEVERITIES,
-    PRECISIONS,
-    PROFILING_VERBOSITY,
-    BuildSettings,
-    ShapeProfile,
-    default_profiles,
-)
+from workbench.build.fields import FIELDS, FieldKind, SettingField
+from workbench.build.settings import BuildSettings, ShapeProfile, default_profiles
 from workbench.core.errors import BuildSettingsError, WorkbenchError
 from workbench.core.records import TensorSpec
 from workbench.ui.common import ErrorBox, esc, note
 
 __all__ = ["ProfileEditor", "SettingsForm"]
 
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "precision": PRECISIONS,
-    "hardware_compatibility": HARDWARE_COMPATIBILITY,
-    "profiling_verbosity": PROFILING_VERBOSITY,
-    "log_severity": LOG_SEVERITIES,
-}
-_HELP: dict[str, str] = {
-    "keep_fp32": "node names, comma-separated",
-    "workspace_mib": "TensorRT's default (no limit)",
-    "timing_cache": "file path; empty = none",
-}
-# Labels a trtexec user recognises; the tooltip names the trtexec flag.
-_LABELS: dict[str, tuple[str, str]] = {
-    "precision": ("precision", "--fp16 / --bf16 (TensorRT 10); strongly typed FP16 model "
-                  "(TensorRT 11 / RTX)"),
-    "keep_fp32": ("keep in FP32", "--layerPrecisions=NODE:fp32 --precisionConstraints=obey"),
-    "workspace_mib": ("workspace (MiB)", "--memPoolSize=workspace:N (MiB); empty = no limit"),
-    "optimization_level": ("optimization level", "--builderOptimizationLevel (0 fastest "
-                           "build … 5 most tactics)"),
-    "hardware_compatibility": ("hardware compat.", "--hardwareCompatibilityLevel"),
-    "version_compatible": ("version compatible", "--versionCompatible (needs a GPU)"),
-    "refit": ("refittable", "--refit (needs a GPU on TensorRT-RTX)"),
-    "strip_plan": ("strip weights from plan", "--stripWeights (needs a GPU on TensorRT-RTX)"),
-    "timing_cache": ("timing cache", "--timingCacheFile"),
-    "compute_capabilities": ("GPU targets", "--computeCapabilities (TensorRT-RTX); none "
-                             "selected = TensorRT's default targets; ctrl/shift-click for more"),
-    "profiling_verbosity": ("profiling verbosity", "--profilingVerbosity"),
-    "log_severity": ("build log level", "--verbose shows VERBOSE; what TensorRT sends to the "
-                     "log below"),
-}
 _ARCHS = {"7.5": "Turing", "8.0": "Ampere", "8.6": "Ampere", "8.9": "Ada",
           "12.0": "Blackwell", "12.1": "Blackwell"}
 _WIDE = widgets.Layout(width="95%")
 _STYLE = {"description_width": "170px"}
 
 
-def _field_widget(field: dataclasses.Field[Any], default: Any) -> widgets.Widget | None:
-    """One widget per BuildSettings field, chosen by its name and default's type."""
-    name = field.name
-    label, tip = _LABELS.get(name, (name.replace("_", " "), ""))
+def _field_widget(field: SettingField, default: Any) -> widgets.Widget | None:
+    """One widget per setting of the schema, chosen by the field's kind."""
+    label, tip = field.label, field.trtexec
     common: dict[str, Any] = {"description": label, "style": _STYLE, "layout": _WIDE,
                               "tooltip": tip}
-    if name == "profiles":
+    if field.kind is FieldKind.PROFILES:
         return None  # the profile editor handles these
-    if name in _CHOICES:
-        return widgets.Dropdown(options=list(_CHOICES[name]), value=default, **common)
-    if name == "compute_capabilities":
-        options = [(f"SM {cc} ({_ARCHS.get(cc, 'GPU')})", cc) for cc in COMPUTE_CAPABILITIES]
+    if field.kind is FieldKind.CHOICE:
+        return widgets.Dropdown(options=list(field.choices), value=str(default), **common)
+    if field.kind is FieldKind.TARGETS:
+        options = [(f"SM {cc} ({_ARCHS.get(cc, 'GPU')})", cc) for cc in field.choices]
         return widgets.SelectMultiple(options=options, value=(), rows=3, **common)
-    if name == "optimization_level":
+    if field.kind is FieldKind.LEVEL:
         return widgets.IntSlider(value=default, min=0, max=5, **common)
-    if isinstance(default, bool):
+    if field.kind is FieldKind.FLAG:
         return widgets.Checkbox(value=default, indent=False, description=label, tooltip=tip)
-    if isinstance(default, tuple):
-        return widgets.Text(value=", ".join(default), placeholder=_HELP.get(name, ""), **common)
-    return widgets.Text(value="" if default is None else str(default),
-                        placeholder=_HELP.get(name, ""), **common)
+    return widgets.Text(value=_show(field, default), placeholder=field.placeholder, **common)
 
 
-def _read(name: str, widget: widgets.Widget) -> Any:
+def _read(field: SettingField, widget: widgets.Widget) -> Any:
     value = widget.value
-    if name == "workspace_mib":
+    if field.kind is FieldKind.MIB:
         return _workspace(value)
-    if name == "timing_cache":
+    if field.kind is FieldKind.PATH:
         return value.strip() or None
-    if name == "keep_fp32":
+    if field.kind is FieldKind.NAMES:
         return tuple(part.strip() for part in value.split(",") if part.strip())
-    if name == "compute_capabilities":
+    if field.kind is FieldKind.TARGETS:
         return tuple(value)
     return value
 
@@ -115,15 +72,15 @@ def _workspace(text: str) -> int | None:
             found=repr(text), fix="type a number like 1024, or clear the field") from err
 
 
-def _show(name: str, value: Any) -> Any:
-    if name == "workspace_mib":
+def _show(field: SettingField, value: Any) -> Any:
+    if field.kind in (FieldKind.MIB, FieldKind.PATH):
         return "" if value is None else str(value)
-    if name == "timing_cache":
-        return value or ""
-    if name == "keep_fp32":
+    if field.kind is FieldKind.NAMES:
         return ", ".join(value)
-    if name == "compute_capabilities":
+    if field.kind is FieldKind.TARGETS:
         return tuple(value)
+    if field.kind is FieldKind.CHOICE:
+        return str(value)
     return value
 
 
@@ -190,11 +147,13 @@ class SettingsForm:
         self._on_valid = on_valid
         defaults = BuildSettings()
         self.fields: dict[str, widgets.Widget] = {}
-        for field in dataclasses.fields(BuildSettings):
+        self._schema: dict[str, SettingField] = {}
+        for field in FIELDS:
             widget = _field_widget(field, getattr(defaults, field.name))
             if widget is not None:
                 widget.observe(lambda _c: self.validate(), "value")
                 self.fields[field.name] = widget
+                self._schema[field.name] = field
         self.profile_editor = ProfileEditor(self._revalidate)
         self.errors = ErrorBox()
         self.valid = widgets.HTML()
@@ -210,13 +169,13 @@ class SettingsForm:
         self.validate()
 
     def settings(self) -> BuildSettings:
-        values = {name: _read(name, w) for name, w in self.fields.items()}
+        values = {name: _read(self._schema[name], w) for name, w in self.fields.items()}
         profile = self.profile_editor.profile()
         return BuildSettings(**values, profiles=(profile,) if profile else ())
 
     def set_settings(self, settings: BuildSettings, inputs: Sequence[TensorSpec]) -> None:
         for name, widget in self.fields.items():
-            widget.value = _show(name, getattr(settings, name))
+            widget.value = _show(self._schema[name], getattr(settings, name))
         profile = settings.profiles[0] if settings.profiles else ()
         self.profile_editor.seed(inputs, profile)
 

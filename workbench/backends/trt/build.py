@@ -5,11 +5,12 @@ TensorRT build releases the GIL). The log goes to a :class:`~workbench.core.logb
 progress to a :class:`~workbench.backends.trt.progress.PhaseTracker`, and TensorRT's stray
 stderr lines are captured (see :mod:`workbench.backends.trt.logger`).
 
-Precision is a strategy chosen from what the installed TensorRT offers: weak typing
-(TensorRT 10) sets ``BuilderFlag.FP16/BF16``; strongly typed TensorRT (11.x, RTX) builds
-from a graph converted by :func:`workbench.transforms.fp16.convert_to_fp16`. BF16 on a
-strongly typed TensorRT is refused with BackendUnavailableError: there is no BF16 graph
-conversion in the workbench yet (onnxconverter-common has none).
+What to tell TensorRT is decided by :func:`workbench.build.plan.make_plan` from the settings
+and the installed TensorRT's features; this module only executes the
+:class:`~workbench.build.plan.BuildPlan` (the trtexec and Python renderings print the same
+plan). Precision is the plan's strategy: weak typing (TensorRT 10) sets
+``BuilderFlag.FP16/BF16``; strongly typed TensorRT (11.x, RTX) builds from a graph converted
+by :func:`workbench.transforms.precision.convert_graph`.
 """
 
 from __future__ import annotations
@@ -37,17 +38,18 @@ from workbench.backends.trt.progress import (
     make_progress_monitor,
 )
 from workbench.build.engines import EngineArtifact, EngineCard, sha256_hex
+from workbench.build.plan import BuildPlan, make_plan
 from workbench.build.settings import BuildSettings, image_spatial_axes
-from workbench.core.errors import (
-    BackendUnavailableError,
-    BuildCancelled,
-    BuildError,
-    BuildSettingsError,
-)
+from workbench.core.errors import BuildCancelled, BuildError, BuildSettingsError
 from workbench.core.fileio import write_atomic
 from workbench.core.logbus import LogBus, LogRecord
 from workbench.inspection.control_flow import control_flow
-from workbench.inspection.loading import ModelSource, load_model_file, read_model_file
+from workbench.inspection.loading import (
+    ModelFile,
+    ModelSource,
+    load_model_file,
+    read_model_file,
+)
 from workbench.inspection.protos import graph_io_specs
 from workbench.triage.build_failures import BuildFacts
 
@@ -87,10 +89,10 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     probe = start_parser_probe(model_file)
     try:
         inputs, outputs = graph_io_specs(model.graph)
-        settings = settings.resolved(inputs)
+        plan = make_plan(settings, info.build_features(), inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
-        network_source = [_network_source(model_file, model, settings, info)]
-        facts = build_facts(model, settings, model_file.label)
+        network_source = [_network_source(model_file, plan)]
+        facts = build_facts(model, plan.settings, model_file.label)
     except BaseException:
         if probe is not None:
             probe.cancel()
@@ -100,6 +102,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     # TensorRT keeps its own copy of the weights; holding two more (bytes and proto) during
     # the build would add twice the model's size to the peak memory.
     del model, model_file
+    settings = plan.settings
     if isinstance(on_log, LogBus):
         bus, unsubscribe = on_log, None
     else:
@@ -107,8 +110,8 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         unsubscribe = bus.subscribe(on_log) if on_log is not None else None
     try:
         with _interrupt_cancels(cancel) as flag:
-            plan, kept = _build(network_source, label, settings, info, bus, on_progress, flag,
-                                probe, facts)
+            engine, kept = _build(network_source, label, plan, info, bus, on_progress, flag,
+                                  probe, facts)
     finally:
         if unsubscribe is not None:
             unsubscribe()
@@ -117,14 +120,14 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     card = EngineCard(
         flavour=info.flavour, trt_version=info.version, settings=settings,
         inputs=inputs, outputs=outputs, onnx_sha256=onnx_sha256,
-        plan_sha256=sha256_hex(plan), plan_size=len(plan), onnx_path=onnx_path,
+        plan_sha256=sha256_hex(engine), plan_size=len(engine), onnx_path=onnx_path,
         compute_capabilities=settings.compute_capabilities,
         gpu_name=info.gpu.name if info.gpu.present and info.flavour == "tensorrt" else None,
-        strongly_typed=info.strongly_typed and settings.precision != "fp32",
+        strongly_typed=plan.strongly_typed,
         workbench_version=_workbench_version(), layers=layers,
         layers_source="build_log" if layers else "none",
     )
-    return EngineArtifact(plan, card, tuple(bus.records()))
+    return EngineArtifact(engine, card, tuple(bus.records()))
 
 
 @contextlib.contextmanager
@@ -169,29 +172,21 @@ def _workbench_version() -> str:
     return __version__
 
 
-def _network_source(model_file: Any, model: onnx.ModelProto, settings: BuildSettings,
-                    info: compat.BackendInfo) -> tuple[bytes | None, Path | None]:
+def _network_source(model_file: ModelFile, plan: BuildPlan
+                    ) -> tuple[bytes | None, Path | None]:
     """What the parser reads: the validated bytes (and the folder for external data), or
     converted graph bytes. Parsing the bytes already read avoids reading the file twice."""
-    if settings.precision == "fp32" or not info.strongly_typed:
+    if plan.conversion is None:
         return model_file.data, model_file.path
-    if settings.precision == "bf16":
-        raise BackendUnavailableError(
-            f"BF16 builds are not available with {info.label}.",
-            expected="BuilderFlag.BF16 (TensorRT 10) or a BF16 graph conversion",
-            found=f"{info.label} is strongly typed and the workbench converts graphs to FP16 "
-            "only",
-            fix="use precision='fp16', or convert the ONNX graph to BF16 yourself and build it "
-            "with precision='fp32' (the graph's types are then kept)",
-        )
-    from workbench.transforms.fp16 import convert_to_fp16
+    from workbench.transforms.precision import convert_graph
 
     full = load_model_file(model_file, load_weights=True)
-    return convert_to_fp16(full, settings.keep_fp32).SerializeToString(), None
+    converted = convert_graph(full, plan.conversion.precision, plan.conversion.keep_fp32)
+    return converted.SerializeToString(), None
 
 
 def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
-           settings: BuildSettings, info: compat.BackendInfo, bus: LogBus,
+           plan: BuildPlan, info: compat.BackendInfo, bus: LogBus,
            on_progress: Callable[[ProgressEvent], None] | None,
            cancel: CancelFlag, probe: ParserProbe | None = None,
            facts: BuildFacts | None = None) -> tuple[bytes, list[str]]:
@@ -199,9 +194,8 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
     data, path = network_source.pop()
     logger = make_logger(trt, bus, keep=is_layer_report)
     stderr_lines: list[str] = []
-    if settings.timing_cache and not info.has("timing_cache"):
-        bus.push("WARNING", f"{info.label} has no timing cache (its timing-cache calls are "
-                 f"no-ops): {settings.timing_cache} is neither read nor written", "workbench")
+    for note in plan.notes:
+        bus.push("WARNING", note, "workbench")
 
     def on_stderr(line: str) -> None:
         if line.strip():
@@ -217,23 +211,23 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
         _parse(parser, data, path, label, logger, stderr_lines)
         del data  # the parser has copied what it needs
         config = builder.create_builder_config()
-        _configure(trt, builder, network, config, settings, info)
+        _configure(trt, builder, network, config, plan)
         monitor = make_progress_monitor(trt, PhaseTracker(on_progress), cancel)
         config.progress_monitor = monitor
         if is_cancelled(cancel):
             raise BuildCancelled("The build was cancelled before it started.",
                                  found="cancel was already set")
-        plan = builder.build_serialized_network(network, config)
-        if plan is not None and settings.timing_cache and info.has("timing_cache"):
-            _save_timing_cache(config, settings.timing_cache)
-    if plan is None:
+        engine = builder.build_serialized_network(network, config)
+        if engine is not None and plan.timing_cache:
+            _save_timing_cache(config, plan.timing_cache)
+    if engine is None:
         if monitor.cancelled:
             raise BuildCancelled(
                 "The build was cancelled.", found="cancel was requested during the build",
                 fix="start the build again when ready", details=logger.errors[-5:],
             )
         raise _build_failure(logger.errors, stderr_lines, info, facts)
-    return bytes(memoryview(plan)), logger.kept
+    return bytes(memoryview(engine)), logger.kept
 
 
 def _parse(parser: Any, data: bytes | None, path: Path | None, label: str, logger: Any,
@@ -254,50 +248,54 @@ def _parse(parser: Any, data: bytes | None, path: Path | None, label: str, logge
 
 
 def _configure(trt: ModuleType, builder: Any, network: Any, config: Any,
-               settings: BuildSettings, info: compat.BackendInfo) -> None:
-    config.builder_optimization_level = settings.optimization_level
-    if settings.workspace_mib is not None:
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mib << 20)
-    if settings.precision != "fp32" and not info.strongly_typed:
-        _set_weak_precision(trt, config, network, settings)
-    for profile in settings.profiles:
+               plan: BuildPlan) -> None:
+    """Tell TensorRT what ``plan`` says, in the order the renderings print it."""
+    config.builder_optimization_level = plan.optimization_level
+    if plan.workspace_mib is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, plan.workspace_mib << 20)
+    for flag in plan.flags:
+        config.set_flag(_builder_flag(trt, flag))
+    if plan.layer_pins:
+        _pin_fp32_layers(trt, network, plan.layer_pins)
+    for profile in plan.profiles:
         trt_profile = builder.create_optimization_profile()
         for shape in profile:
             trt_profile.set_shape(shape.input, shape.min, shape.opt, shape.max)
         config.add_optimization_profile(trt_profile)
-    if settings.hardware_compatibility != "none":
+    if plan.hardware_compatibility.value != "none":
         config.hardware_compatibility_level = getattr(
-            trt.HardwareCompatibilityLevel, settings.hardware_compatibility.upper())
-    for flag, on in (("version_compatible", settings.version_compatible),
-                     ("refit", settings.refit), ("strip_plan", settings.strip_plan)):
-        if on:
-            compat.require(flag)
-            config.set_flag(getattr(trt.BuilderFlag, flag.upper()))
-    if settings.compute_capabilities:
-        compat.require("compute_capability_targets")
-        _set_compute_capabilities(trt, config, settings.compute_capabilities)
-    config.profiling_verbosity = getattr(trt.ProfilingVerbosity,
-                                         settings.profiling_verbosity.upper())
-    if settings.timing_cache and info.has("timing_cache"):
-        _load_timing_cache(config, settings.timing_cache)
+            trt.HardwareCompatibilityLevel, plan.hardware_compatibility.name)
+    if plan.targets:
+        _set_compute_capabilities(trt, config, plan.targets)
+    config.profiling_verbosity = getattr(trt.ProfilingVerbosity, plan.profiling_verbosity.name)
+    if plan.timing_cache:
+        _load_timing_cache(config, plan.timing_cache)
 
 
-def _set_weak_precision(trt: ModuleType, config: Any, network: Any,
-                        settings: BuildSettings) -> None:
-    compat.require(f"weak_typing_{settings.precision}")
-    config.set_flag(trt.BuilderFlag.FP16 if settings.precision == "fp16" else trt.BuilderFlag.BF16)
-    if settings.keep_fp32:
-        _pin_fp32_layers(trt, config, network, settings.keep_fp32)
+def _builder_flag(trt: ModuleType, name: str) -> Any:
+    """A plan's flag name as ``trt.BuilderFlag`` (spelled out: the API test reads these)."""
+    if name in ("FP16", "BF16", "OBEY_PRECISION_CONSTRAINTS"):
+        return _weak_precision_flag(trt, name)
+    flags = {"VERSION_COMPATIBLE": trt.BuilderFlag.VERSION_COMPATIBLE,
+             "REFIT": trt.BuilderFlag.REFIT, "STRIP_PLAN": trt.BuilderFlag.STRIP_PLAN}
+    return flags[name]
 
 
-def _pin_fp32_layers(trt: ModuleType, config: Any, network: Any, keep: tuple[str, ...]) -> None:
+def _weak_precision_flag(trt: ModuleType, name: str) -> Any:
+    """Weak typing only (TensorRT 10): the plan sets these for BUILDER_FLAG precision."""
+    flags = {"FP16": trt.BuilderFlag.FP16, "BF16": trt.BuilderFlag.BF16,
+             "OBEY_PRECISION_CONSTRAINTS": trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS}
+    return flags[name]
+
+
+def _pin_fp32_layers(trt: ModuleType, network: Any, keep: tuple[str, ...]) -> None:
     """Weak typing's keep-FP32: pin the layers TensorRT made from those ONNX nodes.
 
     The ONNX parser names a node's layer after the node (extra layers get a suffix), so a
     layer belongs to a kept node when its name is the node's name or starts with it + "_".
-    OBEY makes TensorRT honour the pins instead of treating them as hints.
+    OBEY (a flag of the plan) makes TensorRT honour the pins instead of treating them as
+    hints.
     """
-    config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
     pinned: set[str] = set()
     for index in range(network.num_layers):
         layer = network.get_layer(index)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from workbench.build.features import FEATURES, BackendFeatures
 from workbench.core.errors import BackendUnavailableError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "FLAVOURS",
     "BackendInfo",
     "GpuInfo",
+    "backend_features",
     "backend_info",
     "family_of",
     "gpu_info",
@@ -47,7 +49,7 @@ ALL: frozenset[str] = frozenset(FAMILIES)
 # it. Anything not listed is reachable by every family, so every ``trt.X.Y`` it uses must
 # exist in all of them. tests/test_api_conformance.py enforces this against the bindings.
 BRANCHES: dict[str, frozenset[str]] = {
-    "build:_set_weak_precision": WEAK_TYPING,
+    "build:_weak_precision_flag": WEAK_TYPING,
     "build:_pin_fp32_layers": WEAK_TYPING,
     "build:_set_compute_capabilities": RTX_ONLY,
     "engine:_header_validity": RTX_ONLY,
@@ -55,22 +57,6 @@ BRANCHES: dict[str, frozenset[str]] = {
     "compat:_probe_features": ALL,
 }
 
-# feature name -> (description for messages, probe over the module)
-FEATURES: dict[str, str] = {
-    "weak_typing_fp16": "BuilderFlag.FP16 (weakly typed FP16 builds, TensorRT 10)",
-    "weak_typing_bf16": "BuilderFlag.BF16 (weakly typed BF16 builds, TensorRT 10)",
-    "strongly_typed": "strongly typed networks (precision comes from the ONNX graph)",
-    "compute_capability_targets": "IBuilderConfig.set_compute_capability (TensorRT-RTX)",
-    "engine_validity": "Runtime.get_engine_validity (TensorRT-RTX)",
-    "progress_monitor": "IProgressMonitor (build phases, steps and cancel)",
-    "engine_inspector": "EngineInspector (per-layer engine information)",
-    "version_compatible": "BuilderFlag.VERSION_COMPATIBLE",
-    "refit": "BuilderFlag.REFIT",
-    "strip_plan": "BuilderFlag.STRIP_PLAN",
-    "timing_cache": "IBuilderConfig timing caches",
-    "hardware_compatibility": "HardwareCompatibilityLevel",
-    "gpu": "an NVIDIA GPU with a working driver",
-}
 
 
 @functools.cache
@@ -194,6 +180,11 @@ class BackendInfo:
         return f"{self.label} and an {self.gpu.name} (compute capability " \
                f"{self.gpu.compute_capability})"
 
+    def build_features(self) -> BackendFeatures:
+        """The record a build plan is made from (:mod:`workbench.build.plan`)."""
+        return BackendFeatures(self.flavour, self.label, frozenset(self.features),
+                               self.module_path)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "flavour": self.flavour, "version": self.version, "family": self.family,
@@ -245,27 +236,16 @@ def backend_info() -> BackendInfo:
 def require(feature: str) -> None:
     """Raise BackendUnavailableError naming ``feature`` and the installed TensorRT."""
     info = backend_info()
-    if info.has(feature):
-        return
-    description = FEATURES.get(feature, feature)
-    if feature == "gpu":
+    if feature == "gpu" and not info.has(feature):
         raise BackendUnavailableError(
             "This step needs an NVIDIA GPU.",
-            expected=description, found=f"{info.machine_text()} ({info.gpu.reason})",
+            expected=FEATURES["gpu"], found=f"{info.machine_text()} ({info.gpu.reason})",
             fix="run it on a machine with a supported NVIDIA GPU and driver; building and "
             "saving engines works here without one",
         )
-    raise BackendUnavailableError(
-        f"{info.label} does not offer {feature}.",
-        expected=description, found=f"{info.label} ({info.module_path})",
-        fix=_FIXES.get(feature, "use a TensorRT version that has it"),
-    )
+    info.build_features().require(feature)
 
 
-_FIXES = {
-    "weak_typing_fp16": "on TensorRT 11 and TensorRT-RTX use precision='fp16', which "
-    "converts the graph instead",
-    "weak_typing_bf16": "install TensorRT 10, or convert the graph to BF16 yourself",
-    "compute_capability_targets": "only TensorRT-RTX builds for explicit targets; full "
-    "TensorRT builds for the GPU it runs on",
-}
+def backend_features() -> BackendFeatures:
+    """What the installed TensorRT offers a build (the record a BuildPlan is made from)."""
+    return backend_info().build_features()

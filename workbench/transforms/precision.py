@@ -1,0 +1,36 @@
+"""The graph conversion step of strongly typed builds, for every precision it exists for.
+
+:data:`workbench.build.plan.GRAPH_CONVERSIONS` lists the precisions converted here; the
+builder, ``trt-workbench convert`` (the trtexec rendering's first step) and the generated
+Python script all call :func:`convert_graph`, so the graph TensorRT builds is the same
+whichever way the build is run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import onnx
+
+from workbench.build.fields import Precision
+from workbench.build.plan import GRAPH_CONVERSIONS
+from workbench.core.errors import BuildSettingsError
+from workbench.transforms.fp16 import convert_to_fp16
+
+__all__ = ["convert_graph"]
+
+
+def convert_graph(model: onnx.ModelProto, precision: Precision | str,
+                  keep_fp32: Iterable[str] = ()) -> onnx.ModelProto:
+    """A copy of ``model`` in ``precision`` (I/O types kept; ``keep_fp32`` nodes in FP32)."""
+    wanted = Precision(precision)
+    if wanted is Precision.FP16:
+        return convert_to_fp16(model, keep_fp32)
+    known = " / ".join(sorted(p.value for p in GRAPH_CONVERSIONS))
+    raise BuildSettingsError(
+        f"The workbench has no {wanted.value.upper()} graph conversion.",
+        expected=f"a precision it converts graphs to: {known}",
+        found=wanted.value,
+        fix="use --precision fp16, or convert the graph with another tool and build it as "
+        "it is (precision fp32 keeps the graph's types)",
+    )
