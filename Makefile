@@ -1,13 +1,18 @@
 # Two commands on a fresh Linux machine with python3 >= 3.10:
 #   make lab    open JupyterLab on the tour notebook (bundled sample model)
 #   make test   install dev extras and run the whole suite (pytest, ruff, mypy)
+# Another Python, in its own venv:  make test PYTHON=python3.13 VENV=.venv-3.13
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEVSTAMP = $(VENV)/.installed-dev
+# The checking toolchain (mypy, ruff, the packages whose types mypy reads), per Python.
+# Only the dev install applies it; `make lab` and `pip install .` keep pyproject's bounds.
+CONSTRAINTS = constraints/dev.txt
+LINTED  = workbench tests bench sample_models constraints
 
-.PHONY: lab test lint typecheck pytest samples bench fuzz clean
+.PHONY: lab test lint typecheck pytest samples bench fuzz clean constraints venv-matches
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,23 +22,42 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(DEVSTAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[dev]'
+$(DEVSTAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP) $@
 
-lab: $(STAMP)
+# PYTHON given on the command line must be the Python the venv was made with: otherwise
+# `make test PYTHON=python3.13` would quietly test an old .venv's Python.
+venv-matches: | $(PY)
+ifeq ($(origin PYTHON),command line)
+	@want=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])') && \
+	have=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') && \
+	if [ "$$want" != "$$have" ]; then \
+	    echo "$(VENV) is Python $$have, but PYTHON=$(PYTHON) is $$want:" \
+	         "use VENV=.venv-$$want (or remove $(VENV))"; exit 1; fi
+endif
+
+lab: venv-matches $(STAMP)
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/01_tour.ipynb
 
-test: $(DEVSTAMP)
-	$(VENV)/bin/ruff check workbench tests bench sample_models
+test: venv-matches $(DEVSTAMP)
+	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/mypy workbench
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(DEVSTAMP)
-	$(VENV)/bin/ruff check workbench tests bench sample_models
+lint: venv-matches $(DEVSTAMP)
+	$(VENV)/bin/ruff check $(LINTED)
 
-typecheck: $(DEVSTAMP)
+typecheck: venv-matches $(DEVSTAMP)
 	$(VENV)/bin/mypy workbench
+
+# Re-resolve the checking toolchain on every supported Python (pyproject's classifiers),
+# from scratch, and rewrite $(CONSTRAINTS). Then run `make test` on each Python.
+constraints:
+	@pythons=$$(sed -n 's/.*"Programming Language :: Python :: \(3\.[0-9]*\)".*/\1/p' \
+	    pyproject.toml) && set -- && for v in $$pythons; do \
+	    p=$$(.ci/python-for $$v) || exit 1; set -- "$$@" "$$p"; done && \
+	$(PYTHON) constraints/update.py "$$@"
 
 samples: $(STAMP)
 	$(PY) sample_models/make_samples.py

@@ -188,3 +188,50 @@ def test_documented_differences_hold(apis) -> None:
     assert "FP16" not in apis["tensorrt_rtx"]["BuilderFlag"]
     assert "get_engine_validity" in apis["tensorrt_rtx"]["Runtime"]
     assert "set_compute_capability" in apis["tensorrt_rtx"]["IBuilderConfig"]
+
+
+def _script_problems(script: str, api: dict[str, set[str]]) -> list[str]:
+    problems = []
+    for node in ast.walk(ast.parse(script)):
+        chain = _chain(node)
+        if not chain:
+            continue
+        for depth in range(1, min(len(chain), 3) + 1):
+            owner = ".".join(chain[: depth - 1])
+            if owner not in api and depth > 1:
+                break
+            if chain[depth - 1] not in api.get(owner, set()):
+                problems.append(f"trt.{'.'.join(chain[:depth])}")
+                break
+    return problems
+
+
+def test_rendered_scripts_use_only_their_tensorrts_api(apis) -> None:
+    """The bare-API script of each family's plan (weak-typing pins on 10, converted graph on
+    11 / RTX, targets on RTX) names only attributes that family's real bindings have."""
+    from workbench.build.features import BackendFeatures
+    from workbench.build.plan import make_plan
+    from workbench.build.render import python_script
+    from workbench.build.settings import BuildSettings, ShapeProfile
+
+    typical = {"tensorrt-10": BackendFeatures.typical(rtx=False, strongly_typed=False),
+               "tensorrt-11": BackendFeatures.typical(rtx=False, strongly_typed=True),
+               "tensorrt_rtx": BackendFeatures.typical(rtx=True)}
+    shape = ShapeProfile("x", (1, 8), (2, 8), (4, 8))
+    problems = []
+    for family, features in typical.items():
+        api = apis[family]
+        # The typical features say what the real bindings say.
+        assert features.has("weak_typing_fp16") == ("FP16" in api["BuilderFlag"])
+        assert features.has("compute_capability_targets") == (
+            "set_compute_capability" in api["IBuilderConfig"])
+        for settings in (
+            BuildSettings(precision="fp16", keep_fp32=("n1",), profiles=(shape,),
+                          workspace_mib=64, hardware_compatibility="ampere_plus", refit=True,
+                          version_compatible=True, strip_plan=True, timing_cache="t.bin",
+                          profiling_verbosity="layer_names_only"),
+            BuildSettings(compute_capabilities=("8.9",) if family == "tensorrt_rtx" else ()),
+        ):
+            script = python_script(make_plan(settings, features), "m.onnx", "m.engine")
+            problems += [f"{family}: {p}" for p in _script_problems(script, api)]
+    assert not problems, "\n".join(sorted(set(problems)))

@@ -13,7 +13,6 @@ from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.compat import backend_info
 from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.errors import (
-    BackendUnavailableError,
     BuildCancelled,
     BuildError,
     ModelLoadError,
@@ -61,10 +60,11 @@ def test_fp16_on_rtx_converts_the_graph(sample) -> None:
     assert fp16.card.inputs[0].dtype == "float32"
 
 
-def test_bf16_is_refused_on_a_strongly_typed_tensorrt(sample) -> None:
-    with pytest.raises(BackendUnavailableError, match="BF16") as info:
-        build_engine(sample("tiny_cnn"), BuildSettings(precision="bf16"))
-    assert backend_info().label in info.value.message
+def test_bf16_converts_the_graph_on_a_strongly_typed_tensorrt(sample) -> None:
+    artifact = build_engine(sample("tiny_cnn"), BuildSettings(precision="bf16"))
+    assert artifact.card.strongly_typed and artifact.card.settings.precision == "bf16"
+    assert artifact.conversion is not None and artifact.conversion.precision == "bf16"
+    assert artifact.card.inputs[0].dtype == "float32"
 
 
 def test_log_is_filtered_streamed_and_kept(sample) -> None:

@@ -157,10 +157,11 @@ def _engine_report(text: str) -> tuple[list[tuple[str, str, tuple[str, ...]]], l
 
 
 @pytest.fixture(scope="module")
-def model_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_copy(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
+    """A copy, so the script's converted graph (mlp.fp16.onnx) lands in a temporary folder."""
     folder = tmp_path_factory.mktemp("plan")
     target = folder / "mlp.onnx"
-    target.write_bytes((ROOT / "sample_models" / "mlp_dynamic_batch.onnx").read_bytes())
+    target.write_bytes(sample("mlp_dynamic_batch").read_bytes())
     return target
 
 

@@ -23,8 +23,8 @@ def pyproject() -> dict:
 
 
 def parse_requirement(text: str) -> tuple[str, str]:
-    """'onnx>=1.16' -> ('onnx', '>=1.16'); names normalised as PEP 503 does."""
-    match = REQUIREMENT.match(text.strip())
+    """'onnx>=1.16' -> ('onnx', '>=1.16'); names normalised as PEP 503 does; markers dropped."""
+    match = REQUIREMENT.match(text.split(";")[0].strip())
     assert match, f"cannot parse requirement {text!r}"
     return re.sub(r"[-_.]+", "-", match.group(1)).lower(), match.group(2).replace(" ", "")
 
@@ -88,3 +88,65 @@ def test_netron_never_pinned_exactly() -> None:
     assert "==" not in netron[0] and "~=" not in netron[0]
     env_netron = [e for e in environment_pip_packages() if e.startswith("netron")]
     assert env_netron and "==" not in env_netron[0]
+
+
+def supported_pythons() -> list[str]:
+    """Pyproject's `Programming Language :: Python :: 3.X` classifiers: the tested Pythons."""
+    classifiers = pyproject()["project"]["classifiers"]
+    prefix = "Programming Language :: Python :: "
+    return [c.removeprefix(prefix) for c in classifiers if re.fullmatch(r".*:: 3\.\d+", c)]
+
+
+def test_supported_pythons_agree_everywhere() -> None:
+    pythons = supported_pythons()
+    minors = [int(v.split(".")[1]) for v in pythons]
+    assert pythons[0] == "3.10" and minors == list(range(minors[0], minors[-1] + 1)), pythons
+    assert pyproject()["project"]["requires-python"] == f">={pythons[0]}"
+    env_python = [line.split("#")[0].strip().removeprefix("- ")
+                  for line in (ROOT / "environment.yml").read_text().splitlines()
+                  if line.strip().startswith("- python")]
+    assert env_python == [f"python>={pythons[0]},<3.{minors[-1] + 1}"]
+    readme = (ROOT / "README.md").read_text()
+    listed = ", ".join(pythons[:-1]) + f" and {pythons[-1]}"
+    assert f"Supported and tested: **{listed}**" in readme
+    assert f"({pythons[0]} and {pythons[-1]})" in readme  # the CI legs the README names
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "Programming Language :: Python ::" in ci  # CI takes its legs from the classifiers
+
+
+def constraint_lines() -> list[tuple[str, str, str | None]]:
+    """constraints/dev.txt as (name, version, python or None) triples."""
+    rows = []
+    for line in (ROOT / "constraints" / "dev.txt").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = re.fullmatch(r'([a-z0-9-]+)==([^;\s]+)(?:; python_version == "(3\.\d+)")?', line)
+        assert match, f"constraints/dev.txt: cannot read {line!r}"
+        rows.append((match.group(1), match.group(2), match.group(3)))
+    return rows
+
+
+def test_constraints_pin_the_checkers_for_every_supported_python() -> None:
+    rows = constraint_lines()
+    names = {name for name, _, _ in rows}
+    assert {"mypy", "ruff", "numpy"} <= names
+    for name in names:
+        pythons = [python for n, _, python in rows if n == name]
+        # unmarked: one pin for all; marked: at most one pin per supported Python (a package
+        # only some Pythons install, e.g. exceptiongroup on 3.10, has fewer)
+        assert pythons == [None] or (
+            None not in pythons and len(set(pythons)) == len(pythons)
+            and set(pythons) <= set(supported_pythons())), name
+    for checker in ("mypy", "ruff"):  # the same checkers everywhere
+        assert [p for n, _, p in rows if n == checker] == [None], checker
+    numpy = {python for name, _, python in rows if name == "numpy"}
+    assert numpy == set(supported_pythons()) or numpy == {None}
+
+
+def test_only_the_dev_install_applies_the_constraints() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipes = {block.split(":", 1)[0]: block for block in makefile.split("\n\n")}
+    dev = next(b for t, b in recipes.items() if t.startswith("$(DEVSTAMP)"))
+    user = next(b for t, b in recipes.items() if t.startswith("$(STAMP)"))
+    assert "-c $(CONSTRAINTS)" in dev and "$(CONSTRAINTS)" not in user
+    assert "python_version" not in pyproject()["tool"]["mypy"]  # mypy checks as its own Python

@@ -140,7 +140,8 @@ def test_one_task_abstraction_for_builds_and_slots(session: WorkbenchSession, sa
     assert session.wait_build(60) is session.artifact and job.state is TaskState.DONE
     assert job.kind is TaskKind.BUILD and job.done and not job.busy
     session.start_diagnose().wait(60)
-    assert set(session.tasks) == {TaskKind.DIAGNOSE} and "diagnose" in session.tasks
+    assert set(session.tasks) == {TaskKind.BUILD, TaskKind.DIAGNOSE}
+    assert session.tasks["build"] is job and "diagnose" in session.tasks
     assert ("task", TaskKind.DIAGNOSE) in seen
 
 

@@ -36,6 +36,10 @@ _EXPORTS: dict[str, str] = {
     # build settings (pure Python)
     "BuildSettings": "workbench.build.settings",
     "ShapeProfile": "workbench.build.settings",
+    "Precision": "workbench.build.fields",
+    "BuildPlan": "workbench.build.plan",
+    "make_plan": "workbench.build.plan",
+    "BackendFeatures": "workbench.build.features",
     # TensorRT backend
     "backend_info": "workbench.backends.trt.compat",
     "diagnose": "workbench.backends.trt.parse",
@@ -66,6 +70,14 @@ _EXPORTS: dict[str, str] = {
     "load_inputs": "workbench.feeds.inputs",
     "explain_build_failure": "workbench.triage.diagnosis",
     "PrecisionReport": "workbench.app.precision",
+    "find_keep_list": "workbench.app.keep_search",
+    "convert_precision": "workbench.transforms.fp16",
+    # sharing: bug bundles and model-zoo triage (session.report() writes the HTML report)
+    "make_bundle": "workbench.app.bundle",
+    "triage_folder": "workbench.app.zoo",
+    "ZooReport": "workbench.app.zoo",
+    "compare_zoos": "workbench.app.zoo",
+    "render_zoo": "workbench.app.zoo_html",
     # session and panel
     "WorkbenchSession": "workbench.app.session",
     "Workbench": "workbench.ui.panel",
@@ -87,7 +99,29 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-if TYPE_CHECKING:  # let type checkers and IDEs see the real names
+if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_api checks)
+    from workbench.app.bundle import make_bundle  # noqa: F401
+    from workbench.app.jobs import BuildJob  # noqa: F401
+    from workbench.app.keep_search import find_keep_list  # noqa: F401
+    from workbench.app.precision import PrecisionReport, compare_precision  # noqa: F401
+    from workbench.app.session import WorkbenchSession  # noqa: F401
+    from workbench.app.tasks import Event, Task, TaskKind, TaskState  # noqa: F401
+    from workbench.app.zoo import ZooReport, compare_zoos, triage_folder  # noqa: F401
+    from workbench.app.zoo_html import render_zoo  # noqa: F401
+    from workbench.backends.ort import OrtRunner  # noqa: F401
+    from workbench.backends.trt.build import build_engine  # noqa: F401
+    from workbench.backends.trt.compat import backend_info  # noqa: F401
+    from workbench.backends.trt.engine import load_engine  # noqa: F401
+    from workbench.backends.trt.parse import diagnose  # noqa: F401
+    from workbench.backends.trt.reduce import reduce_failure  # noqa: F401
+    from workbench.backends.trt.runner import TrtRunner  # noqa: F401
+    from workbench.build.engines import EngineArtifact, EngineCard, save_engine  # noqa: F401
+    from workbench.build.features import BackendFeatures  # noqa: F401
+    from workbench.build.fields import Precision  # noqa: F401
+    from workbench.build.plan import BuildPlan, make_plan  # noqa: F401
+    from workbench.build.settings import BuildSettings, ShapeProfile  # noqa: F401
+    from workbench.compare.metrics import ComparisonReport, compare_outputs  # noqa: F401
+    from workbench.compare.tolerances import Tolerances  # noqa: F401
     from workbench.core.errors import (  # noqa: F401
         BackendUnavailableError,
         BuildCancelled,
@@ -102,4 +136,10 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
     )
     from workbench.core.logbus import LogBus, LogRecord  # noqa: F401
     from workbench.core.records import TensorSpec  # noqa: F401
+    from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs  # noqa: F401
     from workbench.inspection.loading import load_model  # noqa: F401
+    from workbench.inspection.summary import ModelSummary, NodeInfo, inspect_model  # noqa: F401
+    from workbench.transforms.folding import fold_constants  # noqa: F401
+    from workbench.transforms.fp16 import convert_precision  # noqa: F401
+    from workbench.triage.diagnosis import ParseReport, explain_build_failure  # noqa: F401
+    from workbench.ui.panel import Workbench  # noqa: F401

@@ -10,7 +10,6 @@ when activated, and TensorRT is reached only inside a function, when a GPU can r
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import onnx
 
 from workbench.backends.ort import OrtRunner, index_input_ranges
 from workbench.backends.reference import (
+    BF16_PATH,
     NUMPY_PATH,
     TENSORRT_PATH,
     evaluate_fp16,
@@ -30,15 +30,17 @@ from workbench.backends.reference import (
 from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport, GraphNode, compute_drift
 from workbench.compare.metrics import ComparisonReport, compare_outputs
 from workbench.compare.tolerances import Tolerances
+from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
 from workbench.core.errors import ComparisonError
 from workbench.core.records import TensorSpec
 from workbench.feeds.inputs import load_inputs, make_inputs
 from workbench.inspection.loading import ModelSource, load_model
-from workbench.transforms.fp16 import convert_to_fp16, missing_nodes
+from workbench.transforms.fp16 import ConversionReport, convert_precision, missing_nodes
+from workbench.transforms.naming import name_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]
 
-SUPPORTED = ("fp16",)
+SUPPORTED = ("fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,23 @@ class PrecisionReport:
     seed: int | None
     timings: tuple[tuple[str, float], ...]
     notes: tuple[str, ...] = ()
+    conversion: ConversionReport | None = None
+    inconclusive: tuple[Uninformative, ...] = ()
     reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
     candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
 
     @property
+    def verdict(self) -> str:
+        """PASSED, FAILED, or INCONCLUSIVE (outputs pass but say nothing on these inputs)."""
+        if not self.outputs.passed:
+            return "FAILED"
+        return "INCONCLUSIVE" if self.inconclusive else "PASSED"
+
+    @property
     def passed(self) -> bool:
-        return self.outputs.passed
+        return self.verdict == "PASSED"
 
     def __bool__(self) -> bool:
         return self.passed
@@ -70,6 +81,33 @@ class PrecisionReport:
     @property
     def first_bad_node(self) -> str | None:
         return self.drift.first_bad_node if self.drift else None
+
+    @property
+    def first_nonfinite_node(self) -> str | None:
+        return self.drift.first_nonfinite_node if self.drift else None
+
+    @property
+    def benign(self) -> tuple[Any, ...]:
+        """Sentinels (attention masks) that saturate harmlessly in reduced precision."""
+        return self.drift.benign if self.drift else ()
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        """What the verdict alone does not say: why it is inconclusive, internal drift
+        behind passing outputs, the first non-finite value."""
+        lines = [f"INCONCLUSIVE {u.describe()}; what to do: {INCONCLUSIVE_FIX}"
+                 for u in self.inconclusive]
+        drift = self.drift
+        if drift is not None and self.outputs.passed and drift.first_bad_node:
+            worst = max((t.error for t in drift.layers if t.over_threshold), default=0.0)
+            lines.append(f"the outputs pass, but inside the graph {drift.first_bad_node} "
+                         f"drifts (relative error {worst:.3g} > {drift.threshold:g}): the "
+                         "damage is there on other inputs")
+        if drift is not None and drift.first_nonfinite_node:
+            lines.append(f"first non-finite value: {drift.first_nonfinite_node} "
+                         f"(tensor {drift.first_nonfinite_tensor}) is NaN/Inf where FP32 is "
+                         "finite")
+        return tuple(lines)
 
     @property
     def suggested_keep_fp32(self) -> tuple[str, ...]:
@@ -85,8 +123,8 @@ class PrecisionReport:
 
     def summary(self) -> str:
         lines = [
-            f"{self.precision.upper()} vs FP32 for {self.model}: "
-            + ("PASSED" if self.passed else "FAILED"),
+            f"{self.precision.upper()} vs FP32 for {self.model}: " + self.verdict,
+            *("  " + line for line in self.findings),
             f"  candidate numbers from: {self.path}",
             f"  tolerances: {self.outputs.tolerances.describe()}",
             *("  " + o.summary() for o in self.outputs.outputs),
@@ -95,6 +133,8 @@ class PrecisionReport:
             lines.append("  kept in FP32: " + ", ".join(self.keep_fp32))
         if self.drift is not None:
             lines += _drift_lines(self.drift)
+        if self.conversion is not None:
+            lines += ["  conversion: " + line for line in self.conversion.lines()]
         lines += ["  note: " + note for note in self.notes]
         lines.append("  timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in self.timings))
         lines.append("  rule: " + self.outputs.rule)
@@ -103,12 +143,15 @@ class PrecisionReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model, "precision": self.precision, "path": self.path,
-            "passed": self.passed, "keep_fp32": list(self.keep_fp32),
+            "passed": self.passed, "verdict": self.verdict,
+            "findings": list(self.findings), "keep_fp32": list(self.keep_fp32),
             "first_bad_node": self.first_bad_node,
+            "first_nonfinite_node": self.first_nonfinite_node,
             "suggested_keep_fp32": list(self.suggested_keep_fp32),
             "inputs": [spec.to_dict() for spec in self.inputs], "seed": self.seed,
             "timings": dict(self.timings), "notes": list(self.notes),
             "outputs": self.outputs.to_dict(),
+            "conversion": None if self.conversion is None else self.conversion.to_dict(),
             "drift": None if self.drift is None else self.drift.to_dict(),
         }
 
@@ -116,10 +159,11 @@ class PrecisionReport:
 def _drift_lines(drift: DriftReport) -> list[str]:
     lines = [
         f"  per-layer drift: {len(drift.layers)} tensors, threshold {drift.threshold:g} "
-        "(max|fp16 - fp32| / max|fp32|)",
+        "(max|candidate - fp32| / max|fp32|)",
         f"  first node over threshold: {drift.first_bad_node or 'none'}"
         + (f" (tensor {drift.first_bad_tensor})" if drift.first_bad_tensor else ""),
     ]
+    lines += ["  benign saturation: " + item.describe() for item in drift.benign[:10]]
     lines += ["  out of FP16 range: " + issue.describe() for issue in drift.out_of_range[:10]]
     if len(drift.out_of_range) > 10:
         lines.append(f"  ... and {len(drift.out_of_range) - 10} more range findings")
@@ -139,21 +183,23 @@ def compare_precision(
     per_layer: bool = True,
     *,
     dims: Mapping[str, int] | None = None,
-    drift_threshold: float = DEFAULT_DRIFT_THRESHOLD,
+    drift_threshold: float | None = None,
     backend: str = "auto",
 ) -> PrecisionReport:
     """Compare the FP16 graph against FP32 ONNX Runtime on the same inputs.
 
     Args:
         source: Path, bytes or ModelProto of an FP32 model.
-        precision: ``"fp16"`` (BF16 is not supported: see the error it raises).
+        precision: ``"fp16"`` or ``"bf16"`` (bfloat16 rounding after every operator,
+            with ml_dtypes; FP32's range, so no range findings).
         inputs: Feeds (dict or ``.npz`` path); seeded random feeds when None.
         keep_fp32: Node names to leave in FP32 (e.g. ``report.suggested_keep_fp32``).
         seed: Seed of the random feeds.
         tolerances: Output tolerances; the preset named by ``precision`` when None.
         per_layer: Also compare every intermediate tensor (drift, range, keep list).
         dims: Sizes of symbolic dims for the random feeds, e.g. ``{"batch": 4}``.
-        drift_threshold: Per-layer error (relative to the tensor's scale) called bad.
+        drift_threshold: Per-layer error (relative to the tensor's scale) called bad;
+            None: 1e-2 for FP16, 8e-2 for BF16 (8× coarser rounding).
         backend: ``"auto"`` (TensorRT when a GPU runner reports itself ready, else NumPy
             float16) or ``"numpy"``.
     """
@@ -166,33 +212,38 @@ def compare_precision(
     with reference_runner:
         reference = reference_runner.infer(feeds)
     clock.lap("fp32 reference (onnxruntime)")
-    fp16_model, notes = _convert(model, keep)
-    clock.lap("fp16 conversion")
+    conversion = convert_precision(model, precision, keep)
+    fp16_model = conversion.model
+    notes: list[str] = []
+    clock.lap(f"{precision} conversion")
     output_names = [o.name for o in model.graph.output]
     _check_backend(backend)
     gpu_outputs, gpu_notes = (
-        (None, []) if backend == "numpy" else tensorrt_outputs(model, keep, feeds)
+        (None, []) if backend == "numpy" else tensorrt_outputs(model, keep, feeds, precision)
     )
     notes += gpu_notes
     candidate = evaluate_fp16(fp16_model, feeds, per_layer or gpu_outputs is None)
     if gpu_outputs is not None:
         candidate.update(gpu_outputs)
-    clock.lap("fp16 candidate")
+    clock.lap(f"{precision} candidate")
     ref_out = {name: reference[name] for name in output_names}
     cand_out = {name: candidate[name] for name in output_names if name in candidate}
     report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
     drift = None
     if per_layer:
-        mapped = map_candidate(model, fp16_model, candidate)
-        drift = compute_drift(_graph_nodes(model), reference, mapped, drift_threshold)
+        mapped = map_candidate(model, fp16_model, candidate, conversion.views)
+        threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (8 if precision == "bf16" else 1)
+        drift = compute_drift(_graph_nodes(model), reference, mapped, threshold,
+                              output_names, check_range=precision == "fp16")
         notes += _skipped_note(reference_runner)
     clock.lap("comparison")
     return PrecisionReport(
         model=_label(source), precision=precision,
-        path=_path_text(gpu_outputs is not None, per_layer),
+        path=_path_text(gpu_outputs is not None, per_layer, precision),
         outputs=report, drift=drift, keep_fp32=keep,
         inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
+        conversion=conversion.report, inconclusive=uninformative_outputs(ref_out, report),
         reference_outputs=ref_out, candidate_outputs=cand_out,
     )
 
@@ -211,38 +262,19 @@ class _Clock:
 def _check_precision(precision: str) -> None:
     if precision in SUPPORTED:
         return
-    hint = (
-        "BF16 needs a BF16 graph conversion and bfloat16 arithmetic, which this version "
-        "does not implement; compare FP16, and use Tolerances.preset('bf16') to judge "
-        "BF16 engine outputs you produce yourself" if precision == "bf16"
-        else "use precision='fp16'"
-    )
     raise ComparisonError(
         f"Precision {precision!r} cannot be compared here.",
         expected="one of " + ", ".join(SUPPORTED),
         found=repr(precision),
-        fix=hint,
+        fix="use precision='fp16' or precision='bf16'",
     )
 
 
-def _path_text(on_gpu: bool, per_layer: bool) -> str:
+def _path_text(on_gpu: bool, per_layer: bool, precision: str = "fp16") -> str:
+    cpu = NUMPY_PATH if precision == "fp16" else BF16_PATH
     if not on_gpu:
-        return NUMPY_PATH
-    return TENSORRT_PATH + (f" (outputs); per-layer drift from {NUMPY_PATH}" if per_layer else "")
-
-
-def _convert(model: onnx.ModelProto, keep: tuple[str, ...]) -> tuple[onnx.ModelProto, list[str]]:
-    """The builder's FP16 conversion; its per-weight truncation warnings become one note."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        converted = convert_to_fp16(model, keep)
-    truncated = [w for w in caught if "truncated" in str(w.message)]
-    if not truncated:
-        return converted, []
-    return converted, [
-        f"{len(truncated)} weight values were outside the FP16 range and clamped by the "
-        f"conversion (e.g. {truncated[0].message})"
-    ]
+        return cpu
+    return TENSORRT_PATH + (f" (outputs); per-layer drift from {cpu}" if per_layer else "")
 
 
 def _check_backend(backend: str) -> None:
@@ -264,15 +296,8 @@ def _label(source: ModelSource) -> str:
 
 
 def _named_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Unnamed nodes get ``<op>_<index>`` names: keep lists and reports need a handle."""
-    if all(node.name for node in model.graph.node):
-        return model
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    for index, node in enumerate(copy.graph.node):
-        if not node.name:
-            node.name = f"{node.op_type}_{index}"
-    return copy
+    """Unnamed nodes get the names builds accept too (``workbench.transforms.naming``)."""
+    return name_nodes(model)
 
 
 def _check_keep(model: onnx.ModelProto, keep_fp32: Iterable[str]) -> tuple[str, ...]:

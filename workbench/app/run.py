@@ -12,12 +12,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from workbench.core.errors import BackendUnavailableError, WorkbenchError
 from workbench.core.records import TensorSpec
+
+if TYPE_CHECKING:
+    from workbench.backends.trt.runner_io import LatencyStats
+    from workbench.build.engines import EngineArtifact
+    from workbench.inspection.loading import ModelSource
 
 __all__ = ["BACKENDS", "OutputStats", "RunResult", "inputs_from_npz", "run_model",
            "tensorrt_status"]
@@ -65,7 +70,7 @@ class RunResult:
     inputs: dict[str, np.ndarray] = field(repr=False)
     outputs: dict[str, np.ndarray] = field(repr=False)
     seconds: float = 0.0
-    latency: Any = None  # LatencyStats on a GPU
+    latency: LatencyStats | None = None  # on a GPU
     notes: tuple[str, ...] = ()
 
     def stats(self) -> list[OutputStats]:
@@ -100,8 +105,9 @@ def inputs_from_npz(data: bytes | Path, name: str = "inputs.npz") -> dict[str, n
         return dict(load_inputs(path))
 
 
-def run_model(backend: str, model_source: Any, feeds: Mapping[str, np.ndarray],
-              engine: Any = None, benchmark: bool = True) -> tuple[dict[str, Any], float, Any]:
+def run_model(backend: str, model_source: ModelSource, feeds: Mapping[str, np.ndarray],
+              engine: EngineArtifact | Path | None = None, benchmark: bool = True
+              ) -> tuple[dict[str, np.ndarray], float, LatencyStats | None]:
     """Run once with ``backend``; returns (outputs, seconds, latency stats or None)."""
     if backend not in BACKENDS:
         raise WorkbenchError(f"Unknown backend {backend!r}.", expected=" or ".join(BACKENDS),

@@ -12,8 +12,8 @@ methods, and listens to its events. Anything a user does in the panel can theref
 Long work runs in background threads, each a :class:`~workbench.app.tasks.Task` in the
 slot of its :class:`~workbench.app.tasks.TaskKind` (``session.tasks[TaskKind.FOLD]``); the
 build is a :class:`~workbench.app.jobs.BuildJob` (a Task with a log and progress), kept in
-``build_job``. Events (``session.on(Event.X, callback)``, :class:`~workbench.app.tasks.Event`)
-are emitted from those threads:
+``build_job`` and in the BUILD slot. Events (``session.on(Event.X, callback)``,
+:class:`~workbench.app.tasks.Event`) are emitted from those threads:
 
 =====================  =====================================================
 ``Event.MODEL``        a model was loaded (payload: LoadedModel or None)
@@ -34,6 +34,7 @@ the thing", self.thing)``; add the kind to :class:`~workbench.app.tasks.TaskKind
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ from workbench.build.settings import BuildSettings
 from workbench.core.errors import ModelLoadError, WorkbenchError
 
 if TYPE_CHECKING:
+    from workbench.app.bundle import BundleResult
+    from workbench.app.keep_search import KeepSearchResult
     from workbench.app.precision import PrecisionReport
     from workbench.backends.trt.engine import LoadedEngine
     from workbench.backends.trt.reduce import ReduceResult
@@ -117,6 +120,7 @@ class WorkbenchSession:
         # One slot per kind; keys are TaskKind (equal to their text: tasks["diagnose"]).
         self.tasks: dict[TaskKind, Task[Any]] = {}
         self._graph = GraphServer()
+        self._keep_cancel = threading.Event()
         self._init_state()
 
     def _init_state(self) -> None:
@@ -131,6 +135,7 @@ class WorkbenchSession:
         self.outputs: RunResult | None = None
         self.comparison: PrecisionReport | None = None
         self._profile_checks: dict[tuple[Any, ...], ProfileCheck] = {}  # by profiles
+        self.keep_search: KeepSearchResult | None = None
         self.derived: dict[str, Path] = {}  # "folded"/"reduced" -> file written
         self.reduction: ReduceResult | None = None
         self.loaded_engine: LoadedEngine | None = None  # from the last reload
@@ -172,8 +177,9 @@ class WorkbenchSession:
 
     @property
     def busy(self) -> bool:
-        build_running = self.build_job is not None and not self.build_job.done
-        return build_running or any(t.busy for t in self.tasks.values())
+        """Any task running; a build counts from the moment it is created."""
+        build_pending = self.build_job is not None and not self.build_job.done
+        return build_pending or any(t.busy for t in self.tasks.values())
 
     # -- model ------------------------------------------------------------------------
 
@@ -320,7 +326,7 @@ class WorkbenchSession:
         self.require_runnable_profiles(self.settings)
         job = BuildJob(self.model_source(), self.settings, on_done=self._build_done,
                        start=False)
-        self.build_job = job
+        self.build_job = self.tasks[TaskKind.BUILD] = job
         self.events.emit(Event.BUILD, job)  # views attach to job.log before the first line
         job.start()
         return job
@@ -497,10 +503,62 @@ class WorkbenchSession:
         return self._start(TaskKind.COMPARE, "comparing precisions",
                            lambda: self.compare(precision, tolerances, keep_fp32, seed))
 
+    def find_keep_list(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+                       seed: int = 0, max_trials: int = 10) -> KeepSearchResult:
+        """Search a minimal, verified keep-FP32 list (``keep_search.find_keep_list``).
+
+        Emits ``Event.KEEP_SEARCH`` with ``(trial, budget, keep_list)`` before each trial;
+        :meth:`cancel_keep_search` stops it after the current trial."""
+        from workbench.app.keep_search import find_keep_list
+
+        self._keep_cancel.clear()
+        feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
+        last = self.comparison
+        start = last if (last is not None and not last.keep_fp32 and last.drift is not None
+                         and last.precision == precision) else None
+        self.keep_search = found = find_keep_list(
+            self.model_source(), precision, inputs=feeds, seed=seed, tolerances=tolerances,
+            max_trials=max_trials, start=start, cancel=self._keep_cancel.is_set,
+            on_trial=lambda k, n, keep: self.events.emit(Event.KEEP_SEARCH, (k, n, keep)))
+        return found
+
+    def start_keep_search(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+                          seed: int = 0) -> Task[KeepSearchResult]:
+        return self._start(TaskKind.KEEP_SEARCH, "searching a keep-FP32 list",
+                           lambda: self.find_keep_list(precision, tolerances, seed))
+
+    def cancel_keep_search(self) -> None:
+        self._keep_cancel.set()
+
+    def use_keep_list(self, keep_fp32: tuple[str, ...], precision: str = "fp16") -> None:
+        """Carry a keep list to the build settings (``Event.USE_KEEP_FP32``; the Build tab
+        shows it)."""
+        self.events.emit(Event.USE_KEEP_FP32, (tuple(keep_fp32), precision))
+
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:
         """The script equivalent of :meth:`compare`."""
         return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed)
+
+    # -- sharing ----------------------------------------------------------------------
+
+    def report(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Save everything this session found as one self-contained HTML file."""
+        from workbench.app.report import write_report
+
+        return write_report(self, path, overwrite=overwrite)
+
+    def start_report(self, path: str | Path) -> Task[Path]:
+        return self._start(TaskKind.SHARE, "writing the report", lambda: self.report(path))
+
+    def bundle(self, path: str | Path, overwrite: bool = False) -> BundleResult:
+        """Zip the current model's failure for a TensorRT bug report."""
+        from workbench.app.bundle import make_bundle
+
+        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite)
+
+    def start_bundle(self, path: str | Path) -> Task[BundleResult]:
+        return self._start(TaskKind.SHARE, "making the bug bundle", lambda: self.bundle(path))
 
     # -- graph view (Netron) ----------------------------------------------------------
 

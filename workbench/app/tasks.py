@@ -59,6 +59,8 @@ class TaskKind(Choice):
     BUILD = "build"
     RUN = "run"
     COMPARE = "compare"
+    KEEP_SEARCH = "keep_search"
+    SHARE = "share"  # the session report or a bug bundle
 
     @property
     def group(self) -> str:
@@ -77,6 +79,8 @@ class Event(Choice):
     BUILD = "build"  # a build started or ended (payload: the BuildJob)
     ENGINES = "engines"  # the saved-engines folder changed (payload: list of entries)
     GRAPH = "graph"  # the Netron view started or stopped (payload: GraphView or None)
+    KEEP_SEARCH = "keep_search"  # a keep-list trial starts (payload: (k, budget, keep list))
+    USE_KEEP_FP32 = "use_keep_fp32"  # carry a keep list to the build (payload: (list, prec.))
     ANY = "*"  # subscribe only: every event
 
 

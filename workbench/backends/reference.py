@@ -15,36 +15,49 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any, cast
 
+import ml_dtypes
 import numpy as np
 import onnx
 
 from workbench.core.errors import ComparisonError, WorkbenchError
 
-__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate", "tensorrt_outputs"]
+__all__ = [
+    "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate",
+    "tensorrt_outputs",
+]
 
 NUMPY_PATH = (
     "numpy float16 via onnx.reference on CPU (every activation rounded to FP16 and "
     "overflowing like FP16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
 )
+BF16_PATH = (
+    "numpy bfloat16 (ml_dtypes) via onnx.reference on CPU (every activation rounded to "
+    "BF16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
+)
 TENSORRT_PATH = "TensorRT engine on GPU"
 
 
 def map_candidate(
-    fp32: onnx.ModelProto, fp16: onnx.ModelProto, values: Mapping[str, np.ndarray]
+    fp32: onnx.ModelProto, fp16: onnx.ModelProto, values: Mapping[str, np.ndarray],
+    views: Mapping[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Candidate values keyed by FP32 tensor names.
 
-    A tensor the conversion left under its own name is taken as is: for a kept node that
-    is the Cast back to FP16, so an overflow at the region's edge shows. A renamed output
-    (a kept node's ``<node>_output_cast_0``, a graph output's producer) is found through
-    its node's name and output position.
+    ``views`` (from :class:`~workbench.transforms.fp16.Conversion`) names the reduced-
+    precision copy of a tensor where the conversion made one: for a kept node that is the
+    Cast back to FP16, so an overflow at the region's edge shows; for a graph output, its
+    FP16 producer. Other tensors are taken under their own name, or found through their
+    node's name and output position.
     """
     by_name = {node.name: node for node in fp16.graph.node}
+    views = views or {}
     mapped = {}
     for node in fp32.graph.node:
         twin = by_name.get(node.name)
         for position, tensor in enumerate(node.output):
-            if tensor in values:
+            if views.get(tensor) in values:
+                mapped[tensor] = values[views[tensor]]
+            elif tensor in values:
                 mapped[tensor] = values[tensor]
             elif twin is not None and position < len(twin.output):
                 renamed = twin.output[position]
@@ -68,14 +81,21 @@ def evaluate_fp16(
                 names = [o.name for o in model.graph.output]
                 results = dict(zip(names, evaluator.run(None, dict(feeds)), strict=True))
     except Exception as err:  # the reference runtime raises plain Python errors per op
+        custom = sorted({f"{n.domain}::{n.op_type}" for n in model.graph.node
+                         if n.domain not in ("", "ai.onnx", "ai.onnx.ml")})
         raise ComparisonError(
-            "The FP16 graph could not be evaluated with onnx.reference.",
+            "The reduced-precision graph cannot be evaluated on CPU (onnx.reference).",
             expected="operators that onnx.reference implements (standard ONNX domains)",
             found=f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}",
-            fix="custom or ai.onnx.ml operators cannot run in float16 on CPU; compare on a "
-            "GPU with TensorRT, or keep those nodes in FP32 with keep_fp32",
+            fix=(f"none on this machine: {', '.join(custom)} run only in ONNX Runtime, and "
+                 "TensorRT's parser rejects them too, so no FP16 engine of this model exists to "
+                 "compare; replace them with standard ONNX operators to compare FP16")
+            if custom else "report the operator named above to the workbench",
         ) from err
     return {name: np.asarray(v) for name, v in results.items()}
+
+
+_LOW_DTYPES = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
 
 def _fp32_accumulating_ops() -> list[type]:
@@ -89,13 +109,14 @@ def _fp32_accumulating_ops() -> list[type]:
 
     def wrap(base: type, name: str) -> type:
         def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-            half = any(getattr(a, "dtype", None) == np.float16 for a in args)
-            if not half:
+            low = next((a.dtype for a in args if getattr(a, "dtype", None) in _LOW_DTYPES),
+                       None)
+            if low is None:
                 return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
-            wide = [a.astype(np.float32) if getattr(a, "dtype", None) == np.float16 else a
+            wide = [a.astype(np.float32) if getattr(a, "dtype", None) in _LOW_DTYPES else a
                     for a in args]
             result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
-            return tuple(r.astype(np.float16) for r in result)
+            return tuple(r.astype(low) for r in result)
 
         return type(name, (base,), {"_run": _run, "op_domain": ""})
 
@@ -103,7 +124,8 @@ def _fp32_accumulating_ops() -> list[type]:
 
 
 def tensorrt_outputs(
-    model: onnx.ModelProto, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray]
+    model: onnx.ModelProto, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray],
+    precision: str = "fp16",
 ) -> tuple[dict[str, np.ndarray] | None, list[str]]:
     """The GPU hook: outputs of an FP16 TensorRT engine, or None where that cannot run.
 
@@ -127,9 +149,11 @@ def tensorrt_outputs(
         from workbench.build.fields import Precision
         from workbench.build.settings import BuildSettings
 
-        artifact = build_engine(model, BuildSettings(precision=Precision.FP16, keep_fp32=keep))
+        settings = BuildSettings(precision=Precision(precision), keep_fp32=keep)
+        artifact = build_engine(model, settings)
         with TrtRunner(artifact.plan) as runner:
             outputs = runner.infer(dict(feeds))
     except WorkbenchError as err:
-        return None, [f"TensorRT path failed, NumPy float16 used instead: {err.summary}"]
+        return None, [f"TensorRT path failed, the NumPy {precision.upper()} evaluation is used "
+                      f"instead: {err.summary}"]
     return {name: np.asarray(value) for name, value in outputs.items()}, []

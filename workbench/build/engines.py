@@ -16,13 +16,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.errors import EngineSaveError
 from workbench.core.fileio import write_atomic
 from workbench.core.logbus import LogRecord
 from workbench.core.records import TensorSpec
+
+if TYPE_CHECKING:  # the record only; building needs no onnx here
+    from workbench.transforms.conversion_report import ConversionReport
 
 __all__ = [
     "CARD_FORMAT",
@@ -163,6 +166,8 @@ class EngineArtifact:
     plan: bytes = field(repr=False)
     card: EngineCard
     log: tuple[LogRecord, ...] = ()
+    # strongly typed FP16/BF16 builds: what the graph conversion ran in which precision
+    conversion: ConversionReport | None = None
 
     @property
     def log_lines(self) -> list[str]:

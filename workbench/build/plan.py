@@ -23,8 +23,8 @@ Precision strategies (:class:`PrecisionStrategy`):
 ==================  ==========================================================================
 
 A conversion exists for the precisions in :data:`GRAPH_CONVERSIONS` (the converter is
-:func:`workbench.transforms.precision.convert_graph`); adding BF16 there makes BF16 builds
-on strongly typed TensorRT work in the builder and both renderings at once.
+:func:`workbench.transforms.precision.convert_graph`): FP16 and BF16, so reduced-precision
+builds on strongly typed TensorRT work in the builder and both renderings alike.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 # Precisions workbench.transforms.precision.convert_graph can convert a graph to.
-GRAPH_CONVERSIONS: frozenset[Precision] = frozenset({Precision.FP16})
+GRAPH_CONVERSIONS: frozenset[Precision] = frozenset({Precision.FP16, Precision.BF16})
 
 # BuildSettings flag -> (feature it needs, trt.BuilderFlag member)
 _FLAG_SETTINGS: tuple[tuple[str, str, str], ...] = (

@@ -144,7 +144,8 @@ def python_script(plan: BuildPlan, model_path: str, engine_path: str) -> str:
 
 
 def _config_lines(plan: BuildPlan) -> list[str]:
-    lines = [f"config.builder_optimization_level = {plan.optimization_level}"]
+    lines = [f"# note: {note}" for note in plan.notes]  # what the builder logs as warnings
+    lines.append(f"config.builder_optimization_level = {plan.optimization_level}")
     if plan.workspace_mib is not None:
         lines.append("config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, "
                      f"{plan.workspace_mib} << 20)")

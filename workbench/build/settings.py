@@ -35,13 +35,15 @@ from typing import Any
 
 from workbench.build.fields import (
     COMPUTE_CAPABILITIES,
+    FIELDS,
     LOG_SEVERITIES,
+    FieldKind,
     HardwareCompatibility,
     Precision,
     ProfilingVerbosity,
 )
 from workbench.core.errors import BuildSettingsError
-from workbench.core.records import TensorSpec
+from workbench.core.records import Choice, TensorSpec
 
 __all__ = [
     "HARDWARE_COMPATIBILITY",
@@ -256,17 +258,8 @@ class BuildSettings:
         return python_script(make_plan(self, features), model_path, engine_path)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "precision": self.precision.value, "keep_fp32": list(self.keep_fp32),
-            "workspace_mib": self.workspace_mib, "optimization_level": self.optimization_level,
-            "profiles": [[s.to_dict() for s in profile] for profile in self.profiles],
-            "hardware_compatibility": self.hardware_compatibility.value,
-            "version_compatible": self.version_compatible, "refit": self.refit,
-            "strip_plan": self.strip_plan, "timing_cache": self.timing_cache,
-            "compute_capabilities": list(self.compute_capabilities),
-            "profiling_verbosity": self.profiling_verbosity.value,
-            "log_severity": self.log_severity,
-        }
+        """Plain JSON values, one key per row of the schema (``workbench.build.fields``)."""
+        return {field.name: _plain(field.kind, getattr(self, field.name)) for field in FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BuildSettings:
@@ -291,6 +284,15 @@ class BuildSettings:
             if key in known:
                 known[key] = _as_tuple(key, known[key])
         return cls(**known)
+
+
+def _plain(kind: FieldKind, value: Any) -> Any:
+    """A setting's value as JSON: enums as their text, tuples as lists."""
+    if kind is FieldKind.PROFILES:
+        return [[shape.to_dict() for shape in profile] for profile in value]
+    if isinstance(value, Choice):
+        return value.value
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _wrong_type(name: str, value: object, expected: str) -> BuildSettingsError:

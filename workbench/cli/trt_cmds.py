@@ -44,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     engine.set_defaults(handler=run_engine)
 
     convert = subparsers.add_parser(
-        "convert", help="write the FP16 graph that strongly typed builds use",
-        description="Convert an ONNX model to FP16 (I/O types kept), the graph a strongly "
-        "typed TensorRT (11.x, RTX) builds for --precision fp16.")
+        "convert", help="write the FP16/BF16 graph that strongly typed builds use",
+        description="Convert an ONNX model to FP16 or BF16 (I/O types kept), the graph a strongly "
+        "typed TensorRT (11.x, RTX) builds for --precision fp16 / bf16.")
     convert.add_argument("model", help="the FP32 .onnx file")
     convert.add_argument("-o", "--output", required=True, help="the converted .onnx file")
     convert.add_argument("--precision", choices=sorted(p.value for p in GRAPH_CONVERSIONS),
@@ -211,10 +211,11 @@ def _print_layers(layers: Any) -> None:
 def run_convert(args: argparse.Namespace) -> int:
     from workbench.inspection.loading import load_model
     from workbench.transforms.folding import save_model_atomic
-    from workbench.transforms.precision import convert_graph
+    from workbench.transforms.precision import convert
 
-    converted = convert_graph(load_model(args.model), args.precision, args.keep_fp32)
-    path = save_model_atomic(converted, args.output, overwrite=args.overwrite)
-    kept = f", {len(args.keep_fp32)} node(s) kept in FP32" if args.keep_fp32 else ""
-    print(f"wrote {path} ({args.precision}{kept})")
+    conversion = convert(load_model(args.model), args.precision, args.keep_fp32)
+    path = save_model_atomic(conversion.model, args.output, overwrite=args.overwrite)
+    print(f"wrote {path} ({args.precision}): {conversion.report.describe()}")
+    for line in conversion.report.lines()[1:]:
+        print("  " + line)
     return 0

@@ -11,12 +11,13 @@ is finite counts as an infinite error.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from workbench.compare.metrics import cosine_similarity
+from workbench.compare.saturation import BenignSaturation, find_benign_saturations
 
 __all__ = [
     "DEFAULT_DRIFT_THRESHOLD",
@@ -28,6 +29,7 @@ __all__ = [
     "RangeIssue",
     "TensorDrift",
     "compute_drift",
+    "finish_drift",
     "suggest_keep_fp32",
 ]
 
@@ -100,12 +102,20 @@ class DriftReport:
     out_of_range: tuple[RangeIssue, ...]
     suggested_keep_fp32: tuple[str, ...]
     reason: str
+    # sentinels (attention masks) FP16 saturates harmlessly: never a first bad node, never kept
+    benign: tuple[BenignSaturation, ...] = ()
+    # the first node whose candidate holds NaN/Inf where FP32 is finite
+    first_nonfinite_node: str | None = None
+    first_nonfinite_tensor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "threshold": self.threshold,
             "first_bad_node": self.first_bad_node,
             "first_bad_tensor": self.first_bad_tensor,
+            "first_nonfinite_node": self.first_nonfinite_node,
+            "first_nonfinite_tensor": self.first_nonfinite_tensor,
+            "benign": [b.to_dict() for b in self.benign],
             "suggested_keep_fp32": list(self.suggested_keep_fp32),
             "reason": self.reason,
             "out_of_range": [issue.__dict__ for issue in self.out_of_range],
@@ -118,8 +128,13 @@ def compute_drift(
     reference: Mapping[str, np.ndarray],
     candidate: Mapping[str, np.ndarray],
     threshold: float = DEFAULT_DRIFT_THRESHOLD,
+    graph_outputs: Sequence[str] = (),
+    check_range: bool = True,
 ) -> DriftReport:
-    """Compare every node output present on both sides, in the order of ``nodes``."""
+    """Compare every node output present on both sides, in the order of ``nodes``.
+
+    ``check_range`` looks for FP32 values beyond the FP16 range (off for BF16, which has
+    FP32's range)."""
     layers: list[TensorDrift] = []
     issues: list[RangeIssue] = []
     for node in nodes:
@@ -127,15 +142,36 @@ def compute_drift(
             if tensor not in reference:
                 continue
             ref = np.asarray(reference[tensor])
-            issues.extend(range_issues(node.name, tensor, ref))
+            if check_range:
+                issues.extend(range_issues(node.name, tensor, ref))
             if tensor in candidate and ref.dtype.kind in "fiu":
                 cand = np.asarray(candidate[tensor])
                 layers.append(_tensor_drift(len(layers), node, tensor, ref, cand, threshold))
+    return finish_drift(nodes, layers, issues, threshold, graph_outputs)
+
+
+def finish_drift(
+    nodes: Sequence[GraphNode], layers: Sequence[TensorDrift], issues: Sequence[RangeIssue],
+    threshold: float, graph_outputs: Sequence[str] = (),
+) -> DriftReport:
+    """The report from per-tensor figures: benign saturations set apart (see
+    :mod:`workbench.compare.saturation`), then the first bad node, the first non-finite
+    node and the keep list from what remains."""
+    overflow = {i.tensor: (i.node, i.extreme) for i in issues if i.kind == "overflow"}
+    benign = find_benign_saturations(nodes, overflow, layers, graph_outputs)
+    layers = [replace(layer, over_threshold=False) if layer.tensor in benign else layer
+              for layer in layers]
+    issues = [issue for issue in issues if issue.tensor not in benign]
     first = next((layer for layer in layers if layer.over_threshold), None)
+    nonfinite = next((layer for layer in layers
+                      if layer.candidate_nonfinite and layer.tensor not in benign), None)
     keep, reason = suggest_keep_fp32(nodes, issues, first.node if first else None)
     return DriftReport(
         tuple(layers), threshold, first.node if first else None,
         first.tensor if first else None, tuple(issues), keep, reason,
+        benign=tuple(benign.values()),
+        first_nonfinite_node=nonfinite.node if nonfinite else None,
+        first_nonfinite_tensor=nonfinite.tensor if nonfinite else None,
     )
 
 

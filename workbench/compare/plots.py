@@ -54,8 +54,10 @@ def reference_scatter(
     reference: np.ndarray, candidate: np.ndarray, name: str = "output", seed: int = 0
 ) -> Figure:
     """Candidate against reference values, with the y = x line a perfect match lies on."""
-    r = np.asarray(reference, dtype=np.float64).ravel()
-    c = np.asarray(candidate, dtype=np.float64).ravel()
+    # Annotated as plain arrays: numpy 2.2's stubs type ravel() as 1-D and fancy indexing
+    # as N-D, so the sampled reassignment below would not type-check against them.
+    r: np.ndarray = np.asarray(reference, dtype=np.float64).ravel()
+    c: np.ndarray = np.asarray(candidate, dtype=np.float64).ravel()
     fig = Figure(figsize=(4.5, 4.5), layout="constrained")
     ax = fig.subplots()
     if r.shape != c.shape:
@@ -77,9 +79,19 @@ def reference_scatter(
     return fig
 
 
+_LABELLED_NODES = 60  # up to this many tensors every node is named on the x axis
+_ANNOTATED_WORST = 8  # beyond that, only the worst few are named
+
+
 def drift_curve(drift: DriftReport, log_scale: bool = True) -> Figure:
-    """Per-layer error in topological order, the threshold, and the first bad node marked."""
-    fig = Figure(figsize=(max(6.0, 0.25 * len(drift.layers)), 4), layout="constrained")
+    """Per-layer error in topological order, the threshold, and the first bad node marked.
+
+    Readable at any depth: up to 60 tensors every node is named on the axis; beyond that
+    the figure keeps a fixed width and names only the worst tensors, and benign
+    saturations (attention masks) are drawn apart in green.
+    """
+    count = len(drift.layers)
+    fig = Figure(figsize=(min(14.0, max(6.0, 0.25 * count)), 4), layout="constrained")
     ax = fig.subplots()
     errors = np.array([layer.error for layer in drift.layers], dtype=np.float64)
     finite_max = float(errors[np.isfinite(errors)].max()) if np.isfinite(errors).any() else 1.0
@@ -87,8 +99,15 @@ def drift_curve(drift: DriftReport, log_scale: bool = True) -> Figure:
     shown = np.where(np.isfinite(errors), errors, ceiling)
     floor = 1e-8 if log_scale else 0.0
     shown = np.maximum(shown, floor)
-    x = np.arange(len(drift.layers))
-    ax.plot(x, shown, marker="o", markersize=3, color="tab:blue", label="error / tensor scale")
+    x = np.arange(count)
+    dense = count > _LABELLED_NODES
+    ax.plot(x, shown, marker="" if dense else "o", markersize=3, linewidth=0.8 if dense else 1.5,
+            color="tab:blue", label="error / tensor scale")
+    benign_tensors = {b.tensor for b in getattr(drift, "benign", ())}
+    benign = np.array([layer.tensor in benign_tensors for layer in drift.layers], dtype=bool)
+    if benign.any():
+        ax.scatter(x[benign], shown[benign], marker="s", s=12, color="tab:green", zorder=3,
+                   label="benign saturation (mask)")
     infinite = ~np.isfinite(errors)
     if infinite.any():
         ax.scatter(x[infinite], shown[infinite], marker="^", color="tab:red", zorder=3,
@@ -101,7 +120,15 @@ def drift_curve(drift: DriftReport, log_scale: bool = True) -> Figure:
                    label=f"first bad: {first.node}")
     if log_scale:
         ax.set_yscale("log")
-    ax.set_xticks(x, [layer.node for layer in drift.layers], rotation=90, fontsize=7)
+    if dense:
+        ranked = [i for i in np.argsort(-shown, kind="stable") if not benign[i]]
+        for i in ranked[:_ANNOTATED_WORST]:
+            ax.annotate(drift.layers[i].node, (x[i], shown[i]), fontsize=7, rotation=30,
+                        xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel(f"tensor # in topological order ({count} tensors; the worst "
+                      f"{_ANNOTATED_WORST} named)")
+    else:
+        ax.set_xticks(x, [layer.node for layer in drift.layers], rotation=90, fontsize=7)
     ax.set_ylabel("max|candidate - reference| / max|reference|")
     ax.set_title("Per-layer drift (topological order)")
     ax.legend(fontsize=8)

@@ -15,6 +15,7 @@ __all__ = [
     "BuildError",
     "BuildSettingsError",
     "ComparisonError",
+    "ConversionError",
     "EngineLoadError",
     "EngineSaveError",
     "InferenceInputError",
@@ -109,3 +110,7 @@ class InferenceInputError(WorkbenchError):
 
 class ComparisonError(WorkbenchError):
     """Outputs could not be compared (for example a report file is malformed)."""
+
+
+class ConversionError(WorkbenchError):
+    """A precision conversion (FP16/BF16) could not produce a type-consistent graph."""

@@ -15,17 +15,24 @@ import onnx
 from workbench.build.fields import Precision
 from workbench.build.plan import GRAPH_CONVERSIONS
 from workbench.core.errors import BuildSettingsError
-from workbench.transforms.fp16 import convert_to_fp16
+from workbench.transforms.fp16 import Conversion, convert_precision
 
-__all__ = ["convert_graph"]
+__all__ = ["convert", "convert_graph"]
 
 
 def convert_graph(model: onnx.ModelProto, precision: Precision | str,
                   keep_fp32: Iterable[str] = ()) -> onnx.ModelProto:
     """A copy of ``model`` in ``precision`` (I/O types kept; ``keep_fp32`` nodes in FP32)."""
+    return convert(model, precision, keep_fp32).model
+
+
+def convert(model: onnx.ModelProto, precision: Precision | str,
+            keep_fp32: Iterable[str] = ()) -> Conversion:
+    """:func:`convert_graph` with the conversion's report (nodes in FP16/BF16, nodes kept in
+    FP32 and why)."""
     wanted = Precision(precision)
-    if wanted is Precision.FP16:
-        return convert_to_fp16(model, keep_fp32)
+    if wanted in GRAPH_CONVERSIONS:
+        return convert_precision(model, wanted.value, keep_fp32)
     known = " / ".join(sorted(p.value for p in GRAPH_CONVERSIONS))
     raise BuildSettingsError(
         f"The workbench has no {wanted.value.upper()} graph conversion.",

@@ -12,7 +12,7 @@ from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, TaskState, as_workbench_error
 from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
-from workbench.ui.common import ErrorBox, esc, note
+from workbench.ui.common import ErrorBox, conversion_html, esc, note
 from workbench.ui.layers import layers_html
 from workbench.ui.logpane import LogPane
 from workbench.ui.settings_form import SettingsForm
@@ -61,6 +61,7 @@ class BuildTab:
         self.cancel_button.on_click(lambda _b: self.session.cancel_build())
         session.on(Event.BUILD, self._on_build)
         session.on(Event.TASK, self._on_task)
+        session.on(Event.USE_KEEP_FP32, self._use_keep)
         self._ticker: threading.Thread | None = None
         self.widget = widgets.VBox([
             self.form.widget, self.suggest_button,
@@ -82,6 +83,12 @@ class BuildTab:
             self.trtexec.value = self.python.value = ""
             return
         self.form.set_settings(self.session.default_settings(), model.summary.inputs)
+
+    def _use_keep(self, _event: str, payload: tuple[tuple[str, ...], str]) -> None:
+        """A verified keep list from the Compare tab: precision and keep FP32 set here."""
+        keep, precision = payload
+        self.form.fields["precision"].value = precision
+        self.form.fields["keep_fp32"].value = ", ".join(keep)
 
     def _on_task(self, _event: str, task: Task[Any]) -> None:
         """Say before the build what the Parse tab found: a build of such a model fails."""
@@ -230,4 +237,5 @@ class BuildTab:
                  card.target_text(), card.settings.precision,
                  f"plan SHA-256 {card.plan_sha256[:12]}…"]
         return note("✔ Engine built: " + esc(" · ".join(facts))
-                    + " — save it in the Engines tab.", "ok") + layers_html(card)
+                    + " — save it in the Engines tab.", "ok") + conversion_html(
+                        getattr(artifact, "conversion", None)) + layers_html(card)

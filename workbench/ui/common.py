@@ -45,6 +45,15 @@ def note(text: str, kind: str = "info") -> str:
     return f'<div style="color:{colour};margin:2px 0;{LINE}">{text}</div>'
 
 
+def conversion_html(conversion: Any) -> str:
+    """What an FP16/BF16 graph conversion ran where (a ConversionReport), or nothing."""
+    if conversion is None:
+        return ""
+    first, *rest = conversion.lines()
+    return note(esc(f"{conversion.low_label} conversion: {first}")) + "".join(
+        note(esc(line), "info") for line in rest)
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 problem`` / ``3 problems``."""
     return f"{count:,} {word if count == 1 else (many or word + 's')}"

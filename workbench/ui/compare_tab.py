@@ -11,12 +11,23 @@ import ipywidgets as widgets
 from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.compare.tolerances import PRESETS, Tolerance, Tolerances
-from workbench.ui.common import LINE, ErrorBox, busy_while, esc, html_table, note, show_png
+from workbench.ui.common import (
+    LINE,
+    ErrorBox,
+    busy_while,
+    conversion_html,
+    esc,
+    html_table,
+    note,
+    show_png,
+)
+from workbench.ui.keep_search_view import KeepSearchView
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
 
 _BAD = "background:#ffd6d6;font-weight:bold"
 _DRIFT_ROWS = 60
+_WORST_ROWS = 12
 
 
 def figure_png(figure: Any, dpi: int = 80) -> bytes:
@@ -48,9 +59,29 @@ def drift_html(drift: Any, kept: tuple[str, ...] = ()) -> str:
               "candidate</small>")
     more = (f"<small> · rows {start + 1}–{start + len(shown)} of {len(layers)}</small>"
             if len(layers) > len(shown) else "")
-    table = html_table(("#", "node", "op", "tensor", "rel. error", "max |FP32|", "cosine",
-                        "non-finite"), rows, row_styles=styles)
-    return head + legend + more + table + _out_of_range_html(drift, kept)
+    columns = ("#", "node", "op", "tensor", "rel. error", "max |FP32|", "cosine", "non-finite")
+    table = more + html_table(columns, rows, row_styles=styles)
+    if len(layers) > _DRIFT_ROWS:  # deep graphs: the worst tensors first, then the window
+        benign = {b.tensor for b in getattr(drift, "benign", ())}
+        worst = sorted((t for t in layers if t.tensor not in benign), key=lambda t: -t.error)
+        worst_rows = [(t.index, t.node, t.op_type, t.tensor, _num(t.error),
+                       _num(t.reference_max_abs), _num(t.cosine), t.candidate_nonfinite)
+                      for t in worst[:_WORST_ROWS]]
+        window = "Around the first bad node" if first is not None else "In graph order"
+        table = (f"<div><b>The {_WORST_ROWS} worst of {len(layers)} tensors</b></div>"
+                 + html_table(columns, worst_rows) + f"<div><b>{window}</b></div>" + table)
+    return head + legend + table + _benign_html(drift) + _out_of_range_html(drift, kept)
+
+
+def _benign_html(drift: Any) -> str:
+    """Sentinels that saturate harmlessly: shown apart, never as problems."""
+    benign = getattr(drift, "benign", ())
+    if not benign:
+        return ""
+    items = "".join(f"<li>{esc(b.describe())}</li>" for b in benign[:10])
+    more = f"<li>… and {len(benign) - 10} more</li>" if len(benign) > 10 else ""
+    return (f"<b style='color:#2e7d32'>Benign saturation (attention mask) — not a problem"
+            f"</b><ul style='margin:2px 0;{LINE}'>{items}{more}</ul>")
 
 
 def _out_of_range_html(drift: Any, kept: tuple[str, ...]) -> str:
@@ -101,6 +132,8 @@ class CompareTab:
             self.drift, self.drift_plot, widgets.HTML("<b>The same in Python</b>"), self.script,
         ], layout={"display": "none"})  # headings without content until the first run
         self.error = ErrorBox()
+        self.search = KeepSearchView(session, lambda: str(self.precision.value), self.tolerances,
+                                     lambda: int(self.seed.value))
         self.precision.observe(self._on_precision, "value")
         self.run_button.on_click(lambda _b: self.start())
         self.keep_button.on_click(lambda _b: self.keep_and_rerun())
@@ -109,7 +142,7 @@ class CompareTab:
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
             widgets.HBox([self.keep, self.seed]),
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
-            self.results,
+            self.search.widget, self.results,
         ])
 
     def on_model(self, model: LoadedModel | None) -> None:
@@ -122,6 +155,7 @@ class CompareTab:
         self.keep.value = ""
         self.run_button.disabled = model is None
         self.keep_button.disabled = True
+        self.search.on_model(model)
 
     def _on_precision(self, change: dict[str, Any]) -> None:
         self.preset.value = change["new"]
@@ -171,14 +205,16 @@ class CompareTab:
 
     def show(self, report: Any) -> None:
         outputs = report.outputs
-        verdict = "PASSED" if report.passed else "FAILED"
+        verdict = report.verdict
+        kind = {"PASSED": "ok", "INCONCLUSIVE": "warn"}.get(verdict, "error")
         kept = (f" · kept in FP32: {esc(', '.join(report.keep_fp32))}"
                 if report.keep_fp32 else "")
         self.verdict.value = note(
             f"{esc(report.precision.upper())} vs FP32: <b>{verdict}</b> · tolerances "
-            f"{esc(outputs.tolerances.describe())}{kept}", "ok" if report.passed else "error"
-        ) + (f"<details style='font-size:12px;color:#555'><summary>how this was computed"
-             f"</summary>candidate from {esc(report.path)}.<br>{esc(outputs.rule)}</details>")
+            f"{esc(outputs.tolerances.describe())}{kept}", kind
+        ) + "".join(note(esc(line), "warn") for line in report.findings) + (
+            "<details style='font-size:12px;color:#555'><summary>how this was computed"
+            f"</summary>candidate from {esc(report.path)}.<br>{esc(outputs.rule)}</details>")
         rows = [(o.name, "pass" if o.passed else "FAIL", _num(o.max_abs), _num(o.max_rel),
                  _num(o.p99_abs), _num(o.cosine), f"{o.failing_elements}/{o.elements}",
                  o.candidate_nan + o.candidate_inf, _num(o.min_atol), _num(o.min_rtol))
@@ -187,7 +223,7 @@ class CompareTab:
         self.table.value = html_table(
             ("output", "result", "max abs", "max rel", "p99 abs", "cosine", "failing elements",
              "NaN/Inf", "atol to pass", "rtol to pass"), rows, row_styles=styles) + "".join(
-            note(esc(n), "warn") for n in report.notes)
+            note(esc(n), "warn") for n in report.notes) + conversion_html(report.conversion)
         from workbench.compare.plots import drift_curve, error_histograms
 
         show_png(self.plots, figure_png(error_histograms(report.reference_outputs,

@@ -23,6 +23,7 @@ from workbench.ui.engines_tab import EnginesTab
 from workbench.ui.model_tab import ModelTab
 from workbench.ui.parse_tab import ParseTab
 from workbench.ui.run_tab import RunTab
+from workbench.ui.share_bar import ShareBar
 
 __all__ = ["Workbench", "WorkbenchPanel"]
 
@@ -94,9 +95,11 @@ class WorkbenchPanel(widgets.VBox):
         self.run = RunTab(session)
         self.engines = EnginesTab(session)
         self.compare = CompareTab(session)
+        self.share = ShareBar(session)
         tabs = (self.model_tab, self.parse, self.build, self.run, self.engines, self.compare)
         self.tabs = widgets.Tab(children=[t.widget for t in tabs], titles=list(TAB_TITLES))
-        super().__init__([self.title, self.chooser.widget, self.status, self.error, self.tabs],
+        super().__init__([self.title, self.chooser.widget, self.status, self.error, self.tabs,
+                          self.share.widget],
                          layout=widgets.Layout(width="100%"))
         self.add_class("wb-panel")
         self._views = tabs
@@ -129,6 +132,7 @@ class WorkbenchPanel(widgets.VBox):
     def close(self) -> None:
         for off in self._unsubscribe:
             off()
+        self.share.close()
         self.session.close()
         super().close()
 

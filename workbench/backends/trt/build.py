@@ -10,7 +10,9 @@ and the installed TensorRT's features; this module only executes the
 :class:`~workbench.build.plan.BuildPlan` (the trtexec and Python renderings print the same
 plan). Precision is the plan's strategy: weak typing (TensorRT 10) sets
 ``BuilderFlag.FP16/BF16``; strongly typed TensorRT (11.x, RTX) builds from a graph converted
-by :func:`workbench.transforms.precision.convert_graph`.
+by :func:`workbench.transforms.precision.convert` (FP16 or BF16, the conversion the
+accuracy comparison measures); the artifact carries its report (nodes in FP16/BF16, nodes
+kept in FP32 and why).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from workbench.inspection.loading import (
     read_model_file,
 )
 from workbench.inspection.protos import graph_io_specs
+from workbench.transforms.conversion_report import ConversionReport
 from workbench.triage.build_failures import BuildFacts
 
 __all__ = ["build_engine"]
@@ -91,7 +94,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         inputs, outputs = graph_io_specs(model.graph)
         plan = make_plan(settings, info.build_features(), inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
-        network_source = [_network_source(model_file, plan)]
+        network_source, conversion = _network_source(model_file, plan)
         facts = build_facts(model, plan.settings, model_file.label)
     except BaseException:
         if probe is not None:
@@ -108,6 +111,9 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     else:
         bus = LogBus(settings.log_severity)
         unsubscribe = bus.subscribe(on_log) if on_log is not None else None
+    if conversion is not None:
+        for line in conversion.lines():
+            bus.push("INFO", f"{settings.precision.upper()} conversion: {line}", "workbench")
     try:
         with _interrupt_cancels(cancel) as flag:
             engine, kept = _build(network_source, label, plan, info, bus, on_progress, flag,
@@ -127,7 +133,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         workbench_version=_workbench_version(), layers=layers,
         layers_source="build_log" if layers else "none",
     )
-    return EngineArtifact(engine, card, tuple(bus.records()))
+    return EngineArtifact(engine, card, tuple(bus.records()), conversion)
 
 
 @contextlib.contextmanager
@@ -173,16 +179,18 @@ def _workbench_version() -> str:
 
 
 def _network_source(model_file: ModelFile, plan: BuildPlan
-                    ) -> tuple[bytes | None, Path | None]:
+                    ) -> tuple[list[tuple[bytes | None, Path | None]], ConversionReport | None]:
     """What the parser reads: the validated bytes (and the folder for external data), or
-    converted graph bytes. Parsing the bytes already read avoids reading the file twice."""
+    converted graph bytes with the conversion's report. Parsing the bytes already read
+    avoids reading the file twice."""
     if plan.conversion is None:
-        return model_file.data, model_file.path
-    from workbench.transforms.precision import convert_graph
+        return [(model_file.data, model_file.path)], None
+    from workbench.transforms.precision import convert
 
     full = load_model_file(model_file, load_weights=True)
-    converted = convert_graph(full, plan.conversion.precision, plan.conversion.keep_fp32)
-    return converted.SerializeToString(), None
+    conversion = convert(full, plan.conversion.precision, plan.conversion.keep_fp32)
+    del full
+    return [(conversion.model.SerializeToString(), None)], conversion.report
 
 
 def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,

@@ -1,0 +1,259 @@
+"""Bug bundle: one zip with what a TensorRT bug report needs, and nothing else.
+
+``make_bundle(model, "bug.zip")`` finds where the model fails (parse, else build), reduces
+a parse failure to its smallest failing subgraph, rebuilds the bundled model with a VERBOSE
+log (so the bundle is checked to reproduce the failure), and writes:
+
+=================  ==============================================================
+``model.onnx``     the reduced failing model (or the whole model, when it cannot be reduced)
+``repro.sh``       the trtexec (or tensorrt_rtx) line that reproduces the failure
+``repro.py``       the same with the bare TensorRT Python API
+``verbose.log``    TensorRT's VERBOSE log of that build
+``diagnosis.json`` the workbench's diagnosis (stage, category, cause, fixes, the reduction)
+``versions.json``  :data:`workbench.app.versions.FIELDS`, nothing more about the machine
+``README.md``      what the bundle is and what to attach to an issue
+=================  ==============================================================
+
+Folders of the user's machine (the model's folder, the working folder, the home folder,
+temporary folders) are replaced by placeholders in every text file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.app import reproduce
+from workbench.app.versions import FIELDS, environment_info
+from workbench.build.settings import BuildSettings
+from workbench.core.errors import BuildError, WorkbenchError
+from workbench.core.logbus import LogBus
+
+__all__ = ["BUNDLE_FILES", "BundleResult", "make_bundle"]
+
+BUNDLE_FILES: tuple[str, ...] = ("README.md", "model.onnx", "repro.sh", "repro.py",
+                                 "verbose.log", "diagnosis.json", "versions.json")
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """A written bundle: where, which stage fails, and whether the bundle reproduces it."""
+
+    path: Path
+    stage: str  # "parse" or "build"
+    category: str
+    reduced: bool
+    reproduced: bool
+    notes: tuple[str, ...]
+
+    def summary(self) -> str:
+        model = "reduced model" if self.reduced else "whole model"
+        check = "reproduces" if self.reproduced else "did NOT reproduce"
+        lines = [f"wrote {self.path}: {self.stage} failure [{self.category}], {model}; "
+                 f"the bundled model {check} it"]
+        return "\n".join([*lines, *("  note: " + n for n in self.notes)])
+
+
+def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathLike[str],
+                settings: Any = None, *, overwrite: bool = False) -> BundleResult:
+    """Write a bug bundle for a model that TensorRT fails to parse or build.
+
+    Args:
+        source: The failing model (path or bytes).
+        out_path: The zip to write (atomically).
+        settings: BuildSettings for the build (default: seeded from the model).
+        overwrite: Allow replacing an existing zip.
+
+    Raises:
+        WorkbenchError: the model parses and builds (nothing to report), or ``out_path``
+            exists and ``overwrite`` is False.
+    """
+    target = Path(out_path).expanduser()
+    if target.exists() and not overwrite:
+        raise WorkbenchError(f"{target} already exists.", expected="a new file name",
+                             found=str(target), fix="choose another name, or overwrite")
+    base = settings or BuildSettings()
+    settings = dataclasses.replace(base, log_severity="VERBOSE")
+    with tempfile.TemporaryDirectory(prefix="wb-bundle-") as work:
+        folder = Path(work)
+        failure = _find_failure(source, settings, folder)
+        bus, error = _verbose_build(folder / "model.onnx", settings)
+        scrub = _scrubber(source, folder)
+        files = _bundle_texts(failure, settings, bus, error, scrub)
+        _write_zip(target, folder / "model.onnx", files, overwrite)
+    return BundleResult(target, failure["stage"], failure["category"], failure["reduced"],
+                        error is not None, tuple(failure["notes"]))
+
+
+def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
+    """Where the model fails; leaves the model to bundle at ``folder/model.onnx``."""
+    from workbench.backends.trt.build import build_engine
+    from workbench.backends.trt.parse import diagnose
+    from workbench.triage.diagnosis import explain_build_failure
+
+    report = diagnose(source)
+    if not report:
+        return _parse_failure(source, report, folder)
+    try:
+        build_engine(source, settings)
+    except BuildError as err:
+        _copy_model(source, folder / "model.onnx")
+        cause, fixes = explain_build_failure(list(err.details or ()) or [err.summary])
+        return {"stage": "build", "category": "BUILD_FAILED", "reduced": False,
+                "diagnosis": {"summary": err.summary, "cause": cause, "fixes": list(fixes),
+                              "tensorrt": list(err.details or ()),
+                              "parse": report.to_dict()},
+                "notes": ["build failures are not reduced yet: the whole model is bundled"]}
+    raise WorkbenchError(
+        "This model parses and builds: there is no failure to bundle.",
+        expected="a model that TensorRT fails to parse or build",
+        found=f"{report.node_count} nodes parsed, and the engine built",
+        fix="to share results instead, write a report: trt-workbench report MODEL --build")
+
+
+def _parse_failure(source: Any, report: Any, folder: Path) -> dict[str, Any]:
+    from workbench.backends.trt.reduce import reduce_failure
+
+    first = report.issues[0] if report.issues else None
+    result: dict[str, Any] = {"stage": "parse", "diagnosis": report.to_dict(), "notes": [],
+                              "category": first.category if first else "PARSE_FAILED"}
+    try:
+        reduction = reduce_failure(source, folder / "model.onnx")
+    except WorkbenchError as err:
+        _copy_model(source, folder / "model.onnx")
+        result.update(reduced=False)
+        result["notes"].append(f"not reduced: {err.summary}")
+        return result
+    result.update(reduced=True)
+    result["diagnosis"]["reduction"] = {
+        "original_node_count": reduction.original_node_count,
+        "kept_node_indices": list(reduction.node_indices),
+        "kept_node_names": list(reduction.node_names),
+        "category": reduction.category, "op_type": reduction.op_type}
+    return result
+
+
+def _copy_model(source: Any, target: Path) -> None:
+    """The whole model as one file (external data folded in when it fits in 2 GiB)."""
+    if isinstance(source, bytes):
+        target.write_bytes(source)
+        return
+    path = Path(source).expanduser()
+    from workbench.inspection.loading import load_model
+
+    try:
+        model = load_model(path)
+        target.write_bytes(model.SerializeToString())
+    except (WorkbenchError, ValueError):  # unreadable or over 2 GiB: the file as it is
+        target.write_bytes(path.read_bytes())
+
+
+def _verbose_build(model: Path, settings: Any) -> tuple[LogBus, WorkbenchError | None]:
+    """Build the bundled model with a VERBOSE log; the error it fails with (None if it builds)."""
+    from workbench.backends.trt.build import build_engine
+
+    bus = LogBus("VERBOSE", maxlen=200_000)
+    try:
+        build_engine(model, settings, on_log=bus)
+    except WorkbenchError as err:
+        return bus, err
+    return bus, None
+
+
+def _scrubber(source: Any, folder: Path) -> Any:
+    """Replace the user's folders in text by placeholders (longest first)."""
+    places = [(str(folder.resolve()), "."), (str(folder), ".")]
+    if not isinstance(source, bytes):
+        model_dir = Path(source).expanduser().resolve().parent
+        places += [(str(model_dir), "<model folder>")]
+    places += [(str(Path.cwd()), "<working folder>"), (tempfile.gettempdir(), "<tmp>"),
+               (str(Path.home()), "~")]
+    places = sorted({p for p in places if len(p[0]) > 1}, key=lambda p: -len(p[0]))
+
+    def scrub(text: str) -> str:
+        for old, new in places:
+            text = text.replace(old, new)
+        return text
+
+    return scrub
+
+
+def _bundle_texts(failure: dict[str, Any], settings: Any, bus: LogBus,
+                  error: WorkbenchError | None, scrub: Any) -> dict[str, str]:
+    command = reproduce.trtexec_command(settings, "model.onnx", "model.engine")
+    if "--verbose" not in command:
+        command += " --verbose"
+    diagnosis = dict(failure["diagnosis"], stage=failure["stage"],
+                     reproduced_by_bundle=error is not None,
+                     bundle_error=error.message if error is not None else None)
+    files = {
+        "repro.sh": f"#!/bin/sh\n# Reproduces the {failure['stage']} failure.\n{command}\n",
+        "repro.py": reproduce.python_script(settings, "model.onnx", "model.engine"),
+        "verbose.log": "\n".join(r.format() for r in bus.records()) + "\n",
+        "diagnosis.json": json.dumps(diagnosis, indent=2) + "\n",
+        "versions.json": json.dumps(environment_info(), indent=2) + "\n",
+    }
+    files["README.md"] = _readme(failure, command, error)
+    return {name: scrub(text) for name, text in files.items()}
+
+
+def _readme(failure: dict[str, Any], command: str, error: WorkbenchError | None) -> str:
+    model = ("the smallest subgraph that fails the same way" if failure["reduced"]
+             else "the whole model")
+    check = ("Rebuilding `model.onnx` with a VERBOSE log failed again: the bundle reproduces "
+             f"the failure.\n\n```\n{error.summary}\n```" if error is not None else
+             "Warning: rebuilding `model.onnx` did NOT fail; the failure may depend on the "
+             "parts of the model that were left out.")
+    notes = "".join(f"- {n}\n" for n in failure["notes"])
+    return f"""# TensorRT {failure['stage']} failure: {failure['category']}
+
+Made by trt-workbench. {check}
+
+## Files
+- `model.onnx`: {model}.
+- `repro.sh`: `{command}`
+- `repro.py`: the same build with the bare TensorRT Python API (`python repro.py`).
+- `verbose.log`: TensorRT's VERBOSE log of that build.
+- `diagnosis.json`: where and why it fails, with the suggested fixes.
+- `versions.json`: {", ".join(FIELDS)}.
+
+## What to attach to a TensorRT issue
+Attach this zip (or `model.onnx`, `verbose.log` and `versions.json`), paste the
+`repro.sh` line and the error above into the issue text, and say what you expected.
+NVIDIA's bug template asks for exactly these: the model, the command, the verbose log, the
+versions and the GPU.
+
+## What this bundle contains about your machine
+Only `versions.json` ({", ".join(FIELDS)}). Paths of your machine were replaced by
+placeholders (`<model folder>`, `<working folder>`, `<tmp>`, `~`). No host name, user
+name or environment variables. Check `model.onnx` is something you may share.
+{notes and chr(10) + "## Notes" + chr(10) + notes}"""
+
+
+def _write_zip(target: Path, model: Path, files: dict[str, str], overwrite: bool) -> None:
+    """Write the zip beside ``target`` and move it into place (never a half-written zip)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in BUNDLE_FILES:
+                if name == "model.onnx":
+                    archive.write(model, name)
+                else:
+                    archive.writestr(name, files[name])
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)  # never replace a file that appeared meanwhile
+    except FileExistsError as err:
+        raise WorkbenchError(f"{target} already exists.", fix="choose another name") from err
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,81 @@
+"""Graph plumbing of the precision conversion: subgraphs, outer-scope names, value_info."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import onnx
+from onnx import TensorProto, helper
+
+from workbench.transforms.typing_rules import Types, walk_graphs
+
+__all__ = ["all_names", "attribute", "outer_references", "retype_value_info", "subgraphs",
+           "type_suffix"]
+
+
+def subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    graphs: list[onnx.GraphProto] = []
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            graphs.append(attr.g)
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            graphs.extend(attr.graphs)
+    return graphs
+
+
+def outer_references(graph: onnx.GraphProto) -> set[str]:
+    """Names a subgraph (or its own subgraphs) reads from enclosing scopes."""
+    local = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
+    local |= {out for node in graph.node for out in node.output}
+    refs = {name for node in graph.node for name in node.input if name} - local
+    for node in graph.node:
+        for sub in subgraphs(node):
+            refs |= outer_references(sub) - local
+    return refs
+
+
+def attribute(node: onnx.NodeProto, name: str) -> Any:
+    for attr in node.attribute:
+        if attr.name == name:
+            return helper.get_attribute_value(attr)
+    return None
+
+
+def type_suffix(elem_type: int) -> str:
+    names: dict[int, str] = {TensorProto.FLOAT: "fp32", TensorProto.FLOAT16: "fp16",
+                             TensorProto.BFLOAT16: "bf16"}
+    return names.get(elem_type) or TensorProto.DataType.Name(elem_type).lower()
+
+
+def all_names(model: onnx.ModelProto) -> set[str]:
+    names: set[str] = set()
+    for _, graph in walk_graphs(model.graph):
+        names.update(vi.name for vi in (*graph.input, *graph.output, *graph.value_info))
+        names.update(t.name for t in graph.initializer)
+        for node in graph.node:
+            names.add(node.name)
+            names.update(node.input)
+            names.update(node.output)
+    return names
+
+
+def retype_value_info(graph: onnx.GraphProto, produced: Types,
+                       sources: dict[str, str]) -> None:
+    """value_info says what the tensors now are; entries for new tensors copy the shape of
+    the tensor they were cast from when it is known."""
+    shapes = {vi.name: vi for vi in (*graph.input, *graph.value_info, *graph.output)}
+    for vi in graph.value_info:
+        if vi.name in produced and vi.type.HasField("tensor_type") and produced[vi.name]:
+            vi.type.tensor_type.elem_type = produced[vi.name]
+    known = {vi.name for vi in graph.value_info} | {vi.name for vi in graph.output}
+    for name, source in sources.items():
+        elem = produced.get(name, 0)
+        if name in known or not elem:
+            continue
+        like = shapes.get(source)
+        if like is not None and like.type.HasField("tensor_type"):
+            vi = onnx.ValueInfoProto()
+            vi.CopyFrom(like)
+            vi.name = name
+            vi.type.tensor_type.elem_type = elem
+            graph.value_info.append(vi)

@@ -1,0 +1,277 @@
+"""ONNX element types of a graph: inferred, bound by operator schemas, and checked.
+
+A mixed-precision conversion is only valid when every operator sees the types its schema
+allows, with all inputs and outputs bound to one type parameter (``T`` of MatMul, Conv,
+Add, ...) sharing one type. TensorRT's parser reports a violation as "IMatrixMultiplyLayer
+must have same input types", and ``onnx.reference`` as "Input type mismatch"; this module
+finds it first and names the node and both types.
+
+Types come from ONNX shape inference on a *skeleton* of the model (large initializers
+replaced by typed graph inputs), so a model over protobuf's 2 GiB limit is never
+serialized and weights are never copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import onnx
+from onnx import TensorProto, defs, shape_inference
+
+from workbench.core.errors import ConversionError
+
+__all__ = [
+    "TypeMismatch",
+    "Types",
+    "check_types",
+    "find_mismatches",
+    "graph_types",
+    "schema_of",
+    "slot_param",
+    "type_label",
+    "walk_graphs",
+]
+
+Types = dict[str, int]  # tensor name -> TensorProto elem type (0: unknown)
+
+_SKELETON_MIN_ELEMENTS = 1024  # initializers at least this big become typed inputs
+_NP_NAMES: dict[int, str] = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64",
+             TensorProto.FLOAT16: "float16", TensorProto.BFLOAT16: "bfloat16"}
+
+
+def type_label(elem_type: int) -> str:
+    """A user-facing type name: float32, float16, bfloat16, int64, bool, ..."""
+    if elem_type in _NP_NAMES:
+        return _NP_NAMES[elem_type]
+    if elem_type == TensorProto.UNDEFINED:
+        return "unknown"
+    return TensorProto.DataType.Name(elem_type).lower()
+
+
+def _schema_type_string(elem_type: int) -> str:
+    names: dict[int, str] = {TensorProto.FLOAT: "float", TensorProto.DOUBLE: "double"}
+    return f"tensor({names.get(elem_type, TensorProto.DataType.Name(elem_type).lower())})"
+
+
+def opset_versions(model: onnx.ModelProto) -> dict[str, int]:
+    versions = {o.domain if o.domain != "ai.onnx" else "": o.version for o in model.opset_import}
+    versions.setdefault("", defs.onnx_opset_version())
+    return versions
+
+
+@lru_cache(maxsize=4096)
+def _schema(op_type: str, version: int, domain: str) -> defs.OpSchema | None:
+    try:
+        return defs.get_schema(op_type, version, domain)
+    except defs.SchemaError:
+        return None
+
+
+def schema_of(node: onnx.NodeProto, opsets: dict[str, int]) -> defs.OpSchema | None:
+    """The operator's schema at the model's opset, or None (custom or unknown operator)."""
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    if domain not in opsets:
+        return None
+    return _schema(node.op_type, opsets[domain], domain)
+
+
+def slot_param(params: Sequence[defs.OpSchema.FormalParameter], index: int) -> str | None:
+    """The type string of input/output ``index`` (``"T"`` or ``"tensor(float)"``)."""
+    if index < len(params):
+        return str(params[index].type_str)
+    if params and params[-1].option == defs.OpSchema.FormalParameterOption.Variadic:
+        return str(params[-1].type_str)
+    return None
+
+
+def allowed_types(schema: defs.OpSchema, param: str) -> frozenset[str]:
+    """The type strings a parameter admits (a fixed ``tensor(x)`` admits only itself)."""
+    for constraint in schema.type_constraints:
+        if constraint.type_param_str == param:
+            return frozenset(constraint.allowed_type_strs)
+    return frozenset({param})
+
+
+def admits(schema: defs.OpSchema, param: str, elem_type: int) -> bool:
+    allowed = allowed_types(schema, param)
+    if elem_type == TensorProto.BFLOAT16 and _schema_type_string(TensorProto.FLOAT16) in allowed:
+        # TensorRT computes BF16 wherever it computes FP16; older opsets just never said so
+        return True
+    return _schema_type_string(elem_type) in allowed
+
+
+def walk_graphs(graph: onnx.GraphProto, path: str = "") -> Iterator[tuple[str, onnx.GraphProto]]:
+    """Every graph with a stable path: ``""`` for the main graph, ``"3.then_branch"`` below."""
+    yield path, graph
+    for index, node in enumerate(graph.node):
+        for attr in node.attribute:
+            for sub_index, sub in enumerate(_subgraphs(attr)):
+                suffix = f"{index}.{attr.name}" + (f".{sub_index}" if sub_index else "")
+                yield from walk_graphs(sub, f"{path}/{suffix}" if path else suffix)
+
+
+def _subgraphs(attr: onnx.AttributeProto) -> list[onnx.GraphProto]:
+    if attr.type == onnx.AttributeProto.GRAPH:
+        return [attr.g]
+    if attr.type == onnx.AttributeProto.GRAPHS:
+        return list(attr.graphs)
+    return []
+
+
+def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model without its large weights: they become graph inputs of the same type/shape."""
+    skeleton = onnx.ModelProto()
+    for field_name in ("ir_version", "producer_name", "producer_version", "domain",
+                       "model_version"):
+        setattr(skeleton, field_name, getattr(model, field_name))
+    skeleton.opset_import.extend(model.opset_import)
+    skeleton.functions.extend(model.functions)
+    graph, source = skeleton.graph, model.graph
+    graph.name = source.name
+    graph.node.extend(source.node)
+    graph.input.extend(source.input)
+    graph.output.extend(source.output)
+    graph.value_info.extend(source.value_info)
+    declared = {vi.name for vi in source.input}
+    for tensor in source.initializer:
+        size = 1
+        for dim in tensor.dims:
+            size *= dim
+        if size < _SKELETON_MIN_ELEMENTS:
+            graph.initializer.append(tensor)
+        elif tensor.name not in declared:
+            graph.input.append(onnx.helper.make_tensor_value_info(
+                tensor.name, tensor.data_type, list(tensor.dims)))
+    return skeleton
+
+
+def graph_types(model: onnx.ModelProto) -> dict[str, Types]:
+    """Element types of every tensor, per graph path (see :func:`walk_graphs`).
+
+    Outer-scope names are visible in subgraphs, as in ONNX. Inference runs leniently here:
+    a model whose own shapes are inconsistent still gets the types it can.
+    """
+    inferred = shape_inference.infer_shapes(_skeleton(model), strict_mode=False, data_prop=True)
+    result: dict[str, Types] = {}
+    scopes: dict[str, Types] = {}
+    for path, graph in walk_graphs(inferred.graph):
+        parent = path.rsplit("/", 1)[0] if "/" in path else ("" if path else None)
+        types: Types = dict(scopes[parent]) if parent is not None else {}
+        for vi in (*graph.input, *graph.value_info, *graph.output):
+            if vi.type.HasField("tensor_type"):
+                types[vi.name] = vi.type.tensor_type.elem_type
+        for tensor in graph.initializer:
+            types[tensor.name] = tensor.data_type
+        for node in graph.node:
+            if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+                types.setdefault(node.output[0], node.attribute[0].t.data_type)
+        scopes[path] = types
+        result[path] = types
+    # the main graph's large initializers were inputs of the skeleton: their types are the same
+    return result
+
+
+@dataclass(frozen=True)
+class TypeMismatch:
+    """Two tensors a node's schema binds to one type parameter, with different types."""
+
+    node: str
+    op_type: str
+    param: str
+    first: tuple[str, int]
+    second: tuple[str, int]
+
+    def describe(self) -> str:
+        (name_a, type_a), (name_b, type_b) = self.first, self.second
+        return (f"node {self.node!r} ({self.op_type}): {name_a} is {type_label(type_a)} but "
+                f"{name_b} is {type_label(type_b)} (both are type {self.param})")
+
+
+def find_mismatches(model: onnx.ModelProto, types: dict[str, Types] | None = None,
+                    limit: int = 5) -> list[TypeMismatch]:
+    """Nodes whose inputs/outputs bound to one schema type parameter have different types."""
+    types = graph_types(model) if types is None else types
+    opsets = opset_versions(model)
+    found: list[TypeMismatch] = []
+    for path, graph in walk_graphs(model.graph):
+        known = types.get(path, {})
+        for node in graph.node:
+            mismatch = _node_mismatch(node, schema_of(node, opsets), known)
+            if mismatch is not None:
+                found.append(mismatch)
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+def _node_mismatch(node: onnx.NodeProto, schema: defs.OpSchema | None,
+                   known: Types) -> TypeMismatch | None:
+    if schema is None:
+        return None
+    bound: dict[str, tuple[str, int]] = {}
+    slots = [("input", i, name, schema.inputs) for i, name in enumerate(node.input)]
+    slots += [("output", i, name, schema.outputs) for i, name in enumerate(node.output)]
+    for kind, index, name, params in slots:
+        param = slot_param(params, index)
+        elem = known.get(name, 0) if name else 0
+        if param is None or not elem or param.startswith(("tensor(", "seq(", "map(")):
+            continue
+        label = f"{kind} {index} ({name})"
+        if param in bound and bound[param][1] != elem:
+            return TypeMismatch(node.name or node.op_type, node.op_type, param,
+                                bound[param], (label, elem))
+        bound.setdefault(param, (label, elem))
+    return None
+
+
+def check_types(model: onnx.ModelProto, precision: str,
+                original: onnx.ModelProto | None = None) -> None:
+    """Refuse a converted graph that mixes types: the node and both types are named.
+
+    Two checks: the schema binding above (clear messages), then ONNX's own strict type
+    inference. Its verdict counts only when ``original`` (the model before conversion)
+    passes it too: some exports carry shapes ONNX cannot reconcile, which no conversion
+    causes or can fix. BF16 graphs skip the second check: ONNX schemas before opset 22
+    do not list bfloat16 for Conv and others, which TensorRT computes in BF16 anyway.
+    """
+    mismatches = find_mismatches(model)
+    if mismatches:
+        raise ConversionError(
+            f"The {precision.upper()} conversion produced a graph that mixes types.",
+            expected="every node's inputs of one type parameter in one type",
+            found=mismatches[0].describe(),
+            fix="keep this node in FP32 with keep_fp32, and report the model to the workbench",
+            details=[m.describe() for m in mismatches[1:]],
+        )
+    if precision == "bf16":
+        return
+    try:
+        shape_inference.infer_shapes(_skeleton(model), check_type=True, strict_mode=True)
+    except shape_inference.InferenceError as err:
+        if original is not None and not strict_inference_passes(original):
+            return
+        raise ConversionError(
+            f"The {precision.upper()} conversion produced a graph ONNX type inference rejects.",
+            expected="a graph that passes onnx.shape_inference in strict mode",
+            found=_readable(str(err)),
+            fix="keep the node it names in FP32 with keep_fp32, and report the model",
+        ) from err
+
+
+def strict_inference_passes(model: onnx.ModelProto) -> bool:
+    """Whether ONNX's strict type inference accepts the (original) model."""
+    try:
+        shape_inference.infer_shapes(_skeleton(model), check_type=True, strict_mode=True)
+    except shape_inference.InferenceError:
+        return False
+    return True
+
+
+def _readable(text: str) -> str:
+    """ONNX writes element types as numbers, ``(1) vs (10)``; name them."""
+    for elem in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16,
+                 TensorProto.DOUBLE, TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL):
+        text = text.replace(f"({elem})", f"({type_label(elem)})")
+    return " ".join(text.split())[:400]
