@@ -240,3 +240,23 @@ def test_heavy_packages_imported_only_by_their_owners() -> None:
                 if stripped.startswith(prefixes) and not rel.startswith(owner):
                     offenders.append(f"{rel}:{number}: {stripped}")
     assert not offenders, "heavy imports outside their ring:\n" + "\n".join(offenders)
+
+
+def test_no_workbench_module_is_imported_by_string() -> None:
+    """importlib.import_module("workbench…") / __import__ hide a dependency from mypy and
+    from the checks above; only the package root's lazy export table may (it is checked by
+    test_public_api: every name is also imported under TYPE_CHECKING)."""
+    offenders = []
+    for path in sorted((ROOT / "workbench").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "workbench/__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and node.args and isinstance(
+                    node.args[0], ast.Constant) and str(node.args[0].value).startswith(
+                    "workbench"):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in ("import_module", "__import__", "find_spec", "_api"):
+                    offenders.append(f"{rel}:{node.lineno}: {name}({node.args[0].value!r})")
+    assert not offenders, "imports by string:\n" + "\n".join(offenders)
