@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.errors import BuildSettingsError, WorkbenchError
 from workbench.core.records import TensorSpec
+from workbench.feeds.generator import model_feeds
 from workbench.inspection.control_flow import control_flow
+from workbench.inspection.input_roles import input_roles
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.inspection.protos import graph_io_specs
 
@@ -105,7 +108,7 @@ def check_profiles(source: ModelSource, settings: BuildSettings,
         sizes that run. Models over 256 MiB, or with inputs ONNX Runtime cannot be fed
         random values for, are not run (``skipped`` says why).
     """
-    from workbench.backends.ort import OrtRunner, index_input_ranges
+    from workbench.backends.ort import OrtRunner
 
     if isinstance(source, (str, Path)) and Path(source).stat().st_size > _MAX_CHECK_BYTES:
         return ProfileCheck((), skipped="the model is over 256 MiB")
@@ -115,7 +118,6 @@ def check_profiles(source: ModelSource, settings: BuildSettings,
     if not settings.profiles:
         return ProfileCheck((), skipped="the model has no dynamic inputs")
     runner = OrtRunner(model)
-    ranges = index_input_ranges(model)
     # TensorRT builds every branch of an If; ONNX Runtime runs only the one taken, so each
     # value that picks a branch (Equal(sr, 16000) → sr=16000) gets its own run.
     branches: list[dict[str, float]] = [{}] + [{name: value} for d in control_flow(model).deciders
@@ -125,7 +127,7 @@ def check_profiles(source: ModelSource, settings: BuildSettings,
     except WorkbenchError as err:
         return ProfileCheck((), skipped=err.summary)
     try:
-        run = _runner_call(runner, specs, ranges, branches)
+        run = _runner_call(runner, model, specs, branches)
         return _check_all(settings.profiles, specs, run)
     finally:
         runner.deactivate()
@@ -134,21 +136,21 @@ def check_profiles(source: ModelSource, settings: BuildSettings,
 Run = Callable[[dict[str, tuple[int, ...]]], tuple[str, str] | None]
 
 
-def _runner_call(runner: object, specs: Sequence[TensorSpec],
-                 ranges: dict[str, tuple[int, int]],
+def _runner_call(runner: object, model: onnx.ModelProto, specs: Sequence[TensorSpec],
                  branches: Sequence[dict[str, float]] = ({},)) -> Run:
-    """A function: shapes → None when the model runs (every branch), else (node, message)."""
-    from workbench.feeds.inputs import make_inputs
+    """A function: shapes → None when the model runs (every branch), else (node, message).
+    Feeds come from the one feed generator (integer inputs within what they index)."""
+    roles = input_roles(model)
 
     def run(shapes: dict[str, tuple[int, ...]]) -> tuple[str, str] | None:
         for values in branches:
             try:
-                feeds = make_inputs(specs, seed=0, shapes=shapes, int_range=ranges or None)
+                feeds = model_feeds(model, 0, specs=specs, shapes=shapes, roles=roles)
                 for name, value in values.items():
                     feeds[name] = np.full_like(feeds[name], value)
                 runner.infer(feeds)  # type: ignore[attr-defined]
-            except WorkbenchError as err:
-                return _failure(err.found or err.summary)
+            except WorkbenchError as err:  # ORT's own text (details) names the nodes
+                return _failure("\n".join(err.details or ()) or err.found or err.summary)
         return None
 
     return run
