@@ -68,3 +68,10 @@ def test_compare_unknown_node_and_bf16(sample, capsys) -> None:
     assert main(["compare", str(sample("tiny_cnn")), "--precision", "bf16"]) == 0
     out = capsys.readouterr().out
     assert "BF16 vs FP32" in out and "nodes in BF16" in out and "bfloat16" in out
+
+
+def test_compare_find_keep_prints_a_verified_list_and_the_build_line(sample, capsys) -> None:
+    assert main(["compare", str(sample("fp16_overflow")), "--find-keep"]) == 1
+    out = capsys.readouterr().out
+    assert "verified, 1-minimal" in out
+    assert "--keep-fp32 rms.square rms.mean rms.add_eps rms.sqrt" in out

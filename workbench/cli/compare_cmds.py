@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare = subparsers.add_parser(
         "compare", help="FP16 vs FP32 accuracy, down to the first layer that breaks",
         description="Compare the FP16 graph against FP32 ONNX Runtime on the same inputs. "
-        "Exit status 0 when it passes the tolerances, 1 when it fails.",
+        "Exit status 0 when it passes the tolerances, 1 when it fails or is inconclusive.",
     )
     compare.add_argument("model", metavar="MODEL", help=".onnx model (FP32)")
     compare.add_argument("--precision", default="fp16", choices=("fp16", "bf16"))
@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--rtol", type=float, help="override the preset's rtol")
     compare.add_argument("--no-per-layer", action="store_true", help="outputs only (faster)")
     compare.add_argument("--json", action="store_true", help="print the report as JSON")
+    compare.add_argument("--find-keep", action="store_true",
+                         help="when it fails, search a verified, 1-minimal keep-FP32 list "
+                         "(at most 10 re-runs) and print the build command that uses it")
     compare.set_defaults(handler=_compare)
 
 
@@ -171,12 +174,29 @@ def _compare(args: argparse.Namespace) -> int:
         seed=args.seed, tolerances=tolerances, per_layer=not args.no_per_layer,
         dims=_dims(args.dim),
     )
+    found = _find_keep(args, report, tolerances) if args.find_keep else None
     if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=2)
+        data = report.to_dict()
+        if found is not None:
+            data["keep_search"] = found.to_dict()
+        json.dump(data, sys.stdout, indent=2)
         print()
-    else:
-        print(report.summary())
-        if not report.passed and report.suggested_keep_fp32 != report.keep_fp32:
-            print("try: trt-workbench compare " + args.model + " --keep-fp32 "
-                  + " ".join(report.suggested_keep_fp32))
+        return 0 if report.passed else 1
+    print(report.summary())
+    if found is not None:
+        print(found.summary())
+        if found.verified and found.keep_fp32:
+            print(f"build with it: trt-workbench build {args.model} --precision "
+                  f"{args.precision} --keep-fp32 {' '.join(found.keep_fp32)} -o MODEL.engine")
+    elif not report.passed and report.suggested_keep_fp32 != report.keep_fp32:
+        print("try: trt-workbench compare " + args.model + " --keep-fp32 "
+              + " ".join(report.suggested_keep_fp32) + "  (or --find-keep for a verified list)")
     return 0 if report.passed else 1
+
+
+def _find_keep(args: argparse.Namespace, report: Any, tolerances: Any) -> Any:
+    from workbench.app.keep_search import find_keep_list
+
+    start = report if not args.keep_fp32 and report.drift is not None else None
+    return find_keep_list(args.model, args.precision, inputs=args.inputs, seed=args.seed,
+                          tolerances=tolerances, dims=_dims(args.dim), start=start)

@@ -247,4 +247,5 @@ class CompareTab:
         if new:
             self.verdict.value += note(
                 f"Suggested fix: keep <b>{esc(', '.join(new))}</b> in FP32 (press "
-                "<i>Keep these in FP32 and re-run</i>).", "warn")
+                "<i>Keep these in FP32 and re-run</i> to check it, or <i>Find a minimal keep "
+                "list</i> for a verified, 1-minimal one).", "warn")
