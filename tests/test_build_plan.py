@@ -111,6 +111,51 @@ def test_unsupported_combinations_are_refused_identically(keep, sample) -> None:
     assert errors[0].summary.startswith(f"{name} builds are not available with TensorRT-RTX")
 
 
+@pytest.fixture
+def without_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed TensorRT-RTX, described as lacking compute-capability targets (as full
+    TensorRT does). Real TensorRT still builds; only the plan's input changes, and the
+    refusal happens in the plan, before TensorRT is asked for anything."""
+    from workbench.backends.trt import compat
+
+    real = compat.BackendInfo.build_features
+
+    def build_features(self: compat.BackendInfo) -> BackendFeatures:
+        features = real(self)
+        return dataclasses.replace(
+            features, features=features.features - {"compute_capability_targets"})
+
+    monkeypatch.setattr(compat.BackendInfo, "build_features", build_features)
+
+
+def test_builder_and_renderings_refuse_with_one_error(without_targets: None, sample) -> None:
+    settings = BuildSettings(compute_capabilities=("8.9",))
+    errors = []
+    for render in (reproduce.trtexec_command, reproduce.python_script):
+        with pytest.raises(BackendUnavailableError) as info:
+            render(settings, "m.onnx", "m.engine")  # for the TensorRT this process uses
+        errors.append(info.value)
+    with pytest.raises(BackendUnavailableError) as info:
+        build_engine(sample("mlp_dynamic_batch"), settings)
+    errors.append(info.value)
+    assert len({(e.summary, e.expected, e.found, e.fix) for e in errors}) == 1
+    assert errors[0].summary.endswith("does not offer compute_capability_targets.")
+    assert "only TensorRT-RTX builds for explicit targets" in (errors[0].fix or "")
+
+
+def test_the_panel_shows_a_refusal_in_both_renderings(without_targets: None, tmp_path: Path,
+                                                      sample) -> None:
+    from ui_support import make_panel
+
+    panel = make_panel(tmp_path, sample("mlp_dynamic_batch"))
+    build = panel.build
+    build.form.fields["compute_capabilities"].value = ("8.9",)
+    assert build.trtexec.value == build.python.value
+    assert build.trtexec.value.startswith("# cannot build: ")
+    assert "does not offer compute_capability_targets" in build.trtexec.value
+    panel.close()
+
+
 def test_targets_are_refused_where_tensorrt_has_none() -> None:
     settings = BuildSettings(compute_capabilities=("8.9",))
     messages = set()
