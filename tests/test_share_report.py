@@ -75,6 +75,11 @@ def test_cli_report_without_build_says_what_was_not_run(sample, tmp_path: Path,
     assert "report MODEL --compare" in text
     assert main(["report", str(sample("unsupported_op")), "-o", str(out)]) == 1
     assert "already exists" in capsys.readouterr().err
+    built = tmp_path / "built.html"
+    assert main(["report", str(sample("tiny_cnn")), "-o", str(built), "--build"]) == 0
+    text = built.read_text()
+    assert "Build <span class='ok'>built</span>" in text
+    assert "[V]" in text  # the attached log is the VERBOSE one (the CLI's default)
 
 
 @pytest.mark.browser
