@@ -60,6 +60,9 @@ _EXPORTS: dict[str, str] = {
     "OrtRunner": "workbench.backends.ort",
     "TrtRunner": "workbench.backends.trt.runner",
     "make_inputs": "workbench.feeds.inputs",
+    "model_feeds": "workbench.feeds.generator",
+    "feed_plan": "workbench.feeds.generator",
+    "FeedOptions": "workbench.feeds.generator",
     "compare_outputs": "workbench.compare.metrics",
     "ComparisonReport": "workbench.compare.metrics",
     "Tolerances": "workbench.compare.tolerances",
@@ -134,6 +137,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     )
     from workbench.core.logbus import LogBus, LogRecord  # noqa: F401
     from workbench.core.records import TensorSpec  # noqa: F401
+    from workbench.feeds.generator import FeedOptions, feed_plan, model_feeds  # noqa: F401
     from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs  # noqa: F401
     from workbench.inspection.loading import load_model  # noqa: F401
     from workbench.inspection.summary import ModelSummary, NodeInfo, inspect_model  # noqa: F401

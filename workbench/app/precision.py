@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from workbench.backends.ort import OrtRunner, index_input_ranges
+from workbench.backends.ort import OrtRunner
 from workbench.backends.reference import (
     BF16_PATH,
     NUMPY_PATH,
@@ -33,7 +33,8 @@ from workbench.compare.tolerances import Tolerances
 from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
 from workbench.core.errors import ComparisonError
 from workbench.core.records import TensorSpec
-from workbench.feeds.inputs import load_inputs, make_inputs
+from workbench.feeds.generator import FeedOptions, model_feeds
+from workbench.feeds.inputs import load_inputs
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.fp16 import ConversionReport, convert_precision, missing_nodes
 from workbench.transforms.naming import name_nodes
@@ -183,6 +184,7 @@ def compare_precision(
     per_layer: bool = True,
     *,
     dims: Mapping[str, int] | None = None,
+    int_ranges: Mapping[str, tuple[int, int]] | None = None,
     drift_threshold: float | None = None,
     backend: str = "auto",
 ) -> PrecisionReport:
@@ -197,7 +199,10 @@ def compare_precision(
         seed: Seed of the random feeds.
         tolerances: Output tolerances; the preset named by ``precision`` when None.
         per_layer: Also compare every intermediate tensor (drift, range, keep list).
-        dims: Sizes of symbolic dims for the random feeds, e.g. ``{"batch": 4}``.
+        dims: Sizes of symbolic dims for the random feeds, e.g. ``{"batch": 4}`` (the
+            others take the default build profile's opt sizes).
+        int_ranges: ``[low, high)`` per integer input, over the ranges found in the graph
+            (:func:`workbench.feeds.generator.model_feeds` makes the feeds).
         drift_threshold: Per-layer error (relative to the tensor's scale) called bad;
             None: 1e-2 for FP16, 8e-2 for BF16 (8× coarser rounding).
         backend: ``"auto"`` (TensorRT when a GPU runner reports itself ready, else NumPy
@@ -208,7 +213,7 @@ def compare_precision(
     model = _named_nodes(load_model(source))
     keep = _check_keep(model, keep_fp32)
     reference_runner = OrtRunner(model, expose_intermediates=per_layer)
-    feeds = _feeds(reference_runner, model, inputs, seed, dims)
+    feeds = _feeds(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
     with reference_runner:
         reference = reference_runner.infer(feeds)
     clock.lap("fp32 reference (onnxruntime)")
@@ -316,15 +321,13 @@ def _check_keep(model: onnx.ModelProto, keep_fp32: Iterable[str]) -> tuple[str, 
 
 
 def _feeds(
-    runner: OrtRunner,
     model: onnx.ModelProto,
     inputs: Mapping[str, np.ndarray] | str | Path | None,
     seed: int,
-    dims: Mapping[str, int] | None,
+    options: FeedOptions,
 ) -> dict[str, np.ndarray]:
     if inputs is None:
-        ranges = index_input_ranges(model)
-        return make_inputs(runner.input_specs(), seed=seed, dims=dims, int_range=ranges or None)
+        return model_feeds(model, seed=seed, options=options)
     if isinstance(inputs, (str, Path)):
         inputs = load_inputs(inputs)
     return {name: np.asarray(value) for name, value in inputs.items()}

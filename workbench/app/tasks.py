@@ -79,6 +79,7 @@ class Event(Choice):
     BUILD = "build"  # a build started or ended (payload: the BuildJob)
     ENGINES = "engines"  # the saved-engines folder changed (payload: list of entries)
     GRAPH = "graph"  # the Netron view started or stopped (payload: GraphView or None)
+    FEEDS = "feeds"  # sizes/ranges for generated inputs changed (payload: FeedOptions)
     KEEP_SEARCH = "keep_search"  # a keep-list trial starts (payload: (k, budget, keep list))
     USE_KEEP_FP32 = "use_keep_fp32"  # carry a keep list to the build (payload: (list, prec.))
     ANY = "*"  # subscribe only: every event

@@ -9,19 +9,20 @@ whole graph's values (what ``polygraphy run --onnx-outputs mark all`` does).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import onnx
 
 from workbench.backends.runner import Runner
-from workbench.core.errors import InferenceInputError, ModelLoadError
+from workbench.core.errors import ModelLoadError
 from workbench.core.records import TensorSpec
+from workbench.feeds.explain import explain_run_failure, first_sentence
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.inspection.protos import graph_io_specs, value_info_spec
 
-__all__ = ["OrtRunner", "index_input_ranges"]
+__all__ = ["OrtRunner"]
 
 
 class OrtRunner(Runner):
@@ -119,9 +120,10 @@ class OrtRunner(Runner):
             raise ModelLoadError(
                 "ONNX Runtime cannot load this model.",
                 expected="a model whose every operator ONNX Runtime implements",
-                found=f"{type(err).__name__}: {str(err).splitlines()[0][:300]}",
+                found=f"{type(err).__name__}: {first_sentence(str(err))}",
                 fix="custom-domain operators need a custom-op library registered with ORT; "
                 "check the opset and the operator names",
+                details=[line for line in str(err).splitlines() if line.strip()],
             ) from err
 
     def _deactivate_impl(self) -> None:
@@ -131,14 +133,8 @@ class OrtRunner(Runner):
         names = list(self.output_names())
         try:
             values = self._session.run(names, feeds)
-        except Exception as err:  # shape errors surface only at run time with dynamic dims
-            raise InferenceInputError(
-                "ONNX Runtime failed to run the model with these inputs.",
-                expected="inputs whose dynamic dims agree with every node of the graph",
-                found=f"{type(err).__name__}: {str(err).splitlines()[0][:300]}",
-                fix="check the sizes of the dynamic dims (for example a sequence length "
-                "that a Reshape or an initializer fixes)",
-            ) from err
+        except Exception as err:  # shape and index errors surface only at run time
+            raise explain_run_failure(str(err), feeds, self.model) from err
         return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
 
 
@@ -154,29 +150,3 @@ def _typed_values(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
         for v in values
         if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type != 0
     }
-
-
-def index_input_ranges(model: onnx.ModelProto) -> dict[str, tuple[int, int]]:
-    """Integer inputs used as Gather indices into an initializer: ``[0, size)`` per input.
-
-    Token ids feeding an embedding table must stay below the vocabulary size, or ORT fails
-    on an out-of-range index; this finds that bound when the graph makes it knowable.
-    """
-    sizes = {init.name: tuple(init.dims) for init in model.graph.initializer}
-    inputs = {spec.name for spec in graph_io_specs(model.graph)[0]}
-    ranges: dict[str, tuple[int, int]] = {}
-    for node in _gather_nodes(model.graph.node):
-        data, indices = node.input[0], node.input[1]
-        if indices not in inputs or data not in sizes:
-            continue
-        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-        dims = sizes[data]
-        if -len(dims) <= axis < len(dims):
-            high = dims[axis]
-            low, old_high = ranges.get(indices, (0, high))
-            ranges[indices] = (low, min(high, old_high))
-    return ranges
-
-
-def _gather_nodes(nodes: Iterable[onnx.NodeProto]) -> list[onnx.NodeProto]:
-    return [n for n in nodes if n.op_type == "Gather" and n.domain in ("", "ai.onnx")]

@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 
 from workbench.core.errors import ComparisonError, WorkbenchError
+from workbench.feeds.explain import first_sentence
 
 __all__ = [
     "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate",
@@ -87,11 +88,12 @@ def evaluate_fp16(
         raise ComparisonError(
             "The reduced-precision graph cannot be evaluated on CPU (onnx.reference).",
             expected="operators that onnx.reference implements (standard ONNX domains)",
-            found=f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}",
+            found=f"{type(err).__name__}: {first_sentence(str(err))}",
             fix=(f"none on this machine: {', '.join(custom)} run only in ONNX Runtime, and "
                  "TensorRT's parser rejects them too, so no FP16 engine of this model exists to "
                  "compare; replace them with standard ONNX operators to compare FP16")
             if custom else "report the operator named above to the workbench",
+            details=[line for line in str(err).splitlines() if line.strip()],
         ) from err
     return {name: np.asarray(v) for name, v in results.items()}
 

@@ -13,6 +13,7 @@ import ipywidgets as widgets
 
 from workbench.app.tasks import Task, TaskState
 from workbench.core.errors import WorkbenchError
+from workbench.feeds.explain import first_sentence
 
 __all__ = [
     "ErrorBox",
@@ -33,6 +34,9 @@ _BOX_STYLE = (
     "border:1px solid #d9534f;border-left:6px solid #d9534f;background:#fdf3f2;"
     "padding:6px 10px;margin:4px 0;border-radius:3px;font-size:13px;" + LINE
 )
+
+
+_LONG = 400  # characters of one field shown before it folds
 
 
 def esc(value: object) -> str:
@@ -64,7 +68,11 @@ def error_html(err: WorkbenchError) -> str:
     rows = [f"<b>{esc(err.summary)}</b>"]
     for label, value in (("expected", err.expected), ("found", err.found),
                          ("what to do", err.fix)):
-        if value:
+        if value and len(value) > _LONG:  # whole, but folded: never cut mid-sentence
+            rows.append(f"<div><i>{label}:</i> <details style='display:inline'><summary>"
+                        f"{esc(first_sentence(value, _LONG))}</summary>{esc(value)}</details>"
+                        "</div>")
+        elif value:
             rows.append(f"<div><i>{label}:</i> {esc(value)}</div>")
     if err.details:
         body = esc("\n".join(err.details))

@@ -21,6 +21,7 @@ from workbench.ui.common import (
     note,
     show_png,
 )
+from workbench.ui.feed_controls import FeedControls
 from workbench.ui.keep_search_view import KeepSearchView
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
@@ -119,6 +120,7 @@ class CompareTab:
                                  description="keep FP32", layout={"width": "520px"})
         self.seed = widgets.IntText(value=0, description="seed", layout={"width": "160px"},
                                     style={"description_width": "40px"})
+        self.feed_controls = FeedControls(session)
         self.run_button = widgets.Button(description="Compare", icon="balance-scale",
                                          button_style="primary", disabled=True)
         self.keep_button = widgets.Button(description="Keep these in FP32 and re-run",
@@ -142,7 +144,7 @@ class CompareTab:
         session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
-            widgets.HBox([self.keep, self.seed]),
+            widgets.HBox([self.keep, self.seed]), self.feed_controls.widget,
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
             self.search.widget, self.results,
         ])
@@ -155,6 +157,7 @@ class CompareTab:
         self.results.layout.display = "none"
         self.error.clear()
         self.keep.value = ""
+        self.feed_controls.on_model(model)
         self.run_button.disabled = model is None
         self.keep_button.disabled = True
         self.search.on_model(model)
@@ -178,6 +181,7 @@ class CompareTab:
         self.error.clear()
         try:
             keep, seed = self.keep_list(), int(self.seed.value)
+            self.feed_controls.apply()
             task = self.session.start_compare(self.precision.value, self.tolerances(), keep,
                                               seed)
             self.script.value = self.session.python_compare(self.precision.value, keep, seed)
