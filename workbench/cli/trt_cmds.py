@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         _add_setting_option(build, field, getattr(defaults, field.name))
     build.add_argument("--overwrite", action="store_true", help="replace an existing engine")
     build.add_argument("--json", action="store_true", help="print the engine card as JSON")
+    build.add_argument("--skip-profile-check", action="store_true",
+                       help="do not run the model with ONNX Runtime at the profile's shapes "
+                       "first (the check refuses a profile the model cannot run)")
     build.set_defaults(handler=run_build)
 
     engine = subparsers.add_parser("engine", help="check a saved engine against its card",
@@ -150,6 +153,10 @@ def run_build(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if not args.overwrite:
         refuse_existing_engine(args.output)  # fail before a long build, not after
+    if not args.skip_profile_check:
+        from workbench.app.profile_check import require_runnable_profiles
+
+        require_runnable_profiles(args.model, settings)  # names the node and sizes that run
     terminal = _Terminal()
     try:
         artifact = build_engine(args.model, settings, on_log=terminal.log,
