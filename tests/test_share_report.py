@@ -141,3 +141,17 @@ def save_screenshot(page, out_dir: Path) -> Path:
     image.save(target, format="PNG", optimize=True)
     assert target.stat().st_size < 400_000, "the report screenshot must stay under 400 KB"
     return target
+
+
+def test_cli_report_of_a_realistic_failure_says_why(realistic, tmp_path: Path) -> None:
+    """if_switch (corpus): parses, fails to build with the default profile; the report
+    carries TensorRT's error, and a comparison that cannot run says so instead of 'not run'."""
+    out = tmp_path / "if.html"
+    assert main(["report", str(realistic("if_switch")), "-o", str(out), "--build",
+                 "--compare"]) == 0
+    text = out.read_text()
+    assert "Build <span class='bad'>failed</span>" in text
+    assert "spatial dimension of convolution" in text  # TensorRT's own words
+    assert "No comparison in this session" not in text
+    assert ("The comparison <span class='bad'>failed to run</span>" in text
+            or "FP16 vs FP32" in text)

@@ -92,3 +92,14 @@ def test_long_runtime_messages_are_whole_and_expandable(tmp_path: Path, realisti
     assert "3 by 4" in error.split("<details>")[1]  # the whole ORT message
     assert "multiples of 32" in error
     panel.close()
+
+
+def test_a_long_field_folds_whole_instead_of_being_cut() -> None:
+    from workbench.core.errors import WorkbenchError
+    from workbench.ui.common import error_html
+
+    long = "The first sentence says what broke. " + "then a very long tail " * 40 + "END."
+    html = error_html(WorkbenchError("Something failed.", found=long))
+    shown, folded = html.split("<summary>", 1)[1].split("</summary>", 1)
+    assert shown == "The first sentence says what broke."
+    assert "END." in folded and "<details" in html

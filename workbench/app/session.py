@@ -46,6 +46,7 @@ import numpy as np
 from workbench.app import feeding, reproduce
 from workbench.app.engine_library import EngineLibrary
 from workbench.app.jobs import BuildJob
+from workbench.app.profile_check import ProfileCheck, check_profiles, refuse
 from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_status
 from workbench.app.tasks import TRIAGE, Event, EventHub, Listener, Task, TaskKind
 from workbench.backends.netron import GraphServer, GraphView
@@ -136,6 +137,7 @@ class WorkbenchSession:
         self.input_source = ""
         self.outputs: RunResult | None = None
         self.comparison: PrecisionReport | None = None
+        self._profile_checks: dict[tuple[Any, ...], ProfileCheck] = {}  # by profiles
         self.keep_search: KeepSearchResult | None = None
         self.derived: dict[str, Path] = {}  # "folded"/"reduced" -> file written
         self.reduction: ReduceResult | None = None
@@ -324,12 +326,40 @@ class WorkbenchSession:
                 fix="wait for it, or press Cancel (session.cancel_build())",
             )
         self.settings = settings if settings is not None else self.default_settings()
+        self.require_runnable_profiles(self.settings)
         job = BuildJob(self.model_source(), self.settings, on_done=self._build_done,
                        start=False)
         self.build_job = self.tasks[TaskKind.BUILD] = job
         self.events.emit(Event.BUILD, job)  # views attach to job.log before the first line
         job.start()
         return job
+
+    def check_profiles(self, settings: BuildSettings | None = None) -> ProfileCheck:
+        """Run the model with ONNX Runtime at the profiles' min/opt(/max) shapes
+        (:func:`workbench.app.profile_check.check_profiles`). The result is kept per
+        profile, so other settings (workspace, precision) do not run the model again."""
+        model = self.require_model()
+        settings = settings if settings is not None else self.default_settings()
+        cached = self.cached_profile_check(settings)
+        if cached is None:
+            cached = check_profiles(self.model_source(), settings, model.summary.inputs)
+            self._profile_checks = {settings.profiles: cached}  # one at a time: no growth
+        return cached
+
+    def cached_profile_check(self, settings: BuildSettings) -> ProfileCheck | None:
+        """The check of these settings' profiles when it needs no run (known, or static)."""
+        model = self.model
+        if model is not None and not any(s.is_dynamic for s in model.summary.inputs):
+            return ProfileCheck((), skipped="the model has no dynamic inputs")
+        return self._profile_checks.get(settings.profiles)
+
+    def require_runnable_profiles(self, settings: BuildSettings) -> ProfileCheck:
+        """:meth:`check_profiles`, raising BuildSettingsError for a profile the model cannot
+        run (the node, the constraint and sizes that run)."""
+        check = self.check_profiles(settings)
+        if not check:
+            raise refuse(check)
+        return check
 
     def _build_done(self, job: BuildJob) -> None:
         # Runs before the job's waiters wake, so wait_build() returns with the panel settled.

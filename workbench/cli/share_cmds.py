@@ -98,10 +98,10 @@ def run_report(args: argparse.Namespace) -> int:
         except WorkbenchError as err:
             print(f"build: {err.summary}", file=sys.stderr)
     if args.compare:
-        try:
-            print("fp16: " + ("pass" if session.compare() else "fail"), file=sys.stderr)
-        except WorkbenchError as err:
-            print(f"fp16: not compared: {err.summary}", file=sys.stderr)
+        task = session.start_compare()  # a task keeps its error for the report
+        task.join()
+        print("fp16: " + (f"not compared: {task.error.summary}" if task.error else
+                          "pass" if task.result else "fail"), file=sys.stderr)
     path = session.report(args.output, overwrite=args.overwrite)
     session.close()
     print(f"wrote {path}")

@@ -49,15 +49,17 @@ def drift_html(drift: Any, kept: tuple[str, ...] = ()) -> str:
     shown = layers[start:start + _DRIFT_ROWS]
     rows = [(t.index, t.node, t.op_type, t.tensor, _num(t.error), _num(t.reference_max_abs),
              _num(t.cosine), t.candidate_nonfinite) for t in shown]
+    benign_tensors = {b.tensor for b in getattr(drift, "benign", ())}
     styles = [_BAD if t.node == drift.first_bad_node else (
-        "color:#c62828" if t.over_threshold else "") for t in shown]
+        "color:#c62828" if t.over_threshold else
+        "color:#2e7d32" if t.tensor in benign_tensors else "") for t in shown]
     head = (note(f"First node whose relative error exceeds {drift.threshold:g}: "
                  f"<b>{esc(drift.first_bad_node)}</b> — {esc(drift.reason)}", "error")
             if drift.first_bad_node else note(
                 f"No layer's relative error exceeds {drift.threshold:g}.", "ok"))
     legend = ("<small style='color:#666'>relative error = max |candidate − FP32| / "
               "max |FP32| of the node's output; non-finite = NaN/Inf values in the "
-              "candidate</small>")
+              "candidate; green rows: benign saturation (attention mask)</small>")
     more = (f"<small> · rows {start + 1}–{start + len(shown)} of {len(layers)}</small>"
             if len(layers) > len(shown) else "")
     columns = ("#", "node", "op", "tensor", "rel. error", "max |FP32|", "cosine", "non-finite")

@@ -27,6 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import onnx
+
 from workbench.backends.trt import compat
 from workbench.backends.trt.isolation import ParserProbe, start_parser_probe
 from workbench.backends.trt.layers import is_layer_report, layers_from_log
@@ -40,10 +42,11 @@ from workbench.backends.trt.progress import (
 )
 from workbench.build.engines import EngineArtifact, EngineCard, sha256_hex
 from workbench.build.plan import BuildPlan, make_plan
-from workbench.build.settings import BuildSettings
+from workbench.build.settings import BuildSettings, image_spatial_axes
 from workbench.core.errors import BuildCancelled, BuildError, BuildSettingsError
 from workbench.core.fileio import write_atomic
 from workbench.core.logbus import LogBus, LogRecord
+from workbench.inspection.control_flow import control_flow
 from workbench.inspection.loading import (
     ModelFile,
     ModelSource,
@@ -52,6 +55,7 @@ from workbench.inspection.loading import (
 )
 from workbench.inspection.protos import graph_io_specs
 from workbench.transforms.conversion_report import ConversionReport
+from workbench.triage.build_failures import BuildFacts
 
 __all__ = ["build_engine"]
 
@@ -93,6 +97,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         plan = make_plan(settings, info.build_features(), inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
         network_source, conversion = _network_source(model_file, plan, scratch)
+        facts = build_facts(model, plan.settings, model_file.label)
     except BaseException:
         scratch.close()
         if probe is not None:
@@ -115,7 +120,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     try:
         with _interrupt_cancels(cancel) as flag:
             engine, kept = _build(network_source, label, plan, info, bus, on_progress, flag,
-                                  probe)
+                                  probe, facts)
     finally:
         scratch.close()
         if unsubscribe is not None:
@@ -209,7 +214,8 @@ def _network_source(model_file: ModelFile, plan: BuildPlan, scratch: contextlib.
 def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
            plan: BuildPlan, info: compat.BackendInfo, bus: LogBus,
            on_progress: Callable[[ProgressEvent], None] | None,
-           cancel: CancelFlag, probe: ParserProbe | None = None) -> tuple[bytes, list[str]]:
+           cancel: CancelFlag, probe: ParserProbe | None = None,
+           facts: BuildFacts | None = None) -> tuple[bytes, list[str]]:
     trt = compat.load_trt()
     data, path = network_source.pop()
     logger = make_logger(trt, bus, keep=is_layer_report)
@@ -246,7 +252,7 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
                 "The build was cancelled.", found="cancel was requested during the build",
                 fix="start the build again when ready", details=logger.errors[-5:],
             )
-        raise _build_failure(logger.errors, stderr_lines, info)
+        raise _build_failure(logger.errors, stderr_lines, info, facts)
     return bytes(memoryview(engine)), logger.kept
 
 
@@ -261,7 +267,8 @@ def _parse(parser: Any, data: bytes | None, path: Path | None, label: str, logge
         f"TensorRT could not parse {label}.",
         expected="an ONNX graph whose every node TensorRT supports",
         found=f"{len(errors)} parser error(s); the first: {errors[0] if errors else '?'}",
-        fix=f"run `trt-workbench diagnose {label}` (or workbench.diagnose) for the failing "
+        fix=f"press Diagnose in the panel's Parse tab, or run `trt-workbench diagnose {label}` "
+        "(or workbench.diagnose), for the failing "
         "nodes, their causes and fixes",
         details=errors + logger.errors + stderr_lines,
     )
@@ -334,7 +341,8 @@ def _pin_fp32_layers(trt: ModuleType, network: Any, keep: tuple[str, ...]) -> No
             "Some keep-FP32 nodes match no TensorRT layer.",
             expected="names of ONNX nodes in this model (the parser names layers after them)",
             found=", ".join(missing),
-            fix="check the names with `trt-workbench inspect MODEL --layers`",
+            fix="check the names in the panel's Model tab (the node table), or with "
+            "`trt-workbench inspect MODEL --layers`",
         )
 
 
@@ -358,10 +366,22 @@ def _save_timing_cache(config: Any, path: str) -> None:
     write_atomic(path, bytes(memoryview(cache.serialize())), overwrite=True)
 
 
+def build_facts(model: onnx.ModelProto, settings: BuildSettings, label: str) -> BuildFacts:
+    """What a build-failure explanation may say about this model (control flow, profiles)."""
+    flow = control_flow(model)
+    inputs, _ = graph_io_specs(model.graph)
+    images = tuple(s.name for s in inputs if s.shape and image_spatial_axes(s.shape))
+    return BuildFacts(
+        image_inputs=images,
+        profiles=settings.profiles, owners=flow.owners, control_nodes=flow.nodes,
+        deciders=tuple((d.node, d.inputs, d.values) for d in flow.deciders),
+        model=label if label and not label.startswith("<") else "model.onnx")
+
+
 def _build_failure(errors: list[str], stderr_lines: list[str],
-                   info: compat.BackendInfo) -> BuildError:
+                   info: compat.BackendInfo, facts: BuildFacts | None = None) -> BuildError:
     lines = [*errors, *(f"[stderr] {line}" for line in stderr_lines)]
-    cause, fixes = _explain(lines, info)
+    cause, fixes = _explain(lines, info, facts)
     return BuildError(
         f"TensorRT could not build the engine: {cause}",
         expected="build_serialized_network to return a plan",
@@ -370,7 +390,8 @@ def _build_failure(errors: list[str], stderr_lines: list[str],
     )
 
 
-def _explain(lines: list[str], info: compat.BackendInfo) -> tuple[str, tuple[str, ...]]:
+def _explain(lines: list[str], info: compat.BackendInfo, facts: BuildFacts | None = None
+             ) -> tuple[str, tuple[str, ...]]:
     from workbench.triage.diagnosis import explain_build_failure
 
     # Checked before the catalogue: without a GPU, a failed CUDA call also trips TensorRT's
@@ -380,4 +401,4 @@ def _explain(lines: list[str], info: compat.BackendInfo) -> tuple[str, tuple[str
                 "has no NVIDIA GPU.",
                 ("turn off refit / strip plan / version compatible, which need a GPU with "
                  "TensorRT-RTX", "or build on a machine with an NVIDIA GPU"))
-    return explain_build_failure(lines)
+    return explain_build_failure(lines, facts)
