@@ -120,7 +120,8 @@ def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
         "This model parses and builds: there is no failure to bundle.",
         expected="a model that TensorRT fails to parse or build",
         found=f"{report.node_count} nodes parsed, and the engine built",
-        fix="to share results instead, write a report: trt-workbench report MODEL --build")
+        fix="to share results instead, write a report: the panel's Export report button, "
+        "or `trt-workbench report MODEL --build`")
 
 
 # Reducing loads the model's weights into memory (and serializes each candidate): beyond
