@@ -133,3 +133,14 @@ def test_build_failures_recognised_from_tensorrt_text_alone(line: str, cause: st
     explained, fixes = workbench.explain_build_failure([line])
     assert cause in explained and any(fix in f for f in fixes), (explained, fixes)
     assert not any("reduce_failure(" in f for f in fixes)  # parse-only: never for builds
+
+
+def test_cli_build_refuses_a_profile_the_model_cannot_run(models, tmp_path, capsys) -> None:
+    from workbench.cli import main
+
+    out = tmp_path / "det.engine"
+    code = main(["build", str(models["detector"]), "-o", str(out),
+                 "--shapes", "x:1x3x16x16,1x3x16x16,4x3x64x64"])
+    text = capsys.readouterr()
+    assert code == 1 and not out.exists()
+    assert "p2o.Add." in text.err + text.out and "sizes that run" in text.err + text.out

@@ -249,7 +249,8 @@ def _parse(parser: Any, data: bytes | None, path: Path | None, label: str, logge
         f"TensorRT could not parse {label}.",
         expected="an ONNX graph whose every node TensorRT supports",
         found=f"{len(errors)} parser error(s); the first: {errors[0] if errors else '?'}",
-        fix=f"run `trt-workbench diagnose {label}` (or workbench.diagnose) for the failing "
+        fix=f"press Diagnose in the panel's Parse tab, or run `trt-workbench diagnose {label}` "
+        "(or workbench.diagnose), for the failing "
         "nodes, their causes and fixes",
         details=errors + logger.errors + stderr_lines,
     )
@@ -322,7 +323,8 @@ def _pin_fp32_layers(trt: ModuleType, network: Any, keep: tuple[str, ...]) -> No
             "Some keep-FP32 nodes match no TensorRT layer.",
             expected="names of ONNX nodes in this model (the parser names layers after them)",
             found=", ".join(missing),
-            fix="check the names with `trt-workbench inspect MODEL --layers`",
+            fix="check the names in the panel's Model tab (the node table), or with "
+            "`trt-workbench inspect MODEL --layers`",
         )
 
 
