@@ -104,7 +104,7 @@ def test_build_failure_bundle_keeps_the_settings_that_fail(tmp_path: Path) -> No
     model = skip_connection_model(tmp_path / "unet_skip.onnx", external=True)
     result = make_bundle(model, tmp_path / "bug.zip", ODD_SIZE)
     assert result.stage == "build" and result.reproduced and not result.reduced
-    assert "not reduced" in result.summary()
+    assert "every node is needed" in result.summary()  # 3 nodes: pool, upsample, add
     files = unpack(result.path, tmp_path / "unzipped")
     # the whole model travels with its external data, at its own relative location
     assert "weights/skip.data" in files and "`weights/skip.data`" in files["README.md"].decode()
@@ -133,7 +133,10 @@ def test_bundle_refuses_a_model_that_works_and_an_existing_zip(sample, tmp_path:
 def test_cli_bundle_and_session_bundle(sample, realistic, tmp_path: Path, capsys) -> None:
     out = tmp_path / "cli.zip"  # if_switch: parses, then fails to build with the defaults
     assert main(["bundle", str(realistic("if_switch")), "-o", str(out)]) == 0
-    assert "build failure" in capsys.readouterr().out
+    assert "build failure [BUILD_FAILED], reduced model" in capsys.readouterr().out
+    diagnosis = json.loads(zipfile.ZipFile(out).read("diagnosis.json"))
+    assert "sample_rate_switch" in diagnosis["reduction"]["kept_node_names"]
+    assert len(diagnosis["reduction"]["kept_node_names"]) < 7
     assert zipfile.ZipFile(out).namelist() == list(BUNDLE_FILES)
     from workbench.app.session import WorkbenchSession
 

@@ -1,7 +1,8 @@
 """Bug bundle: one zip with what a TensorRT bug report needs, and nothing else.
 
 ``make_bundle(model, "bug.zip")`` finds where the model fails (parse, else build), reduces
-a parse failure to its smallest failing subgraph, rebuilds the bundled model with a VERBOSE
+it to the smallest subgraph that fails the same way (``reduce_failure`` for a parse,
+``reduce_build_failure`` for a build), rebuilds the bundled model with a VERBOSE
 log (so the bundle is checked to reproduce the failure), and writes:
 
 =================  ==============================================================
@@ -106,19 +107,65 @@ def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
     try:
         build_engine(source, settings)
     except BuildError as err:
-        _copy_model(source, folder / "model.onnx")
         cause, fixes = explain_build_failure(list(err.details or ()) or [err.summary])
-        return {"stage": "build", "category": "BUILD_FAILED", "reduced": False,
-                "diagnosis": {"summary": err.summary, "cause": cause, "fixes": list(fixes),
-                              "tensorrt": list(err.details or ()),
-                              "parse": report.to_dict()},
-                "notes": ["build failures are not reduced yet: the whole model is bundled"]}
+        diagnosis = {"summary": err.summary, "cause": cause, "fixes": list(fixes),
+                     "tensorrt": list(err.details or ()), "parse": report.to_dict()}
+        failure: dict[str, Any] = {"stage": "build", "category": "BUILD_FAILED",
+                                   "diagnosis": diagnosis}
+        reduced = _reduce_build(source, settings, folder)
+        if "reduction" in reduced:
+            diagnosis["reduction"] = reduced.pop("reduction")
+        return {**failure, **reduced}
     raise WorkbenchError(
         "This model parses and builds: there is no failure to bundle.",
         expected="a model that TensorRT fails to parse or build",
         found=f"{report.node_count} nodes parsed, and the engine built",
         fix="to share results instead, write a report: the panel's Export report button, "
         "or `trt-workbench report MODEL --build`")
+
+
+# Reducing loads the model's weights into memory (and serializes each candidate): beyond
+# this, bundle the whole model as its files instead.
+_REDUCE_LIMIT_BYTES = 1 << 30
+
+
+def _reduce_build(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
+    """The smallest subgraph that still fails to build, at ``folder/model.onnx`` (else the
+    whole model, with a note saying why)."""
+    from workbench.backends.trt.reduce import reduce_build_failure
+
+    too_big = _weight_bytes(source) > _REDUCE_LIMIT_BYTES
+    try:
+        if too_big:
+            raise WorkbenchError("the model's weights are over 1 GiB")
+        result = reduce_build_failure(source, folder / "model.onnx", settings)
+    except (WorkbenchError, ValueError) as err:  # ValueError: over protobuf's 2 GiB
+        _copy_model(source, folder / "model.onnx")
+        summary = err.summary if isinstance(err, WorkbenchError) else str(err)
+        return {"reduced": False, "notes": [f"not reduced ({summary}): the whole model"]}
+    smaller = len(result.node_indices) < result.original_node_count
+    if not smaller:  # the user's own files, as they are, rather than a re-saved copy
+        (folder / "model.onnx").unlink()
+        _copy_model(source, folder / "model.onnx")
+    return {"reduced": smaller,
+            "notes": [] if smaller else ["every node is needed to reproduce the failure"],
+            "reduction": {"original_node_count": result.original_node_count,
+                          "kept_node_indices": list(result.node_indices),
+                          "kept_node_names": list(result.node_names),
+                          "failing_node": result.failing_node, "error": result.error}}
+
+
+def _weight_bytes(source: Any) -> int:
+    if isinstance(source, bytes):
+        return len(source)
+    from workbench.inspection.loading import external_data_refs, load_model
+
+    path = Path(source).expanduser()
+    try:
+        refs = external_data_refs(load_model(path, load_weights=False))
+    except WorkbenchError:
+        return 0
+    return path.stat().st_size + sum(ref.length or 0 for ref in refs)
 
 
 def _parse_failure(source: Any, report: Any, folder: Path) -> dict[str, Any]:
