@@ -202,9 +202,11 @@ class Task(Generic[T]):
             target=self._run, args=(job,), name=f"workbench: {self.name}", daemon=True
         )
         self._stop_beat.clear()
-        self._beat_thread = threading.Thread(
+        # a build has its own progress monitor and ticker: no clock thread for it
+        self._beat_thread = None if self.kind is TaskKind.BUILD else threading.Thread(
             target=self._heartbeat, name=f"workbench: {self.name} (clock)", daemon=True)
-        self._beat_thread.start()
+        if self._beat_thread is not None:
+            self._beat_thread.start()
         self._thread.start()
         return self
 
@@ -222,7 +224,7 @@ class Task(Generic[T]):
 
     def _heartbeat(self) -> None:
         """While running, notify once a second so views can show the elapsed time tick."""
-        while not self._stop_beat.wait(1.0):
+        while not self._stop_beat.wait(1.0) and self.busy:
             with self._beat:
                 if self.busy and time.monotonic() - self._last_report >= 1.0:
                     self._notify()
