@@ -34,8 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from workbench.app.precision import compare_precision  # noqa: E402
-from workbench.backends.ort import OrtRunner, index_input_ranges  # noqa: E402
-from workbench.feeds.inputs import make_inputs  # noqa: E402
+from workbench.feeds.generator import FeedOptions, model_feeds  # noqa: E402
 from workbench.transforms.fp16 import convert_to_fp16  # noqa: E402
 
 
@@ -135,9 +134,7 @@ def bench_model(
     from polygraphy.json import save_json
 
     model = onnx.load(model_path)
-    runner = OrtRunner(model)
-    feeds = make_inputs(runner.input_specs(), seed=0, dims={"batch": 1, "sequence": sequence},
-                        int_range=index_input_ranges(model) or None)
+    feeds = model_feeds(model, seed=0, options=FeedOptions(dims={"batch": 1, "sequence": sequence}))
     inputs_json, fp16_path = work / "inputs.json", work / "fp16.onnx"
     save_json([feeds], str(inputs_json))
     with warnings.catch_warnings():  # the converter warns per weight it rounds to 1e-7

@@ -7,8 +7,10 @@ subprocess, so its peak RSS is its own:
 
 * ``in-process``: the baseline — one process calls diagnose and build_engine on every model
   in turn (no isolation: one crash would end the whole triage).
-* ``jobs 1``: ``triage_folder(build=True)``, one child process per model, one at a time.
+* ``jobs 1``: ``triage_folder(build=True)``, one process per model (forked from a zygote
+  that has the imports done), one at a time.
 * ``jobs 2``: the same with two models at once (``trt-workbench triage --jobs 2``).
+* ``jobs 1 fresh``: ``WORKBENCH_ZOO_ZYGOTE=0``, a fresh interpreter per model.
 
 Printed: wall time and its ratio to ``jobs 1``; peak RSS of the triage process and of the
 largest model process, as MiB and as a multiple of the largest model's weight bytes.
@@ -47,8 +49,10 @@ if variant == "in-process":
                 pass
     rows = None
 else:
+    if variant.endswith("fresh"):
+        os.environ["WORKBENCH_ZOO_ZYGOTE"] = "0"
     from workbench.app.zoo import triage_folder
-    report = triage_folder(folder, build=True, jobs=int(variant.split()[-1]))
+    report = triage_folder(folder, build=True, jobs=int(variant.split()[1]))
     rows = [r.to_dict() for r in report.rows]
 wall = time.perf_counter() - start
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -100,13 +104,14 @@ def main() -> None:
                       * (p.name == "external_weights.onnx") for p in models)
         print(f"zoo: {len(models)} models ({sum(p.stat().st_size for p in models) / 2**20:.1f} "
               f"MiB of .onnx), largest {biggest / 2**20:.1f} MiB; parse + build each")
-        results = {v: run(v, folder) for v in ("jobs 1", "jobs 2", "in-process")}
+        results = {v: run(v, folder)
+                   for v in ("jobs 1", "jobs 2", "jobs 1 fresh", "in-process")}
     base = results["jobs 1"]["wall"]
-    print(f"{'variant':<12} {'wall s':>8} {'vs jobs 1':>10} {'triage RSS MiB':>15} "
+    print(f"{'variant':<13} {'wall s':>8} {'vs jobs 1':>10} {'triage RSS MiB':>15} "
           f"{'largest child MiB':>18} {'child / weights':>16}")
     for variant, result in results.items():
         child = result["child_rss"] if variant != "in-process" else result["own_rss"]
-        print(f"{variant:<12} {result['wall']:>8.1f} {result['wall'] / base:>9.2f}x "
+        print(f"{variant:<13} {result['wall']:>8.1f} {result['wall'] / base:>9.2f}x "
               f"{result['own_rss'] / 2**20:>15.0f} {child / 2**20:>18.0f} "
               f"{child / biggest:>15.1f}x")
     rows = results["jobs 2"]["rows"]

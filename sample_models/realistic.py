@@ -74,6 +74,9 @@ class RealisticModel:
     builds_with_defaults: bool = True
     # Why the default build fails today (a fragment of TensorRT's error), and whose it is.
     build_error: str = ""
+    # The panel's Compare (FP16 vs FP32 on CPU) gives a report today; else a fragment of
+    # the error it shows (FP16 conversion of that pattern is not handled yet).
+    compare_error: str = ""
     # Valid values for integer inputs, [low, high): what the feed generator must find.
     index_ranges: tuple[tuple[str, int, int], ...] = ()
     # A size every dynamic spatial dim must be a multiple of, or the graph itself fails.

@@ -144,7 +144,7 @@ def test_catalogue_without_tensorrt() -> None:
     category, cause, _ = explain_parse_error("Unsupported type", "Cast", "", ("string",))
     assert category == "unsupported_dtype" and "string" in cause
     category, _, _ = explain_parse_error("x", "FusedMatMul", "com.microsoft")
-    assert category == "foreign_domain"
+    assert category == "ort_fused"
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def test_catalogue_without_tensorrt() -> None:
          "max=32 but tensor has 64.", "static dimension"),
         ("Error Code 1: Myelin ([tactic.cpp:1676: enumerate_tactics] Tactic Selection: no "
          "tactics to implement the operation within workspace limit.", "workspace"),
-        ("Error Code 2: Internal Error (Assertion failed)", "reduce_failure"),
+        ("Error Code 2: Internal Error (Assertion failed)", "reduce_build_failure"),
         ("Network has dynamic or shape inputs, but no optimization profile has been defined.",
          "profile"),
         ("something new", "VERBOSE"),

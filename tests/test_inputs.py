@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from workbench.build.settings import seed_profile
 from workbench.core.errors import InferenceInputError
 from workbench.core.records import TensorSpec
-from workbench.feeds.inputs import DEFAULT_DIM, load_inputs, make_inputs, save_inputs
+from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs
 
 SPECS = (
     TensorSpec("image", "float32", ("batch", 3, "height", "width")),
@@ -34,12 +35,15 @@ def test_values_respect_dtypes_and_ranges() -> None:
     assert feeds["mask"].dtype == np.bool_ and feeds["mask"].any() and not feeds["mask"].all()
 
 
-def test_dynamic_dims_from_user_shapes_or_defaults() -> None:
+def test_dynamic_dims_from_user_shapes_or_the_seeded_profile() -> None:
     feeds = make_inputs(SPECS, dims={"batch": 2, "height": 8}, shapes={"mask": (2, 5)})
-    assert feeds["image"].shape == (2, 3, 8, DEFAULT_DIM)
-    assert feeds["token_ids"].shape == (2, DEFAULT_DIM)
+    assert feeds["image"].shape == (2, 3, 8, 224)
+    assert feeds["token_ids"].shape == (2, 128)
     assert feeds["mask"].shape == (2, 5)
-    assert make_inputs(SPECS)["image"].shape == (1, 3, DEFAULT_DIM, DEFAULT_DIM)
+    assert make_inputs(SPECS)["image"].shape == (1, 3, 224, 224)
+    # The same sizes as the default build profile's opt, for every input.
+    for spec in SPECS:
+        assert make_inputs([spec])[spec.name].shape == seed_profile(spec).opt
 
 
 def test_adding_an_input_does_not_change_the_others() -> None:

@@ -262,7 +262,11 @@ def test_control_flow_subgraphs_counted() -> None:
     assert choose.attribute("then_branch") == "<graph 1 nodes>"
     assert s.find_node("repeat").attribute("body") == "<graph 2 nodes>"  # type: ignore[union-attr]
     assert s.tensor_spec("chosen") == TensorSpec("chosen", "float32", (2, 3))
-    assert s.parameter_count == 6
+    # the initializer's 6, and the 2x3 Constant weight of each If branch
+    assert s.parameter_count == 18 and s.constant_parameter_count == 12
+    assert sorted(sub.label for sub in s.subgraphs) == [
+        "If 'choose' › else_branch (1 nodes)", "If 'choose' › then_branch (1 nodes)",
+        "Loop 'repeat' › body (2 nodes)"]
 
 
 def test_attributes_summarised_not_dumped() -> None:

@@ -98,24 +98,16 @@ def test_quantized_model_has_the_integer_ops(realistic) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_registry_records_what_tensorrt_does(realistic, name: str) -> None:
-    """Parse and a default FP32 build, for real on TensorRT-RTX, as the registry says."""
+def test_registry_records_what_the_parser_does(realistic, name: str) -> None:
+    """TensorRT-RTX's parser, for real, as the registry says (the default build is checked
+    through the panel in test_ui_realistic.py)."""
     from workbench import diagnose
-    from workbench.backends.trt.build import build_engine
-    from workbench.build.settings import BuildSettings
-    from workbench.core.errors import BuildError
 
     entry, path = realistic_model(name), realistic(name)
     report = diagnose(path)
     assert report.parsed is entry.parses, report
     if not entry.parses:
         assert all(entry.parse_error in issue.raw for issue in report.issues), report.issues
-    if entry.builds_with_defaults:
-        assert len(bytes(build_engine(path, BuildSettings(compute_capabilities=("8.9",))).plan))
-    else:
-        with pytest.raises(BuildError) as caught:
-            build_engine(path, BuildSettings(compute_capabilities=("8.9",)))
-        assert entry.build_error in str(caught.value)
 
 
 def test_gpt_ladder_sizes() -> None:

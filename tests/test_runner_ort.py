@@ -7,10 +7,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from workbench.backends.ort import OrtRunner, index_input_ranges
+from workbench.backends.ort import OrtRunner
 from workbench.backends.runner import validate_feeds
 from workbench.core.errors import InferenceInputError, ModelLoadError
 from workbench.core.records import TensorSpec
+from workbench.inspection.input_roles import input_roles
 
 
 def _two_input_model() -> onnx.ModelProto:
@@ -67,7 +68,8 @@ def test_intermediates_agree_with_plain_run(sample) -> None:
 
 def test_index_ranges_bound_token_ids_by_vocab(sample) -> None:
     model = onnx.load(sample("transformer_block"))
-    assert index_input_ranges(model) == {"token_ids": (0, 512)}
+    roles = input_roles(model)
+    assert roles["token_ids"].kind == "index" and roles["token_ids"].range == (0, 512)
 
 
 def test_infer_before_activate_is_refused() -> None:

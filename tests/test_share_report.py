@@ -75,6 +75,11 @@ def test_cli_report_without_build_says_what_was_not_run(sample, tmp_path: Path,
     assert "report MODEL --compare" in text
     assert main(["report", str(sample("unsupported_op")), "-o", str(out)]) == 1
     assert "already exists" in capsys.readouterr().err
+    built = tmp_path / "built.html"
+    assert main(["report", str(sample("tiny_cnn")), "-o", str(built), "--build"]) == 0
+    text = built.read_text()
+    assert "Build <span class='ok'>built</span>" in text
+    assert "[V]" in text  # the attached log is the VERBOSE one (the CLI's default)
 
 
 @pytest.mark.browser
@@ -136,3 +141,17 @@ def save_screenshot(page, out_dir: Path) -> Path:
     image.save(target, format="PNG", optimize=True)
     assert target.stat().st_size < 400_000, "the report screenshot must stay under 400 KB"
     return target
+
+
+def test_cli_report_of_a_realistic_failure_says_why(realistic, tmp_path: Path) -> None:
+    """if_switch (corpus): parses, fails to build with the default profile; the report
+    carries TensorRT's error, and a comparison that cannot run says so instead of 'not run'."""
+    out = tmp_path / "if.html"
+    assert main(["report", str(realistic("if_switch")), "-o", str(out), "--build",
+                 "--compare"]) == 0
+    text = out.read_text()
+    assert "Build <span class='bad'>failed</span>" in text
+    assert "spatial dimension of convolution" in text  # TensorRT's own words
+    assert "No comparison in this session" not in text
+    assert ("The comparison <span class='bad'>failed to run</span>" in text
+            or "FP16 vs FP32" in text)

@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "ParseReport": "workbench.triage.diagnosis",
     "fold_constants": "workbench.transforms.folding",
     "reduce_failure": "workbench.backends.trt.reduce",
+    "reduce_build_failure": "workbench.backends.trt.reduce",
+    "check_profiles": "workbench.app.profile_check",
     "build_engine": "workbench.backends.trt.build",
     "BuildJob": "workbench.app.jobs",
     "Task": "workbench.app.tasks",
@@ -60,6 +62,9 @@ _EXPORTS: dict[str, str] = {
     "OrtRunner": "workbench.backends.ort",
     "TrtRunner": "workbench.backends.trt.runner",
     "make_inputs": "workbench.feeds.inputs",
+    "model_feeds": "workbench.feeds.generator",
+    "feed_plan": "workbench.feeds.generator",
+    "FeedOptions": "workbench.feeds.generator",
     "compare_outputs": "workbench.compare.metrics",
     "ComparisonReport": "workbench.compare.metrics",
     "Tolerances": "workbench.compare.tolerances",
@@ -102,6 +107,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     from workbench.app.jobs import BuildJob  # noqa: F401
     from workbench.app.keep_search import find_keep_list  # noqa: F401
     from workbench.app.precision import PrecisionReport, compare_precision  # noqa: F401
+    from workbench.app.profile_check import check_profiles  # noqa: F401
     from workbench.app.session import WorkbenchSession  # noqa: F401
     from workbench.app.tasks import Event, Task, TaskKind, TaskState  # noqa: F401
     from workbench.app.zoo import ZooReport, compare_zoos, triage_folder  # noqa: F401
@@ -111,7 +117,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     from workbench.backends.trt.compat import backend_info  # noqa: F401
     from workbench.backends.trt.engine import load_engine  # noqa: F401
     from workbench.backends.trt.parse import diagnose  # noqa: F401
-    from workbench.backends.trt.reduce import reduce_failure  # noqa: F401
+    from workbench.backends.trt.reduce import reduce_build_failure, reduce_failure  # noqa: F401
     from workbench.backends.trt.runner import TrtRunner  # noqa: F401
     from workbench.build.engines import EngineArtifact, EngineCard, save_engine  # noqa: F401
     from workbench.build.features import BackendFeatures  # noqa: F401
@@ -134,6 +140,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     )
     from workbench.core.logbus import LogBus, LogRecord  # noqa: F401
     from workbench.core.records import TensorSpec  # noqa: F401
+    from workbench.feeds.generator import FeedOptions, feed_plan, model_feeds  # noqa: F401
     from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs  # noqa: F401
     from workbench.inspection.loading import load_model  # noqa: F401
     from workbench.inspection.summary import ModelSummary, NodeInfo, inspect_model  # noqa: F401

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -196,19 +195,13 @@ def check_model(source: str, path: Path, device: str) -> ModelResult:
     )
 
 
-def environment(device: str) -> dict[str, str]:
+def environment(device: str, commit: str) -> dict[str, str]:
     import onnx
     import onnxruntime
 
     info = {"device": device, "torch": torch.__version__, "numpy": np.__version__,
             "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-            "python": sys.version.split()[0]}
-    try:  # the device copy may have no .git: then the commit is not known
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-    except OSError:
-        commit = ""
-    info["workbench commit"] = commit or "unknown"
+            "python": sys.version.split()[0], "workbench commit": commit}
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(0)
         info["device"] = f"{props.name} (compute capability {props.major}.{props.minor})"
@@ -225,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="write the Markdown report here")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     parser.add_argument("--only", nargs="*", help="model names to check (default: all)")
+    # a copy of the tree (the GPU machine's) may carry a stale .git: say the commit outright
+    parser.add_argument("--commit", default="not recorded", help="the commit checked")
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("SKIPPED: --device cuda needs PyTorch with a CUDA GPU")
@@ -240,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             row = check_model(source, path, args.device)
             print(fidelity_report.row_line(row), flush=True)
             rows.append(row)
-    env = environment(args.device)
+    env = environment(args.device, args.commit)
     text = fidelity_report.render(rows, env)
     print(text.split("\n## ", 2)[1] if "\n## " in text else text)
     if args.report:

@@ -26,6 +26,7 @@ from workbench.app.htmlpage import (
     table,
     verdict,
 )
+from workbench.app.tasks import TaskKind
 from workbench.app.versions import environment_info
 from workbench.core.errors import WorkbenchError
 from workbench.core.fileio import write_atomic
@@ -64,6 +65,7 @@ class ReportData:
     log: tuple[LogRecord, ...]
     artifact: Any  # EngineArtifact | None
     comparison: Any  # PrecisionReport | None
+    compare_error: str  # why the last comparison failed, when there is no report
     environment: dict[str, str]
     created: str
 
@@ -92,9 +94,17 @@ def collect_report(session: Any) -> ReportData:
         log=tuple(job.log.records()) if job is not None else (),
         artifact=session.artifact,
         comparison=session.comparison,
+        compare_error=_compare_error(session),
         environment=environment_info(),
         created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     )
+
+
+def _compare_error(session: Any) -> str:
+    task = session.tasks.get(TaskKind.COMPARE)
+    if session.comparison is None and task is not None and task.error is not None:
+        return str(task.error.message)
+    return ""
 
 
 def _rendering(render: Any, settings: Any, model: Any, engine_name: str) -> str:
@@ -132,7 +142,7 @@ def render_report(data: ReportData) -> str:
         "build-settings": _settings_html(data),
         "build-log": _log_html(data),
         "engine-layers": _layers_html(data.artifact),
-        "fp16": _fp16_html(data.comparison),
+        "fp16": _fp16_html(data.comparison, data.compare_error),
         "versions": table(("what", "version"), data.environment.items()),
     }
     subtitle = (f"{data.label} · {data.environment.get('tensorrt', '')} · "
@@ -230,7 +240,9 @@ def _layers_html(artifact: Any) -> str:
     return head + table(("#", "engine layer", "type", "tactic", "ONNX nodes"), rows) + more
 
 
-def _fp16_html(report: Any) -> str:
+def _fp16_html(report: Any, error: str) -> str:
+    if report is None and error:
+        return "<p>The comparison " + verdict("failed to run", "bad") + ":</p>" + pre(error)
     if report is None:
         return ("<p class='muted'>No comparison in this session. Compare in the Compare tab, "
                 "or <code>trt-workbench report MODEL --compare</code>.</p>")

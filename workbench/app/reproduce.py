@@ -53,8 +53,11 @@ def python_script(settings: BuildSettings, model_path: str, engine_path: str,
 
 
 def compare_script(model_path: str, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
-                   seed: int = 0) -> str:
+                   seed: int = 0, dims: dict[str, int] | None = None,
+                   int_ranges: dict[str, tuple[int, int]] | None = None) -> str:
     """The script equivalent of an FP16-vs-FP32 comparison."""
+    feeds = (f",\n    dims={dict(dims)!r}" if dims else "") + (
+        f",\n    int_ranges={dict(int_ranges)!r}" if int_ranges else "")
     return (f"import workbench\nreport = workbench.compare_precision(\n"
             f"    {model_path!r}, {str(precision)!r}, keep_fp32={keep_fp32!r}, "
-            f"seed={seed})\nprint(report.summary())\n")
+            f"seed={seed}{feeds})\nprint(report.summary())\n")

@@ -21,6 +21,7 @@ build is a :class:`~workbench.app.jobs.BuildJob` (a Task with a log and progress
 ``Event.BUILD``        a build started or ended (payload: the BuildJob)
 ``Event.ENGINES``      the saved-engines folder changed (payload: list of entries)
 ``Event.GRAPH``        the Netron view started or stopped (payload: GraphView or None)
+``Event.FEEDS``        sizes/ranges for generated inputs changed (payload: FeedOptions)
 =====================  =====================================================
 
 TensorRT, ONNX Runtime and widgets are never imported by this module at import time: the
@@ -42,9 +43,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from workbench.app import reproduce
+from workbench.app import feeding, reproduce
 from workbench.app.engine_library import EngineLibrary
 from workbench.app.jobs import BuildJob
+from workbench.app.profile_check import ProfileCheck, check_profiles, refuse
 from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_status
 from workbench.app.tasks import TRIAGE, Event, EventHub, Listener, Task, TaskKind
 from workbench.backends.netron import GraphServer, GraphView
@@ -53,6 +55,7 @@ from workbench.build.render import python_script as render_python
 from workbench.build.render import trtexec_command as render_trtexec
 from workbench.build.settings import BuildSettings
 from workbench.core.errors import ModelLoadError, WorkbenchError
+from workbench.feeds.generator import FeedOptions, FeedPlanRow
 
 if TYPE_CHECKING:
     from workbench.app.bundle import BundleResult
@@ -129,10 +132,12 @@ class WorkbenchSession:
         self.build_job: BuildJob | None = None
         self.artifact: EngineArtifact | None = None  # of the last successful build
         self.inputs: dict[str, np.ndarray] | None = None
+        self.feed_options = FeedOptions()  # sizes and ranges set in the Run/Compare tabs
         self.input_seed: int | None = None
         self.input_source = ""
         self.outputs: RunResult | None = None
         self.comparison: PrecisionReport | None = None
+        self._profile_checks: dict[tuple[Any, ...], ProfileCheck] = {}  # by profiles
         self.keep_search: KeepSearchResult | None = None
         self.derived: dict[str, Path] = {}  # "folded"/"reduced" -> file written
         self.reduction: ReduceResult | None = None
@@ -321,12 +326,40 @@ class WorkbenchSession:
                 fix="wait for it, or press Cancel (session.cancel_build())",
             )
         self.settings = settings if settings is not None else self.default_settings()
+        self.require_runnable_profiles(self.settings)
         job = BuildJob(self.model_source(), self.settings, on_done=self._build_done,
                        start=False)
         self.build_job = self.tasks[TaskKind.BUILD] = job
         self.events.emit(Event.BUILD, job)  # views attach to job.log before the first line
         job.start()
         return job
+
+    def check_profiles(self, settings: BuildSettings | None = None) -> ProfileCheck:
+        """Run the model with ONNX Runtime at the profiles' min/opt(/max) shapes
+        (:func:`workbench.app.profile_check.check_profiles`). The result is kept per
+        profile, so other settings (workspace, precision) do not run the model again."""
+        model = self.require_model()
+        settings = settings if settings is not None else self.default_settings()
+        cached = self.cached_profile_check(settings)
+        if cached is None:
+            cached = check_profiles(self.model_source(), settings, model.summary.inputs)
+            self._profile_checks = {settings.profiles: cached}  # one at a time: no growth
+        return cached
+
+    def cached_profile_check(self, settings: BuildSettings) -> ProfileCheck | None:
+        """The check of these settings' profiles when it needs no run (known, or static)."""
+        model = self.model
+        if model is not None and not any(s.is_dynamic for s in model.summary.inputs):
+            return ProfileCheck((), skipped="the model has no dynamic inputs")
+        return self._profile_checks.get(settings.profiles)
+
+    def require_runnable_profiles(self, settings: BuildSettings) -> ProfileCheck:
+        """:meth:`check_profiles`, raising BuildSettingsError for a profile the model cannot
+        run (the node, the constraint and sizes that run)."""
+        check = self.check_profiles(settings)
+        if not check:
+            raise refuse(check)
+        return check
 
     def _build_done(self, job: BuildJob) -> None:
         # Runs before the job's waiters wake, so wait_build() returns with the panel settled.
@@ -405,6 +438,21 @@ class WorkbenchSession:
         self.events.emit(Event.ENGINES, self.engines.entries())
         return loaded
 
+    def start_save_engine(self, name: str, overwrite: bool = False) -> Task[Path]:
+        """:meth:`save_engine` in the background (writing a multi-GB plan takes seconds)."""
+        return self._engines_task("saving the engine",
+                                  lambda: self.save_engine(name, overwrite))
+
+    def start_reload_engine(self, name: str) -> Task[LoadedEngine]:
+        """:meth:`reload_engine` in the background (hashing a multi-GB plan takes seconds)."""
+        return self._engines_task("reloading and checking the engine",
+                                  lambda: self.reload_engine(name))
+
+    def _engines_task(self, name: str, work: Callable[[], T]) -> Task[T]:
+        task = self.task(TaskKind.ENGINES)  # no model needed: saved engines stand alone
+        task.name = name
+        return task.start(work)
+
     def delete_engine(self, name: str, confirm: bool = False) -> list[Path]:
         """Delete a saved engine and its card; refuses without ``confirm=True``."""
         removed = self.engines.delete(name, confirm=confirm)
@@ -415,19 +463,43 @@ class WorkbenchSession:
 
     # -- run ----------------------------------------------------------------------------
 
-    def make_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
-        """Seeded random feeds for the model's inputs, sized by the engine plan's profile
-        (its opt shapes), so a Build → Run with the defaults fits by construction."""
-        from workbench.feeds.inputs import make_inputs
+    def make_inputs(self, seed: int = 0, options: FeedOptions | None = None
+                    ) -> dict[str, np.ndarray]:
+        """Seeded feeds the model accepts (:func:`workbench.feeds.generator.model_feeds`):
+        sizes you set (``options``, kept as ``feed_options``), else the last build's opt
+        shapes (so Build → Run fits by construction), else the default build profile's opt
+        raised to what the graph's kernels need; integer inputs within what the graph
+        indexes; masks all ones."""
+        if options is not None:
+            self.set_feed_options(options)
+        self.inputs = feeds = feeding.feeds_for(self.model_source(), seed, self.feed_options,
+                                                self._engine_shapes())
+        self.input_seed, self.input_source = seed, f"seed {seed}"
+        return feeds
 
-        specs = self.require_model().summary.inputs
+    def _engine_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The built engine plan's opt shapes, except for inputs whose dims you set."""
+        if self.artifact is None:
+            return {}
         try:
             shapes = self.engine_plan().opt_shapes()
         except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' own seeding
-            shapes = {}
-        self.inputs = feeds = dict(make_inputs(specs, seed=seed, shapes=shapes))
-        self.input_seed, self.input_source = seed, f"seed {seed}"
-        return feeds
+            return {}
+        pinned = set(self.feed_options.dims)
+        specs = {spec.name: spec for spec in self.require_model().summary.inputs}
+        return {name: tuple(shape) for name, shape in shapes.items()
+                if name in specs and not pinned & set(map(str, specs[name].shape or ()))}
+
+    def set_feed_options(self, options: FeedOptions) -> None:
+        """Sizes per symbolic dim and ranges per integer input for generated feeds (Run and
+        Compare); announced with ``Event.FEEDS``."""
+        self.feed_options = options
+        self.events.emit(Event.FEEDS, options)
+
+    def feed_plan(self, options: FeedOptions | None = None) -> list[FeedPlanRow]:
+        """What :meth:`make_inputs` makes for each input (shape, values, why)."""
+        return feeding.plan_for(self.model_source(), options or self.feed_options,
+                                self._engine_shapes())
 
     def use_inputs_file(self, data: bytes | Path, name: str = "inputs.npz"
                         ) -> dict[str, np.ndarray]:
@@ -446,10 +518,21 @@ class WorkbenchSession:
         assert self.inputs is not None
         engine = self.artifact if self.artifact is not None else (
             self.loaded_engine.path if self.loaded_engine is not None else None)
+        if backend == "tensorrt" and self.input_seed is not None and tensorrt_status()[0]:
+            self._feeds_for_engine(self.artifact or self.loaded_engine)
         outputs, seconds, latency = run_model(backend, self.model_source(), self.inputs, engine)
         self.outputs = RunResult(backend, self.input_source, self.input_seed, self.inputs,
                                  dict(outputs), seconds, latency)
         return self.outputs
+
+    def _feeds_for_engine(self, engine: Any) -> None:
+        """Generated feeds at the engine's opt shapes, checked once with ONNX Runtime."""
+        shapes = feeding.engine_opt_shapes(engine)
+        if shapes is None or self.input_seed is None:
+            return
+        self.inputs = feeding.feeds_for(self.model_source(), self.input_seed,
+                                        self.feed_options, shapes)
+        feeding.check_with_onnxruntime(self.model_source(), self.inputs)
 
     def start_run(self, backend: str = "onnxruntime") -> Task[RunResult]:
         return self._start(TaskKind.RUN, "running inference", lambda: self.run(backend))
@@ -457,21 +540,26 @@ class WorkbenchSession:
     # -- compare ------------------------------------------------------------------------
 
     def compare(self, precision: str = "fp16", tolerances: Tolerances | None = None,
-                keep_fp32: tuple[str, ...] = (), seed: int = 0) -> PrecisionReport:
+                keep_fp32: tuple[str, ...] = (), seed: int = 0,
+                on_progress: Callable[[str, int, int], None] | None = None
+                ) -> PrecisionReport:
         """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift."""
         from workbench.app.precision import compare_precision
 
         feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
         self.comparison = report = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
-            tolerances=tolerances)
+            tolerances=tolerances, dims=self.feed_options.dims,
+            int_ranges=self.feed_options.int_ranges, on_progress=on_progress)
         return report
 
     def start_compare(self, precision: str = "fp16", tolerances: Tolerances | None = None,
                       keep_fp32: tuple[str, ...] = (), seed: int = 0
                       ) -> Task[PrecisionReport]:
+        # the phase and its steps (weights converted, nodes evaluated) show in the panel
         return self._start(TaskKind.COMPARE, "comparing precisions",
-                           lambda: self.compare(precision, tolerances, keep_fp32, seed))
+                           lambda: self.compare(precision, tolerances, keep_fp32, seed,
+                                                self.tasks[TaskKind.COMPARE].report))
 
     def find_keep_list(self, precision: str = "fp16", tolerances: Tolerances | None = None,
                        seed: int = 0, max_trials: int = 10) -> KeepSearchResult:
@@ -508,7 +596,9 @@ class WorkbenchSession:
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:
         """The script equivalent of :meth:`compare`."""
-        return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed)
+        return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed,
+                                        dict(self.feed_options.dims),
+                                        dict(self.feed_options.int_ranges))
 
     # -- sharing ----------------------------------------------------------------------
 

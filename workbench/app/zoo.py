@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.app.versions import environment_info
+from workbench.app.zoo_zygote import ask_zygote, close_idle_zygotes
 from workbench.core.errors import WorkbenchError
 from workbench.core.fileio import write_atomic
 
@@ -170,25 +171,56 @@ def find_models(folder: str | os.PathLike[str]) -> list[Path]:
 
 def triage_model(path: str, name: str, build: bool = False, compare: bool = False,
                  timeout: float = DEFAULT_TIMEOUT_S) -> ZooRow:
-    """Triage one model in a child process (safe to run on any executor's worker)."""
+    """Triage one model in its own process (safe to run on any executor's worker).
+
+    The process is forked from this thread's zygote (:mod:`workbench.app.zoo_zygote`),
+    which has the heavy imports done; where there is no ``fork``, or the zygote fails (or
+    ``WORKBENCH_ZOO_ZYGOTE=0``), a fresh interpreter runs the model instead.
+    """
     size = Path(path).stat().st_size if Path(path).exists() else 0
     with tempfile.TemporaryDirectory(prefix="wb-zoo-") as work:
-        out = Path(work) / "row.json"
-        command = [sys.executable, "-m", "workbench.app.zoo_worker", path, "--out", str(out),
-                   *(["--build"] if build else []), *(["--compare"] if compare else [])]
+        out, log = Path(work) / "row.json", Path(work) / "child.log"
         start = time.perf_counter()
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                  check=False, env=_child_env())
-        except subprocess.TimeoutExpired:
+        use_zygote = hasattr(os, "fork") and os.environ.get("WORKBENCH_ZOO_ZYGOTE") != "0"
+        ended = _in_zygote(path, out, log, build, compare, timeout) if use_zygote else None
+        if ended is None:
+            ended = _in_fresh_process(path, out, log, build, compare, timeout)
+        if ended == "timeout":
             return ZooRow(name, status="timeout", size_bytes=size, seconds=timeout,
                           error=f"still running after {timeout:g} s; stopped")
         if not out.exists():
+            tail = log.read_text(errors="replace") if log.exists() else ""
             return ZooRow(name, status="crashed", size_bytes=size,
-                          seconds=time.perf_counter() - start,
-                          error=_crash_text(done.returncode, done.stderr))
+                          seconds=time.perf_counter() - start, error=_crash_text(ended, tail))
         data = json.loads(out.read_text())
     return ZooRow.from_dict({**data, "model": name, "size_bytes": size})
+
+
+def _in_zygote(path: str, out: Path, log: Path, build: bool, compare: bool,
+               timeout: float) -> int | str | None:
+    """How the forked child ended: "timeout", its exit status, or -signal; None if the
+    zygote itself failed."""
+    request = {"model": path, "out": str(out), "log": str(log), "build": build,
+               "compare": compare, "timeout": timeout}
+    answer = ask_zygote(request, timeout, _child_env())
+    if answer is None:
+        return None
+    if answer["timed_out"]:
+        return "timeout"
+    return -int(answer["signal"]) if answer["signal"] is not None else int(answer["code"])
+
+
+def _in_fresh_process(path: str, out: Path, log: Path, build: bool, compare: bool,
+                      timeout: float) -> int | str:
+    command = [sys.executable, "-m", "workbench.app.zoo_worker", path, "--out", str(out),
+               *(["--build"] if build else []), *(["--compare"] if compare else [])]
+    with log.open("w") as sink:
+        try:
+            done = subprocess.run(command, stdout=sink, stderr=sink, timeout=timeout,
+                                  check=False, env=_child_env())
+        except subprocess.TimeoutExpired:
+            return "timeout"
+    return done.returncode
 
 
 def _child_env() -> dict[str, str]:
@@ -199,9 +231,10 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
 
 
-def _crash_text(code: int, stderr: str) -> str:
-    how = (f"killed by {signal.Signals(-code).name}" if code < 0 and -code in
-           signal.valid_signals() else f"exited with status {code}")
+def _crash_text(code: int | str, stderr: str) -> str:
+    number = int(code)
+    how = (f"killed by {signal.Signals(-number).name}" if number < 0 and -number in
+           signal.valid_signals() else f"exited with status {number}")
     tail = [line for line in stderr.strip().splitlines() if line.strip()][-3:]
     return how + (": " + " | ".join(tail) if tail else "")
 
@@ -238,6 +271,7 @@ def triage_folder(folder: str | os.PathLike[str], *, build: bool = False,
     finally:
         if own:
             pool.shutdown(wait=True)
+        close_idle_zygotes()  # those of finished threads: reaped, so their usage is counted
     return ZooReport(root.name or str(root), tuple(sorted(rows, key=lambda r: r.model)),
                      build, compare, time.perf_counter() - start, environment_info(),
                      time.strftime("%Y-%m-%d %H:%M:%S %Z"))

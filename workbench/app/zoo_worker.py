@@ -20,7 +20,7 @@ from typing import Any
 
 from workbench.core.errors import WorkbenchError
 
-__all__ = ["main", "triage_in_process"]
+__all__ = ["main", "triage_in_process", "write_row"]
 
 
 def triage_in_process(model: Path, build: bool, compare: bool) -> dict[str, Any]:
@@ -77,14 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # This process is the isolation: no second child per parse.
     os.environ["WORKBENCH_ISOLATE_PARSER"] = "0"
+    write_row(Path(args.model), Path(args.out), args.build, args.compare)
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown: TensorRT's destructors are not on trial
+
+
+def write_row(model: Path, out: Path, build: bool, compare: bool) -> None:
+    """Triage ``model`` in this process and write its row to ``out`` as JSON."""
     try:
-        row = triage_in_process(Path(args.model), args.build, args.compare)
+        row = triage_in_process(model, build, compare)
     except WorkbenchError as err:
         row = {"status": "error", "error": err.summary}
     row["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    Path(args.out).write_text(json.dumps(row))
-    sys.stdout.flush()
-    os._exit(0)  # skip interpreter teardown: TensorRT's destructors are not on trial
+    out.write_text(json.dumps(row))
 
 
 if __name__ == "__main__":

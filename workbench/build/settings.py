@@ -52,6 +52,7 @@ __all__ = [
     "BuildSettings",
     "ShapeProfile",
     "default_profiles",
+    "image_spatial_axes",
     "seed_profile",
 ]
 
@@ -426,7 +427,7 @@ def seed_profile(spec: TensorSpec) -> ShapeProfile:
             expected="a declared rank (even with symbolic dims)",
             found="no shape at all", fix="give a ShapeProfile for it explicitly",
         )
-    spatial = _image_spatial_axes(spec.shape)
+    spatial = image_spatial_axes(spec.shape)
     triples = [_default_dim(axis, dim) for axis, dim in enumerate(spec.shape)]
     if spatial:  # an image: axis 0 is its batch, whatever it is called
         triples = [_default_dim(0, None) if axis == 0 and not _is_fixed(dim)
@@ -440,7 +441,7 @@ def _is_fixed(dim: object) -> bool:
     return isinstance(dim, int) and dim >= 0
 
 
-def _image_spatial_axes(shape: Sequence[object]) -> tuple[int, ...]:
+def image_spatial_axes(shape: Sequence[object]) -> tuple[int, ...]:
     """The spatial axes of an NCHW or NHWC image-like shape, else ()."""
     if len(shape) != 4:
         return ()

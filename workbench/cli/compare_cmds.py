@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     run.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
                      help="size of a symbolic dim, e.g. --dim batch=4 (repeatable)")
+    run.add_argument("--range", action="append", default=[], metavar="NAME=LOW:HIGH",
+                     help="values of an integer input, HIGH exclusive, e.g. --range "
+                     "token_type_ids=0:2 (repeatable; default: what the graph indexes)")
     run.set_defaults(handler=_run)
 
     compare = subparsers.add_parser(
@@ -51,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="node names to keep in FP32 (see the suggested list)")
     compare.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
                          help="size of a symbolic dim, e.g. --dim batch=4 (repeatable)")
+    compare.add_argument("--range", action="append", default=[], metavar="NAME=LOW:HIGH",
+                         help="values of an integer input, HIGH exclusive (repeatable)")
     compare.add_argument("--atol", type=float, help="override the preset's atol")
     compare.add_argument("--rtol", type=float, help="override the preset's rtol")
     compare.add_argument("--no-per-layer", action="store_true", help="outputs only (faster)")
@@ -87,15 +92,11 @@ def _is_onnx(path: Path) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs
+    from workbench.feeds.inputs import load_inputs, save_inputs
 
     path = Path(args.model)
     runner = _make_runner(path)
-    feeds = (
-        load_inputs(args.inputs) if args.inputs
-        else make_inputs(runner.input_specs(), seed=args.seed, dims=_dims(args.dim),
-                         int_range=_int_ranges(runner))
-    )
+    feeds = load_inputs(args.inputs) if args.inputs else _generated_feeds(runner, args)
     with runner:
         outputs = runner.infer(feeds)
     print(f"{runner.name}: {path}")
@@ -136,13 +137,50 @@ def _make_runner(path: Path) -> Any:
     return TrtRunner(path)
 
 
-def _int_ranges(runner: Any) -> dict[str, tuple[int, int]] | None:
-    model = getattr(runner, "model", None)
-    if model is None:
-        return None
-    from workbench.backends.ort import index_input_ranges
+def _generated_feeds(runner: Any, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """The one feed generator; an engine (no ONNX graph here) gets its own specs."""
+    from workbench.feeds.generator import FeedOptions, model_feeds
+    from workbench.feeds.inputs import make_inputs
 
-    return index_input_ranges(model) or None
+    options = FeedOptions(_dims(args.dim), _ranges(args.range))
+    model = getattr(runner, "model", None)
+    if model is None:  # an engine: its card's opt shapes, when it has a card
+        return make_inputs(runner.input_specs(), seed=args.seed, dims=options.dims,
+                           shapes=_card_opt_shapes(Path(args.model)),
+                           int_range=dict(options.int_ranges) or None)
+    return model_feeds(model, seed=args.seed, options=options)
+
+
+def _card_opt_shapes(engine: Path) -> dict[str, tuple[int, ...]] | None:
+    import json
+
+    from workbench.app.feeding import engine_opt_shapes
+    from workbench.build.engines import EngineCard, card_path_for
+
+    try:
+        card = EngineCard.from_dict(json.loads(card_path_for(engine).read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, WorkbenchError):
+        return None  # no card, or one the runner's own load reports on
+    return engine_opt_shapes(card)
+
+
+def _ranges(pairs: list[str]) -> dict[str, tuple[int, int]]:
+    ranges = {}
+    for pair in pairs or ():
+        name, _, span = pair.partition("=")
+        low, _, high = span.partition(":")
+        if not name or not _is_int(low) or not _is_int(high) or int(low) >= int(high):
+            raise WorkbenchError(
+                f"Bad --range value {pair!r}.",
+                expected="NAME=LOW:HIGH with integers LOW < HIGH (HIGH exclusive), "
+                "e.g. token_type_ids=0:2",
+                found=pair, fix="write it as --range token_type_ids=0:2")
+        ranges[name] = (int(low), int(high))
+    return ranges
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
 
 
 def _describe(value: np.ndarray) -> str:
@@ -172,7 +210,7 @@ def _compare(args: argparse.Namespace) -> int:
     report = compare_precision(
         args.model, precision=args.precision, inputs=args.inputs, keep_fp32=args.keep_fp32,
         seed=args.seed, tolerances=tolerances, per_layer=not args.no_per_layer,
-        dims=_dims(args.dim),
+        dims=_dims(args.dim), int_ranges=_ranges(args.range),
     )
     found = _find_keep(args, report, tolerances) if args.find_keep else None
     if args.json:

@@ -28,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--build", action="store_true", help="also build an engine")
     report.add_argument("--compare", action="store_true", help="also compare FP16 vs FP32")
     _settings_args(report)
+    report.add_argument("--log-level", default="VERBOSE",
+                        choices=("ERROR", "WARNING", "INFO", "VERBOSE"),
+                        help="build log kept and attached in full (default VERBOSE; the "
+                        "report shows only its warnings and errors)")
     report.add_argument("--overwrite", action="store_true", help="replace an existing file")
     report.set_defaults(handler=run_report)
 
@@ -66,9 +70,10 @@ def _settings_args(cmd: argparse.ArgumentParser) -> None:
                      help="one optimization profile (default: seeded from symbolic dims)")
 
 
-def _settings(args: argparse.Namespace) -> BuildSettings:
+def _settings(args: argparse.Namespace, log_severity: str = "INFO") -> BuildSettings:
     shapes = tuple(ShapeProfile.parse(text) for text in args.shapes)
-    return BuildSettings(precision=args.precision, profiles=(shapes,) if shapes else ())
+    return BuildSettings(precision=args.precision, profiles=(shapes,) if shapes else (),
+                         log_severity=log_severity)
 
 
 def _refuse_existing(path: str, overwrite: bool) -> None:
@@ -86,17 +91,17 @@ def run_report(args: argparse.Namespace) -> int:
     report = session.diagnose()
     print(f"parse: {'parses' if report else 'fails'}", file=sys.stderr)
     if args.build:
-        session.start_build(_settings(args))
+        session.start_build(_settings(args, args.log_level))
         try:
             session.wait_build()
             print("build: built", file=sys.stderr)
         except WorkbenchError as err:
             print(f"build: {err.summary}", file=sys.stderr)
     if args.compare:
-        try:
-            print("fp16: " + ("pass" if session.compare() else "fail"), file=sys.stderr)
-        except WorkbenchError as err:
-            print(f"fp16: not compared: {err.summary}", file=sys.stderr)
+        task = session.start_compare()  # a task keeps its error for the report
+        task.join()
+        print("fp16: " + (f"not compared: {task.error.summary}" if task.error else
+                          "pass" if task.result else "fail"), file=sys.stderr)
     path = session.report(args.output, overwrite=args.overwrite)
     session.close()
     print(f"wrote {path}")

@@ -121,12 +121,14 @@ def drift_curve(drift: DriftReport, log_scale: bool = True) -> Figure:
     if log_scale:
         ax.set_yscale("log")
     if dense:
-        ranked = [i for i in np.argsort(-shown, kind="stable") if not benign[i]]
+        # name only what matters: the worst tensors over the threshold (none when healthy)
+        ranked = [i for i in np.argsort(-shown, kind="stable")
+                  if not benign[i] and drift.layers[i].over_threshold]
         for i in ranked[:_ANNOTATED_WORST]:
             ax.annotate(drift.layers[i].node, (x[i], shown[i]), fontsize=7, rotation=30,
                         xytext=(3, 3), textcoords="offset points")
-        ax.set_xlabel(f"tensor # in topological order ({count} tensors; the worst "
-                      f"{_ANNOTATED_WORST} named)")
+        ax.set_xlabel(f"tensor # in topological order ({count} tensors; the worst over the "
+                      f"threshold named, at most {_ANNOTATED_WORST})")
     else:
         ax.set_xticks(x, [layer.node for layer in drift.layers], rotation=90, fontsize=7)
     ax.set_ylabel("max|candidate - reference| / max|reference|")

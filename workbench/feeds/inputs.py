@@ -1,8 +1,11 @@
 """Seeded inputs for inference: random feeds from input specs, and .npz files.
 
-NumPy and records only. Each input draws from its own generator, seeded from the seed and
-the input's name, so adding an input to a model does not change the values of the others,
-and the same seed always gives the same feeds.
+Each input draws from its own generator, seeded from the seed and the input's name, so
+adding an input to a model does not change the values of the others, and the same seed
+always gives the same feeds. Symbolic dims take the default build profile's ``opt`` sizes
+(:func:`workbench.build.settings.seed_profile`), so sample inputs and default engines agree.
+Integer inputs take the ranges the graph allows when given ``roles``
+(:func:`workbench.feeds.generator.model_feeds` finds them).
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.build.settings import seed_profile
 from workbench.core.errors import InferenceInputError
 from workbench.core.records import Dim, TensorSpec
+from workbench.inspection.input_roles import InputRole
 
 __all__ = [
-    "DEFAULT_BATCH",
-    "DEFAULT_DIM",
     "DEFAULT_INT_RANGE",
     "load_inputs",
     "make_inputs",
@@ -28,8 +31,6 @@ __all__ = [
     "save_inputs",
 ]
 
-DEFAULT_BATCH = 1  # axis 0 of a dynamic input: one sample unless told otherwise
-DEFAULT_DIM = 16  # other dynamic axes: long enough for attention/pooling to mean something
 DEFAULT_INT_RANGE = (0, 10)  # [low, high): small non-negative ids are valid indices almost anywhere
 
 Range = tuple[float, float]
@@ -43,6 +44,7 @@ def make_inputs(
     float_range: Range | Mapping[str, Range] = (-1.0, 1.0),
     int_range: IntRange | Mapping[str, IntRange] | None = None,
     dims: Mapping[str, int] | None = None,
+    roles: Mapping[str, InputRole] | None = None,
 ) -> dict[str, np.ndarray]:
     """Random feeds for ``specs``, reproducible from ``seed``.
 
@@ -53,7 +55,11 @@ def make_inputs(
         float_range: ``(low, high)`` for float inputs, or a mapping of input name to range.
         int_range: ``[low, high)`` for integer inputs (ids, indices), or a mapping of input
             name to range (for example token ids bounded by the vocabulary size).
-        dims: Sizes for symbolic dims by name, e.g. ``{"batch": 4, "sequence": 128}``.
+        dims: Sizes for symbolic dims by name, e.g. ``{"batch": 4, "sequence": 128}``;
+            the others take the seeded build profile's opt (batch 1, sequence 128,
+            image height/width 224, anything else 16).
+        roles: What integer inputs are for (``input_roles(model)``): index ranges and masks
+            (all ones). An ``int_range`` you give wins over a role.
 
     Raises:
         InferenceInputError: a shape cannot be resolved, a range is empty, or a dtype
@@ -63,8 +69,21 @@ def make_inputs(
     for spec in specs:
         shape = resolve_shape(spec, (shapes or {}).get(spec.name), dims or {})
         rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
-        feeds[spec.name] = _random_array(spec, shape, rng, float_range, int_range)
+        role = (roles or {}).get(spec.name)
+        if role is not None and role.kind == "mask" and not _given(int_range, spec.name):
+            feeds[spec.name] = np.ones(shape, dtype=np.dtype(spec.dtype))
+            continue
+        ranges = int_range
+        if role is not None and role.kind == "index" and not _given(int_range, spec.name):
+            ranges = {spec.name: role.range}
+        feeds[spec.name] = _random_array(spec, shape, rng, float_range, ranges)
     return feeds
+
+
+def _given(int_range: IntRange | Mapping[str, IntRange] | None, name: str) -> bool:
+    if isinstance(int_range, Mapping):
+        return name in int_range
+    return int_range is not None
 
 
 def resolve_shape(
@@ -88,15 +107,16 @@ def resolve_shape(
             found="no shape information",
             fix=f"pass shapes={{{spec.name!r}: (...)}}",
         )
-    return tuple(_resolve_dim(d, axis, dims) for axis, d in enumerate(spec.shape))
+    seeded = seed_profile(spec).opt
+    return tuple(_resolve_dim(d, axis, dims, seeded) for axis, d in enumerate(spec.shape))
 
 
-def _resolve_dim(dim: Dim, axis: int, dims: Mapping[str, int]) -> int:
+def _resolve_dim(dim: Dim, axis: int, dims: Mapping[str, int], seeded: Sequence[int]) -> int:
     if isinstance(dim, int) and dim >= 0:
         return dim
     if isinstance(dim, str) and dim in dims:
         return int(dims[dim])
-    return DEFAULT_BATCH if axis == 0 else DEFAULT_DIM
+    return int(seeded[axis])
 
 
 def _range_for(

@@ -30,16 +30,18 @@ from workbench.inspection.loading import (
     load_model_file,
     read_model_file,
 )
+from workbench.inspection.parameters import parameter_stats
 from workbench.inspection.protos import (
-    element_count,
     graph_io_specs,
     iter_graphs,
     node_attributes,
-    tensor_nbytes,
     tensor_spec_from_tensor,
 )
 
-__all__ = ["ModelSummary", "NodeInfo", "OpsetInfo", "ShapeInferenceResult", "inspect_model"]
+__all__ = ["ModelSummary", "NodeInfo", "OpsetInfo", "ShapeInferenceResult", "SubgraphInfo",
+           "inspect_model"]
+
+
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,29 @@ class NodeInfo:
         )
 
 
+@dataclass(frozen=True)
+class SubgraphInfo:
+    """The body of an If / Loop / Scan node: its owner and its own nodes."""
+
+    owner: str  # the owning node's label; nested bodies: "outer › inner"
+    owner_op: str
+    attribute: str  # then_branch, else_branch, body
+    nodes: tuple[NodeInfo, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.owner_op} {self.owner!r} › {self.attribute} ({len(self.nodes)} nodes)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"owner": self.owner, "owner_op": self.owner_op, "attribute": self.attribute,
+                "nodes": [node.to_dict() for node in self.nodes]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubgraphInfo:
+        return cls(str(data["owner"]), str(data["owner_op"]), str(data["attribute"]),
+                   tuple(NodeInfo.from_dict(n) for n in data["nodes"]))
+
+
 def _qualified(domain: str, op_type: str) -> str:
     return op_type if domain in ("", "ai.onnx") else f"{domain}::{op_type}"
 
@@ -122,6 +147,10 @@ class ModelSummary:
     shape_inference: ShapeInferenceResult
     checker_problems: tuple[str, ...]
     metadata: tuple[tuple[str, str], ...] = field(default=())
+    # Weights held in Constant nodes (floating point), also counted in parameter_count/bytes.
+    constant_parameter_count: int = 0
+    constant_parameter_bytes: int = 0
+    subgraphs: tuple[SubgraphInfo, ...] = ()
 
     @property
     def input_specs(self) -> tuple[TensorSpec, ...]:
@@ -213,6 +242,9 @@ class ModelSummary:
             "shape_inference": self.shape_inference.to_dict(),
             "checker_problems": list(self.checker_problems),
             "metadata": dict(self.metadata),
+            "constant_parameter_count": self.constant_parameter_count,
+            "constant_parameter_bytes": self.constant_parameter_bytes,
+            "subgraphs": [sub.to_dict() for sub in self.subgraphs],
         }
 
     @classmethod
@@ -236,6 +268,9 @@ class ModelSummary:
             shape_inference=ShapeInferenceResult.from_dict(data["shape_inference"]),
             checker_problems=tuple(data["checker_problems"]),
             metadata=tuple((str(k), str(v)) for k, v in data.get("metadata", {}).items()),
+            constant_parameter_count=int(data.get("constant_parameter_count", 0)),
+            constant_parameter_bytes=int(data.get("constant_parameter_bytes", 0)),
+            subgraphs=tuple(SubgraphInfo.from_dict(d) for d in data.get("subgraphs", ())),
         )
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -320,8 +355,22 @@ def _graph_parts(model: onnx.ModelProto) -> dict[str, Any]:
             key=lambda item: (-item[1], item[0]),
         )),
         "subgraph_count": len(subgraphs),
-        **_parameter_stats([graph, *subgraphs]),
+        "subgraphs": tuple(_bodies(graph)),
+        **parameter_stats([graph, *subgraphs]),
     }
+
+
+def _bodies(graph: onnx.GraphProto, outer: str = "") -> Iterator[SubgraphInfo]:
+    """Every If/Loop/Scan body, depth first, with its own nodes."""
+    for index, node in enumerate(graph.node):
+        label = (f"{outer} › " if outer else "") + (node.name or f"#{index} {node.op_type}")
+        for attr in node.attribute:
+            bodies = [(attr.name, attr.g)] if attr.type == onnx.AttributeProto.GRAPH else [
+                (f"{attr.name}[{k}]", g) for k, g in enumerate(attr.graphs)]
+            for name, body in bodies:
+                yield SubgraphInfo(label, node.op_type, name, tuple(
+                    _node_info(k, inner) for k, inner in enumerate(body.node)))
+                yield from _bodies(body, label)
 
 
 def _node_info(index: int, node: onnx.NodeProto) -> NodeInfo:
@@ -329,26 +378,3 @@ def _node_info(index: int, node: onnx.NodeProto) -> NodeInfo:
         index, node.name, node.op_type, node.domain, tuple(node.input), tuple(node.output),
         node_attributes(node),
     )
-
-
-def _parameter_stats(graphs: list[onnx.GraphProto]) -> dict[str, Any]:
-    """Parameters of every initializer, subgraphs' included, from dims and declared lengths."""
-    count = nbytes = external = 0
-    files: dict[str, None] = {}  # ordered set of external data files
-    for graph in graphs:
-        for tensor in graph.initializer:
-            count += element_count(tensor)
-            size = tensor_nbytes(tensor)
-            nbytes += size
-            if tensor.data_location == onnx.TensorProto.EXTERNAL:
-                external += size
-                files.update((e.value, None) for e in tensor.external_data if e.key == "location")
-        for sparse in graph.sparse_initializer:
-            count += element_count(sparse.values)
-            nbytes += tensor_nbytes(sparse.values) + tensor_nbytes(sparse.indices)
-    return {
-        "parameter_count": count,
-        "parameter_bytes": nbytes,
-        "external_data_bytes": external,
-        "external_data_files": tuple(files),
-    }

@@ -25,6 +25,7 @@ from onnx.reference import ReferenceEvaluator
 from workbench.core.errors import ModelLoadError, WorkbenchError
 from workbench.core.fileio import write_atomic
 from workbench.inspection.loading import ModelSource, load_model
+from workbench.transforms.control_flow import freeze_input_values, inline_if
 from workbench.transforms.subgraph import inferred_value_infos
 
 __all__ = ["FoldResult", "fold_constants"]
@@ -56,16 +57,19 @@ class FoldResult:
     removed_nodes: tuple[str, ...]
     frozen_inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()
     out_path: Path | None = None
+    frozen_values: tuple[tuple[str, str], ...] = ()  # input name → the value it became
 
     @property
     def changed(self) -> bool:
-        return bool(self.folded_nodes or self.removed_nodes or self.frozen_inputs)
+        return bool(self.folded_nodes or self.removed_nodes or self.frozen_inputs
+                    or self.frozen_values)
 
     def summary(self) -> str:
         frozen = ", ".join(f"{n}={list(s)}" for n, s in self.frozen_inputs) or "none"
+        values = "".join(f"; input {n} frozen to {v}" for n, v in self.frozen_values)
         return (
             f"folded {len(self.folded_nodes)} node(s) into constants, removed "
-            f"{len(self.removed_nodes)} dead node(s); frozen input shapes: {frozen}"
+            f"{len(self.removed_nodes)} dead node(s); frozen input shapes: {frozen}{values}"
         )
 
 
@@ -75,6 +79,7 @@ def fold_constants(
     out_path: str | os.PathLike[str] | None = None,
     *,
     overwrite: bool = False,
+    input_values: Mapping[str, object] | None = None,
 ) -> FoldResult:
     """Fold every constant-computable node of a model into initializers.
 
@@ -84,6 +89,9 @@ def fold_constants(
             makes Shape-based subgraphs of dynamic dims foldable.
         out_path: Save the folded model here (atomically).
         overwrite: Allow replacing an existing file at out_path.
+        input_values: Values to freeze graph inputs to, e.g. ``{"sr": 16000}``: each becomes
+            a constant (and leaves the inputs), so an ``If`` it decides folds into the
+            branch it picks (see :mod:`workbench.transforms.control_flow`).
 
     Raises:
         ModelLoadError: The model cannot be read, or input_shapes do not fit it.
@@ -92,6 +100,7 @@ def fold_constants(
     model = onnx.ModelProto()
     model.CopyFrom(load_model(source))
     frozen = _freeze_inputs(model, input_shapes or {})
+    frozen_values = freeze_input_values(model, input_values) if input_values else ()
     folded: list[str] = []
     for _ in range(_MAX_PASSES):
         step = _fold_pass(model)
@@ -100,7 +109,7 @@ def fold_constants(
             break
     removed = _drop_dead_nodes(model)
     saved = None if out_path is None else save_model_atomic(model, out_path, overwrite=overwrite)
-    return FoldResult(model, tuple(folded), tuple(removed), frozen, saved)
+    return FoldResult(model, tuple(folded), tuple(removed), frozen, saved, frozen_values)
 
 
 def _freeze_inputs(
@@ -166,6 +175,13 @@ def _fold_pass(model: onnx.ModelProto) -> list[str]:
     }
     folded, kept = [], []
     for index, node in enumerate(graph.node):
+        branch = inline_if(node, values)
+        if branch is not None:
+            inlined, initializers = branch
+            kept.extend(inlined)
+            graph.initializer.extend(initializers)
+            folded.append(node.name or f"#{index} {node.op_type}")
+            continue
         result = _evaluate(node, values, shapes, opset)
         if result is None:
             kept.append(node)
@@ -190,7 +206,7 @@ def _evaluate(
         return None
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
            for a in node.attribute):
-        return None
+        return None  # an If with a known condition is inlined by _fold_pass instead
     if node.op_type in ("Shape", "Size") and node.input[0] in shapes:
         # Only the input's shape matters, not its (run-time) values.
         shape = np.array(shapes[node.input[0]], dtype=np.int64)

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from workbench.triage.build_failures import BuildFacts, explain_build_with_facts
+from workbench.triage.unimplemented import FAMILIES, family_of
+
 __all__ = [
     "CATEGORIES",
     "explain_build_failure",
@@ -81,9 +84,9 @@ _BUILD_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "TensorRT hit an internal error: the model is valid, but the builder failed on it.",
         (
             "try another optimization level or precision, which picks other tactics",
-            "fold constants first (workbench.fold_constants) to simplify the graph",
-            "reduce the model to the failing part (workbench.reduce_failure) and report it to "
-            "NVIDIA with the TensorRT version",
+            "reduce the model to the smallest subgraph that still fails to build "
+            "(workbench.reduce_build_failure(model, 'reduced.onnx')) and report it to NVIDIA "
+            "with the TensorRT version",
         ),
     ),
 )
@@ -97,15 +100,22 @@ _BUILD_FALLBACK: tuple[str, tuple[str, ...]] = (
 )
 
 
-def explain_build_failure(lines: list[str]) -> tuple[str, tuple[str, ...]]:
+def explain_build_failure(lines: list[str], facts: BuildFacts | None = None
+                          ) -> tuple[str, tuple[str, ...]]:
     """A plain-words cause and concrete fixes for TensorRT build errors after a clean parse.
 
     Args:
         lines: TensorRT's error lines (logger messages or stderr), in any order.
+        facts: What is known about the model and profiles (control flow, the profile's
+            shapes, sizes that run): shape-constraint and control-flow failures are then
+            explained by node, bound and branch (:mod:`workbench.triage.build_failures`).
 
     Returns:
         ``(cause, fixes)``; a generic explanation when no rule matches.
     """
+    by_cause = explain_build_with_facts(lines, facts or BuildFacts())
+    if by_cause is not None:
+        return by_cause
     text = "\n".join(lines)
     for pattern, cause, fixes in _BUILD_RULES:
         if re.search(pattern, text, flags=re.IGNORECASE):
@@ -126,6 +136,7 @@ CATEGORIES: dict[str, str] = {
     "external_data_unsafe": "external weights point outside the model's folder (refused)",
     "invalid_model": "the file is not a complete, valid ONNX model",
     "parse_error": "TensorRT rejected the node for another reason",
+    **{family.category: family.label for family in FAMILIES},
 }
 
 # Domains whose operators TensorRT never imports (besides custom ones).
@@ -145,6 +156,8 @@ _DTYPE_PATTERN = (
     r"data ?type|dtype|unsupported (input )?type|type .{0,40}not supported|\bUINT(8|16|32|64)\b|"
     r"\bSTRING\b|\bDOUBLE\b|\bCOMPLEX"
 )
+# Categories about the file as a whole: they win over what the node is.
+_MODEL_LEVEL = frozenset({"invalid_model", "external_data_unsafe", "external_data_missing"})
 _UNSUPPORTED_PATTERN = r"Plugin not found|No importer registered|not supported|UNSUPPORTED_NODE"
 
 
@@ -278,6 +291,11 @@ def explain_parse_error(
     """
     category = _categorize(text, op_type, domain, dtypes, code)
     node = f"{op_type!r}" + (f" (domain {domain!r})" if domain else "") if op_type else "a node"
+    family = family_of(op_type, domain)
+    if family is not None and category not in _MODEL_LEVEL:
+        said = text.strip().splitlines()[0] if text.strip() else ""
+        terse = f" TensorRT's own message is only {said!r}." if len(said) < 16 else ""
+        return family.category, family.cause.format(node=node) + terse, family.fixes
     odd = sorted({d for d in dtypes if d in _BAD_DTYPES}) or sorted(set(dtypes))
     cause = _CAUSES[category].format(node=node, dtypes=", ".join(odd) or "unknown")
     if shapes_example:

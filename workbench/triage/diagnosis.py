@@ -20,10 +20,12 @@ from workbench.triage.catalogue import (
     explain_load_failure,
     explain_parse_error,
 )
+from workbench.triage.groups import IssueGroup, group_issues, groups_headline
 
 __all__ = [
     "CATEGORIES",
     "REFUSED",
+    "IssueGroup",
     "NodeIsland",
     "ParseIssue",
     "ParseReport",
@@ -72,7 +74,8 @@ class ParseIssue:
     """One TensorRT parser error (or a refusal before parsing), explained.
 
     ``node_index`` is the position in the main graph's node list, None when the error is
-    about the model as a whole (corrupt file, external data).
+    about the model as a whole (corrupt file, external data) or about a graph input or
+    initializer, which ``tensor`` then names (TensorRT reports those at node -1).
     """
 
     category: str
@@ -89,9 +92,14 @@ class ParseIssue:
     attributes: tuple[tuple[str, str], ...] = ()
     local_function_stack: tuple[str, ...] = ()
     origin: str = ""  # TensorRT source location (file:line function), for bug reports
+    tensor: str = ""  # the graph input / initializer a node-less issue concerns
 
     @property
     def title(self) -> str:
+        if self.node_index is None and self.tensor:
+            spec = next((s for s in self.inputs if s.name == self.tensor), None)
+            kind = f" ({spec.dtype} {spec.shape_text()})" if spec else ""
+            return f"[{self.category}] graph input {self.tensor!r}{kind}"
         if self.node_index is None:
             return f"[{self.category}] the model as a whole"
         domain = f"{self.domain}::" if self.domain else ""
@@ -105,7 +113,7 @@ class ParseIssue:
         lines = [self.title]
         if self.local_function_stack:
             lines.append("  inside local function(s): " + " > ".join(self.local_function_stack))
-        for spec in self.inputs:
+        for spec in () if self.tensor else self.inputs:  # a tensor issue's title shows it
             lines.append(f"  input  {spec.name}: {spec.dtype} {spec.shape_text()}")
         if self.attributes:
             attrs = ", ".join(f"{k}={v}" for k, v in self.attributes)
@@ -133,6 +141,7 @@ class ParseIssue:
             "attributes": [list(pair) for pair in self.attributes],
             "local_function_stack": list(self.local_function_stack),
             "origin": self.origin,
+            "tensor": self.tensor,
         }
 
     @classmethod
@@ -153,6 +162,7 @@ class ParseIssue:
             attributes=tuple((str(k), str(v)) for k, v in data.get("attributes", ())),
             local_function_stack=tuple(str(f) for f in data.get("local_function_stack", ())),
             origin=str(data.get("origin", "")),
+            tensor=str(data.get("tensor", "")),
         )
 
 
@@ -190,6 +200,16 @@ class ParseReport:
         return tuple(dict.fromkeys(issue.category for issue in self.issues))
 
     @property
+    def groups(self) -> tuple[IssueGroup, ...]:
+        """Issues with the same category, op and domain together, in order of appearance."""
+        return group_issues(self.issues)
+
+    @property
+    def headline(self) -> str:
+        """``DynamicQuantizeLinear ×22, MatMulInteger ×12, …``: what fails, largest first."""
+        return groups_headline(self.groups)
+
+    @property
     def unsupported_nodes(self) -> tuple[int, ...]:
         return tuple(i for isl in self.islands if not isl.supported for i in isl.node_indices)
 
@@ -203,11 +223,12 @@ class ParseReport:
         if self:
             head = f"{self.model}: parses cleanly ({self.node_count} nodes; TensorRT: {engine})"
         else:
+            groups = self.groups
             head = (
-                f"{self.model}: does NOT parse - {len(self.issues)} problem(s) "
-                f"(TensorRT: {engine})"
+                f"{self.model}: does NOT parse - {len(self.issues)} problem(s) in "
+                f"{len(groups)} group(s): {self.headline} (TensorRT: {engine})"
             )
-        blocks = [head, *(issue.text() for issue in self.issues)]
+        blocks = [head, *(group.text() for group in (() if self else groups))]
         if self.islands and not self:
             lines = ["node islands (from supports_model_v2):"]
             for island in self.islands:
@@ -225,6 +246,7 @@ class ParseReport:
             "parsed": self.parsed,
             "node_count": self.node_count,
             "issues": [issue.to_dict() for issue in self.issues],
+            "groups": [group.to_dict() for group in self.groups],
             "islands": [island.to_dict() for island in self.islands],
             "log": list(self.log),
         }

@@ -13,7 +13,7 @@ from workbench.app.tasks import Event, Task, TaskKind, TaskState, as_workbench_e
 from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
 from workbench.ui.common import ErrorBox, conversion_html, esc, note
-from workbench.ui.layers import layers_html
+from workbench.ui.layers import keep_check_html, layers_html
 from workbench.ui.logpane import LogPane
 from workbench.ui.settings_form import SettingsForm
 
@@ -50,6 +50,13 @@ class BuildTab:
                                      titles=("Equivalent trtexec command",
                                              "Equivalent Python script (bare TensorRT API)"))
         self.parse_warning = widgets.HTML()
+        self.suggest_button = widgets.Button(description="Use suggested profile", icon="magic",
+                                             button_style="warning",
+                                             layout={"display": "none", "width": "220px"})
+        self.suggest_button.on_click(lambda _b: self.use_suggestion())
+        self._suggestion: tuple[Any, ...] = ()
+        self._check_generation = 0
+        self.check_thread: threading.Thread | None = None  # the last profile run started
         self.build_button.on_click(lambda _b: self.start())
         self.cancel_button.on_click(lambda _b: self.session.cancel_build())
         session.on(Event.BUILD, self._on_build)
@@ -57,7 +64,7 @@ class BuildTab:
         session.on(Event.USE_KEEP_FP32, self._use_keep)
         self._ticker: threading.Thread | None = None
         self.widget = widgets.VBox([
-            self.form.widget,
+            self.form.widget, self.suggest_button,
             self.parse_warning,
             widgets.HBox([self.build_button, self.cancel_button, self.progress]),
             self.phase, self.error, self.result, widgets.HTML("<b>TensorRT log</b>"),
@@ -99,13 +106,63 @@ class BuildTab:
         """Live: the commands follow the form; Build is enabled only for valid settings."""
         running = self._running()
         self.build_button.disabled = settings is None or self.session.model is None or running
+        self.suggest_button.layout.display = "none"
         if settings is None or self.session.model is None:
             return
+        self.check_shapes(settings)
         try:
             self.trtexec.value = self.session.trtexec_command(settings)
             self.python.value = self.session.python_script(settings)
         except WorkbenchError as err:  # the plan refuses: the build would, with this error
             self.trtexec.value = self.python.value = f"# cannot build: {err.summary}"
+
+    def check_shapes(self, settings: Any) -> threading.Thread | None:
+        """Run the profile with ONNX Runtime in the background; "✔ settings valid" only when
+        it runs. A newer edit makes an older check's result stale (ignored)."""
+        self._check_generation += 1
+        generation = self._check_generation
+        known = self.session.cached_profile_check(settings)
+        if known is not None:  # no run needed: say so at once
+            self._show_check(known)
+            return None
+        self.form.valid.value = note("settings well-formed; running the profile's shapes with "
+                                     "ONNX Runtime…")
+        self.build_button.disabled = True
+        thread = threading.Thread(target=self._check, args=(generation, settings),
+                                  name="workbench-profile-check", daemon=True)
+        thread.start()
+        self.check_thread = thread
+        return thread
+
+    def _check(self, generation: int, settings: Any) -> None:
+        try:
+            check = self.session.check_profiles(settings)
+        except Exception as err:  # shown, never raised from a thread
+            check, error = None, as_workbench_error(err, "running the profile")
+        if generation != self._check_generation:
+            return
+        if check is None:
+            self.form.valid.value = note("✘ the profile could not be run: "
+                                         + esc(error.summary), "error")
+            self.build_button.disabled = True
+            return
+        self._show_check(check)
+
+    def _show_check(self, check: Any) -> None:
+        if check:
+            self.form.valid.value = note("✔ settings valid for this model (" + esc(
+                check.text()) + ")", "ok")
+        else:
+            self.form.valid.value = note("✘ the model cannot run this profile: " + esc(
+                check.text()).replace("\n", "<br>"), "error")
+        self._suggestion = tuple(check.suggestion or ())
+        self.suggest_button.layout.display = "" if self._suggestion and not check else "none"
+        self.build_button.disabled = not check or self._running()
+
+    def use_suggestion(self) -> None:
+        """Put the sizes that ran into the profile editor (which checks them again)."""
+        if self._suggestion:
+            self.form.profile_editor.seed(self.form.profile_editor.inputs, self._suggestion)
 
     def _running(self) -> bool:
         job = self.session.build_job
@@ -146,15 +203,20 @@ class BuildTab:
 
     def _show_progress(self, job: BuildJob) -> None:
         self.progress.value = job.fraction
-        self.progress.description = f"{job.fraction:.0%}"
+        # a cancelled bar stays where it stopped, and says so instead of a percentage
+        self.progress.description = (str(job.state) if job.done
+                                     and job.state is not TaskState.DONE
+                                     else f"{job.fraction:.0%}")
         phase = esc(job.phase or "starting")
         lines = f"{job.log.total:,} log lines"
         if job.done:  # the last phase is history now: say how it ended, and where
             built = job.state is TaskState.DONE
             where = "" if built or not job.phase else f" (during: {phase})"
             ended = "built" if built else str(job.state)
+            winding = (" · TensorRT stops at its next step, in the background"
+                       if job.state is TaskState.CANCELLED and job.worker_alive else "")
             self.phase.value = (f"<small><b>{ended}</b> after {job.elapsed:.1f} s"
-                                f"{where} · {lines}</small>")
+                                f"{where} · {lines}{winding}</small>")
             return
         state = "cancelling…" if job.cancel_requested else job.state
         self.phase.value = (f"<small>{esc(state)} · phase: <b>{phase}</b> · "
@@ -179,6 +241,7 @@ class BuildTab:
         facts = [f"{len(artifact.plan) / 2**20:.2f} MiB in {elapsed:.1f} s", card.flavour_label,
                  card.target_text(), card.settings.precision,
                  f"plan SHA-256 {card.plan_sha256[:12]}…"]
-        return note("✔ Engine built: " + esc(" · ".join(facts))
-                    + " — save it in the Engines tab.", "ok") + conversion_html(
-                        getattr(artifact, "conversion", None)) + layers_html(card)
+        return (note("✔ Engine built: " + esc(" · ".join(facts))
+                     + " — save it in the Engines tab.", "ok")
+                + conversion_html(getattr(artifact, "conversion", None))
+                + keep_check_html(card) + layers_html(card))

@@ -21,6 +21,7 @@ from workbench.ui.common import (
     note,
     show_png,
 )
+from workbench.ui.feed_controls import FeedControls
 from workbench.ui.keep_search_view import KeepSearchView
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
@@ -48,15 +49,17 @@ def drift_html(drift: Any, kept: tuple[str, ...] = ()) -> str:
     shown = layers[start:start + _DRIFT_ROWS]
     rows = [(t.index, t.node, t.op_type, t.tensor, _num(t.error), _num(t.reference_max_abs),
              _num(t.cosine), t.candidate_nonfinite) for t in shown]
+    benign_tensors = {b.tensor for b in getattr(drift, "benign", ())}
     styles = [_BAD if t.node == drift.first_bad_node else (
-        "color:#c62828" if t.over_threshold else "") for t in shown]
+        "color:#c62828" if t.over_threshold else
+        "color:#2e7d32" if t.tensor in benign_tensors else "") for t in shown]
     head = (note(f"First node whose relative error exceeds {drift.threshold:g}: "
                  f"<b>{esc(drift.first_bad_node)}</b> — {esc(drift.reason)}", "error")
             if drift.first_bad_node else note(
                 f"No layer's relative error exceeds {drift.threshold:g}.", "ok"))
     legend = ("<small style='color:#666'>relative error = max |candidate − FP32| / "
               "max |FP32| of the node's output; non-finite = NaN/Inf values in the "
-              "candidate</small>")
+              "candidate; green rows: benign saturation (attention mask)</small>")
     more = (f"<small> · rows {start + 1}–{start + len(shown)} of {len(layers)}</small>"
             if len(layers) > len(shown) else "")
     columns = ("#", "node", "op", "tensor", "rel. error", "max |FP32|", "cosine", "non-finite")
@@ -117,6 +120,7 @@ class CompareTab:
                                  description="keep FP32", layout={"width": "520px"})
         self.seed = widgets.IntText(value=0, description="seed", layout={"width": "160px"},
                                     style={"description_width": "40px"})
+        self.feed_controls = FeedControls(session)
         self.run_button = widgets.Button(description="Compare", icon="balance-scale",
                                          button_style="primary", disabled=True)
         self.keep_button = widgets.Button(description="Keep these in FP32 and re-run",
@@ -140,7 +144,7 @@ class CompareTab:
         session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
-            widgets.HBox([self.keep, self.seed]),
+            widgets.HBox([self.keep, self.seed]), self.feed_controls.widget,
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
             self.search.widget, self.results,
         ])
@@ -153,6 +157,7 @@ class CompareTab:
         self.results.layout.display = "none"
         self.error.clear()
         self.keep.value = ""
+        self.feed_controls.on_model(model)
         self.run_button.disabled = model is None
         self.keep_button.disabled = True
         self.search.on_model(model)
@@ -176,6 +181,7 @@ class CompareTab:
         self.error.clear()
         try:
             keep, seed = self.keep_list(), int(self.seed.value)
+            self.feed_controls.apply()
             task = self.session.start_compare(self.precision.value, self.tolerances(), keep,
                                               seed)
             self.script.value = self.session.python_compare(self.precision.value, keep, seed)

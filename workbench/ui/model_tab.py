@@ -19,6 +19,8 @@ from workbench.ui.common import ErrorBox, esc, html_table, kv_table, note, show_
 __all__ = ["ModelTab", "histogram_png"]
 
 _ALL_OPS = "(all ops)"
+_MAIN = "main graph"
+_MANY_CONSTANTS = 20  # more Constant nodes than this: hidden by default (Paddle exports)
 
 
 def histogram_png(histogram: tuple[tuple[str, int], ...], top: int = 20) -> bytes:
@@ -49,7 +51,9 @@ def histogram_png(histogram: tuple[tuple[str, int], ...], top: int = 20) -> byte
 def _dims_text(spec: Any) -> str:
     if spec.shape is None:
         return "? (unknown rank)"
-    return "[" + ", ".join("?" if d is None else str(d) for d in spec.shape) + "]"
+    # shape inference names the dims it cannot know "unk__3": to a reader, that is "?"
+    return "[" + ", ".join("?" if d is None or str(d).startswith("unk__") else str(d)
+                           for d in spec.shape) + "]"
 
 
 class ModelTab:
@@ -66,6 +70,11 @@ class ModelTab:
                                    layout={"width": "260px"})
         self.op_filter = widgets.Dropdown(options=[_ALL_OPS], value=_ALL_OPS,
                                           layout={"width": "180px"})
+        self.hide_constants = widgets.Checkbox(value=False, description="hide Constant nodes",
+                                               indent=False, layout={"width": "170px"})
+        self.graph_choice = widgets.Dropdown(options=[_MAIN], value=_MAIN,
+                                             layout={"width": "330px", "display": "none"},
+                                             tooltip="browse the bodies of If/Loop/Scan nodes")
         self.prev_button = widgets.Button(description="◀ prev", layout={"width": "80px"})
         self.next_button = widgets.Button(description="next ▶", layout={"width": "80px"})
         self.page_label = widgets.HTML(layout={"flex": "0 1 auto", "margin": "0 8px"})
@@ -82,6 +91,8 @@ class ModelTab:
         self.error = ErrorBox()
         self.search.observe(lambda _c: self.apply_filter(), "value")
         self.op_filter.observe(lambda _c: self.apply_filter(), "value")
+        self.hide_constants.observe(lambda _c: self.apply_filter(), "value")
+        self.graph_choice.observe(lambda _c: self.apply_filter(), "value")
         self.prev_button.on_click(lambda _b: self.show_page(self.page - 1))
         self.next_button.on_click(lambda _b: self.show_page(self.page + 1))
         self.view_button.on_click(lambda _b: self.view_graph())
@@ -91,8 +102,9 @@ class ModelTab:
         self.details = widgets.VBox([
             widgets.HBox([self.view_button, self.stop_button]), self.error, self.graph,
             widgets.HTML("<b>Nodes</b>"),
-            widgets.HBox([self.search, self.op_filter, self.prev_button, self.page_label,
-                          self.next_button]),
+            widgets.HBox([self.graph_choice, self.search, self.op_filter,
+                          self.hide_constants]),
+            widgets.HBox([self.prev_button, self.page_label, self.next_button]),
             self.nodes,
         ], layout={"display": "none"})  # nothing to search or draw until a model is open
         self.widget = widgets.VBox([
@@ -103,7 +115,8 @@ class ModelTab:
 
     @property
     def _node_controls(self) -> list[widgets.Widget]:
-        return [self.search, self.op_filter, self.prev_button, self.next_button]
+        return [self.search, self.op_filter, self.prev_button, self.next_button,
+                self.hide_constants, self.graph_choice]
 
     def on_model(self, model: LoadedModel | None) -> None:
         self.error.clear()
@@ -119,8 +132,17 @@ class ModelTab:
             for control in self._node_controls:
                 control.disabled = True
             return
-        self.search.disabled = self.op_filter.disabled = False
+        for control in (self.search, self.op_filter, self.hide_constants, self.graph_choice):
+            control.disabled = False
         summary = model.summary
+        constants = dict(summary.op_histogram).get("Constant", 0)
+        self.hide_constants.value = constants > _MANY_CONSTANTS
+        self.hide_constants.description = f"hide Constant nodes ({constants:,})"
+        self.hide_constants.layout.display = "" if constants else "none"
+        bodies = [sub.label for sub in summary.subgraphs]
+        self.graph_choice.options = [_MAIN, *bodies]
+        self.graph_choice.value = _MAIN
+        self.graph_choice.layout.display = "" if bodies else "none"
         self.summary.value = self._summary_html(model)
         self.io_table.value = self._io_html(summary)
         ops = [name for name, _ in summary.op_histogram]
@@ -138,7 +160,9 @@ class ModelTab:
         rows = [
             ("file", model.label), ("graph", s.graph_name), ("producer", s.producer or "?"),
             ("IR version", s.ir_version), ("opsets", opsets), ("nodes", f"{len(s.nodes):,}"),
-            ("parameters", f"{s.parameter_count:,} ({s.parameter_bytes / 2**20:.2f} MiB)"),
+            ("parameters", f"{s.parameter_count:,} ({s.parameter_bytes / 2**20:.2f} MiB)"
+             + (f", {s.constant_parameter_count:,} of them in Constant nodes"
+                if s.constant_parameter_count else "")),
         ]
         if s.external_data_files:
             rows.append(("external data", ", ".join(s.external_data_files)))
@@ -160,11 +184,23 @@ class ModelTab:
 
     # -- node table -------------------------------------------------------------------
 
-    def apply_filter(self) -> None:
+    def _graph_nodes(self) -> tuple[Any, ...]:
+        """The nodes of the chosen graph: the main one, or an If/Loop/Scan body."""
         model = self.session.model
-        nodes = model.summary.nodes if model else ()
+        if model is None:
+            return ()
+        choice = self.graph_choice.value
+        for sub in model.summary.subgraphs:
+            if sub.label == choice:
+                return tuple(sub.nodes)
+        return tuple(model.summary.nodes)
+
+    def apply_filter(self) -> None:
+        nodes = self._graph_nodes()
         needle = self.search.value.strip().lower()
         op = self.op_filter.value
+        if self.hide_constants.value and op != "Constant":
+            nodes = tuple(n for n in nodes if n.qualified_op != "Constant")
         if op != _ALL_OPS:
             nodes = tuple(n for n in nodes if n.qualified_op == op)
         if needle:
@@ -182,18 +218,27 @@ class ModelTab:
         self.page = min(max(0, page), self.page_count - 1)
         start = self.page * self.page_size
         rows = [
-            (n.index, n.label, n.qualified_op, ", ".join(n.inputs), ", ".join(n.outputs),
-             "; ".join(f"{k}={v}" for k, v in n.attributes))
+            (n.index, n.label, n.qualified_op, self._tensors(n.inputs),
+             self._tensors(n.outputs), "; ".join(f"{k}={v}" for k, v in n.attributes))
             for n in self._filtered[start:start + self.page_size]
         ]
         self.nodes.value = html_table(("#", "name", "op", "inputs", "outputs", "attributes"),
                                       rows)
-        total = len(self.session.model.summary.nodes) if self.session.model else 0
+        total = len(self._graph_nodes())
         self.page_label.value = self._page_text(start, len(rows), total)
         if not self._filtered and total:
             self.nodes.value = note("No node matches this filter.", "warn")
         self.prev_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= self.page_count - 1
+
+    def _tensors(self, names: tuple[str, ...]) -> str:
+        """``name: float32 [1, 8, 16, 16]`` per tensor, from declared and inferred specs."""
+        model = self.session.model
+        parts = []
+        for name in names:
+            spec = model.summary.tensor_spec(name) if model and name else None
+            parts.append(f"{name}: {spec.dtype} {_dims_text(spec)}" if spec else name)
+        return ", ".join(parts)
 
     def _page_text(self, start: int, shown: int, total: int) -> str:
         found = len(self._filtered)

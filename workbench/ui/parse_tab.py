@@ -11,16 +11,40 @@ from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import TRIAGE, Event, Task, as_workbench_error
 from workbench.ui.common import LINE, ErrorBox, busy_while, esc, note, plural
 
-__all__ = ["ParseTab", "islands_html", "issue_card"]
+__all__ = ["ParseTab", "group_card", "islands_html", "issue_card"]
 
 _CARD = ("border:1px solid #e0b4b4;border-left:6px solid #c62828;background:#fff8f8;"
          "padding:6px 10px;margin:6px 0;border-radius:3px;font-size:13px;" + LINE)
 
 
+_OPEN_ISLANDS = 8  # more runs of nodes than this: the list starts collapsed
+_MAX_NODES = 40  # nodes listed in one group card; the rest are counted
+
+
+def group_card(group: Any) -> str:
+    """A group of same-op, same-cause errors: collapsed, the nodes listed inside, cause and
+    fixes once. A group of one is a plain card."""
+    if group.count == 1:
+        return issue_card(group.issues[0])
+    first = group.cause.split(". ")[0].rstrip(".") + "."
+    nodes = [f"<li><code>{esc(line)}</code></li>" for line in group.node_lines()[:_MAX_NODES]]
+    if group.count > _MAX_NODES:
+        nodes.append(f"<li>… {group.count - _MAX_NODES} more</li>")
+    fixes = "".join(f"<li>{esc(fix)}</li>" for fix in group.fixes)
+    said = "".join(f"<pre style='white-space:pre-wrap;font-size:11px;margin:0'>{esc(m)}</pre>"
+                   for m in group.messages)
+    return (f"<details class='wb-group' style='{_CARD}'><summary><b>{esc(group.title)}</b> — "
+            f"{esc(first)}</summary>"
+            f"<div><i>nodes:</i><ul style='margin:2px 0;font-size:12px'>{''.join(nodes)}</ul>"
+            f"</div><div><i>cause:</i> {esc(group.cause)}</div>"
+            f"<div><i>fixes:</i><ol style='margin:2px 0'>{fixes}</ol></div>"
+            f"<div><i>TensorRT's message:</i>{said}</div></details>")
+
+
 def issue_card(issue: Any) -> str:
     """One parse error as an HTML card: node, op, inputs, cause, fixes, TensorRT's words."""
     lines = [f"<b>{esc(issue.title)}</b>"]
-    if issue.inputs:
+    if issue.inputs and not issue.tensor:
         specs = ", ".join(f"{esc(s.name)}: {esc(s.dtype)} {esc(s.shape_text())}"
                           for s in issue.inputs)
         lines.append(f"<div><i>inputs:</i> <code>{specs}</code></div>")
@@ -46,8 +70,12 @@ def islands_html(report: Any) -> str:
         colour = "#2e7d32" if island.supported else "#c62828"
         mark = "supported" if island.supported else "UNSUPPORTED"
         rows.append(f"<li><span style='color:{colour}'>{mark}</span> {esc(island.text())}</li>")
-    return (f"<b>Node islands</b><ul style='font-size:12px;margin:2px 0;{LINE}'>"
-            f"{''.join(rows)}</ul>")
+    listing = f"<ul style='font-size:12px;margin:2px 0;{LINE}'>{''.join(rows)}</ul>"
+    if len(rows) <= _OPEN_ISLANDS:
+        return f"<b>Node islands</b>{listing}"
+    unsupported = sum(1 for island in report.islands if not island.supported)
+    return (f"<details><summary><b>Node islands</b> ({len(rows)} runs, {unsupported} "
+            f"unsupported)</summary>{listing}</details>")
 
 
 class ParseTab:
@@ -74,7 +102,7 @@ class ParseTab:
         session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HBox([self.diagnose_button, self.fold_button, self.reduce_button]),
-            self.status, self.error, self.verdict, self.cards, self.islands, self.saved,
+            self.saved, self.status, self.error, self.verdict, self.cards, self.islands,
         ])
 
     @property
@@ -138,10 +166,16 @@ class ParseTab:
             self.verdict.value = note(
                 f"✘ TensorRT ({engine}) cannot parse this model: "
                 f"{plural(len(report.issues), 'problem')} "
-                f"({esc(', '.join(report.categories))})", "error")
-        self.cards.value = "".join(issue_card(issue) for issue in report.issues)
+                f"({esc(', '.join(report.categories))})" + self._grouped(report), "error")
+        self.cards.value = "".join(group_card(group) for group in report.groups)
         self.islands.value = islands_html(report)
         self._offer_repairs(report)
+
+    @staticmethod
+    def _grouped(report: Any) -> str:
+        groups = report.groups
+        where = f" in {plural(len(groups), 'group')}" if len(groups) < len(report.issues) else ""
+        return f"{where}: {esc(report.headline)}"
 
     def _offer_repairs(self, report: Any) -> None:
         """Enable the repairs only for a failing model; colour the one its diagnosis suggests."""
@@ -150,7 +184,10 @@ class ParseTab:
         self.reduce_button.disabled = not failing
         folding = failing and "needs_constant_folding" in report.categories
         self.fold_button.button_style = "warning" if folding else ""
-        self.reduce_button.button_style = "warning" if failing and not folding else ""
+        # Reducing helps to experiment on an op TensorRT rejects for an unclear reason; for a
+        # known family (quantization, strings, …) the cards already name the fix.
+        unclear = failing and bool({"parse_error", "unsupported_op"} & set(report.categories))
+        self.reduce_button.button_style = "warning" if unclear and not folding else ""
         self.diagnose_button.button_style = "" if failing else "primary"
 
     def _fold_delta(self, kind: str) -> str:

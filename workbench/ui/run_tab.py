@@ -9,6 +9,7 @@ import ipywidgets as widgets
 from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.ui.common import ErrorBox, busy_while, esc, html_table, note
+from workbench.ui.feed_controls import FeedControls
 
 __all__ = ["RunTab"]
 
@@ -28,6 +29,7 @@ class RunTab:
         self.upload = widgets.FileUpload(accept=".npz", multiple=False,
                                          description="Upload .npz")
         self.inputs = widgets.HTML()
+        self.feed_controls = FeedControls(session)
         self.backend = widgets.Dropdown(options=[("ONNX Runtime (CPU)", "onnxruntime"),
                                                  ("TensorRT", "tensorrt")],
                                         value="onnxruntime", description="run with")
@@ -44,7 +46,8 @@ class RunTab:
         session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HTML("<b>Inputs</b>"),
-            widgets.HBox([self.seed, self.generate_button, self.upload]), self.inputs,
+            widgets.HBox([self.seed, self.generate_button, self.upload]),
+            self.feed_controls.widget, self.inputs,
             widgets.HBox([self.backend, self.run_button]), self.trt_note, self.status,
             self.error, self.outputs,
         ])
@@ -54,6 +57,7 @@ class RunTab:
         self.error.clear()
         for control in (self.generate_button, self.upload, self.seed):
             control.disabled = model is None
+        self.feed_controls.on_model(model)
         if model is not None:
             self.generate()
         self._show_backend()
@@ -77,7 +81,7 @@ class RunTab:
     def generate(self) -> None:
         self.error.clear()
         try:
-            feeds = self.session.make_inputs(int(self.seed.value))
+            feeds = self.session.make_inputs(int(self.seed.value), self.feed_controls.options())
         except Exception as err:  # shown in the panel, never raised into the notebook
             self.error.show(as_workbench_error(err, "making random inputs"))
             return
@@ -96,12 +100,19 @@ class RunTab:
     def _show_inputs(self, feeds: dict[str, Any]) -> None:
         rows = [(name, str(a.dtype), list(a.shape), _num(float(a.min()) if a.size else None),
                  _num(float(a.max()) if a.size else None)) for name, a in feeds.items()]
-        self.inputs.value = (f"<small>inputs from <b>{esc(self.session.input_source)}</b> "
-                             "(same seed, same values)</small>"
+        # only seeded feeds are reproducible from a number; a file's are what it holds
+        why = (" (same seed, same values)" if self.session.input_seed is not None
+               else " (the arrays as saved in it)")
+        self.inputs.value = (f"<small>inputs from <b>{esc(self.session.input_source)}</b>"
+                             f"{why}</small>"
                              + html_table(("input", "dtype", "shape", "min", "max"), rows))
 
     def start(self) -> Task | None:
         self.error.clear()
+        if self.session.input_seed is not None and self.session.model is not None:
+            self.generate()  # generated inputs follow the seed and size boxes as they are now
+            if self.error.value:
+                return None
         try:
             return self.session.start_run(self.backend.value)
         except Exception as err:

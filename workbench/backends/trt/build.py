@@ -20,11 +20,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import onnx
 
 from workbench.backends.trt import compat
 from workbench.backends.trt.isolation import ParserProbe, start_parser_probe
@@ -39,10 +42,11 @@ from workbench.backends.trt.progress import (
 )
 from workbench.build.engines import EngineArtifact, EngineCard, sha256_hex
 from workbench.build.plan import BuildPlan, make_plan
-from workbench.build.settings import BuildSettings
+from workbench.build.settings import BuildSettings, image_spatial_axes
 from workbench.core.errors import BuildCancelled, BuildError, BuildSettingsError
 from workbench.core.fileio import write_atomic
 from workbench.core.logbus import LogBus, LogRecord
+from workbench.inspection.control_flow import control_flow
 from workbench.inspection.loading import (
     ModelFile,
     ModelSource,
@@ -51,6 +55,7 @@ from workbench.inspection.loading import (
 )
 from workbench.inspection.protos import graph_io_specs
 from workbench.transforms.conversion_report import ConversionReport
+from workbench.triage.build_failures import BuildFacts
 
 __all__ = ["build_engine"]
 
@@ -86,12 +91,15 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     # child first (started only now that its external data is known to be safe), which
     # runs while the steps below do; the build waits for its verdict before parsing.
     probe = start_parser_probe(model_file)
+    scratch = contextlib.ExitStack()  # a converted model's temporary folder, if any
     try:
         inputs, outputs = graph_io_specs(model.graph)
         plan = make_plan(settings, info.build_features(), inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
-        network_source, conversion = _network_source(model_file, plan)
+        network_source, conversion = _network_source(model_file, plan, scratch)
+        facts = build_facts(model, plan.settings, model_file.label)
     except BaseException:
+        scratch.close()
         if probe is not None:
             probe.cancel()
         raise
@@ -112,8 +120,9 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     try:
         with _interrupt_cancels(cancel) as flag:
             engine, kept = _build(network_source, label, plan, info, bus, on_progress, flag,
-                                  probe)
+                                  probe, facts)
     finally:
+        scratch.close()
         if unsubscribe is not None:
             unsubscribe()
     onnx_sha256 = digest()
@@ -173,16 +182,30 @@ def _workbench_version() -> str:
     return __version__
 
 
-def _network_source(model_file: ModelFile, plan: BuildPlan
+def _network_source(model_file: ModelFile, plan: BuildPlan, scratch: contextlib.ExitStack,
                     ) -> tuple[list[tuple[bytes | None, Path | None]], ConversionReport | None]:
     """What the parser reads: the validated bytes (and the folder for external data), or
     converted graph bytes with the conversion's report. Parsing the bytes already read
-    avoids reading the file twice."""
+    avoids reading the file twice.
+
+    A model from a file is converted into a temporary folder (removed by ``scratch``) with
+    external data, its weights converted one at a time: the result may exceed 2 GiB, and no
+    copy of the model stays in memory while TensorRT builds."""
     if plan.conversion is None:
         return [(model_file.data, model_file.path)], None
     from workbench.transforms.precision import convert
 
-    full = load_model_file(model_file, load_weights=True)
+    if model_file.path is not None:
+        from workbench.transforms.external import staged_model, write_converted_model
+
+        folder = Path(scratch.enter_context(
+            tempfile.TemporaryDirectory(prefix="workbench-conv-")))
+        staged = scratch.enter_context(staged_model(model_file.path))
+        target, report = write_converted_model(
+            staged, plan.conversion.precision, plan.conversion.keep_fp32,
+            folder / "model.converted.onnx")
+        return [(target.read_bytes(), target)], report
+    full = load_model_file(model_file, load_weights=True)  # bytes in memory: under 2 GiB
     conversion = convert(full, plan.conversion.precision, plan.conversion.keep_fp32)
     del full
     return [(conversion.model.SerializeToString(), None)], conversion.report
@@ -191,7 +214,8 @@ def _network_source(model_file: ModelFile, plan: BuildPlan
 def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
            plan: BuildPlan, info: compat.BackendInfo, bus: LogBus,
            on_progress: Callable[[ProgressEvent], None] | None,
-           cancel: CancelFlag, probe: ParserProbe | None = None) -> tuple[bytes, list[str]]:
+           cancel: CancelFlag, probe: ParserProbe | None = None,
+           facts: BuildFacts | None = None) -> tuple[bytes, list[str]]:
     trt = compat.load_trt()
     data, path = network_source.pop()
     logger = make_logger(trt, bus, keep=is_layer_report)
@@ -228,7 +252,7 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
                 "The build was cancelled.", found="cancel was requested during the build",
                 fix="start the build again when ready", details=logger.errors[-5:],
             )
-        raise _build_failure(logger.errors, stderr_lines, info)
+        raise _build_failure(logger.errors, stderr_lines, info, facts)
     return bytes(memoryview(engine)), logger.kept
 
 
@@ -243,7 +267,8 @@ def _parse(parser: Any, data: bytes | None, path: Path | None, label: str, logge
         f"TensorRT could not parse {label}.",
         expected="an ONNX graph whose every node TensorRT supports",
         found=f"{len(errors)} parser error(s); the first: {errors[0] if errors else '?'}",
-        fix=f"run `trt-workbench diagnose {label}` (or workbench.diagnose) for the failing "
+        fix=f"press Diagnose in the panel's Parse tab, or run `trt-workbench diagnose {label}` "
+        "(or workbench.diagnose), for the failing "
         "nodes, their causes and fixes",
         details=errors + logger.errors + stderr_lines,
     )
@@ -316,7 +341,8 @@ def _pin_fp32_layers(trt: ModuleType, network: Any, keep: tuple[str, ...]) -> No
             "Some keep-FP32 nodes match no TensorRT layer.",
             expected="names of ONNX nodes in this model (the parser names layers after them)",
             found=", ".join(missing),
-            fix="check the names with `trt-workbench inspect MODEL --layers`",
+            fix="check the names in the panel's Model tab (the node table), or with "
+            "`trt-workbench inspect MODEL --layers`",
         )
 
 
@@ -340,10 +366,22 @@ def _save_timing_cache(config: Any, path: str) -> None:
     write_atomic(path, bytes(memoryview(cache.serialize())), overwrite=True)
 
 
+def build_facts(model: onnx.ModelProto, settings: BuildSettings, label: str) -> BuildFacts:
+    """What a build-failure explanation may say about this model (control flow, profiles)."""
+    flow = control_flow(model)
+    inputs, _ = graph_io_specs(model.graph)
+    images = tuple(s.name for s in inputs if s.shape and image_spatial_axes(s.shape))
+    return BuildFacts(
+        image_inputs=images,
+        profiles=settings.profiles, owners=flow.owners, control_nodes=flow.nodes,
+        deciders=tuple((d.node, d.inputs, d.values) for d in flow.deciders),
+        model=label if label and not label.startswith("<") else "model.onnx")
+
+
 def _build_failure(errors: list[str], stderr_lines: list[str],
-                   info: compat.BackendInfo) -> BuildError:
+                   info: compat.BackendInfo, facts: BuildFacts | None = None) -> BuildError:
     lines = [*errors, *(f"[stderr] {line}" for line in stderr_lines)]
-    cause, fixes = _explain(lines, info)
+    cause, fixes = _explain(lines, info, facts)
     return BuildError(
         f"TensorRT could not build the engine: {cause}",
         expected="build_serialized_network to return a plan",
@@ -352,7 +390,8 @@ def _build_failure(errors: list[str], stderr_lines: list[str],
     )
 
 
-def _explain(lines: list[str], info: compat.BackendInfo) -> tuple[str, tuple[str, ...]]:
+def _explain(lines: list[str], info: compat.BackendInfo, facts: BuildFacts | None = None
+             ) -> tuple[str, tuple[str, ...]]:
     from workbench.triage.diagnosis import explain_build_failure
 
     # Checked before the catalogue: without a GPU, a failed CUDA call also trips TensorRT's
@@ -362,4 +401,4 @@ def _explain(lines: list[str], info: compat.BackendInfo) -> tuple[str, tuple[str
                 "has no NVIDIA GPU.",
                 ("turn off refit / strip plan / version compatible, which need a GPU with "
                  "TensorRT-RTX", "or build on a machine with an NVIDIA GPU"))
-    return explain_build_failure(lines)
+    return explain_build_failure(lines, facts)

@@ -10,6 +10,7 @@ with the argument itself (no file at that path, a folder, an unsupported object)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -25,7 +26,12 @@ from workbench.core.errors import ModelLoadError, WorkbenchError
 from workbench.core.logbus import LogBus
 from workbench.core.records import TensorSpec
 from workbench.inspection.loading import ModelFile, ModelSource, load_model_file, read_model_file
-from workbench.inspection.protos import graph_io_specs, node_attributes
+from workbench.inspection.protos import (
+    graph_io_specs,
+    node_attributes,
+    tensor_spec_from_tensor,
+    value_info_spec,
+)
 from workbench.transforms.subgraph import inferred_value_infos, spec_from_value_info
 from workbench.triage.diagnosis import (
     REFUSED,
@@ -35,6 +41,7 @@ from workbench.triage.diagnosis import (
     explain_load_failure,
     explain_parse_error,
 )
+from workbench.triage.unimplemented import explain_graph_tensor
 
 if TYPE_CHECKING:
     from workbench.transforms.folding import FoldResult
@@ -42,10 +49,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ParseRun", "diagnose", "ensure_parser_survives", "fold_and_diagnose", "parse_with_trt",
 ]
-
-# TensorRT warns once per extra Builder that only one logger is global; the parser and
-# each builder still log to their own logger, so the warning is noise in a report.
-_NOISE = ("logger passed into createInferBuilder differs",)
 
 
 def _new_parser(trt: ModuleType) -> tuple[LogBus, Any, Any, Any]:
@@ -83,8 +86,7 @@ def parse_with_trt(model_file: ModelFile) -> ParseRun:
     trt = load_trt()
     bus, builder, network, parser = _new_parser(trt)
     parsed = _feed(parser.parse, model_file)
-    log = [f"{r.severity}: {r.text}" for r in bus.records()
-           if not any(n in r.text for n in _NOISE)]
+    log = [f"{r.severity}: {r.text}" for r in bus.records()]  # logger.NOISE already dropped
     return ParseRun(trt, builder, network, parser, bool(parsed), log)
 
 
@@ -120,7 +122,7 @@ def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = 
     trt, log = run.trt, run.log
     infos = inferred_value_infos(model)
     example = _shapes_example(model)
-    issues = tuple(
+    issues = _unique(
         _issue(run.parser.get_error(i), model, infos, log, example)
         for i in range(run.parser.num_errors)
     )
@@ -157,12 +159,49 @@ def _shapes_example(model: onnx.ModelProto) -> str:
     return repr(shapes) if shapes else ""
 
 
+def _unique(issues: Iterable[ParseIssue]) -> tuple[ParseIssue, ...]:
+    """Each issue once: TensorRT can report the same graph input more than once."""
+    return tuple(dict.fromkeys(issues))
+
+
+def _tensor_issue(error: Any, model: onnx.ModelProto) -> ParseIssue | None:
+    """A node -1 error about a graph input or initializer, attached to it (else None).
+
+    For inputs TensorRT cannot import (strings, sequences), its error's ``file()`` holds the
+    tensor's name and ``func()`` is importInput; the log says no more than that.
+    """
+    name = str(error.file())
+    graph = model.graph
+    values = {v.name: v for v in graph.input}
+    initializers = {t.name: t for t in graph.initializer}
+    if name not in values and name not in initializers:
+        return None
+    if name in values:
+        spec = value_info_spec(values[name])
+        kind = values[name].type.WhichOneof("value") or "tensor"
+    else:
+        spec = tensor_spec_from_tensor(initializers[name])
+        kind = "tensor_type"
+    consumers = tuple(n.name or n.op_type for n in graph.node if name in n.input)
+    element = spec.dtype.split("<")[-1].rstrip(">") if "<" in spec.dtype else spec.dtype
+    category, cause, fixes = explain_graph_tensor(
+        name, kind.removesuffix("_type"), element, consumers, initializer=name not in values)
+    code = getattr(error.code(), "name", str(error.code()))
+    return ParseIssue(category=category, cause=cause, fixes=fixes, raw=str(error.desc()),
+                      code=code, inputs=(spec,), tensor=name,
+                      origin=f"{error.func()}".strip())
+
+
 def _issue(
     error: Any, model: onnx.ModelProto, infos: dict[str, onnx.ValueInfoProto], log: list[str],
     shapes_example: str = "",
 ) -> ParseIssue:
     index = int(error.node())
     node = model.graph.node[index] if 0 <= index < len(model.graph.node) else None
+    if node is None:
+        attached = _tensor_issue(error, model)
+        if attached is not None:
+            return attached
     op_type = str(error.node_operator()) or (node.op_type if node is not None else "")
     stack = tuple(str(f) for f in error.local_function_stack())
     domain = _domain_of(model, node, op_type, stack)

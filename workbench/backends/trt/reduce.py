@@ -1,4 +1,5 @@
-"""Reduce a model that TensorRT cannot parse to the smallest subgraph that fails the same way.
+"""Reduce a model that TensorRT cannot parse (or parses and cannot build) to the smallest
+subgraph that fails the same way.
 
 Like ``polygraphy debug reduce``, but driven by the diagnosis: the first node-level parse
 issue gives the failing node, so the search only has to find how much of the graph before
@@ -10,20 +11,23 @@ the run starts). "The same way" means the same issue category on the same op typ
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import onnx
 
 from workbench.backends.trt.parse import diagnose
+from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
+from workbench.inspection.control_flow import control_flow, outer_inputs
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.folding import refuse_existing, save_model_atomic
 from workbench.transforms.subgraph import extract_nodes, inferred_value_infos
 from workbench.triage.diagnosis import ParseIssue, ParseReport
 
-__all__ = ["ReduceResult", "reduce_failure"]
+__all__ = ["BuildReduceResult", "ReduceResult", "reduce_build_failure", "reduce_failure"]
 
 
 @dataclass(frozen=True)
@@ -102,8 +106,8 @@ def _target_issue(report: ParseReport) -> ParseIssue:
             f"{report.model} parses cleanly: there is no failure to reduce.",
             expected="a model that TensorRT's parser rejects",
             found=f"a model whose {report.node_count} nodes all parse",
-            fix="use workbench.build_engine for build failures; reduce_failure is for parse "
-            "failures",
+            fix="for a model that parses and then fails to build, use "
+            "workbench.reduce_build_failure(model, out_path, settings)",
         )
     for issue in report.issues:
         if issue.node_index is not None:
@@ -157,6 +161,126 @@ def _ancestors(model: onnx.ModelProto, index: int) -> set[int]:
     stack = [index]
     while stack:
         for name in model.graph.node[stack.pop()].input:
+            k = producers.get(name)
+            if k is not None and k not in found:
+                found.add(k)
+                stack.append(k)
+    return found
+
+
+@dataclass(frozen=True)
+class BuildReduceResult:
+    """The smallest subgraph found that still fails to build the same way."""
+
+    path: Path
+    original_node_count: int
+    node_indices: tuple[int, ...]
+    node_names: tuple[str, ...]
+    failing_node: str
+    error: str  # the reduced model's first TensorRT error line
+
+    def summary(self) -> str:
+        return (f"reduced {self.original_node_count} node(s) to {len(self.node_indices)} "
+                f"({', '.join(self.node_names[:8])}{', …' if len(self.node_names) > 8 else ''})"
+                f" still failing to build at {self.failing_node or 'the same place'}; saved "
+                f"to {self.path}")
+
+
+def reduce_build_failure(source: ModelSource, out_path: str | os.PathLike[str],
+                         settings: BuildSettings | None = None, *, overwrite: bool = False
+                         ) -> BuildReduceResult:
+    """Find and save the smallest subgraph that parses but still fails to BUILD the same way.
+
+    The subgraphs keep the model's own inputs (the nodes a failing node depends on, or the
+    first nodes up to it), so the same profiles apply. "The same way" means TensorRT's error
+    names the same node, or, when it names none, has the same error code.
+
+    Raises:
+        WorkbenchError: The model builds (nothing to reduce), or out_path exists.
+    """
+    target_path = Path(out_path).expanduser()
+    if not overwrite:
+        refuse_existing(target_path)
+    model = load_model(source)
+    settings = settings or BuildSettings()
+    first = _build_error(model, settings)
+    if first is None:
+        raise WorkbenchError(
+            "This model builds: there is no build failure to reduce.",
+            expected="a model that parses and then fails build_serialized_network",
+            found="an engine was built with these settings",
+            fix="reduce_failure is for parse failures; this model needs neither",
+        )
+    infos = inferred_value_infos(model)
+    failing = _failing_index(model, first)
+    signature = _signature(first, model, failing)
+
+    def fails_same(indices: Sequence[int]) -> str | None:
+        error = _build_error(extract_nodes(model, indices, infos), settings)
+        return error if error is not None and _signature(error, model, failing) == signature \
+            else None
+
+    nodes = len(model.graph.node)
+    candidates = ([sorted(_cone(model, failing))] if failing is not None else [])
+    candidates += [list(range((failing if failing is not None else nodes - 1) + 1))]
+    for indices in candidates:
+        error = fails_same(indices)
+        if error is not None:
+            break
+    else:
+        indices, error = list(range(nodes)), first
+    saved = save_model_atomic(extract_nodes(model, indices, infos), target_path,
+                              overwrite=overwrite)
+    names = tuple(model.graph.node[i].name or f"#{i}" for i in indices)
+    where = model.graph.node[failing].name if failing is not None else ""
+    return BuildReduceResult(saved, nodes, tuple(indices), names, where, error)
+
+
+def _build_error(model: onnx.ModelProto, settings: BuildSettings) -> str | None:
+    """TensorRT's first error line when the model parses and fails to build, else None."""
+    from workbench.backends.trt.build import build_engine
+    from workbench.core.errors import BuildError
+
+    inputs = {i.name for i in model.graph.input}
+    profiles = tuple(tuple(s for s in p if s.input in inputs) for p in settings.profiles)
+    try:
+        build_engine(model, replace(settings, profiles=profiles))
+    except BuildError as err:
+        if err.summary.startswith("TensorRT could not parse"):
+            return None  # a cut that no longer parses fails another way
+        return (err.details or [err.summary])[0]
+    except WorkbenchError:
+        return None
+    return None
+
+
+def _failing_index(model: onnx.ModelProto, error: str) -> int | None:
+    """The top-level node the error names, or the If/Loop holding the inner node it names."""
+    owners = control_flow(model).owners
+    for index, node in enumerate(model.graph.node):
+        if node.name and re.search(rf"\b{re.escape(node.name)}\b", error):
+            return index
+    for inner, (_op, owner, _attr) in owners.items():
+        if inner and inner in error:
+            return next((k for k, n in enumerate(model.graph.node) if n.name == owner), None)
+    return None
+
+
+def _signature(error: str, model: onnx.ModelProto, failing: int | None) -> str:
+    if failing is not None:
+        return str(_failing_index(model, error))
+    code = re.search(r"Error Code \d+", error)
+    return code.group(0) if code else error[:40]
+
+
+def _cone(model: onnx.ModelProto, index: int) -> set[int]:
+    """The node and every node it depends on (through inputs and If/Loop body reads)."""
+    producers = {out: k for k, node in enumerate(model.graph.node) for out in node.output}
+    found = {index}
+    stack = [index]
+    while stack:
+        node = model.graph.node[stack.pop()]
+        for name in [*node.input, *outer_inputs(node)]:
             k = producers.get(name)
             if k is not None and k not in found:
                 found.add(k)

@@ -1,0 +1,145 @@
+"""Control flow in a model: which nodes live inside If/Loop/Scan bodies, and which graph
+inputs decide an If (onnx only).
+
+Build failures inside a branch name the inner node ("sr16k.stft_conv"); the user needs the
+``If`` that holds it and the input that decides it, because freezing that input
+(``fold_constants(model, input_values={"sr": 16000})``) removes the ``If`` altogether.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import onnx
+from onnx import numpy_helper
+
+__all__ = ["ControlFlow", "IfDecider", "control_flow", "outer_inputs", "subgraphs"]
+
+_LOOPS = ("If", "Loop", "Scan")
+_COMPARISONS = ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual")
+
+
+@dataclass(frozen=True)
+class IfDecider:
+    """An If node and the graph inputs its condition is computed from."""
+
+    node: str
+    inputs: tuple[str, ...]
+    # Constants the inputs are compared with (Equal(sr, 16000) → 16000): values that pick
+    # a branch, for freezing the input or for running both branches.
+    values: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class ControlFlow:
+    """Where the control flow is. Empty (falsy) for a model without If/Loop/Scan."""
+
+    owners: dict[str, tuple[str, str, str]]  # inner node name → (op, owner node, attribute)
+    deciders: tuple[IfDecider, ...] = ()
+    nodes: tuple[tuple[str, str], ...] = ()  # (name, op) of each top-level If/Loop/Scan
+
+    def __bool__(self) -> bool:
+        return bool(self.nodes)
+
+    def owner_of(self, name: str) -> tuple[str, str, str] | None:
+        """(op, node, branch) of the control-flow node that holds the node ``name``."""
+        return self.owners.get(name)
+
+
+def subgraphs(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
+    """(attribute name, body) of each subgraph of a node (If branches, Loop/Scan bodies)."""
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            yield attr.name, attr.g
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            for k, graph in enumerate(attr.graphs):
+                yield f"{attr.name}[{k}]", graph
+
+
+def control_flow(model: onnx.ModelProto) -> ControlFlow:
+    """Map every node inside a subgraph to its top-level owner; find what decides each If."""
+    graph = model.graph
+    owners: dict[str, tuple[str, str, str]] = {}
+    nodes = []
+    for index, node in enumerate(graph.node):
+        if node.op_type not in _LOOPS:
+            continue
+        name = node.name or f"#{index} {node.op_type}"
+        nodes.append((name, node.op_type))
+        for attr, body in subgraphs(node):
+            for inner in _walk(body):
+                if inner.name:  # errors name nodes by name; an op type would match anything
+                    owners[inner.name] = (node.op_type, name, attr)
+    deciders = tuple(_decider(graph, node, index) for index, node in enumerate(graph.node)
+                     if node.op_type == "If")
+    return ControlFlow(owners, deciders, tuple(nodes))
+
+
+def _walk(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
+    for node in graph.node:
+        yield node
+        for _attr, body in subgraphs(node):
+            yield from _walk(body)
+
+
+def _decider(graph: onnx.GraphProto, node: onnx.NodeProto, index: int) -> IfDecider:
+    producers = {out: n for n in graph.node for out in n.output}
+    constants = _constants(graph)
+    inputs = {i.name for i in graph.input} - set(constants)
+    found: list[str] = []
+    values: list[tuple[str, float]] = []
+    stack, seen = [node.input[0]], set()
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in inputs:
+            found.append(name)
+            continue
+        producer = producers.get(name)
+        if producer is None:
+            continue
+        if producer.op_type in _COMPARISONS:
+            values.extend(_compared(producer, inputs, constants))
+        stack.extend(i for i in producer.input if i)
+    return IfDecider(node.name or f"#{index} If", tuple(sorted(found)), tuple(values))
+
+
+def _constants(graph: onnx.GraphProto) -> dict[str, float]:
+    """Scalar constants (initializers and Constant nodes) by name."""
+    out: dict[str, float] = {}
+    tensors = [(t.name, t) for t in graph.initializer]
+    tensors += [(n.output[0], a.t) for n in graph.node if n.op_type == "Constant"
+                for a in n.attribute if a.name == "value"]
+    for name, tensor in tensors:
+        if len(tensor.dims) == 0 or list(tensor.dims) == [1]:
+            try:
+                out[name] = float(numpy_helper.to_array(tensor).reshape(-1)[0])
+            except (ValueError, TypeError, IndexError):
+                continue
+    return out
+
+
+def _compared(node: onnx.NodeProto, inputs: set[str], constants: dict[str, float]
+              ) -> list[tuple[str, float]]:
+    names = list(node.input)
+    pairs = []
+    for this, other in ((0, 1), (1, 0)):
+        if len(names) > 1 and names[this] in inputs and names[other] in constants:
+            pairs.append((names[this], constants[names[other]]))
+    return pairs
+
+
+def outer_inputs(node: onnx.NodeProto) -> list[str]:
+    """Tensors a node's bodies read from the enclosing graph (not made inside them)."""
+    names: list[str] = []
+    for _attr, body in subgraphs(node):
+        local = {i.name for i in body.input} | {t.name for t in body.initializer}
+        for inner in body.node:
+            for name in [*inner.input, *outer_inputs(inner)]:
+                if name and name not in local and name not in names:
+                    names.append(name)
+            local.update(inner.output)
+    return names
