@@ -167,8 +167,23 @@ def busy_while(task: Task[Any], buttons: Sequence[widgets.Button], status: widge
     for button in buttons:
         button.disabled = task.busy
     if task.busy:
-        status.value = note(f"⏳ {esc(task.name)}…")
+        status.value = note(f"⏳ {esc(task.name)}…{_phase_text(task)}")
     elif task.state is TaskState.DONE:
         status.value = note(f"✔ {esc(task.name)}: done in {task.elapsed:.2f} s", "ok")
     elif task.state in (TaskState.FAILED, TaskState.CANCELLED):
         status.value = note(f"✘ {esc(task.name)} failed (see below)", "error")
+
+
+def _phase_text(task: Task[Any]) -> str:
+    """" · per-layer drift 120/780 · 12 s" with a bar, once the work takes a while."""
+    phase, progress = task.activity, task.steps
+    if task.elapsed < 1.0 and not phase:
+        return ""
+    text = f" {esc(phase)}" if phase else ""
+    bar = ""
+    if progress:
+        done, total = progress
+        text += f" {done}/{total}"
+        bar = (f" <progress class='wb-task-progress' value='{done}' max='{total}' "
+               "style='width:160px;vertical-align:middle'></progress>")
+    return f" ·{text} · {task.elapsed:.0f} s{bar}"

@@ -3,18 +3,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Event, as_workbench_error
+from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.build.engines import sha256_hex
-from workbench.ui.common import ErrorBox, esc, kv_table, note, plural
+from workbench.ui.common import ErrorBox, busy_while, esc, kv_table, note, plural
 from workbench.ui.engine_explorer import EngineExplorer
 from workbench.ui.layers import keep_check_html, layers_html
 
 __all__ = ["EnginesTab", "card_html"]
+
+# Plans above this are saved and checked in the background (hashing and writing a
+# multi-GB plan takes seconds: the kernel must not block); smaller ones at once.
+BACKGROUND_BYTES = 256 << 20
 
 
 def card_html(entry: Any) -> str:
@@ -101,6 +106,7 @@ class EnginesTab:
         self.all_models.observe(lambda _c: self.refresh(), "value")
         session.on(Event.BUILD, lambda _e, job: self._on_build(job))
         session.on(Event.ENGINES, lambda _e, _entries: self.refresh())
+        session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HTML(f"<small>folder: <code>{esc(session.engines_dir.resolve())}</code>"
                          "</small>"),
@@ -195,18 +201,43 @@ class EnginesTab:
             self.error.show(as_workbench_error(err, "managing engines"))
 
     def _save(self) -> None:
-        path = self.session.save_engine(self.name.value.strip(),
-                                        overwrite=self.overwrite.value)
+        name, overwrite = self.name.value.strip(), self.overwrite.value
+        artifact = self.session.artifact
+        if artifact is not None and len(artifact.plan) > BACKGROUND_BYTES:
+            self.session.start_save_engine(name, overwrite)
+            return
+        self._saved(self.session.save_engine(name, overwrite=overwrite))
+
+    def _saved(self, path: Path) -> None:
         self.status.value = note(f"Saved <code>{esc(path)}</code> and its card "
                                  f"<code>{esc(path)}.json</code>.", "ok")
         self.listing.value = path.name.rsplit(".", 1)[0]
 
     def _reload(self) -> None:
-        if not self.listing.value:
+        name = self.listing.value
+        if not name:
             self.status.value = note("Pick a saved engine first.", "warn")
             return
-        loaded = self.session.reload_engine(self.listing.value)
-        self.verdict.value = reload_html(loaded)
+        entry = self._entries.get(name)
+        if entry is not None and entry.size > BACKGROUND_BYTES:
+            self.session.start_reload_engine(name)
+            return
+        self.verdict.value = reload_html(self.session.reload_engine(name))
+
+    def _on_task(self, _event: str, task: Task[Any]) -> None:
+        if task is not self.session.tasks.get(TaskKind.ENGINES):
+            return
+        busy_while(task, [self.save_button, self.reload_button], self.status)
+        if task.busy:
+            return
+        self._enable_save()
+        self._enable_actions()
+        if task.error is not None:
+            self.error.show(task.error)
+        elif isinstance(task.result, Path):
+            self._saved(task.result)
+        elif task.result is not None:
+            self.verdict.value = reload_html(task.result)
 
     def _delete(self) -> None:
         name = self.listing.value
