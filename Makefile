@@ -12,7 +12,7 @@ DEVSTAMP = $(VENV)/.installed-dev
 CONSTRAINTS = constraints/dev.txt
 LINTED  = workbench tests bench sample_models constraints
 
-.PHONY: lab test lint typecheck pytest samples bench fuzz clean constraints venv-matches
+.PHONY: lab test lint typecheck pytest samples bench scale fuzz clean constraints venv-matches
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ samples: $(STAMP)
 
 bench: $(DEVSTAMP)
 	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done
+
+# every step on GPT-2-shaped models up to 770M parameters (3.1 GB, over 2 GiB)
+scale: $(DEVSTAMP)
+	$(PY) bench/scale_bench.py
 
 fuzz: $(DEVSTAMP)
 	WORKBENCH_FUZZ=long $(PY) -m pytest tests -m fuzz -p no:cacheprovider

@@ -161,13 +161,10 @@ def main() -> int:
 
 
 def _feeds(model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    """Seeded feeds as the comparison makes them (index inputs within their tables)."""
-    from workbench.backends.ort import index_input_ranges
-    from workbench.feeds.inputs import make_inputs
-    from workbench.inspection.protos import graph_io_specs
+    """Seeded feeds exactly as the comparison makes them (the one feed generator)."""
+    from workbench.feeds.generator import model_feeds
 
-    ranges = index_input_ranges(model)
-    return make_inputs(graph_io_specs(model.graph)[0], seed=0, int_range=ranges or None)
+    return model_feeds(model, seed=0)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """End to end: the panel in real JupyterLab, driven by headless Chromium (Playwright).
 
 One test: open a notebook that shows the panel on a generated 600-layer model, Run All,
-press Build, watch log lines arrive and the progress bar move before the build ends, open
-the Netron view and see graph nodes, and save docs/panel.png (the README's screenshot).
+press Build, watch log lines arrive and the progress bar move before the build ends, check
+the engine-layer table fits its box, open the Netron view and see graph nodes, and save
+docs/panel.png (the README's screenshot). Then the engine explorer on the transformer
+sample: build FP32 and FP16, save both, compare them and draw one as a graph (saved as
+docs/engine_compare.png and docs/engine_graph.png).
 
 Skips when Chromium or Playwright is missing, with how to enable it — unless
 WORKBENCH_REQUIRE_BROWSER=1 (set by .ci/run), where a missing browser is a failure.
@@ -107,16 +110,19 @@ def watch_build(page: Any, timeout: float = 60) -> dict[str, Any]:
     raise AssertionError(f"the build did not finish in {timeout} s: {seen}")
 
 
-def save_screenshot(page: Any, out_dir: Path) -> Path:
-    """Save the panel's screenshot into out_dir; into docs/ (the README's copy) only when
+def save_screenshot(page: Any, out_dir: Path, target_in_docs: Path = SCREENSHOT,
+                    selector: str = ".wb-panel", max_height: int | None = None) -> Path:
+    """Save a screenshot into out_dir; into docs/ (the README's copy) only when
     WORKBENCH_UPDATE_SCREENSHOT=1, so running the tests never dirties the checkout."""
     from PIL import Image
 
-    png = page.locator(".wb-panel").screenshot(type="png", animations="disabled")
+    png = page.locator(selector).first.screenshot(type="png", animations="disabled")
     image = Image.open(io.BytesIO(png)).convert("RGB")
+    if max_height is not None and image.height > max_height:
+        image = image.crop((0, 0, image.width, max_height))
     image = image.quantize(colors=128, method=Image.Quantize.MEDIANCUT)
-    target = SCREENSHOT if os.environ.get("WORKBENCH_UPDATE_SCREENSHOT") == "1" else (
-        out_dir / "panel.png")
+    target = target_in_docs if os.environ.get("WORKBENCH_UPDATE_SCREENSHOT") == "1" else (
+        out_dir / target_in_docs.name)
     target.parent.mkdir(exist_ok=True)
     image.save(target, format="PNG", optimize=True)
     assert target.stat().st_size < 300_000, "the panel screenshot must stay under 300 KB"
@@ -159,11 +165,67 @@ def test_panel_in_jupyterlab(browser_ready: None, tmp_path: Path) -> None:
         assert "built" in seen["final"]
         page.locator(".wb-panel .wb-log").get_by_text("[V]").first.wait_for()
         save_screenshot(page, tmp_path)
+        assert_layer_table_fits(page)
 
         page.get_by_role("tab", name="Model").click()
         page.locator(".wb-panel .wb-view-graph").click()
         frame = page.frame_locator("iframe.wb-netron")
         frame.locator("g.node").first.wait_for(timeout=30_000)
         assert frame.locator("g.node").count() > 10
+        explore_engines(page, tmp_path)
         browser.close()
-    assert time.monotonic() - started < 90
+    assert time.monotonic() - started < 120
+
+
+def assert_layer_table_fits(page: Any) -> None:
+    """The engine-layer table wraps inside its box: nothing off-screen to the right."""
+    details = page.locator(".wb-panel details.wb-layers").first
+    details.evaluate("element => { element.open = true; }")
+    table = details.locator("table")
+    table.wait_for()
+    widths = details.evaluate(
+        "e => [e.scrollWidth, e.clientWidth, e.querySelector('table').scrollWidth]")
+    assert widths[0] <= widths[1] + 1 and widths[2] <= widths[1] + 1, widths
+    first_header = table.locator("th").nth(1).inner_text()
+    assert first_header == "precision", first_header  # the important columns come first
+    details.evaluate("element => { element.open = false; }")
+
+
+def button(page: Any, text: str) -> Any:
+    pattern = re.compile(r"^\s*" + re.escape(text) + r"\s*$")
+    return page.locator(".wb-panel button:visible", has_text=pattern).first
+
+
+def explore_engines(page: Any, out_dir: Path) -> None:
+    """Transformer sample: FP32 and FP16 engines saved, compared and drawn, in the browser."""
+    path = page.locator(".wb-panel input[placeholder='path/to/model.onnx']")
+    path.fill(str(ROOT / "sample_models" / "transformer_block.onnx"))
+    path.press("Enter")
+    button(page, "Open").click()
+    page.locator(".wb-panel").get_by_text("TensorRT Workbench — transformer_block.onnx").wait_for(
+        timeout=60_000)
+    precision = page.locator(".wb-panel .widget-dropdown:visible").filter(
+        has=page.get_by_text("precision", exact=True)).locator("select")
+    for name in ("fp32", "fp16"):
+        page.get_by_role("tab", name="Build", exact=True).click()
+        precision.select_option(name)
+        page.locator(".wb-panel .wb-build-button").click()
+        page.locator(".wb-panel").get_by_text(f"· {name} · plan SHA-256").wait_for(
+            timeout=60_000)  # this build's result, not the one before
+        page.get_by_role("tab", name="Engines", exact=True).click()
+        button(page, "Save engine").click()
+        page.locator(".wb-panel option", has_text=f"transformer_block-{name}").wait_for()
+    explorer = page.locator(".wb-panel .wb-explorer-output")
+    button(page, "Compare engines").click()
+    explorer.get_by_text("Engine layers by precision").wait_for()
+    assert "attn.q_proj" in explorer.inner_text()
+    save_screenshot(page, out_dir, ROOT / "docs" / "engine_compare.png",
+                    ".wb-panel .wb-explorer-output", max_height=1100)
+    button(page, "Draw engine graph").click()
+    graph = explorer.locator("svg")
+    graph.wait_for()
+    assert graph.locator("g.node, rect").count() > 10
+    panel_widths = page.locator(".wb-panel").first.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert panel_widths[0] <= panel_widths[1] + 1, panel_widths  # the drawing scrolls in its box
+    save_screenshot(page, out_dir, ROOT / "docs" / "engine_graph.png",
+                    ".wb-panel .wb-engine-graph-view", max_height=900)

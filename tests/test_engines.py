@@ -56,7 +56,9 @@ def test_load_round_trip_explains_what_needs_a_gpu(artifact, saved: Path) -> Non
     assert loaded.layers and loaded.layers_source == "build_log"
     if not backend_info().gpu_present:
         assert "and no GPU" in loaded.explanation and not loaded.deserialized
-        assert loaded.validity == "INVALID"  # RTX's header check itself needs a GPU
+        # RTX's header check itself needs a GPU: no verdict, and it says why
+        assert loaded.validity == "unchecked"
+        assert loaded.validity_reasons == ("cannot be checked without a GPU",)
 
 
 def test_mismatched_version_and_flavour_are_explained(saved: Path) -> None:

@@ -64,4 +64,5 @@ def test_passing_transformers_have_no_first_bad_node_and_no_keep_list(realistic,
     report = compare_precision(realistic(name), backend="numpy")
     assert report.verdict == "PASSED", report.summary()
     assert report.first_bad_node is None and report.suggested_keep_fp32 == ()
-    assert report.benign, "the finfo.min attention mask is benign saturation"
+    # the finfo.min mask is benign saturation whenever the inputs mask anything
+    assert not [i for i in report.out_of_range if i.kind == "overflow"]

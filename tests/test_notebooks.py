@@ -25,6 +25,12 @@ KERNEL = "trt-workbench-tests"
 CELL_TIMEOUT_S = 300
 NOTEBOOK_BUDGET_S = 120  # the four run in ~20 s together on 2 cores; this catches a hang early
 
+PANEL_STILL_WORKS = """\
+assert panel.comm is not None, "the tour closed the panel"
+again = panel.build.start()
+assert again is not None and again.wait(120) and again.state == "done", again
+"""
+
 EXPECTED = (
     "01_tour.ipynb",
     "02_engine_serialization.ipynb",
@@ -71,6 +77,10 @@ def test_notebook_runs_headless(
 ) -> None:
     monkeypatch.setenv("JUPYTER_PATH", jupyter_path)
     nb = nbformat.read(path, as_version=4)
+    if path.name == "01_tour.ipynb":
+        # Run All on the tour (make lab's first step) must end with the panel on screen
+        # and working: a cell after the last one checks it is open and can still build.
+        nb.cells.append(nbformat.v4.new_code_cell(PANEL_STILL_WORKS))
     client = NotebookClient(
         nb,
         timeout=CELL_TIMEOUT_S,

@@ -29,7 +29,7 @@ from workbench.core.errors import WorkbenchError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def skip_connection_model(path: Path) -> Path:
+def skip_connection_model(path: Path, external: bool = False) -> Path:
     """A U-Net style skip (pool, upsample, add): parses, but TensorRT refuses to build it
     for odd spatial sizes (the Paddle-detector 'multiples of 32' failure, in miniature)."""
     graph = helper.make_graph(
@@ -42,7 +42,9 @@ def skip_connection_model(path: Path) -> Path:
                                                     [1, 3, "height", "width"])],
         [helper.make_tensor_value_info("skip", TensorProto.FLOAT, [1, 3, "height", "width"])],
         [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, path, save_as_external_data=external, size_threshold=0,
+              location="weights/skip.data")
     return path
 
 
@@ -63,8 +65,8 @@ def machine_strings(*folders: Path) -> list[str]:
 
 def assert_nothing_of_this_machine(files: dict[str, bytes], *folders: Path) -> None:
     for name, data in files.items():
-        if name == "model.onnx":
-            continue
+        if not name.endswith((".md", ".sh", ".py", ".log", ".json")):
+            continue  # the model and its weights: the user's own, listed in the README
         text = data.decode("utf-8")
         for place in machine_strings(*folders):
             assert place not in text, f"{name} contains {place!r}"
@@ -98,11 +100,15 @@ def test_parse_failure_bundle_reduces_and_reproduces(sample, tmp_path: Path) -> 
 
 
 def test_build_failure_bundle_keeps_the_settings_that_fail(tmp_path: Path) -> None:
-    model = skip_connection_model(tmp_path / "unet_skip.onnx")
+    (tmp_path / "weights").mkdir()
+    model = skip_connection_model(tmp_path / "unet_skip.onnx", external=True)
     result = make_bundle(model, tmp_path / "bug.zip", ODD_SIZE)
     assert result.stage == "build" and result.reproduced and not result.reduced
-    assert "not reduced" in result.summary()
+    assert "every node is needed" in result.summary()  # 3 nodes: pool, upsample, add
     files = unpack(result.path, tmp_path / "unzipped")
+    # the whole model travels with its external data, at its own relative location
+    assert "weights/skip.data" in files and "`weights/skip.data`" in files["README.md"].decode()
+    onnx.load(tmp_path / "unzipped" / "model.onnx")  # loads with its data, as unpacked
     log = files["verbose.log"].decode()
     assert "broadcast dimensions must be conformable" in log
     assert "Input filename:   ./model.onnx" in log  # the temp folder's path was replaced
@@ -127,7 +133,10 @@ def test_bundle_refuses_a_model_that_works_and_an_existing_zip(sample, tmp_path:
 def test_cli_bundle_and_session_bundle(sample, realistic, tmp_path: Path, capsys) -> None:
     out = tmp_path / "cli.zip"  # if_switch: parses, then fails to build with the defaults
     assert main(["bundle", str(realistic("if_switch")), "-o", str(out)]) == 0
-    assert "build failure" in capsys.readouterr().out
+    assert "build failure [BUILD_FAILED], reduced model" in capsys.readouterr().out
+    diagnosis = json.loads(zipfile.ZipFile(out).read("diagnosis.json"))
+    assert "sample_rate_switch" in diagnosis["reduction"]["kept_node_names"]
+    assert len(diagnosis["reduction"]["kept_node_names"]) < 7
     assert zipfile.ZipFile(out).namelist() == list(BUNDLE_FILES)
     from workbench.app.session import WorkbenchSession
 

@@ -1,7 +1,8 @@
 """Bug bundle: one zip with what a TensorRT bug report needs, and nothing else.
 
 ``make_bundle(model, "bug.zip")`` finds where the model fails (parse, else build), reduces
-a parse failure to its smallest failing subgraph, rebuilds the bundled model with a VERBOSE
+it to the smallest subgraph that fails the same way (``reduce_failure`` for a parse,
+``reduce_build_failure`` for a build), rebuilds the bundled model with a VERBOSE
 log (so the bundle is checked to reproduce the failure), and writes:
 
 =================  ==============================================================
@@ -23,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -85,8 +87,10 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
         failure = _find_failure(source, settings, folder)
         bus, error = _verbose_build(folder / "model.onnx", settings)
         scrub = _scrubber(source, folder)
-        files = _bundle_texts(failure, settings, bus, error, scrub)
-        _write_zip(target, folder / "model.onnx", files, overwrite)
+        models = _model_files(folder)
+        extras = [path.relative_to(folder).as_posix() for path in models[1:]]
+        files = _bundle_texts(failure, settings, bus, error, scrub, extras)
+        _write_zip(target, folder, models, files, overwrite)
     return BundleResult(target, failure["stage"], failure["category"], failure["reduced"],
                         error is not None, tuple(failure["notes"]))
 
@@ -103,18 +107,65 @@ def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
     try:
         build_engine(source, settings)
     except BuildError as err:
-        _copy_model(source, folder / "model.onnx")
         cause, fixes = explain_build_failure(list(err.details or ()) or [err.summary])
-        return {"stage": "build", "category": "BUILD_FAILED", "reduced": False,
-                "diagnosis": {"summary": err.summary, "cause": cause, "fixes": list(fixes),
-                              "tensorrt": list(err.details or ()),
-                              "parse": report.to_dict()},
-                "notes": ["build failures are not reduced yet: the whole model is bundled"]}
+        diagnosis = {"summary": err.summary, "cause": cause, "fixes": list(fixes),
+                     "tensorrt": list(err.details or ()), "parse": report.to_dict()}
+        failure: dict[str, Any] = {"stage": "build", "category": "BUILD_FAILED",
+                                   "diagnosis": diagnosis}
+        reduced = _reduce_build(source, settings, folder)
+        if "reduction" in reduced:
+            diagnosis["reduction"] = reduced.pop("reduction")
+        return {**failure, **reduced}
     raise WorkbenchError(
         "This model parses and builds: there is no failure to bundle.",
         expected="a model that TensorRT fails to parse or build",
         found=f"{report.node_count} nodes parsed, and the engine built",
-        fix="to share results instead, write a report: trt-workbench report MODEL --build")
+        fix="to share results instead, write a report: the panel's Export report button, "
+        "or `trt-workbench report MODEL --build`")
+
+
+# Reducing loads the model's weights into memory (and serializes each candidate): beyond
+# this, bundle the whole model as its files instead.
+_REDUCE_LIMIT_BYTES = 1 << 30
+
+
+def _reduce_build(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
+    """The smallest subgraph that still fails to build, at ``folder/model.onnx`` (else the
+    whole model, with a note saying why)."""
+    from workbench.backends.trt.reduce import reduce_build_failure
+
+    too_big = _weight_bytes(source) > _REDUCE_LIMIT_BYTES
+    try:
+        if too_big:
+            raise WorkbenchError("the model's weights are over 1 GiB")
+        result = reduce_build_failure(source, folder / "model.onnx", settings)
+    except (WorkbenchError, ValueError) as err:  # ValueError: over protobuf's 2 GiB
+        _copy_model(source, folder / "model.onnx")
+        summary = err.summary if isinstance(err, WorkbenchError) else str(err)
+        return {"reduced": False, "notes": [f"not reduced ({summary}): the whole model"]}
+    smaller = len(result.node_indices) < result.original_node_count
+    if not smaller:  # the user's own files, as they are, rather than a re-saved copy
+        (folder / "model.onnx").unlink()
+        _copy_model(source, folder / "model.onnx")
+    return {"reduced": smaller,
+            "notes": [] if smaller else ["every node is needed to reproduce the failure"],
+            "reduction": {"original_node_count": result.original_node_count,
+                          "kept_node_indices": list(result.node_indices),
+                          "kept_node_names": list(result.node_names),
+                          "failing_node": result.failing_node, "error": result.error}}
+
+
+def _weight_bytes(source: Any) -> int:
+    if isinstance(source, bytes):
+        return len(source)
+    from workbench.inspection.loading import external_data_refs, load_model
+
+    path = Path(source).expanduser()
+    try:
+        refs = external_data_refs(load_model(path, load_weights=False))
+    except WorkbenchError:
+        return 0
+    return path.stat().st_size + sum(ref.length or 0 for ref in refs)
 
 
 def _parse_failure(source: Any, report: Any, folder: Path) -> dict[str, Any]:
@@ -140,18 +191,31 @@ def _parse_failure(source: Any, report: Any, folder: Path) -> dict[str, Any]:
 
 
 def _copy_model(source: Any, target: Path) -> None:
-    """The whole model as one file (external data folded in when it fits in 2 GiB)."""
+    """The whole model beside ``target``: the .onnx file as it is, and its external-data
+    files at their own relative locations (copied from disk, never loaded into memory)."""
     if isinstance(source, bytes):
         target.write_bytes(source)
         return
-    path = Path(source).expanduser()
-    from workbench.inspection.loading import load_model
+    from workbench.inspection.loading import external_data_refs, load_model
 
+    path = Path(source).expanduser()
+    shutil.copyfile(path, target)
     try:
-        model = load_model(path)
-        target.write_bytes(model.SerializeToString())
-    except (WorkbenchError, ValueError):  # unreadable or over 2 GiB: the file as it is
-        target.write_bytes(path.read_bytes())
+        locations = {ref.location for ref in external_data_refs(
+            load_model(path, load_weights=False))}
+    except WorkbenchError:  # unreadable: the file itself is what fails
+        return
+    for location in sorted(locations):
+        data = path.parent / location  # the loader refuses locations outside the folder
+        if data.is_file():
+            (target.parent / location).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(data, target.parent / location)
+
+
+def _model_files(folder: Path) -> list[Path]:
+    """The bundled model and its external data, in zip order."""
+    others = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "model.onnx")
+    return [folder / "model.onnx", *others]
 
 
 def _verbose_build(model: Path, settings: Any) -> tuple[LogBus, WorkbenchError | None]:
@@ -185,7 +249,8 @@ def _scrubber(source: Any, folder: Path) -> Any:
 
 
 def _bundle_texts(failure: dict[str, Any], settings: Any, bus: LogBus,
-                  error: WorkbenchError | None, scrub: Any) -> dict[str, str]:
+                  error: WorkbenchError | None, scrub: Any,
+                  extras: list[str]) -> dict[str, str]:
     command = reproduce.trtexec_command(settings, "model.onnx", "model.engine")
     if "--verbose" not in command:
         command += " --verbose"
@@ -199,11 +264,12 @@ def _bundle_texts(failure: dict[str, Any], settings: Any, bus: LogBus,
         "diagnosis.json": json.dumps(diagnosis, indent=2) + "\n",
         "versions.json": json.dumps(environment_info(), indent=2) + "\n",
     }
-    files["README.md"] = _readme(failure, command, error)
+    files["README.md"] = _readme(failure, command, error, extras)
     return {name: scrub(text) for name, text in files.items()}
 
 
-def _readme(failure: dict[str, Any], command: str, error: WorkbenchError | None) -> str:
+def _readme(failure: dict[str, Any], command: str, error: WorkbenchError | None,
+            extras: list[str]) -> str:
     model = ("the smallest subgraph that fails the same way" if failure["reduced"]
              else "the whole model")
     check = ("Rebuilding `model.onnx` with a VERBOSE log failed again: the bundle reproduces "
@@ -211,12 +277,14 @@ def _readme(failure: dict[str, Any], command: str, error: WorkbenchError | None)
              "Warning: rebuilding `model.onnx` did NOT fail; the failure may depend on the "
              "parts of the model that were left out.")
     notes = "".join(f"- {n}\n" for n in failure["notes"])
+    data = (" Its external data: " + ", ".join(f"`{name}`" for name in extras) + "."
+            if extras else "")
     return f"""# TensorRT {failure['stage']} failure: {failure['category']}
 
 Made by trt-workbench. {check}
 
 ## Files
-- `model.onnx`: {model}.
+- `model.onnx`: {model}.{data}
 - `repro.sh`: `{command}`
 - `repro.py`: the same build with the bare TensorRT Python API (`python repro.py`).
 - `verbose.log`: TensorRT's VERBOSE log of that build.
@@ -236,7 +304,8 @@ name or environment variables. Check `model.onnx` is something you may share.
 {notes and chr(10) + "## Notes" + chr(10) + notes}"""
 
 
-def _write_zip(target: Path, model: Path, files: dict[str, str], overwrite: bool) -> None:
+def _write_zip(target: Path, folder: Path, models: list[Path], files: dict[str, str],
+               overwrite: bool) -> None:
     """Write the zip beside ``target`` and move it into place (never a half-written zip)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -245,8 +314,9 @@ def _write_zip(target: Path, model: Path, files: dict[str, str], overwrite: bool
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name in BUNDLE_FILES:
-                if name == "model.onnx":
-                    archive.write(model, name)
+                if name == "model.onnx":  # and its external data, streamed from disk
+                    for path in models:
+                        archive.write(path, path.relative_to(folder).as_posix())
                 else:
                     archive.writestr(name, files[name])
         if overwrite:

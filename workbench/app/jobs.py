@@ -10,11 +10,13 @@ module never loads it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from workbench.app.tasks import Task, TaskKind, TaskState
+from workbench.app.tasks import Task, TaskKind, TaskState, as_workbench_error
 from workbench.build.settings import BuildSettings
+from workbench.core.errors import BuildCancelled
 from workbench.core.logbus import LogBus, LogRecord
 
 if TYPE_CHECKING:
@@ -43,6 +45,13 @@ class BuildJob(Task["EngineArtifact"]):
     State goes ``IDLE`` → ``RUNNING`` → ``DONE`` | ``CANCELLED`` | ``FAILED``
     (:class:`~workbench.app.tasks.TaskState`). ``result`` holds the EngineArtifact,
     ``error`` the WorkbenchError (BuildCancelled when cancelled).
+
+    Cancel ends the job at once: TensorRT only looks at the cancel flag between steps, and
+    TensorRT-RTX spends seconds inside one step ("Determining refit engines"), so waiting
+    for it would leave the user watching a build they stopped. The job is CANCELLED
+    (``on_done`` called, waiters woken) when :meth:`cancel` returns; TensorRT's thread stops
+    at its next step and its result is discarded (``worker_alive`` says whether it still
+    runs).
     """
 
     def __init__(self, source: ModelSource, settings: BuildSettings | None = None, *,
@@ -64,6 +73,9 @@ class BuildJob(Task["EngineArtifact"]):
         self._on_done = on_done
         self._precheck = precheck
         self._lock = threading.Lock()
+        self._closed = False  # the first of the worker and cancel() ends the job
+        self._cancel_fraction = 0.0
+        self._hide = frozenset() if self.settings.refit else _refit_phases()
         # Created means scheduled: joiners (the panel's progress ticker, attached before
         # start()) wait for the build rather than seeing an idle task as finished.
         self._ended.clear()
@@ -79,6 +91,8 @@ class BuildJob(Task["EngineArtifact"]):
     # -- progress ------------------------------------------------------------------------
 
     def _progress(self, event: ProgressEvent) -> None:
+        if self._closed:
+            return  # a cancelled job's TensorRT winding down: not progress any more
         with self._lock:
             self.progress.append(event)
         if self._on_progress is not None:
@@ -89,17 +103,45 @@ class BuildJob(Task["EngineArtifact"]):
 
     @property
     def fraction(self) -> float:
-        """Estimated fraction of the build done (0..1)."""
+        """Estimated fraction of the build done (0..1); where it stood when cancelled."""
         if self.state is TaskState.DONE:
             return 1.0
+        if self.cancel_requested:
+            return self._cancel_fraction  # TensorRT closing its phases is not progress
         with self._lock:
             return self.progress[-1].fraction if self.progress else 0.0
 
     @property
     def phase(self) -> str:
-        """The innermost phase running now ('' before the first event)."""
+        """What runs now, e.g. "Optimizing graph (12/30)" ('' before the first event).
+
+        With refit off, TensorRT-RTX's "Determining refit engines" is shown as the phase
+        around it (see :data:`~workbench.backends.trt.progress.REFIT_PHASES`).
+        """
         with self._lock:
-            return self.progress[-1].phase if self.progress else ""
+            return self.progress[-1].label(self._hide) if self.progress else ""
+
+    def cancel(self) -> None:
+        """Stop the build: a running job ends now, CANCELLED.
+
+        TensorRT is told to stop at its next step; until then its thread runs on in the
+        background (``worker_alive``) and whatever it returns is discarded.
+        """
+        if self.cancel_requested:
+            return
+        self._cancel_fraction = self.fraction
+        super().cancel()
+        if self.busy:  # not started: start() runs the thread, which stops before building
+            phase = self.phase
+            self._end(None, BuildCancelled(
+                "The build was cancelled.",
+                found="cancel was requested" + (f" during: {phase}" if phase else ""),
+                fix="start the build again when ready"))
+
+    @property
+    def worker_alive(self) -> bool:
+        """Whether TensorRT's thread still runs (after a cancel, until its next step)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def artifact(self, timeout: float | None = None) -> EngineArtifact:
         """Wait for the build and return its EngineArtifact, or raise its error."""
@@ -116,6 +158,36 @@ class BuildJob(Task["EngineArtifact"]):
         return build_engine(self.source, self.settings, on_log=self.log,
                             on_progress=self._progress, cancel=self.cancel_event)
 
+    def _run(self, work: Callable[[], EngineArtifact]) -> None:
+        try:
+            result = work()
+        except Exception as err:  # every failure becomes an explained WorkbenchError
+            self._end(None, err)
+        else:
+            self._end(result, None)
+
+    def _end(self, result: EngineArtifact | None, err: BaseException | None) -> None:
+        """Task's ending, once: from the worker, or earlier from :meth:`cancel`."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if err is None and self.cancel_requested:  # built after TensorRT's last check
+            err = BuildCancelled("The build was cancelled.",
+                                 found="cancel was requested as the build finished")
+        if err is not None:
+            self.error = as_workbench_error(err, self.name)
+            self._failed(err)
+            cancelled = isinstance(err, BuildCancelled)
+            self.state = TaskState.CANCELLED if cancelled else TaskState.FAILED
+        else:
+            self.result, self.state = result, TaskState.DONE
+        self.finished = time.time()
+        try:  # views update before waiters wake, as Task._run does
+            self._notify()
+        finally:
+            self._ended.set()
+
     def _failed(self, err: BaseException) -> None:
         if self.error is not err:  # an unexpected bug: say so on the build's own log
             self.log.push("ERROR", f"{type(err).__name__}: {err}", "workbench")
@@ -129,3 +201,9 @@ class BuildJob(Task["EngineArtifact"]):
 
     def __repr__(self) -> str:
         return f"BuildJob(state={self.state.value!r}, fraction={self.fraction:.2f})"
+
+
+def _refit_phases() -> frozenset[str]:
+    from workbench.backends.trt.progress import REFIT_PHASES  # pure Python; no TensorRT
+
+    return REFIT_PHASES

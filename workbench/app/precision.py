@@ -10,7 +10,7 @@ when activated, and TensorRT is reached only inside a function, when a GPU can r
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +18,10 @@ from typing import Any
 import numpy as np
 import onnx
 
+from workbench.app.layerwise import candidate_outputs, convert_staged, layer_drift
 from workbench.backends.ort import OrtRunner
-from workbench.backends.reference import (
-    BF16_PATH,
-    NUMPY_PATH,
-    TENSORRT_PATH,
-    evaluate_fp16,
-    map_candidate,
-    tensorrt_outputs,
-)
-from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport, GraphNode, compute_drift
+from workbench.backends.reference import BF16_PATH, NUMPY_PATH, TENSORRT_PATH, tensorrt_outputs
+from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport
 from workbench.compare.metrics import ComparisonReport, compare_outputs
 from workbench.compare.tolerances import Tolerances
 from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
@@ -35,8 +29,9 @@ from workbench.core.errors import ComparisonError
 from workbench.core.records import TensorSpec
 from workbench.feeds.generator import FeedOptions, model_feeds
 from workbench.feeds.inputs import load_inputs
-from workbench.inspection.loading import ModelSource, load_model
-from workbench.transforms.fp16 import ConversionReport, convert_precision, missing_nodes
+from workbench.inspection.loading import ModelSource
+from workbench.transforms.external import staged_model
+from workbench.transforms.fp16 import ConversionReport, missing_nodes
 from workbench.transforms.naming import name_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]
@@ -187,6 +182,7 @@ def compare_precision(
     int_ranges: Mapping[str, tuple[int, int]] | None = None,
     drift_threshold: float | None = None,
     backend: str = "auto",
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> PrecisionReport:
     """Compare the FP16 graph against FP32 ONNX Runtime on the same inputs.
 
@@ -207,40 +203,53 @@ def compare_precision(
             None: 1e-2 for FP16, 8e-2 for BF16 (8× coarser rounding).
         backend: ``"auto"`` (TensorRT when a GPU runner reports itself ready, else NumPy
             float16) or ``"numpy"``.
+        on_progress: Called as ``on_progress(phase, done, total)`` while weights are
+            converted and graphs evaluated (from the calling thread).
+
+    Memory: the model's weights are never held twice. Weights in external data are read
+    one tensor at a time (models over 2 GiB work by path; large inline weights are first
+    staged to a temporary folder); peak memory is about the FP32 weight bytes (ONNX
+    Runtime, then the reduced-precision side at half that), and about 1.5× with per-layer
+    drift, whose figures are taken tensor by tensor as both graphs run.
     """
     _check_precision(precision)
-    clock = _Clock()
-    model = _named_nodes(load_model(source))
-    keep = _check_keep(model, keep_fp32)
-    reference_runner = OrtRunner(model, expose_intermediates=per_layer)
-    feeds = _feeds(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
-    with reference_runner:
-        reference = reference_runner.infer(feeds)
-    clock.lap("fp32 reference (onnxruntime)")
-    conversion = convert_precision(model, precision, keep)
-    fp16_model = conversion.model
-    notes: list[str] = []
-    clock.lap(f"{precision} conversion")
-    output_names = [o.name for o in model.graph.output]
     _check_backend(backend)
-    gpu_outputs, gpu_notes = (
-        (None, []) if backend == "numpy" else tensorrt_outputs(model, keep, feeds, precision)
-    )
-    notes += gpu_notes
-    candidate = evaluate_fp16(fp16_model, feeds, per_layer or gpu_outputs is None)
-    if gpu_outputs is not None:
-        candidate.update(gpu_outputs)
-    clock.lap(f"{precision} candidate")
-    ref_out = {name: reference[name] for name in output_names}
+    clock = _Clock()
+    with staged_model(source) as staged:
+        model = _named_nodes(staged.model)  # weights stay on disk: the graph only
+        keep = _check_keep(model, keep_fp32)
+        feeds = _feeds(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
+        output_names = [o.name for o in model.graph.output]
+        # ONNX Runtime from the path: it reads external weights itself, and its memory is
+        # given back before the reduced-precision side loads any.
+        if on_progress is not None:
+            on_progress("running the FP32 reference (ONNX Runtime)", 0, 0)
+        with OrtRunner(staged.path or staged.model) as reference_runner:
+            ref_out = reference_runner.infer(feeds)
+        clock.lap("fp32 reference (onnxruntime)")
+        converted = convert_staged(staged, model, precision, keep, on_progress)
+        notes: list[str] = []
+        clock.lap(f"{precision} conversion")
+        gpu_outputs, gpu_notes = (None, []) if backend == "numpy" else tensorrt_outputs(
+            staged.path or model, keep, feeds, precision)
+        notes += gpu_notes
+        drift = None
+        if per_layer:
+            threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
+                8 if precision == "bf16" else 1)
+            drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
+                                           precision == "fp16", on_progress)
+        elif gpu_outputs is None:
+            candidate = candidate_outputs(converted, feeds, on_progress)
+        else:
+            candidate = {}
+        conversion_report = converted.report
+        del converted
+        if gpu_outputs is not None:
+            candidate.update(gpu_outputs)
+        clock.lap(f"{precision} candidate")
     cand_out = {name: candidate[name] for name in output_names if name in candidate}
     report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
-    drift = None
-    if per_layer:
-        mapped = map_candidate(model, fp16_model, candidate, conversion.views)
-        threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (8 if precision == "bf16" else 1)
-        drift = compute_drift(_graph_nodes(model), reference, mapped, threshold,
-                              output_names, check_range=precision == "fp16")
-        notes += _skipped_note(reference_runner)
     clock.lap("comparison")
     return PrecisionReport(
         model=_label(source), precision=precision,
@@ -248,7 +257,7 @@ def compare_precision(
         outputs=report, drift=drift, keep_fp32=keep,
         inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
-        conversion=conversion.report, inconclusive=uninformative_outputs(ref_out, report),
+        conversion=conversion_report, inconclusive=uninformative_outputs(ref_out, report),
         reference_outputs=ref_out, candidate_outputs=cand_out,
     )
 
@@ -331,22 +340,6 @@ def _feeds(
     if isinstance(inputs, (str, Path)):
         inputs = load_inputs(inputs)
     return {name: np.asarray(value) for name, value in inputs.items()}
-
-
-def _graph_nodes(model: onnx.ModelProto) -> list[GraphNode]:
-    return [
-        GraphNode(node.name, node.op_type, tuple(node.input), tuple(node.output))
-        for node in model.graph.node
-    ]
-
-
-def _skipped_note(runner: OrtRunner) -> list[str]:
-    if not runner.skipped_intermediates:
-        return []
-    return [
-        f"{len(runner.skipped_intermediates)} intermediate tensors have no inferred type and "
-        "were not compared: " + ", ".join(runner.skipped_intermediates[:5])
-    ]
 
 
 def node_names(model: onnx.ModelProto) -> Sequence[str]:

@@ -439,6 +439,21 @@ class WorkbenchSession:
         self.events.emit(Event.ENGINES, self.engines.entries())
         return loaded
 
+    def start_save_engine(self, name: str, overwrite: bool = False) -> Task[Path]:
+        """:meth:`save_engine` in the background (writing a multi-GB plan takes seconds)."""
+        return self._engines_task("saving the engine",
+                                  lambda: self.save_engine(name, overwrite))
+
+    def start_reload_engine(self, name: str) -> Task[LoadedEngine]:
+        """:meth:`reload_engine` in the background (hashing a multi-GB plan takes seconds)."""
+        return self._engines_task("reloading and checking the engine",
+                                  lambda: self.reload_engine(name))
+
+    def _engines_task(self, name: str, work: Callable[[], T]) -> Task[T]:
+        task = self.task(TaskKind.ENGINES)  # no model needed: saved engines stand alone
+        task.name = name
+        return task.start(work)
+
     def delete_engine(self, name: str, confirm: bool = False) -> list[Path]:
         """Delete a saved engine and its card; refuses without ``confirm=True``."""
         removed = self.engines.delete(name, confirm=confirm)
@@ -526,7 +541,9 @@ class WorkbenchSession:
     # -- compare ------------------------------------------------------------------------
 
     def compare(self, precision: str = "fp16", tolerances: Tolerances | None = None,
-                keep_fp32: tuple[str, ...] = (), seed: int = 0) -> PrecisionReport:
+                keep_fp32: tuple[str, ...] = (), seed: int = 0,
+                on_progress: Callable[[str, int, int], None] | None = None
+                ) -> PrecisionReport:
         """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift."""
         from workbench.app.precision import compare_precision
 
@@ -534,14 +551,16 @@ class WorkbenchSession:
         self.comparison = report = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
             tolerances=tolerances, dims=self.feed_options.dims,
-            int_ranges=self.feed_options.int_ranges)
+            int_ranges=self.feed_options.int_ranges, on_progress=on_progress)
         return report
 
     def start_compare(self, precision: str = "fp16", tolerances: Tolerances | None = None,
                       keep_fp32: tuple[str, ...] = (), seed: int = 0
                       ) -> Task[PrecisionReport]:
+        # the phase and its steps (weights converted, nodes evaluated) show in the panel
         return self._start(TaskKind.COMPARE, "comparing precisions",
-                           lambda: self.compare(precision, tolerances, keep_fp32, seed))
+                           lambda: self.compare(precision, tolerances, keep_fp32, seed,
+                                                self.tasks[TaskKind.COMPARE].report))
 
     def find_keep_list(self, precision: str = "fp16", tolerances: Tolerances | None = None,
                        seed: int = 0, max_trials: int = 10) -> KeepSearchResult:

@@ -61,6 +61,7 @@ class TaskKind(Choice):
     COMPARE = "compare"
     KEEP_SEARCH = "keep_search"
     SHARE = "share"  # the session report or a bug bundle
+    ENGINES = "engines"  # saving or checking a large plan
 
     @property
     def group(self) -> str:
@@ -168,6 +169,12 @@ class Task(Generic[T]):
         self.finished: float | None = None
         self._on_change = on_change
         self._work = work
+        self.activity = ""  # what the work is doing now ("per-layer drift"); set by report()
+        self.steps: tuple[int, int] | None = None  # (done, total) of the activity's steps
+        self._last_report = 0.0
+        self._beat = threading.Lock()
+        self._stop_beat = threading.Event()
+        self._beat_thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._ended = threading.Event()
         self._ended.set()
@@ -194,8 +201,31 @@ class Task(Generic[T]):
         self._thread = threading.Thread(
             target=self._run, args=(job,), name=f"workbench: {self.name}", daemon=True
         )
+        self._stop_beat.clear()
+        self._beat_thread = threading.Thread(
+            target=self._heartbeat, name=f"workbench: {self.name} (clock)", daemon=True)
+        self._beat_thread.start()
         self._thread.start()
         return self
+
+    def report(self, phase: str, done: int = 0, total: int = 0) -> None:
+        """Say what the work is doing (from the worker); views hear at most ~4 times a second.
+
+        ``total`` 0 means the phase has no countable steps (no progress bar).
+        """
+        changed = phase != self.activity
+        self.activity, self.steps = phase, (done, total) if total else None
+        now = time.monotonic()
+        if changed or now - self._last_report >= 0.25 or (total and done >= total):
+            self._last_report = now
+            self._notify()
+
+    def _heartbeat(self) -> None:
+        """While running, notify once a second so views can show the elapsed time tick."""
+        while not self._stop_beat.wait(1.0):
+            with self._beat:
+                if self.busy and time.monotonic() - self._last_report >= 1.0:
+                    self._notify()
 
     def run_here(self, work: Callable[[], T] | None = None) -> T:
         """Run on this thread with the same bookkeeping; returns the result or raises."""
@@ -242,6 +272,7 @@ class Task(Generic[T]):
             )
         self.state, self.result, self.error = TaskState.RUNNING, None, None
         self.started, self.finished = time.time(), None
+        self.activity, self.steps = "", None
         self._ended.clear()
         self._notify()
         return job
@@ -253,10 +284,15 @@ class Task(Generic[T]):
             self.error = as_workbench_error(err, self.name)
             self._failed(err)
             cancelled = isinstance(err, BuildCancelled)
-            self.state = TaskState.CANCELLED if cancelled else TaskState.FAILED
+            final = TaskState.CANCELLED if cancelled else TaskState.FAILED
         else:
             self.result = result
-            self.state = TaskState.DONE
+            final = TaskState.DONE
+        with self._beat:  # the heartbeat never announces a running task after it ended
+            self.state = final
+        self._stop_beat.set()
+        if self._beat_thread is not None:  # gone before anyone sees the task end
+            self._beat_thread.join()
         self.finished = time.time()
         # Views update before waiters wake, so a test that waits sees the final widgets.
         try:

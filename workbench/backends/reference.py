@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import ml_dtypes
@@ -23,8 +24,8 @@ from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.feeds.explain import first_sentence
 
 __all__ = [
-    "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "evaluate_fp16", "map_candidate",
-    "tensorrt_outputs",
+    "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "candidate_names", "evaluate_fp16",
+    "map_candidate", "stream_values", "tensorrt_outputs",
 ]
 
 NUMPY_PATH = (
@@ -98,6 +99,119 @@ def evaluate_fp16(
     return {name: np.asarray(v) for name, v in results.items()}
 
 
+def candidate_names(fp32: onnx.ModelProto, fp16: onnx.ModelProto,
+                    views: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Reduced-precision graph tensor -> the FP32 tensor it stands for (the names
+    :func:`map_candidate` would pick, known before anything runs)."""
+    by_name = {node.name: node for node in fp16.graph.node}
+    produced = {name for node in fp16.graph.node for name in node.output if name}
+    views = views or {}
+    names: dict[str, str] = {}
+    for node in fp32.graph.node:
+        twin = by_name.get(node.name)
+        for position, tensor in enumerate(node.output):
+            if views.get(tensor) in produced:
+                names[views[tensor]] = tensor
+            elif tensor in produced:
+                names[tensor] = tensor
+            elif twin is not None and position < len(twin.output):
+                renamed = twin.output[position]
+                if renamed in produced:
+                    names[renamed] = tensor
+    return names
+
+
+def stream_values(
+    model: onnx.ModelProto,
+    weights: dict[str, np.ndarray],
+    feeds: Mapping[str, np.ndarray],
+    on_node: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[onnx.NodeProto, dict[str, np.ndarray]]]:
+    """Evaluate ``model`` node by node, yielding each node's outputs as they are made.
+
+    Only live tensors are held: each is dropped after the last node that reads it (and
+    ``weights``, a dict this call consumes, loses each weight after its last use), so the
+    memory of an evaluation is the weights plus the activations in flight, not every
+    intermediate of the graph. ``weights`` supplies initializers kept out of ``model`` to
+    save memory. The consumer keeps what it needs of each yielded dict.
+    ``on_node(done, total)`` reports progress.
+    """
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        evaluator = ReferenceEvaluator(model, new_ops=_fp32_accumulating_ops())
+    except Exception as err:  # unknown operators fail while the evaluator is set up
+        raise _evaluation_error(err, model, None) from err
+    nodes = list(model.graph.node)
+    dying = _last_uses(nodes, {o.name for o in model.graph.output})
+    results: dict[str, Any] = {"": None, **evaluator.rt_inits_, **feeds}
+    results.update(weights)
+    weights.clear()  # ownership moves to ``results``, which frees each after its last use
+    for index, (node, runtime) in enumerate(zip(nodes, evaluator.rt_nodes_, strict=True)):
+        try:
+            inputs = [results[name] for name in runtime.input]
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                outputs = (runtime.run(*inputs, context=results) if runtime.need_context()
+                           else runtime.run(*inputs))
+        except Exception as err:  # the reference runtime raises plain Python errors per op
+            raise _evaluation_error(err, model, node) from err
+        del inputs
+        produced = {name: np.asarray(value)
+                    for name, value in zip(node.output, outputs, strict=False) if name}
+        del outputs
+        results.update(produced)
+        yield node, produced
+        del produced
+        for name in dying[index]:
+            results.pop(name, None)
+        if on_node is not None:
+            on_node(index + 1, len(nodes))
+
+
+def _last_uses(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[list[str]]:
+    """Per node index, the tensors no later node reads (subgraphs' outer names count)."""
+    last: dict[str, int] = {}
+    for index, node in enumerate(nodes):
+        for name in (*node.input, *_subgraph_reads(node), *node.output):
+            last[name] = index
+    dying: list[list[str]] = [[] for _ in nodes]
+    for name, index in last.items():
+        if name and name not in outputs:
+            dying[index].append(name)
+    return dying
+
+
+def _subgraph_reads(node: onnx.NodeProto) -> list[str]:
+    """Names read inside an If/Loop/Scan body (they may come from the outer graph)."""
+    names: list[str] = []
+    graphs = [a.g for a in node.attribute if a.HasField("g")]
+    graphs += [g for a in node.attribute for g in a.graphs]
+    while graphs:
+        graph = graphs.pop()
+        for inner in graph.node:
+            names.extend(inner.input)
+            graphs.extend(a.g for a in inner.attribute if a.HasField("g"))
+            graphs.extend(g for a in inner.attribute for g in a.graphs)
+    return names
+
+
+def _evaluation_error(err: Exception, model: onnx.ModelProto,
+                      node: onnx.NodeProto | None) -> ComparisonError:
+    custom = sorted({f"{n.domain}::{n.op_type}" for n in model.graph.node
+                     if n.domain not in ("", "ai.onnx", "ai.onnx.ml")})
+    where = "" if node is None else f" (at node {node.name or node.op_type}, {node.op_type})"
+    return ComparisonError(
+        f"The graph cannot be evaluated on CPU (onnx.reference){where}.",
+        expected="operators that onnx.reference implements (standard ONNX domains)",
+        found=f"{type(err).__name__}: {first_sentence(str(err))}",
+        fix=(f"none on this machine: {', '.join(custom)} run only in ONNX Runtime, and "
+             "TensorRT's parser rejects them too, so no FP16 engine of this model exists to "
+             "compare; replace them with standard ONNX operators to compare FP16")
+        if custom else "report the operator named above to the workbench",
+        details=[line for line in str(err).splitlines() if line.strip()],
+    )
+
+
 _LOW_DTYPES = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
 
@@ -155,7 +269,7 @@ def _inference_batch_norm() -> type:
 
 
 def tensorrt_outputs(
-    model: onnx.ModelProto, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray],
+    model: onnx.ModelProto | Path, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray],
     precision: str = "fp16",
 ) -> tuple[dict[str, np.ndarray] | None, list[str]]:
     """The GPU hook: outputs of an FP16 TensorRT engine, or None where that cannot run.

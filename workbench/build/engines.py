@@ -32,6 +32,7 @@ __all__ = [
     "EngineArtifact",
     "EngineCard",
     "EngineLayerInfo",
+    "EngineTensorInfo",
     "card_path_for",
     "flavour_label",
     "refuse_existing_engine",
@@ -60,6 +61,36 @@ def flavour_label(flavour: str, version: str) -> str:
 
 
 @dataclass(frozen=True)
+class EngineTensorInfo:
+    """A tensor an engine layer reads or writes: its type (``FP32``, ``FP16``, ``INT64``…),
+    dimensions (-1 where dynamic) and TensorRT's memory format, where the source gives them."""
+
+    name: str
+    dtype: str = ""
+    shape: tuple[int, ...] = ()
+    format: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape),
+                "format": self.format}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | str) -> EngineTensorInfo:
+        if isinstance(data, str):  # cards written before types were recorded: names only
+            return cls(data)
+        return cls(str(data["name"]), str(data.get("dtype", "")),
+                   tuple(int(d) for d in data.get("shape", ())), str(data.get("format", "")))
+
+    def text(self) -> str:
+        """``FP16[-1,64]`` (or the name when the type is unknown)."""
+        dims = f"[{','.join(str(d) for d in self.shape)}]" if self.shape else ""
+        return f"{self.dtype}{dims}" if self.dtype else self.name
+
+
+FLOAT_TYPES = ("FP32", "TF32", "FP16", "BF16", "FP8", "FP4")
+
+
+@dataclass(frozen=True)
 class EngineLayerInfo:
     """One layer of a built engine (from EngineInspector, or the DETAILED build log)."""
 
@@ -67,19 +98,45 @@ class EngineLayerInfo:
     layer_type: str = ""
     tactic: str = ""
     onnx_nodes: tuple[str, ...] = ()
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
+    inputs: tuple[EngineTensorInfo, ...] = ()
+    outputs: tuple[EngineTensorInfo, ...] = ()
+
+    @property
+    def precision(self) -> str:
+        """The layer's precision from its tensors' types, TREx-style: ``FP16``, or
+        ``FP32→FP16`` where it reads one and writes another; '' when no type is known.
+
+        Float types win over integer ones (a Gather reads INT64 indices but runs in its
+        data's type); integer types show only where a layer has no float tensor.
+        """
+        ins, outs = _types(self.inputs), _types(self.outputs)
+        if not ins and not outs:
+            return ""
+        if not ins or not outs or ins == outs:
+            return "+".join(ins or outs)
+        return f"{'+'.join(ins)}→{'+'.join(outs)}"
+
+    def float_types(self) -> set[str]:
+        return {t.dtype for t in (*self.inputs, *self.outputs) if t.dtype in FLOAT_TYPES}
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "layer_type": self.layer_type, "tactic": self.tactic,
-                "onnx_nodes": list(self.onnx_nodes), "inputs": list(self.inputs),
-                "outputs": list(self.outputs)}
+                "onnx_nodes": list(self.onnx_nodes), "precision": self.precision,
+                "inputs": [t.to_dict() for t in self.inputs],
+                "outputs": [t.to_dict() for t in self.outputs]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EngineLayerInfo:
         return cls(str(data["name"]), str(data.get("layer_type", "")),
                    str(data.get("tactic", "")), tuple(data.get("onnx_nodes", ())),
-                   tuple(data.get("inputs", ())), tuple(data.get("outputs", ())))
+                   tuple(EngineTensorInfo.from_dict(t) for t in data.get("inputs", ())),
+                   tuple(EngineTensorInfo.from_dict(t) for t in data.get("outputs", ())))
+
+
+def _types(tensors: tuple[EngineTensorInfo, ...]) -> list[str]:
+    known = [t.dtype for t in tensors if t.dtype]
+    floats = [t for t in known if t in FLOAT_TYPES]
+    return list(dict.fromkeys(floats or known))
 
 
 @dataclass(frozen=True)

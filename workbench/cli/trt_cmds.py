@@ -16,7 +16,7 @@ from typing import Any
 from workbench.build.fields import FIELDS, FieldKind, SettingField
 from workbench.build.plan import GRAPH_CONVERSIONS
 from workbench.build.settings import BuildSettings, ShapeProfile
-from workbench.core.errors import BuildSettingsError
+from workbench.core.errors import BuildSettingsError, WorkbenchError
 
 __all__ = ["register", "settings_from_args"]
 
@@ -43,7 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     engine.add_argument("engine", help="the engine file (its card is ENGINE.json)")
     engine.add_argument("--json", action="store_true")
     engine.add_argument("--layers", action="store_true",
-                        help="list the engine layers and the ONNX nodes fused into each")
+                        help="list the engine layers: precision, type, the ONNX nodes fused "
+                        "into each, tensors")
+    engine.add_argument("--compare", metavar="ENGINE_B",
+                        help="compare with another saved engine, from both cards (no GPU)")
+    engine.add_argument("--graph", metavar="FILE",
+                        help="write the engine as a graph: FILE.svg (drawn), FILE.dot "
+                        "(graphviz) or FILE.onnx (opens in Netron)")
     engine.set_defaults(handler=run_engine)
 
     convert = subparsers.add_parser(
@@ -173,6 +179,13 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"saved {path} ({len(artifact.plan):,} bytes) and {card_path_for(path)}")
     print(f"built with {artifact.card.flavour_label} for {artifact.card.target_text()}; "
           f"plan SHA-256 {artifact.card.plan_sha256}")
+    settings = artifact.card.settings
+    if settings.precision != "fp32" and settings.keep_fp32 and artifact.card.layers:
+        from workbench.build.layer_report import check_keep_fp32
+
+        check = check_keep_fp32(artifact.card.layers, settings.keep_fp32)
+        print(check.text())
+        return 0 if check else 1
     return 0
 
 
@@ -180,6 +193,18 @@ def run_engine(args: argparse.Namespace) -> int:
     from workbench.backends.trt.engine import load_engine
 
     loaded = load_engine(args.engine)
+    if args.compare:
+        return _compare_engines(loaded, load_engine(args.compare), args.json)
+    if args.graph:
+        from workbench.build.engine_graph import write_engine_graph
+
+        if loaded.card is None:
+            raise WorkbenchError(f"{loaded.path.name} has no card: no layers to draw.",
+                                 expected=f"{loaded.card_path.name} beside the engine",
+                                 found="no card", fix="save engines with save_engine")
+        written = write_engine_graph(loaded.card, args.graph, title=loaded.path.name)
+        print(f"wrote {written} ({len(loaded.card.layers)} engine layers)")
+        return 0
     if args.json:
         print(json.dumps(loaded.to_dict(), indent=2))
         return 0
@@ -208,11 +233,34 @@ def run_engine(args: argparse.Namespace) -> int:
 
 
 def _print_layers(layers: Any) -> None:
-    width = max(len(layer.name) for layer in layers)
-    print(f"  {'#':>4}  {'engine layer':<{width}}  {'type':<16}  ONNX nodes fused into it")
+    from workbench.build.layer_report import precision_text
+
+    print(f"  precision map: {precision_text(layers) or 'no tensor types recorded'}")
+    print(f"  {'#':>4}  {'precision':<16}  {'type':<14}  ONNX nodes fused into it  "
+          "[engine layer]")
     for index, layer in enumerate(layers):
         nodes = ", ".join(layer.onnx_nodes) or "-"
-        print(f"  {index:>4}  {layer.name:<{width}}  {layer.layer_type:<16}  {nodes}")
+        print(f"  {index:>4}  {layer.precision or '-':<16}  {layer.layer_type:<14}  {nodes}  "
+              f"[{layer.name}]")
+
+
+def _compare_engines(a: Any, b: Any, as_json: bool) -> int:
+    import dataclasses
+
+    from workbench.build.engine_compare import compare_cards
+
+    for loaded in (a, b):
+        if loaded.card is None:
+            raise WorkbenchError(
+                f"{loaded.path.name} has no engine card: there is nothing to compare.",
+                expected=f"{loaded.card_path.name} beside the engine",
+                found="no card", fix="compare engines saved by the workbench (save_engine)")
+    comparison = compare_cards(a.card, b.card, str(a.path), str(b.path))
+    if as_json:
+        print(json.dumps(dataclasses.asdict(comparison), indent=2))
+    else:
+        print(comparison.text())
+    return 0
 
 
 def run_convert(args: argparse.Namespace) -> int:

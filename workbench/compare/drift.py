@@ -24,6 +24,7 @@ __all__ = [
     "FP16_MAX",
     "FP16_MIN_NORMAL",
     "FP16_MIN_SUBNORMAL",
+    "DriftAccumulator",
     "DriftReport",
     "GraphNode",
     "RangeIssue",
@@ -148,6 +149,39 @@ def compute_drift(
                 cand = np.asarray(candidate[tensor])
                 layers.append(_tensor_drift(len(layers), node, tensor, ref, cand, threshold))
     return finish_drift(nodes, layers, issues, threshold, graph_outputs)
+
+
+class DriftAccumulator:
+    """Per-layer drift built one tensor at a time: figures are kept, tensors are not.
+
+    Call :meth:`add` as each tensor pair is produced (in topological order), then drop the
+    arrays; :meth:`report` gives the same :class:`DriftReport` as :func:`compute_drift`
+    over the whole graph. Memory is a few numbers per tensor, whatever the graph's depth.
+    """
+
+    def __init__(self, threshold: float = DEFAULT_DRIFT_THRESHOLD,
+                 check_range: bool = True) -> None:
+        self.threshold = threshold
+        self.check_range = check_range
+        self._layers: list[TensorDrift] = []
+        self._issues: list[RangeIssue] = []
+
+    def add(self, node: GraphNode, tensor: str, reference: np.ndarray,
+            candidate: np.ndarray | None, issues: Sequence[RangeIssue] | None = None) -> None:
+        """Figures of one tensor (``candidate`` None: range findings only). ``issues``: its
+        :func:`range_issues`, when the caller took them already (on another thread)."""
+        ref = np.asarray(reference)
+        if self.check_range:
+            self._issues.extend(range_issues(node.name, tensor, ref) if issues is None
+                                else issues)
+        if candidate is not None and ref.dtype.kind in "fiu":
+            cand = np.asarray(candidate)
+            self._layers.append(
+                _tensor_drift(len(self._layers), node, tensor, ref, cand, self.threshold))
+
+    def report(self, nodes: Sequence[GraphNode], graph_outputs: Sequence[str] = ()
+               ) -> DriftReport:
+        return finish_drift(nodes, self._layers, self._issues, self.threshold, graph_outputs)
 
 
 def finish_drift(

@@ -265,13 +265,15 @@ def _min_threshold(values: np.ndarray, other_fails: np.ndarray, other_nan: np.nd
 
 def cosine_similarity(ref: np.ndarray, cand: np.ndarray) -> float | None:
     """Cosine of the angle between the two outputs (finite elements only); 1.0 if both zero."""
-    r = ref.astype(np.float64).ravel()
-    c = cand.astype(np.float64).ravel()
+    r = np.asarray(ref, dtype=np.float64).ravel()  # no copy when already float64
+    c = np.asarray(cand, dtype=np.float64).ravel()
     finite = np.isfinite(r) & np.isfinite(c)
     if not finite.any():
         return None
     r, c = r[finite], c[finite]
-    norm = float(np.linalg.norm(r) * np.linalg.norm(c))
+    # Plain reductions, not BLAS dot/norm: per-layer drift calls this for every tensor, and
+    # BLAS's thread pool costs more than the sums themselves on small tensors.
+    norm = float(np.sqrt(np.square(r).sum()) * np.sqrt(np.square(c).sum()))
     if norm == 0.0:
         return 1.0 if not r.any() and not c.any() else 0.0
-    return float(np.clip(np.dot(r, c) / norm, -1.0, 1.0))
+    return float(np.clip(np.multiply(r, c).sum() / norm, -1.0, 1.0))

@@ -39,6 +39,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *,
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.",
                                         suffix=".tmp", dir=target.parent)
         tmp = Path(tmp_name)
+        # mkstemp creates 0600; a saved engine or report is an ordinary file that follows
+        # the umask like any other the user writes (0644 under the usual 022)
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -53,6 +56,20 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *,
                 tmp.unlink()
     _fsync_dir(target.parent)
     return target
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux reports it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting; restored at once
+    os.umask(mask)
+    return mask
 
 
 def _remove_stale_temps(target: Path) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
+import numpy as np
 import onnx
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
@@ -24,6 +25,7 @@ __all__ = [
     "ModelFile",
     "ModelSource",
     "external_data_refs",
+    "external_weight",
     "load_model",
     "read_model_file",
 ]
@@ -140,6 +142,9 @@ def _check_not_empty(data: bytes, label: str) -> None:
 
 
 def _parse_proto(model_file: ModelFile) -> onnx.ModelProto:
+    # The UTF-8 check parses a twin of the whole message: done first, so that its copy of
+    # the model is gone before the real one exists (peak memory: bytes + one parse).
+    bad_text = _undecodable_text(model_file.data)
     model = onnx.ModelProto()
     try:
         model.ParseFromString(model_file.data)
@@ -151,7 +156,6 @@ def _parse_proto(model_file: ModelFile) -> onnx.ModelProto:
             fix="if the file was downloaded or copied, do it again (it looks truncated or "
             "corrupted); otherwise re-export it. " + _ONNX_HINT,
         ) from err
-    bad_text = _undecodable_text(model_file.data)
     if bad_text is not None:
         raise ModelLoadError(
             f"{model_file.label} is not a valid ONNX model: some names or other text "
@@ -395,3 +399,24 @@ def load_model_file(model_file: ModelFile, *, load_weights: bool = True) -> onnx
                 fix="copy the model's .data files again, next to the .onnx file",
             ) from err
     return model
+
+
+def external_weight(tensor: onnx.TensorProto, folder: Path, *, mapped: bool) -> np.ndarray:
+    """The values of one external initializer, read (or memory-mapped) from its file.
+
+    Memory-mapped arrays are read-only views of the data file: the page cache holds them,
+    not the process's own memory, and nothing is copied. Read arrays are private copies of
+    that one tensor (what a converter needs, one tensor at a time). The location must have
+    passed :func:`check_external_data` (as every model from :func:`load_model` has).
+    """
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type))
+    shape = tuple(int(d) for d in tensor.dims)
+    count = int(np.prod(shape, dtype=np.int64))
+    path = folder / info["location"]
+    offset = int(info.get("offset", "0"))
+    if count == 0:
+        return np.zeros(shape, dtype)
+    if mapped:
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    return np.fromfile(path, dtype=dtype, count=count, offset=offset).reshape(shape)

@@ -133,7 +133,8 @@ def convert_precision(model: onnx.ModelProto, precision: str = "fp16",
             "keep_fp32 names nodes that are not in the model.",
             expected="node names of this graph (not tensor names)",
             found=", ".join(unknown),
-            fix="list the node names with `trt-workbench inspect MODEL --layers`",
+            fix="list the node names in the panel's Model tab (the node table), or with "
+            "`trt-workbench inspect MODEL --layers`",
         )
     low = low_type_of(precision)
     converter = _Converter(copy, precision, low, frozenset(keep))

@@ -13,7 +13,7 @@ from workbench.app.tasks import Event, Task, TaskKind, TaskState, as_workbench_e
 from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
 from workbench.ui.common import ErrorBox, conversion_html, esc, note
-from workbench.ui.layers import layers_html
+from workbench.ui.layers import keep_check_html, layers_html
 from workbench.ui.logpane import LogPane
 from workbench.ui.settings_form import SettingsForm
 
@@ -203,15 +203,20 @@ class BuildTab:
 
     def _show_progress(self, job: BuildJob) -> None:
         self.progress.value = job.fraction
-        self.progress.description = f"{job.fraction:.0%}"
+        # a cancelled bar stays where it stopped, and says so instead of a percentage
+        self.progress.description = (str(job.state) if job.done
+                                     and job.state is not TaskState.DONE
+                                     else f"{job.fraction:.0%}")
         phase = esc(job.phase or "starting")
         lines = f"{job.log.total:,} log lines"
         if job.done:  # the last phase is history now: say how it ended, and where
             built = job.state is TaskState.DONE
             where = "" if built or not job.phase else f" (during: {phase})"
             ended = "built" if built else str(job.state)
+            winding = (" · TensorRT stops at its next step, in the background"
+                       if job.state is TaskState.CANCELLED and job.worker_alive else "")
             self.phase.value = (f"<small><b>{ended}</b> after {job.elapsed:.1f} s"
-                                f"{where} · {lines}</small>")
+                                f"{where} · {lines}{winding}</small>")
             return
         state = "cancelling…" if job.cancel_requested else job.state
         self.phase.value = (f"<small>{esc(state)} · phase: <b>{phase}</b> · "
@@ -236,6 +241,7 @@ class BuildTab:
         facts = [f"{len(artifact.plan) / 2**20:.2f} MiB in {elapsed:.1f} s", card.flavour_label,
                  card.target_text(), card.settings.precision,
                  f"plan SHA-256 {card.plan_sha256[:12]}…"]
-        return note("✔ Engine built: " + esc(" · ".join(facts))
-                    + " — save it in the Engines tab.", "ok") + conversion_html(
-                        getattr(artifact, "conversion", None)) + layers_html(card)
+        return (note("✔ Engine built: " + esc(" · ".join(facts))
+                     + " — save it in the Engines tab.", "ok")
+                + conversion_html(getattr(artifact, "conversion", None))
+                + keep_check_html(card) + layers_html(card))

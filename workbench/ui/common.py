@@ -16,6 +16,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.feeds.explain import first_sentence
 
 __all__ = [
+    "WRAP",
     "ErrorBox",
     "busy_while",
     "esc",
@@ -30,9 +31,13 @@ __all__ = [
 # tables need an ordinary one, or every wrapped line and table row is double-spaced.
 LINE = "line-height:1.45"
 
+# long tensor and layer names have no spaces: let them break anywhere rather than overflow
+WRAP = "overflow-wrap:anywhere;word-break:break-word;white-space:normal"
+_WRAP = WRAP
+
 _BOX_STYLE = (
     "border:1px solid #d9534f;border-left:6px solid #d9534f;background:#fdf3f2;"
-    "padding:6px 10px;margin:4px 0;border-radius:3px;font-size:13px;" + LINE
+    "padding:6px 10px;margin:4px 0;border-radius:3px;font-size:13px;" + LINE + ";" + _WRAP
 )
 
 
@@ -46,7 +51,7 @@ def esc(value: object) -> str:
 def note(text: str, kind: str = "info") -> str:
     """A one-line coloured note (HTML)."""
     colour = {"info": "#31708f", "ok": "#2e7d32", "warn": "#8a6d3b", "error": "#c62828"}[kind]
-    return f'<div style="color:{colour};margin:2px 0;{LINE}">{text}</div>'
+    return f'<div style="color:{colour};margin:2px 0;{LINE};{_WRAP}">{text}</div>'
 
 
 def conversion_html(conversion: Any) -> str:
@@ -98,25 +103,34 @@ def html_table(
     header: Sequence[str],
     rows: Iterable[Sequence[Any]],
     *,
-    raw_columns: Sequence[int] = (),
+    raw_columns: Iterable[int] = (),
     row_styles: Sequence[str] | None = None,
+    widths: Sequence[str] = (),
 ) -> str:
-    """A compact HTML table; cells are escaped except the ``raw_columns``."""
-    head = "".join(f"<th style='text-align:left;padding:2px 8px;white-space:nowrap'>{esc(h)}</th>"
-                   for h in header)
+    """A compact HTML table that fits its box: cells wrap (long names break anywhere)
+    instead of pushing columns off-screen. Cells are escaped except the ``raw_columns``;
+    ``widths`` (e.g. "30%") fixes column widths, for tables with long cells."""
+    raw = set(raw_columns)
+    head = "".join(
+        f"<th style='text-align:left;padding:2px 6px;vertical-align:bottom"
+        f"{';width:' + widths[i] if i < len(widths) else ''}'>{esc(h)}</th>"
+        for i, h in enumerate(header))
     body = []
     for index, row in enumerate(rows):
-        cells = "".join(
-            f"<td style='padding:1px 8px'>{cell if col in raw_columns else esc(cell)}</td>"
+        cells = "".join(  # short cell markup: a 50-row page must stay small HTML
+            f"<td style='padding:1px 6px'>{cell if col in raw else esc(cell)}</td>"
             for col, cell in enumerate(row)
         )
         style = row_styles[index] if row_styles and index < len(row_styles) else ""
         body.append(f"<tr style='{style}'>{cells}</tr>")
+    layout = "table-layout:fixed;width:100%;" if widths else "max-width:100%;"
+    # wrapping is inherited by the cells; vertical-align by the cells from the tbody
     return (
-        f"<table style='border-collapse:collapse;font-size:12px;font-family:monospace;{LINE}'>"
+        f"<table class='wb-table' style='border-collapse:collapse;font-size:12px;"
+        f"font-family:monospace;{layout}{LINE};{_WRAP}'>"
         + (f"<thead style='border-bottom:1px solid #999'><tr>{head}</tr></thead>"
            if any(header) else "")
-        + f"<tbody>{''.join(body)}</tbody></table>"
+        + f"<tbody style='vertical-align:top'>{''.join(body)}</tbody></table>"
     )
 
 
@@ -153,8 +167,23 @@ def busy_while(task: Task[Any], buttons: Sequence[widgets.Button], status: widge
     for button in buttons:
         button.disabled = task.busy
     if task.busy:
-        status.value = note(f"⏳ {esc(task.name)}…")
+        status.value = note(f"⏳ {esc(task.name)}…{_phase_text(task)}")
     elif task.state is TaskState.DONE:
         status.value = note(f"✔ {esc(task.name)}: done in {task.elapsed:.2f} s", "ok")
     elif task.state in (TaskState.FAILED, TaskState.CANCELLED):
         status.value = note(f"✘ {esc(task.name)} failed (see below)", "error")
+
+
+def _phase_text(task: Task[Any]) -> str:
+    """" · per-layer drift 120/780 · 12 s" with a bar, once the work takes a while."""
+    phase, progress = task.activity, task.steps
+    if task.elapsed < 1.0 and not phase:
+        return ""
+    text = f" {esc(phase)}" if phase else ""
+    bar = ""
+    if progress:
+        done, total = progress
+        text += f" {done}/{total}"
+        bar = (f" <progress class='wb-task-progress' value='{done}' max='{total}' "
+               "style='width:160px;vertical-align:middle'></progress>")
+    return f" ·{text} · {task.elapsed:.0f} s{bar}"

@@ -49,6 +49,7 @@ class LogPane:
         self._unsubscribe: Callable[[], None] | None = None
         self._timer: threading.Timer | None = None
         self.renders = 0
+        self._all_shown = 0
         self.severity = widgets.Dropdown(
             options=list(SEVERITIES), value="VERBOSE", description="show up to",
             layout=widgets.Layout(width="240px"),
@@ -121,6 +122,7 @@ class LogPane:
         with self._lock:
             self._lines.clear()
             self._lines.extend(records[-self.tail:])
+        self._all_shown = len(records)
         if self.show_all.value:
             self.full.value = "\n".join(r.format() for r in records)
             self.full.layout.display = ""
@@ -144,6 +146,8 @@ class LogPane:
         )
         self.view.value = self._frame(body)
         self.status.value = self._status_text(len(lines))
+        if self.show_all.value:
+            self.status.value = self._all_text()
 
     def _status_text(self, shown: int) -> str:
         bus = self._bus
@@ -154,6 +158,15 @@ class LogPane:
             f"<small>showing the last {shown:,} matching lines of {bus.total:,} "
             f"(kept: {len(bus):,}{dropped})</small>"
         )
+
+    def _all_text(self) -> str:
+        """The label while "Show all" is on: the whole kept log is in the text box."""
+        bus = self._bus
+        if bus is None:
+            return "<small>no log yet</small>"
+        dropped = f"; the {bus.dropped:,} oldest were dropped" if bus.dropped else ""
+        return (f"<small>showing all {self._all_shown:,} matching lines in the box below "
+                f"(of {bus.total:,} logged{dropped})</small>")
 
     @staticmethod
     def _frame(body: str, height: int = 260) -> str:

@@ -100,8 +100,11 @@ class RunTab:
     def _show_inputs(self, feeds: dict[str, Any]) -> None:
         rows = [(name, str(a.dtype), list(a.shape), _num(float(a.min()) if a.size else None),
                  _num(float(a.max()) if a.size else None)) for name, a in feeds.items()]
-        self.inputs.value = (f"<small>inputs from <b>{esc(self.session.input_source)}</b> "
-                             "(same seed, same values)</small>"
+        # only seeded feeds are reproducible from a number; a file's are what it holds
+        why = (" (same seed, same values)" if self.session.input_seed is not None
+               else " (the arrays as saved in it)")
+        self.inputs.value = (f"<small>inputs from <b>{esc(self.session.input_source)}</b>"
+                             f"{why}</small>"
                              + html_table(("input", "dtype", "shape", "min", "max"), rows))
 
     def start(self) -> Task | None:

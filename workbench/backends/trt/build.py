@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -90,13 +91,15 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     # child first (started only now that its external data is known to be safe), which
     # runs while the steps below do; the build waits for its verdict before parsing.
     probe = start_parser_probe(model_file)
+    scratch = contextlib.ExitStack()  # a converted model's temporary folder, if any
     try:
         inputs, outputs = graph_io_specs(model.graph)
         plan = make_plan(settings, info.build_features(), inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
-        network_source, conversion = _network_source(model_file, plan)
+        network_source, conversion = _network_source(model_file, plan, scratch)
         facts = build_facts(model, plan.settings, model_file.label)
     except BaseException:
+        scratch.close()
         if probe is not None:
             probe.cancel()
         raise
@@ -119,6 +122,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
             engine, kept = _build(network_source, label, plan, info, bus, on_progress, flag,
                                   probe, facts)
     finally:
+        scratch.close()
         if unsubscribe is not None:
             unsubscribe()
     onnx_sha256 = digest()
@@ -178,16 +182,30 @@ def _workbench_version() -> str:
     return __version__
 
 
-def _network_source(model_file: ModelFile, plan: BuildPlan
+def _network_source(model_file: ModelFile, plan: BuildPlan, scratch: contextlib.ExitStack,
                     ) -> tuple[list[tuple[bytes | None, Path | None]], ConversionReport | None]:
     """What the parser reads: the validated bytes (and the folder for external data), or
     converted graph bytes with the conversion's report. Parsing the bytes already read
-    avoids reading the file twice."""
+    avoids reading the file twice.
+
+    A model from a file is converted into a temporary folder (removed by ``scratch``) with
+    external data, its weights converted one at a time: the result may exceed 2 GiB, and no
+    copy of the model stays in memory while TensorRT builds."""
     if plan.conversion is None:
         return [(model_file.data, model_file.path)], None
     from workbench.transforms.precision import convert
 
-    full = load_model_file(model_file, load_weights=True)
+    if model_file.path is not None:
+        from workbench.transforms.external import staged_model, write_converted_model
+
+        folder = Path(scratch.enter_context(
+            tempfile.TemporaryDirectory(prefix="workbench-conv-")))
+        staged = scratch.enter_context(staged_model(model_file.path))
+        target, report = write_converted_model(
+            staged, plan.conversion.precision, plan.conversion.keep_fp32,
+            folder / "model.converted.onnx")
+        return [(target.read_bytes(), target)], report
+    full = load_model_file(model_file, load_weights=True)  # bytes in memory: under 2 GiB
     conversion = convert(full, plan.conversion.precision, plan.conversion.keep_fp32)
     del full
     return [(conversion.model.SerializeToString(), None)], conversion.report
@@ -249,7 +267,8 @@ def _parse(parser: Any, data: bytes | None, path: Path | None, label: str, logge
         f"TensorRT could not parse {label}.",
         expected="an ONNX graph whose every node TensorRT supports",
         found=f"{len(errors)} parser error(s); the first: {errors[0] if errors else '?'}",
-        fix=f"run `trt-workbench diagnose {label}` (or workbench.diagnose) for the failing "
+        fix=f"press Diagnose in the panel's Parse tab, or run `trt-workbench diagnose {label}` "
+        "(or workbench.diagnose), for the failing "
         "nodes, their causes and fixes",
         details=errors + logger.errors + stderr_lines,
     )
@@ -322,7 +341,8 @@ def _pin_fp32_layers(trt: ModuleType, network: Any, keep: tuple[str, ...]) -> No
             "Some keep-FP32 nodes match no TensorRT layer.",
             expected="names of ONNX nodes in this model (the parser names layers after them)",
             found=", ".join(missing),
-            fix="check the names with `trt-workbench inspect MODEL --layers`",
+            fix="check the names in the panel's Model tab (the node table), or with "
+            "`trt-workbench inspect MODEL --layers`",
         )
 
 

@@ -21,12 +21,13 @@ from workbench.build.engines import EngineCard, EngineLayerInfo, card_path_for, 
 from workbench.core.errors import EngineLoadError, WorkbenchError
 from workbench.core.logbus import LogBus
 
-__all__ = ["LoadedEngine", "load_engine"]
+__all__ = ["NO_GPU_VALIDITY", "LoadedEngine", "load_engine"]
 
 # First bytes of serialized plans: TensorRT-RTX writes "vtrt"; full TensorRT "ftrt" (and
 # "ptrt"-style variants for version-compatible plans). Checked loosely: *trt in 4 bytes.
 _PLAN_MAGIC_SUFFIX = b"trt"
 _RTX_SIZE_OFFSET = 16  # little-endian u64: the plan's total size, in the RTX header
+NO_GPU_VALIDITY = "cannot be checked without a GPU"
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,10 @@ def load_engine(path: str | Path, trust_host_code: bool = False) -> LoadedEngine
     info = compat.backend_info()
     validity, reasons = _header_validity(plan) if info.has("engine_validity") else (
         "unchecked", ())
+    if validity == "INVALID" and not info.gpu_present:
+        # RTX's header check answers INVALID on any machine without a GPU, for every plan
+        # (a malformed header was refused above): that is no verdict about this engine.
+        validity, reasons = "unchecked", (NO_GPU_VALIDITY,)
     mismatches = _mismatches(card, info, validity, reasons)
     header_version = _rtx_header_version(plan)
     if card is None and header_version and not info.version.startswith(header_version):
@@ -121,7 +126,8 @@ def _read_plan(path: Path) -> bytes:
             f"{path} is not a TensorRT engine.",
             expected="a plan written by build_serialized_network (starts with '…trt')",
             found=_describe_foreign(plan),
-            fix="build an engine from the model first (trt-workbench build MODEL -o ENGINE)",
+            fix="build an engine from the model first (the panel's Build button, then Save "
+            "engine in the Engines tab; or `trt-workbench build MODEL -o ENGINE`)",
         )
     if plan[:4] == b"vtrt":
         declared = int.from_bytes(plan[_RTX_SIZE_OFFSET:_RTX_SIZE_OFFSET + 8], "little")

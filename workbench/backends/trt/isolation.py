@@ -163,7 +163,8 @@ def _parser_crashed(label: str, signum: int, stderr: bytes) -> ModelLoadError:
         expected="a file TensorRT's parser can read (it may still report parser errors)",
         found=f"the parser process died with {name}",
         fix="the file is most likely corrupt: copy or re-export it and check it with "
-        "`trt-workbench inspect`; if it is a valid ONNX model, report the crash to NVIDIA "
+        "the panel's Model tab (or `trt-workbench inspect`); if it is a valid ONNX model, "
+        "report the crash to NVIDIA "
         "together with the file",
         details=tail,
     )

@@ -23,9 +23,17 @@ from typing import Any
 
 from workbench.core.logbus import SEVERITIES, LogBus
 
-__all__ = ["STDERR", "StderrCapture", "make_logger"]
+__all__ = ["NOISE", "STDERR", "StderrCapture", "make_logger"]
 
 _KEEP_ALWAYS = ("INTERNAL_ERROR", "ERROR")
+
+# Messages dropped from every bus, each with the reason it is noise here:
+# - TensorRT keeps the first ILogger given to a Builder as its process-wide "global" logger
+#   and warns when a later Builder gets another one. Each build and parse deliberately has
+#   its own logger (so two builds at once keep their logs apart); the builder still logs to
+#   the logger it was given, so the warning changes nothing and appeared in every build
+#   after the first.
+NOISE = ("logger passed into createInferBuilder differs",)
 
 
 def make_logger(trt: ModuleType, bus: LogBus, keep: Callable[[str, str], bool] | None = None
@@ -54,6 +62,8 @@ def _define_logger(trt: ModuleType) -> type:
 
         def log(self, severity: Any, msg: str) -> None:
             try:
+                if any(noise in msg for noise in NOISE):
+                    return
                 name = SEVERITIES[int(severity)]
                 if name in _KEEP_ALWAYS:
                     self.errors.append(msg)

@@ -18,7 +18,13 @@ from typing import Any
 
 __all__ = [
     "CancelFlag", "PhaseTracker", "ProgressEvent", "is_cancelled", "make_progress_monitor",
+    "phase_label",
 ]
+
+# TensorRT-RTX opens "Determining refit engines" inside "Computing profile costs" and does
+# most of the build's work (kernel generation) before its first step: with refit off the
+# name is wrong for most of every build, so the label shows the enclosing phase instead.
+REFIT_PHASES = frozenset({"Determining refit engines"})
 
 # threading.Event, or anything with is_set(), or a plain callable returning True to cancel.
 CancelFlag = Any
@@ -36,6 +42,11 @@ class ProgressEvent:
     steps: int  # steps ``phase`` announced
     fraction: float  # estimate of the whole build, 0..1
     time: float
+    path: tuple[tuple[str, int, int], ...] = ()  # open phases, outermost first (after it)
+
+    def label(self, hide: frozenset[str] = frozenset()) -> str:
+        """What is running now, for a status line: see :func:`phase_label`."""
+        return phase_label(self.path, hide) or self.phase
 
     def text(self) -> str:
         return f"{'  ' * self.depth}{self.phase} {self.step}/{self.steps}"
@@ -111,11 +122,25 @@ class PhaseTracker:
         if parent is None and kind != "phase_finish" and len(self._stack) > 1:
             parent = self._stack[-2].name if self._stack[-1] is phase else None
         event = ProgressEvent(kind, phase.name, parent, max(depth, 0), phase.done,
-                              phase.steps, self._fraction(), time.time())
+                              phase.steps, self._fraction(), time.time(),
+                              tuple((p.name, p.done, p.steps) for p in self._stack))
         try:
             self._on_event(event)
         except Exception:  # a view's bug must not break TensorRT's callback
             self.callback_errors += 1
+
+
+def phase_label(path: tuple[tuple[str, int, int], ...],
+                hide: frozenset[str] = frozenset()) -> str:
+    """The innermost open phase not in ``hide``, with its step: "Optimizing graph (12/30)".
+
+    A phase with one step says nothing with "0/1" and is shown by its name alone.
+    """
+    for name, done, steps in reversed(path):
+        if name in hide:
+            continue
+        return name if steps <= 1 else f"{name} ({min(done, steps)}/{steps})"
+    return ""
 
 
 def is_cancelled(cancel: CancelFlag) -> bool:

@@ -1,0 +1,188 @@
+"""Models in external-data form: the shape every large-model path of the workbench works on.
+
+A protobuf message cannot exceed 2 GiB, so a large model can only be handed around by path
+with its weights in separate files (``onnx.save(..., save_as_external_data=True)``). The
+functions here give every consumer (ONNX Runtime, the FP16 converter, onnx.reference) that
+form without ever serializing the weights: a model opened from a path keeps its external
+weights as references (read later, one tensor at a time); a model with large inline
+weights (a ``ModelProto`` in memory, or a file exported with inline weights) is written to
+a temporary folder with external data, which is removed when the ``with`` block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from workbench.inspection.loading import (
+    ModelSource,
+    external_data_refs,
+    external_weight,
+    load_model,
+    load_model_file,
+    read_model_file,
+)
+from workbench.transforms.conversion_report import ConversionReport
+
+__all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "staged_model",
+           "without_weights", "write_converted_model"]
+
+# Inline weights above this are moved to external data: converting or copying a proto that
+# holds them costs their size again per copy (and protobuf refuses more than 2 GiB).
+INLINE_LIMIT = 64 << 20
+# Initializers smaller than this stay inline (shapes, scalars, masks: cheap, and the
+# converter and evaluators read them from the proto).
+_SMALL_TENSOR = 1 << 16
+
+
+@dataclass(frozen=True)
+class StagedModel:
+    """A model whose large weights are external references (not loaded).
+
+    ``model`` is small whatever the model's size; ``folder`` is where its external data
+    lives (None when it has none); ``path`` an .onnx file ONNX Runtime can open (the
+    user's own file, or the temporary copy), or None for a small in-memory model.
+    """
+
+    model: onnx.ModelProto
+    folder: Path | None
+    path: Path | None
+    label: str
+
+
+def inline_weight_bytes(model: onnx.ModelProto) -> int:
+    """Bytes of initializer data held inside the proto (external references excluded)."""
+    return sum(len(t.raw_data) + 4 * (len(t.float_data) + len(t.int32_data))
+               + 8 * (len(t.int64_data) + len(t.double_data))
+               for t in model.graph.initializer if t.data_location != onnx.TensorProto.EXTERNAL)
+
+
+@contextlib.contextmanager
+def staged_model(source: ModelSource) -> Iterator[StagedModel]:
+    """The model of ``source`` with its large weights external; see the module docstring.
+
+    Raises:
+        ModelLoadError: as :func:`workbench.inspection.loading.load_model`.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        model_file = read_model_file(source)
+        model = load_model_file(model_file, load_weights=False)
+        folder, path, label = model_file.folder, model_file.path, model_file.label
+        del model_file
+    else:
+        model = load_model(source)
+        folder, path = None, None
+        label = model.graph.name if isinstance(source, onnx.ModelProto) else "<model bytes>"
+    if inline_weight_bytes(model) <= INLINE_LIMIT:
+        yield StagedModel(model, folder if external_data_refs(model) else None, path, label)
+        return
+    with tempfile.TemporaryDirectory(prefix="workbench-staged-") as tmp:
+        staged_path = Path(tmp) / "model.onnx"
+        staged = _write_external(model, staged_path, folder)
+        del model  # a model read from a file is ours: its inline copy of the weights goes
+        yield StagedModel(staged, Path(tmp), staged_path, label)
+
+
+def without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The graph of ``model`` with every initializer's data left out (names, types and
+    dims stay: what specs, shape inference and index ranges need). ``model`` is unchanged."""
+    if not inline_weight_bytes(model):
+        return model
+    bare = _shell(model)
+    bare.graph.initializer.extend(
+        t if _small(t) else onnx.TensorProto(name=t.name, data_type=t.data_type, dims=t.dims)
+        for t in model.graph.initializer)
+    return bare
+
+
+def _shell(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` without initializers."""
+    staged = onnx.ModelProto()
+    for name in ("ir_version", "producer_name", "producer_version", "domain",
+                 "model_version", "doc_string"):
+        setattr(staged, name, getattr(model, name))
+    staged.opset_import.extend(model.opset_import)
+    staged.metadata_props.extend(model.metadata_props)
+    staged.functions.extend(model.functions)
+    graph, source = staged.graph, model.graph
+    graph.name, graph.doc_string = source.name, source.doc_string
+    for field in ("node", "input", "output", "value_info", "sparse_initializer"):
+        getattr(graph, field).extend(getattr(source, field))
+    return staged
+
+
+def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> onnx.ModelProto:
+    """Write ``model`` to ``path`` with large initializers in ``<name>.data``; returns the
+    written proto (weights as references). ``model`` itself is not modified; its own
+    external data (in ``folder``) is copied over one tensor at a time."""
+    staged = _shell(model)
+    graph, source = staged.graph, model.graph
+    location = path.name + ".data"
+    offset = 0
+    with (path.parent / location).open("wb") as handle:
+        for tensor in source.initializer:
+            is_external = tensor.data_location == onnx.TensorProto.EXTERNAL
+            if not is_external and _small(tensor):
+                graph.initializer.append(tensor)
+                continue
+            data = (external_weight(tensor, folder or Path("."), mapped=True) if is_external
+                    else onnx.numpy_helper.to_array(tensor)).tobytes()
+            handle.write(data)
+            ref = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type,
+                                   dims=tensor.dims, data_location=onnx.TensorProto.EXTERNAL)
+            for key, value in (("location", location), ("offset", str(offset)),
+                               ("length", str(len(data)))):
+                ref.external_data.add(key=key, value=value)
+            offset += len(data)
+            del data
+            graph.initializer.append(ref)
+    path.write_bytes(staged.SerializeToString())  # small: the weights are in the .data file
+    return staged
+
+
+def _small(tensor: onnx.TensorProto) -> bool:
+    count = 1
+    for dim in tensor.dims:
+        count *= dim
+    return count < _SMALL_TENSOR // 4 or tensor.data_type == onnx.TensorProto.STRING
+
+
+def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterable[str],
+                          target: Path) -> tuple[Path, ConversionReport]:
+    """Write the graph conversion of ``staged`` to ``target`` (+ ``<name>.data``), converting
+    its external weights one tensor at a time: no copy of the model is held in memory, and
+    the result may exceed 2 GiB. Returns ``target`` and the conversion's report."""
+    from workbench.transforms.fp16 import convert_weight
+    from workbench.transforms.precision import convert
+
+    # external weights are references: the conversion changes their types only
+    conversion = convert(staged.model, precision, keep_fp32)
+    converted = conversion.model
+    fp32 = {t.name: t for t in staged.model.graph.initializer
+            if t.data_location == onnx.TensorProto.EXTERNAL}
+    location = target.name + ".data"
+    offset = 0
+    with (target.parent / location).open("wb") as handle:
+        for tensor in converted.graph.initializer:
+            if tensor.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            source = fp32[tensor.name]
+            values = external_weight(source, staged.folder or Path("."), mapped=False)
+            if tensor.data_type != source.data_type:
+                values = convert_weight(values, precision)
+            data = values.tobytes()
+            del values
+            handle.write(data)
+            del tensor.external_data[:]
+            for key, value in (("location", location), ("offset", str(offset)),
+                               ("length", str(len(data)))):
+                tensor.external_data.add(key=key, value=value)
+            offset += len(data)
+    target.write_bytes(converted.SerializeToString())
+    return target, conversion.report
