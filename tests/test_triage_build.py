@@ -101,9 +101,9 @@ def test_session_refuses_the_profile_and_the_build_tab_offers_the_suggestion(mod
     tab = BuildTab(session)
     session.load(models["detector"])
     tab.on_model(session.model)
-    job = session.start_build(OLD_SEED)  # refused in the job: the build tab shows why
-    assert job.join(60) and isinstance(job.error, BuildSettingsError)
-    assert "p2o.Add" in job.error.message and "sizes that run" in job.error.message
+    with pytest.raises(BuildSettingsError, match=r"p2o\.Add") as refused:
+        session.start_build(OLD_SEED)  # refused before a build starts
+    assert "sizes that run" in refused.value.message
     def settled() -> None:
         if tab.check_thread is not None:
             tab.check_thread.join(60)

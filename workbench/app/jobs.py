@@ -39,8 +39,6 @@ class BuildJob(Task["EngineArtifact"]):
         on_done: Called with the job once it has ended, whatever the outcome, before
             :meth:`join` / :meth:`wait` return.
         start: Start the thread immediately (default) or call :meth:`start` later.
-        precheck: Run first in the worker thread (the session runs the profile check);
-            what it raises fails the job like a build error.
 
     State goes ``IDLE`` → ``RUNNING`` → ``DONE`` | ``CANCELLED`` | ``FAILED``
     (:class:`~workbench.app.tasks.TaskState`). ``result`` holds the EngineArtifact,
@@ -59,8 +57,7 @@ class BuildJob(Task["EngineArtifact"]):
                  on_log: Callable[[LogRecord], None] | None = None,
                  on_progress: Callable[[ProgressEvent], None] | None = None,
                  on_done: Callable[[BuildJob], None] | None = None,
-                 start: bool = True,
-                 precheck: Callable[[], object] | None = None) -> None:
+                 start: bool = True) -> None:
         super().__init__("building the engine", TaskKind.BUILD,
                          on_change=self._changed, work=self._build)
         self.source = source
@@ -71,7 +68,6 @@ class BuildJob(Task["EngineArtifact"]):
         self.progress: list[ProgressEvent] = []
         self._on_progress = on_progress
         self._on_done = on_done
-        self._precheck = precheck
         self._lock = threading.Lock()
         self._closed = False  # the first of the worker and cancel() ends the job
         self._cancel_fraction = 0.0
@@ -152,9 +148,6 @@ class BuildJob(Task["EngineArtifact"]):
     def _build(self) -> EngineArtifact:
         from workbench.backends.trt.build import build_engine  # runs in the worker thread
 
-        if self._precheck is not None:  # e.g. the profile run: it fails the job, with why
-            self.log.push("INFO", "running the profile's shapes with ONNX Runtime", "workbench")
-            self._precheck()
         return build_engine(self.source, self.settings, on_log=self.log,
                             on_progress=self._progress, cancel=self.cancel_event)
 

@@ -326,10 +326,9 @@ class WorkbenchSession:
                 fix="wait for it, or press Cancel (session.cancel_build())",
             )
         self.settings = settings if settings is not None else self.default_settings()
-        settings = self.settings
-        # In the job's thread: a profile the model cannot run fails the build, with why
-        job = BuildJob(self.model_source(), settings, on_done=self._build_done, start=False,
-                       precheck=lambda: self.require_runnable_profiles(settings))
+        self.require_runnable_profiles(self.settings)
+        job = BuildJob(self.model_source(), self.settings, on_done=self._build_done,
+                       start=False)
         self.build_job = self.tasks[TaskKind.BUILD] = job
         self.events.emit(Event.BUILD, job)  # views attach to job.log before the first line
         job.start()
