@@ -11,7 +11,7 @@ import pytest
 from ui_support import make_panel, wait_until
 
 from sample_models.realistic import REALISTIC, realistic_model
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import BuildError
 from workbench.feeds.generator import FeedOptions
 
 
@@ -25,17 +25,17 @@ def test_every_panel_flow_on_the_realistic_corpus(tmp_path: Path, realistic, nam
     assert ("cannot parse" not in verdict) is entry.parses, verdict
     # Build with the default settings.
     panel.build.build_button.click()
-    try:
-        session.wait_build(120)
-    except WorkbenchError:  # a BuildError, or no build: the profile run refused it first
-        assert not entry.builds_with_defaults
+    if session.build_job is not None:  # else refused before it started (error shown)
+        try:
+            session.wait_build(120)
+        except BuildError:
+            assert not entry.builds_with_defaults
     wait_until(lambda: not panel.build.build_button.disabled or panel.build.error.value,
                what="the build to settle")
     if entry.builds_with_defaults:
         assert "Engine built" in panel.build.result.value, panel.build.error.value
-    else:  # TensorRT's words, or the profile run's refusal (node and sizes that run)
-        shown = panel.build.error.value
-        assert entry.build_error in shown or "sizes that run" in shown, shown
+    else:
+        assert entry.build_error in panel.build.error.value
     # Run with generated inputs: every input in range, every output finite.
     panel.run.generate_button.click()
     assert not panel.run.error.value
