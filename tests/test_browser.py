@@ -132,7 +132,6 @@ def save_screenshot(page: Any, out_dir: Path, target_in_docs: Path = SCREENSHOT,
 def test_panel_in_jupyterlab(browser_ready: None, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    started = time.monotonic()
     root = tmp_path / "root"
     root.mkdir()
     conv_chain(root / "conv_chain.onnx", layers=600, channels=32)
@@ -174,7 +173,6 @@ def test_panel_in_jupyterlab(browser_ready: None, tmp_path: Path) -> None:
         assert frame.locator("g.node").count() > 10
         explore_engines(page, tmp_path)
         browser.close()
-    assert time.monotonic() - started < 120
 
 
 def assert_layer_table_fits(page: Any) -> None:

@@ -136,3 +136,10 @@ def test_profile_range_is_enforced() -> None:
         validate_feeds(SPECS, {"a": np.zeros((9, 4), np.float32),
                                "b": np.zeros((9, 4), np.float32)},
                        {"a": ((1, 4), (8, 4))})
+
+
+def test_scalar_input_keeps_its_shape() -> None:
+    specs = (TensorSpec("sr", "int64", ()),)
+    checked = validate_feeds(specs, {"sr": np.array(16000, dtype=np.int64)})
+    assert checked["sr"].shape == ()
+    assert int(checked["sr"]) == 16000

@@ -144,14 +144,15 @@ def save_screenshot(page, out_dir: Path) -> Path:
 
 
 def test_cli_report_of_a_realistic_failure_says_why(realistic, tmp_path: Path) -> None:
-    """if_switch (corpus): parses, fails to build with the default profile; the report
-    carries TensorRT's error, and a comparison that cannot run says so instead of 'not run'."""
+    """if_switch (corpus): parses, but its default profile cannot run (the build is refused
+    before TensorRT, with sizes that do run); the report says why, and a comparison that
+    cannot run says so instead of 'not run'."""
     out = tmp_path / "if.html"
     assert main(["report", str(realistic("if_switch")), "-o", str(out), "--build",
                  "--compare"]) == 0
     text = out.read_text()
-    assert "Build <span class='bad'>failed</span>" in text
-    assert "spatial dimension of convolution" in text  # TensorRT's own words
+    assert "Build <span class='bad'>refused</span>" in text
+    assert "sr8k.stft_conv" in text and "use sizes that run" in text
     assert "No comparison in this session" not in text
     assert ("The comparison <span class='bad'>failed to run</span>" in text
             or "FP16 vs FP32" in text)

@@ -101,8 +101,9 @@ def test_session_refuses_the_profile_and_the_build_tab_offers_the_suggestion(mod
     tab = BuildTab(session)
     session.load(models["detector"])
     tab.on_model(session.model)
-    with pytest.raises(BuildSettingsError, match=r"p2o\.Add"):
-        session.start_build(OLD_SEED)
+    with pytest.raises(BuildSettingsError, match=r"p2o\.Add") as refused:
+        session.start_build(OLD_SEED)  # refused before a build starts
+    assert "sizes that run" in refused.value.message
     def settled() -> None:
         if tab.check_thread is not None:
             tab.check_thread.join(60)

@@ -10,7 +10,6 @@ module never loads it.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -172,14 +171,10 @@ class BuildJob(Task["EngineArtifact"]):
             self.error = as_workbench_error(err, self.name)
             self._failed(err)
             cancelled = isinstance(err, BuildCancelled)
-            self.state = TaskState.CANCELLED if cancelled else TaskState.FAILED
+            self._finish(TaskState.CANCELLED if cancelled else TaskState.FAILED)
         else:
-            self.result, self.state = result, TaskState.DONE
-        self.finished = time.time()
-        try:  # views update before waiters wake, as Task._run does
-            self._notify()
-        finally:
-            self._ended.set()
+            self.result = result
+            self._finish(TaskState.DONE)
 
     def _failed(self, err: BaseException) -> None:
         if self.error is not err:  # an unexpected bug: say so on the build's own log

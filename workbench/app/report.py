@@ -61,7 +61,7 @@ class ReportData:
     python_script: str
     build_state: str  # "not run", "running", "built", "failed", "cancelled"
     build_seconds: float | None
-    build_error: str
+    build_error: str  # why the build failed, or why it was refused before it started
     log: tuple[LogRecord, ...]
     artifact: Any  # EngineArtifact | None
     comparison: Any  # PrecisionReport | None
@@ -70,16 +70,17 @@ class ReportData:
     created: str
 
 
-def collect_report(session: Any) -> ReportData:
-    """A snapshot of ``session`` (a WorkbenchSession with a model loaded)."""
+def collect_report(session: Any, build_refused: str = "") -> ReportData:
+    """A snapshot of ``session`` (a WorkbenchSession with a model loaded); ``build_refused``
+    is the message of a build the session refused to start (e.g. profiles that cannot run)."""
     model = session.require_model()
     job = session.build_job
     settings = session.settings if session.settings is not None else session.default_settings()
     # Relative names only: the report is made to be shared.
     engine_name = f"{Path(model.label).stem}.engine"
     error = job.error if job is not None else None
-    state = "not run" if job is None else _BUILD_STATES.get(str(job.state.value),
-                                                            str(job.state.value))
+    state = ("refused" if build_refused else "not run") if job is None else \
+        _BUILD_STATES.get(str(job.state.value), str(job.state.value))
     return ReportData(
         label=model.label,
         summary=model.summary,
@@ -89,8 +90,8 @@ def collect_report(session: Any) -> ReportData:
         python_script=_rendering(reproduce.python_script, settings, model, engine_name),
         build_state=state,
         build_seconds=None if job is None else job.elapsed,
-        build_error=(error.message if isinstance(error, WorkbenchError)
-                     else str(error or "")),
+        build_error=build_refused or (error.message if isinstance(error, WorkbenchError)
+                                      else str(error or "")),
         log=tuple(job.log.records()) if job is not None else (),
         artifact=session.artifact,
         comparison=session.comparison,
@@ -114,14 +115,15 @@ def _rendering(render: Any, settings: Any, model: Any, engine_name: str) -> str:
         return f"(cannot render: {err.summary})"
 
 
-def write_report(session: Any, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def write_report(session: Any, path: str | os.PathLike[str], *, overwrite: bool = False,
+                 build_refused: str = "") -> Path:
     """Render the session's report and save it atomically; returns the path.
 
     Raises:
         WorkbenchError: no model is loaded, or the file exists and ``overwrite`` is False.
     """
     target = Path(path).expanduser()
-    text = render_report(collect_report(session))
+    text = render_report(collect_report(session, build_refused))
     try:
         write_atomic(target, text.encode("utf-8"), overwrite=overwrite)
     except FileExistsError as err:
@@ -206,7 +208,7 @@ def _log_html(data: ReportData) -> str:
     if data.build_state == "not run":
         return ("<p class='muted'>No build in this session. Build in the Build tab, or "
                 "<code>trt-workbench report MODEL --build</code>.</p>")
-    kind = {"built": "ok", "failed": "bad"}.get(data.build_state, "warn")
+    kind = {"built": "ok", "failed": "bad", "refused": "bad"}.get(data.build_state, "warn")
     seconds = f" in {data.build_seconds:.2f} s" if data.build_seconds is not None else ""
     head = f"<p>Build {verdict(data.build_state, kind)}{esc(seconds)}</p>"
     error = pre(data.build_error) if data.build_error else ""

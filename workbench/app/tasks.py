@@ -290,11 +290,16 @@ class Task(Generic[T]):
         else:
             self.result = result
             final = TaskState.DONE
+        self._finish(final)
+
+    def _finish(self, final: TaskState) -> None:
+        """End the run in ``final`` state: stop the clock, tell views, then wake waiters."""
         with self._beat:  # the heartbeat never announces a running task after it ended
             self.state = final
         self._stop_beat.set()
-        if self._beat_thread is not None:  # gone before anyone sees the task end
-            self._beat_thread.join()
+        beat = self._beat_thread
+        if beat is not None and beat is not threading.current_thread():
+            beat.join()  # gone before anyone sees the task end
         self.finished = time.time()
         # Views update before waiters wake, so a test that waits sees the final widgets.
         try:

@@ -254,8 +254,8 @@ def load_error(err: BaseException) -> ModelLoadError:
         "ONNX Runtime cannot load this model.",
         expected="a valid ONNX model that ONNX Runtime implements",
         found=first,
-        fix="open the model in the panel's Model tab (or `trt-workbench inspect MODEL`) to "
-        "check it; the message above is ONNX Runtime's own",
+        fix="check the model with the panel's Model tab (or `trt-workbench inspect MODEL`); "
+        "the message above is ONNX Runtime's own",
         details=details,
     )
 

@@ -197,4 +197,5 @@ def _check_one(
                 found=f"shape {list(value.shape)}",
                 fix="use a shape inside the profile, or rebuild with a wider profile",
             )
-    return np.ascontiguousarray(value)
+    # ascontiguousarray returns at least 1-d: a scalar input (a sample rate) would become [1]
+    return value if value.flags.c_contiguous else np.ascontiguousarray(value)

@@ -83,6 +83,7 @@ def _refuse_existing(path: str, overwrite: bool) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from workbench.app.report import write_report
     from workbench.app.session import WorkbenchSession
 
     _refuse_existing(args.output, args.overwrite)
@@ -90,19 +91,21 @@ def run_report(args: argparse.Namespace) -> int:
     session.load(args.model)
     report = session.diagnose()
     print(f"parse: {'parses' if report else 'fails'}", file=sys.stderr)
+    refused = ""
     if args.build:
-        session.start_build(_settings(args, args.log_level))
         try:
+            session.start_build(_settings(args, args.log_level))
             session.wait_build()
             print("build: built", file=sys.stderr)
-        except WorkbenchError as err:
+        except WorkbenchError as err:  # refused before it started, or failed
+            refused = err.message if session.build_job is None else ""
             print(f"build: {err.summary}", file=sys.stderr)
     if args.compare:
         task = session.start_compare()  # a task keeps its error for the report
         task.join()
         print("fp16: " + (f"not compared: {task.error.summary}" if task.error else
                           "pass" if task.result else "fail"), file=sys.stderr)
-    path = session.report(args.output, overwrite=args.overwrite)
+    path = write_report(session, args.output, overwrite=args.overwrite, build_refused=refused)
     session.close()
     print(f"wrote {path}")
     return 0
