@@ -151,3 +151,12 @@ def test_seed_profile_of_a_static_input_is_its_shape() -> None:
 
     profile = seed_profile(TensorSpec("x", "float32", (2, 3)))
     assert profile.min == profile.opt == profile.max == (2, 3)
+
+
+def test_seeding_starts_where_the_graph_can_run() -> None:
+    from workbench.build.settings import seed_profile
+
+    spec = TensorSpec("input", "float32", ("batch", "samples"))
+    raised = seed_profile(spec, {"samples": 64})
+    assert (raised.min, raised.opt, raised.max) == ((1, 64), (1, 64), (8, 64))
+    assert seed_profile(spec, {"samples": 8}).opt == (1, 16)  # already long enough

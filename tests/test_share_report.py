@@ -143,13 +143,22 @@ def save_screenshot(page, out_dir: Path) -> Path:
     return target
 
 
-def test_cli_report_of_a_realistic_failure_says_why(realistic, tmp_path: Path) -> None:
-    """if_switch (corpus): parses, but its default profile cannot run (the build is refused
-    before TensorRT, with sizes that do run); the report says why, and a comparison that
-    cannot run says so instead of 'not run'."""
-    out = tmp_path / "if.html"
-    assert main(["report", str(realistic("if_switch")), "-o", str(out), "--build",
-                 "--compare"]) == 0
+def test_report_of_a_realistic_failure_says_why(realistic, tmp_path: Path) -> None:
+    """if_switch (corpus) parses, but a profile shorter than its Conv window cannot run (the
+    build is refused before TensorRT, with sizes that do run); the report says why, and a
+    comparison that cannot run says so instead of 'not run'."""
+    from workbench.app.report import write_report
+    from workbench.build.settings import BuildSettings, default_profiles
+
+    session = WorkbenchSession(work_dir=tmp_path, engines_dir=tmp_path)
+    model = session.load(realistic("if_switch"))
+    # seeded without the graph's minimums (samples 1/16/64), as the default once was
+    short = BuildSettings(profiles=(default_profiles(model.summary.inputs),))
+    with pytest.raises(WorkbenchError) as refused:
+        session.start_build(short)
+    session.set_feed_options(session.feed_options.__class__(dims={"samples": 16}))
+    assert session.start_compare().join(60)  # fails to run: the report says so
+    out = write_report(session, tmp_path / "if.html", build_refused=refused.value.message)
     text = out.read_text()
     assert "Build <span class='bad'>refused</span>" in text
     assert "sr8k.stft_conv" in text and "use sizes that run" in text

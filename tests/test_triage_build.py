@@ -57,9 +57,18 @@ def test_shape_constraint_build_failure_is_explained_by_node_and_profile(models)
     assert "NVIDIA" not in message and "internal error" not in message.split("|")[0].lower()
 
 
+def _too_short(path) -> workbench.BuildSettings:
+    """The profile seeded without the graph's minimums (samples 1/16/64: shorter than the
+    Conv window), which TensorRT cannot build: what the default was before it was raised."""
+    from workbench.build.settings import default_profiles
+
+    inputs = workbench.inspect_model(path).inputs
+    return workbench.BuildSettings(profiles=(default_profiles(inputs),))
+
+
 def test_control_flow_failure_names_the_if_and_the_input_that_decides_it(models) -> None:
     with pytest.raises(BuildError) as info:
-        workbench.build_engine(models["if_switch"])  # samples 1/16/64: shorter than a window
+        workbench.build_engine(models["if_switch"], _too_short(models["if_switch"]))
     message = info.value.message
     assert "then_branch of If 'sample_rate_switch'" in message
     assert "input_values={'sr': 16000}" in message
@@ -85,7 +94,8 @@ def test_profile_check_runs_both_branches_of_the_if(models) -> None:
 
 
 def test_reduce_build_failure_keeps_the_failing_if(models, tmp_path) -> None:
-    result = workbench.reduce_build_failure(models["if_switch"], tmp_path / "reduced.onnx")
+    result = workbench.reduce_build_failure(models["if_switch"], tmp_path / "reduced.onnx",
+                                            _too_short(models["if_switch"]))
     assert result.path.is_file() and "sample_rate_switch" in result.node_names
     assert len(result.node_indices) < result.original_node_count
     assert "sr16k.stft_conv" in result.error

@@ -39,9 +39,20 @@ class BuildArea(SessionCore):
         if self.model is None:
             return build_settings
         try:
-            return build_settings.resolved(self.model.summary.inputs)
+            return build_settings.resolved(self.model.summary.inputs, self.dim_minimums())
         except WorkbenchError:
             return build_settings  # e.g. unknown rank: the form explains it
+
+    def dim_minimums(self) -> dict[str, int]:
+        """Smallest size the graph accepts per symbolic dim (Conv/Pool windows), so default
+        profiles and generated inputs start where the model can run (cached per model)."""
+        from workbench.inspection.input_roles import minimum_sizes
+        from workbench.inspection.loading import load_model
+
+        if self._dim_minimums is None:
+            model = load_model(self.model_source(), load_weights=False)
+            self._dim_minimums = minimum_sizes(model)
+        return self._dim_minimums
 
     def start_build(self, settings: BuildSettings | None = None) -> BuildJob:
         """Start a background build; returns the BuildJob (log bus, progress, cancel).

@@ -104,6 +104,7 @@ class SessionCore:
         self.outputs: RunResult | None = None
         self.comparison: PrecisionReport | None = None
         self._profile_checks: dict[tuple[Any, ...], ProfileCheck] = {}  # by profiles
+        self._dim_minimums: dict[str, int] | None = None  # see BuildArea.dim_minimums
         self.keep_search: KeepSearchResult | None = None
         self.derived: dict[str, Path] = {}  # "folded"/"reduced" -> file written
         self.reduction: ReduceResult | None = None

@@ -201,11 +201,13 @@ class BuildSettings:
 
     # -- validation against a model -------------------------------------------------------
 
-    def resolved(self, inputs: Sequence[TensorSpec]) -> BuildSettings:
-        """These settings with default profiles filled in, validated against ``inputs``."""
+    def resolved(self, inputs: Sequence[TensorSpec],
+                 minimums: Mapping[str, int] | None = None) -> BuildSettings:
+        """These settings with default profiles filled in, validated against ``inputs``
+        (``minimums``: the smallest size the graph accepts per symbolic dim)."""
         settings = self
         if not self.profiles and any(spec.is_dynamic for spec in inputs):
-            settings = replace(self, profiles=(default_profiles(inputs),))
+            settings = replace(self, profiles=(default_profiles(inputs, minimums),))
         settings.validate(inputs)
         return settings
 
@@ -407,16 +409,19 @@ def _check_shape(index: int, shape: ShapeProfile, spec: TensorSpec) -> None:
             )
 
 
-def default_profiles(inputs: Sequence[TensorSpec]) -> Profile:
+def default_profiles(inputs: Sequence[TensorSpec],
+                     minimums: Mapping[str, int] | None = None) -> Profile:
     """One profile for every dynamic input, seeded by :func:`seed_profile` (module doc)."""
-    return tuple(seed_profile(spec) for spec in inputs if spec.is_dynamic)
+    return tuple(seed_profile(spec, minimums) for spec in inputs if spec.is_dynamic)
 
 
-def seed_profile(spec: TensorSpec) -> ShapeProfile:
+def seed_profile(spec: TensorSpec, minimums: Mapping[str, int] | None = None) -> ShapeProfile:
     """The seeded min/opt/max shapes of one input (the rule in the module doc).
 
     Static inputs get their own shape three times. The feed generator uses ``.opt`` for the
-    sizes of symbolic dims, so profiles and sample inputs agree.
+    sizes of symbolic dims, so profiles and sample inputs agree. ``minimums`` raises a
+    symbolic dim to the smallest size the graph accepts (a Conv kernel of 64 over
+    ``samples``: min 1 would be a profile the model cannot run).
 
     Raises:
         BuildSettingsError: the input has no declared rank.
@@ -434,7 +439,16 @@ def seed_profile(spec: TensorSpec) -> ShapeProfile:
                    else SPATIAL_SEED if axis in spatial and not _is_fixed(dim)
                    else triple for axis, (dim, triple) in enumerate(zip(spec.shape, triples,
                                                                          strict=True))]
+    if minimums:
+        triples = [_at_least(triple, minimums.get(dim)) if isinstance(dim, str) else triple
+                   for dim, triple in zip(spec.shape, triples, strict=True)]
     return ShapeProfile(spec.name, *(tuple(t[i] for t in triples) for i in range(3)))
+
+
+def _at_least(triple: tuple[int, int, int], low: int | None) -> tuple[int, int, int]:
+    if low is None:
+        return triple
+    return max(triple[0], low), max(triple[1], low), max(triple[2], low)
 
 
 def _is_fixed(dim: object) -> bool:

@@ -20,7 +20,7 @@ from onnx import numpy_helper
 
 from workbench.inspection.protos import graph_io_specs
 
-__all__ = ["InputRole", "input_roles", "minimum_dim_sizes"]
+__all__ = ["InputRole", "input_roles", "minimum_dim_sizes", "minimum_sizes"]
 
 # Ops whose output holds the same values as their first input (rearranged or retyped).
 _PASS_THROUGH = frozenset({
@@ -152,6 +152,11 @@ _SAME_AXES = frozenset({
 })
 _WINDOWED = frozenset({"Conv", "ConvInteger", "MaxPool", "AveragePool", "LpPool",
                        "QLinearConv"})
+
+
+def minimum_sizes(model: onnx.ModelProto) -> dict[str, int]:
+    """:func:`minimum_dim_sizes` without the reasons: what profile seeding raises dims to."""
+    return {dim: size for dim, (size, _why) in minimum_dim_sizes(model).items()}
 
 
 def minimum_dim_sizes(model: onnx.ModelProto) -> dict[str, tuple[int, str]]:

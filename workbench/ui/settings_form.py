@@ -95,7 +95,9 @@ class ProfileEditor:
         self.box = widgets.VBox()
         self.reset_button = widgets.Button(description="Reset profile", icon="undo",
                                            tooltip="seed again from the symbolic dims")
-        self.reset_button.on_click(lambda _b: self.seed(self.inputs))
+        # Reset goes back to the profile the session seeded (it knows the graph's minimums)
+        self._seeded: tuple[ShapeProfile, ...] = ()
+        self.reset_button.on_click(lambda _b: self.seed(self.inputs, self._seeded))
         self.widget = widgets.VBox([widgets.HTML(
             "<b>Optimization profile</b> <small style='color:#666'>min / opt / max shapes "
             "of each dynamic input, as 1x3x224x224 (trtexec --minShapes/--optShapes/"
@@ -104,6 +106,8 @@ class ProfileEditor:
 
     def seed(self, inputs: Sequence[TensorSpec], profile: Sequence[ShapeProfile] = ()) -> None:
         """Rows for the dynamic inputs, filled from ``profile`` or the symbolic dims."""
+        if tuple(inputs) != self.inputs or profile:
+            self._seeded = tuple(profile)
         self.inputs = tuple(inputs)
         try:
             shapes = tuple(profile) or default_profiles(self.inputs)

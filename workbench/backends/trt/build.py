@@ -47,6 +47,7 @@ from workbench.core.errors import BuildCancelled, BuildError, BuildSettingsError
 from workbench.core.fileio import write_atomic
 from workbench.core.logbus import LogBus, LogRecord
 from workbench.inspection.control_flow import control_flow
+from workbench.inspection.input_roles import minimum_sizes
 from workbench.inspection.loading import (
     ModelFile,
     ModelSource,
@@ -94,7 +95,10 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     scratch = contextlib.ExitStack()  # a converted model's temporary folder, if any
     try:
         inputs, outputs = graph_io_specs(model.graph)
-        plan = make_plan(settings, info.build_features(), inputs)
+        # default profiles start where the graph can run (a Conv window over a time axis),
+        # as the session's default settings do
+        plan = make_plan(settings.resolved(inputs, minimum_sizes(model)),
+                         info.build_features(), inputs)
         # a one-item list the build pops, so no frame here keeps the model bytes alive
         network_source, conversion = _network_source(model_file, plan, scratch)
         facts = build_facts(model, plan.settings, model_file.label)
