@@ -84,18 +84,7 @@ def evaluate_fp16(
                 names = [o.name for o in model.graph.output]
                 results = dict(zip(names, evaluator.run(None, dict(feeds)), strict=True))
     except Exception as err:  # the reference runtime raises plain Python errors per op
-        custom = sorted({f"{n.domain}::{n.op_type}" for n in model.graph.node
-                         if n.domain not in ("", "ai.onnx", "ai.onnx.ml")})
-        raise ComparisonError(
-            "The reduced-precision graph cannot be evaluated on CPU (onnx.reference).",
-            expected="operators that onnx.reference implements (standard ONNX domains)",
-            found=f"{type(err).__name__}: {first_sentence(str(err))}",
-            fix=(f"none on this machine: {', '.join(custom)} run only in ONNX Runtime, and "
-                 "TensorRT's parser rejects them too, so no FP16 engine of this model exists to "
-                 "compare; replace them with standard ONNX operators to compare FP16")
-            if custom else "report the operator named above to the workbench",
-            details=[line for line in str(err).splitlines() if line.strip()],
-        ) from err
+        raise _evaluation_error(err, model, None) from err
     return {name: np.asarray(v) for name, v in results.items()}
 
 
