@@ -52,7 +52,7 @@ BUDGETS = {"run": 1.5, "compare": 2.5, "compare-layers": 3.0}  # peak RSS / weig
 DIMS = {"batch": 1, "sequence": 32}
 
 WORKER = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[3])
 step, model = sys.argv[1], sys.argv[2]
 dims = json.loads(sys.argv[4])
@@ -96,17 +96,7 @@ else:
     from workbench.app.precision import compare_precision
     compare_precision(model, per_layer=step == "compare-layers", backend="numpy", dims=dims)
 wall = time.perf_counter() - start
-def peak_rss():
-    # VmHWM is this process's own peak; ru_maxrss also counts the parent's RSS at fork
-    # time (Linux keeps it across exec), which a parent that built a model in memory inflates
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+from bench.peak_rss import peak_rss  # ROOT is on sys.path in both workers
 rss = peak_rss()
 print("RESULT " + json.dumps({"wall": wall, "rss": rss}))
 """

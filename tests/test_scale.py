@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIGMEM_LOCK = Path("/tmp/bigmem.lock")  # the shared machine's rule: > 4 GB runs one at a time
 
 WORKER = r"""
-import json, resource, sys
+import json, sys
 from workbench.app.session import WorkbenchSession
 from workbench.app.run import run_model
 from workbench.app.precision import compare_precision
@@ -65,17 +65,7 @@ else:
                                dims=dims)
     out["passed"] = report.passed
     out["layers"] = len(report.drift.layers) if report.drift else 0
-def peak_rss():
-    # VmHWM is this process's own peak; ru_maxrss also counts the parent's RSS at fork
-    # time (Linux keeps it across exec), which a parent that built a model in memory inflates
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+from bench.peak_rss import peak_rss  # ROOT is on sys.path in both workers
 out["rss"] = peak_rss()
 print("RESULT " + json.dumps(out))
 """
