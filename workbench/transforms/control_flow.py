@@ -17,7 +17,21 @@ from onnx import helper, numpy_helper
 
 from workbench.core.errors import ModelLoadError
 
-__all__ = ["freeze_input_values", "inline_if"]
+__all__ = ["freeze_input_values", "graph_input", "inline_if"]
+
+
+def graph_input(inputs: Mapping[str, onnx.ValueInfoProto], name: str, what: str
+                ) -> onnx.ValueInfoProto:
+    """The graph input ``name`` whose ``what`` ("value", "shape") is to be frozen; a clear
+    error naming the inputs there are when the model has no such input."""
+    if name not in inputs:
+        raise ModelLoadError(
+            f"Cannot freeze the {what} of {name!r}: the model has no such input.",
+            expected="one of " + ", ".join(sorted(inputs)),
+            found=repr(name),
+            fix="use the input names that workbench.inspect_model(model) lists",
+        )
+    return inputs[name]
 
 
 def freeze_input_values(model: onnx.ModelProto, values: Mapping[str, object]
@@ -27,13 +41,7 @@ def freeze_input_values(model: onnx.ModelProto, values: Mapping[str, object]
     inputs = {i.name: i for i in model.graph.input}
     frozen = []
     for name, value in values.items():
-        if name not in inputs:
-            raise ModelLoadError(
-                f"Cannot freeze the value of {name!r}: the model has no such input.",
-                expected="one of " + ", ".join(sorted(inputs)),
-                found=repr(name), fix="use the input names that inspect_model lists",
-            )
-        tensor_type = inputs[name].type.tensor_type
+        tensor_type = graph_input(inputs, name, "value").type.tensor_type
         try:
             dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
             array = np.asarray(value, dtype=dtype)

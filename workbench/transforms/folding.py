@@ -25,7 +25,7 @@ from onnx.reference import ReferenceEvaluator
 from workbench.core.errors import ModelLoadError, WorkbenchError
 from workbench.core.fileio import write_atomic
 from workbench.inspection.loading import ModelSource, load_model
-from workbench.transforms.control_flow import freeze_input_values, inline_if
+from workbench.transforms.control_flow import freeze_input_values, graph_input, inline_if
 from workbench.transforms.subgraph import inferred_value_infos
 
 __all__ = ["FoldResult", "fold_constants"]
@@ -118,14 +118,7 @@ def _freeze_inputs(
     inputs = {i.name: i for i in model.graph.input}
     frozen = []
     for name, shape in shapes.items():
-        if name not in inputs:
-            raise ModelLoadError(
-                f"Cannot freeze the shape of {name!r}: the model has no such input.",
-                expected="one of " + ", ".join(sorted(inputs)),
-                found=repr(name),
-                fix="use the input names that workbench.inspect_model(model) lists",
-            )
-        dims = inputs[name].type.tensor_type.shape.dim
+        dims = graph_input(inputs, name, "shape").type.tensor_type.shape.dim
         wanted = tuple(int(d) for d in shape)
         if len(dims) != len(wanted) or any(d < 1 for d in wanted):
             raise ModelLoadError(
