@@ -74,6 +74,9 @@ _EXPORTS: dict[str, str] = {
     "explain_build_failure": "workbench.triage.diagnosis",
     "PrecisionReport": "workbench.app.precision",
     "find_keep_list": "workbench.app.keep_search",
+    "verify_mask_clamp": "workbench.app.mask_fix",
+    "MaskFixResult": "workbench.app.mask_fix",
+    "clamp_mask_constants": "workbench.transforms.mask_clamp",
     "convert_precision": "workbench.transforms.fp16",
     # sharing: bug bundles and model-zoo triage (session.report() writes the HTML report)
     "make_bundle": "workbench.app.bundle",
@@ -106,6 +109,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     from workbench.app.bundle import make_bundle  # noqa: F401
     from workbench.app.jobs import BuildJob  # noqa: F401
     from workbench.app.keep_search import find_keep_list  # noqa: F401
+    from workbench.app.mask_fix import MaskFixResult, verify_mask_clamp  # noqa: F401
     from workbench.app.precision import PrecisionReport, compare_precision  # noqa: F401
     from workbench.app.profile_check import check_profiles  # noqa: F401
     from workbench.app.session import WorkbenchSession  # noqa: F401
@@ -146,5 +150,6 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     from workbench.inspection.summary import ModelSummary, NodeInfo, inspect_model  # noqa: F401
     from workbench.transforms.folding import fold_constants  # noqa: F401
     from workbench.transforms.fp16 import convert_precision  # noqa: F401
+    from workbench.transforms.mask_clamp import clamp_mask_constants  # noqa: F401
     from workbench.triage.diagnosis import ParseReport, explain_build_failure  # noqa: F401
     from workbench.ui.panel import Workbench  # noqa: F401

@@ -32,9 +32,11 @@ from workbench.feeds.inputs import load_inputs
 from workbench.inspection.loading import ModelSource
 from workbench.transforms.external import staged_model
 from workbench.transforms.fp16 import ConversionReport, missing_nodes
+from workbench.transforms.mask_clamp import SAFE_MASK_VALUE, MaskConstant, find_mask_constants
 from workbench.transforms.naming import name_nodes
 
-__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision"]
+__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision",
+           "model_feeds_for"]
 
 SUPPORTED = ("fp16", "bf16")
 
@@ -55,6 +57,8 @@ class PrecisionReport:
     notes: tuple[str, ...] = ()
     conversion: ConversionReport | None = None
     inconclusive: tuple[Uninformative, ...] = ()
+    # finfo.min mask constants the optional mask fix would clamp (verify_mask_clamp)
+    mask_constants: tuple[MaskConstant, ...] = ()
     reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
     candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
@@ -106,6 +110,19 @@ class PrecisionReport:
         return tuple(lines)
 
     @property
+    def mask_fix_offer(self) -> str:
+        """The optional mask fix, in words, with the calls that apply and verify it."""
+        if not self.mask_constants:
+            return ""
+        names = ", ".join(c.tensor for c in self.mask_constants[:4])
+        more = " ..." if len(self.mask_constants) > 4 else ""
+        return (f"optional fix: clamp the attention-mask constant(s) {names}{more} "
+                f"(finfo.min) to -{SAFE_MASK_VALUE:g}, which {self.precision.upper()} holds "
+                "exactly; apply and verify with the Compare tab's 'Clamp mask constants and "
+                "re-run', session.clamp_masks(), verify_mask_clamp(model, out_path=...) or "
+                "trt-workbench compare MODEL --clamp-masks OUT.onnx")
+
+    @property
     def suggested_keep_fp32(self) -> tuple[str, ...]:
         """Nodes to pass back as ``keep_fp32`` (already including the current ones)."""
         if self.drift is None:
@@ -121,6 +138,7 @@ class PrecisionReport:
         lines = [
             f"{self.precision.upper()} vs FP32 for {self.model}: " + self.verdict,
             *("  " + line for line in self.findings),
+            *(["  " + self.mask_fix_offer] if self.mask_constants else []),
             f"  candidate numbers from: {self.path}",
             f"  tolerances: {self.outputs.tolerances.describe()}",
             *("  " + o.summary() for o in self.outputs.outputs),
@@ -143,6 +161,8 @@ class PrecisionReport:
             "findings": list(self.findings), "keep_fp32": list(self.keep_fp32),
             "first_bad_node": self.first_bad_node,
             "first_nonfinite_node": self.first_nonfinite_node,
+            "mask_constants": [c.to_dict() for c in self.mask_constants],
+            "mask_fix_offer": self.mask_fix_offer,
             "suggested_keep_fp32": list(self.suggested_keep_fp32),
             "inputs": [spec.to_dict() for spec in self.inputs], "seed": self.seed,
             "timings": dict(self.timings), "notes": list(self.notes),
@@ -218,8 +238,9 @@ def compare_precision(
     with staged_model(source) as staged:
         model = _named_nodes(staged.model)  # weights stay on disk: the graph only
         keep = _check_keep(model, keep_fp32)
-        feeds = _feeds(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
+        feeds = model_feeds_for(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
         output_names = [o.name for o in model.graph.output]
+        mask_constants = find_mask_constants(model, staged.folder)
         # ONNX Runtime from the path: it reads external weights itself, and its memory is
         # given back before the reduced-precision side loads any.
         if on_progress is not None:
@@ -258,6 +279,7 @@ def compare_precision(
         inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
         conversion=conversion_report, inconclusive=uninformative_outputs(ref_out, report),
+        mask_constants=mask_constants,
         reference_outputs=ref_out, candidate_outputs=cand_out,
     )
 
@@ -329,12 +351,13 @@ def _check_keep(model: onnx.ModelProto, keep_fp32: Iterable[str]) -> tuple[str, 
     return keep
 
 
-def _feeds(
+def model_feeds_for(
     model: onnx.ModelProto,
     inputs: Mapping[str, np.ndarray] | str | Path | None,
     seed: int,
     options: FeedOptions,
 ) -> dict[str, np.ndarray]:
+    """The feeds a comparison uses: ``inputs`` (a dict or an ``.npz``), else generated."""
     if inputs is None:
         return model_feeds(model, seed=seed, options=options)
     if isinstance(inputs, (str, Path)):

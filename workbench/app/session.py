@@ -52,6 +52,7 @@ from workbench.feeds.generator import FeedOptions, FeedPlanRow
 if TYPE_CHECKING:
     from workbench.app.bundle import BundleResult
     from workbench.app.keep_search import KeepSearchResult
+    from workbench.app.mask_fix import MaskFixResult
     from workbench.app.precision import PrecisionReport
     from workbench.compare.tolerances import Tolerances
 
@@ -155,7 +156,7 @@ class WorkbenchSession(BuildArea):
         """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift."""
         from workbench.app.precision import compare_precision
 
-        feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
+        feeds = self._compare_feeds()
         self.comparison = report = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
             tolerances=tolerances, dims=self.feed_options.dims,
@@ -179,7 +180,7 @@ class WorkbenchSession(BuildArea):
         from workbench.app.keep_search import find_keep_list
 
         self._keep_cancel.clear()
-        feeds = self.inputs if self.input_seed is None and self.inputs is not None else None
+        feeds = self._compare_feeds()
         last = self.comparison
         start = last if (last is not None and not last.keep_fp32 and last.drift is not None
                          and last.precision == precision) else None
@@ -201,6 +202,44 @@ class WorkbenchSession(BuildArea):
         """Carry a keep list to the build settings (``Event.USE_KEEP_FP32``; the Build tab
         shows it)."""
         self.events.emit(Event.USE_KEEP_FP32, (tuple(keep_fp32), precision))
+
+    def clamp_masks(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+                    keep_fp32: tuple[str, ...] = (), seed: int = 0) -> MaskFixResult:
+        """The optional mask fix, verified: the model's ``finfo.min`` mask constants clamped
+        to -1e4 in a new file (``derived["masks-clamped"]``), then FP32 before vs after and
+        the comparison of the clamped model, on the inputs :meth:`compare` uses.
+        :meth:`use_clamped_model` opens the file."""
+        from workbench.app.mask_fix import verify_mask_clamp
+
+        out_path = self._derived_path("masks-clamped")
+        self.mask_fix = result = verify_mask_clamp(
+            self.model_source(), precision, inputs=self._compare_feeds(), keep_fp32=keep_fp32,
+            seed=seed, tolerances=tolerances, dims=self.feed_options.dims,
+            int_ranges=self.feed_options.int_ranges, out_path=out_path)
+        self.derived["masks-clamped"] = out_path
+        return result
+
+    def start_clamp_masks(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+                          keep_fp32: tuple[str, ...] = (), seed: int = 0
+                          ) -> Task[MaskFixResult]:
+        return self._start(TaskKind.MASK_FIX, "clamping mask constants and re-running",
+                           lambda: self.clamp_masks(precision, tolerances, keep_fp32, seed))
+
+    def use_clamped_model(self) -> Task[LoadedModel]:
+        """Open the model :meth:`clamp_masks` wrote as the current model (the original
+        file stays as it was)."""
+        path = self.derived.get("masks-clamped")
+        if path is None:
+            raise WorkbenchError("No clamped model to open yet.",
+                                 expected="a finished clamp_masks()",
+                                 found="none in this session for the current model",
+                                 fix="run session.clamp_masks() (or press 'Clamp mask "
+                                 "constants and re-run') first")
+        return self.start_load(path, label=path.name)
+
+    def _compare_feeds(self) -> dict[str, np.ndarray] | None:
+        """Feeds set by hand (an .npz upload or edited values); None: generated per seed."""
+        return self.inputs if self.input_seed is None and self.inputs is not None else None
 
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:

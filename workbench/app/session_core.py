@@ -27,6 +27,7 @@ from workbench.feeds.generator import FeedOptions
 if TYPE_CHECKING:
     from workbench.app.jobs import BuildJob
     from workbench.app.keep_search import KeepSearchResult
+    from workbench.app.mask_fix import MaskFixResult
     from workbench.app.precision import PrecisionReport
     from workbench.backends.trt.engine import LoadedEngine
     from workbench.backends.trt.reduce import ReduceResult
@@ -106,7 +107,8 @@ class SessionCore:
         self._profile_checks: dict[tuple[Any, ...], ProfileCheck] = {}  # by profiles
         self._dim_minimums: dict[str, int] | None = None  # see BuildArea.dim_minimums
         self.keep_search: KeepSearchResult | None = None
-        self.derived: dict[str, Path] = {}  # "folded"/"reduced" -> file written
+        self.mask_fix: MaskFixResult | None = None
+        self.derived: dict[str, Path] = {}  # "folded"/"reduced"/"masks-clamped" -> file
         self.reduction: ReduceResult | None = None
         self.loaded_engine: LoadedEngine | None = None  # from the last reload
 

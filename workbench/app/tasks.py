@@ -60,6 +60,7 @@ class TaskKind(Choice):
     RUN = "run"
     COMPARE = "compare"
     KEEP_SEARCH = "keep_search"
+    MASK_FIX = "mask_fix"  # clamping mask constants, verified by re-running
     SHARE = "share"  # the session report or a bug bundle
     ENGINES = "engines"  # saving or checking a large plan
 

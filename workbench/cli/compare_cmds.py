@@ -63,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--find-keep", action="store_true",
                          help="when it fails, search a verified, 1-minimal keep-FP32 list "
                          "(at most 10 re-runs) and print the build command that uses it")
+    compare.add_argument("--clamp-masks", metavar="OUT.onnx",
+                         help="write a copy with the finfo.min attention-mask constants at "
+                         "-1e4 (FP16 holds it) and verify it: FP32 before vs after, then "
+                         "this comparison again on the copy")
+    compare.add_argument("--overwrite", action="store_true",
+                         help="replace an existing --clamp-masks file")
     compare.set_defaults(handler=_compare)
 
 
@@ -200,6 +206,10 @@ def _compare(args: argparse.Namespace) -> int:
     from workbench.app.precision import compare_precision
     from workbench.compare.tolerances import Tolerance, Tolerances
 
+    if args.clamp_masks and Path(args.clamp_masks).exists() and not args.overwrite:
+        raise WorkbenchError(f"Not writing the clamped model: {args.clamp_masks} exists.",
+                             expected="a new file for --clamp-masks", found=args.clamp_masks,
+                             fix="choose another name, or pass --overwrite")
     tolerances = None
     if args.atol is not None or args.rtol is not None:
         preset = Tolerances.preset(args.precision)
@@ -213,14 +223,19 @@ def _compare(args: argparse.Namespace) -> int:
         dims=_dims(args.dim), int_ranges=_ranges(args.range),
     )
     found = _find_keep(args, report, tolerances) if args.find_keep else None
+    fixed = _clamp_masks(args, tolerances) if args.clamp_masks else None
     if args.json:
         data = report.to_dict()
         if found is not None:
             data["keep_search"] = found.to_dict()
+        if fixed is not None:
+            data["mask_fix"] = fixed.to_dict()
         json.dump(data, sys.stdout, indent=2)
         print()
         return 0 if report.passed else 1
     print(report.summary())
+    if fixed is not None:
+        print(fixed.summary())
     if found is not None:
         print(found.summary())
         if found.verified and found.keep_fp32:
@@ -238,3 +253,12 @@ def _find_keep(args: argparse.Namespace, report: Any, tolerances: Any) -> Any:
     start = report if not args.keep_fp32 and report.drift is not None else None
     return find_keep_list(args.model, args.precision, inputs=args.inputs, seed=args.seed,
                           tolerances=tolerances, dims=_dims(args.dim), start=start)
+
+
+def _clamp_masks(args: argparse.Namespace, tolerances: Any) -> Any:
+    from workbench.app.mask_fix import verify_mask_clamp
+
+    return verify_mask_clamp(args.model, args.precision, inputs=args.inputs,
+                             keep_fp32=args.keep_fp32, seed=args.seed, tolerances=tolerances,
+                             dims=_dims(args.dim), int_ranges=_ranges(args.range),
+                             out_path=args.clamp_masks, overwrite=args.overwrite)

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["SENTINEL_MAGNITUDE", "BenignSaturation", "find_benign_saturations"]
+__all__ = ["SENTINEL_MAGNITUDE", "BenignSaturation", "consumers_of", "find_benign_saturations",
+           "masking_sinks"]
 
 SENTINEL_MAGNITUDE = 1e30
 _SINKS = frozenset({
@@ -90,10 +91,7 @@ def find_benign_saturations(
         graph_outputs: Tensors the model returns (a sentinel returned to the user is not
             only masking).
     """
-    consumers: dict[str, list[tuple[_Node, int]]] = {}
-    for node in nodes:
-        for slot, name in enumerate(node.inputs):
-            consumers.setdefault(name, []).append((node, slot))
+    consumers = consumers_of(nodes)
     # a sink that went wrong on these inputs (NaN, or a Softmax over a fully masked row
     # that FP16's rounding of the sentinel no longer makes uniform) ends the benign reading
     broken = {layer.node for layer in layers
@@ -103,14 +101,23 @@ def find_benign_saturations(
     for tensor, (producer, extreme) in overflow.items():
         if extreme < SENTINEL_MAGNITUDE:
             continue
-        sinks = _masking_sinks(tensor, consumers, returned)
+        sinks = masking_sinks(tensor, consumers, returned)
         if sinks and not broken.intersection(sinks):
             found[tensor] = BenignSaturation(tensor, producer, extreme, tuple(sinks))
     return found
 
 
-def _masking_sinks(tensor: str, consumers: Mapping[str, list[tuple[_Node, int]]],
-                   returned: set[str]) -> list[str] | None:
+def consumers_of(nodes: Iterable[_Node]) -> dict[str, list[tuple[_Node, int]]]:
+    """tensor -> the (node, input slot) pairs that read it."""
+    consumers: dict[str, list[tuple[_Node, int]]] = {}
+    for node in nodes:
+        for slot, name in enumerate(node.inputs):
+            consumers.setdefault(name, []).append((node, slot))
+    return consumers
+
+
+def masking_sinks(tensor: str, consumers: Mapping[str, Sequence[tuple[_Node, int]]],
+                  returned: set[str]) -> list[str] | None:
     """The sinks every path from ``tensor`` ends in, or None if one path does something else."""
     sinks: list[str] = []
     seen: set[str] = set()

@@ -29,8 +29,9 @@ from workbench.inspection.loading import (
     read_model_file,
 )
 from workbench.transforms.conversion_report import ConversionReport
+from workbench.transforms.folding import refuse_existing, save_model_atomic
 
-__all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "staged_model",
+__all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "save_staged", "staged_model",
            "without_weights", "write_converted_model"]
 
 # Inline weights above this are moved to external data: converting or copying a proto that
@@ -186,3 +187,28 @@ def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterab
             offset += len(data)
     target.write_bytes(converted.SerializeToString())
     return target, conversion.report
+
+
+def save_staged(model: onnx.ModelProto, folder: Path | None, target: Path, *,
+                overwrite: bool = False) -> Path:
+    """Write a staged model (or a rewrite of one) to ``target``: one file when its weights
+    are inline and small, else ``target`` + ``<name>.data`` with the external weights (read
+    from ``folder``) copied one tensor at a time. Existing files are refused unless
+    ``overwrite``; a data file the model reads from is refused even then.
+
+    Raises:
+        WorkbenchError: ``target`` or its data file exists, or cannot be written.
+    """
+    target = Path(target).expanduser().resolve()
+    if not external_data_refs(model) and inline_weight_bytes(model) <= INLINE_LIMIT:
+        return save_model_atomic(model, target, overwrite=overwrite)
+    data = target.parent / (target.name + ".data")
+    sources = {(folder or Path(".")).resolve() / ref.location
+               for ref in external_data_refs(model)}
+    if data.resolve() in sources:  # writing it would destroy the weights being copied
+        overwrite = False
+    if not overwrite:
+        refuse_existing(target)
+        refuse_existing(data)
+    _write_external(model, target, folder)
+    return target

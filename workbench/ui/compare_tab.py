@@ -23,6 +23,7 @@ from workbench.ui.common import (
 )
 from workbench.ui.feed_controls import FeedControls
 from workbench.ui.keep_search_view import KeepSearchView
+from workbench.ui.mask_fix_view import MaskFixView
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
 
@@ -138,6 +139,9 @@ class CompareTab:
         self.error = ErrorBox()
         self.search = KeepSearchView(session, lambda: str(self.precision.value), self.tolerances,
                                      lambda: int(self.seed.value))
+        self.mask_fix = MaskFixView(session, lambda: {
+            "precision": str(self.precision.value), "tolerances": self.tolerances(),
+            "keep_fp32": self.keep_list(), "seed": int(self.seed.value)})
         self.precision.observe(self._on_precision, "value")
         self.run_button.on_click(lambda _b: self.start())
         self.keep_button.on_click(lambda _b: self.keep_and_rerun())
@@ -146,7 +150,7 @@ class CompareTab:
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
             widgets.HBox([self.keep, self.seed]), self.feed_controls.widget,
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
-            self.search.widget, self.results,
+            self.search.widget, self.mask_fix.widget, self.results,
         ])
 
     def on_model(self, model: LoadedModel | None) -> None:
@@ -161,6 +165,7 @@ class CompareTab:
         self.run_button.disabled = model is None
         self.keep_button.disabled = True
         self.search.on_model(model)
+        self.mask_fix.on_model(model)
 
     def _on_precision(self, change: dict[str, Any]) -> None:
         self.preset.value = change["new"]
@@ -242,6 +247,7 @@ class CompareTab:
             show_png(self.drift_plot, b"")
         self.results.layout.display = ""
         self._offer_keep(report)
+        self.mask_fix.on_report(report)
 
     def _offer_keep(self, report: Any) -> None:
         """Name the nodes the keep-FP32 button would add, and enable it only then."""

@@ -1,0 +1,175 @@
+"""Clamp attention-mask sentinels to a value FP16 holds: the standard rewrite for masks.
+
+Exporters write the "masked" value of an additive attention mask as ``finfo(float32).min``
+(-3.4e38). FP16 cannot hold it: the conversion saturates it to -65504, two stacked masks
+then overflow to -inf, and a row whose keys are all masked turns to NaN or to noise. The
+rewrite older BERT code used, and what Hugging Face recommends for FP16, is a finite
+sentinel: -10000. ``exp(-10000)`` is exactly 0 in every precision, so partly masked rows
+keep their meaning; 2 × 10000 still fits FP16, so stacked masks stay finite.
+
+Only constants whose *every* use ends in a masking sink (Softmax, Reduce/Arg Max/Min,
+comparisons, ``Where`` conditions; :func:`workbench.compare.saturation.masking_sinks`) are
+touched, and only their elements of magnitude >= 1e30 (or ±inf): a constant that is also
+added to an activation, returned, or used elsewhere is left alone. The model passed in is
+never modified. The constants looked at are the main graph's initializers (inline, or
+small ones in external data when its ``folder`` is given; a clamped one is then stored
+inline) and its ``Constant`` / ``ConstantOfShape`` nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from workbench.compare.drift import GraphNode
+from workbench.compare.saturation import SENTINEL_MAGNITUDE, consumers_of, masking_sinks
+from workbench.inspection.loading import external_weight
+
+__all__ = ["SAFE_MASK_VALUE", "MaskClamp", "MaskConstant", "clamp_mask_constants",
+           "find_mask_constants"]
+
+# exp(-1e4) underflows to 0 in FP16/BF16/FP32; 2e4 (a causal plus a padding mask) < 65504
+SAFE_MASK_VALUE = 1e4
+_SMALL = 1 << 14  # elements: masks are scalars or [seq, seq] tables; weights are not read
+_FLOATS = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+           onnx.TensorProto.BFLOAT16}
+
+
+@dataclass(frozen=True)
+class MaskConstant:
+    """One constant holding attention-mask sentinels."""
+
+    tensor: str
+    node: str  # the Constant / ConstantOfShape node, or "" for an initializer
+    count: int  # elements of magnitude >= 1e30 (or ±inf)
+    extreme: float  # the largest magnitude among them
+    sinks: tuple[str, ...]  # the masking nodes its paths end in
+
+    def describe(self) -> str:
+        where = f"node {self.node}" if self.node else "initializer"
+        return (f"{self.tensor} ({where}): {self.count} value(s) of magnitude "
+                f"{self.extreme:.3g}, used only by {', '.join(self.sinks[:3])}"
+                + (" ..." if len(self.sinks) > 3 else ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tensor": self.tensor, "node": self.node, "count": self.count,
+                "extreme": self.extreme, "sinks": list(self.sinks)}
+
+
+@dataclass(frozen=True)
+class MaskClamp:
+    """What :func:`clamp_mask_constants` rewrote."""
+
+    value: float
+    constants: tuple[MaskConstant, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.constants)
+
+    def describe(self) -> str:
+        if not self.constants:
+            return "no attention-mask constant beyond the FP16 range"
+        names = ", ".join(c.tensor for c in self.constants[:4])
+        more = " ..." if len(self.constants) > 4 else ""
+        return (f"clamped {sum(c.count for c in self.constants)} mask value(s) in "
+                f"{names}{more} to ±{self.value:g}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "constants": [c.to_dict() for c in self.constants]}
+
+
+def find_mask_constants(model: onnx.ModelProto, folder: Path | None = None
+                        ) -> tuple[MaskConstant, ...]:
+    """The graph's constants that hold mask sentinels and reach only masking sinks
+    (``folder``: where the model's external data lives, if it has any)."""
+    nodes = [GraphNode(n.name, n.op_type, tuple(n.input), tuple(n.output))
+             for n in model.graph.node]
+    consumers = consumers_of(nodes)
+    returned = {o.name for o in model.graph.output}
+    found = []
+    for tensor, node, values in _constants(model.graph, folder):
+        hits = _sentinels(values)
+        if not hits.any():
+            continue
+        sinks = masking_sinks(tensor, consumers, returned)
+        if sinks:
+            extreme = float(np.abs(values[hits].astype(np.float64)).max())
+            found.append(MaskConstant(tensor, node, int(hits.sum()), extreme, tuple(sinks)))
+    return tuple(found)
+
+
+def clamp_mask_constants(model: onnx.ModelProto, value: float = SAFE_MASK_VALUE,
+                         folder: Path | None = None) -> tuple[onnx.ModelProto, MaskClamp]:
+    """A copy of ``model`` whose mask sentinels are ``±value`` (sign kept); ``model`` is
+    unchanged. Returns the copy (``model`` itself when there is nothing to clamp)."""
+    if not 0 < value <= 65504:
+        raise ValueError(f"mask value {value!r}: a magnitude in (0, 65504] (FP16 holds it)")
+    found = find_mask_constants(model, folder)
+    if not found:
+        return model, MaskClamp(value, ())
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    targets = {c.tensor for c in found}
+    for tensor, _node, values in _constants(copy.graph, folder, write=True):
+        if tensor in targets:
+            hits = _sentinels(values)
+            values[hits] = np.sign(values[hits]) * value
+    return copy, MaskClamp(value, found)
+
+
+def _sentinels(values: np.ndarray) -> np.ndarray:
+    wide = values.astype(np.float64)
+    return np.isinf(wide) | (np.abs(wide) >= SENTINEL_MAGNITUDE)
+
+
+def _constants(graph: onnx.GraphProto, folder: Path | None, write: bool = False
+               ) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(tensor, node, values) of every small floating constant of ``graph``.
+
+    With ``write``, changes made to ``values`` by the caller are stored back into the graph
+    (inline) once the caller moves on to the next item."""
+    for index, init in enumerate(graph.initializer):
+        values = _initializer_values(init, folder)
+        if values is not None:
+            yield init.name, "", values
+            if write:
+                graph.initializer[index].CopyFrom(_tensor(values, init))
+    for node in graph.node:
+        if node.op_type not in ("Constant", "ConstantOfShape") or node.domain not in (
+                "", "ai.onnx"):
+            continue
+        for attr in node.attribute:
+            if attr.name == "value" and attr.t.data_type in _FLOATS:
+                values = numpy_helper.to_array(attr.t).copy()
+                yield node.output[0], node.name, values
+                if write:
+                    attr.t.CopyFrom(_tensor(values, attr.t))
+            elif attr.name == "value_float":
+                values = np.array(attr.f, np.float32)
+                yield node.output[0], node.name, values
+                if write:
+                    attr.f = float(values)
+
+
+def _initializer_values(init: onnx.TensorProto, folder: Path | None) -> np.ndarray | None:
+    if init.data_type not in _FLOATS:
+        return None
+    if init.data_location != onnx.TensorProto.EXTERNAL:
+        return numpy_helper.to_array(init).copy()
+    if folder is None or int(np.prod(init.dims, dtype=np.int64)) > _SMALL:
+        return None
+    return np.array(external_weight(init, folder, mapped=False))
+
+
+def _tensor(values: np.ndarray, like: onnx.TensorProto) -> onnx.TensorProto:
+    if like.data_type == onnx.TensorProto.BFLOAT16:  # NumPy has no bfloat16 of its own
+        return onnx.helper.make_tensor(like.name, like.data_type, values.shape,
+                                       values.astype(np.float32).ravel().tolist())
+    return numpy_helper.from_array(values, like.name)
