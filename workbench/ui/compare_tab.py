@@ -132,16 +132,17 @@ class CompareTab:
         self.drift_plot = widgets.Image(format="png", layout={"display": "none"})
         self.drift = widgets.HTML()
         self.script = widgets.Textarea(layout={"width": "100%", "height": "90px"})
+        self.mask_fix = MaskFixView(session, lambda: {
+            "precision": str(self.precision.value), "tolerances": self.tolerances(),
+            "keep_fp32": self.keep_list(), "seed": int(self.seed.value)})
         self.results = widgets.VBox([
-            self.verdict, self.table, self.plots, widgets.HTML("<b>Per-layer drift</b>"),
-            self.drift, self.drift_plot, widgets.HTML("<b>The same in Python</b>"), self.script,
+            self.verdict, self.mask_fix.widget, self.table, self.plots,
+            widgets.HTML("<b>Per-layer drift</b>"), self.drift, self.drift_plot,
+            widgets.HTML("<b>The same in Python</b>"), self.script,
         ], layout={"display": "none"})  # headings without content until the first run
         self.error = ErrorBox()
         self.search = KeepSearchView(session, lambda: str(self.precision.value), self.tolerances,
                                      lambda: int(self.seed.value))
-        self.mask_fix = MaskFixView(session, lambda: {
-            "precision": str(self.precision.value), "tolerances": self.tolerances(),
-            "keep_fp32": self.keep_list(), "seed": int(self.seed.value)})
         self.precision.observe(self._on_precision, "value")
         self.run_button.on_click(lambda _b: self.start())
         self.keep_button.on_click(lambda _b: self.keep_and_rerun())
@@ -150,11 +151,11 @@ class CompareTab:
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
             widgets.HBox([self.keep, self.seed]), self.feed_controls.widget,
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
-            self.search.widget, self.mask_fix.widget, self.results,
+            self.search.widget, self.results,
         ])
 
     def on_model(self, model: LoadedModel | None) -> None:
-        for w in (self.verdict, self.table, self.drift, self.script):
+        for w in (self.verdict, self.table, self.drift, self.script, self.status):
             w.value = ""
         show_png(self.plots, b"")
         show_png(self.drift_plot, b"")
