@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from sample_models.fp16_cases import CASES, attention_feeds, masked_attention  # noqa: E402
 from workbench.app.keep_search import AUTOCAST_DATA_MAX, find_keep_list  # noqa: E402
+from workbench.app.mask_fix import verify_mask_clamp  # noqa: E402
 from workbench.app.precision import compare_precision  # noqa: E402
 from workbench.inspection.loading import load_model  # noqa: E402
 
@@ -59,6 +60,8 @@ def _models(folder: Path, ladder: int) -> list[Model]:
     ]
     found += [(name, lambda _f, make=make: make(), None) for name, make in CASES.items()]
     found += [("masked_attention", lambda _f: masked_attention(), attention_feeds()),
+              ("mask_fully_masked_row", lambda _f: masked_attention(),
+               attention_feeds(fully_masked_row=True)),
               ("mask_then_overflow", lambda _f: masked_attention(True), attention_feeds())]
     try:
         from sample_models import realistic
@@ -111,11 +114,14 @@ def main() -> int:
     warnings.simplefilter("ignore")  # onnxconverter-common warns per clamped weight
     folder = Path(tempfile.mkdtemp(prefix="fp16-advice-"))
     head = (f"{'model':<24}{'verdict':<13}{'alarm':>6}{'old':>5}{'benign':>7}{'keep':>5}"
-            f"{'trials':>7}{'search s':>9}{'AutoCast':>9}{'auto_mixed':>22}{'auto s':>8}")
+            f"{'trials':>7}{'search s':>9}{'AutoCast':>9}{'auto_mixed':>22}{'auto s':>8}"
+            f"  {'mask fix (after)':<30}")
     print(head)
     alarms = old_alarms = autocast_alarms = passing = weights = 0
     sizes = {"workbench": 0, "AutoCast rules": 0, "auto_mixed": 0}
     seconds = {"workbench": 0.0, "auto_mixed": 0.0}
+    mask_fixes: dict[str, int] = {}
+    mask_seconds = 0.0
     for name, make, feeds in _models(folder, args.ladder):
         model = make(folder)
         feeds = feeds if feeds is not None else _feeds(model)
@@ -136,9 +142,15 @@ def main() -> int:
         auto, auto_s = ("-", 0.0)
         if not args.no_auto:
             auto, auto_s = _auto_mixed(model, feeds)
+        mask = "-"
+        if report.mask_constants:  # the optional fix, applied and verified by re-running
+            fixed = verify_mask_clamp(model, inputs=feeds, backend="numpy")
+            mask = f"{fixed.status} ({fixed.after.verdict})"
+            mask_fixes[fixed.status] = mask_fixes.get(fixed.status, 0) + 1
+            mask_seconds += fixed.seconds
         print(f"{name:<24}{report.verdict:<13}{int(advice):>6}{int(old):>5}"
               f"{len(report.benign):>7}{keep:>5}{trials:>7}{search_s:>9}{len(autocast):>9}"
-              f"{auto:>22}{auto_s:>8.2f}")
+              f"{auto:>22}{auto_s:>8.2f}  {mask:<30}")
         weights = max(weights, sum(t.ByteSize() for t in model.graph.initializer))
         if report.verdict == "FAILED":
             sizes["workbench"] += len(found.keep_fp32)
@@ -153,6 +165,10 @@ def main() -> int:
         "and misses activation overflow, so its lists are not verified against FP16)")
     print(f"search time on the failing models: workbench {seconds['workbench']:.2f} s, "
           f"auto_mixed {seconds['auto_mixed']:.2f} s")
+    print(f"mask fix (clamp finfo.min to -1e4, 2 re-runs) on {sum(mask_fixes.values())} "
+          "models with mask constants: " + ", ".join(f"{k} {v}" for k, v in
+                                                     sorted(mask_fixes.items()))
+          + f"; {mask_seconds:.2f} s in all")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(f"peak RSS {peak / 2**20:.0f} MiB = {peak / max(weights, 1):.0f}x the largest "
           f"model's weight bytes ({weights / 2**20:.2f} MiB; small models: the interpreter "
