@@ -16,12 +16,14 @@ build          ``build_engine`` + ``save_engine`` (FP32)        the bare TensorR
 run            ``run_model("onnxruntime", path, feeds)``        ``InferenceSession(path)`` + run
 compare        ``compare_precision(per_layer=False)``           ``InferenceSession(path)`` + run
 compare-layers ``compare_precision()`` (per-layer drift)        ``InferenceSession(path)`` + run
+mask-fix       ``verify_mask_clamp`` (clamped copy written,     ``InferenceSession(path)`` + run
+               FP32 before/after, per-layer comparison)
 =============  ===============================================  ========================
 
 For each rung and step it prints wall time and peak RSS, each as a ratio to its baseline and
 RSS as a multiple of the FP32 weight bytes, then how each figure grows from rung to rung,
-and the budgets: run ≤ 1.5×, compare ≤ 2.5×, per-layer ≤ 3× the weight bytes, per-layer
-time ≤ 1.5× outputs-only. Feeds: batch 1, sequence 32. Wall times are noisy on a shared
+and the budgets: run ≤ 1.5×, compare ≤ 2.5×, per-layer and mask fix ≤ 3× the weight bytes,
+per-layer time ≤ 1.5× outputs-only. Feeds: batch 1, sequence 32. Wall times are noisy on a shared
 machine; memory is not.
 
 Usage: ``python bench/scale_bench.py [--rungs gpt_10m,gpt_120m,gpt_770m] [--steps ...]
@@ -45,10 +47,12 @@ sys.path.insert(0, str(ROOT))
 
 from sample_models.realistic import GPT_LADDER, gpt_like, gpt_param_bytes  # noqa: E402
 
-STEPS = ("inspect", "diagnose", "build", "run", "compare", "compare-layers")
+STEPS = ("inspect", "diagnose", "build", "run", "compare", "compare-layers", "mask-fix")
 BASELINES = {"inspect": "onnx.load", "diagnose": "onnx.load", "build": "bare TensorRT build",
-             "run": "ORT session", "compare": "ORT session", "compare-layers": "ORT session"}
-BUDGETS = {"run": 1.5, "compare": 2.5, "compare-layers": 3.0}  # peak RSS / weight bytes
+             "run": "ORT session", "compare": "ORT session", "compare-layers": "ORT session",
+             "mask-fix": "ORT session"}
+BUDGETS = {"run": 1.5, "compare": 2.5, "compare-layers": 3.0,
+           "mask-fix": 3.0}  # peak RSS / weight bytes
 DIMS = {"batch": 1, "sequence": 32}
 
 WORKER = r"""
@@ -63,7 +67,7 @@ def feeds():
     rng = np.random.default_rng(0)
     ids = rng.integers(0, int(sys.argv[5]), (dims["batch"], dims["sequence"]), dtype=np.int64)
     return {"input_ids": ids}
-if step in ("run", "compare", "compare-layers", "ORT session"):
+if step in ("run", "compare", "compare-layers", "mask-fix", "ORT session"):
     inputs = feeds()
 start = time.perf_counter()
 if step == "onnx.load":
@@ -92,6 +96,9 @@ elif step == "build":
 elif step == "run":
     from workbench.app.run import run_model
     run_model("onnxruntime", model, inputs)
+elif step == "mask-fix":
+    from workbench.app.mask_fix import verify_mask_clamp
+    assert verify_mask_clamp(model, backend="numpy", dims=dims).verified
 else:
     from workbench.app.precision import compare_precision
     compare_precision(model, per_layer=step == "compare-layers", backend="numpy", dims=dims)

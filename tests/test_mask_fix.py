@@ -163,3 +163,33 @@ def test_cli_compare_clamp_masks_writes_and_verifies(realistic, tmp_path) -> Non
     refused = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert refused.returncode != 0 and "--overwrite" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def _constant_of_shape_mask() -> onnx.ModelProto:
+    """A torch-style causal mask: ConstantOfShape(finfo.min) → Where(causal, 0, …) → Add."""
+    x = helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 4, 4])
+    low = numpy_helper.from_array(np.array([np.finfo(np.float32).min], np.float32), "value")
+    causal = np.tril(np.ones((4, 4), bool))[None]
+    nodes = [
+        helper.make_node("ConstantOfShape", ["shape"], ["lowest"], value=low),
+        helper.make_node("Where", ["causal", "zero", "lowest"], ["bias"]),
+        helper.make_node("Add", ["scores", "bias"], ["masked"]),
+        helper.make_node("Softmax", ["masked"], ["probs"], axis=-1),
+    ]
+    inits = [numpy_helper.from_array(np.array([1, 4, 4], np.int64), "shape"),
+             numpy_helper.from_array(causal, "causal"),
+             helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])]
+    graph = helper.make_graph(nodes, "causal", [x], [helper.make_tensor_value_info(
+        "probs", TensorProto.FLOAT, [1, 4, 4])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_constant_of_shape_masks_unnamed_nodes_and_bf16(precision) -> None:
+    model = _constant_of_shape_mask()
+    report = compare_precision(model, precision, backend="numpy")
+    assert [(c.tensor, c.node) for c in report.mask_constants] == [("lowest",
+                                                                    "ConstantOfShape_0")]
+    fixed = verify_mask_clamp(model, precision, backend="numpy")
+    assert fixed.verified and fixed.after.precision == precision
+    assert fixed.after.mask_constants == ()

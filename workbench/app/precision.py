@@ -32,7 +32,12 @@ from workbench.feeds.inputs import load_inputs
 from workbench.inspection.loading import ModelSource
 from workbench.transforms.external import staged_model
 from workbench.transforms.fp16 import ConversionReport, missing_nodes
-from workbench.transforms.mask_clamp import SAFE_MASK_VALUE, MaskConstant, find_mask_constants
+from workbench.transforms.mask_clamp import (
+    SAFE_MASK_VALUE,
+    MaskConstant,
+    find_mask_constants,
+    tensor_names,
+)
 from workbench.transforms.naming import name_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision",
@@ -114,9 +119,8 @@ class PrecisionReport:
         """The optional mask fix, in words, with the calls that apply and verify it."""
         if not self.mask_constants:
             return ""
-        names = ", ".join(c.tensor for c in self.mask_constants[:4])
-        more = " ..." if len(self.mask_constants) > 4 else ""
-        return (f"optional fix: clamp the attention-mask constant(s) {names}{more} "
+        return ("optional fix: clamp the attention-mask constant(s) "
+                f"{tensor_names(self.mask_constants)} "
                 f"(finfo.min) to -{SAFE_MASK_VALUE:g}, which {self.precision.upper()} holds "
                 "exactly; apply and verify with the Compare tab's 'Clamp mask constants and "
                 "re-run', session.clamp_masks(), verify_mask_clamp(model, out_path=...) or "

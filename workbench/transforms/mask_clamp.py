@@ -32,7 +32,7 @@ from workbench.compare.saturation import SENTINEL_MAGNITUDE, consumers_of, maski
 from workbench.inspection.loading import external_weight
 
 __all__ = ["SAFE_MASK_VALUE", "MaskClamp", "MaskConstant", "clamp_mask_constants",
-           "find_mask_constants"]
+           "find_mask_constants", "tensor_names"]
 
 # exp(-1e4) underflows to 0 in FP16/BF16/FP32; 2e4 (a causal plus a padding mask) < 65504
 SAFE_MASK_VALUE = 1e4
@@ -76,13 +76,17 @@ class MaskClamp:
     def describe(self) -> str:
         if not self.constants:
             return "no attention-mask constant beyond the FP16 range"
-        names = ", ".join(c.tensor for c in self.constants[:4])
-        more = " ..." if len(self.constants) > 4 else ""
         return (f"clamped {sum(c.count for c in self.constants)} mask value(s) in "
-                f"{names}{more} to ±{self.value:g}")
+                f"{tensor_names(self.constants)} to ±{self.value:g}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "constants": [c.to_dict() for c in self.constants]}
+
+
+def tensor_names(constants: tuple[MaskConstant, ...], shown: int = 4) -> str:
+    """"a, b, c, d ..." — the constants' tensor names for a one-line message."""
+    more = " ..." if len(constants) > shown else ""
+    return ", ".join(c.tensor for c in constants[:shown]) + more
 
 
 def find_mask_constants(model: onnx.ModelProto, folder: Path | None = None

@@ -10,6 +10,7 @@ import ipywidgets as widgets
 
 from workbench.app.session import WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
+from workbench.transforms.mask_clamp import tensor_names
 from workbench.ui.common import ErrorBox, busy_while, esc, note
 
 __all__ = ["MaskFixView"]
@@ -53,8 +54,7 @@ class MaskFixView:
         self.apply_button.disabled = not constants
         if not constants:
             return
-        names = ", ".join(c.tensor for c in constants[:4]) + (" …" if len(constants) > 4
-                                                               else "")
+        names = tensor_names(constants)
         self.offer.value = note(
             f"<b>Optional fix:</b> clamp the attention-mask constant(s) <b>{esc(names)}</b> "
             f"(finfo.min, beyond {esc(report.precision.upper())}'s range) to −10000, which "
