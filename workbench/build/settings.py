@@ -7,23 +7,8 @@ Python renderings print (:meth:`BuildSettings.to_trtexec`, :meth:`BuildSettings.
 Validation against the model's inputs happens here, before TensorRT sees anything, so the
 errors can say which input and which axis is wrong.
 
-Default profiles (:func:`default_profiles`) are seeded from the symbolic dimension names:
-
-=====================================================  ====  ====  ====
-dimension                                               min   opt   max
-=====================================================  ====  ====  ====
-named like a batch (``batch``, ``N``, ``bs``…) or axis 0    1     1     8
-named like a sequence (``seq``, ``sequence``, ``len``…)     1   128   512
-named like a spatial size (``height``, ``width``, ``H``…)  32   224   512
-anything else                                               1    16    64
-=====================================================  ====  ====  ====
-
-Image-like inputs (rank 4 with 1, 3 or 4 channels on axis 1 or axis 3, the other axes dynamic)
-are seeded whatever their dims are called (``p2o.DynamicDimension.2``, ``?``): axis 0 as a
-batch, the two spatial axes 32 / 224 / 512. Detectors and OCR backbones downsample by 32, so
-their spatial sizes must be multiples of 32 — a profile of 1×1 or 16×16 is one they cannot
-take (TensorRT: "kOPT values … violate shape constraints … Broadcast has incompatible
-dimensions"). :func:`seed_profile` is the one place this rule lives; feeds use its ``opt``.
+Default profiles are seeded from the symbolic dimension names by
+:func:`workbench.build.profiles.seed_profile` (re-exported here with :class:`ShapeProfile`).
 """
 
 from __future__ import annotations
@@ -41,6 +26,16 @@ from workbench.build.fields import (
     HardwareCompatibility,
     Precision,
     ProfilingVerbosity,
+)
+from workbench.build.profiles import (
+    Profile,
+    ShapeProfile,
+    default_profiles,
+    dims_text,
+    image_spatial_axes,
+    seed_profile,
+    whole_number,
+    wrong_type,
 )
 from workbench.core.errors import BuildSettingsError
 from workbench.core.records import Choice, TensorSpec
@@ -60,71 +55,6 @@ __all__ = [
 PRECISIONS: tuple[str, ...] = tuple(p.value for p in Precision)
 HARDWARE_COMPATIBILITY: tuple[str, ...] = tuple(h.value for h in HardwareCompatibility)
 PROFILING_VERBOSITY: tuple[str, ...] = tuple(v.value for v in ProfilingVerbosity)
-
-_BATCH_NAMES = ("batch", "bs", "n", "b", "batch_size", "batchsize", "num")
-_SEQUENCE_HINTS = ("seq", "len", "token", "time", "step")
-_SPATIAL_NAMES = ("h", "w", "height", "width", "size", "img", "image", "x", "y")
-_IMAGE_CHANNELS = (1, 3, 4)
-SPATIAL_SEED = (32, 224, 512)  # min/opt/max of a spatial axis: all multiples of 32
-
-
-@dataclass(frozen=True)
-class ShapeProfile:
-    """The min/opt/max shapes of one dynamic input in one optimization profile."""
-
-    input: str
-    min: tuple[int, ...]
-    opt: tuple[int, ...]
-    max: tuple[int, ...]
-
-    def __post_init__(self) -> None:
-        for name in ("min", "opt", "max"):
-            object.__setattr__(self, name, _int_dims(self.input, name, getattr(self, name)))
-
-    def text(self) -> str:
-        """``input:1x64,4x64,8x64`` — the form the CLI's ``--shapes`` accepts."""
-        return f"{self.input}:" + ",".join(_dims(s) for s in (self.min, self.opt, self.max))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"input": self.input, "min": list(self.min), "opt": list(self.opt),
-                "max": list(self.max)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ShapeProfile:
-        return cls(str(data["input"]), data["min"], data["opt"], data["max"])
-
-    @classmethod
-    def parse(cls, text: str) -> ShapeProfile:
-        """Parse ``input:1x64,4x64,8x64`` (min,opt,max; a single shape means all three)."""
-        name, sep, shapes = text.rpartition(":")
-        parts = shapes.split(",") if sep else []
-        if not name or len(parts) not in (1, 3):
-            raise BuildSettingsError(
-                f"Cannot read the shape profile {text!r}.",
-                expected="INPUT:MIN,OPT,MAX with shapes like 1x3x224x224 (or INPUT:SHAPE)",
-                found=repr(text),
-                fix="for example --shapes image:1x3x32x32,1x3x224x224,8x3x512x512",
-            )
-        try:
-            dims = [tuple(int(d) for d in part.lower().split("x")) for part in parts]
-        except ValueError as err:
-            raise BuildSettingsError(
-                f"Shape profile {text!r} has a dimension that is not a whole number.",
-                expected="shapes made of integers joined by 'x', e.g. 1x3x224x224",
-                found=repr(shapes),
-                fix="write every dimension as a number",
-            ) from err
-        if len(dims) == 1:
-            dims = dims * 3
-        return cls(name, dims[0], dims[1], dims[2])
-
-
-def _dims(shape: Sequence[int]) -> str:
-    return "x".join(str(d) for d in shape)
-
-
-Profile = tuple[ShapeProfile, ...]
-
 
 @dataclass(frozen=True)
 class BuildSettings:
@@ -157,7 +87,7 @@ class BuildSettings:
         try:
             object.__setattr__(self, "profiles", _normalise_profiles(self.profiles))
         except TypeError as err:
-            raise _wrong_type("profiles", self.profiles, "a sequence of profiles, each a "
+            raise wrong_type("profiles", self.profiles, "a sequence of profiles, each a "
                               "sequence of ShapeProfile") from err
         object.__setattr__(self, "log_severity", str(self.log_severity).upper())
         self._check_scalars()
@@ -171,13 +101,14 @@ class BuildSettings:
             _one_of(name, value, tuple(c.value for c in choice))
             object.__setattr__(self, name, choice(value))
         _one_of("log_severity", self.log_severity, LOG_SEVERITIES)
-        if not 0 <= _as_int("optimization_level", self.optimization_level) <= 5:
+        if not 0 <= whole_number("optimization_level", self.optimization_level) <= 5:
             raise BuildSettingsError(
                 "The builder optimization level is out of range.",
                 expected="an integer from 0 (fastest build) to 5 (most tactics tried)",
                 found=str(self.optimization_level), fix="use 3, TensorRT's default",
             )
-        if self.workspace_mib is not None and _as_int("workspace_mib", self.workspace_mib) <= 0:
+        workspace = self.workspace_mib
+        if workspace is not None and whole_number("workspace_mib", workspace) <= 0:
             raise BuildSettingsError(
                 "The workspace limit must be positive.",
                 expected="a size in MiB > 0, or None for TensorRT's default (all GPU memory)",
@@ -186,11 +117,11 @@ class BuildSettings:
         for flag in ("version_compatible", "refit", "strip_plan"):
             value = getattr(self, flag)  # "false" or NaN would be truthy: only real booleans
             if not isinstance(value, (bool, int)) or value not in (0, 1):
-                raise _wrong_type(flag, value, "True or False")
+                raise wrong_type(flag, value, "True or False")
             object.__setattr__(self, flag, bool(value))
         if self.timing_cache is not None:
             if not isinstance(self.timing_cache, (str, os.PathLike)):
-                raise _wrong_type("timing_cache", self.timing_cache, "a file path or None")
+                raise wrong_type("timing_cache", self.timing_cache, "a file path or None")
             object.__setattr__(self, "timing_cache", os.fspath(self.timing_cache))
         if self.keep_fp32 and self.precision is Precision.FP32:
             raise BuildSettingsError(
@@ -266,7 +197,7 @@ class BuildSettings:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BuildSettings:
         if not isinstance(data, Mapping):
-            raise _wrong_type("build settings", data, "a mapping (dict) of BuildSettings keys")
+            raise wrong_type("build settings", data, "a mapping (dict) of BuildSettings keys")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -280,7 +211,7 @@ class BuildSettings:
             known["profiles"] = tuple(
                 tuple(ShapeProfile.from_dict(s) for s in profile) for profile in profiles)
         except (TypeError, KeyError, AttributeError) as err:
-            raise _wrong_type("profiles", profiles, "a list of profiles, each a list of "
+            raise wrong_type("profiles", profiles, "a list of profiles, each a list of "
                               "{input, min, opt, max} mappings") from err
         for key in ("keep_fp32", "compute_capabilities"):
             if key in known:
@@ -297,35 +228,10 @@ def _plain(kind: FieldKind, value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _wrong_type(name: str, value: object, expected: str) -> BuildSettingsError:
-    return BuildSettingsError(
-        f"The build setting {name} has a value of the wrong type.",
-        expected=expected, found=f"{type(value).__name__} {value!r}"[:200],
-        fix=f"give {name} as {expected}",
-    )
-
-
-def _as_int(name: str, value: object) -> int:
-    """An integer setting; floats with a fraction, NaN, text and other types are refused."""
-    if isinstance(value, float) and not value.is_integer():
-        raise _wrong_type(name, value, "a whole number")
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError, OverflowError) as err:
-        raise _wrong_type(name, value, "a whole number") from err
-
-
 def _as_tuple(name: str, value: object) -> tuple[Any, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise _wrong_type(name, value, "a list or tuple (of names)")
+        raise wrong_type(name, value, "a list or tuple (of names)")
     return tuple(value)
-
-
-def _int_dims(input_name: object, label: str, dims: object) -> tuple[int, ...]:
-    if isinstance(dims, (str, bytes)) or not isinstance(dims, Iterable):
-        raise _wrong_type(f"{label} shape of {input_name!r}", dims,
-                          "a sequence of whole numbers, e.g. (1, 3, 224, 224)")
-    return tuple(_as_int(f"{label} shape of {input_name!r}", d) for d in dims)
 
 
 def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -378,7 +284,7 @@ def _check_shape(index: int, shape: ShapeProfile, spec: TensorSpec) -> None:
                     f"{where}: the {label} shape has the wrong rank.",
                     expected=f"{len(spec.shape)} dimensions, like the model's "
                     f"{spec.shape_text()}",
-                    found=f"{len(dims)} dimensions: {_dims(dims)}",
+                    found=f"{len(dims)} dimensions: {dims_text(dims)}",
                     fix="give one number per axis",
                 )
         for axis, dim in enumerate(spec.shape):
@@ -396,7 +302,7 @@ def _check_shape(index: int, shape: ShapeProfile, spec: TensorSpec) -> None:
         raise BuildSettingsError(
             f"{where}: min, opt and max have different ranks.",
             expected="three shapes with the same number of dimensions",
-            found=f"{_dims(shape.min)}, {_dims(shape.opt)}, {_dims(shape.max)}",
+            found=f"{dims_text(shape.min)}, {dims_text(shape.opt)}, {dims_text(shape.max)}",
             fix="give one number per axis in each shape",
         )
     for axis, (lo, mid, hi) in enumerate(zip(shape.min, shape.opt, shape.max, strict=True)):
@@ -407,73 +313,3 @@ def _check_shape(index: int, shape: ShapeProfile, spec: TensorSpec) -> None:
                 found=f"min {lo}, opt {mid}, max {hi}",
                 fix="reorder the three shapes (INPUT:MIN,OPT,MAX)",
             )
-
-
-def default_profiles(inputs: Sequence[TensorSpec],
-                     minimums: Mapping[str, int] | None = None) -> Profile:
-    """One profile for every dynamic input, seeded by :func:`seed_profile` (module doc)."""
-    return tuple(seed_profile(spec, minimums) for spec in inputs if spec.is_dynamic)
-
-
-def seed_profile(spec: TensorSpec, minimums: Mapping[str, int] | None = None) -> ShapeProfile:
-    """The seeded min/opt/max shapes of one input (the rule in the module doc).
-
-    Static inputs get their own shape three times. The feed generator uses ``.opt`` for the
-    sizes of symbolic dims, so profiles and sample inputs agree. ``minimums`` raises a
-    symbolic dim to the smallest size the graph accepts (a Conv kernel of 64 over
-    ``samples``: min 1 would be a profile the model cannot run).
-
-    Raises:
-        BuildSettingsError: the input has no declared rank.
-    """
-    if spec.shape is None:
-        raise BuildSettingsError(
-            f"Input {spec.name!r} has an unknown rank, so no default profile can be made.",
-            expected="a declared rank (even with symbolic dims)",
-            found="no shape at all", fix="give a ShapeProfile for it explicitly",
-        )
-    spatial = image_spatial_axes(spec.shape)
-    triples = [_default_dim(axis, dim) for axis, dim in enumerate(spec.shape)]
-    if spatial:  # an image: axis 0 is its batch, whatever it is called
-        triples = [_default_dim(0, None) if axis == 0 and not _is_fixed(dim)
-                   else SPATIAL_SEED if axis in spatial and not _is_fixed(dim)
-                   else triple for axis, (dim, triple) in enumerate(zip(spec.shape, triples,
-                                                                         strict=True))]
-    if minimums:
-        triples = [_at_least(triple, minimums.get(dim)) if isinstance(dim, str) else triple
-                   for dim, triple in zip(spec.shape, triples, strict=True)]
-    return ShapeProfile(spec.name, *(tuple(t[i] for t in triples) for i in range(3)))
-
-
-def _at_least(triple: tuple[int, int, int], low: int | None) -> tuple[int, int, int]:
-    if low is None:
-        return triple
-    return max(triple[0], low), max(triple[1], low), max(triple[2], low)
-
-
-def _is_fixed(dim: object) -> bool:
-    return isinstance(dim, int) and dim >= 0
-
-
-def image_spatial_axes(shape: Sequence[object]) -> tuple[int, ...]:
-    """The spatial axes of an NCHW or NHWC image-like shape, else ()."""
-    if len(shape) != 4:
-        return ()
-    if shape[1] in _IMAGE_CHANNELS:
-        return (2, 3)
-    if shape[3] in _IMAGE_CHANNELS and not _is_fixed(shape[1]):
-        return (1, 2)
-    return ()
-
-
-def _default_dim(axis: int, dim: object) -> tuple[int, int, int]:
-    if isinstance(dim, int) and dim >= 0:
-        return dim, dim, dim
-    name = str(dim or "").lower().replace("-", "_")
-    if name in _BATCH_NAMES or "batch" in name or (axis == 0 and not name):
-        return 1, 1, 8
-    if any(hint in name for hint in _SEQUENCE_HINTS):
-        return 1, 128, 512
-    if name in _SPATIAL_NAMES or "height" in name or "width" in name:
-        return SPATIAL_SEED
-    return 1, 16, 64
