@@ -169,3 +169,14 @@ def test_drift_view_stays_readable_at_1500_tensors() -> None:
     html = drift_html(drift)
     assert "The 12 worst of 1500 tensors" in html and html.index("layer900") < html.index(
         "Around the first bad node")
+
+
+def test_the_session_report_says_inconclusive_not_failed(tmp_path) -> None:
+    from workbench.app.session import WorkbenchSession
+
+    session = WorkbenchSession(engines_dir=tmp_path / "engines", work_dir=tmp_path / "out")
+    session.load(_tiny_output_model().SerializeToString(), label="tiny.onnx")
+    assert session.compare().verdict == "INCONCLUSIVE"
+    page = session.report(tmp_path / "report.html").read_text()
+    assert "<span class='warn'>INCONCLUSIVE</span>" in page and "FAILED" not in page
+    session.close()

@@ -193,3 +193,16 @@ def test_constant_of_shape_masks_unnamed_nodes_and_bf16(precision) -> None:
     fixed = verify_mask_clamp(model, precision, backend="numpy")
     assert fixed.verified and fixed.after.precision == precision
     assert fixed.after.mask_constants == ()
+
+
+def test_the_session_report_carries_the_verdict_and_the_mask_fix(tmp_path, realistic) -> None:
+    from workbench.app.session import WorkbenchSession
+
+    session = WorkbenchSession(engines_dir=tmp_path / "engines", work_dir=tmp_path / "out")
+    session.load(realistic("gpt_like"))
+    session.compare()
+    session.clamp_masks()
+    page = session.report(tmp_path / "report.html").read_text()
+    assert "FP16 vs FP32: <span class='ok'>PASSED</span>" in page
+    assert "mask fix verified" in page and "optional fix: clamp" in page
+    session.close()

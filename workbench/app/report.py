@@ -66,6 +66,7 @@ class ReportData:
     artifact: Any  # EngineArtifact | None
     comparison: Any  # PrecisionReport | None
     compare_error: str  # why the last comparison failed, when there is no report
+    follow_ups: tuple[str, ...]  # summaries of the keep-list search and the mask fix
     environment: dict[str, str]
     created: str
 
@@ -96,6 +97,8 @@ def collect_report(session: Any, build_refused: str = "") -> ReportData:
         artifact=session.artifact,
         comparison=session.comparison,
         compare_error=_compare_error(session),
+        follow_ups=tuple(found.summary() for found in (session.keep_search, session.mask_fix)
+                         if found is not None),
         environment=environment_info(),
         created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     )
@@ -144,7 +147,7 @@ def render_report(data: ReportData) -> str:
         "build-settings": _settings_html(data),
         "build-log": _log_html(data),
         "engine-layers": _layers_html(data.artifact),
-        "fp16": _fp16_html(data.comparison, data.compare_error),
+        "fp16": _fp16_html(data.comparison, data.compare_error, data.follow_ups),
         "versions": table(("what", "version"), data.environment.items()),
     }
     subtitle = (f"{data.label} · {data.environment.get('tensorrt', '')} · "
@@ -242,20 +245,23 @@ def _layers_html(artifact: Any) -> str:
     return head + table(("#", "engine layer", "type", "tactic", "ONNX nodes"), rows) + more
 
 
-def _fp16_html(report: Any, error: str) -> str:
+def _fp16_html(report: Any, error: str, follow_ups: tuple[str, ...] = ()) -> str:
     if report is None and error:
         return "<p>The comparison " + verdict("failed to run", "bad") + ":</p>" + pre(error)
     if report is None:
         return ("<p class='muted'>No comparison in this session. Compare in the Compare tab, "
                 "or <code>trt-workbench report MODEL --compare</code>.</p>")
-    head = verdict("PASSED", "ok") if report.passed else verdict("FAILED", "bad")
+    head = verdict(report.verdict, _VERDICT_KIND.get(report.verdict, "bad"))
     rows = [(o.name, "pass" if o.passed else "FAIL", _num(o.max_abs), _num(o.max_rel),
              _num(o.cosine), f"{o.failing_elements}/{o.elements}")
             for o in report.outputs.outputs]
     body = (f"<p>{report.precision.upper()} vs FP32: {head}</p>"
             + table(("output", "verdict", "max abs", "max rel", "cosine", "over tolerance"),
-                    rows) + pre(report.summary()))
+                    rows) + pre(report.summary())) + "".join(pre(text) for text in follow_ups)
     return body + _plots_html(report)
+
+
+_VERDICT_KIND = {"PASSED": "ok", "INCONCLUSIVE": "warn", "FAILED": "bad"}
 
 
 def _plots_html(report: Any) -> str:
