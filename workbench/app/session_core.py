@@ -8,9 +8,10 @@ view), :mod:`workbench.app.session_build` (build, profiles, plans, saved engines
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -57,12 +58,23 @@ def find_samples_dir(folder: str | Path | None = None) -> Path | None:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """The current model: its bytes (Netron, uploads), path (external data) and summary."""
+    """The current model: its path (external data) or uploaded bytes, and its summary.
+
+    A model opened from a file keeps no bytes: an inline 0.5 GB model would cost its size
+    for as long as it stays open. :attr:`data` reads the file when asked (Netron, a digest).
+    """
 
     label: str
-    data: bytes
     path: Path | None
     summary: ModelSummary
+    upload: bytes | None = field(default=None, repr=False)  # a model given as bytes
+
+    @property
+    def data(self) -> bytes:
+        """The .onnx bytes: the upload's, or the file's, read now."""
+        if self.upload is not None or self.path is None:
+            return self.upload or b""
+        return self.path.read_bytes()
 
 
 class SessionCore:
@@ -175,15 +187,21 @@ class SessionCore:
         self._init_state()
         self.model = None
         try:
-            model_file = read_model_file(source)
-            # By path when there is one: external data is resolved beside the file.
-            summary = inspect_model(model_file.path or model_file.data)
+            if isinstance(source, (str, os.PathLike)):
+                # by path: external data is resolved beside the file, and no bytes are kept
+                given = Path(os.fspath(source)).expanduser()
+                summary = inspect_model(given)  # raises what reading the file would
+                path, upload = given.resolve(), None
+            else:
+                model_file = read_model_file(source)
+                path, upload = None, model_file.data
+                summary = inspect_model(upload)
         except WorkbenchError as err:
             self.load_error = err
             self.events.emit(Event.MODEL, None)
             raise
-        name = label or (model_file.path.name if model_file.path else "uploaded.onnx")
-        self.model = LoadedModel(name, model_file.data, model_file.path, summary)
+        name = label or (path.name if path is not None else "uploaded.onnx")
+        self.model = LoadedModel(name, path, summary, upload)
         self.load_error = None
         self.events.emit(Event.MODEL, self.model)
         return self.model

@@ -63,7 +63,7 @@ def checker_problems(model: onnx.ModelProto, *, data: bytes | None = None) -> tu
     The checker stops at its first problem, so after a failure each node is checked on its
     own to list the others too. ``data``: the model's serialized bytes, when at hand.
     """
-    twin = _without_external_data(model)
+    twin = _without_weight_data(model)
     try:
         onnx.checker.check_model(twin if twin is not None else data or model)
     except onnx.checker.ValidationError as err:
@@ -79,28 +79,53 @@ def checker_problems(model: onnx.ModelProto, *, data: bytes | None = None) -> tu
     return tuple(problems)
 
 
-def _without_external_data(model: onnx.ModelProto) -> bytes | None:
-    """The model's bytes with each external initializer replaced by an empty placeholder.
+def _without_weight_data(model: onnx.ModelProto) -> bytes | None:
+    """The model's bytes with each external or large inline initializer replaced by an
+    empty placeholder; None when it has neither.
 
     The loader has already checked external data more strictly (inside the model folder,
     present, long enough); the checker would instead stat the data file once per tensor,
-    relative to the CWD, which costs seconds on models with thousands of weights. Without
-    ``full_check`` the checker does not compare initializer shapes with the nodes, so the
-    placeholders change nothing else. None when the model has no external initializer.
+    relative to the CWD, which costs seconds on models with thousands of weights. Large
+    inline weights would be serialized (their size again) only for the checker to skip
+    their values: without ``full_check`` it does not compare initializer shapes with the
+    nodes, so the placeholders change nothing else. ``model`` itself is not modified.
     """
     graphs = [model.graph, *iter_graphs(model.graph)]
-    if not any(t.data_location == TensorProto.EXTERNAL for g in graphs for t in g.initializer):
+    if not any(_heavy(t) for g in graphs for t in g.initializer):
         return None
     twin = onnx.ModelProto()
-    twin.CopyFrom(model)
-    for graph in [twin.graph, *iter_graphs(twin.graph)]:
-        for tensor in graph.initializer:
-            if tensor.data_location == TensorProto.EXTERNAL:
-                tensor.ClearField("external_data")
-                tensor.data_location = TensorProto.DEFAULT
-                del tensor.dims[:]
-                tensor.dims.append(0)  # an empty tensor needs no data field
+    _copy_fields(model, twin, skip="graph")
+    _copy_fields(model.graph, twin.graph, skip="initializer")
+    twin.graph.initializer.extend(_placeholder(t) if _heavy(t) else t
+                                  for t in model.graph.initializer)
+    for graph in iter_graphs(twin.graph):  # copied with their nodes: small, edited in place
+        for index, tensor in enumerate(graph.initializer):
+            if _heavy(tensor):
+                graph.initializer[index].CopyFrom(_placeholder(tensor))
     return twin.SerializeToString()
+
+
+def _heavy(tensor: onnx.TensorProto) -> bool:
+    return (tensor.data_location == TensorProto.EXTERNAL
+            or len(tensor.raw_data) > _STRIP_ABOVE_BYTES)
+
+
+def _placeholder(tensor: onnx.TensorProto) -> onnx.TensorProto:
+    # an empty tensor needs no data field
+    return onnx.TensorProto(name=tensor.name, data_type=tensor.data_type, dims=[0])
+
+
+def _copy_fields(source: Any, target: Any, skip: str) -> None:
+    """Copy every set field of a message except ``skip`` (a shallow shell copy)."""
+    for field, value in source.ListFields():
+        if field.name == skip:
+            continue
+        if hasattr(value, "extend"):  # a repeated field (its descriptor's label API varies)
+            getattr(target, field.name).extend(value)
+        elif hasattr(value, "CopyFrom"):  # a message
+            getattr(target, field.name).CopyFrom(value)
+        else:
+            setattr(target, field.name, value)
 
 
 def _node_problems(model: onnx.ModelProto) -> list[tuple[str, str]]:

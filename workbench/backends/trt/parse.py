@@ -32,6 +32,7 @@ from workbench.inspection.protos import (
     tensor_spec_from_tensor,
     value_info_spec,
 )
+from workbench.transforms.external import without_weights
 from workbench.transforms.subgraph import inferred_value_infos, spec_from_value_info
 from workbench.triage.diagnosis import (
     REFUSED,
@@ -118,14 +119,19 @@ def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = 
             ensure_parser_survives(model_file, checks=checks)  # a crash must spare the kernel
     except ModelLoadError as err:
         return _refused(model_file.label, err)
+    # Explanations need names, dims and small constants; TensorRT's parser keeps its own
+    # copy of the weights. Dropping ours (and shape inference's copies of them) takes an
+    # inline 0.46 GiB model from 7.3x its weights to about the bare parser's 2.2x.
+    model = without_weights(model)
     run = parse_with_trt(model_file)
-    trt, log = run.trt, run.log
+    trt, log, parsed = run.trt, run.log, run.parsed
     infos = inferred_value_infos(model)
     example = _shapes_example(model)
     issues = _unique(
         _issue(run.parser.get_error(i), model, infos, log, example)
         for i in range(run.parser.num_errors)
     )
+    del run  # the first parse's network and weights go before the second parse
     islands: tuple[NodeIsland, ...] = ()
     if node_islands and (not issues or any(i.node_index is not None for i in issues)):
         islands = _islands(trt, model_file, model)
@@ -133,7 +139,7 @@ def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = 
         model=model_file.label,
         flavour=trt.__name__,
         version=str(getattr(trt, "__version__", "")),
-        parsed=run.parsed,
+        parsed=parsed,
         issues=issues,
         islands=islands,
         node_count=len(model.graph.node),
