@@ -71,3 +71,37 @@ def test_engine_layers_lists_the_fused_onnx_nodes(tmp_path: Path, sample, capsys
     out = capsys.readouterr().out
     assert "ONNX nodes fused into it" in out
     assert "block.residual_add" in out  # fused with the conv/bn/relu around it
+
+
+def test_convert_streams_external_weights_and_keeps_the_source(tmp_path: Path,
+                                                               realistic) -> None:
+    """An external-data model is converted tensor by tensor into OUTPUT.data (the path that
+    works over 2 GiB), the source files untouched, the result buildable."""
+    import hashlib
+
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from workbench.backends.trt.build import build_engine
+    from workbench.build.settings import BuildSettings
+
+    model = onnx.load(realistic("gpt_like"))
+    source = tmp_path / "src"
+    source.mkdir()
+    onnx.save(model, source / "gpt.onnx", save_as_external_data=True, location="gpt.data",
+              size_threshold=1024)
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in source.iterdir()}
+    out = tmp_path / "gpt.fp16.onnx"
+    assert main(["convert", str(source / "gpt.onnx"), "-o", str(out)]) == 0
+    assert (tmp_path / "gpt.fp16.onnx.data").exists()
+    assert digest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                      for p in source.iterdir()}
+    converted = onnx.load(str(out))  # reads the .data beside it
+    weights = [numpy_helper.to_array(t) for t in converted.graph.initializer
+               if t.data_type == onnx.TensorProto.FLOAT16]
+    assert weights and all(np.isfinite(w).all() for w in weights)
+    assert build_engine(out, BuildSettings()).card.plan_size > 0  # the FP16 graph as it is
+    assert main(["convert", str(source / "gpt.onnx"), "-o", str(out)]) == 1  # exists
+    assert main(["convert", str(source / "gpt.onnx"), "-o", str(source / "gpt.onnx"),
+                 "--overwrite"]) == 1  # never over its own input

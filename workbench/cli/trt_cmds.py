@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from workbench.build.fields import FIELDS, FieldKind, SettingField
@@ -264,13 +265,29 @@ def _compare_engines(a: Any, b: Any, as_json: bool) -> int:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from workbench.inspection.loading import load_model
-    from workbench.transforms.folding import save_model_atomic
+    from workbench.transforms.external import staged_model, write_converted_model
+    from workbench.transforms.folding import refuse_existing, save_model_atomic
     from workbench.transforms.precision import convert
 
-    conversion = convert(load_model(args.model), args.precision, args.keep_fp32)
-    path = save_model_atomic(conversion.model, args.output, overwrite=args.overwrite)
-    print(f"wrote {path} ({args.precision}): {conversion.report.describe()}")
-    for line in conversion.report.lines()[1:]:
+    target = Path(args.output).expanduser().resolve()
+    if target == Path(args.model).expanduser().resolve():
+        raise WorkbenchError("The converted model cannot replace the model it is made from.",
+                             expected="an --output other than the input file",
+                             found=str(target), fix="choose a new name, e.g. model.fp16.onnx")
+    with staged_model(args.model) as staged:
+        if staged.folder is None:  # weights inline and small: one file
+            conversion = convert(staged.model, args.precision, args.keep_fp32)
+            path = save_model_atomic(conversion.model, target, overwrite=args.overwrite)
+            report = conversion.report
+        else:  # weights converted one tensor at a time into OUTPUT.data (works over 2 GiB)
+            data = target.parent / (target.name + ".data")
+            if not args.overwrite:
+                refuse_existing(target)
+                refuse_existing(data)
+            path, report = write_converted_model(staged, args.precision, args.keep_fp32,
+                                                 target)
+            print(f"weights in {data.name} beside it")
+    print(f"wrote {path} ({args.precision}): {report.describe()}")
+    for line in report.lines()[1:]:
         print("  " + line)
     return 0
