@@ -97,16 +97,20 @@ def find_mask_constants(model: onnx.ModelProto, folder: Path | None = None
              for n in model.graph.node]
     consumers = consumers_of(nodes)
     returned = {o.name for o in model.graph.output}
-    found = []
-    for tensor, node, values in _constants(model.graph, folder):
+    # the graph walk first: weights feed MatMul/Conv, so their values are never read
+    names = [init.name for init in model.graph.initializer] + [
+        n.output[0] for n in model.graph.node
+        if n.op_type in ("Constant", "ConstantOfShape") and n.output]
+    sinks = {name: found for name in names
+             if (found := masking_sinks(name, consumers, returned))}
+    masks = []
+    for tensor, node, values in _constants(model.graph, folder, set(sinks)):
         hits = _sentinels(values)
-        if not hits.any():
-            continue
-        sinks = masking_sinks(tensor, consumers, returned)
-        if sinks:
+        if hits.any():
             extreme = float(np.abs(values[hits].astype(np.float64)).max())
-            found.append(MaskConstant(tensor, node, int(hits.sum()), extreme, tuple(sinks)))
-    return tuple(found)
+            masks.append(MaskConstant(tensor, node, int(hits.sum()), extreme,
+                                      tuple(sinks[tensor])))
+    return tuple(masks)
 
 
 def clamp_mask_constants(model: onnx.ModelProto, value: float = SAFE_MASK_VALUE,
@@ -120,11 +124,10 @@ def clamp_mask_constants(model: onnx.ModelProto, value: float = SAFE_MASK_VALUE,
         return model, MaskClamp(value, ())
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
-    targets = {c.tensor for c in found}
-    for tensor, _node, values in _constants(copy.graph, folder, write=True):
-        if tensor in targets:
-            hits = _sentinels(values)
-            values[hits] = np.sign(values[hits]) * value
+    for _tensor_name, _node, values in _constants(copy.graph, folder,
+                                                  {c.tensor for c in found}, write=True):
+        hits = _sentinels(values)
+        values[hits] = np.sign(values[hits]) * value
     return copy, MaskClamp(value, found)
 
 
@@ -133,21 +136,21 @@ def _sentinels(values: np.ndarray) -> np.ndarray:
     return np.isinf(wide) | (np.abs(wide) >= SENTINEL_MAGNITUDE)
 
 
-def _constants(graph: onnx.GraphProto, folder: Path | None, write: bool = False
-               ) -> Iterator[tuple[str, str, np.ndarray]]:
-    """(tensor, node, values) of every small floating constant of ``graph``.
+def _constants(graph: onnx.GraphProto, folder: Path | None, wanted: set[str],
+               write: bool = False) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(tensor, node, values) of the floating constants of ``graph`` named in ``wanted``.
 
     With ``write``, changes made to ``values`` by the caller are stored back into the graph
     (inline) once the caller moves on to the next item."""
     for index, init in enumerate(graph.initializer):
-        values = _initializer_values(init, folder)
+        values = _initializer_values(init, folder) if init.name in wanted else None
         if values is not None:
             yield init.name, "", values
             if write:
                 graph.initializer[index].CopyFrom(_tensor(values, init))
     for node in graph.node:
         if node.op_type not in ("Constant", "ConstantOfShape") or node.domain not in (
-                "", "ai.onnx"):
+                "", "ai.onnx") or not node.output or node.output[0] not in wanted:
             continue
         for attr in node.attribute:
             if attr.name == "value" and attr.t.data_type in _FLOATS:
