@@ -158,7 +158,8 @@ def _reduce_build(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
 def _weight_bytes(source: Any) -> int:
     if isinstance(source, bytes):
         return len(source)
-    from workbench.inspection.loading import external_data_refs, load_model
+    from workbench.inspection.external_data import external_data_refs
+    from workbench.inspection.loading import load_model
 
     path = Path(source).expanduser()
     try:
@@ -196,7 +197,8 @@ def _copy_model(source: Any, target: Path) -> None:
     if isinstance(source, bytes):
         target.write_bytes(source)
         return
-    from workbench.inspection.loading import external_data_refs, load_model
+    from workbench.inspection.external_data import external_data_refs
+    from workbench.inspection.loading import load_model
 
     path = Path(source).expanduser()
     shutil.copyfile(path, target)

@@ -34,7 +34,7 @@ from workbench.compare.drift import (
     RangeIssue,
     range_issues,
 )
-from workbench.inspection.loading import external_weight
+from workbench.inspection.external_data import external_weight
 from workbench.transforms.external import StagedModel
 from workbench.transforms.fp16 import ConversionReport, convert_precision, convert_weight
 

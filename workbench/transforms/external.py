@@ -20,10 +20,9 @@ from pathlib import Path
 
 import onnx
 
+from workbench.inspection.external_data import external_data_refs, external_weight
 from workbench.inspection.loading import (
     ModelSource,
-    external_data_refs,
-    external_weight,
     load_model,
     load_model_file,
     read_model_file,

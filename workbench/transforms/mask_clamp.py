@@ -29,7 +29,7 @@ from onnx import numpy_helper
 
 from workbench.compare.drift import GraphNode
 from workbench.compare.saturation import SENTINEL_MAGNITUDE, consumers_of, masking_sinks
-from workbench.inspection.loading import external_weight
+from workbench.inspection.external_data import external_weight
 
 __all__ = ["SAFE_MASK_VALUE", "MaskClamp", "MaskConstant", "clamp_mask_constants",
            "find_mask_constants", "tensor_names"]
