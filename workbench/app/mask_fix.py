@@ -30,10 +30,11 @@ from workbench.app.precision import PrecisionReport, compare_precision, model_fe
 from workbench.backends.ort import OrtRunner
 from workbench.compare.metrics import ComparisonReport, compare_outputs
 from workbench.compare.tolerances import Tolerances
-from workbench.core.errors import ComparisonError, WorkbenchError
+from workbench.core.errors import ComparisonError
 from workbench.feeds.generator import FeedOptions
 from workbench.inspection.loading import ModelSource
 from workbench.transforms.external import save_staged, staged_model
+from workbench.transforms.folding import refuse_own_source
 from workbench.transforms.mask_clamp import SAFE_MASK_VALUE, MaskClamp, clamp_mask_constants
 from workbench.transforms.naming import name_nodes
 
@@ -129,17 +130,19 @@ def verify_mask_clamp(
         WorkbenchError: ``out_path`` exists (without ``overwrite``) or is the model itself.
     """
     start = time.perf_counter()
-    _check_target(source, out_path)
+    if out_path is not None:
+        refuse_own_source(source, out_path, "model.masks-clamped.onnx")
     with staged_model(source) as staged, tempfile.TemporaryDirectory(
             prefix="workbench-masks-") as tmp:
         model = name_nodes(staged.model)
         clamped, clamp = clamp_mask_constants(model, value, staged.folder)
         if not clamp.changed:
             raise _nothing_to_clamp()
+        # feeds first: inputs the model rejects are refused before a copy is written
+        feeds = model_feeds_for(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
         target = Path(out_path).expanduser() if out_path else Path(tmp) / "clamped.onnx"
         written = save_staged(clamped, staged.folder, target, overwrite=overwrite)
         del clamped
-        feeds = model_feeds_for(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
         with OrtRunner(staged.path or model) as before_runner:
             before = before_runner.infer(feeds)
         with OrtRunner(written) as after_runner:
@@ -150,18 +153,6 @@ def verify_mask_clamp(
                                   tolerances=tolerances, backend=backend)
     return MaskFixResult(clamp, fp32_change, after, written if out_path else None,
                          time.perf_counter() - start)
-
-
-def _check_target(source: ModelSource, out_path: str | Path | None) -> None:
-    if out_path is None or not isinstance(source, (str, Path)):
-        return
-    if Path(out_path).expanduser().resolve() == Path(source).expanduser().resolve():
-        raise WorkbenchError(
-            "The clamped model cannot replace the model it is made from.",
-            expected="an out_path other than the model's own file",
-            found=str(out_path),
-            fix="choose a new file name, e.g. model.masks-clamped.onnx",
-        )
 
 
 def _nothing_to_clamp() -> ComparisonError:

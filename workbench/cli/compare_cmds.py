@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.cli.outputs import refuse_existing_output
 from workbench.core.errors import BackendUnavailableError, WorkbenchError
 
 __all__ = ["register"]
@@ -206,10 +207,8 @@ def _compare(args: argparse.Namespace) -> int:
     from workbench.app.precision import compare_precision
     from workbench.compare.tolerances import Tolerance, Tolerances
 
-    if args.clamp_masks and Path(args.clamp_masks).exists() and not args.overwrite:
-        raise WorkbenchError(f"Not writing the clamped model: {args.clamp_masks} exists.",
-                             expected="a new file for --clamp-masks", found=args.clamp_masks,
-                             fix="choose another name, or pass --overwrite")
+    if args.clamp_masks:
+        refuse_existing_output(args.clamp_masks, args.overwrite)
     tolerances = None
     if args.atol is not None or args.rtol is not None:
         preset = Tolerances.preset(args.precision)

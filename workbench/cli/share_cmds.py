@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from workbench.build.settings import PRECISIONS, BuildSettings, ShapeProfile
+from workbench.cli.outputs import refuse_existing_output
 from workbench.core.errors import WorkbenchError
 
 __all__ = ["register"]
@@ -76,17 +77,11 @@ def _settings(args: argparse.Namespace, log_severity: str = "INFO") -> BuildSett
                          log_severity=log_severity)
 
 
-def _refuse_existing(path: str, overwrite: bool) -> None:
-    if Path(path).exists() and not overwrite:  # before minutes of work, not after
-        raise WorkbenchError(f"{path} already exists.", expected="a new file name",
-                             found=path, fix="choose another name, or pass --overwrite")
-
-
 def run_report(args: argparse.Namespace) -> int:
     from workbench.app.report import write_report
     from workbench.app.session import WorkbenchSession
 
-    _refuse_existing(args.output, args.overwrite)
+    refuse_existing_output(args.output, args.overwrite)
     session = WorkbenchSession()
     session.load(args.model)
     report = session.diagnose()
@@ -126,7 +121,7 @@ def run_triage(args: argparse.Namespace) -> int:
 
     for path in (args.output, args.json):
         if path:
-            _refuse_existing(path, args.overwrite)
+            refuse_existing_output(path, args.overwrite)
     old = ZooReport.load(args.since) if args.since else None  # a bad file fails first
 
     def progress(row: ZooRow) -> None:

@@ -265,28 +265,27 @@ def _compare_engines(a: Any, b: Any, as_json: bool) -> int:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from workbench.transforms.external import staged_model, write_converted_model
-    from workbench.transforms.folding import refuse_existing, save_model_atomic
+    from workbench.transforms.external import (
+        data_file,
+        refuse_model_files,
+        staged_model,
+        write_converted_model,
+    )
+    from workbench.transforms.folding import refuse_own_source, save_model_atomic
     from workbench.transforms.precision import convert
 
     target = Path(args.output).expanduser().resolve()
-    if target == Path(args.model).expanduser().resolve():
-        raise WorkbenchError("The converted model cannot replace the model it is made from.",
-                             expected="an --output other than the input file",
-                             found=str(target), fix="choose a new name, e.g. model.fp16.onnx")
+    refuse_own_source(args.model, target, "model.fp16.onnx")
     with staged_model(args.model) as staged:
         if staged.folder is None:  # weights inline and small: one file
             conversion = convert(staged.model, args.precision, args.keep_fp32)
             path = save_model_atomic(conversion.model, target, overwrite=args.overwrite)
             report = conversion.report
         else:  # weights converted one tensor at a time into OUTPUT.data (works over 2 GiB)
-            data = target.parent / (target.name + ".data")
-            if not args.overwrite:
-                refuse_existing(target)
-                refuse_existing(data)
+            refuse_model_files(target, args.overwrite)
             path, report = write_converted_model(staged, args.precision, args.keep_fp32,
                                                  target)
-            print(f"weights in {data.name} beside it")
+            print(f"weights in {data_file(target).name} beside it")
     print(f"wrote {path} ({args.precision}): {report.describe()}")
     for line in report.lines()[1:]:
         print("  " + line)

@@ -14,7 +14,7 @@ from onnx import TensorProto
 from onnx.onnx_cpp2py_export import checker as c_checker
 
 from workbench.core.records import TensorSpec
-from workbench.inspection.protos import iter_graphs, value_info_spec
+from workbench.inspection.protos import iter_graphs, model_shell, value_info_spec
 
 __all__ = ["ShapeInferenceResult", "checker_problems", "infer_shapes", "strip_inline_weights"]
 
@@ -93,9 +93,7 @@ def _without_weight_data(model: onnx.ModelProto) -> bytes | None:
     graphs = [model.graph, *iter_graphs(model.graph)]
     if not any(_heavy(t) for g in graphs for t in g.initializer):
         return None
-    twin = onnx.ModelProto()
-    _copy_fields(model, twin, skip="graph")
-    _copy_fields(model.graph, twin.graph, skip="initializer")
+    twin = model_shell(model)
     twin.graph.initializer.extend(_placeholder(t) if _heavy(t) else t
                                   for t in model.graph.initializer)
     for graph in iter_graphs(twin.graph):  # copied with their nodes: small, edited in place
@@ -113,19 +111,6 @@ def _heavy(tensor: onnx.TensorProto) -> bool:
 def _placeholder(tensor: onnx.TensorProto) -> onnx.TensorProto:
     # an empty tensor needs no data field
     return onnx.TensorProto(name=tensor.name, data_type=tensor.data_type, dims=[0])
-
-
-def _copy_fields(source: Any, target: Any, skip: str) -> None:
-    """Copy every set field of a message except ``skip`` (a shallow shell copy)."""
-    for field, value in source.ListFields():
-        if field.name == skip:
-            continue
-        if hasattr(value, "extend"):  # a repeated field (its descriptor's label API varies)
-            getattr(target, field.name).extend(value)
-        elif hasattr(value, "CopyFrom"):  # a message
-            getattr(target, field.name).CopyFrom(value)
-        else:
-            setattr(target, field.name, value)
 
 
 def _node_problems(model: onnx.ModelProto) -> list[tuple[str, str]]:

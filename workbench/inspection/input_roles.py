@@ -55,10 +55,7 @@ def input_roles(model: onnx.ModelProto) -> dict[str, InputRole]:
     inputs = [s for s in graph_io_specs(graph)[0] if s.dtype in _INTEGER or s.dtype == "bool"]
     nodes = list(_all_nodes(graph))
     constants = _constant_shapes_and_values(graph, nodes)
-    consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
-    for node in nodes:
-        for slot, name in enumerate(node.input):
-            consumers.setdefault(name, []).append((node, slot))
+    consumers = _consumers(nodes)
     roles = {}
     for spec in inputs:
         if "mask" in spec.name.lower():
@@ -159,6 +156,15 @@ def minimum_sizes(model: onnx.ModelProto) -> dict[str, int]:
     return {dim: size for dim, (size, _why) in minimum_dim_sizes(model).items()}
 
 
+def _consumers(nodes: list[onnx.NodeProto]) -> dict[str, list[tuple[onnx.NodeProto, int]]]:
+    """tensor -> the (node, input slot) pairs that read it."""
+    consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
+    for node in nodes:
+        for slot, name in enumerate(node.input):
+            consumers.setdefault(name, []).append((node, slot))
+    return consumers
+
+
 def minimum_dim_sizes(model: onnx.ModelProto) -> dict[str, tuple[int, str]]:
     """Symbolic dim name -> (smallest size the graph accepts, why), from the kernels of the
     Conv/Pool nodes an input's axis reaches (through Unsqueeze and elementwise ops, into
@@ -166,10 +172,7 @@ def minimum_dim_sizes(model: onnx.ModelProto) -> dict[str, tuple[int, str]]:
     graph = model.graph
     nodes = list(_all_nodes(graph))
     constants = _constant_shapes_and_values(graph, nodes)
-    consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
-    for node in nodes:
-        for slot, name in enumerate(node.input):
-            consumers.setdefault(name, []).append((node, slot))
+    consumers = _consumers(nodes)
     found: dict[str, tuple[int, str]] = {}
     for spec in graph_io_specs(graph)[0]:
         axes = tuple(d if isinstance(d, str) else None for d in spec.shape or ())

@@ -1,6 +1,7 @@
 """Small conversions from ONNX protos to neutral values (names, specs, short texts).
 
-Everything here reads protos and returns plain Python values; nothing keeps a proto.
+Everything here reads protos and returns plain Python values (except :func:`model_shell`,
+a weight-less copy to build twins from); nothing keeps a proto.
 Weights are never decoded: sizes come from dims, dtypes and external-data lengths.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import onnx
 from onnx import AttributeProto, TensorProto
@@ -21,6 +23,7 @@ __all__ = [
     "element_count",
     "graph_io_specs",
     "iter_graphs",
+    "model_shell",
     "node_attributes",
     "tensor_nbytes",
     "tensor_spec_from_tensor",
@@ -142,6 +145,27 @@ def tensor_nbytes(tensor: TensorProto) -> int:
         return sum(len(item) for item in tensor.string_data)
     bits = element_count(tensor) * _bits_per_element(tensor.data_type)
     return (bits + 7) // 8
+
+
+def model_shell(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` without the main graph's initializers (every other field kept):
+    what weight-less twins of a model start from, without copying its weights once."""
+    shell = onnx.ModelProto()
+    _copy_fields(model, shell, skip="graph")
+    _copy_fields(model.graph, shell.graph, skip="initializer")
+    return shell
+
+
+def _copy_fields(source: Any, target: Any, skip: str) -> None:
+    for field, value in source.ListFields():
+        if field.name == skip:
+            continue
+        if hasattr(value, "extend"):  # a repeated field (its descriptor's label API varies)
+            getattr(target, field.name).extend(value)
+        elif hasattr(value, "CopyFrom"):  # a message
+            getattr(target, field.name).CopyFrom(value)
+        else:
+            setattr(target, field.name, value)
 
 
 def iter_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:

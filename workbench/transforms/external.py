@@ -27,11 +27,13 @@ from workbench.inspection.loading import (
     load_model_file,
     read_model_file,
 )
+from workbench.inspection.protos import model_shell
 from workbench.transforms.conversion_report import ConversionReport
 from workbench.transforms.folding import refuse_existing, save_model_atomic
 
-__all__ = ["INLINE_LIMIT", "StagedModel", "inline_weight_bytes", "save_staged", "staged_model",
-           "without_weights", "write_converted_model"]
+__all__ = ["INLINE_LIMIT", "StagedModel", "data_file", "inline_weight_bytes",
+           "refuse_model_files", "save_staged", "staged_model", "without_weights",
+           "write_converted_model"]
 
 # Inline weights above this are moved to external data: converting or copying a proto that
 # holds them costs their size again per copy (and protobuf refuses more than 2 GiB).
@@ -94,36 +96,20 @@ def without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
     dims stay: what specs, shape inference and index ranges need). ``model`` is unchanged."""
     if not inline_weight_bytes(model):
         return model
-    bare = _shell(model)
+    bare = model_shell(model)
     bare.graph.initializer.extend(
         t if _small(t) else onnx.TensorProto(name=t.name, data_type=t.data_type, dims=t.dims)
         for t in model.graph.initializer)
     return bare
 
 
-def _shell(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` without initializers."""
-    staged = onnx.ModelProto()
-    for name in ("ir_version", "producer_name", "producer_version", "domain",
-                 "model_version", "doc_string"):
-        setattr(staged, name, getattr(model, name))
-    staged.opset_import.extend(model.opset_import)
-    staged.metadata_props.extend(model.metadata_props)
-    staged.functions.extend(model.functions)
-    graph, source = staged.graph, model.graph
-    graph.name, graph.doc_string = source.name, source.doc_string
-    for field in ("node", "input", "output", "value_info", "sparse_initializer"):
-        getattr(graph, field).extend(getattr(source, field))
-    return staged
-
-
 def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> onnx.ModelProto:
     """Write ``model`` to ``path`` with large initializers in ``<name>.data``; returns the
     written proto (weights as references). ``model`` itself is not modified; its own
     external data (in ``folder``) is copied over one tensor at a time."""
-    staged = _shell(model)
+    staged = model_shell(model)
     graph, source = staged.graph, model.graph
-    location = path.name + ".data"
+    location = data_file(path).name
     offset = 0
     with (path.parent / location).open("wb") as handle:
         for tensor in source.initializer:
@@ -166,7 +152,7 @@ def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterab
     converted = conversion.model
     fp32 = {t.name: t for t in staged.model.graph.initializer
             if t.data_location == onnx.TensorProto.EXTERNAL}
-    location = target.name + ".data"
+    location = data_file(target).name
     offset = 0
     with (target.parent / location).open("wb") as handle:
         for tensor in converted.graph.initializer:
@@ -201,13 +187,21 @@ def save_staged(model: onnx.ModelProto, folder: Path | None, target: Path, *,
     target = Path(target).expanduser().resolve()
     if not external_data_refs(model) and inline_weight_bytes(model) <= INLINE_LIMIT:
         return save_model_atomic(model, target, overwrite=overwrite)
-    data = target.parent / (target.name + ".data")
     sources = {(folder or Path(".")).resolve() / ref.location
                for ref in external_data_refs(model)}
-    if data.resolve() in sources:  # writing it would destroy the weights being copied
-        overwrite = False
-    if not overwrite:
-        refuse_existing(target)
-        refuse_existing(data)
+    # writing over a data file being copied from would destroy the weights
+    refuse_model_files(target, overwrite and data_file(target).resolve() not in sources)
     _write_external(model, target, folder)
     return target
+
+
+def data_file(target: Path) -> Path:
+    """Where a model written to ``target`` keeps its external weights."""
+    return target.parent / (target.name + ".data")
+
+
+def refuse_model_files(target: Path, overwrite: bool) -> None:
+    """Unless ``overwrite``, refuse a ``target`` (or its data file) that exists already."""
+    if not overwrite:
+        refuse_existing(target)
+        refuse_existing(data_file(target))

@@ -295,6 +295,20 @@ def refuse_existing(path: str | os.PathLike[str]) -> None:
         raise _exists_error(target)
 
 
+def refuse_own_source(source: object, target: str | os.PathLike[str], example: str) -> None:
+    """Refuse writing a derived model over the file it is made from (``source`` a path;
+    bytes and protos have no file). ``example``: a name to suggest instead."""
+    if not isinstance(source, (str, os.PathLike)):
+        return
+    if Path(target).expanduser().resolve() == Path(source).expanduser().resolve():
+        raise WorkbenchError(
+            "The new model cannot replace the model it is made from.",
+            expected="an output file other than the model's own",
+            found=str(target),
+            fix=f"choose a new file name, e.g. {example}",
+        )
+
+
 def _exists_error(target: Path) -> WorkbenchError:
     return WorkbenchError(
         f"Not saving: {target} already exists.",
