@@ -150,8 +150,7 @@ def test_panel_in_jupyterlab(browser_ready: None, tmp_path: Path) -> None:
         page.goto(lab.notebook_url(notebook))
         run_all(page)
         page.locator(".wb-panel").wait_for(timeout=60_000)
-        page.locator(".wb-panel").get_by_text("TensorRT Workbench — conv_chain.onnx").wait_for(
-            timeout=60_000)
+        wait_for_panel_text(page, "TensorRT Workbench — conv_chain.onnx")
 
         page.get_by_role("tab", name="Build").click()
         build_button = page.locator(".wb-panel .wb-build-button")
@@ -189,6 +188,22 @@ def assert_layer_table_fits(page: Any) -> None:
     details.evaluate("element => { element.open = false; }")
 
 
+def wait_for_panel_text(page: Any, text: str, timeout: float = 60_000) -> None:
+    """Wait for ``text`` in the panel; on a timeout, fail with what the panel shows instead
+    (CI keeps only the failure message, and a bare timeout says nothing about why)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    panel = page.locator(".wb-panel").first
+    try:
+        panel.get_by_text(text).first.wait_for(timeout=timeout)
+    except PlaywrightTimeout as err:
+        shown = panel.evaluate(
+            "e => e.innerText.slice(0, 2500) + '\\n[fields] ' + Array.from("
+            "e.querySelectorAll('input[type=text], select')).map(i => i.value).join(' | ')")
+        raise AssertionError(f"{text!r} not shown in {timeout / 1000:.0f} s; the panel shows:\n"
+                             f"{shown}") from err
+
+
 def button(page: Any, text: str) -> Any:
     pattern = re.compile(r"^\s*" + re.escape(text) + r"\s*$")
     return page.locator(".wb-panel button:visible", has_text=pattern).first
@@ -200,16 +215,14 @@ def explore_engines(page: Any, out_dir: Path) -> None:
     path.fill(str(ROOT / "sample_models" / "transformer_block.onnx"))
     path.press("Enter")
     button(page, "Open").click()
-    page.locator(".wb-panel").get_by_text("TensorRT Workbench — transformer_block.onnx").wait_for(
-        timeout=60_000)
+    wait_for_panel_text(page, "TensorRT Workbench — transformer_block.onnx")
     precision = page.locator(".wb-panel .widget-dropdown:visible").filter(
         has=page.get_by_text("precision", exact=True)).locator("select")
     for name in ("fp32", "fp16"):
         page.get_by_role("tab", name="Build", exact=True).click()
         precision.select_option(name)
         page.locator(".wb-panel .wb-build-button").click()
-        page.locator(".wb-panel").get_by_text(f"· {name} · plan SHA-256").wait_for(
-            timeout=60_000)  # this build's result, not the one before
+        wait_for_panel_text(page, f"· {name} · plan SHA-256")  # this build's, not the last one
         page.get_by_role("tab", name="Engines", exact=True).click()
         button(page, "Save engine").click()
         page.locator(".wb-panel option", has_text=f"transformer_block-{name}").wait_for()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -125,6 +126,24 @@ def test_path_field_with_a_missing_file_shows_the_error(tmp_path: Path) -> None:
     panel.session.tasks["load"].join(30)
     assert "Model file not found" in panel.error.value
     assert "Traceback" not in panel.error.value
+    panel.close()
+
+
+def test_open_with_an_empty_path_or_during_a_load_says_why(tmp_path: Path, sample) -> None:
+    """A click handler's exception goes to JupyterLab's log console, unseen: show it here."""
+    panel = make_panel(tmp_path)
+    panel.chooser.path.value = "  "
+    panel.chooser.open_button.click()
+    assert "No model path to open" in panel.error.value and "type the model" in panel.error.value
+    gate = threading.Event()
+    panel.session.task("load").start(gate.wait)  # a load that is still running
+    try:
+        panel.chooser.path.value = str(sample("tiny_cnn"))
+        panel.chooser.open_button.click()
+        assert "Already loading the model" in panel.error.value, panel.error.value
+    finally:
+        gate.set()
+        panel.session.tasks["load"].join(30)
     panel.close()
 
 

@@ -15,7 +15,7 @@ import ipywidgets as widgets
 
 from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import ModelLoadError, WorkbenchError
 from workbench.ui.build_tab import BuildTab
 from workbench.ui.common import ErrorBox, busy_while, esc, note
 from workbench.ui.compare_tab import CompareTab
@@ -34,8 +34,10 @@ TAB_TITLES = ("Model", "Parse", "Build", "Run", "Engines", "Compare")
 class ModelChooser:
     """A sample picker, a path field with Open, and a file upload."""
 
-    def __init__(self, session: WorkbenchSession, samples: str | Path | None) -> None:
+    def __init__(self, session: WorkbenchSession, samples: str | Path | None,
+                 error: ErrorBox) -> None:
         self.session = session
+        self.error = error  # where a refused Open shows (a click handler's raise is lost)
         folder = Path(samples) if samples is not None else session.samples_dir
         files = sorted(folder.glob("*.onnx")) if folder and folder.is_dir() else []
         self.samples = {path.name: path for path in files}
@@ -72,12 +74,24 @@ class ModelChooser:
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         for item in change["new"] or ():
-            self.session.start_load(bytes(item["content"]), label=str(item["name"]))
+            self._start(bytes(item["content"]), str(item["name"]))
 
     def open(self, source: str | Path) -> Task | None:
+        """Open ``source`` in the background; an empty path or a refusal shows in the panel."""
         if not str(source):
+            self.error.show(ModelLoadError(
+                "No model path to open.", expected="a path to an .onnx file",
+                found="an empty path field",
+                fix="type the model's path and press Open, pick a sample, or upload a file"))
             return None
-        return self.session.start_load(Path(source))
+        return self._start(Path(source), None)
+
+    def _start(self, source: Path | bytes, label: str | None) -> Task | None:
+        try:
+            return self.session.start_load(source, label=label)
+        except WorkbenchError as err:  # e.g. a load still running
+            self.error.show(err)
+            return None
 
 
 class WorkbenchPanel(widgets.VBox):
@@ -85,10 +99,10 @@ class WorkbenchPanel(widgets.VBox):
 
     def __init__(self, session: WorkbenchSession, samples: str | Path | None = None) -> None:
         self.session = session
-        self.chooser = ModelChooser(session, samples)
+        self.error = ErrorBox()
+        self.chooser = ModelChooser(session, samples, self.error)
         self.title = widgets.HTML()
         self.status = widgets.HTML()
-        self.error = ErrorBox()
         self.model_tab = ModelTab(session)
         self.parse = ParseTab(session)
         self.build = BuildTab(session)
