@@ -42,6 +42,10 @@ def test_only_constants_that_reach_masking_sinks_are_found_and_the_input_is_unto
     value = next(n for n in clamped.graph.node if n.name == "mask.min").attribute[0].t
     assert numpy_helper.to_array(value) == np.float32(-1e4)
     assert find_mask_constants(clamped) == ()
+    for bad in (0.0, 1e5):  # FP16 cannot hold 1e5; 0 would unmask
+        with pytest.raises(WorkbenchError, match="cannot stand in") as caught:
+            clamp_mask_constants(model, value=bad)
+        assert caught.value.fix and repr(bad) in str(caught.value.found)
 
 
 def test_a_sentinel_that_also_feeds_an_output_is_left_alone() -> None:

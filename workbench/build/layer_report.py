@@ -17,8 +17,8 @@ from workbench.build.engines import EngineLayerInfo
 __all__ = ["KeepCheck", "check_keep_fp32", "precision_map", "precision_text"]
 
 # The Casts into FP32 that an FP16 conversion puts in front of a kept region: the
-# workbench's converter names them "<tensor>.cast_fp32" (workbench.transforms.fp16,
-# _Converter._fetch); onnxconverter-common "<node>_input_cast<i>". A real build checks it.
+# workbench's converter names them "<tensor>.cast_fp32" (workbench.transforms.precision_walk,
+# GraphConverter._fetch); onnxconverter-common "<node>_input_cast<i>". A real build checks it.
 _FP32_CAST = re.compile(r"(\.cast_fp32|_input_cast\d+)$")
 
 

@@ -29,6 +29,7 @@ from onnx import numpy_helper
 
 from workbench.compare.drift import GraphNode
 from workbench.compare.saturation import SENTINEL_MAGNITUDE, consumers_of, masking_sinks
+from workbench.core.errors import ConversionError
 from workbench.inspection.external_data import external_weight
 
 __all__ = ["SAFE_MASK_VALUE", "MaskClamp", "MaskConstant", "clamp_mask_constants",
@@ -118,7 +119,11 @@ def clamp_mask_constants(model: onnx.ModelProto, value: float = SAFE_MASK_VALUE,
     """A copy of ``model`` whose mask sentinels are ``±value`` (sign kept); ``model`` is
     unchanged. Returns the copy (``model`` itself when there is nothing to clamp)."""
     if not 0 < value <= 65504:
-        raise ValueError(f"mask value {value!r}: a magnitude in (0, 65504] (FP16 holds it)")
+        raise ConversionError(
+            "The mask value cannot stand in for a mask in FP16.",
+            expected="a magnitude in (0, 65504], which FP16 holds (the default is 1e4)",
+            found=repr(value),
+            fix=f"leave the value at its default ({SAFE_MASK_VALUE:g}) or pick one in range")
     found = find_mask_constants(model, folder)
     if not found:
         return model, MaskClamp(value, ())

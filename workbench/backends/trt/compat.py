@@ -49,9 +49,9 @@ ALL: frozenset[str] = frozenset(FAMILIES)
 # it. Anything not listed is reachable by every family, so every ``trt.X.Y`` it uses must
 # exist in all of them. tests/test_api_conformance.py enforces this against the bindings.
 BRANCHES: dict[str, frozenset[str]] = {
-    "build:_weak_precision_flag": WEAK_TYPING,
-    "build:_pin_fp32_layers": WEAK_TYPING,
-    "build:_set_compute_capabilities": RTX_ONLY,
+    "configure:_weak_precision_flag": WEAK_TYPING,
+    "configure:_pin_fp32_layers": WEAK_TYPING,
+    "configure:_set_compute_capabilities": RTX_ONLY,
     "engine:_header_validity": RTX_ONLY,
     "runner_io:_rtx_runnable_ccs": RTX_ONLY,  # called only when trt.__name__ is tensorrt_rtx
     "compat:_probe_features": ALL,
