@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from workbench.backends.trt.engine import LoadedEngine
     from workbench.backends.trt.reduce import ReduceResult
     from workbench.build.engines import EngineArtifact
+    from workbench.inspection.control_flow import FreezeChoice
     from workbench.inspection.summary import ModelSummary
     from workbench.triage.diagnosis import ParseReport
 
@@ -285,6 +286,37 @@ class SessionCore:
     def start_reduce(self) -> Task[Path]:
         return self._start(TaskKind.REDUCE, "reducing to the minimal failing model",
                            self.reduce)
+
+    # -- control flow: freeze an input that decides an If ------------------------------
+
+    def freeze_choices(self) -> tuple[FreezeChoice, ...]:
+        """Graph-input values an If compares with (``sr = 16000``); () without If nodes."""
+        from workbench.inspection.control_flow import control_flow, freeze_choices
+        from workbench.inspection.loading import load_model
+
+        model = self.require_model()
+        if not model.summary.subgraph_count:  # no If: skip reading the graph again
+            return ()
+        return freeze_choices(control_flow(load_model(self.model_source(),
+                                                      load_weights=False)))
+
+    def freeze_inputs(self, values: dict[str, object]) -> Path:
+        """Fix graph inputs to ``values`` in a copy, fold it (an If they decide keeps only
+        the branch taken), and open the copy; the file is ``derived["frozen"]``. The model
+        that was open is not changed: one engine per value, as with any frozen export."""
+        from workbench.transforms.folding import fold_constants
+
+        out_path = self._derived_path("frozen")
+        result = fold_constants(self.model_source(), out_path=out_path, input_values=values)
+        written = Path(result.out_path or out_path)
+        self.load(written, label=written.name)
+        self.derived["frozen"] = written
+        return written
+
+    def start_freeze_inputs(self, values: dict[str, object]) -> Task[Path]:
+        text = ", ".join(f"{name} = {value}" for name, value in values.items())
+        return self._start(TaskKind.FREEZE, f"freezing {text} and folding",
+                           lambda: self.freeze_inputs(values))
 
     # -- graph view (Netron) ----------------------------------------------------------
 

@@ -56,6 +56,7 @@ class TaskKind(Choice):
     DIAGNOSE = "diagnose"
     FOLD = "fold"
     REDUCE = "reduce"
+    FREEZE = "freeze"  # fixing an input that decides an If, then folding (opens the copy)
     BUILD = "build"
     RUN = "run"
     COMPARE = "compare"

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import onnx
 from onnx import numpy_helper
 
-__all__ = ["ControlFlow", "IfDecider", "control_flow", "outer_inputs", "subgraphs"]
+__all__ = ["ControlFlow", "FreezeChoice", "IfDecider", "control_flow", "freeze_choices",
+           "outer_inputs", "subgraphs"]
 
 _LOOPS = ("If", "Loop", "Scan")
 _COMPARISONS = ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual")
@@ -45,6 +46,33 @@ class ControlFlow:
     def owner_of(self, name: str) -> tuple[str, str, str] | None:
         """(op, node, branch) of the control-flow node that holds the node ``name``."""
         return self.owners.get(name)
+
+
+@dataclass(frozen=True)
+class FreezeChoice:
+    """A graph-input value that picks a branch of an If (``sr = 16000``): freezing the input
+    to it folds the If into that branch (``fold_constants(..., input_values=choice.values)``)."""
+
+    input: str
+    value: float
+    if_node: str
+
+    @property
+    def values(self) -> dict[str, float | int]:
+        number = int(self.value) if float(self.value).is_integer() else self.value
+        return {self.input: number}
+
+    def label(self) -> str:
+        return f"{self.input} = {self.values[self.input]} (decides If {self.if_node!r})"
+
+
+def freeze_choices(flow: ControlFlow) -> tuple[FreezeChoice, ...]:
+    """Each (input, value) an If condition compares with, once, in graph order."""
+    found: dict[tuple[str, float], FreezeChoice] = {}
+    for decider in flow.deciders:
+        for name, value in decider.values:
+            found.setdefault((name, value), FreezeChoice(name, value, decider.node))
+    return tuple(found.values())
 
 
 def subgraphs(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:

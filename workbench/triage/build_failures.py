@@ -138,7 +138,7 @@ def _control_fixes(node: str, facts: BuildFacts) -> tuple[str, ...]:
             f"fold the If {if_node!r} away by freezing the input that decides it: "
             f"workbench.fold_constants({facts.model!r}, input_values={{{example}}}, "
             "out_path='folded.onnx') keeps only the branch that value takes (one engine "
-            "per value)")
+            "per value); in the panel: Model tab, Freeze and open the copy")
     fixes.append("or export the model without control flow (trace it with the branch fixed, "
                  "or move the decision out of the graph and export one model per case)")
     fixes.append(f"workbench.reduce_build_failure({facts.model!r}, 'reduced.onnx') saves the "

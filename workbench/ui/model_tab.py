@@ -15,6 +15,7 @@ from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event
 from workbench.core.errors import WorkbenchError
 from workbench.ui.common import ErrorBox, esc, html_table, kv_table, note, show_png
+from workbench.ui.freeze_view import FreezeView
 
 __all__ = ["ModelTab", "histogram_png"]
 
@@ -107,10 +108,11 @@ class ModelTab:
             widgets.HBox([self.prev_button, self.page_label, self.next_button]),
             self.nodes,
         ], layout={"display": "none"})  # nothing to search or draw until a model is open
+        self.freeze = FreezeView(session)
         self.widget = widgets.VBox([
             widgets.HBox([widgets.VBox([self.summary, self.io_table],
                                        layout={"width": "60%"}), self.histogram]),
-            self.details,
+            self.freeze.widget, self.details,
         ])
 
     @property
@@ -120,6 +122,7 @@ class ModelTab:
 
     def on_model(self, model: LoadedModel | None) -> None:
         self.error.clear()
+        self.freeze.on_model(model)
         self.details.layout.display = "none" if model is None else ""
         if model is None:
             self.summary.value = ("<i>No model loaded: pick a sample, type a path or upload an "
