@@ -11,6 +11,9 @@ step           workbench call                                   baseline (same r
 =============  ===============================================  ========================
 inspect        ``inspect_model(path)``                          ``onnx.load(path)``
 diagnose       ``diagnose(path)``                               ``onnx.load(path)``
+fold           ``fold_constants(path, out_path=…)`` (the Parse   ``onnx.load(path)``
+               tab's fold and the Model tab's freeze; large
+               weights written to ``<name>.data``)
 build          ``build_engine`` + ``save_engine`` (FP32)        the bare TensorRT script
                                                                 (``reproduce.python_script``)
 run            ``run_model("onnxruntime", path, feeds)``        ``InferenceSession(path)`` + run
@@ -22,9 +25,9 @@ mask-fix       ``verify_mask_clamp`` (clamped copy written,     ``InferenceSessi
 
 For each rung and step it prints wall time and peak RSS, each as a ratio to its baseline and
 RSS as a multiple of the FP32 weight bytes, then how each figure grows from rung to rung,
-and the budgets: run ≤ 1.5×, compare ≤ 2.5×, per-layer and mask fix ≤ 3× the weight bytes,
-per-layer time ≤ 1.5× outputs-only. Feeds: batch 1, sequence 32. Wall times are noisy on a shared
-machine; memory is not.
+and the budgets: fold ≤ 2.5×, run ≤ 1.5×, compare ≤ 2.5×, per-layer and mask fix ≤ 3× the
+weight bytes, per-layer time ≤ 1.5× outputs-only. Feeds: batch 1, sequence 32. Wall times are
+noisy on a shared machine; memory is not.
 
 Usage: ``python bench/scale_bench.py [--rungs gpt_10m,gpt_120m,gpt_770m] [--steps ...]
 [--json out.json]``.
@@ -47,11 +50,12 @@ sys.path.insert(0, str(ROOT))
 
 from sample_models.realistic import GPT_LADDER, gpt_like, gpt_param_bytes  # noqa: E402
 
-STEPS = ("inspect", "diagnose", "build", "run", "compare", "compare-layers", "mask-fix")
-BASELINES = {"inspect": "onnx.load", "diagnose": "onnx.load", "build": "bare TensorRT build",
+STEPS = ("inspect", "diagnose", "fold", "build", "run", "compare", "compare-layers", "mask-fix")
+BASELINES = {"inspect": "onnx.load", "diagnose": "onnx.load", "fold": "onnx.load",
+             "build": "bare TensorRT build",
              "run": "ORT session", "compare": "ORT session", "compare-layers": "ORT session",
              "mask-fix": "ORT session"}
-BUDGETS = {"run": 1.5, "compare": 2.5, "compare-layers": 3.0,
+BUDGETS = {"fold": 2.5, "run": 1.5, "compare": 2.5, "compare-layers": 3.0,
            "mask-fix": 3.0}  # peak RSS / weight bytes
 DIMS = {"batch": 1, "sequence": 32}
 
@@ -89,6 +93,9 @@ elif step == "inspect":
 elif step == "diagnose":
     from workbench.backends.trt.parse import diagnose
     diagnose(model)
+elif step == "fold":
+    from workbench.transforms.folding import fold_constants
+    fold_constants(model, out_path=model + ".folded.onnx", overwrite=True)
 elif step == "build":
     from workbench.backends.trt.build import build_engine
     from workbench.build.engines import save_engine

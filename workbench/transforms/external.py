@@ -117,8 +117,12 @@ def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> 
             if not is_external and _small(tensor):
                 graph.initializer.append(tensor)
                 continue
-            data = (external_weight(tensor, folder or Path("."), mapped=True) if is_external
-                    else onnx.numpy_helper.to_array(tensor)).tobytes()
+            if is_external:
+                data = external_weight(tensor, folder or Path("."), mapped=True).tobytes()
+            elif tensor.HasField("raw_data"):  # already the bytes to write: no decoding
+                data = tensor.raw_data
+            else:
+                data = onnx.numpy_helper.to_array(tensor).tobytes()
             handle.write(data)
             ref = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type,
                                    dims=tensor.dims, data_location=onnx.TensorProto.EXTERNAL)

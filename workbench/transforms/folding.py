@@ -25,6 +25,7 @@ from onnx.reference import ReferenceEvaluator
 from workbench.core.errors import ModelLoadError, WorkbenchError
 from workbench.core.fileio import write_atomic
 from workbench.inspection.loading import ModelSource, load_model
+from workbench.inspection.protos import model_shell
 from workbench.transforms.control_flow import freeze_input_values, graph_input, inline_if
 from workbench.transforms.subgraph import inferred_value_infos
 
@@ -38,6 +39,8 @@ _NONDETERMINISTIC = frozenset(
 # Folding a large tensor (ConstantOfShape, Tile, ...) bloats the file for no gain.
 _MAX_FOLDED_BYTES = 16 * 1024 * 1024
 _MAX_PASSES = 8
+# Initializers above this are weights, not shapes or axes (see _shape_twin).
+_SHAPE_TENSOR_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +90,8 @@ def fold_constants(
         source: Path, bytes or ModelProto (never modified).
         input_shapes: Static shapes to freeze graph inputs to, e.g. {"image": [1, 3, 64, 64]};
             makes Shape-based subgraphs of dynamic dims foldable.
-        out_path: Save the folded model here (atomically).
+        out_path: Save the folded model here: one file (written atomically), or, when its
+            weights exceed 64 MiB, the file plus ``<name>.data`` with the large weights.
         overwrite: Allow replacing an existing file at out_path.
         input_values: Values to freeze graph inputs to, e.g. ``{"sr": 16000}``: each becomes
             a constant (and leaves the inputs), so an ``If`` it decides folds into the
@@ -97,8 +101,11 @@ def fold_constants(
         ModelLoadError: The model cannot be read, or input_shapes do not fit it.
         WorkbenchError: out_path exists and overwrite is False, or cannot be written.
     """
-    model = onnx.ModelProto()
-    model.CopyFrom(load_model(source))
+    if isinstance(source, onnx.ModelProto):  # the caller's proto: work on a copy
+        model = onnx.ModelProto()
+        model.CopyFrom(source)
+    else:  # a fresh proto of our own: copying it would double the weights in memory
+        model = load_model(source)
     frozen = _freeze_inputs(model, input_shapes or {})
     frozen_values = freeze_input_values(model, input_values) if input_values else ()
     folded: list[str] = []
@@ -108,8 +115,16 @@ def fold_constants(
         if not step:
             break
     removed = _drop_dead_nodes(model)
-    saved = None if out_path is None else save_model_atomic(model, out_path, overwrite=overwrite)
+    saved = None if out_path is None else _save(model, Path(out_path), overwrite)
     return FoldResult(model, tuple(folded), tuple(removed), frozen, saved, frozen_values)
+
+
+def _save(model: onnx.ModelProto, target: Path, overwrite: bool) -> Path:
+    """One file for a small model; large weights go to ``<name>.data``, one tensor at a
+    time (a model with external data stays that way, and may exceed 2 GiB)."""
+    from workbench.transforms.external import save_staged  # it builds on this module
+
+    return save_staged(model, None, target, overwrite=overwrite)
 
 
 def _freeze_inputs(
@@ -147,7 +162,7 @@ def _freeze_inputs(
 def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     # Custom-domain ops stop inference; what can be known without it is still folded.
     shapes = {}
-    for name, info in inferred_value_infos(model).items():
+    for name, info in inferred_value_infos(_shape_twin(model)).items():
         tensor_type = info.type.tensor_type
         if not tensor_type.HasField("shape"):
             continue
@@ -157,15 +172,29 @@ def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def _shape_twin(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` for shape inference: large initializers keep their names, types and dims
+    but not their values (inference would copy every weight into C++ and back); the small
+    ones, which hold shapes and axes, stay as they are."""
+    def large(tensor: onnx.TensorProto) -> bool:  # ByteSize: no copy of the data
+        return tensor.ByteSize() > _SHAPE_TENSOR_BYTES
+
+    if not any(large(t) for t in model.graph.initializer):
+        return model
+    twin = model_shell(model)
+    twin.graph.initializer.extend(
+        onnx.TensorProto(name=t.name, data_type=t.data_type, dims=t.dims) if large(t) else t
+        for t in model.graph.initializer)
+    return twin
+
+
 def _fold_pass(model: onnx.ModelProto) -> list[str]:
     """One sweep in topological order; returns the names of the nodes it folded."""
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
     shapes = _static_shapes(model)
     graph_inputs = {i.name for i in graph.input}
-    values = {
-        t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name not in graph_inputs
-    }
+    values = _LazyArrays({t.name: t for t in graph.initializer if t.name not in graph_inputs})
     folded, kept = [], []
     for index, node in enumerate(graph.node):
         branch = inline_if(node, values)
@@ -186,6 +215,23 @@ def _fold_pass(model: onnx.ModelProto) -> list[str]:
         del graph.node[:]
         graph.node.extend(kept)
     return folded
+
+
+class _LazyArrays(dict[str, np.ndarray]):
+    """Initializer values by name, decoded on first use: a pass over a large model must not
+    hold a numpy copy of every weight when only shape tensors get folded."""
+
+    def __init__(self, tensors: dict[str, onnx.TensorProto]) -> None:
+        super().__init__()
+        self._tensors = tensors
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or name in self._tensors
+
+    def __missing__(self, name: str) -> np.ndarray:
+        array = numpy_helper.to_array(self._tensors[name])
+        self[name] = array
+        return array
 
 
 def _evaluate(
