@@ -170,6 +170,11 @@ def test_panel_in_jupyterlab(browser_ready: None, tmp_path: Path) -> None:
         frame = page.frame_locator("iframe.wb-netron")
         frame.locator("g.node").first.wait_for(timeout=30_000)
         assert frame.locator("g.node").count() > 10
+        # Stop ends the server and removes the frame. Netron runs in this page's renderer
+        # (same site): a frame still laying out 1,200 nodes on a slow machine can hold up
+        # the panel's messages (suspected when a CI run waited 60 s for the next title).
+        button(page, "Stop Netron").click()
+        page.locator("iframe.wb-netron").wait_for(state="detached", timeout=30_000)
         explore_engines(page, tmp_path)
         browser.close()
 
