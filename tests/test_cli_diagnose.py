@@ -71,3 +71,19 @@ def test_bad_shape_flag_exits_1(sample, tmp_path: Path, capsys) -> None:
                  str(tmp_path / "f.onnx"), "--shape", "image=1xZ"])
     assert code == 1
     assert "Cannot read --shape" in capsys.readouterr().err
+
+
+def test_fold_with_a_frozen_value_removes_the_if(realistic, tmp_path: Path, capsys) -> None:
+    import onnx
+
+    folded = tmp_path / "vad_8k.onnx"
+    code = main(["diagnose", str(realistic("if_switch")), "--fold", str(folded),
+                 "--value", "sr=8000", "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["fold"]["report"]["ok"] is True
+    graph = onnx.load(folded).graph
+    assert "If" not in [n.op_type for n in graph.node] and "sr" not in [i.name for i in graph.input]
+    assert main(["diagnose", str(realistic("if_switch")), "--fold", str(tmp_path / "x.onnx"),
+                 "--value", "sr=eight"]) == 1
+    assert "Cannot read --value" in capsys.readouterr().err

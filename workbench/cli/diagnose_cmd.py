@@ -1,4 +1,5 @@
-"""``trt-workbench diagnose MODEL [--reduce OUT] [--fold OUT] [--shape NAME=DIMS] [--json]``.
+"""``trt-workbench diagnose MODEL [--reduce OUT] [--fold OUT] [--shape NAME=DIMS]
+[--value NAME=VALUE] [--json]``.
 
 Exit status: 0 when the model parses (after folding, with --fold), 1 when it does not or
 the file is bad, 2 on usage errors. TensorRT is imported only when the command runs.
@@ -30,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="fold constants, save the folded model to OUT and diagnose it")
     cmd.add_argument("--shape", metavar="NAME=DIMS", action="append", default=[],
                      help="with --fold: freeze an input's shape, e.g. image=1x4x16x16")
+    cmd.add_argument("--value", metavar="NAME=VALUE", action="append", default=[],
+                     help="with --fold: freeze an input's value, e.g. sr=16000 (an If it "
+                     "decides keeps only the branch that value takes)")
     cmd.add_argument("--overwrite", action="store_true",
                      help="allow --reduce/--fold to replace existing files")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
@@ -52,6 +56,22 @@ def _shapes(items: list[str]) -> dict[str, list[int]]:
     return shapes
 
 
+def _values(items: list[str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        try:
+            values[name] = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+        except ValueError as err:
+            raise ModelLoadError(
+                f"Cannot read --value {item!r}.",
+                expected="NAME=VALUE with a number, like sr=16000",
+                found=repr(item),
+                fix="write the input name, '=', then the number it is fixed to",
+            ) from err
+    return values
+
+
 def run(args: argparse.Namespace) -> int:
     from workbench.backends.trt.parse import diagnose, fold_and_diagnose
 
@@ -60,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     out["report"] = report
     if args.fold:
         fold, folded_report = fold_and_diagnose(
-            args.model, _shapes(args.shape) or None, args.fold, overwrite=args.overwrite
-        )
+            args.model, _shapes(args.shape) or None, args.fold, overwrite=args.overwrite,
+            input_values=_values(args.value) or None)
         out["fold"], out["folded_report"] = fold, folded_report
     if args.reduce and not report:
         from workbench.backends.trt.reduce import reduce_failure

@@ -287,11 +287,13 @@ def fold_and_diagnose(
     out_path: str | Path | None = None,
     *,
     overwrite: bool = False,
+    input_values: dict[str, object] | None = None,
 ) -> tuple[FoldResult, ParseReport]:
-    """Fold constants (``workbench.fold_constants``), then diagnose the folded model."""
+    """Fold constants (``workbench.fold_constants``, shapes and values frozen as given),
+    then diagnose the folded model."""
     from workbench.transforms.folding import fold_constants
 
     result = fold_constants(source, input_shapes=input_shapes, out_path=out_path,
-                            overwrite=overwrite)
+                            overwrite=overwrite, input_values=input_values)
     report = diagnose(result.out_path if result.out_path is not None else result.model)
     return result, report
