@@ -34,9 +34,9 @@ from workbench.core.errors import ComparisonError
 from workbench.feeds.generator import FeedOptions
 from workbench.inspection.loading import ModelSource
 from workbench.transforms.external import save_staged, staged_model
-from workbench.transforms.folding import refuse_own_source
 from workbench.transforms.mask_clamp import SAFE_MASK_VALUE, MaskClamp, clamp_mask_constants
 from workbench.transforms.naming import name_nodes
+from workbench.transforms.saving import refuse_own_source
 
 __all__ = ["MaskFixResult", "verify_mask_clamp"]
 

@@ -271,8 +271,8 @@ def run_convert(args: argparse.Namespace) -> int:
         staged_model,
         write_converted_model,
     )
-    from workbench.transforms.folding import refuse_own_source, save_model_atomic
     from workbench.transforms.precision import convert
+    from workbench.transforms.saving import refuse_own_source, save_model_atomic
 
     target = Path(args.output).expanduser().resolve()
     refuse_own_source(args.model, target, "model.fp16.onnx")

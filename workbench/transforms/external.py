@@ -29,7 +29,7 @@ from workbench.inspection.loading import (
 )
 from workbench.inspection.protos import model_shell
 from workbench.transforms.conversion_report import ConversionReport
-from workbench.transforms.folding import refuse_existing, save_model_atomic
+from workbench.transforms.saving import refuse_existing, save_model_atomic
 
 __all__ = ["INLINE_LIMIT", "StagedModel", "data_file", "inline_weight_bytes",
            "refuse_model_files", "save_staged", "staged_model", "without_weights",

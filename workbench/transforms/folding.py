@@ -22,11 +22,11 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from workbench.core.errors import ModelLoadError, WorkbenchError
-from workbench.core.fileio import write_atomic
+from workbench.core.errors import ModelLoadError
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.inspection.protos import model_shell
 from workbench.transforms.control_flow import freeze_input_values, graph_input, inline_if
+from workbench.transforms.external import save_staged
 from workbench.transforms.subgraph import inferred_value_infos
 
 __all__ = ["FoldResult", "fold_constants"]
@@ -122,8 +122,6 @@ def fold_constants(
 def _save(model: onnx.ModelProto, target: Path, overwrite: bool) -> Path:
     """One file for a small model; large weights go to ``<name>.data``, one tensor at a
     time (a model with external data stays that way, and may exceed 2 GiB)."""
-    from workbench.transforms.external import save_staged  # it builds on this module
-
     return save_staged(model, None, target, overwrite=overwrite)
 
 
@@ -305,60 +303,3 @@ def _outer_names(node: onnx.NodeProto) -> set[str]:
                 names.update(inner.input)
                 names.update(_outer_names(inner))
     return names
-
-
-def save_model_atomic(
-    model: onnx.ModelProto, path: str | os.PathLike[str], *, overwrite: bool = False
-) -> Path:
-    """Write a model with :func:`workbench.core.fileio.write_atomic` (never over an existing
-    file unless ``overwrite=True``).
-
-    Raises:
-        WorkbenchError: ``path`` exists (and ``overwrite`` is False), the model is over
-            protobuf's 2 GiB limit, or the file cannot be written.
-    """
-    target = Path(path).expanduser().resolve()
-    if not overwrite:
-        refuse_existing(target)  # before serializing: no work for a refused save
-    try:
-        write_atomic(target, model.SerializeToString(), overwrite=overwrite)
-    except FileExistsError as err:  # created since the check above
-        raise _exists_error(target) from err
-    except (OSError, ValueError) as err:  # ValueError: a proto over protobuf's 2 GiB limit
-        raise WorkbenchError(
-            f"Cannot save the model to {target}.",
-            expected="a writable folder",
-            found=f"{type(err).__name__}: {err}",
-            fix="check the folder exists and is writable",
-        ) from err
-    return target
-
-
-def refuse_existing(path: str | os.PathLike[str]) -> None:
-    """Raise the WorkbenchError of :func:`save_model_atomic` when ``path`` exists."""
-    target = Path(path).expanduser().resolve()
-    if target.exists():
-        raise _exists_error(target)
-
-
-def refuse_own_source(source: object, target: str | os.PathLike[str], example: str) -> None:
-    """Refuse writing a derived model over the file it is made from (``source`` a path;
-    bytes and protos have no file). ``example``: a name to suggest instead."""
-    if not isinstance(source, (str, os.PathLike)):
-        return
-    if Path(target).expanduser().resolve() == Path(source).expanduser().resolve():
-        raise WorkbenchError(
-            "The new model cannot replace the model it is made from.",
-            expected="an output file other than the model's own",
-            found=str(target),
-            fix=f"choose a new file name, e.g. {example}",
-        )
-
-
-def _exists_error(target: Path) -> WorkbenchError:
-    return WorkbenchError(
-        f"Not saving: {target} already exists.",
-        expected="a path where no file exists yet",
-        found="an existing file (it is left untouched)",
-        fix="choose another path, or pass overwrite=True",
-    )

@@ -23,7 +23,7 @@ from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
 from workbench.inspection.control_flow import control_flow, outer_inputs
 from workbench.inspection.loading import ModelSource, load_model
-from workbench.transforms.folding import refuse_existing, save_model_atomic
+from workbench.transforms.saving import refuse_existing, save_model_atomic
 from workbench.transforms.subgraph import extract_nodes, inferred_value_infos
 from workbench.triage.diagnosis import ParseIssue, ParseReport
 
