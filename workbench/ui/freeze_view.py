@@ -28,7 +28,7 @@ class FreezeView:
         self.offer = widgets.HTML()
         self.choice = widgets.Dropdown(options=[], layout={"width": "380px"},
                                        description="freeze")
-        # prefilled with the compared value (the then branch); another value takes the else
+        # prefilled with the value the condition compares with; the user types theirs
         self.value = widgets.Text(description="to", layout={"width": "160px"},
                                   style={"description_width": "24px"})
         self.choice.observe(lambda _c: self._prefill(), "value")
@@ -66,9 +66,9 @@ class FreezeView:
                 f"<b>Control flow:</b> an If is decided by the input(s) <b>{esc(inputs)}</b>. "
                 "TensorRT builds every branch for every profile shape, including branches "
                 "your inputs never take. If you deploy one value, freeze it: the copy "
-                "(in workbench_out/) keeps only the branch that value takes (the value the "
-                "If compares with takes one branch, any other value the other). One engine "
-                "per value.", "info")
+                "(in workbench_out/) keeps only the branch that value takes. The box starts "
+                "at the value the If compares with: type the one you deploy. One engine per "
+                "value.", "info")
 
     def _prefill(self) -> None:
         choice = self.choices.get(str(self.choice.value))
