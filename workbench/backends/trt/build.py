@@ -31,6 +31,7 @@ from workbench.backends.trt import compat
 from workbench.backends.trt.configure import configure, save_timing_cache
 from workbench.backends.trt.isolation import ParserProbe, start_parser_probe
 from workbench.backends.trt.layers import is_layer_report, layers_from_log
+from workbench.backends.trt.lifetime import make_builder, releases_trt_objects, trt_guard
 from workbench.backends.trt.logger import STDERR, make_logger
 from workbench.backends.trt.progress import (
     CancelFlag,
@@ -61,6 +62,7 @@ __all__ = ["build_engine"]
 LogSink = Callable[[LogRecord], None] | LogBus
 
 
+@releases_trt_objects
 def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
                  on_log: LogSink | None = None,
                  on_progress: Callable[[ProgressEvent], None] | None = None,
@@ -231,7 +233,7 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
             bus.push("ERROR" if "error" in line.lower() else "WARNING", line, "stderr")
 
     with STDERR.capture(on_stderr):
-        builder = trt.Builder(logger)
+        builder = make_builder(trt, logger)
         network = builder.create_network(0)
         parser = trt.OnnxParser(network, logger)
         if probe is not None:
@@ -248,14 +250,18 @@ def _build(network_source: list[tuple[bytes | None, Path | None]], label: str,
         engine = builder.build_serialized_network(network, config)
         if engine is not None and plan.timing_cache:
             save_timing_cache(config, plan.timing_cache)
-    if engine is None:
-        if monitor.cancelled:
+    cancelled = monitor.cancelled
+    plan_bytes = None if engine is None else bytes(memoryview(engine))
+    with trt_guard():  # see lifetime.py: never dropped while another thread makes one
+        del parser, network, config, monitor, builder, engine
+    if plan_bytes is None:
+        if cancelled:
             raise BuildCancelled(
                 "The build was cancelled.", found="cancel was requested during the build",
                 fix="start the build again when ready", details=logger.errors[-5:],
             )
         raise _build_failure(logger.errors, stderr_lines, info, facts)
-    return bytes(memoryview(engine)), logger.kept
+    return plan_bytes, logger.kept
 
 
 def _parse(parser: Any, data: bytes | None, path: Path | None, label: str, logger: Any,

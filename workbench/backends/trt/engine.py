@@ -16,6 +16,7 @@ from typing import Any
 
 from workbench.backends.trt import compat
 from workbench.backends.trt.layers import layers_from_inspector
+from workbench.backends.trt.lifetime import make_runtime, trt_guard
 from workbench.backends.trt.logger import STDERR, make_logger
 from workbench.build.engines import EngineCard, EngineLayerInfo, card_path_for, sha256_hex
 from workbench.core.errors import EngineLoadError, WorkbenchError
@@ -200,9 +201,11 @@ def _header_validity(plan: bytes) -> tuple[str, tuple[str, ...]]:
     # Without a GPU the check logs a CUDA error: keep it off the console (quiet bus).
     logger = make_logger(trt, LogBus("INTERNAL_ERROR"))
     with STDERR.capture(lambda line: None):
-        runtime = trt.Runtime(logger)
+        runtime = make_runtime(trt, logger)
         header = plan[: runtime.engine_header_size]
         validity, diagnostics = runtime.get_engine_validity(header)
+        with trt_guard():  # see lifetime.py
+            del runtime
     reasons = tuple(name for name, flag in trt.EngineInvalidityDiagnostics.__members__.items()
                     if int(diagnostics) & int(flag))
     if "MALFORMED_ENGINE" in reasons:
@@ -256,7 +259,7 @@ def _explain(card: EngineCard | None, info: compat.BackendInfo, mismatches: list
 def _deserialize(plan: bytes, trust_host_code: bool, path: Path) -> Any:
     trt = compat.load_trt()
     bus = LogBus("WARNING")
-    runtime = trt.Runtime(make_logger(trt, bus))
+    runtime = make_runtime(trt, make_logger(trt, bus))
     runtime.engine_host_code_allowed = bool(trust_host_code)
     engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:

@@ -20,6 +20,7 @@ import onnx
 
 from workbench.backends.trt.compat import load_trt
 from workbench.backends.trt.isolation import ensure_parser_survives
+from workbench.backends.trt.lifetime import make_builder, releases_trt_objects, trt_guard
 from workbench.backends.trt.logger import make_logger
 from workbench.build.settings import default_profiles
 from workbench.core.errors import ModelLoadError, WorkbenchError
@@ -56,7 +57,7 @@ def _new_parser(trt: ModuleType) -> tuple[LogBus, Any, Any, Any]:
     """A parser over a fresh network; its WARNING-and-worse log lines go to the bus."""
     bus = LogBus("WARNING")
     logger = make_logger(trt, bus)
-    builder = trt.Builder(logger)
+    builder = make_builder(trt, logger)
     network = builder.create_network(0)
     return bus, builder, network, trt.OnnxParser(network, logger)
 
@@ -91,6 +92,7 @@ def parse_with_trt(model_file: ModelFile) -> ParseRun:
     return ParseRun(trt, builder, network, parser, bool(parsed), log)
 
 
+@releases_trt_objects
 def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = True
              ) -> ParseReport:
     """Explain whether and why TensorRT can parse an ONNX model.
@@ -131,7 +133,8 @@ def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = 
         _issue(run.parser.get_error(i), model, infos, log, example)
         for i in range(run.parser.num_errors)
     )
-    del run  # the first parse's network and weights go before the second parse
+    with trt_guard():  # the first parse's network and weights go before the second parse
+        del run
     islands: tuple[NodeIsland, ...] = ()
     if node_islands and (not issues or any(i.node_index is not None for i in issues)):
         islands = _islands(trt, model_file, model)
@@ -259,11 +262,13 @@ def _islands(trt: ModuleType, model_file: ModelFile, model: onnx.ModelProto) -> 
     ``is_subgraph_supported`` is False for every subgraph when the model as a whole fails
     (TESTING.md), so the subgraph list itself is taken as the supported part.
     """
-    _bus, _builder, _network, parser = _new_parser(trt)  # the network outlives the parser
+    _bus, builder, network, parser = _new_parser(trt)  # the network outlives the parser
     _feed(parser.supports_model_v2, model_file)
     supported: set[int] = set()
     for i in range(parser.num_subgraphs):
         supported.update(int(n) for n in parser.get_subgraph_nodes(i))
+    with trt_guard():  # see lifetime.py
+        del parser, network, builder
     names = [node.name or f"#{k} {node.op_type}" for k, node in enumerate(model.graph.node)]
     islands: list[NodeIsland] = []
     run: list[int] = []

@@ -23,6 +23,7 @@ import numpy as np
 from workbench.backends.runner import ProfileRange, Runner, validate_feeds
 from workbench.backends.trt.compat import load_trt
 from workbench.backends.trt.cuda_buffers import BufferSet, CudaContext, probe_gpu
+from workbench.backends.trt.lifetime import make_runtime
 from workbench.backends.trt.logger import make_logger
 from workbench.backends.trt.runner_io import (
     EngineIO,
@@ -198,7 +199,7 @@ class TrtRunner(Runner):
         plan = self._plan or b""
         # TensorRT holds the logger by reference only: keep it alive with the runner.
         self._logger = make_logger(trt, self.log)
-        self._runtime = trt.Runtime(self._logger)
+        self._runtime = make_runtime(trt, self._logger)
         # Host code in a plan is code execution: only ever enabled on explicit trust.
         if self.allow_host_code and hasattr(self._runtime, "engine_host_code_allowed"):
             self._runtime.engine_host_code_allowed = True
