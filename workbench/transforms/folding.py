@@ -24,9 +24,8 @@ from onnx.reference import ReferenceEvaluator
 
 from workbench.core.errors import ModelLoadError
 from workbench.inspection.loading import ModelSource, load_model
-from workbench.inspection.protos import model_shell
 from workbench.transforms.control_flow import freeze_input_values, graph_input, inline_if
-from workbench.transforms.external import save_staged
+from workbench.transforms.external import save_staged, without_weights
 from workbench.transforms.subgraph import inferred_value_infos
 
 __all__ = ["FoldResult", "fold_constants"]
@@ -39,8 +38,6 @@ _NONDETERMINISTIC = frozenset(
 # Folding a large tensor (ConstantOfShape, Tile, ...) bloats the file for no gain.
 _MAX_FOLDED_BYTES = 16 * 1024 * 1024
 _MAX_PASSES = 8
-# Initializers above this are weights, not shapes or axes (see _shape_twin).
-_SHAPE_TENSOR_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,14 +112,10 @@ def fold_constants(
         if not step:
             break
     removed = _drop_dead_nodes(model)
-    saved = None if out_path is None else _save(model, Path(out_path), overwrite)
+    # one file, or large weights in <name>.data one tensor at a time (may exceed 2 GiB)
+    saved = (None if out_path is None
+             else save_staged(model, None, Path(out_path), overwrite=overwrite))
     return FoldResult(model, tuple(folded), tuple(removed), frozen, saved, frozen_values)
-
-
-def _save(model: onnx.ModelProto, target: Path, overwrite: bool) -> Path:
-    """One file for a small model; large weights go to ``<name>.data``, one tensor at a
-    time (a model with external data stays that way, and may exceed 2 GiB)."""
-    return save_staged(model, None, target, overwrite=overwrite)
 
 
 def _freeze_inputs(
@@ -159,8 +152,9 @@ def _freeze_inputs(
 
 def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     # Custom-domain ops stop inference; what can be known without it is still folded.
+    # without the weights: inference copies every value it gets; shapes need the small ones
     shapes = {}
-    for name, info in inferred_value_infos(_shape_twin(model)).items():
+    for name, info in inferred_value_infos(without_weights(model)).items():
         tensor_type = info.type.tensor_type
         if not tensor_type.HasField("shape"):
             continue
@@ -168,22 +162,6 @@ def _static_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
         if all(d.HasField("dim_value") for d in dims):
             shapes[name] = tuple(int(d.dim_value) for d in dims)
     return shapes
-
-
-def _shape_twin(model: onnx.ModelProto) -> onnx.ModelProto:
-    """``model`` for shape inference: large initializers keep their names, types and dims
-    but not their values (inference would copy every weight into C++ and back); the small
-    ones, which hold shapes and axes, stay as they are."""
-    def large(tensor: onnx.TensorProto) -> bool:  # ByteSize: no copy of the data
-        return tensor.ByteSize() > _SHAPE_TENSOR_BYTES
-
-    if not any(large(t) for t in model.graph.initializer):
-        return model
-    twin = model_shell(model)
-    twin.graph.initializer.extend(
-        onnx.TensorProto(name=t.name, data_type=t.data_type, dims=t.dims) if large(t) else t
-        for t in model.graph.initializer)
-    return twin
 
 
 def _fold_pass(model: onnx.ModelProto) -> list[str]:
