@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any, TypeVar
+
+from workbench.core.gcpause import gc_paused
 
 __all__ = ["make_builder", "make_runtime", "releases_trt_objects", "trt_guard"]
 
@@ -37,14 +38,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def trt_guard() -> Iterator[None]:
     """Hold while making or dropping TensorRT objects: one thread at a time (a waiting
     thread releases the GIL), and no automatic GC inside."""
-    with _LOCK:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            yield
-        finally:
-            if was_enabled:
-                gc.enable()
+    with _LOCK, gc_paused():
+        yield
 
 
 def make_builder(trt: ModuleType, logger: Any) -> Any:
