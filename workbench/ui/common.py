@@ -174,6 +174,19 @@ def busy_while(task: Task[Any], buttons: Sequence[widgets.Button], status: widge
         status.value = note(f"✘ {esc(task.name)} failed (see below)", "error")
 
 
+def ended_result(task: Task[Any], buttons: Sequence[widgets.Button], status: widgets.HTML,
+                 error: ErrorBox) -> Any:
+    """:func:`busy_while`, then the task's result once it has ended well; None while it
+    runs, when it failed (the error box shows why) or when it left no result (cancelled)."""
+    busy_while(task, buttons, status)
+    if task.busy:
+        return None
+    if task.error is not None:
+        error.show(task.error)
+        return None
+    return task.result
+
+
 def _phase_text(task: Task[Any]) -> str:
     """" · per-layer drift 120/780 · 12 s" with a bar, once the work takes a while."""
     phase, progress = task.activity, task.steps

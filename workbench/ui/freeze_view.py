@@ -12,7 +12,7 @@ from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.core.errors import WorkbenchError
 from workbench.inspection.control_flow import FreezeChoice
-from workbench.ui.common import ErrorBox, busy_while, esc, note
+from workbench.ui.common import ErrorBox, ended_result, esc, note
 
 __all__ = ["FreezeView"]
 
@@ -104,16 +104,13 @@ class FreezeView:
     def _on_task(self, _event: str, task: Task[Any]) -> None:
         if task.kind is not TaskKind.FREEZE:
             return
-        busy_while(task, [self.button], self.status)
-        if task.busy:
+        written = ended_result(task, [self.button], self.status, self.error)
+        if written is None:
             return
-        if task.error is not None:
-            self.error.show(task.error)
-        elif task.result is not None:
-            model = self.session.model
-            left = model.summary.subgraph_count if model is not None else 0
-            where = f" (decides If {self.started.if_node!r})" if self.started else ""
-            self.status.value = note(
-                f"✔ Opened {esc(task.result.name)}, with {esc(self._fixed + where)} fixed: "
-                + ("no If/Loop/Scan is left. Build it in the Build tab." if not left else
-                   f"{left} control-flow bodies are left (decided by other inputs)."), "ok")
+        model = self.session.model
+        left = model.summary.subgraph_count if model is not None else 0
+        where = f" (decides If {self.started.if_node!r})" if self.started else ""
+        self.status.value = note(
+            f"✔ Opened {esc(written.name)}, with {esc(self._fixed + where)} fixed: "
+            + ("no If/Loop/Scan is left. Build it in the Build tab." if not left else
+               f"{left} control-flow bodies are left (decided by other inputs)."), "ok")

@@ -10,7 +10,7 @@ import ipywidgets as widgets
 
 from workbench.app.session import WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
-from workbench.ui.common import ErrorBox, busy_while, esc, note
+from workbench.ui.common import ErrorBox, ended_result, esc, note
 
 __all__ = ["KeepSearchView"]
 
@@ -76,16 +76,11 @@ class KeepSearchView:
     def _on_task(self, _event: str, task: Task[Any]) -> None:
         if task.kind is not TaskKind.KEEP_SEARCH:
             return
-        busy_while(task, [self.search_button], self.progress)
+        found = ended_result(task, [self.search_button], self.progress, self.error)
         self.cancel_button.disabled = not task.busy
         if task.busy:
             self.use_button.disabled = True
-            return
-        if task.error is not None:
-            self.error.show(task.error)
-            return
-        found = task.result
-        if found is None:  # cancelled before it produced anything
+        if found is None:  # running, failed, or cancelled before it produced anything
             return
         self.progress.value = ""
         self.result.value = note(esc(found.summary()), "ok" if found.verified else "warn")

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 from workbench.app.session import WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.transforms.mask_clamp import tensor_names
-from workbench.ui.common import ErrorBox, busy_while, esc, note
+from workbench.ui.common import ErrorBox, ended_result, esc, note
 
 __all__ = ["MaskFixView"]
 
@@ -82,14 +82,9 @@ class MaskFixView:
     def _on_task(self, _event: str, task: Task[Any]) -> None:
         if task.kind is not TaskKind.MASK_FIX:
             return
-        busy_while(task, [self.apply_button], self.status)
+        found = ended_result(task, [self.apply_button], self.status, self.error)
         if task.busy:
             self.use_button.disabled = True
-            return
-        if task.error is not None:
-            self.error.show(task.error)
-            return
-        found = task.result
         if found is None:
             return
         kind = {"verified": "ok", "changes the FP32 answer": "warn"}.get(found.status, "error")
