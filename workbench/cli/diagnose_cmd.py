@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 from workbench.core.errors import ModelLoadError
@@ -40,36 +41,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmd.set_defaults(handler=run)
 
 
-def _shapes(items: list[str]) -> dict[str, list[int]]:
-    shapes = {}
-    for item in items:
-        name, _, dims = item.partition("=")
-        try:
-            shapes[name] = [int(d) for d in dims.lower().split("x")]
-        except ValueError as err:
-            raise ModelLoadError(
-                f"Cannot read --shape {item!r}.",
-                expected="NAME=DIMS with DIMS like 1x3x224x224",
-                found=repr(item),
-                fix="write the input name, '=', then the sizes joined by 'x'",
-            ) from err
-    return shapes
-
-
-def _values(items: list[str]) -> dict[str, object]:
-    values: dict[str, object] = {}
+def _named(items: list[str], flag: str, read: Callable[[str], Any], expected: str,
+           fix: str) -> dict[str, Any]:
+    """``NAME=TEXT`` options as {name: read(TEXT)}; a text ``read`` refuses is explained."""
+    found: dict[str, Any] = {}
     for item in items:
         name, _, text = item.partition("=")
         try:
-            values[name] = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+            found[name] = read(text)
         except ValueError as err:
-            raise ModelLoadError(
-                f"Cannot read --value {item!r}.",
-                expected="NAME=VALUE with a number, like sr=16000",
-                found=repr(item),
-                fix="write the input name, '=', then the number it is fixed to",
-            ) from err
-    return values
+            raise ModelLoadError(f"Cannot read {flag} {item!r}.", expected=expected,
+                                 found=repr(item), fix=fix) from err
+    return found
+
+
+def _shapes(items: list[str]) -> dict[str, list[int]]:
+    return _named(items, "--shape", lambda dims: [int(d) for d in dims.lower().split("x")],
+                  expected="NAME=DIMS with DIMS like 1x3x224x224",
+                  fix="write the input name, '=', then the sizes joined by 'x'")
+
+
+def _values(items: list[str]) -> dict[str, object]:
+    return _named(
+        items, "--value",
+        lambda text: int(text) if text.strip().lstrip("+-").isdigit() else float(text),
+        expected="NAME=VALUE with a number, like sr=16000",
+        fix="write the input name, '=', then the number it is fixed to")
 
 
 def run(args: argparse.Namespace) -> int:
