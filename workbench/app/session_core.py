@@ -254,6 +254,13 @@ class SessionCore:
         raise WorkbenchError(f"Too many {kind} copies of {stem} in {self.work_dir}.",
                              fix=f"delete old *.{kind}*.onnx files from {self.work_dir}")
 
+    def _open_derived(self, kind: str, written: Path) -> Path:
+        """Open a file this session wrote as the current model, and remember it as
+        ``derived[kind]`` (after the load, which clears the previous model's state)."""
+        self.load(written, label=written.name)
+        self.derived[kind] = written
+        return written
+
     def fold_and_retry(self, input_shapes: dict[str, list[int]] | None = None) -> ParseReport:
         """Fold constants into a new file, open it as the current model, diagnose it again.
 
@@ -263,10 +270,8 @@ class SessionCore:
 
         out_path = self._derived_path("folded")
         result, report = fold_and_diagnose(self.model_source(), input_shapes, out_path)
-        written = Path(result.out_path or out_path)
-        self.load(written, label=written.name)
+        self._open_derived("folded", result.out_path or out_path)
         self.diagnosis = report
-        self.derived["folded"] = written
         return report
 
     def start_fold_and_retry(self) -> Task[ParseReport]:
@@ -308,10 +313,7 @@ class SessionCore:
 
         out_path = self._derived_path("frozen")
         result = fold_constants(self.model_source(), out_path=out_path, input_values=values)
-        written = Path(result.out_path or out_path)
-        self.load(written, label=written.name)
-        self.derived["frozen"] = written
-        return written
+        return self._open_derived("frozen", result.out_path or out_path)
 
     def start_freeze_inputs(self, values: dict[str, object]) -> Task[Path]:
         text = ", ".join(f"{name} = {value}" for name, value in values.items())
