@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from workbench.backends.runner import Runner
+from workbench.backends.runner import Runner, validate_feeds
 from workbench.core.errors import ModelLoadError
 from workbench.core.records import TensorSpec
 from workbench.feeds.explain import explain_run_failure, first_sentence
@@ -45,6 +45,9 @@ class OrtRunner(Runner):
         source: Path, bytes or ``onnx.ModelProto``.
         providers: ONNX Runtime execution providers, in order of preference.
         expose_intermediates: Also return every intermediate tensor, keyed by its name.
+        graph_optimizations: False runs the graph as written (ORT_DISABLE_ALL): a Q/DQ
+            model then computes QuantizeLinear/DequantizeLinear as fake quantization in
+            float, instead of ORT fusing them into its own integer kernels.
     """
 
     name = "onnxruntime"
@@ -54,8 +57,10 @@ class OrtRunner(Runner):
         source: ModelSource,
         providers: Sequence[str] = ("CPUExecutionProvider",),
         expose_intermediates: bool = False,
+        graph_optimizations: bool = True,
     ) -> None:
         super().__init__()
+        self.graph_optimizations = graph_optimizations
         self._source = source
         self._stage = contextlib.ExitStack()
         self.providers = tuple(providers)
@@ -152,7 +157,7 @@ class OrtRunner(Runner):
         # Pre-packed MatMul weights are a second copy of them, made while loading: for the
         # few inferences a workbench runs, loading twice as fast in 20% less memory wins.
         options.add_session_config_entry("session.disable_prepacking", "1")
-        if self.expose_intermediates:
+        if self.expose_intermediates or not self.graph_optimizations:
             # Fusions would remove the very tensors we were asked to expose.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         from_path = isinstance(self._source, (str, os.PathLike))
@@ -175,6 +180,21 @@ class OrtRunner(Runner):
         except Exception as err:  # ORT raises its own Fail/InvalidGraph/... classes
             self._stage.close()
             raise load_error(err) from err
+
+    def fetch(self, feeds: dict[str, np.ndarray], names: Sequence[str]
+              ) -> dict[str, np.ndarray]:
+        """Run once and return only ``names`` (graph outputs, or intermediates when exposed):
+        a caller taking intermediates in groups holds one group at a time."""
+        self._require_active("fetch()")
+        checked = self._checked(feeds)
+        try:
+            values = self._session.run(list(names), checked)
+        except Exception as err:
+            raise explain_run_failure(str(err), checked, self.model) from err
+        return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+    def _checked(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return validate_feeds(self.input_specs(), feeds, self.profile_ranges())
 
     def _deactivate_impl(self) -> None:
         self._session = None
