@@ -26,7 +26,7 @@ import numpy as np
 import onnx
 
 from workbench.backends.ort_quant import quantize_qdq
-from workbench.core.errors import QuantizationError
+from workbench.core.errors import QuantizationError, WorkbenchError
 from workbench.feeds.generator import FeedOptions, model_feeds
 from workbench.feeds.inputs import load_inputs
 from workbench.inspection.external_data import external_data_refs
@@ -104,7 +104,13 @@ def quantize_model(
     settings = settings or QuantSettings.tensorrt()
     began = time.perf_counter()
     target = Path(out_path).expanduser().resolve()
-    refuse_model_files(target, overwrite=False)
+    try:
+        refuse_model_files(target, overwrite=False)
+    except WorkbenchError as err:
+        raise QuantizationError(
+            f"Not quantizing: {target} exists.", expected="a path where no file exists yet",
+            found=err.found or "an existing file (it is left untouched)",
+            fix="choose another output path: results never overwrite a file") from err
     target.parent.mkdir(parents=True, exist_ok=True)
     with staged_model(source) as staged, tempfile.TemporaryDirectory(
             prefix=".workbench-quant-", dir=target.parent) as tmp:

@@ -64,6 +64,7 @@ class TaskKind(Choice):
     MASK_FIX = "mask_fix"  # clamping mask constants, verified by re-running
     SHARE = "share"  # the session report or a bug bundle
     ENGINES = "engines"  # saving or checking a large plan
+    QUANTIZE = "quantize"  # INT8/FP8 Q/DQ: quantize, compare against FP32, exclusion search
 
     @property
     def group(self) -> str:

@@ -136,6 +136,7 @@ CATEGORIES: dict[str, str] = {
     "external_data_unsafe": "external weights point outside the model's folder (refused)",
     "invalid_model": "the file is not a complete, valid ONNX model",
     "parse_error": "TensorRT rejected the node for another reason",
+    "qdq_int32_bias": "a DequantizeLinear of int32 (a bias quantized by ONNX Runtime)",
     **{family.category: family.label for family in FAMILIES},
 }
 
@@ -219,6 +220,16 @@ def _fixes(category: str, op: str, domain: str,
             "refused for safety: a model must not read files outside its folder. Move the data "
             "file next to the model and re-save it with a relative location",
         ),
+        "qdq_int32_bias": (
+            "re-quantize the FP32 model with the TensorRT preset, which keeps biases in "
+            "float (QuantizeBias False): session.quantize() with the FP32 model loaded, "
+            "trt-workbench quantize FP32_MODEL -o OUT.onnx, or "
+            "quantize_static(..., quant_format=QuantFormat.QDQ, extra_options="
+            "{'QuantizeBias': False, 'ActivationSymmetric': True, 'WeightSymmetric': True})",
+            "without the FP32 model: the int32 biases can be dequantized into float "
+            "initializers by hand (bias = int32 values × scale); the workbench does not do "
+            "that rewrite",
+        ),
         "invalid_model": (
             "download or copy the file again (it looks truncated or corrupted)",
             "or export it again; check the result with onnx.checker.check_model(path)",
@@ -248,6 +259,8 @@ def _categorize(text: str, op: str, domain: str, dtypes: Sequence[str], code: st
         return "foreign_domain"
     if op.endswith("_TRT") or domain == "trt.plugins":
         return "missing_plugin"
+    if op == "DequantizeLinear" and (has(r"Int32 but must have type") or "int32" in dtypes):
+        return "qdq_int32_bias"
     if has(_DTYPE_PATTERN) or any(d in _BAD_DTYPES for d in dtypes):
         return "unsupported_dtype"
     if has(_UNSUPPORTED_PATTERN):
@@ -271,6 +284,10 @@ _CAUSES: dict[str, str] = {
     "external_data_unsafe": "The model's external weights point outside its folder.",
     "invalid_model": "The file is not a complete ONNX model, so nothing could be parsed.",
     "parse_error": "TensorRT rejected {node}; its own message below says why.",
+    "qdq_int32_bias": "{node} reads an int32 tensor: ONNX Runtime's quantize_static quantizes "
+    "biases to int32 by default (QuantizeBias), and TensorRT's DequantizeLinear takes only "
+    "INT8, UINT8, FP8, INT4 or FP4 inputs. TensorRT wants the bias in float: it fuses it into "
+    "the INT8 kernel itself.",
 }
 
 

@@ -1,0 +1,216 @@
+"""INT8/FP8 Q/DQ for TensorRT: quantize (ORT, TensorRT preset), inspect, compare against FP32
+on CPU, minimal exclusion list, and real TensorRT-RTX parses and builds of the result."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from sample_models.quant_cases import OUTLIER_BAD_NODE, write_outlier_mlp
+from workbench.app.int8_compare import compare_quantized
+from workbench.app.int8_exclusions import find_exclusions
+from workbench.app.quantize import quantize_model
+from workbench.core.errors import BuildCancelled, QuantizationError
+from workbench.inspection.quantization import quantization_info
+from workbench.transforms.quant_settings import QuantSettings
+
+SAMPLES = ("tiny_cnn", "resnet_block", "transformer_block", "mlp_dynamic_batch")
+# every realistic-corpus model TensorRT parses in FP32
+CORPUS = ("bert_like", "gpt_like", "paddle_detector", "if_switch", "sklearn_mlp",
+          "jax_classifier")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def outlier(tmp_path_factory) -> Path:
+    return write_outlier_mlp(tmp_path_factory.mktemp("quant"))
+
+
+def test_preset_is_what_tensorrt_needs() -> None:
+    preset = QuantSettings.tensorrt()
+    options = preset.extra_options()
+    assert options["QuantizeBias"] is False
+    assert options["ActivationSymmetric"] and options["WeightSymmetric"]
+    assert preset.per_channel and {"Conv", "MatMul", "Gemm"} <= set(preset.op_types)
+    assert QuantSettings.tensorrt(precision="fp8").calibrator == "distribution"
+    with pytest.raises(QuantizationError, match="at least one batch"):
+        QuantSettings(calibration_batches=0)
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_quantize_writes_a_new_qdq_file_and_leaves_the_source(sample, tmp_path, name) -> None:
+    source = sample(name)
+    before = _sha(source)
+    result = quantize_model(source, tmp_path / f"{name}.int8.onnx")
+    assert result.path.exists() and _sha(source) == before
+    info = quantization_info(onnx.load(result.path))
+    assert info.format == "qdq" and not info.int32_dequantize and not info.bad_scales
+    assert {t.dtype for t in info.tensors} == {"int8"}
+    assert any(t.kind == "weight" and t.channels > 1 for t in info.tensors)  # per-channel
+    assert all(t.zero_point_max_abs in (None, 0.0) for t in info.tensors)  # symmetric
+    with pytest.raises(QuantizationError, match="exists") as err:
+        quantize_model(source, result.path)
+    assert "never overwrite" in err.value.message
+
+
+def test_result_parses_and_builds_int8_with_tensorrt_rtx(sample, tmp_path) -> None:
+    """Real TensorRT-RTX: the preset's model parses, builds strongly typed, and the engine
+    explorer's records show INT8 layers holding the quantized ONNX nodes."""
+    from workbench.backends.trt.build import build_engine
+    from workbench.build.layer_report import precision_text, quantized_layers
+    from workbench.build.settings import BuildSettings
+
+    result = quantize_model(sample("tiny_cnn"), tmp_path / "tiny.int8.onnx")
+    artifact = build_engine(result.path, BuildSettings(profiling_verbosity="detailed"))
+    int8 = quantized_layers(artifact.layers)
+    assert int8 and "INT8" in precision_text(artifact.layers)
+    held = {node for layer in int8 for node in layer.onnx_nodes}
+    assert {"conv1", "conv2", "fc"} <= held
+
+
+def test_ort_default_int32_bias_is_refused_and_explained(sample, tmp_path) -> None:
+    from workbench.backends.trt.parse import diagnose
+
+    result = quantize_model(sample("tiny_cnn"), tmp_path / "ortdefault.onnx",
+                            QuantSettings.ort_defaults())
+    info = quantization_info(onnx.load(result.path))
+    assert info.int32_dequantize and "QuantizeBias False" in " ".join(info.lines())
+    report = diagnose(result.path)
+    issue = next(i for i in report.issues if i.category == "qdq_int32_bias")
+    assert "int32" in issue.cause and "QuantizeBias" in issue.cause
+    assert "trt-workbench quantize" in issue.fixes[0]
+
+
+def test_qoperator_model_is_recognised_with_an_honest_fix(realistic) -> None:
+    from workbench.triage.catalogue import explain_parse_error
+
+    info = quantization_info(onnx.load(realistic("quantized_dynamic")))
+    assert info.format == "qoperator"
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= {op for _, op in info.qoperator_nodes}
+    _, _, fixes = explain_parse_error("false", "MatMulInteger")
+    assert any("trt-workbench quantize" in f and "does not convert" in f for f in fixes)
+
+
+def test_unknown_exclusion_and_cancel_are_explained(sample, tmp_path) -> None:
+    with pytest.raises(QuantizationError, match="not in the model") as err:
+        quantize_model(sample("tiny_cnn"), tmp_path / "a.onnx",
+                       QuantSettings.tensorrt(exclude=("nope",)))
+    assert "conv1" in err.value.expected
+    with pytest.raises(BuildCancelled, match="cancelled"):
+        quantize_model(sample("tiny_cnn"), tmp_path / "b.onnx", cancel=lambda: True)
+    assert not (tmp_path / "b.onnx").exists()
+
+
+def test_calibration_from_npz_batches(sample, tmp_path) -> None:
+    from workbench.feeds.generator import model_feeds
+    from workbench.feeds.inputs import save_inputs
+
+    model = onnx.load(sample("tiny_cnn"))
+    files = [save_inputs(tmp_path / f"b{k}.npz", model_feeds(model, seed=k)) for k in range(2)]
+    result = quantize_model(sample("tiny_cnn"), tmp_path / "npz.onnx", calibration=files)
+    assert result.calibration == "2 .npz file(s)"
+
+
+def test_fp8_is_valid_or_refused_with_the_reason(sample, tmp_path) -> None:
+    settings = QuantSettings.tensorrt(precision="fp8")
+    try:
+        result = quantize_model(sample("tiny_cnn"), tmp_path / "fp8.onnx", settings)
+    except QuantizationError as err:  # ORT's FP8 path can give NaN scales
+        assert "FP8" in err.message and "int8" in (err.fix or "")
+        return
+    info = quantization_info(onnx.load(result.path))
+    assert {t.dtype for t in info.tensors} == {"float8_e4m3fn"} and not info.bad_scales
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_int8_compare_on_samples(sample, tmp_path, name) -> None:
+    result = quantize_model(sample(name), tmp_path / f"{name}.int8.onnx")
+    report = compare_quantized(sample(name), result.path)
+    assert report.verdict == "PASSED", report.summary()
+    cosines = [o.cosine for o in report.outputs.outputs]
+    assert all(c is not None and c > 0.99 for c in cosines)
+    # every quantized activation has its SQNR; INT8 gives 25-50 dB on these models
+    assert report.tensors and all(20 < t.sqnr_db < 60 for t in report.tensors)
+    assert report.nodes and report.first_bad_node is None
+    assert "SQNR in dB" in report.summary() and "fake quantization" in report.summary()
+
+
+def test_outlier_breaks_int8_where_it_enters_and_search_finds_it(outlier) -> None:
+    found = find_exclusions(outlier)
+    base = found.base
+    assert base is not None and base.verdict == "FAILED"
+    assert base.first_bad_node == OUTLIER_BAD_NODE  # where the error enters
+    assert base.worst_nodes()[0].node == OUTLIER_BAD_NODE
+    assert found.exclude == (OUTLIER_BAD_NODE,) and found.verified and found.minimal
+    assert found.trials >= 1 and found.report is not None and found.report.passed
+    assert "verified, 1-minimal" in found.summary()
+
+
+def test_exclusion_search_when_nothing_fails_runs_no_trial(sample) -> None:
+    found = find_exclusions(sample("mlp_dynamic_batch"))
+    assert found.exclude == () and found.verified and found.trials == 0
+
+
+def test_sqnr_definition() -> None:
+    from workbench.compare.quant_error import sqnr_db
+
+    ref = np.ones(100, np.float32)
+    assert sqnr_db(ref, ref) == 200.0
+    assert sqnr_db(ref, ref * 1.1) == pytest.approx(20.0)
+    assert sqnr_db(ref, np.full(100, np.nan, np.float32)) == -math.inf
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_realistic_corpus_quantizes_compares_and_builds(realistic, tmp_path, name) -> None:
+    from workbench.backends.trt.build import build_engine
+    from workbench.build.layer_report import quantized_layers
+
+    source = realistic(name)
+    result = quantize_model(source, tmp_path / f"{name}.int8.onnx")
+    report = compare_quantized(source, result.path)
+    assert report.outputs.passed, report.summary()
+    assert quantized_layers(build_engine(result.path).layers)
+
+
+def test_session_quantize_compare_exclusions_and_cancel(sample, tmp_path) -> None:
+    from workbench.app.session import WorkbenchSession
+    from workbench.app.tasks import TaskKind, TaskState
+
+    session = WorkbenchSession(work_dir=tmp_path)
+    session.load(sample("tiny_cnn"))
+    first = session.start_quantize().wait(120)
+    second = session.quantize()
+    assert first.path == tmp_path / "tiny_cnn.int8.onnx"
+    assert second.path == tmp_path / "tiny_cnn.int8-2.onnx"  # never over the first
+    assert session.derived["int8"] == second.path
+    report = session.start_compare_quantized().wait(120)
+    assert report.passed and session.quant_report is report
+    assert session.start_find_exclusions().wait(120).exclude == ()
+    # Cancel pressed as calibration starts: the task ends CANCELLED, no file is written
+    session.on("task", lambda _e, task: session.cancel_quantize()
+               if task.activity.startswith("calibrating") else None)
+    task = session.start_quantize()
+    task.join(120)
+    assert task.state is TaskState.CANCELLED and "cancelled" in str(task.error)
+    assert not (tmp_path / "tiny_cnn.int8-3.onnx").exists()
+    assert session.task(TaskKind.QUANTIZE) is task
+
+
+def test_cli_quantize(outlier, tmp_path, capsys) -> None:
+    from workbench.cli import main
+
+    out = tmp_path / "cli.onnx"
+    code = main(["quantize", str(outlier), "-o", str(out), "--find-exclusions"])
+    text = capsys.readouterr().out
+    assert code == 0 and out.exists()
+    assert f"leave in float: {OUTLIER_BAD_NODE}" in text and "PASSED" in text
+    code = main(["quantize", str(outlier), "-o", str(tmp_path / "plain.onnx")])
+    assert code == 3 and "FAILED" in capsys.readouterr().out
