@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from workbench.app.quantize import Calibration, QuantizeResult
     from workbench.app.session_core import LoadedModel
     from workbench.compare.tolerances import Tolerances
+    from workbench.inspection.quantization import QuantInfo
     from workbench.transforms.quant_settings import QuantSettings
 
 __all__ = ["QuantArea"]
@@ -123,6 +124,14 @@ class QuantArea(BuildArea):
         """Open the last quantized file as the current model (to build or inspect it)."""
         done = self._require_quantized()
         return self.start_load(done.path, label=done.path.name)
+
+    def quantization_info(self) -> QuantInfo:
+        """The current model's Q/DQ pairs with their scales, or ORT integer operators
+        (the Model tab's 'Quantization' table)."""
+        from workbench.inspection.loading import load_model
+        from workbench.inspection.quantization import quantization_info
+
+        return quantization_info(load_model(self.model_source(), load_weights=False))
 
     def _require_quantized(self) -> QuantizeResult:
         if self.quantized is None:

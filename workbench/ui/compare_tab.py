@@ -24,6 +24,7 @@ from workbench.ui.common import (
 from workbench.ui.feed_controls import FeedControls
 from workbench.ui.keep_search_view import KeepSearchView
 from workbench.ui.mask_fix_view import MaskFixView
+from workbench.ui.quantize_view import QuantizeView
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
 
@@ -143,6 +144,7 @@ class CompareTab:
         self.error = ErrorBox()
         self.search = KeepSearchView(session, lambda: str(self.precision.value), self.tolerances,
                                      lambda: int(self.seed.value))
+        self.quant = QuantizeView(session)
         self.precision.observe(self._on_precision, "value")
         self.run_button.on_click(lambda _b: self.start())
         self.keep_button.on_click(lambda _b: self.keep_and_rerun())
@@ -151,7 +153,7 @@ class CompareTab:
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
             widgets.HBox([self.keep, self.seed]), self.feed_controls.widget,
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
-            self.search.widget, self.results,
+            self.search.widget, self.results, self.quant.widget,
         ])
 
     def on_model(self, model: LoadedModel | None) -> None:
@@ -167,6 +169,7 @@ class CompareTab:
         self.keep_button.disabled = True
         self.search.on_model(model)
         self.mask_fix.on_model(model)
+        self.quant.on_model(model)
 
     def _on_precision(self, change: dict[str, Any]) -> None:
         self.preset.value = change["new"]
