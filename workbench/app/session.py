@@ -46,7 +46,7 @@ from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_st
 from workbench.app.session_build import BuildArea
 from workbench.app.session_core import LoadedModel, find_samples_dir
 from workbench.app.tasks import Event, Task, TaskKind
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import WorkbenchBug, WorkbenchError
 from workbench.feeds.generator import FeedOptions, FeedPlanRow
 
 if TYPE_CHECKING:
@@ -263,7 +263,15 @@ class WorkbenchSession(BuildArea):
         """Zip the current model's failure for a TensorRT bug report."""
         from workbench.app.bundle import make_bundle
 
-        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite)
+        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite,
+                           bug=self.last_bug())
+
+    def last_bug(self) -> WorkbenchBug | None:
+        """The newest workbench bug a task of this session ended with (its Bug bundle zips
+        that traceback instead of looking for a TensorRT failure)."""
+        bugs = [(task.finished or 0.0, task.error) for task in self.tasks.values()
+                if isinstance(task.error, WorkbenchBug)]
+        return max(bugs, key=lambda pair: pair[0])[1] if bugs else None
 
     def start_bundle(self, path: str | Path) -> Task[BundleResult]:
         return self._start(TaskKind.SHARE, "making the bug bundle", lambda: self.bundle(path))
