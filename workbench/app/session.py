@@ -88,13 +88,15 @@ class WorkbenchSession(BuildArea):
         return feeds
 
     def _engine_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The built engine plan's opt shapes, except for inputs whose dims you set."""
+        """The built engine plan's opt shapes (before a build: those of a default profile
+        raised by running it), except for inputs whose dims you set."""
         if self.artifact is None:
-            return {}
-        try:
-            shapes = self.engine_plan().opt_shapes()
-        except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' own seeding
-            return {}
+            shapes = self.default_opt_shapes()
+        else:
+            try:
+                shapes = self.engine_plan().opt_shapes()
+            except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' seeding
+                return {}
         pinned = set(self.feed_options.dims)
         specs = {spec.name: spec for spec in self.require_model().summary.inputs}
         return {name: tuple(shape) for name, shape in shapes.items()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +46,10 @@ class OrtRunner(Runner):
         source: Path, bytes or ``onnx.ModelProto``.
         providers: ONNX Runtime execution providers, in order of preference.
         expose_intermediates: Also return every intermediate tensor, keyed by its name.
+        capped: Allocate from an arena capped at :data:`TRIAL_MEMORY_CAP` bytes, so a
+            trial run (a profile check at sizes nobody chose) fails with ONNX Runtime's
+            "Available memory … is smaller than requested bytes" instead of asking the
+            machine for gigabytes.
     """
 
     name = "onnxruntime"
@@ -54,8 +59,10 @@ class OrtRunner(Runner):
         source: ModelSource,
         providers: Sequence[str] = ("CPUExecutionProvider",),
         expose_intermediates: bool = False,
+        capped: bool = False,
     ) -> None:
         super().__init__()
+        self.capped = capped
         self._source = source
         self._stage = contextlib.ExitStack()
         self.providers = tuple(providers)
@@ -72,6 +79,7 @@ class OrtRunner(Runner):
         self.skipped_intermediates: tuple[str, ...] = ()
         self._session: Any = None
         self._typed: dict[str, onnx.ValueInfoProto] | None = None
+        self._run_options: Any = None
 
     @property
     def model(self) -> onnx.ModelProto:
@@ -152,6 +160,14 @@ class OrtRunner(Runner):
         # Pre-packed MatMul weights are a second copy of them, made while loading: for the
         # few inferences a workbench runs, loading twice as fast in 20% less memory wins.
         options.add_session_config_entry("session.disable_prepacking", "1")
+        if self.capped and _capped_allocator(ort):
+            options.add_session_config_entry("session.use_env_allocators", "1")
+            options.log_severity_level = 4  # a refused allocation is an answer, not news
+            # the shared arena gives its memory back after each run (it would keep the
+            # largest trial's activations for the life of the kernel)
+            self._run_options = ort.RunOptions()
+            self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage",
+                                                   "cpu:0")
         if self.expose_intermediates:
             # Fusions would remove the very tensors we were asked to expose.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -183,10 +199,34 @@ class OrtRunner(Runner):
     def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = list(self.output_names())
         try:
-            values = self._session.run(names, feeds)
+            values = self._session.run(names, feeds, self._run_options)
         except Exception as err:  # shape and index errors surface only at run time
             raise explain_run_failure(str(err), feeds, self.model) from err
         return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+
+TRIAL_MEMORY_CAP = 3 << 30  # weights (checks run models up to 256 MiB) and activations
+_CAPPED: list[bool] = []  # whether the process-wide capped arena exists (set once)
+_CAPPED_LOCK = threading.Lock()
+
+
+def _capped_allocator(ort: Any) -> bool:
+    """Register ONNX Runtime's process-wide CPU arena capped at TRIAL_MEMORY_CAP, once.
+    Only sessions that ask for it (``session.use_env_allocators``) allocate from it."""
+    with _CAPPED_LOCK:
+        if not _CAPPED:
+            _register_capped(ort)
+    return _CAPPED[0]
+
+
+def _register_capped(ort: Any) -> None:
+    try:
+        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                     ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(TRIAL_MEMORY_CAP, -1, -1, -1))
+        _CAPPED.append(True)
+    except Exception:  # an ORT without env allocators: trials run uncapped
+        _CAPPED.append(False)
 
 
 def _file_size(path: str | os.PathLike[str]) -> int:
