@@ -46,7 +46,7 @@ from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_st
 from workbench.app.session_core import LoadedModel, find_samples_dir
 from workbench.app.session_quant import QuantArea
 from workbench.app.tasks import Event, Task, TaskKind
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import WorkbenchBug, WorkbenchError
 from workbench.feeds.generator import FeedOptions, FeedPlanRow
 
 if TYPE_CHECKING:
@@ -89,13 +89,15 @@ class WorkbenchSession(QuantArea):
         return feeds
 
     def _engine_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The built engine plan's opt shapes, except for inputs whose dims you set."""
+        """The built engine plan's opt shapes (before a build: those of a default profile
+        raised by running it), except for inputs whose dims you set."""
         if self.artifact is None:
-            return {}
-        try:
-            shapes = self.engine_plan().opt_shapes()
-        except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' own seeding
-            return {}
+            shapes = self.default_opt_shapes()
+        else:
+            try:
+                shapes = self.engine_plan().opt_shapes()
+            except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' seeding
+                return {}
         pinned = set(self.feed_options.dims)
         specs = {spec.name: spec for spec in self.require_model().summary.inputs}
         return {name: tuple(shape) for name, shape in shapes.items()
@@ -264,7 +266,15 @@ class WorkbenchSession(QuantArea):
         """Zip the current model's failure for a TensorRT bug report."""
         from workbench.app.bundle import make_bundle
 
-        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite)
+        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite,
+                           bug=self.last_bug())
+
+    def last_bug(self) -> WorkbenchBug | None:
+        """The newest workbench bug a task of this session ended with (its Bug bundle zips
+        that traceback instead of looking for a TensorRT failure)."""
+        bugs = [(task.finished or 0.0, task.error) for task in self.tasks.values()
+                if isinstance(task.error, WorkbenchBug)]
+        return max(bugs, key=lambda pair: pair[0])[1] if bugs else None
 
     def start_bundle(self, path: str | Path) -> Task[BundleResult]:
         return self._start(TaskKind.SHARE, "making the bug bundle", lambda: self.bundle(path))

@@ -21,6 +21,7 @@ __all__ = [
     "InferenceInputError",
     "ModelLoadError",
     "QuantizationError",
+    "WorkbenchBug",
     "WorkbenchError",
 ]
 
@@ -119,3 +120,8 @@ class ConversionError(WorkbenchError):
 
 class QuantizationError(WorkbenchError):
     """Quantizing a model (Q/DQ, INT8 or FP8) failed or gave a model TensorRT cannot use."""
+
+
+class WorkbenchBug(WorkbenchError):
+    """An unexpected exception inside the workbench (or a library it calls): a bug to
+    report, with its traceback as ``details``; the panel's Bug bundle button zips it."""
