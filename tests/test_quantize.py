@@ -87,6 +87,14 @@ def test_ort_default_int32_bias_is_refused_and_explained(sample, tmp_path) -> No
     issue = next(i for i in report.issues if i.category == "qdq_int32_bias")
     assert "int32" in issue.cause and "QuantizeBias" in issue.cause
     assert "trt-workbench quantize" in issue.fixes[0]
+    # ORT's defaults are also asymmetric: with the biases in float, TensorRT refuses the
+    # non-zero zero points next (its parser stops at the first problem)
+    from workbench.transforms.qdq_bias import float_biases
+
+    assert info.asymmetric and "zero point" in " ".join(info.lines())
+    report = diagnose(float_biases(onnx.load(result.path))[0])
+    issue = next(i for i in report.issues if i.category == "qdq_asymmetric")
+    assert "zero point" in issue.cause and "symmetric" in issue.fixes[0]
 
 
 def test_qoperator_model_is_recognised_with_an_honest_fix(realistic) -> None:
@@ -214,3 +222,45 @@ def test_cli_quantize(outlier, tmp_path, capsys) -> None:
     assert f"leave in float: {OUTLIER_BAD_NODE}" in text and "PASSED" in text
     code = main(["quantize", str(outlier), "-o", str(tmp_path / "plain.onnx")])
     assert code == 3 and "FAILED" in capsys.readouterr().out
+
+
+def test_float_biases_fix_is_exact_and_parses(sample, tmp_path) -> None:
+    """The int32-bias repair without the FP32 model: same numbers, and TensorRT parses it."""
+    from workbench.backends.ort import OrtRunner
+    from workbench.backends.trt.parse import diagnose
+    from workbench.feeds.generator import model_feeds
+    from workbench.transforms.qdq_bias import float_biases
+
+    # the issue's case: symmetric, per-channel, but ORT's default int32 biases
+    bad = quantize_model(sample("tiny_cnn"), tmp_path / "bad.onnx",
+                         QuantSettings.tensorrt(quantize_bias=True))
+    model = onnx.load(bad.path)
+    fixed, folded = float_biases(model)
+    assert len(folded) == 3 and not quantization_info(fixed).int32_dequantize
+    assert len(model.graph.node) == len(fixed.graph.node) + 3  # the input is not modified
+    feeds = model_feeds(model, seed=1)
+    with OrtRunner(model, graph_optimizations=False) as a, OrtRunner(
+            fixed, graph_optimizations=False) as b:
+        np.testing.assert_array_equal(a.infer(feeds)["logits"], b.infer(feeds)["logits"])
+    assert diagnose(fixed) and not diagnose(bad.path)
+
+
+def test_parse_tab_offers_the_float_bias_repair(sample, tmp_path) -> None:
+    from ui_support import make_panel
+
+    from workbench.app.tasks import TaskKind
+
+    bad = quantize_model(sample("tiny_cnn"), tmp_path / "bad.onnx",
+                         QuantSettings.tensorrt(quantize_bias=True))
+    panel = make_panel(tmp_path, bad.path)
+    parse = panel.parse
+    assert parse.bias_button.layout.display == "" and not parse.bias_button.disabled
+    parse.bias_button.click()
+    assert panel.session.tasks[TaskKind.FLOAT_BIASES].join(120)
+    assert panel.session.diagnosis is not None and bool(panel.session.diagnosis)
+    assert panel.session.derived["float-biases"].exists() and bad.path.exists()
+    assert "parses all" in parse.verdict.value and parse.bias_button.layout.display == "none"
+    # the repaired Q/DQ model's build renders as a trtexec line and a Python script
+    assert "--onnx=" in panel.session.trtexec_command()
+    assert "build_serialized_network" in panel.session.python_script()
+    panel.close()

@@ -17,7 +17,7 @@ import numpy as np
 
 from workbench.app.session_build import BuildArea
 from workbench.app.tasks import Task, TaskKind
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import QuantizationError, WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.app.int8_compare import QuantReport
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from workbench.compare.tolerances import Tolerances
     from workbench.inspection.quantization import QuantInfo
     from workbench.transforms.quant_settings import QuantSettings
+    from workbench.triage.diagnosis import ParseReport
 
 __all__ = ["QuantArea"]
 
@@ -132,6 +133,32 @@ class QuantArea(BuildArea):
         from workbench.inspection.quantization import quantization_info
 
         return quantization_info(load_model(self.model_source(), load_weights=False))
+
+    def float_biases(self) -> ParseReport:
+        """The parse triage fix for ORT's int32 biases: fold each int32 DequantizeLinear into
+        the float bias it computes (same numbers) in a new file ``derived["float-biases"]``,
+        open it and diagnose it again. Needs no FP32 model."""
+        from workbench.inspection.loading import load_model
+        from workbench.transforms.qdq_bias import float_biases
+        from workbench.transforms.saving import save_model_atomic
+
+        fixed, folded = float_biases(load_model(self.model_source()))
+        if not folded:
+            raise QuantizationError(
+                "No int32 DequantizeLinear to fold.",
+                expected="a Q/DQ model whose biases ONNX Runtime quantized to int32",
+                found="no DequantizeLinear reads an int32 initializer",
+                fix="this repair applies to the 'qdq_int32_bias' parse problem only")
+        out_path = self._derived_path("float-biases")
+        save_model_atomic(fixed, out_path)
+        del fixed
+        self._open_derived("float-biases", out_path)
+        self.diagnosis = report = self.diagnose()
+        return report
+
+    def start_float_biases(self) -> Task[ParseReport]:
+        return self._start(TaskKind.FLOAT_BIASES, "folding int32 biases to float and "
+                           "diagnosing again", self.float_biases)
 
     def _require_quantized(self) -> QuantizeResult:
         if self.quantized is None:

@@ -57,6 +57,7 @@ class TaskKind(Choice):
     FOLD = "fold"
     REDUCE = "reduce"
     FREEZE = "freeze"  # fixing an input that decides an If, then folding (opens the copy)
+    FLOAT_BIASES = "float_biases"  # int32 Q/DQ biases folded to float (opens the copy)
     BUILD = "build"
     RUN = "run"
     COMPARE = "compare"
@@ -72,7 +73,8 @@ class TaskKind(Choice):
         return "triage" if self in TRIAGE else self.value
 
 
-TRIAGE: frozenset[TaskKind] = frozenset({TaskKind.DIAGNOSE, TaskKind.FOLD, TaskKind.REDUCE})
+TRIAGE: frozenset[TaskKind] = frozenset({TaskKind.DIAGNOSE, TaskKind.FOLD, TaskKind.REDUCE,
+                                         TaskKind.FLOAT_BIASES})
 
 
 class Event(Choice):

@@ -92,6 +92,12 @@ class QuantInfo:
         return tuple(t for t in self.tensors if t.dtype not in TENSORRT_QDQ_TYPES)
 
     @property
+    def asymmetric(self) -> tuple[QuantizedTensor, ...]:
+        """Q/DQ with a non-zero zero point: TensorRT takes symmetric quantization only."""
+        return tuple(t for t in self.tensors if t.zero_point_max_abs
+                     and t.dtype in TENSORRT_QDQ_TYPES)
+
+    @property
     def bad_scales(self) -> tuple[QuantizedTensor, ...]:
         return tuple(t for t in self.tensors if t.bad_scale)
 
@@ -109,6 +115,10 @@ class QuantInfo:
             lines.append(f"{len(self.int32_dequantize)} DequantizeLinear read int32 "
                          "(quantized biases): TensorRT refuses them; re-quantize with "
                          "QuantizeBias False (session.quantize / trt-workbench quantize)")
+        if self.asymmetric:
+            lines.append(f"{len(self.asymmetric)} Q/DQ pairs have a non-zero zero point "
+                         "(asymmetric): TensorRT refuses them; re-quantize symmetric (the "
+                         "TensorRT preset: session.quantize / trt-workbench quantize)")
         if self.qoperator_nodes:
             ops = sorted({op for _, op in self.qoperator_nodes})
             lines.append(f"{len(self.qoperator_nodes)} ONNX Runtime integer operators ("
