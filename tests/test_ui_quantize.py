@@ -28,6 +28,7 @@ def test_quantize_compare_exclude_and_open(tmp_path: Path) -> None:
     assert not view.compare_button.disabled
     _click_and_wait(panel, view.compare_button)
     assert "FAILED" in view.result.value and OUTLIER_BAD_NODE in view.result.value
+    assert view.plot.layout.display != "none" and view.plot.value[:4] == b"\x89PNG"
     _click_and_wait(panel, view.search_button)
     assert view.exclude.value == OUTLIER_BAD_NODE and "1-minimal" in view.result.value
     _click_and_wait(panel, view.quantize_button)  # with the exclusion: a second file

@@ -3,7 +3,6 @@ and "keep these in FP32 and re-run"."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import ipywidgets as widgets
@@ -17,6 +16,7 @@ from workbench.ui.common import (
     busy_while,
     conversion_html,
     esc,
+    figure_png,
     html_table,
     note,
     show_png,
@@ -31,12 +31,6 @@ __all__ = ["CompareTab", "drift_html", "figure_png"]
 _BAD = "background:#ffd6d6;font-weight:bold"
 _DRIFT_ROWS = 60
 _WORST_ROWS = 12
-
-
-def figure_png(figure: Any, dpi: int = 80) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def _num(value: float | None) -> str:

@@ -14,7 +14,8 @@ import ipywidgets as widgets
 
 from workbench.app.session import WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
-from workbench.ui.common import ErrorBox, ended_result, esc, html_table, note
+from workbench.compare.plots import sqnr_curve
+from workbench.ui.common import ErrorBox, ended_result, esc, figure_png, html_table, note, show_png
 
 __all__ = ["QuantizeView"]
 
@@ -41,6 +42,7 @@ class QuantizeView:
         self.open_button = widgets.Button(description="Open the Q/DQ model", icon="folder-open",
                                           disabled=True, layout={"width": "190px"})
         self.status, self.result = widgets.HTML(), widgets.HTML()
+        self.plot = widgets.Image(format="png", layout={"display": "none"})
         self.error = ErrorBox()
         self.quantize_button.on_click(lambda _b: self._start(self._quantize))
         self.compare_button.on_click(
@@ -56,7 +58,7 @@ class QuantizeView:
             widgets.HBox([self.precision, self.exclude]),
             widgets.HBox([self.quantize_button, self.compare_button, self.search_button,
                           self.cancel_button, self.open_button]),
-            self.status, self.error, self.result,
+            self.status, self.error, self.result, self.plot,
         ])
 
     @property
@@ -65,6 +67,7 @@ class QuantizeView:
 
     def on_model(self, model: Any) -> None:
         self.status.value = self.result.value = ""
+        show_png(self.plot, b"")
         self.error.clear()
         self.quantize_button.disabled = model is None
         self.compare_button.disabled = self.search_button.disabled = True
@@ -105,6 +108,8 @@ class QuantizeView:
         from workbench.app.int8_exclusions import ExclusionResult
 
         if isinstance(found, QuantReport):
+            show_png(self.plot, figure_png(sqnr_curve(found.nodes, found.threshold_db))
+                     if found.nodes else b"")
             rows = [(n.node, n.op_type, f"{n.output.sqnr_db:.1f}", f"{n.added_sqnr_db:.1f}")
                     for n in found.worst_nodes(8)]
             return (note(esc(found.summary()).replace("\n", "<br>"),
