@@ -7,8 +7,9 @@ runs real INT8 kernels with its own fusions and accumulation order: its outputs 
 again, and only a GPU shows by how much. What the CPU numbers say is where quantization
 noise enters and how it carries to the outputs.
 
-Intermediate tensors are fetched in groups of ``chunk`` names (one ONNX Runtime call per
-group and model), so at most one group is alive at a time: memory stays flat in depth.
+Intermediate tensors are fetched in groups of ``chunk`` names, each group from its own
+session per model that exposes only those tensors (ONNX Runtime keeps every graph output of
+a run alive until it ends), one session at a time: memory stays flat in depth.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from workbench.compare.tolerances import Tolerances
 from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
 from workbench.core.records import TensorSpec
 from workbench.feeds.generator import FeedOptions
-from workbench.inspection.loading import ModelSource, load_model
+from workbench.inspection.loading import ModelSource
 from workbench.inspection.quantization import quantization_info
+from workbench.transforms.external import staged_model
 from workbench.transforms.naming import name_nodes
 
 __all__ = ["CPU_PATH", "QuantReport", "compare_quantized"]
@@ -129,7 +131,7 @@ def compare_quantized(
     tolerances: Tolerances | None = None, per_tensor: bool = True, *,
     dims: Mapping[str, int] | None = None,
     int_ranges: Mapping[str, tuple[int, int]] | None = None,
-    threshold_db: float = DEFAULT_SQNR_THRESHOLD, chunk: int = 32,
+    threshold_db: float = DEFAULT_SQNR_THRESHOLD, chunk: int = 64,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> QuantReport:
     """Compare a Q/DQ model (e.g. from :func:`workbench.app.quantize.quantize_model`)
@@ -141,20 +143,24 @@ def compare_quantized(
         tolerances: Output tolerances; the ``int8`` preset when None.
         per_tensor: Also measure every node output and quantized activation.
         threshold_db: SQNR under which a tensor is called bad.
-        chunk: Intermediate tensors fetched per ONNX Runtime call.
+        chunk: Intermediate tensors fetched per ONNX Runtime session (memory: the model
+            once, plus that many activations).
     """
     began = time.perf_counter()
-    fp32 = name_nodes(load_model(fp32_source, load_weights=False))
-    quant = load_model(quantized_source, load_weights=False)
-    feeds = model_feeds_for(fp32, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
-    names = [o.name for o in fp32.graph.output]
-    with OrtRunner(fp32_source, expose_intermediates=per_tensor) as ref, OrtRunner(
-            quantized_source, expose_intermediates=per_tensor,
-            graph_optimizations=False) as cand:
+    names: list[str] = []
+    with staged_model(fp32_source) as fp32_staged, staged_model(quantized_source) as staged:
+        fp32, quant = name_nodes(fp32_staged.model), staged.model
+        feeds = model_feeds_for(fp32, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
+        names = [o.name for o in fp32.graph.output]
+        sources = (fp32_staged.path or fp32_staged.model, staged.path or staged.model)
         if on_progress is not None:
             on_progress("running FP32 and Q/DQ (ONNX Runtime)", 0, 0)
-        ref_out, cand_out = ref.fetch(feeds, names), cand.fetch(feeds, names)
-        nodes, tensors = (_per_tensor(fp32, quant, ref, cand, feeds, chunk, on_progress)
+        # one session at a time: the FP32 weights and the dequantized ones never coexist
+        with OrtRunner(sources[0]) as ref:
+            ref_out = ref.fetch(feeds, names)
+        with OrtRunner(sources[1], graph_optimizations=False) as cand:
+            cand_out = cand.fetch(feeds, names)
+        nodes, tensors = (_per_tensor(fp32, quant, sources, feeds, chunk, on_progress)
                           if per_tensor else ((), ()))
     report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset("int8"))
     return QuantReport(
@@ -165,13 +171,16 @@ def compare_quantized(
         candidate_outputs=cand_out)
 
 
-def _per_tensor(fp32: onnx.ModelProto, quant: onnx.ModelProto, ref: OrtRunner,
-                cand: OrtRunner, feeds: dict[str, np.ndarray], chunk: int,
-                on_progress: Callable[[str, int, int], None] | None,
+def _per_tensor(fp32: onnx.ModelProto, quant: onnx.ModelProto,
+                sources: tuple[ModelSource, ModelSource], feeds: dict[str, np.ndarray],
+                chunk: int, on_progress: Callable[[str, int, int], None] | None,
                 ) -> tuple[tuple[NodeError, ...], tuple[TensorError, ...]]:
-    """Node outputs and dequantized activations, fetched ``chunk`` pairs at a time."""
+    """Node outputs and dequantized activations, ``chunk`` pairs at a time: each group is
+    a session per model exposing only its tensors (ONNX Runtime holds every graph output
+    of a run until it ends), so memory is one group's tensors, flat in depth."""
     q_nodes = {node.name: node for node in quant.graph.node}
-    ref_names, cand_names = set(ref.output_names()), set(cand.output_names())
+    ref_names = set(OrtRunner(sources[0], expose_intermediates=True).output_names())
+    cand_names = set(OrtRunner(sources[1], expose_intermediates=True).output_names())
     pairs: list[tuple[str, str]] = []  # (FP32 tensor, Q/DQ tensor)
     for node in fp32.graph.node:
         twin = q_nodes.get(node.name)
@@ -191,8 +200,8 @@ def _per_tensor(fp32: onnx.ModelProto, quant: onnx.ModelProto, ref: OrtRunner,
     errors: dict[tuple[str, str], TensorError] = {}
     for start in range(0, len(pairs), chunk):
         group = pairs[start:start + chunk]
-        got_ref = ref.fetch(feeds, list(dict.fromkeys(r for r, _ in group)))
-        got_cand = cand.fetch(feeds, list(dict.fromkeys(c for _, c in group)))
+        got_ref = _fetch(sources[0], feeds, [r for r, _ in group], True)
+        got_cand = _fetch(sources[1], feeds, [c for _, c in group], False)
         for r, c in group:
             errors[(r, c)] = tensor_error(r, got_ref[r], got_cand[c])
         del got_ref, got_cand
@@ -200,6 +209,14 @@ def _per_tensor(fp32: onnx.ModelProto, quant: onnx.ModelProto, ref: OrtRunner,
             on_progress("per-tensor error", min(start + chunk, len(pairs)), len(pairs))
     return _node_rows(fp32, q_nodes, errors, dq_of), tuple(
         errors[(r, c)] for r, c in pairs if c in dq_of)
+
+
+def _fetch(source: ModelSource, feeds: dict[str, np.ndarray], names: list[str],
+           optimize: bool) -> dict[str, np.ndarray]:
+    wanted = list(dict.fromkeys(names))
+    with OrtRunner(source, expose_intermediates=True, expose=wanted,
+                   graph_optimizations=optimize) as runner:
+        return runner.fetch(feeds, wanted)
 
 
 def _node_rows(fp32: onnx.ModelProto, q_nodes: dict[str, onnx.NodeProto],

@@ -46,6 +46,9 @@ class OrtRunner(Runner):
         source: Path, bytes or ``onnx.ModelProto``.
         providers: ONNX Runtime execution providers, in order of preference.
         expose_intermediates: Also return every intermediate tensor, keyed by its name.
+        expose: With ``expose_intermediates``, only these intermediates (ONNX Runtime keeps
+            every graph output of a run alive until it ends, fetched or not: a caller
+            taking a few tensors at a time exposes only those).
         graph_optimizations: False runs the graph as written (ORT_DISABLE_ALL): a Q/DQ
             model then computes QuantizeLinear/DequantizeLinear as fake quantization in
             float, instead of ORT fusing them into its own integer kernels.
@@ -64,8 +67,10 @@ class OrtRunner(Runner):
         expose_intermediates: bool = False,
         graph_optimizations: bool = True,
         capped: bool = False,
+        expose: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        self._expose = None if expose is None else frozenset(expose)
         self.graph_optimizations = graph_optimizations
         self.capped = capped
         self._source = source
@@ -136,7 +141,8 @@ class OrtRunner(Runner):
         skipped: list[str] = []
         for node in self.model.graph.node:
             for out in node.output:
-                if not out or out in declared or out in extra:
+                if not out or out in declared or out in extra or (
+                        self._expose is not None and out not in self._expose):
                     continue
                 # ORT refuses graph outputs without a type; shape inference gives most of them.
                 (extra if out in typed else skipped).append(out)
