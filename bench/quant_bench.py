@@ -3,7 +3,8 @@
     .venv/bin/python bench/quant_bench.py [--only NAME ...]
 
 Models: the samples, the realistic corpus models TensorRT parses in FP32, the outlier case
-(``sample_models/quant_cases.py``, where INT8 breaks at a known node), and two samples
+(``sample_models/quant_cases.py``, where INT8 breaks at a known node), the ~10M-parameter
+rung of the GPT ladder (whose attention MatMuls fail the INT8 preset), and two samples
 judged at a tight tolerance (2e-2) so that their search has work to do. Per model, each
 approach in its own process (peak RSS is per process), in the same run:
 
@@ -50,6 +51,11 @@ def _models(folder: Path) -> list[tuple[str, Path, float | None]]:
               ("bert_like", "gpt_like", "paddle_detector", "if_switch", "sklearn_mlp",
                "jax_classifier")]
     found.append(("outlier_mlp", write_outlier_mlp(folder), None))
+    from sample_models.realistic_text import GPT_LADDER, gpt_like
+
+    shape = GPT_LADDER["gpt_10m"]  # attention MatMuls lose accuracy in INT8 here
+    found.append(("gpt_10m", gpt_like(folder, shape.layers, shape.d_model, shape.heads,
+                                      shape.vocab, shape.seq, name="gpt_10m"), None))
     found += [(f"{n}@{TIGHT:g}", samples / f"{n}.onnx", TIGHT)
               for n in ("transformer_block", "resnet_block")]
     return found
