@@ -276,10 +276,14 @@ class WorkbenchSession(BuildArea):
                            bug=self.last_bug())
 
     def last_bug(self) -> WorkbenchBug | None:
-        """The newest workbench bug a task of this session ended with (its Bug bundle zips
-        that traceback instead of looking for a TensorRT failure)."""
+        """The newest workbench bug of this session: a task that ended with one, or a view
+        that raised (its Bug bundle zips that traceback instead of looking for a TensorRT
+        failure)."""
         bugs = [(task.finished or 0.0, task.error) for task in self.tasks.values()
                 if isinstance(task.error, WorkbenchBug)]
+        if self.events.view_bug is not None and isinstance(self.events.view_bug[1],
+                                                           WorkbenchBug):
+            bugs.append((self.events.view_bug[0], self.events.view_bug[1]))
         return max(bugs, key=lambda pair: pair[0])[1] if bugs else None
 
     def start_bundle(self, path: str | Path) -> Task[BundleResult]:

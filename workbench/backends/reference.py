@@ -279,8 +279,14 @@ def _fp32_accumulating_ops() -> list[type]:
             _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm()]
 
 
-def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...]) -> type:
-    """``base`` computed in FP32 when an input has one of ``dtypes``, rounded back once."""
+def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
+              schema: onnx.defs.OpSchema | None = None) -> type:
+    """``base`` computed in FP32 when an input has one of ``dtypes``, rounded back once.
+
+    ``schema``: the operator's schema at the model's opset. onnx.reference reads a kernel's
+    attributes from the schema of its class *name*, which here has no version suffix (the
+    name is what replaces the built-in kernel): without it, an opset-17 ReduceMean was given
+    opset 18's ``noop_with_empty_axes`` and refused."""
 
     def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         low = next((a.dtype for a in args if getattr(a, "dtype", None) in dtypes), None)
@@ -292,7 +298,10 @@ def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...]) -> type:
         return tuple(r.astype(low) if getattr(r, "dtype", None) == np.float32 else r
                      for r in result)
 
-    return type(name, (base,), {"_run": _run, "op_domain": ""})
+    members: dict[str, Any] = {"_run": _run, "op_domain": ""}
+    if schema is not None:
+        members["op_schema"] = schema
+    return type(name, (base,), members)
 
 
 # Reductions and normalisations, which GPUs accumulate in FP32. NumPy does too for float16
@@ -316,7 +325,8 @@ def _bf16_widened_ops(model: onnx.ModelProto) -> list[type]:
             base = load_op("", op_type, version)
         except Exception:  # no kernel here: _unimplemented_ops stands in for it
             continue
-        made.append(_widening(base, op_type, (np.dtype(ml_dtypes.bfloat16),)))
+        schema = onnx.defs.get_schema(op_type, version, "")
+        made.append(_widening(base, op_type, (np.dtype(ml_dtypes.bfloat16),), schema))
     return made
 
 
