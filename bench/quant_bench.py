@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/quant_bench.py [--only NAME ...]
 
-Models: the samples, the realistic corpus models TensorRT parses in FP32, the outlier case
+Models: the samples, the realistic corpus models TensorRT parses in FP32, the committed
+real exports (``sample_models/exports``, calibrated and compared on their hand-written
+valid inputs) whose FP32 model parses, the outlier case
 (``sample_models/quant_cases.py``, where INT8 breaks at a known node), the ~10M-parameter
 rung of the GPT ladder (whose attention MatMuls fail the INT8 preset), and two samples
 judged at a tight tolerance (2e-2) so that their search has work to do. Per model, each
@@ -58,7 +60,21 @@ def _models(folder: Path) -> list[tuple[str, Path, float | None]]:
                                       shape.vocab, shape.seq, name="gpt_10m"), None))
     found += [(f"{n}@{TIGHT:g}", samples / f"{n}.onnx", TIGHT)
               for n in ("transformer_block", "resnet_block")]
+    from sample_models.exports import EXPORTS
+
+    # the real exports whose FP32 model TensorRT parses (the classic-ML ones do not)
+    found += [(e.name, e.path, None) for e in EXPORTS if e.family != "classic-ml"]
     return found
+
+
+def _data(path: Path) -> tuple[Any, Any]:
+    """Calibration batches and comparison inputs: for a real export, valid ones written
+    from its registry entry (hand_feeds); else None (the feed generator's)."""
+    if path.parent.name != "exports":
+        return None, None
+    from sample_models.exports import hand_feeds
+
+    return [hand_feeds(path.stem, seed=k) for k in range(4)], hand_feeds(path.stem, seed=100)
 
 
 def _tolerances(tight: float | None) -> Any:
@@ -81,11 +97,13 @@ def _workbench(path: Path, tight: float | None, out: Path) -> dict[str, Any]:
     from workbench.app.quantize import quantize_model
 
     began = time.perf_counter()
-    result = quantize_model(path, out / "wb.int8.onnx")
+    calibration, inputs = _data(path)
+    result = quantize_model(path, out / "wb.int8.onnx", calibration=calibration)
     quantized = time.perf_counter() - began
-    report = compare_quantized(path, result.path, tolerances=_tolerances(tight))
+    report = compare_quantized(path, result.path, inputs, tolerances=_tolerances(tight))
     found = None if report.outputs.passed else find_exclusions(
-        path, tolerances=_tolerances(tight), start=report)
+        path, calibration=calibration, inputs=inputs, tolerances=_tolerances(tight),
+        start=report)
     cosine = min(o.cosine if o.cosine is not None else float("nan")
                  for o in report.outputs.outputs)
     return {"quantize_s": quantized, "cosine": cosine, "verdict": report.verdict,
@@ -106,28 +124,32 @@ def _baselines(path: Path, tight: float | None, out: Path) -> dict[str, Any]:
     from workbench.transforms.quant_settings import QuantSettings
 
     began = time.perf_counter()
-    default = quantize_model(path, out / "ortdefault.onnx", QuantSettings.ort_defaults())
+    calibration, inputs = _data(path)
+    default = quantize_model(path, out / "ortdefault.onnx", QuantSettings.ort_defaults(),
+                             calibration)
     ort_seconds = time.perf_counter() - began
     parses = _parses(default.path)
-    preset = quantize_model(path, out / "preset.onnx")
-    ranked = _loss_debug_ranking(path, preset.path, out)
+    preset = quantize_model(path, out / "preset.onnx", calibration=calibration)
+    ranked = _loss_debug_ranking(path, preset.path, out, inputs)
     began = time.perf_counter()
-    report = compare_quantized(path, preset.path, tolerances=_tolerances(tight),
+    report = compare_quantized(path, preset.path, inputs, tolerances=_tolerances(tight),
                                per_tensor=False)
     size, trials = 0, 0
     while not report.outputs.passed and size < len(ranked):
         size += 1
         trials += 1
         retry = quantize_model(path, out / f"rank-{size}.onnx",
-                               QuantSettings.tensorrt(exclude=tuple(ranked[:size])))
-        report = compare_quantized(path, retry.path, tolerances=_tolerances(tight),
+                               QuantSettings.tensorrt(exclude=tuple(ranked[:size])),
+                               calibration)
+        report = compare_quantized(path, retry.path, inputs, tolerances=_tolerances(tight),
                                    per_tensor=False)
     return {"ort_default_s": ort_seconds, "ort_default_parses": parses,
             "rank_exclude": size if report.outputs.passed else None, "rank_trials": trials,
             "rank_s": time.perf_counter() - began, "rss": peak_rss()}
 
 
-def _loss_debug_ranking(float_path: Path, qdq_path: Path, out: Path) -> list[str]:
+def _loss_debug_ranking(float_path: Path, qdq_path: Path, out: Path,
+                        inputs: Any = None) -> list[str]:
     """Nodes reading the tensors with the lowest qdq_loss_debug SQNR (float vs Q/DQ)."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader
@@ -140,7 +162,7 @@ def _loss_debug_ranking(float_path: Path, qdq_path: Path, out: Path) -> list[str
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.batches = iter([model_feeds(model, seed=0)])
+            self.batches = iter([inputs if inputs is not None else model_feeds(model, seed=0)])
 
         def get_next(self) -> Any:
             return next(self.batches, None)
@@ -201,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", default=None)
     args = parser.parse_args(argv)
-    head = (f"{'model':<22} {'quant s':>7} {'cosine':>8} {'verdict':>8} {'first <20dB':>22} "
+    head = (f"{'model':<28} {'quant s':>7} {'cosine':>8} {'verdict':>8} {'first <20dB':>22} "
             f"{'excl':>4} {'proof':>5} {'trials':>6} {'wb s':>6} {'RTX parses':>10} "
             f"{'RSS MB':>6} {'RSS×w':>7} | "
             f"{'ORT-default parses':>18} {'rank excl':>9} {'rank trials':>11} {'rank s':>6}")
@@ -213,12 +235,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             wb, base = _run("workbench", path, tight), _run("baselines", path, tight)
             if "error" in wb or "error" in base:
-                print(f"{name:<22} error: {wb.get('error') or base.get('error')}")
+                print(f"{name:<28} error: {wb.get('error') or base.get('error')}")
                 continue
             rss = wb["rss"] / _weight_bytes(path)
             rank = "none" if base["rank_exclude"] is None else base["rank_exclude"]
-            print(f"{name:<22} {wb['quantize_s']:>7.2f} {wb['cosine']:>8.4f} "
-                  f"{wb['verdict']:>8} {wb['first_bad'][:22]:>22} {wb['exclude']:>4} "
+            print(f"{name:<28} {wb['quantize_s']:>7.2f} {wb['cosine']:>8.4f} "
+                  f"{wb['verdict']:>8} {wb['first_bad'][-22:]:>22} {wb['exclude']:>4} "
                   f"{wb['status']:>5} {wb['trials']:>6} {wb['seconds']:>6.2f} "
                   f"{wb['parses']!s:>10} {wb['rss'] / 2**20:>6.0f} {rss:>7.0f} | "
                   f"{base['ort_default_parses']!s:>18} {rank:>9} "

@@ -283,3 +283,54 @@ def test_small_groups_give_the_same_figures(sample, tmp_path) -> None:
     grouped = compare_quantized(sample("transformer_block"), result.path, chunk=3)
     assert [n.output.sqnr_db for n in whole.nodes] == [n.output.sqnr_db for n in grouped.nodes]
     assert len(whole.tensors) == len(grouped.tensors) > 0
+
+
+def _exports_that_parse() -> list[str]:
+    from sample_models.exports import EXPORTS
+
+    return [e.name for e in EXPORTS if e.family != "classic-ml"]  # classic ML: no FP32 parse
+
+
+@pytest.mark.parametrize("name", _exports_that_parse())
+def test_real_exports_quantize_and_compare(tmp_path, name) -> None:
+    """Every committed real export TensorRT parses in FP32: the preset quantizes it on its
+    valid inputs, the Q/DQ model parses, and the comparison reports every node."""
+    from sample_models.exports import export_path, hand_feeds
+    from workbench.backends.trt.parse import diagnose
+
+    calibration = [hand_feeds(name, seed=k) for k in range(2)]
+    result = quantize_model(export_path(name), tmp_path / "q.onnx", calibration=calibration)
+    assert diagnose(result.path), f"TensorRT-RTX does not parse the Q/DQ {name}"
+    report = compare_quantized(export_path(name), result.path, hand_feeds(name, seed=100))
+    assert report.nodes and report.tensors
+    assert all(o.cosine is not None and o.cosine > 0.9 for o in report.outputs.outputs)
+
+
+@pytest.mark.parametrize("name", ["bert_dynamo", "llama_torchscript", "whisper_encoder_dynamo",
+                                  "convnext_dynamo", "wav2vec2_torchscript"])
+def test_real_exports_build_int8_engines(tmp_path, name) -> None:
+    """Real TensorRT-RTX INT8 builds of real exports, at the shape of their valid inputs."""
+    from sample_models.exports import export_path, hand_feeds
+    from workbench.backends.trt.build import build_engine
+    from workbench.build.layer_report import quantized_layers
+    from workbench.build.settings import BuildSettings, ShapeProfile
+
+    feeds = hand_feeds(name, seed=100)
+    result = quantize_model(export_path(name), tmp_path / "q.onnx", calibration=[feeds])
+    profile = tuple(ShapeProfile(n, v.shape, v.shape, v.shape) for n, v in feeds.items())
+    artifact = build_engine(result.path, BuildSettings(profiles=(profile,)))
+    assert quantized_layers(artifact.layers)
+
+
+def test_real_export_exclusion_search_is_verified(tmp_path) -> None:
+    """MobileNetV2 (depthwise convolutions) fails the INT8 preset; the search returns a
+    list with which the re-quantized model passes."""
+    from sample_models.exports import export_path, hand_feeds
+
+    name = "mobilenet_v2_dynamo"
+    calibration = [hand_feeds(name, seed=k) for k in range(2)]
+    found = find_exclusions(export_path(name), calibration=calibration,
+                            inputs=hand_feeds(name, seed=100), max_trials=8)
+    assert found.base is not None and not found.base.passed
+    assert found.verified and found.report is not None and found.report.passed
+    assert 0 < len(found.exclude) <= len(found.candidates)

@@ -89,9 +89,11 @@ class QuantReport:
         node = first_below(self.nodes, self.threshold_db)
         return node.node if node is not None else None
 
-    def worst_nodes(self, count: int = 5) -> tuple[NodeError, ...]:
-        """Quantized nodes adding the most noise, worst first (exclusion candidates)."""
-        ranked = sorted((n for n in self.nodes if n.quantized and n.added_noise > 0),
+    def worst_nodes(self, count: int = 5, every: bool = False) -> tuple[NodeError, ...]:
+        """Quantized nodes adding the most noise, worst first; with ``every`` also those
+        whose added noise does not show on these inputs (last, in graph order): the
+        exclusion search's candidates, so that excluding all of them is the float model."""
+        ranked = sorted((n for n in self.nodes if n.quantized and (every or n.added_noise > 0)),
                         key=lambda n: (-n.added_noise, n.index))
         return tuple(ranked[:count])
 

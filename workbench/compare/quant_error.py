@@ -82,17 +82,23 @@ def _noise_ratio(sqnr: float) -> float:
 
 
 def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
-    """``10·log10(Σ r² / Σ (c − r)²)``; 200 when they are equal; NaN on a shape mismatch."""
+    """``10·log10(Σ r² / Σ (c − r)²)`` over the elements where the reference is finite (a
+    mask of -inf is no signal); -inf when the candidate is non-finite where the reference
+    is not; 200 when they are equal; NaN on a shape mismatch."""
     if reference.shape != candidate.shape:
         return math.nan
     ref = np.asarray(reference, dtype=np.float64)
-    noise = float(np.sum(np.square(np.asarray(candidate, dtype=np.float64) - ref)))
-    if not math.isfinite(noise):
+    cand = np.asarray(candidate, dtype=np.float64)
+    finite = np.isfinite(ref)
+    if not finite.all():
+        ref, cand = ref[finite], cand[finite]
+    if not np.isfinite(cand).all():
         return -math.inf
+    noise = float(np.sum(np.square(cand - ref)))
     signal = float(np.sum(np.square(ref)))
     if noise == 0.0:
         return _EXACT
-    if signal == 0.0:
+    if signal == 0.0 or not math.isfinite(noise):
         return -math.inf
     return min(10.0 * math.log10(signal / noise), _EXACT)
 
@@ -101,11 +107,12 @@ def tensor_error(name: str, reference: np.ndarray, candidate: np.ndarray) -> Ten
     ref = np.asarray(reference)
     cand = np.asarray(candidate)
     same = ref.shape == cand.shape and ref.size > 0
-    diff = np.abs(cand.astype(np.float64) - ref.astype(np.float64)) if same else None
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in masks: NaN, ignored
+        diff = np.abs(cand.astype(np.float64) - ref.astype(np.float64)) if same else None
     return TensorError(
         name, sqnr_db(ref, cand),
         cosine_similarity(ref, cand) if same else None,
-        float(np.max(diff)) if diff is not None else math.nan,
+        float(np.nanmax(diff)) if diff is not None and not np.isnan(diff).all() else math.nan,
         float(np.max(np.abs(ref))) if ref.size and ref.dtype.kind in "fiu" else 0.0)
 
 
