@@ -15,7 +15,8 @@ approach in its own process (peak RSS is per process), in the same run:
   when it fails, ``find_exclusions`` (verified, 1-minimal; size, trials) → does
   TensorRT-RTX parse the result;
 - **ORT defaults**: ``quantize_static`` with its defaults (QDQ; int32 biases, asymmetric,
-  per-tensor): does TensorRT-RTX parse it?
+  per-tensor, every operator): does TensorRT-RTX parse it, and how many of its scales are
+  infinite or zero (ORT quantizes attention masks of -inf when it quantizes everything)?
 - **qdq_loss_debug ranking**: ORT's ``qdq_loss_debug`` per-tensor SQNR (float model vs
   Q/DQ model) on the preset's model; the nodes reading the worst tensors are excluded one
   more at a time until the comparison passes at the same tolerance (how many nodes, trials).
@@ -77,6 +78,18 @@ def _data(path: Path) -> tuple[Any, Any]:
     return [hand_feeds(path.stem, seed=k) for k in range(4)], hand_feeds(path.stem, seed=100)
 
 
+def _batches(path: Path, calibration: Any) -> Any:
+    """The calibration batches ORT reads: the given ones, else 8 generated (as the preset)."""
+    if calibration is not None:
+        return iter(calibration)
+    import onnx
+
+    from workbench.feeds.generator import model_feeds
+
+    model = onnx.load(path, load_external_data=False)
+    return iter([model_feeds(model, seed=k) for k in range(8)])
+
+
 def _tolerances(tight: float | None) -> Any:
     from workbench.compare.tolerances import Tolerance, Tolerances
 
@@ -117,18 +130,22 @@ def _workbench(path: Path, tight: float | None, out: Path) -> dict[str, Any]:
 
 
 def _baselines(path: Path, tight: float | None, out: Path) -> dict[str, Any]:
+    import onnx
     from peak_rss import peak_rss
 
     from workbench.app.int8_compare import compare_quantized
     from workbench.app.quantize import quantize_model
+    from workbench.backends.ort_quant import quantize_qdq
+    from workbench.inspection.quantization import quantization_info
     from workbench.transforms.quant_settings import QuantSettings
 
     began = time.perf_counter()
     calibration, inputs = _data(path)
-    default = quantize_model(path, out / "ortdefault.onnx", QuantSettings.ort_defaults(),
-                             calibration)
+    default = out / "ortdefault.onnx"  # ORT's own output, unchecked: the baseline as it is
+    quantize_qdq(path, default, QuantSettings.ort_defaults(), _batches(path, calibration))
     ort_seconds = time.perf_counter() - began
-    parses = _parses(default.path)
+    parses = _parses(default)
+    bad_scales = len(quantization_info(onnx.load(default)).bad_scales)
     preset = quantize_model(path, out / "preset.onnx", calibration=calibration)
     ranked = _loss_debug_ranking(path, preset.path, out, inputs)
     began = time.perf_counter()
@@ -144,6 +161,7 @@ def _baselines(path: Path, tight: float | None, out: Path) -> dict[str, Any]:
         report = compare_quantized(path, retry.path, inputs, tolerances=_tolerances(tight),
                                    per_tensor=False)
     return {"ort_default_s": ort_seconds, "ort_default_parses": parses,
+            "ort_bad_scales": bad_scales,
             "rank_exclude": size if report.outputs.passed else None, "rank_trials": trials,
             "rank_s": time.perf_counter() - began, "rss": peak_rss()}
 
@@ -226,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     head = (f"{'model':<28} {'quant s':>7} {'cosine':>8} {'verdict':>8} {'first <20dB':>22} "
             f"{'excl':>4} {'proof':>5} {'trials':>6} {'wb s':>6} {'RTX parses':>10} "
             f"{'RSS MB':>6} {'RSS×w':>7} | "
-            f"{'ORT-default parses':>18} {'rank excl':>9} {'rank trials':>11} {'rank s':>6}")
+            f"{'ORT-default parses':>18} {'inf/0 scales':>12} {'rank excl':>9} "
+            f"{'rank trials':>11} {'rank s':>6}")
     print(head)
     print("-" * len(head))
     with tempfile.TemporaryDirectory() as tmp:
@@ -243,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{wb['verdict']:>8} {wb['first_bad'][-22:]:>22} {wb['exclude']:>4} "
                   f"{wb['status']:>5} {wb['trials']:>6} {wb['seconds']:>6.2f} "
                   f"{wb['parses']!s:>10} {wb['rss'] / 2**20:>6.0f} {rss:>7.0f} | "
-                  f"{base['ort_default_parses']!s:>18} {rank:>9} "
+                  f"{base['ort_default_parses']!s:>18} {base['ort_bad_scales']:>12} {rank:>9} "
                   f"{base['rank_trials']:>11} {base['rank_s']:>6.2f}")
     print("excl: nodes left in float by the workbench's search (proof: 1-min = verified and "
           "1-minimal, verif = verified, budget spent before minimality; trials: "
