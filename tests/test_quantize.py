@@ -334,3 +334,23 @@ def test_real_export_exclusion_search_is_verified(tmp_path) -> None:
     assert found.base is not None and not found.base.passed
     assert found.verified and found.report is not None and found.report.passed
     assert 0 < len(found.exclude) <= len(found.candidates)
+
+
+def test_fp8_where_ort_cannot_says_why(tmp_path) -> None:
+    """ORT's FP8 path turns a BART weight into NaN: refused, with the reason and the way out;
+    where it works (BERT) the model parses and the report says FP8."""
+    from sample_models.exports import export_path, hand_feeds
+    from workbench.backends.trt.parse import diagnose
+
+    fp8 = QuantSettings.tensorrt(precision="fp8")
+    with pytest.raises(QuantizationError, match="NaN") as err:
+        quantize_model(export_path("bart_dynamo"), tmp_path / "bart.onnx", fp8,
+                       [hand_feeds("bart_dynamo", seed=0)])
+    assert "scale of 0" in (err.value.fix or "") and "'int8'" in (err.value.fix or "")
+    assert not (tmp_path / "bart.onnx").exists()
+    result = quantize_model(export_path("bert_dynamo"), tmp_path / "bert.onnx", fp8,
+                            [hand_feeds("bert_dynamo", seed=0)])
+    assert diagnose(result.path)
+    report = compare_quantized(export_path("bert_dynamo"), result.path,
+                               hand_feeds("bert_dynamo", seed=100), per_tensor=False)
+    assert report.precision == "FP8" and report.summary().startswith("FP8 Q/DQ vs FP32")

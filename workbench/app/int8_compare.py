@@ -65,6 +65,7 @@ class QuantReport:
     seconds: float
     inconclusive: tuple[Uninformative, ...] = ()
     path: str = CPU_PATH
+    precision: str = "INT8"  # what the Q/DQ pairs quantize to ("INT8" or "FP8")
     reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
     candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
@@ -98,7 +99,7 @@ class QuantReport:
         return tuple(ranked[:count])
 
     def summary(self) -> str:
-        lines = [f"INT8 Q/DQ vs FP32 for {self.model}: {self.verdict}",
+        lines = [f"{self.precision} Q/DQ vs FP32 for {self.model}: {self.verdict}",
                  *(f"  INCONCLUSIVE {u.describe()}; what to do: {INCONCLUSIVE_FIX}"
                    for u in self.inconclusive),
                  f"  quantized model: {self.quantized}",
@@ -120,6 +121,7 @@ class QuantReport:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "quantized": self.quantized, "verdict": self.verdict,
                 "passed": self.passed, "path": self.path, "threshold_db": self.threshold_db,
+                "precision": self.precision,
                 "first_bad_node": self.first_bad_node,
                 "worst_nodes": [n.node for n in self.worst_nodes()],
                 "outputs": self.outputs.to_dict(), "nodes": [n.to_dict() for n in self.nodes],
@@ -152,6 +154,8 @@ def compare_quantized(
     names: list[str] = []
     with staged_model(fp32_source) as fp32_staged, staged_model(quantized_source) as staged:
         fp32, quant = name_nodes(fp32_staged.model), staged.model
+        float8 = any(t.dtype.startswith("float8") for t in quantization_info(quant).tensors)
+        precision = "FP8" if float8 else "INT8"
         feeds = model_feeds_for(fp32, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
         names = [o.name for o in fp32.graph.output]
         sources = (fp32_staged.path or fp32_staged.model, staged.path or staged.model)
@@ -169,8 +173,8 @@ def compare_quantized(
         _label(fp32_source), _label(quantized_source), report, nodes, tensors, threshold_db,
         tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         None if inputs is not None else seed, time.perf_counter() - began,
-        uninformative_outputs(ref_out, report), reference_outputs=ref_out,
-        candidate_outputs=cand_out)
+        uninformative_outputs(ref_out, report), precision=precision,
+        reference_outputs=ref_out, candidate_outputs=cand_out)
 
 
 def _per_tensor(fp32: onnx.ModelProto, quant: onnx.ModelProto,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -89,11 +90,16 @@ def quantize_qdq(
     quiet = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)  # ORT warns "consider pre-processing" per call
     try:
-        quantize_static(str(model_path), str(out_path), _Reader(), **arguments)
+        with warnings.catch_warnings():
+            # its NumPy divisions by a zero scale warn; the result is checked instead
+            warnings.simplefilter("ignore", RuntimeWarning)
+            quantize_static(str(model_path), str(out_path), _Reader(), **arguments)
     except BuildCancelled:
         raise
     except Exception as err:  # ORT raises ValueError/RuntimeError/its own Fail classes
+        nan = "has nan" in str(err).lower()
         raise QuantizationError(
+            "ONNX Runtime's quantizer produced NaN values for this model." if nan else
             "ONNX Runtime could not quantize this model.",
             expected=f"a float model ONNX Runtime runs and quantizes ({settings.describe()})",
             found=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
@@ -110,8 +116,13 @@ def quantize_qdq(
 
 def _fix_for(settings: QuantSettings, text: str) -> str:
     if settings.precision is QuantPrecision.FP8:
-        return ("FP8 needs ONNX Runtime's Distribution calibrator and operators it can "
-                "quantize to float8; use precision 'int8' (the TensorRT preset) instead")
+        why = ("its FP8 path divides by a scale of 0 for an all-zero or constant tensor "
+               "(the Distribution calibrator fits a normal distribution per tensor), so a "
+               "quantized initializer became NaN; " if "has nan" in text.lower() else
+               "FP8 needs ONNX Runtime's Distribution calibrator and operators it can "
+               "quantize to float8; ")
+        return why + ("use precision 'int8' (the TensorRT preset), or exclude the node "
+                      "reading the tensor named above")
     if "input" in text.lower() and ("missing" in text.lower() or "feed" in text.lower()):
         return "give calibration batches with every model input (names and shapes)"
     return ("check that ONNX Runtime runs the model (Run tab); exclude the node ORT names "
