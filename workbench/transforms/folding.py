@@ -250,12 +250,15 @@ def _drop_dead_nodes(model: onnx.ModelProto) -> list[str]:
     graph = model.graph
     needed = {o.name for o in graph.output}
     live = []
-    for node in reversed(graph.node):
+    kept: set[int] = set()  # positions: ``node in live`` compared protobufs deeply (quadratic)
+    for position in range(len(graph.node) - 1, -1, -1):
+        node = graph.node[position]
         if any(out in needed for out in node.output) or _has_subgraph(node):
             live.append(node)
+            kept.add(position)
             needed.update(i for i in node.input if i)
             needed.update(_outer_names(node))
-    removed = [n.name or n.op_type for n in graph.node if n not in live]
+    removed = [n.name or n.op_type for i, n in enumerate(graph.node) if i not in kept]
     if removed:
         live.reverse()
         del graph.node[:]
