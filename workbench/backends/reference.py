@@ -22,6 +22,7 @@ import onnx
 
 from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.feeds.explain import first_sentence
+from workbench.graph import has_bodies, outer_reads
 
 __all__ = [
     "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "candidate_names", "evaluate_fp16",
@@ -206,8 +207,7 @@ def _evaluate_elsewhere(node: onnx.NodeProto, inputs: list[Any], model: onnx.Mod
     not stop a whole comparison. Nodes with subgraphs, and custom operators, still fail."""
     from workbench.backends.ort import run_node
 
-    if _subgraph_reads(node) or any(a.HasField("g") or a.graphs for a in node.attribute) \
-            or node.domain not in ("", "ai.onnx"):
+    if has_bodies(node) or node.domain not in ("", "ai.onnx"):
         raise _evaluation_error(err, model, node) from err
     low = next((a.dtype for a in inputs if getattr(a, "dtype", None) in _LOW_DTYPES), None)
     try:
@@ -223,27 +223,13 @@ def _last_uses(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[list[
     """Per node index, the tensors no later node reads (subgraphs' outer names count)."""
     last: dict[str, int] = {}
     for index, node in enumerate(nodes):
-        for name in (*node.input, *_subgraph_reads(node), *node.output):
+        for name in (*node.input, *outer_reads(node), *node.output):
             last[name] = index
     dying: list[list[str]] = [[] for _ in nodes]
     for name, index in last.items():
         if name and name not in outputs:
             dying[index].append(name)
     return dying
-
-
-def _subgraph_reads(node: onnx.NodeProto) -> list[str]:
-    """Names read inside an If/Loop/Scan body (they may come from the outer graph)."""
-    names: list[str] = []
-    graphs = [a.g for a in node.attribute if a.HasField("g")]
-    graphs += [g for a in node.attribute for g in a.graphs]
-    while graphs:
-        graph = graphs.pop()
-        for inner in graph.node:
-            names.extend(inner.input)
-            graphs.extend(a.g for a in inner.attribute if a.HasField("g"))
-            graphs.extend(g for a in inner.attribute for g in a.graphs)
-    return names
 
 
 def _evaluation_error(err: Exception, model: onnx.ModelProto,

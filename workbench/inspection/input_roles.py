@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import onnx
 from onnx import numpy_helper
 
+from workbench.graph import all_nodes, bodies
 from workbench.inspection.protos import graph_io_specs
 
 __all__ = ["InputRole", "input_roles", "minimum_dim_sizes", "minimum_sizes"]
@@ -53,7 +54,7 @@ def input_roles(model: onnx.ModelProto) -> dict[str, InputRole]:
     """The role of every integer or bool input of ``model`` (absent: a free float input)."""
     graph = model.graph
     inputs = [s for s in graph_io_specs(graph)[0] if s.dtype in _INTEGER or s.dtype == "bool"]
-    nodes = list(_all_nodes(graph))
+    nodes = list(all_nodes(graph))
     constants = _constant_shapes_and_values(graph, nodes)
     consumers = _consumers(nodes)
     roles = {}
@@ -71,17 +72,6 @@ def input_roles(model: onnx.ModelProto) -> dict[str, InputRole]:
     return roles
 
 
-def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
-    """Every node, subgraph bodies (If branches, Loop bodies) included."""
-    for node in graph.node:
-        yield node
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                yield from _all_nodes(attribute.g)
-            for sub in attribute.graphs:
-                yield from _all_nodes(sub)
-
-
 Constants = dict[str, tuple[tuple[int, ...], onnx.TensorProto]]
 
 
@@ -95,9 +85,8 @@ def _constant_shapes_and_values(graph: onnx.GraphProto,
                 if attribute.name == "value" and attribute.type == onnx.AttributeProto.TENSOR:
                     found[node.output[0]] = (tuple(attribute.t.dims), attribute.t)
     for node in nodes:
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                found.update({t.name: (tuple(t.dims), t) for t in attribute.g.initializer})
+        for body in bodies(node):
+            found.update({t.name: (tuple(t.dims), t) for t in body.graph.initializer})
     return found
 
 
@@ -170,7 +159,7 @@ def minimum_dim_sizes(model: onnx.ModelProto) -> dict[str, tuple[int, str]]:
     Conv/Pool nodes an input's axis reaches (through Unsqueeze and elementwise ops, into
     ``If`` branches too). A 1-D conv of kernel 64 over ``samples`` needs samples ≥ 64."""
     graph = model.graph
-    nodes = list(_all_nodes(graph))
+    nodes = list(all_nodes(graph))
     constants = _constant_shapes_and_values(graph, nodes)
     consumers = _consumers(nodes)
     found: dict[str, tuple[int, str]] = {}
