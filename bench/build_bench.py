@@ -143,7 +143,8 @@ def main() -> int:
         results = {}
         for (name, model, shapes), variant in itertools.product(
                 cases, ("workbench", "workbench_trusted", "workbench_rebuild")):
-            label = name + (" (no probe)" if variant.endswith("trusted") else "")
+            label = name + {"workbench_trusted": " (no probe)",
+                            "workbench_rebuild": " (rebuild)"}.get(variant, "")
             r = results[label] = measure(model, shapes, args.repeats, variant)
             print(f"{label:26} {r['wall_workbench_s']:9.3f}/{r['wall_bare_s']:<9.3f} "
                   f"{r['wall_ratio']:6.3f} {r['wall_ratio_min']:6.3f} "
