@@ -43,8 +43,8 @@ import numpy as np
 
 from workbench.app import feeding, reproduce
 from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_status
-from workbench.app.session_build import BuildArea
 from workbench.app.session_core import LoadedModel, find_samples_dir
+from workbench.app.session_quant import QuantArea
 from workbench.app.tasks import Event, Task, TaskKind
 from workbench.core.errors import WorkbenchBug, WorkbenchError
 from workbench.feeds.generator import FeedOptions, FeedPlanRow
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["LoadedModel", "WorkbenchSession", "find_samples_dir"]
 
 
-class WorkbenchSession(BuildArea):
+class WorkbenchSession(QuantArea):
     """State and work behind the panel.
 
     Args:
@@ -68,7 +68,8 @@ class WorkbenchSession(BuildArea):
         work_dir: Where derived files go (folded / reduced models); default ``./workbench_out``.
 
     The state, tasks, model and triage live in :class:`~workbench.app.session_core.SessionCore`,
-    the build and engines in :class:`~workbench.app.session_build.BuildArea`.
+    the build and engines in :class:`~workbench.app.session_build.BuildArea`, INT8/FP8
+    quantization in :class:`~workbench.app.session_quant.QuantArea`.
     """
 
     # -- run ----------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class TaskKind(Choice):
     FOLD = "fold"
     REDUCE = "reduce"
     FREEZE = "freeze"  # fixing an input that decides an If, then folding (opens the copy)
+    FLOAT_BIASES = "float_biases"  # int32 Q/DQ biases folded to float (opens the copy)
     BUILD = "build"
     RUN = "run"
     COMPARE = "compare"
@@ -67,6 +68,7 @@ class TaskKind(Choice):
     MASK_FIX = "mask_fix"  # clamping mask constants, verified by re-running
     SHARE = "share"  # the session report or a bug bundle
     ENGINES = "engines"  # saving or checking a large plan
+    QUANTIZE = "quantize"  # INT8/FP8 Q/DQ: quantize, compare against FP32, exclusion search
 
     @property
     def group(self) -> str:
@@ -74,7 +76,8 @@ class TaskKind(Choice):
         return "triage" if self in TRIAGE else self.value
 
 
-TRIAGE: frozenset[TaskKind] = frozenset({TaskKind.DIAGNOSE, TaskKind.FOLD, TaskKind.REDUCE})
+TRIAGE: frozenset[TaskKind] = frozenset({TaskKind.DIAGNOSE, TaskKind.FOLD, TaskKind.REDUCE,
+                                         TaskKind.FLOAT_BIASES})
 
 
 class Event(Choice):

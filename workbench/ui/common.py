@@ -6,6 +6,7 @@ Everything here may be updated from worker threads, so updates are trait assignm
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "ErrorBox",
     "busy_while",
     "esc",
+    "figure_png",
     "html_table",
     "kv_table",
     "note",
@@ -145,6 +147,13 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n":
         return None
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def figure_png(figure: Any, dpi: int = 80) -> bytes:
+    """A matplotlib Figure as PNG bytes (for a widgets.Image)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def show_png(image: widgets.Image, data: bytes) -> None:

@@ -3,7 +3,6 @@ and "keep these in FP32 and re-run"."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import ipywidgets as widgets
@@ -17,6 +16,7 @@ from workbench.ui.common import (
     busy_while,
     conversion_html,
     esc,
+    figure_png,
     html_table,
     note,
     show_png,
@@ -24,18 +24,13 @@ from workbench.ui.common import (
 from workbench.ui.feed_controls import FeedControls
 from workbench.ui.keep_search_view import KeepSearchView
 from workbench.ui.mask_fix_view import MaskFixView
+from workbench.ui.quantize_view import QuantizeView
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
 
 _BAD = "background:#ffd6d6;font-weight:bold"
 _DRIFT_ROWS = 60
 _WORST_ROWS = 12
-
-
-def figure_png(figure: Any, dpi: int = 80) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def _num(value: float | None) -> str:
@@ -143,6 +138,7 @@ class CompareTab:
         self.error = ErrorBox()
         self.search = KeepSearchView(session, lambda: str(self.precision.value), self.tolerances,
                                      lambda: int(self.seed.value))
+        self.quant = QuantizeView(session)
         self.precision.observe(self._on_precision, "value")
         self.run_button.on_click(lambda _b: self.start())
         self.keep_button.on_click(lambda _b: self.keep_and_rerun())
@@ -151,7 +147,7 @@ class CompareTab:
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
             widgets.HBox([self.keep, self.seed]), self.feed_controls.widget,
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
-            self.search.widget, self.results,
+            self.search.widget, self.results, self.quant.widget,
         ])
 
     def on_model(self, model: LoadedModel | None) -> None:
@@ -167,6 +163,7 @@ class CompareTab:
         self.keep_button.disabled = True
         self.search.on_model(model)
         self.mask_fix.on_model(model)
+        self.quant.on_model(model)
 
     def _on_precision(self, change: dict[str, Any]) -> None:
         self.preset.value = change["new"]
