@@ -175,8 +175,8 @@ def _lenient_inference(model: onnx.ModelProto) -> onnx.ModelProto:
             "ONNX type inference cannot give the types of this graph's tensors.",
             expected="a graph whose nodes agree on the types of the tensors they share",
             found=_readable(str(err)),
-            fix="check the model with `trt-workbench inspect MODEL` (the checker names "
-            "the node), re-export it, or report it to the workbench",
+            fix="check the model in the panel's Model tab (or `trt-workbench inspect MODEL`: "
+            "the checker names the node), re-export it, or report it to the workbench",
         ) from err
 
 
