@@ -240,7 +240,14 @@ class CompareTab:
 
         show_png(self.plots, figure_png(error_histograms(report.reference_outputs,
                                                          report.candidate_outputs)))
-        if report.drift is not None:
+        if report.drift is not None and report.reference_disagrees:
+            self.drift.value = note(
+                "Per-layer drift measures nothing here: the CPU evaluator's FP32 values "
+                f"part from ONNX Runtime's at node <b>{esc(report.reference_check.node or '?')}"
+                "</b> (see the verdict above).", "warn") + drift_html(
+                report.drift, tuple(report.keep_fp32))
+            show_png(self.drift_plot, figure_png(drift_curve(report.drift)))
+        elif report.drift is not None:
             self.drift.value = drift_html(report.drift, tuple(report.keep_fp32))
             show_png(self.drift_plot, figure_png(drift_curve(report.drift)))
         else:
