@@ -115,6 +115,7 @@ def find_keep_list(
     tolerances: Tolerances | None = None,
     *,
     dims: Mapping[str, int] | None = None,
+    int_ranges: Mapping[str, tuple[int, int]] | None = None,
     max_trials: int = 10,
     autocast: bool = False,
     start: PrecisionReport | None = None,
@@ -124,7 +125,8 @@ def find_keep_list(
     """Search a minimal keep-FP32 list that makes the comparison pass; verify it.
 
     Args:
-        source, precision, inputs, seed, tolerances, dims: as for ``compare_precision``.
+        source, precision, inputs, seed, tolerances, dims, int_ranges: as for
+            ``compare_precision`` (every trial runs at these sizes and ranges).
         max_trials: Comparisons the search may run (each is a full re-run).
         autocast: Also take AutoCast's rules as candidates.
         start: A per-layer report of this model with no keep list (saves one run).
@@ -132,10 +134,10 @@ def find_keep_list(
         cancel: Returns True to stop after the current trial.
     """
     began = time.perf_counter()
-    run = _Runner(source, precision, inputs, seed, tolerances, dims, max_trials, on_trial,
-                  cancel)
+    run = _Runner(source, precision, inputs, seed, tolerances, (dims, int_ranges), max_trials,
+                  on_trial, cancel)
     base = start or compare_precision(source, precision, inputs, (), seed, tolerances, True,
-                                      dims=dims, backend="numpy")
+                                      dims=dims, int_ranges=int_ranges, backend="numpy")
     candidates = keep_candidates(base, autocast)
 
     def done(keep: tuple[str, ...], verified: bool, minimal: bool, message: str = "",
@@ -170,9 +172,10 @@ def find_keep_list(
 
 class _Runner:
     def __init__(self, source: ModelSource, precision: str, inputs: Any, seed: int,
-                 tolerances: Tolerances | None, dims: Mapping[str, int] | None,
+                 tolerances: Tolerances | None,
+                 sizes: tuple[Mapping[str, int] | None, Mapping[str, tuple[int, int]] | None],
                  budget: int, on_trial: Trial | None, cancel: Callable[[], bool] | None) -> None:
-        self.args = (source, precision, inputs, seed, tolerances, dims)
+        self.args = (source, precision, inputs, seed, tolerances, sizes)
         self.budget, self.on_trial, self.cancel = budget, on_trial, cancel
         self.trials, self.cancelled = 0, False
         self.reports: dict[tuple[str, ...], PrecisionReport] = {}
@@ -188,9 +191,10 @@ class _Runner:
         self.trials += 1
         if self.on_trial is not None:
             self.on_trial(self.trials, self.budget, keep)
-        source, precision, inputs, seed, tolerances, dims = self.args
+        source, precision, inputs, seed, tolerances, (dims, int_ranges) = self.args
         report = compare_precision(source, precision, inputs, keep, seed, tolerances,
-                                   per_layer=False, dims=dims, backend="numpy")
+                                   per_layer=False, dims=dims, int_ranges=int_ranges,
+                                   backend="numpy")
         self.reports[keep] = report
         return report.outputs.passed
 
