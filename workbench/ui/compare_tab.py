@@ -255,6 +255,7 @@ class CompareTab:
             show_png(self.drift_plot, b"")
         self.results.layout.display = ""
         self._offer_keep(report)
+        self.search.on_compare(report)
         self.mask_fix.on_report(report)
 
     def _offer_keep(self, report: Any) -> None:
