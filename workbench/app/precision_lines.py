@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from workbench.compare.drift import DriftReport
 
-__all__ = ["drift_lines", "fallback_notes"]
+__all__ = ["drift_lines", "drift_reason", "fallback_notes"]
 
 
 def drift_lines(drift: DriftReport, precision: str = "fp16") -> list[str]:
@@ -24,7 +24,7 @@ def drift_lines(drift: DriftReport, precision: str = "fp16") -> list[str]:
         lines.append(f"  ... and {len(drift.out_of_range) - 10} more range findings")
     if drift.suggested_keep_fp32:
         lines.append("  suggested keep-FP32 list: " + " ".join(drift.suggested_keep_fp32))
-        lines.append(f"    ({drift.reason})")
+        lines.append(f"    ({drift_reason(drift, precision)})")
     return lines
 
 
@@ -36,3 +36,12 @@ def fallback_notes(nodes: Sequence[str], precision: str) -> list[str]:
     return [f"not evaluated in {precision.upper()}: {shown} (onnx.reference cannot evaluate "
             f"them; ONNX Runtime computed them in FP32 from the {precision.upper()} inputs, and "
             f"their outputs were rounded to {precision.upper()})"]
+
+
+def drift_reason(drift: DriftReport, precision: str) -> str:
+    """The drift report's reason in the words of the precision compared: BF16 has FP32's
+    range (no range check runs), so its reason never speaks of the FP16 range."""
+    if str(precision).lower() == "fp16":
+        return drift.reason
+    return (drift.reason.replace("no value leaves the FP16 range; ", "")
+            .replace(" and the FP16 range", ""))

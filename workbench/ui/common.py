@@ -99,6 +99,26 @@ class ErrorBox(widgets.HTML):
         self.value = ""
 
 
+# A cell this short and without spaces is a number or an identifier ("0.00369", "int64",
+# "Squeeze", "1/10"): it never breaks (a browser broke "0.003/69", "Squeez/e" in a narrow
+# column); the table's box scrolls sideways instead. Longer cells may break, preferably
+# after a "/" of a path-like name (<wbr>), else anywhere, rather than clip.
+_UNBROKEN = 32
+# one rule per table instead of a style per cell: a 50-row page must stay small HTML
+_TABLE_CSS = ("<style>.wb-table td{padding:1px 6px}.wb-table td.k{white-space:nowrap;"
+              "overflow-wrap:normal;word-break:keep-all}</style>")
+
+
+def _cell(cell: Any, raw: bool) -> str:
+    text = str(cell) if raw else esc(cell)
+    plain = str(cell)
+    if len(plain) <= _UNBROKEN and " " not in plain.strip():
+        return f"<td class=k>{text}</td>"
+    if not raw:
+        text = text.replace("/", "/<wbr>")
+    return f"<td>{text}</td>"
+
+
 def html_table(
     header: Sequence[str],
     rows: Iterable[Sequence[Any]],
@@ -107,30 +127,30 @@ def html_table(
     row_styles: Sequence[str] | None = None,
     widths: Sequence[str] = (),
 ) -> str:
-    """A compact HTML table that fits its box: cells wrap (long names break anywhere)
-    instead of pushing columns off-screen. Cells are escaped except the ``raw_columns``;
-    ``widths`` (e.g. "30%") fixes column widths, for tables with long cells."""
+    """A compact HTML table in a box that scrolls sideways when it must: numbers and
+    identifiers never break; long names break after a path separator, else anywhere
+    (never clipped). Cells are escaped except the ``raw_columns``; ``widths`` (e.g. "30%")
+    fixes column widths, for tables with long cells."""
     raw = set(raw_columns)
     head = "".join(
-        f"<th style='text-align:left;padding:2px 6px;vertical-align:bottom"
+        f"<th style='text-align:left;padding:2px 6px;vertical-align:bottom;white-space:nowrap"
         f"{';width:' + widths[i] if i < len(widths) else ''}'>{esc(h)}</th>"
         for i, h in enumerate(header))
     body = []
     for index, row in enumerate(rows):
-        cells = "".join(  # short cell markup: a 50-row page must stay small HTML
-            f"<td style='padding:1px 6px'>{cell if col in raw else esc(cell)}</td>"
-            for col, cell in enumerate(row)
-        )
+        cells = "".join(_cell(cell, col in raw) for col, cell in enumerate(row))
         style = row_styles[index] if row_styles and index < len(row_styles) else ""
         body.append(f"<tr style='{style}'>{cells}</tr>")
-    layout = "table-layout:fixed;width:100%;" if widths else "max-width:100%;"
+    # fixed columns get a floor, so a narrow panel scrolls instead of squeezing them
+    layout = "table-layout:fixed;width:100%;min-width:880px;" if widths else ""
     # wrapping is inherited by the cells; vertical-align by the cells from the tbody
     return (
+        _TABLE_CSS + "<div class='wb-table-box' style='overflow-x:auto;max-width:100%'>"
         f"<table class='wb-table' style='border-collapse:collapse;font-size:12px;"
         f"font-family:monospace;{layout}{LINE};{_WRAP}'>"
         + (f"<thead style='border-bottom:1px solid #999'><tr>{head}</tr></thead>"
            if any(header) else "")
-        + f"<tbody style='vertical-align:top'>{''.join(body)}</tbody></table>"
+        + f"<tbody style='vertical-align:top'>{''.join(body)}</tbody></table></div>"
     )
 
 
