@@ -23,7 +23,9 @@ def test_short_cells_never_break_and_long_names_break_at_slashes() -> None:
     assert "<td class=k>0.00369</td>" in html and "<td class=k>Squeeze</td>" in html
     assert "<td class=k>1/10</td>" in html and "<td class=k>int64</td>" in html
     assert ".wb-table td.k{white-space:nowrap" in html and "word-break:keep-all" in html
-    assert "/<wbr>model/<wbr>layers.0/<wbr>self_attn" in html  # breaks only after a "/"
+    assert "overflow-wrap:anywhere" not in html
+    # long names break only after a separator; "layers.0" (a dot before a digit) stays
+    assert "/<wbr>model/<wbr>layers.0/<wbr>self_attn/<wbr>q_proj" in html
     assert "overflow-x:auto" in html  # the box scrolls instead of squeezing
     assert "white-space:nowrap'>cosine</th>" in html  # headers whole too
 

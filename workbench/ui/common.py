@@ -6,6 +6,7 @@ Everything here may be updated from worker threads, so updates are trait assignm
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -99,14 +100,17 @@ class ErrorBox(widgets.HTML):
         self.value = ""
 
 
-# A cell this short and without spaces is a number or an identifier ("0.00369", "int64",
-# "Squeeze", "1/10"): it never breaks (a browser broke "0.003/69", "Squeez/e" in a narrow
-# column); the table's box scrolls sideways instead. Longer cells may break, preferably
-# after a "/" of a path-like name (<wbr>), else anywhere, rather than clip.
+# Numbers and identifiers never break inside ("0.003/69", "Squeez/e", "sym_size_int/_21" were
+# seen in a narrow column): a short cell without spaces never wraps, and a longer one wraps
+# only at its spaces and after the separators of a path-like name ("/", "::"); a token still
+# too long (a dotted weight name) widens the table, whose box then scrolls sideways
+# (nothing is clipped; names stay searchable as they are written).
 _UNBROKEN = 32
+_SEPARATOR = re.compile(r"(/|::)")
 # one rule per table instead of a style per cell: a 50-row page must stay small HTML
-_TABLE_CSS = ("<style>.wb-table td{padding:1px 6px}.wb-table td.k{white-space:nowrap;"
-              "overflow-wrap:normal;word-break:keep-all}</style>")
+_TABLE_CSS = ("<style>.wb-table td{padding:1px 6px}.wb-table td.k{white-space:nowrap}"
+              "</style>")
+_TABLE_WRAP = "white-space:normal;overflow-wrap:normal;word-break:keep-all"
 
 
 def _cell(cell: Any, raw: bool) -> str:
@@ -115,7 +119,7 @@ def _cell(cell: Any, raw: bool) -> str:
     if len(plain) <= _UNBROKEN and " " not in plain.strip():
         return f"<td class=k>{text}</td>"
     if not raw:
-        text = text.replace("/", "/<wbr>")
+        text = _SEPARATOR.sub(r"\1<wbr>", text)
     return f"<td>{text}</td>"
 
 
@@ -128,8 +132,8 @@ def html_table(
     widths: Sequence[str] = (),
 ) -> str:
     """A compact HTML table in a box that scrolls sideways when it must: numbers and
-    identifiers never break; long names break after a path separator, else anywhere
-    (never clipped). Cells are escaped except the ``raw_columns``; ``widths`` (e.g. "30%")
+    identifiers never break; long cells wrap at spaces and path separators only (never
+    clipped). Cells are escaped except the ``raw_columns``; ``widths`` (e.g. "30%")
     fixes column widths, for tables with long cells."""
     raw = set(raw_columns)
     head = "".join(
@@ -147,7 +151,7 @@ def html_table(
     return (
         _TABLE_CSS + "<div class='wb-table-box' style='overflow-x:auto;max-width:100%'>"
         f"<table class='wb-table' style='border-collapse:collapse;font-size:12px;"
-        f"font-family:monospace;{layout}{LINE};{_WRAP}'>"
+        f"font-family:monospace;{layout}{LINE};{_TABLE_WRAP}'>"
         + (f"<thead style='border-bottom:1px solid #999'><tr>{head}</tr></thead>"
            if any(header) else "")
         + f"<tbody style='vertical-align:top'>{''.join(body)}</tbody></table></div>"
