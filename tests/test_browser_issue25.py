@@ -95,7 +95,7 @@ def test_issue25_in_jupyterlab(browser_ready: None, tmp_path: Path) -> None:
         shutil.copy(export, root / export.name)
     with running_lab(root, tmp_path / "lab") as lab, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1300, "height": 1800})
+        context = browser.new_context(viewport={"width": 1300, "height": 3200})
         context.route("**/*", only_local)
         page = context.new_page()
         page.goto(lab.notebook_url(_notebook(root)))
@@ -164,6 +164,7 @@ def test_issue25_in_jupyterlab(browser_ready: None, tmp_path: Path) -> None:
         # 5. screenshots of a real export: Model, Parse, Compare (drift table)
         if export is not None:
             _open(page, root / export.name)
+            wait_for_panel_text(page, "loading the model: done")  # the op chart too
             _tab(page, "Model")
             _screenshot(page, shots, "issue25_model.png")
             _tab(page, "Parse")
