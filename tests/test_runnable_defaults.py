@@ -74,7 +74,7 @@ def test_waveform_defaults_start_where_the_conv_stack_runs(
     session.load(path)
     (profile,) = session.default_settings().profiles[0]
     assert (profile.min[1], profile.opt[1], profile.max[1]) == (192, 192, 768)
-    assert "default profile raised to sizes that run: input_values:" in (
+    assert "default profile set to sizes that run: input_values:" in (
         session.default_profile_note)
     assert session.check_profiles(session.default_settings())  # its own check passes
     assert session.make_inputs(0)["input_values"].shape == (1, 192)
@@ -123,3 +123,12 @@ def test_trial_runs_cannot_ask_for_gigabytes(tmp_path: Path) -> None:
         assert float(small["y"]) == 10_000
         with pytest.raises(InferenceInputError, match="Available memory"):
             runner.infer({"x": np.ones((n, 1), np.float32), "xt": np.ones((1, n), np.float32)})
+
+
+def test_the_build_tab_says_the_default_profile_was_set_by_running(tmp_path: Path) -> None:
+    from ui_support import make_panel
+
+    panel = make_panel(tmp_path, waveform_model(tmp_path / "wave.onnx"))
+    assert "default profile set to sizes that run: input_values:1x192,1x192,8x768" in (
+        panel.build.profile_note.value)
+    panel.close()

@@ -8,9 +8,14 @@ works on machines without TensorRT or Jupyter.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.version import __version__
+
+# One logger per package (workbench.app, workbench.ui, …), silent unless the user configures
+# logging: a library never prints by default.
+logging.getLogger("workbench").addHandler(logging.NullHandler())
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

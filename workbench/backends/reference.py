@@ -20,7 +20,7 @@ import ml_dtypes
 import numpy as np
 import onnx
 
-from workbench.backends.reference_ops import average_pool_op, inference_batch_norm_op
+from workbench.backends.reference_ops import average_pool_op
 from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.feeds.explain import first_sentence
 
@@ -36,7 +36,8 @@ NUMPY_PATH = (
 )
 BF16_PATH = (
     "numpy bfloat16 (ml_dtypes) via onnx.reference on CPU (every activation rounded to "
-    "BF16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
+    "BF16; MatMul/Gemm/Conv, reductions and normalisations accumulate in FP32 as GPU "
+    "kernels do)"
 )
 TENSORRT_PATH = "TensorRT engine on GPU"
 
@@ -133,7 +134,8 @@ def stream_values(
 
     try:
         evaluator = ReferenceEvaluator(
-            model, new_ops=[*_fp32_accumulating_ops(), *_unimplemented_ops(model)])
+            model, new_ops=[*_fp32_accumulating_ops(), *_bf16_widened_ops(model),
+                            *_unimplemented_ops(model)])
     except Exception as err:  # unknown operators fail while the evaluator is set up
         raise _evaluation_error(err, model, None) from err
     nodes = list(model.graph.node)
@@ -274,21 +276,86 @@ def _fp32_accumulating_ops() -> list[type]:
     from onnx.reference.ops.op_gemm import Gemm_7
     from onnx.reference.ops.op_matmul import MatMul
 
-    def wrap(base: type, name: str) -> type:
-        def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-            low = next((a.dtype for a in args if getattr(a, "dtype", None) in _LOW_DTYPES),
-                       None)
-            if low is None:
-                return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
-            wide = [a.astype(np.float32) if getattr(a, "dtype", None) in _LOW_DTYPES else a
-                    for a in args]
-            result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
-            return tuple(r.astype(low) for r in result)
+    return [_widening(MatMul, "MatMul", _LOW_DTYPES), _widening(Gemm_7, "Gemm", _LOW_DTYPES),
+            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm(), average_pool_op()]
 
-        return type(name, (base,), {"_run": _run, "op_domain": ""})
 
-    return [wrap(MatMul, "MatMul"), wrap(Gemm_7, "Gemm"), wrap(Conv, "Conv"),
-            inference_batch_norm_op(), average_pool_op()]
+def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
+              schema: onnx.defs.OpSchema | None = None) -> type:
+    """``base`` computed in FP32 when an input has one of ``dtypes``, rounded back once.
+
+    ``schema``: the operator's schema at the model's opset. onnx.reference reads a kernel's
+    attributes from the schema of its class *name*, which here has no version suffix (the
+    name is what replaces the built-in kernel): without it, an opset-17 ReduceMean was given
+    opset 18's ``noop_with_empty_axes`` and refused."""
+
+    def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        low = next((a.dtype for a in args if getattr(a, "dtype", None) in dtypes), None)
+        if low is None:
+            return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
+        wide = [a.astype(np.float32) if getattr(a, "dtype", None) in dtypes else a
+                for a in args]
+        result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
+        return tuple(r.astype(low) if getattr(r, "dtype", None) == np.float32 else r
+                     for r in result)
+
+    members: dict[str, Any] = {"_run": _run, "op_domain": ""}
+    if schema is not None:
+        members["op_schema"] = schema
+    return type(name, (base,), members)
+
+
+# Reductions and normalisations, which GPUs accumulate in FP32. NumPy does too for float16
+# (np.mean/np.add.reduce use float32 intermediates), but not for ml_dtypes' bfloat16, whose
+# sums then round at every step: ResNet's GlobalAveragePool over 1,024 values was off by
+# 25% in BF16.
+_BF16_WIDENED = ("ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2",
+                 "ReduceLogSumExp", "GlobalAveragePool", "LpPool",
+                 "GlobalLpPool", "LayerNormalization", "InstanceNormalization", "Softmax",
+                 "LogSoftmax")
+
+
+def _bf16_widened_ops(model: onnx.ModelProto) -> list[type]:
+    from onnx.reference.ops import load_op
+
+    version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    used = {node.op_type for node in model.graph.node if node.domain in ("", "ai.onnx")}
+    made = []
+    for op_type in sorted(used & set(_BF16_WIDENED)):
+        try:
+            base = load_op("", op_type, version)
+        except Exception:  # no kernel here: _unimplemented_ops stands in for it
+            continue
+        schema = onnx.defs.get_schema(op_type, version, "")
+        made.append(_widening(base, op_type, (np.dtype(ml_dtypes.bfloat16),), schema))
+    return made
+
+
+def _inference_batch_norm() -> type:
+    """BatchNormalization with the running statistics, in FP32, rounded once (TensorRT folds
+    it into a per-channel scale in FP32 when it builds the engine).
+
+    onnx.reference's opset 9–13 kernel fills ``momentum`` with its schema default and then
+    takes its training branch, normalising with the batch's own statistics: an opset-11
+    export (Paddle) compared wrongly on CPU while ONNX Runtime and GPUs use the running ones.
+    """
+    from onnx.reference.ops.op_batch_normalization import (
+        BatchNormalization_14,
+        _batchnorm_test_mode,
+    )
+
+    def _run(self: Any, x: Any, scale: Any, bias: Any, mean: Any, var: Any,
+             epsilon: Any = None, momentum: Any = None, training_mode: Any = None
+             ) -> tuple[Any, ...]:
+        if training_mode or len(self.onnx_node.output) > 1:  # a training graph: as onnx has it
+            return BatchNormalization_14._run(
+                self, x, scale, bias, mean, var, epsilon, momentum, training_mode)
+        xs, ss, bs, ms, vs = (np.asarray(a, dtype=np.float32) for a in (x, scale, bias, mean, var))
+        eps = 1e-5 if epsilon is None else float(epsilon)
+        return (_batchnorm_test_mode(xs, ss, bs, ms, vs, epsilon=eps).astype(x.dtype),)
+
+    return type("BatchNormalization", (BatchNormalization_14,),
+                {"_run": _run, "op_domain": ""})
 
 
 def tensorrt_outputs(
