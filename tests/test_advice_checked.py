@@ -24,6 +24,7 @@ from reference_models import efficientnet_pooler, save
 from ui_support import make_panel
 
 import workbench
+from sample_models.exports.registry import export_path
 from sample_models.make_samples import SAMPLES
 from sample_models.realistic import REALISTIC
 from workbench.app.session import WorkbenchSession
@@ -91,6 +92,10 @@ MODELS: list[tuple[str, Callable[[Any, Any, Path], Path]]] = [
     *((f"realistic:{e.name}", lambda _s, realistic, _t, n=e.name: realistic(n))
       for e in REALISTIC),
     ("efficientnet_pooler", lambda _s, _r, tmp: save(efficientnet_pooler(), tmp)),
+    # the real exports of the families: decoder, audio encoders, Swin, a CNN
+    *((f"export:{name}", lambda _s, _r, _t, n=name: export_path(n))
+      for name in ("llama_dynamo", "whisper_encoder_dynamo", "wav2vec2_torchscript",
+                   "swin_dynamo", "mobilenet_v2_dynamo")),
 ]
 
 

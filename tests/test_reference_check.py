@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from reference_models import efficientnet_pooler, lp_pool_ceil, save
 
+from sample_models.exports.registry import EXPORTS, export_path, hand_feeds
 from workbench.app.keep_search import find_keep_list
 from workbench.app.precision import compare_precision
 from workbench.compare.reference_check import disagreement, reference_mismatches
@@ -58,3 +59,12 @@ def test_disagreement_rules() -> None:
     assert "shape" in disagreement("y", ref, ref[:5]).describe()  # type: ignore[union-attr]
     check = reference_mismatches({"y": ref, "z": ref}, {"y": ref})
     assert check.agrees and check.checked == ("y",)
+
+
+@pytest.mark.parametrize("name", [e.name for e in EXPORTS])
+def test_the_evaluator_agrees_with_ort_on_every_real_export(name: str) -> None:
+    """No real export is called INCONCLUSIVE by the check: the evaluator agrees with ORT."""
+    report = compare_precision(export_path(name), inputs=hand_feeds(name), backend="numpy")
+    assert report.reference_check is not None
+    assert report.reference_check.agrees, report.reference_check.describe()
+    assert report.verdict != "INCONCLUSIVE" or report.inconclusive

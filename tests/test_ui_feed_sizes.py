@@ -104,3 +104,16 @@ def test_keep_search_and_compare_use_the_sizes_set(tmp_path: Path) -> None:
     assert spec.shape[1] == 1600  # not the default sizes
     assert "'samples': 1600" in session.python_compare()
     panel.close()
+
+
+def test_keep_search_on_wav2vec2_runs_at_the_samples_set(tmp_path: Path) -> None:
+    """The issue's case: samples = 16000 set in Compare; the search ran 1×16 and failed."""
+    from sample_models.exports.registry import export_path
+
+    panel = make_panel(tmp_path, export_path("wav2vec2_dynamo"))
+    panel.compare.feed_controls.dims["samples"].value = 16000
+    panel.compare.feed_controls.apply()
+    result = panel.session.find_keep_list(max_trials=2)
+    assert result.report is not None, result.summary()
+    assert [spec.shape for spec in result.report.inputs] == [(1, 16000)]
+    panel.close()
