@@ -73,6 +73,7 @@ class ModelChooser:
             self._syncing = False
         if path is not None:
             self.path.value = str(path)
+            self.path.tooltip = str(path)  # whole, where the field is too narrow to show it
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         for item in change["new"] or ():
