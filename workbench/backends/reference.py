@@ -20,6 +20,7 @@ import ml_dtypes
 import numpy as np
 import onnx
 
+from workbench.backends.reference_ops import average_pool_op
 from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.feeds.explain import first_sentence
 from workbench.graph import has_bodies, outer_reads
@@ -262,7 +263,7 @@ def _fp32_accumulating_ops() -> list[type]:
     from onnx.reference.ops.op_matmul import MatMul
 
     return [_widening(MatMul, "MatMul", _LOW_DTYPES), _widening(Gemm_7, "Gemm", _LOW_DTYPES),
-            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm()]
+            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm(), average_pool_op()]
 
 
 def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
@@ -295,7 +296,7 @@ def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
 # sums then round at every step: ResNet's GlobalAveragePool over 1,024 values was off by
 # 25% in BF16.
 _BF16_WIDENED = ("ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2",
-                 "ReduceLogSumExp", "GlobalAveragePool", "AveragePool", "LpPool",
+                 "ReduceLogSumExp", "GlobalAveragePool", "LpPool",
                  "GlobalLpPool", "LayerNormalization", "InstanceNormalization", "Softmax",
                  "LogSoftmax")
 

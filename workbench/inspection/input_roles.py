@@ -35,7 +35,9 @@ _INTEGER = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uin
 class InputRole:
     """How the feed generator should fill one input.
 
-    ``kind`` is ``"index"`` (values in ``[low, high)``), ``"mask"`` (all ones) or ``"free"``.
+    ``kind`` is ``"index"`` (values in ``[low, high)``), ``"mask"`` (all ones), ``"value"``
+    (the constant the graph compares it with, e.g. ``sr == 16000`` deciding an If: ``low``,
+    with ``high = low + 1``) or ``"free"``.
     ``why`` says which node sets the range, in words.
     """
 
@@ -57,6 +59,7 @@ def input_roles(model: onnx.ModelProto) -> dict[str, InputRole]:
     nodes = list(all_nodes(graph))
     constants = _constant_shapes_and_values(graph, nodes)
     consumers = _consumers(nodes)
+    compared = _compared_values(model)
     roles = {}
     for spec in inputs:
         if "mask" in spec.name.lower():
@@ -65,10 +68,26 @@ def input_roles(model: onnx.ModelProto) -> dict[str, InputRole]:
             continue
         bounds = list(_index_bounds(spec.name, consumers, constants))
         if not bounds:
-            roles[spec.name] = InputRole(spec.name, "free")
+            roles[spec.name] = compared.get(spec.name) or InputRole(spec.name, "free")
             continue
         high, why = min(bounds, key=lambda bound: bound[0])
         roles[spec.name] = InputRole(spec.name, "index", 0, max(high, 1), why)
+    return roles
+
+
+def _compared_values(model: onnx.ModelProto) -> dict[str, InputRole]:
+    """Integer inputs an If's condition compares with a constant: that constant (the first
+    one found), so generated feeds take the branch the model is made for."""
+    from workbench.inspection.control_flow import control_flow, freeze_choices
+
+    roles: dict[str, InputRole] = {}
+    for choice in freeze_choices(control_flow(model)):
+        value = int(choice.value)
+        if choice.input not in roles and value == choice.value:
+            roles[choice.input] = InputRole(
+                choice.input, "value", value, value + 1,
+                f"the graph compares {choice.input} with {value} (If {choice.if_node!r}): "
+                "that value, so the branch the model is made for runs")
     return roles
 
 
