@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from workbench.app.compare_cache import model_identity, reference_outputs
 from workbench.app.layerwise import candidate_outputs, convert_staged, layer_drift
 from workbench.backends.ort import OrtRunner
 from workbench.backends.reference import BF16_PATH, NUMPY_PATH, TENSORRT_PATH, tensorrt_outputs
@@ -249,8 +250,9 @@ def compare_precision(
         # given back before the reduced-precision side loads any.
         if on_progress is not None:
             on_progress("running the FP32 reference (ONNX Runtime)", 0, 0)
-        with OrtRunner(staged.path or staged.model) as reference_runner:
-            ref_out = reference_runner.infer(feeds)
+        ref_out = reference_outputs(
+            model_identity(staged.path, model, staged.folder), feeds,
+            lambda: _fp32_outputs(staged.path or staged.model, feeds))
         clock.lap("fp32 reference (onnxruntime)")
         converted = convert_staged(staged, model, precision, keep, on_progress)
         notes: list[str] = []
@@ -286,6 +288,12 @@ def compare_precision(
         mask_constants=mask_constants,
         reference_outputs=ref_out, candidate_outputs=cand_out,
     )
+
+
+def _fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray]
+                  ) -> dict[str, np.ndarray]:
+    with OrtRunner(source) as reference_runner:
+        return reference_runner.infer(dict(feeds))
 
 
 class _Clock:
