@@ -20,6 +20,7 @@ import onnx
 
 from workbench.app.compare_cache import model_identity, reference_outputs
 from workbench.app.layerwise import candidate_outputs, convert_staged, layer_drift
+from workbench.backends.blas_threads import single_threaded_blas
 from workbench.backends.ort import OrtRunner
 from workbench.backends.reference import BF16_PATH, NUMPY_PATH, TENSORRT_PATH, tensorrt_outputs
 from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport
@@ -264,8 +265,9 @@ def compare_precision(
         if per_layer:
             threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
                 8 if precision == "bf16" else 1)
-            drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
-                                           precision == "fp16", on_progress)
+            with single_threaded_blas():  # two graphs on two threads: one BLAS thread each
+                drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
+                                               precision == "fp16", on_progress)
         elif gpu_outputs is None:
             candidate = candidate_outputs(converted, feeds, on_progress)
         else:
