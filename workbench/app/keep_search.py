@@ -134,8 +134,7 @@ def find_keep_list(
     began = time.perf_counter()
     run = _Runner(source, precision, inputs, seed, tolerances, dims, max_trials, on_trial,
                   cancel)
-    base = start or compare_precision(source, precision, inputs, (), seed, tolerances, True,
-                                      dims=dims, backend="numpy")
+    base = start or _base_report(source, precision, inputs, seed, tolerances, dims)
     candidates = keep_candidates(base, autocast)
 
     def done(keep: tuple[str, ...], verified: bool, minimal: bool, message: str = "",
@@ -164,6 +163,20 @@ def find_keep_list(
     keep, report = _shortest_prefix(run, names, full)
     keep, minimal, report = _prune(run, keep, report)
     return done(keep, True, minimal, report=report)
+
+
+def _base_report(source: ModelSource, precision: str, inputs: Any, seed: int,
+                 tolerances: Tolerances | None, dims: Mapping[str, int] | None
+                 ) -> PrecisionReport:
+    """Outputs first: a model that passes needs no candidates, so the search then costs one
+    outputs-only comparison. One that fails gets its per-layer report, which reuses the
+    FP32 outputs and converted weights the first run kept (``app/compare_cache.py``)."""
+    report = compare_precision(source, precision, inputs, (), seed, tolerances, False,
+                               dims=dims, backend="numpy")
+    if not report.outputs.passed:
+        report = compare_precision(source, precision, inputs, (), seed, tolerances, True,
+                                   dims=dims, backend="numpy")
+    return report
 
 
 class _Runner:

@@ -28,6 +28,7 @@ from workbench.compare.metrics import ComparisonReport, compare_outputs
 from workbench.compare.tolerances import Tolerances
 from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
 from workbench.core.errors import ComparisonError
+from workbench.core.heap import give_back_free_heap
 from workbench.core.records import TensorSpec
 from workbench.feeds.generator import FeedOptions, model_feeds
 from workbench.feeds.inputs import load_inputs
@@ -262,16 +263,19 @@ def compare_precision(
             staged.path or model, keep, feeds, precision)
         notes += gpu_notes
         drift = None
-        if per_layer:
-            threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
-                8 if precision == "bf16" else 1)
-            with single_threaded_blas():  # two graphs on two threads: one BLAS thread each
+        # One BLAS thread: per-layer runs two graphs on two threads, and these matmuls of a
+        # few rows are memory-bound; a pool of threads waiting on each other (or on a busy
+        # machine) was 3-8x slower (measured on 2 cores)
+        with single_threaded_blas():
+            if per_layer:
+                threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
+                    8 if precision == "bf16" else 1)
                 drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
                                                precision == "fp16", on_progress)
-        elif gpu_outputs is None:
-            candidate = candidate_outputs(converted, feeds, on_progress)
-        else:
-            candidate = {}
+            elif gpu_outputs is None:
+                candidate = candidate_outputs(converted, feeds, on_progress)
+            else:
+                candidate = {}
         conversion_report = converted.report
         del converted
         if gpu_outputs is not None:
@@ -295,7 +299,9 @@ def compare_precision(
 def _fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray]
                   ) -> dict[str, np.ndarray]:
     with OrtRunner(source) as reference_runner:
-        return reference_runner.infer(dict(feeds))
+        outputs = reference_runner.infer(dict(feeds))
+    give_back_free_heap()  # ORT's memory leaves before the reduced-precision side arrives
+    return outputs
 
 
 class _Clock:
