@@ -232,6 +232,9 @@ def _cast_session(source: int, target: int) -> Any:
     # one thread: the per-layer comparison runs the FP32 graph on the other core
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    # no arena: the outputs (weights kept for later runs) must give their memory back
+    # when freed, not to a pool that never shrinks
+    options.enable_cpu_mem_arena = False
     options.log_severity_level = 3
     return ort.InferenceSession(model.SerializeToString(), sess_options=options,
                                 providers=["CPUExecutionProvider"])
