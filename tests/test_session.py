@@ -9,7 +9,7 @@ import pytest
 
 from workbench.app.session import WorkbenchSession
 from workbench.app.tasks import EventHub, Task, as_workbench_error
-from workbench.core.errors import ModelLoadError, WorkbenchError
+from workbench.core.errors import ModelLoadError, WorkbenchBug, WorkbenchError
 
 
 @pytest.fixture
@@ -27,7 +27,9 @@ def test_task_turns_any_exception_into_a_workbench_error() -> None:
         task.wait(5)
     err = info.value
     assert task.state == "failed" and err is task.error
-    assert err.summary == "Unexpected error while adding things."
+    assert isinstance(err, WorkbenchBug)
+    assert err.summary == "This is a workbench bug: an unexpected error while adding things."
+    assert "Bug bundle" in (err.fix or "")
     assert "TypeError" in (err.found or "")
     assert any("Traceback" in line for line in err.details)  # only in the expandable part
 

@@ -34,7 +34,7 @@ from typing import Any
 from workbench.app import reproduce
 from workbench.app.versions import FIELDS, environment_info
 from workbench.build.settings import BuildSettings
-from workbench.core.errors import BuildError, WorkbenchError
+from workbench.core.errors import BuildError, WorkbenchBug, WorkbenchError
 from workbench.core.logbus import LogBus
 
 __all__ = ["BUNDLE_FILES", "BundleResult", "make_bundle"]
@@ -63,7 +63,8 @@ class BundleResult:
 
 
 def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathLike[str],
-                settings: Any = None, *, overwrite: bool = False) -> BundleResult:
+                settings: Any = None, *, overwrite: bool = False,
+                bug: WorkbenchBug | None = None) -> BundleResult:
     """Write a bug bundle for a model that TensorRT fails to parse or build.
 
     Args:
@@ -71,6 +72,9 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
         out_path: The zip to write (atomically).
         settings: BuildSettings for the build (default: seeded from the model).
         overwrite: Allow replacing an existing zip.
+        bug: A workbench bug to report instead of a TensorRT failure: the bundle holds its
+            traceback and the model, and nothing is parsed or built again (the step that
+            failed is not run a second time).
 
     Raises:
         WorkbenchError: the model parses and builds (nothing to report), or ``out_path``
@@ -84,8 +88,12 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
     settings = dataclasses.replace(base, log_severity="VERBOSE")
     with tempfile.TemporaryDirectory(prefix="wb-bundle-") as work:
         folder = Path(work)
-        failure = _find_failure(source, settings, folder)
-        bus, error = _verbose_build(folder / "model.onnx", settings)
+        error: WorkbenchError | None
+        if bug is not None:
+            failure, bus, error = _workbench_failure(source, bug, folder)
+        else:
+            failure = _find_failure(source, settings, folder)
+            bus, error = _verbose_build(folder / "model.onnx", settings)
         scrub = _scrubber(source, folder)
         models = _model_files(folder)
         extras = [path.relative_to(folder).as_posix() for path in models[1:]]
@@ -122,6 +130,22 @@ def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
         found=f"{report.node_count} nodes parsed, and the engine built",
         fix="to share results instead, write a report: the panel's Export report button, "
         "or `trt-workbench report MODEL --build`")
+
+
+def _workbench_failure(source: Any, bug: WorkbenchBug, folder: Path
+                       ) -> tuple[dict[str, Any], LogBus, WorkbenchError]:
+    """The bundle of a workbench bug: the whole model, the error and its traceback."""
+    _copy_model(source, folder / "model.onnx")
+    bus = LogBus("VERBOSE", maxlen=10)
+    bus.push("INFO", "no TensorRT build was run for this bundle: it reports a workbench bug",
+             "workbench")
+    diagnosis = {"summary": bug.summary, "cause": bug.found, "fixes": [bug.fix or ""],
+                 "traceback": list(bug.details)}
+    failure = {"stage": "workbench", "category": "WORKBENCH_BUG", "diagnosis": diagnosis,
+               "reduced": False,
+               "notes": ["the traceback is in diagnosis.json; repro.sh builds the model with "
+                         "TensorRT, which may not be the step that failed"]}
+    return failure, bus, bug
 
 
 # Reducing loads the model's weights into memory (and serializes each candidate): beyond
@@ -274,7 +298,10 @@ def _readme(failure: dict[str, Any], command: str, error: WorkbenchError | None,
             extras: list[str]) -> str:
     model = ("the smallest subgraph that fails the same way" if failure["reduced"]
              else "the whole model")
-    check = ("Rebuilding `model.onnx` with a VERBOSE log failed again: the bundle reproduces "
+    check = ("This bundle reports a bug of the workbench itself (not of TensorRT): attach it "
+             "to a workbench issue. The traceback is in `diagnosis.json`."
+             f"\n\n```\n{error.summary}\n```" if isinstance(error, WorkbenchBug) else
+             "Rebuilding `model.onnx` with a VERBOSE log failed again: the bundle reproduces "
              f"the failure.\n\n```\n{error.summary}\n```" if error is not None else
              "Warning: rebuilding `model.onnx` did NOT fail; the failure may depend on the "
              "parts of the model that were left out.")

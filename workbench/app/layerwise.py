@@ -106,13 +106,16 @@ def fp32_weights(staged: StagedModel, model: onnx.ModelProto) -> dict[str, np.nd
 
 
 def candidate_outputs(fp16: Fp16Graph, feeds: Mapping[str, np.ndarray],
-                      progress: Progress | None = None) -> dict[str, np.ndarray]:
-    """The FP16 graph's outputs (intermediates are dropped as soon as they are used)."""
+                      progress: Progress | None = None,
+                      fell_back: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The FP16 graph's outputs (intermediates are dropped as soon as they are used).
+    Nodes evaluated by ONNX Runtime instead are appended to ``fell_back``."""
     wanted = {o.name for o in fp16.model.graph.output}
     outputs: dict[str, np.ndarray] = {}
     report = None if progress is None else (
         lambda done, total: progress("running the FP16 graph", done, total))
-    for _node, produced in stream_values(fp16.model, fp16.take_weights(), feeds, report):
+    for _node, produced in stream_values(fp16.model, fp16.take_weights(), feeds, report,
+                                         fell_back):
         outputs.update((k, v) for k, v in produced.items() if k in wanted)
     return outputs
 
@@ -120,18 +123,19 @@ def candidate_outputs(fp16: Fp16Graph, feeds: Mapping[str, np.ndarray],
 def layer_drift(
     staged: StagedModel, model: onnx.ModelProto, fp16: Fp16Graph,
     feeds: Mapping[str, np.ndarray], threshold: float, check_range: bool = True,
-    progress: Progress | None = None,
+    progress: Progress | None = None, fell_back: list[str] | None = None,
 ) -> tuple[DriftReport, dict[str, np.ndarray]]:
     """FP32 and FP16 graphs run in step; each tensor pair becomes figures and is dropped.
 
-    Returns the drift report and the FP16 graph's outputs.
+    Returns the drift report and the FP16 graph's outputs. FP16 nodes evaluated by ONNX
+    Runtime instead are appended to ``fell_back``.
     """
     # reduced-precision tensor -> the FP32 tensor it stands for
     names = candidate_names(model, fp16.model, fp16.views)
     wanted = {o.name for o in fp16.model.graph.output}
     outputs: dict[str, np.ndarray] = {}
     pending: dict[str, np.ndarray] = {}
-    candidate = stream_values(fp16.model, fp16.take_weights(), feeds)
+    candidate = stream_values(fp16.model, fp16.take_weights(), feeds, None, fell_back)
     compared = set(names.values())
 
     def pull(tensor: str) -> np.ndarray | None:

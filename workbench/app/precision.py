@@ -67,6 +67,8 @@ class PrecisionReport:
     inconclusive: tuple[Uninformative, ...] = ()
     # finfo.min mask constants the optional mask fix would clamp (verify_mask_clamp)
     mask_constants: tuple[MaskConstant, ...] = ()
+    # nodes of the reduced-precision graph that ONNX Runtime evaluated instead (in FP32)
+    not_evaluated: tuple[str, ...] = ()
     reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
     candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
@@ -263,6 +265,7 @@ def compare_precision(
             staged.path or model, keep, feeds, precision)
         notes += gpu_notes
         drift = None
+        fell_back: list[str] = []
         # One BLAS thread: per-layer runs two graphs on two threads, and these matmuls of a
         # few rows are memory-bound; a pool of threads waiting on each other (or on a busy
         # machine) was 3-8x slower (measured on 2 cores)
@@ -271,13 +274,14 @@ def compare_precision(
                 threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
                     8 if precision == "bf16" else 1)
                 drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
-                                               precision == "fp16", on_progress)
+                                               precision == "fp16", on_progress, fell_back)
             elif gpu_outputs is None:
-                candidate = candidate_outputs(converted, feeds, on_progress)
+                candidate = candidate_outputs(converted, feeds, on_progress, fell_back)
             else:
                 candidate = {}
         conversion_report = converted.report
         del converted
+        notes += _fallback_notes(fell_back, precision)
         if gpu_outputs is not None:
             candidate.update(gpu_outputs)
         clock.lap(f"{precision} candidate")
@@ -291,7 +295,7 @@ def compare_precision(
         inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
         conversion=conversion_report, inconclusive=uninformative_outputs(ref_out, report),
-        mask_constants=mask_constants,
+        mask_constants=mask_constants, not_evaluated=tuple(fell_back),
         reference_outputs=ref_out, candidate_outputs=cand_out,
     )
 
@@ -302,6 +306,16 @@ def _fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray]
         outputs = reference_runner.infer(dict(feeds))
     give_back_free_heap()  # ORT's memory leaves before the reduced-precision side arrives
     return outputs
+
+
+def _fallback_notes(nodes: Sequence[str], precision: str) -> list[str]:
+    """What the report says of nodes the CPU evaluator could not evaluate itself."""
+    if not nodes:
+        return []
+    shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
+    return [f"not evaluated in {precision.upper()}: {shown} (onnx.reference cannot evaluate "
+            f"them; ONNX Runtime computed them in FP32 from the {precision.upper()} inputs, and "
+            f"their outputs were rounded to {precision.upper()})"]
 
 
 class _Clock:

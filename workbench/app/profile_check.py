@@ -37,6 +37,7 @@ _MAX_CHECK_BYTES = 256 << 20  # bigger models: not run here (it would take their
 _LADDER = (32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048, 4096)
 _SHAPE_WORDS = (r"shape|broadcast|dimension|reshape|volume|size|kernel|incompatible|"
                 r"mismatch|axis|concat|pad")
+_OUT_OF_BOUNDS = r"out of (data )?bounds|out of range"
 _NODE = re.compile(r"(?:node\.|Node)\s*Name:\s*'([^']*)'|\bName:'([^']*)'")
 
 
@@ -49,12 +50,17 @@ class BoundFailure:
     shapes: tuple[tuple[str, tuple[int, ...]], ...]
     node: str
     message: str
+    # an index out of bounds at this bound while a smaller bound of the profile ran: an
+    # index made from a size (GPT-2's position ids past its 64 positions), not a value
+    index_past_a_size: bool = False
 
     @property
     def about_shapes(self) -> bool:
-        """The failure is about sizes (a broadcast, a reshape, a window), not about values:
-        only such a failure refuses a profile, so random feeds cannot refuse a good one."""
-        return re.search(_SHAPE_WORDS, self.message, re.IGNORECASE) is not None
+        """The failure is about sizes (a broadcast, a reshape, a window, an index made from
+        a size), not about values: only such a failure refuses a profile, so random feeds
+        cannot refuse a good one."""
+        return (self.index_past_a_size
+                or re.search(_SHAPE_WORDS, self.message, re.IGNORECASE) is not None)
 
     def text(self) -> str:
         shapes = ", ".join(f"{n}={'x'.join(map(str, s))}" for n, s in self.shapes)
@@ -71,6 +77,7 @@ class ProfileCheck:
     failures: tuple[BoundFailure, ...] = ()
     suggestion: tuple[ShapeProfile, ...] | None = None
     skipped: str = ""  # why nothing was run, when nothing was
+    searched: tuple[str, ...] = ()  # dims whose ladder was tried in vain (no suggestion)
 
     def __bool__(self) -> bool:
         return not self.refusals
@@ -117,7 +124,7 @@ def check_profiles(source: ModelSource, settings: BuildSettings,
     settings = settings.resolved(specs)
     if not settings.profiles:
         return ProfileCheck((), skipped="the model has no dynamic inputs")
-    runner = OrtRunner(model)
+    runner = OrtRunner(model, capped=True)  # no trial size may ask for gigabytes
     # TensorRT builds every branch of an If; ONNX Runtime runs only the one taken, so each
     # value that picks a branch (Equal(sr, 16000) → sr=16000) gets its own run.
     branches: list[dict[str, float]] = [{}] + [{name: value} for d in control_flow(model).deciders
@@ -173,17 +180,22 @@ def _check_all(profiles: Sequence[Sequence[ShapeProfile]], specs: Sequence[Tenso
         bounds = list(BOUNDS[:2])
         if sum(_elements(s.max) for s in profile) <= _MAX_CHEAP_ELEMENTS:
             bounds.append("max")
-        failed = []
+        failed: list[str] = []
         for bound in bounds:
             shapes = {s.input: getattr(s, bound) for s in profile}
             result = run(_with_static(shapes, specs))
             checked.append(f"profile {index} {bound}")
             if result is not None:
+                ran_smaller = any(b not in failed for b in bounds[:bounds.index(bound)])
+                past = ran_smaller and re.search(_OUT_OF_BOUNDS, result[1], re.IGNORECASE)
                 failed.append(bound)
-                failures.append(BoundFailure(index, bound, tuple(shapes.items()), *result))
+                failures.append(BoundFailure(index, bound, tuple(shapes.items()), *result,
+                                             index_past_a_size=bool(past)))
         if failed and suggestion is None:
             suggestion = _suggest(tuple(profile), failed, specs, run)
-    return ProfileCheck(tuple(checked), tuple(failures), suggestion)
+    searched = () if suggestion is not None or not failures else tuple(
+        dict.fromkeys(name for _, _, name in _varying_axes(specs)))
+    return ProfileCheck(tuple(checked), tuple(failures), suggestion, searched=searched)
 
 
 def _elements(shape: Sequence[int]) -> int:
@@ -205,28 +217,69 @@ def _with_static(shapes: dict[str, tuple[int, ...]], specs: Sequence[TensorSpec]
 
 def _suggest(profile: tuple[ShapeProfile, ...], failed: list[str], specs: Sequence[TensorSpec],
              run: Run) -> tuple[ShapeProfile, ...] | None:
-    """Sizes that run: each failing bound's non-batch dynamic dims moved up a ladder of
-    multiples of 32 (dims with the same name move together), keeping min ≤ opt ≤ max."""
+    """Sizes that run, bound by bound, keeping min ≤ opt ≤ max.
+
+    A failing bound first moves every non-batch dynamic dim together up a ladder of
+    multiples of 32 (dims with the same name move together): what strided Conv stacks,
+    reflect pads and detectors need. When no rung runs, each dim moves alone from the
+    previous bound's sizes (which run) towards the seeded ones: a text recogniser runs at
+    one image height only, while its width may grow.
+    """
     axes = _varying_axes(specs)
-    chosen: dict[str, int] = {}
+    chosen: dict[str, dict[str, tuple[int, ...]]] = {}
+    previous: dict[str, tuple[int, ...]] | None = None
     floor = 0
     for bound in BOUNDS:
         current = {s.input: getattr(s, bound) for s in profile}
-        if bound not in failed and _fits(current, axes, floor):
-            continue
-        start = max([floor, *(current[n][a] for n, a, _ in axes if n in current)])
-        if bound == "max":
-            start = max(start, floor * 4)
-        for size in (v for v in _LADDER if v >= start):
-            trial = _set_axes(current, axes, size)
-            if run(_with_static(trial, specs)) is None:
-                chosen[bound], floor = size, size
-                break
-        else:
+        found: dict[str, tuple[int, ...]] | None = current
+        if bound in failed or not _fits(current, axes, floor):
+            found = _joint(current, axes, floor, bound == "max", specs, run)
+            if found is None and previous is not None:
+                found = _one_dim_at_a_time(previous, current, axes, specs, run)
+        if found is None:
             return None
-    if not chosen:
+        chosen[bound] = previous = found
+        floor = max([floor, *(found[n][a] for n, a, _ in axes if n in found)])
+    if all(chosen[b] == {s.input: getattr(s, b) for s in profile} for b in BOUNDS):
         return None
-    return tuple(_rebuilt(shape, axes, chosen) for shape in profile)
+    return tuple(ShapeProfile(s.input, chosen["min"][s.input], chosen["opt"][s.input],
+                              chosen["max"][s.input]) for s in profile)
+
+
+def _joint(current: dict[str, tuple[int, ...]], axes: list[tuple[str, int, str]], floor: int,
+           is_max: bool, specs: Sequence[TensorSpec], run: Run
+           ) -> dict[str, tuple[int, ...]] | None:
+    start = max([floor, *(current[n][a] for n, a, _ in axes if n in current)])
+    if is_max:
+        start = max(start, floor * 4)
+    for size in (v for v in _LADDER if v >= start):
+        trial = _set_axes(current, axes, size)
+        if run(_with_static(trial, specs)) is None:
+            return trial
+    return None
+
+
+def _one_dim_at_a_time(previous: dict[str, tuple[int, ...]], current: dict[str, tuple[int, ...]],
+                       axes: list[tuple[str, int, str]], specs: Sequence[TensorSpec], run: Run
+                       ) -> dict[str, tuple[int, ...]]:
+    """From ``previous`` (which runs), each dim group towards its size in ``current``: the
+    largest rung between the two that runs, else where it was. The batch stays as
+    ``current`` has it."""
+    varying = {(name, axis) for name, axis, _ in axes}
+    result = {name: tuple(previous[name][i] if (name, i) in varying else dim
+                          for i, dim in enumerate(shape)) for name, shape in current.items()}
+    for group in dict.fromkeys(name for _, _, name in axes):
+        members = [(n, a, g) for n, a, g in axes if g == group and n in result]
+        if not members:
+            continue
+        low = max(result[n][a] for n, a, _ in members)
+        high = max(current[n][a] for n, a, _ in members)
+        for size in sorted({high, *(v for v in _LADDER if low < v < high)}, reverse=True):
+            trial = _set_axes(result, members, size)
+            if size > low and run(_with_static(trial, specs)) is None:
+                result = trial
+                break
+    return result
 
 
 def _varying_axes(specs: Sequence[TensorSpec]) -> list[tuple[str, int, str]]:
@@ -253,20 +306,6 @@ def _set_axes(shapes: dict[str, tuple[int, ...]], axes: list[tuple[str, int, str
     return {name: tuple(shape) for name, shape in out.items()}
 
 
-def _rebuilt(shape: ShapeProfile, axes: list[tuple[str, int, str]],
-             chosen: dict[str, int]) -> ShapeProfile:
-    bounds = {}
-    last = 0
-    for bound in BOUNDS:
-        dims = list(getattr(shape, bound))
-        for name, axis, _ in axes:
-            if name == shape.input:
-                dims[axis] = max(chosen.get(bound, dims[axis]), last)
-        last = max([last, *(dims[a] for n, a, _ in axes if n == shape.input)])
-        bounds[bound] = tuple(dims)
-    return ShapeProfile(shape.input, bounds["min"], bounds["opt"], bounds["max"])
-
-
 def require_runnable_profiles(source: ModelSource, settings: BuildSettings,
                               inputs: Sequence[TensorSpec] | None = None) -> ProfileCheck:
     """:func:`check_profiles`, raising BuildSettingsError when a bound does not run.
@@ -284,6 +323,12 @@ def refuse(check: ProfileCheck) -> BuildSettingsError:
     """The error that refuses a profile the model cannot run."""
     first = check.refusals[0]
     fix = "change the profile so that the model can run at every bound"
+    if check.searched:
+        fix = (f"no size ran: {', '.join(check.searched)} tried at "
+               f"{', '.join(map(str, _LADDER))} (together, then one at a time); " + fix
+               + " — the failing node above says which size it needs")
+    elif not check.suggestion and check.refusals:
+        fix = ("only the batch dim varies, and no batch size was searched; " + fix)
     if check.suggestion:
         fix = ("use sizes that run: " + " ".join(s.text() for s in check.suggestion)
                + " (Build tab: 'Use suggested profile'; CLI: --shapes; or "

@@ -46,7 +46,7 @@ from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_st
 from workbench.app.session_build import BuildArea
 from workbench.app.session_core import LoadedModel, find_samples_dir
 from workbench.app.tasks import Event, Task, TaskKind
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import WorkbenchBug, WorkbenchError
 from workbench.feeds.generator import FeedOptions, FeedPlanRow
 
 if TYPE_CHECKING:
@@ -88,13 +88,15 @@ class WorkbenchSession(BuildArea):
         return feeds
 
     def _engine_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The built engine plan's opt shapes, except for inputs whose dims you set."""
+        """The built engine plan's opt shapes (before a build: those of a default profile
+        raised by running it), except for inputs whose dims you set."""
         if self.artifact is None:
-            return {}
-        try:
-            shapes = self.engine_plan().opt_shapes()
-        except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' own seeding
-            return {}
+            shapes = self.default_opt_shapes()
+        else:
+            try:
+                shapes = self.engine_plan().opt_shapes()
+            except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' seeding
+                return {}
         pinned = set(self.feed_options.dims)
         specs = {spec.name: spec for spec in self.require_model().summary.inputs}
         return {name: tuple(shape) for name, shape in shapes.items()
@@ -156,7 +158,7 @@ class WorkbenchSession(BuildArea):
         """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift."""
         from workbench.app.precision import compare_precision
 
-        feeds = self._compare_feeds()
+        feeds = self._compare_feeds(seed)
         self.comparison = report = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
             tolerances=tolerances, dims=self.feed_options.dims,
@@ -180,7 +182,7 @@ class WorkbenchSession(BuildArea):
         from workbench.app.keep_search import find_keep_list
 
         self._keep_cancel.clear()
-        feeds = self._compare_feeds()
+        feeds = self._compare_feeds(seed)
         last = self.comparison
         start = last if (last is not None and not last.keep_fp32 and last.drift is not None
                          and last.precision == precision) else None
@@ -213,7 +215,7 @@ class WorkbenchSession(BuildArea):
 
         out_path = self._derived_path("masks-clamped")
         self.mask_fix = result = verify_mask_clamp(
-            self.model_source(), precision, inputs=self._compare_feeds(), keep_fp32=keep_fp32,
+            self.model_source(), precision, inputs=self._compare_feeds(seed), keep_fp32=keep_fp32,
             seed=seed, tolerances=tolerances, dims=self.feed_options.dims,
             int_ranges=self.feed_options.int_ranges, out_path=out_path)
         self.derived["masks-clamped"] = out_path
@@ -237,9 +239,16 @@ class WorkbenchSession(BuildArea):
                                  "constants and re-run') first")
         return self.start_load(path, label=path.name)
 
-    def _compare_feeds(self) -> dict[str, np.ndarray] | None:
-        """Feeds set by hand (an .npz upload or edited values); None: generated per seed."""
-        return self.inputs if self.input_seed is None and self.inputs is not None else None
+    def _compare_feeds(self, seed: int = 0) -> dict[str, np.ndarray] | None:
+        """Feeds set by hand (an .npz upload or edited values); else, when Run's sizes are
+        not the seeded ones (an engine's, or a default profile raised by running it), the
+        feeds Run makes with ``seed``; None: generated per seed by the comparison itself."""
+        if self.input_seed is None and self.inputs is not None:
+            return self.inputs
+        shapes = self._engine_shapes()
+        if not shapes:
+            return None
+        return feeding.feeds_for(self.model_source(), seed, self.feed_options, shapes)
 
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:
@@ -263,7 +272,15 @@ class WorkbenchSession(BuildArea):
         """Zip the current model's failure for a TensorRT bug report."""
         from workbench.app.bundle import make_bundle
 
-        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite)
+        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite,
+                           bug=self.last_bug())
+
+    def last_bug(self) -> WorkbenchBug | None:
+        """The newest workbench bug a task of this session ended with (its Bug bundle zips
+        that traceback instead of looking for a TensorRT failure)."""
+        bugs = [(task.finished or 0.0, task.error) for task in self.tasks.values()
+                if isinstance(task.error, WorkbenchBug)]
+        return max(bugs, key=lambda pair: pair[0])[1] if bugs else None
 
     def start_bundle(self, path: str | Path) -> Task[BundleResult]:
         return self._start(TaskKind.SHARE, "making the bug bundle", lambda: self.bundle(path))

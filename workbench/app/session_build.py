@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -34,14 +35,46 @@ class BuildArea(SessionCore):
     # -- build ------------------------------------------------------------------------
 
     def default_settings(self) -> BuildSettings:
-        """BuildSettings with profiles seeded from the model's symbolic dims."""
-        build_settings = BuildSettings()
+        """BuildSettings with profiles seeded from the model's symbolic dims, checked by
+        running them: when ONNX Runtime refuses a seeded bound (a strided Conv stack that
+        needs hundreds of samples, a reflect Pad, a height only one size works at), the
+        sizes that run become the default (``default_profile_note`` says so)."""
         if self.model is None:
-            return build_settings
+            return BuildSettings()
+        if self._defaults is None:  # once per model: finding them may run the model
+            self._defaults = self._runnable_defaults()
+        return self._defaults
+
+    def _runnable_defaults(self) -> BuildSettings:
+        assert self.model is not None
         try:
-            return build_settings.resolved(self.model.summary.inputs, self.dim_minimums())
+            seeded = BuildSettings().resolved(self.model.summary.inputs, self.dim_minimums())
         except WorkbenchError:
-            return build_settings  # e.g. unknown rank: the form explains it
+            return BuildSettings()  # e.g. unknown rank: the form explains it
+        if not seeded.profiles:
+            return seeded
+        try:
+            check = self.check_profiles(seeded)
+        except WorkbenchError:  # the build's own check will say why
+            return seeded
+        if check or not check.suggestion:
+            return seeded
+        suggestion = check.suggestion
+        self.default_profile_note = (
+            "default profile set to sizes that run: "
+            + " ".join(shape.text() for shape in suggestion)
+            + f" (the seeded one failed: {check.refusals[0].text()})")[:600]
+        return replace(seeded, profiles=(suggestion,))
+
+    def default_opt_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The opt shapes of a default profile raised by running it (else none: generated
+        inputs then take the seeded sizes, which are its opt shapes already)."""
+        if self.model is None:
+            return {}
+        profiles = self.default_settings().profiles  # sets the note when it runs the model
+        if not self.default_profile_note:
+            return {}
+        return {shape.input: shape.opt for shape in profiles[0]} if profiles else {}
 
     def dim_minimums(self) -> dict[str, int]:
         """Smallest size the graph accepts per symbolic dim (Conv/Pool windows), so default

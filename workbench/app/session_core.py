@@ -119,6 +119,8 @@ class SessionCore:
         self.comparison: PrecisionReport | None = None
         self._profile_checks: dict[tuple[Any, ...], ProfileCheck] = {}  # by profiles
         self._dim_minimums: dict[str, int] | None = None  # see BuildArea.dim_minimums
+        self.default_profile_note = ""  # set when running raised the default profile
+        self._defaults: BuildSettings | None = None  # see BuildArea.default_settings
         self.keep_search: KeepSearchResult | None = None
         self.mask_fix: MaskFixResult | None = None
         self.derived: dict[str, Path] = {}  # "folded"/"reduced"/"masks-clamped" -> file

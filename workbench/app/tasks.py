@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from workbench.core.errors import BuildCancelled, WorkbenchError
+from workbench.core.errors import BuildCancelled, WorkbenchBug, WorkbenchError
 from workbench.core.records import Choice
 
 __all__ = ["Event", "EventHub", "Listener", "Task", "TaskKind", "TaskState",
@@ -91,18 +91,21 @@ class Event(Choice):
 Listener = Callable[[str, Any], None]
 
 
-def as_workbench_error(err: BaseException, doing: str) -> WorkbenchError:
-    """Return ``err`` if it is a WorkbenchError, else wrap it with its traceback as details."""
+def as_workbench_error(err: BaseException, doing: str, fix: str | None = None
+                       ) -> WorkbenchError:
+    """Return ``err`` if it is a WorkbenchError, else a :class:`WorkbenchBug` that says so,
+    with the traceback as details (the last guard of every panel and CLI flow)."""
     if isinstance(err, WorkbenchError):
         return err
     lines = traceback.format_exception(type(err), err, err.__traceback__)
     details = [line for chunk in lines for line in chunk.rstrip("\n").splitlines()]
-    wrapped = WorkbenchError(
-        f"Unexpected error while {doing}.",
+    wrapped = WorkbenchBug(
+        f"This is a workbench bug: an unexpected error while {doing}.",
         expected=f"{doing} to finish or fail with an explained error",
-        found=f"{type(err).__name__}: {err}",
-        fix="this is a bug in the workbench or a library it uses; the details below say "
-        "where it happened — please report them",
+        found=f"{type(err).__name__}: {' '.join(str(err).split())[:300]}",
+        fix=fix or "press 'Bug bundle' (below the tabs, or `session.bundle(path)`) to zip "
+        "this traceback, the versions and the model, and report it; the details below say "
+        "where it happened",
         details=details[-40:],
     )
     wrapped.__cause__ = err

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ from workbench.transforms.external import (
     without_weights,
 )
 
-__all__ = ["OrtRunner", "cast_array", "load_error"]
+__all__ = ["OrtRunner", "cast_array", "load_error", "run_node"]
 
 
 class OrtRunner(Runner):
@@ -46,6 +47,10 @@ class OrtRunner(Runner):
         source: Path, bytes or ``onnx.ModelProto``.
         providers: ONNX Runtime execution providers, in order of preference.
         expose_intermediates: Also return every intermediate tensor, keyed by its name.
+        capped: Allocate from an arena capped at :data:`TRIAL_MEMORY_CAP` bytes, so a
+            trial run (a profile check at sizes nobody chose) fails with ONNX Runtime's
+            "Available memory … is smaller than requested bytes" instead of asking the
+            machine for gigabytes.
     """
 
     name = "onnxruntime"
@@ -55,8 +60,10 @@ class OrtRunner(Runner):
         source: ModelSource,
         providers: Sequence[str] = ("CPUExecutionProvider",),
         expose_intermediates: bool = False,
+        capped: bool = False,
     ) -> None:
         super().__init__()
+        self.capped = capped
         self._source = source
         self._stage = contextlib.ExitStack()
         self.providers = tuple(providers)
@@ -73,6 +80,7 @@ class OrtRunner(Runner):
         self.skipped_intermediates: tuple[str, ...] = ()
         self._session: Any = None
         self._typed: dict[str, onnx.ValueInfoProto] | None = None
+        self._run_options: Any = None
 
     @property
     def model(self) -> onnx.ModelProto:
@@ -153,6 +161,14 @@ class OrtRunner(Runner):
         # Pre-packed MatMul weights are a second copy of them, made while loading: for the
         # few inferences a workbench runs, loading twice as fast in 20% less memory wins.
         options.add_session_config_entry("session.disable_prepacking", "1")
+        if self.capped and _capped_allocator(ort):
+            options.add_session_config_entry("session.use_env_allocators", "1")
+            options.log_severity_level = 4  # a refused allocation is an answer, not news
+            # the shared arena gives its memory back after each run (it would keep the
+            # largest trial's activations for the life of the kernel)
+            self._run_options = ort.RunOptions()
+            self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage",
+                                                   "cpu:0")
         if self.expose_intermediates:
             # Fusions would remove the very tensors we were asked to expose.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -184,10 +200,34 @@ class OrtRunner(Runner):
     def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = list(self.output_names())
         try:
-            values = self._session.run(names, feeds)
+            values = self._session.run(names, feeds, self._run_options)
         except Exception as err:  # shape and index errors surface only at run time
             raise explain_run_failure(str(err), feeds, self.model) from err
         return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+
+TRIAL_MEMORY_CAP = 3 << 30  # weights (checks run models up to 256 MiB) and activations
+_CAPPED: list[bool] = []  # whether the process-wide capped arena exists (set once)
+_CAPPED_LOCK = threading.Lock()
+
+
+def _capped_allocator(ort: Any) -> bool:
+    """Register ONNX Runtime's process-wide CPU arena capped at TRIAL_MEMORY_CAP, once.
+    Only sessions that ask for it (``session.use_env_allocators``) allocate from it."""
+    with _CAPPED_LOCK:
+        if not _CAPPED:
+            _register_capped(ort)
+    return _CAPPED[0]
+
+
+def _register_capped(ort: Any) -> None:
+    try:
+        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                     ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(TRIAL_MEMORY_CAP, -1, -1, -1))
+        _CAPPED.append(True)
+    except Exception:  # an ORT without env allocators: trials run uncapped
+        _CAPPED.append(False)
 
 
 # Below this many elements NumPy's own cast is quicker than a session call.
@@ -323,3 +363,58 @@ def _typed_values(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
         for v in values
         if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type != 0
     }
+
+
+def run_node(node: onnx.NodeProto, inputs: Sequence[np.ndarray | None],
+             opsets: Sequence[onnx.OperatorSetIdProto]) -> list[np.ndarray | None]:
+    """Evaluate one node with ONNX Runtime (CPU, FP32 for float inputs).
+
+    The CPU FP16 evaluator's fallback for a node that ``onnx.reference`` cannot evaluate
+    (an op it implements differently from ONNX Runtime, e.g. jax2onnx's ``Squeeze``):
+    float16/bfloat16 inputs are widened to float32 here; the caller rounds the outputs
+    back to its precision. Nodes with subgraphs are not run this way (their bodies read
+    names from the enclosing graph).
+
+    Raises:
+        ComparisonError: ONNX Runtime cannot run the node either.
+    """
+    import onnxruntime as ort  # lazily: see the module docstring
+
+    from workbench.core.errors import ComparisonError
+
+    names = [f"in{i}" if value is not None else "" for i, value in enumerate(inputs)]
+    wide = [None if value is None else _widened(np.asarray(value)) for value in inputs]
+    graph_inputs = [onnx.helper.make_tensor_value_info(
+        name, onnx.helper.np_dtype_to_tensor_dtype(value.dtype), list(value.shape))
+        for name, value in zip(names, wide, strict=True) if value is not None]
+    outputs = [f"out{i}" if out else "" for i, out in enumerate(node.output)]
+    single = onnx.helper.make_node(node.op_type, names, outputs, domain=node.domain,
+                                   name=node.name or node.op_type)
+    single.attribute.extend(node.attribute)
+    graph = onnx.helper.make_graph(
+        [single], "one_node", graph_inputs,
+        [onnx.ValueInfoProto(name=out) for out in outputs if out])
+    model = onnx.helper.make_model(graph, opset_imports=list(opsets))
+    model.ir_version = min(model.ir_version, 10)  # readable by every supported ORT
+    feeds = {name: value for name, value in zip(names, wide, strict=True) if value is not None}
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        session = ort.InferenceSession(model.SerializeToString(), sess_options=options,
+                                       providers=["CPUExecutionProvider"])
+        made = iter(session.run([out for out in outputs if out], feeds))
+    except Exception as err:  # ORT raises its own Fail/InvalidArgument/... classes
+        raise ComparisonError(
+            f"Node {node.name or node.op_type} ({node.op_type}) can be evaluated neither by "
+            "onnx.reference nor by ONNX Runtime.",
+            expected="a node one of the two CPU runtimes implements",
+            found=f"{type(err).__name__}: {first_sentence(str(err))}",
+            fix="report the model to the workbench",
+        ) from err
+    return [np.asarray(next(made)) if out else None for out in outputs]
+
+
+def _widened(value: np.ndarray) -> np.ndarray:
+    if value.dtype == np.float16 or value.dtype.name == "bfloat16":
+        return value.astype(np.float32)
+    return value

@@ -36,7 +36,8 @@ NUMPY_PATH = (
 )
 BF16_PATH = (
     "numpy bfloat16 (ml_dtypes) via onnx.reference on CPU (every activation rounded to "
-    "BF16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
+    "BF16; MatMul/Gemm/Conv, reductions and normalisations accumulate in FP32 as GPU "
+    "kernels do)"
 )
 TENSORRT_PATH = "TensorRT engine on GPU"
 
@@ -116,6 +117,7 @@ def stream_values(
     weights: dict[str, np.ndarray],
     feeds: Mapping[str, np.ndarray],
     on_node: Callable[[int, int], None] | None = None,
+    fell_back: list[str] | None = None,
 ) -> Iterator[tuple[onnx.NodeProto, dict[str, np.ndarray]]]:
     """Evaluate ``model`` node by node, yielding each node's outputs as they are made.
 
@@ -124,12 +126,16 @@ def stream_values(
     memory of an evaluation is the weights plus the activations in flight, not every
     intermediate of the graph. ``weights`` supplies initializers kept out of ``model`` to
     save memory. The consumer keeps what it needs of each yielded dict.
-    ``on_node(done, total)`` reports progress.
+    ``on_node(done, total)`` reports progress. A node ``onnx.reference`` cannot evaluate
+    is evaluated by ONNX Runtime instead (:func:`_evaluate_elsewhere`), and its name is
+    appended to ``fell_back``.
     """
     from onnx.reference import ReferenceEvaluator
 
     try:
-        evaluator = ReferenceEvaluator(model, new_ops=_fp32_accumulating_ops())
+        evaluator = ReferenceEvaluator(
+            model, new_ops=[*_fp32_accumulating_ops(), *_bf16_widened_ops(model),
+                            *_unimplemented_ops(model)])
     except Exception as err:  # unknown operators fail while the evaluator is set up
         raise _evaluation_error(err, model, None) from err
     nodes = list(model.graph.node)
@@ -144,7 +150,9 @@ def stream_values(
                 outputs = (runtime.run(*inputs, context=results) if runtime.need_context()
                            else runtime.run(*inputs))
         except Exception as err:  # the reference runtime raises plain Python errors per op
-            raise _evaluation_error(err, model, node) from err
+            outputs = _evaluate_elsewhere(node, inputs, model, err)
+            if fell_back is not None:
+                fell_back.append(node.name or node.op_type)
         del inputs
         produced = {name: np.asarray(value)
                     for name, value in zip(node.output, outputs, strict=False) if name}
@@ -156,6 +164,60 @@ def stream_values(
             results.pop(name, None)
         if on_node is not None:
             on_node(index + 1, len(nodes))
+
+
+def _unimplemented_ops(model: onnx.ModelProto) -> list[type]:
+    """Stand-ins for standard operators onnx.reference has no kernel for (GlobalLpPool…):
+    they raise when run, so :func:`_evaluate_elsewhere` evaluates those nodes with ONNX
+    Runtime instead of the whole evaluator refusing the graph."""
+    from onnx.reference.op_run import OpRun
+    from onnx.reference.ops import load_op
+
+    version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    missing = set()
+    for node in model.graph.node:
+        if node.domain in ("", "ai.onnx") and node.op_type not in missing:
+            try:
+                load_op("", node.op_type, version)
+            except Exception:  # any refusal means "no kernel here"
+                if not _has_function(node.op_type, version):
+                    missing.add(node.op_type)
+
+    def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        raise NotImplementedError(f"onnx.reference has no kernel for {self.op_type}")
+
+    return [type(op, (OpRun,), {"_run": _run, "op_domain": ""}) for op in sorted(missing)]
+
+
+def _has_function(op_type: str, version: int) -> bool:
+    try:
+        schema = onnx.defs.get_schema(op_type, version, "")
+    except onnx.defs.SchemaError:
+        return False
+    # the stubs' attribute names differ between onnx releases
+    return bool(getattr(schema, "has_function", False)
+                or getattr(schema, "has_context_dependent_function", False))
+
+
+def _evaluate_elsewhere(node: onnx.NodeProto, inputs: list[Any], model: onnx.ModelProto,
+                        err: Exception) -> list[Any]:
+    """The node's outputs from ONNX Runtime (FP32 on the rounded inputs), rounded back to
+    the inputs' reduced precision: onnx.reference and ONNX Runtime disagree on a few ops
+    (jax2onnx's ``Squeeze`` gave "AxisError: axis 2 is out of bounds"), and one node must
+    not stop a whole comparison. Nodes with subgraphs, and custom operators, still fail."""
+    from workbench.backends.ort import run_node
+
+    if _subgraph_reads(node) or any(a.HasField("g") or a.graphs for a in node.attribute) \
+            or node.domain not in ("", "ai.onnx"):
+        raise _evaluation_error(err, model, node) from err
+    low = next((a.dtype for a in inputs if getattr(a, "dtype", None) in _LOW_DTYPES), None)
+    try:
+        values = run_node(node, inputs, model.opset_import)
+    except WorkbenchError as second:
+        raise _evaluation_error(err, model, node) from second
+    if low is None:
+        return values
+    return [v.astype(low) if v is not None and v.dtype == np.float32 else v for v in values]
 
 
 def _last_uses(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[list[str]]:
@@ -214,23 +276,50 @@ def _fp32_accumulating_ops() -> list[type]:
     from onnx.reference.ops.op_gemm import Gemm_7
     from onnx.reference.ops.op_matmul import MatMul
 
-    def wrap(base: type, name: str) -> type:
-        def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-            low = next((a.dtype for a in args if getattr(a, "dtype", None) in _LOW_DTYPES),
-                       None)
-            if low is None:
-                return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
-            # cast_array: the same bits as astype, at F16C speed (weights are widened here
-            # on every run)
-            wide = [cast_array(a, np.float32) if getattr(a, "dtype", None) in _LOW_DTYPES
-                    else a for a in args]
-            result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
-            return tuple(cast_array(r, low) for r in result)
+    return [_widening(MatMul, "MatMul", _LOW_DTYPES), _widening(Gemm_7, "Gemm", _LOW_DTYPES),
+            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm()]
 
-        return type(name, (base,), {"_run": _run, "op_domain": ""})
 
-    return [wrap(MatMul, "MatMul"), wrap(Gemm_7, "Gemm"), wrap(Conv, "Conv"),
-            _inference_batch_norm()]
+def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...]) -> type:
+    """``base`` computed in FP32 when an input has one of ``dtypes``, rounded back once."""
+
+    def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        low = next((a.dtype for a in args if getattr(a, "dtype", None) in dtypes), None)
+        if low is None:
+            return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
+        # cast_array: astype's bits at F16C speed (the weights are widened on every run)
+        wide = [cast_array(a, np.float32) if getattr(a, "dtype", None) in dtypes else a
+                for a in args]
+        result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
+        return tuple(cast_array(r, low) if getattr(r, "dtype", None) == np.float32 else r
+                     for r in result)
+
+    return type(name, (base,), {"_run": _run, "op_domain": ""})
+
+
+# Reductions and normalisations, which GPUs accumulate in FP32. NumPy does too for float16
+# (np.mean/np.add.reduce use float32 intermediates), but not for ml_dtypes' bfloat16, whose
+# sums then round at every step: ResNet's GlobalAveragePool over 1,024 values was off by
+# 25% in BF16.
+_BF16_WIDENED = ("ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2",
+                 "ReduceLogSumExp", "GlobalAveragePool", "AveragePool", "LpPool",
+                 "GlobalLpPool", "LayerNormalization", "InstanceNormalization", "Softmax",
+                 "LogSoftmax")
+
+
+def _bf16_widened_ops(model: onnx.ModelProto) -> list[type]:
+    from onnx.reference.ops import load_op
+
+    version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    used = {node.op_type for node in model.graph.node if node.domain in ("", "ai.onnx")}
+    made = []
+    for op_type in sorted(used & set(_BF16_WIDENED)):
+        try:
+            base = load_op("", op_type, version)
+        except Exception:  # no kernel here: _unimplemented_ops stands in for it
+            continue
+        made.append(_widening(base, op_type, (np.dtype(ml_dtypes.bfloat16),)))
+    return made
 
 
 def _inference_batch_norm() -> type:

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from workbench.app.tasks import as_workbench_error
 from workbench.core.errors import WorkbenchError
 
 __all__ = ["build_parser", "main"]
@@ -45,3 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # the last guard: a bug is said to be one, never a raw trace
+        bug = as_workbench_error(
+            err, f"running `trt-workbench {args.command}`",
+            fix="report it to the workbench with the details below (where it happened), "
+            "the command line and, if you may share it, the model")
+        print(f"error: {bug.message}", file=sys.stderr)
+        return 3

@@ -20,6 +20,7 @@ __all__ = [
     "EngineSaveError",
     "InferenceInputError",
     "ModelLoadError",
+    "WorkbenchBug",
     "WorkbenchError",
 ]
 
@@ -114,3 +115,8 @@ class ComparisonError(WorkbenchError):
 
 class ConversionError(WorkbenchError):
     """A precision conversion (FP16/BF16) could not produce a type-consistent graph."""
+
+
+class WorkbenchBug(WorkbenchError):
+    """An unexpected exception inside the workbench (or a library it calls): a bug to
+    report, with its traceback as ``details``; the panel's Bug bundle button zips it."""

@@ -61,12 +61,27 @@ def all_names(model: onnx.ModelProto) -> set[str]:
 
 def retype_value_info(graph: onnx.GraphProto, produced: Types,
                        sources: dict[str, str]) -> None:
-    """value_info says what the tensors now are; entries for new tensors copy the shape of
-    the tensor they were cast from when it is known."""
+    """value_info says what the tensors now are, in one place: the converter's record.
+
+    Entries survive only for tensors a node of this graph produces, retyped to what the
+    conversion made of them. Exporters (torch's dynamo exporter) also write entries for
+    weights and graph inputs; those types are declared by the initializer or the input
+    itself, so a second copy could only go stale (an FP16 weight whose entry still says
+    FP32 is what ONNX's inference refuses: "Inferred elem type differs … (10) vs (1)").
+    Entries for new tensors (Casts) copy the shape of the tensor they were cast from.
+    """
     shapes = {vi.name: vi for vi in (*graph.input, *graph.value_info, *graph.output)}
+    declared = {t.name for t in graph.initializer} | {vi.name for vi in graph.input}
+    made = {out for node in graph.node for out in node.output if out}
+    kept = []
     for vi in graph.value_info:
+        if vi.name in declared or vi.name not in made:
+            continue
         if vi.name in produced and vi.type.HasField("tensor_type") and produced[vi.name]:
             vi.type.tensor_type.elem_type = produced[vi.name]
+        kept.append(vi)
+    del graph.value_info[:]
+    graph.value_info.extend(kept)
     known = {vi.name for vi in graph.value_info} | {vi.name for vi in graph.output}
     for name, source in sources.items():
         elem = produced.get(name, 0)

@@ -153,7 +153,7 @@ def graph_types(model: onnx.ModelProto) -> dict[str, Types]:
     Outer-scope names are visible in subgraphs, as in ONNX. Inference runs leniently here:
     a model whose own shapes are inconsistent still gets the types it can.
     """
-    inferred = shape_inference.infer_shapes(_skeleton(model), strict_mode=False, data_prop=True)
+    inferred = _lenient_inference(model)
     result: dict[str, Types] = {}
     scopes: dict[str, Types] = {}
     for path, graph in walk_graphs(inferred.graph):
@@ -171,6 +171,31 @@ def graph_types(model: onnx.ModelProto) -> dict[str, Types]:
         result[path] = types
     # the main graph's large initializers were inputs of the skeleton: their types are the same
     return result
+
+
+def _lenient_inference(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Shape inference that only fails when the graph itself contradicts its types.
+
+    Lenient mode still refuses a ``value_info`` entry whose type differs from what a node
+    makes; such an entry is an annotation, not the graph, so inference runs again without
+    the annotations before giving up.
+    """
+    skeleton = _skeleton(model)
+    try:
+        return shape_inference.infer_shapes(skeleton, strict_mode=False, data_prop=True)
+    except shape_inference.InferenceError:
+        for graph in (g for _, g in walk_graphs(skeleton.graph)):
+            del graph.value_info[:]
+    try:
+        return shape_inference.infer_shapes(skeleton, strict_mode=False, data_prop=True)
+    except shape_inference.InferenceError as err:
+        raise ConversionError(
+            "ONNX type inference cannot give the types of this graph's tensors.",
+            expected="a graph whose nodes agree on the types of the tensors they share",
+            found=_readable(str(err)),
+            fix="check the model with `trt-workbench inspect MODEL` (the checker names "
+            "the node), re-export it, or report it to the workbench",
+        ) from err
 
 
 @dataclass(frozen=True)

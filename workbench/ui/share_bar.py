@@ -51,11 +51,13 @@ class ShareBar:
         self._refresh()
 
     def has_failure(self) -> bool:
-        """A parse that failed, or a build that failed (what a bundle reproduces)."""
+        """A parse that failed, a build that failed (what a bundle reproduces), or a
+        workbench bug (the bundle zips its traceback)."""
         session = self.session
         parse_failed = session.diagnosis is not None and not session.diagnosis
         job = session.build_job
-        return parse_failed or (job is not None and job.state == "failed")
+        return (parse_failed or (job is not None and job.state == "failed")
+                or session.last_bug() is not None)
 
     def _refresh(self, _event: str = "", _payload: Any = None) -> None:
         has_model = self.session.model is not None
