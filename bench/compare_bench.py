@@ -9,7 +9,8 @@ Default: each comparison as a multiple of one ONNX Runtime FP32 run (session + r
 same model on the same feeds, measured in the same run, with peak RSS as a multiple of the
 model's weight bytes (``bench/compare_ratio.py``; each figure from a fresh interpreter).
 Models: the GPT ladder (``gpt_10m``, ``gpt_120m``, ``gpt_770m``; batch 1 × 32 tokens), the
-realistic corpus by name, or .onnx paths. ``--before DIR`` adds columns measured with the
+real-export corpus by name (``qwen2_dynamo``…, on its hand-written feeds), the realistic
+corpus by name, or .onnx paths. ``--before DIR`` adds columns measured with the
 workbench of another checkout (``git worktree add /tmp/before main``). ``--profile``: where
 the time goes (cProfile), per category, outputs-only and per-layer.
 
@@ -40,6 +41,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -225,7 +227,8 @@ def polygraphy_main(argv: list[str] | None = None) -> int:
 LADDER_DIMS = {"batch": 1, "sequence": 32}
 
 
-def _models(names: str, folder: Path) -> list[tuple[str, Path, dict[str, int]]]:
+def _models(names: str, folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
+    """(name, path, dims) per model; dims {"feeds": npz} for a real export (its hand feeds)."""
     from sample_models.realistic import GPT_LADDER, gpt_like, realistic_model
 
     models = []
@@ -237,9 +240,22 @@ def _models(names: str, folder: Path) -> list[tuple[str, Path, dict[str, int]]]:
             models.append((name, path, LADDER_DIMS))
         elif Path(name).suffix == ".onnx":
             models.append((Path(name).stem, Path(name), {}))
+        elif name in _exports():
+            from sample_models.exports import export_path, hand_feeds
+
+            np.savez(folder / f"{name}.hand.npz", **hand_feeds(name))
+            models.append((name, export_path(name), {"feeds": folder / f"{name}.hand.npz"}))
         else:
             models.append((name, realistic_model(name).make(folder), {}))
     return models
+
+
+def _exports() -> set[str]:
+    try:
+        from sample_models.exports import EXPORTS
+    except ImportError:  # the committed real-export corpus is not in this checkout
+        return set()
+    return {entry.name for entry in EXPORTS}
 
 
 def main(argv: list[str] | None = None) -> int:

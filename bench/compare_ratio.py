@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,8 +74,11 @@ def _measure(root: Path, step: str, model: Path, feeds: Path, repeats: int) -> d
     return json.loads(lines[-1][len("RESULT "):])
 
 
-def _feeds(model: Path, folder: Path, dims: dict[str, int]) -> Path:
+def _feeds(model: Path, folder: Path, dims: dict[str, Any]) -> Path:
     import numpy as np
+
+    if "feeds" in dims:  # given (a real export's hand-written inputs)
+        return Path(dims["feeds"])
 
     from workbench.app.precision import model_feeds_for
     from workbench.feeds.generator import FeedOptions
@@ -86,7 +90,7 @@ def _feeds(model: Path, folder: Path, dims: dict[str, int]) -> Path:
     return path
 
 
-def ratio_table(models: list[tuple[str, Path, dict[str, int]]], before: Path | None,
+def ratio_table(models: list[tuple[str, Path, dict[str, Any]]], before: Path | None,
                 steps: tuple[str, ...], repeats: int, say: Callable[[str], None] = print
                 ) -> list[dict]:
     """Measure and print; returns the rows (for --json)."""
@@ -156,7 +160,7 @@ CATEGORIES = (  # (label, predicate on "file:function") — cumulative times, ma
 )
 
 
-def profile_table(model: Path, dims: dict[str, int], say: Callable[[str], None] = print) -> None:
+def profile_table(model: Path, dims: dict[str, Any], say: Callable[[str], None] = print) -> None:
     """Where the time of each comparison goes (cProfile, this process, after a warm-up)."""
     import cProfile
     import pstats
@@ -195,9 +199,10 @@ def _clear_cache() -> None:
     compare_cache.clear()
 
 
-def profile_in(root: Path, model: Path, dims: dict[str, int]) -> str:
+def profile_in(root: Path, model: Path, dims: dict[str, Any]) -> str:
     """:func:`profile_table` with the workbench of ``root``, in a fresh interpreter."""
-    done = subprocess.run([sys.executable, __file__, str(root), str(model), json.dumps(dims)],
+    done = subprocess.run([sys.executable, __file__, str(root), str(model),
+                           json.dumps(dims, default=str)],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"profiling failed with {root}:\n{done.stdout[-2000:]}"
