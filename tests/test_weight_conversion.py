@@ -156,10 +156,10 @@ def test_a_rerun_converts_nothing_and_runs_no_fp32_session(tmp_path: Path,
     monkeypatch.setattr(external, "INLINE_LIMIT", 50_000)
     conversions: list[str] = []
     sessions: list[int] = []
-    convert, fp32 = compare_cache._convert, precision._fp32_outputs
+    convert, fp32 = compare_cache._convert, precision.fp32_outputs
     monkeypatch.setattr(compare_cache, "_convert",
                         lambda t, *a: conversions.append(t.name) or convert(t, *a))
-    monkeypatch.setattr(precision, "_fp32_outputs",
+    monkeypatch.setattr(precision, "fp32_outputs",
                         lambda *a: sessions.append(1) or fp32(*a))
     compare_cache.clear()
     first = compare_precision(path, backend="numpy")
@@ -171,4 +171,30 @@ def test_a_rerun_converts_nothing_and_runs_no_fp32_session(tmp_path: Path,
     assert (conversions, len(sessions)) == (["w1", "w1"], 2)
     compare_precision(path, backend="numpy", precision="bf16")
     assert conversions == ["w1", "w1", "w1"]  # another precision, another conversion
+    compare_cache.clear()
+
+
+def test_the_mask_fix_after_a_comparison_runs_one_fp32_session(realistic, tmp_path,
+                                                               monkeypatch) -> None:
+    """Before the clamp: the comparison's FP32 answer; after it: one session, whose answer
+    the clamped copy's comparison then reuses."""
+    from workbench.app import mask_fix, precision
+    from workbench.app.mask_fix import verify_mask_clamp
+
+    model = realistic("gpt_like")
+    sessions: list[str] = []
+    fp32 = precision.fp32_outputs
+
+    def counted(source, feeds):  # type: ignore[no-untyped-def]
+        sessions.append(str(source))
+        return fp32(source, feeds)
+
+    monkeypatch.setattr(precision, "fp32_outputs", counted)
+    monkeypatch.setattr(mask_fix, "fp32_outputs", counted)
+    compare_cache.clear()
+    report = compare_precision(model, backend="numpy")
+    assert report.mask_constants and len(sessions) == 1
+    fixed = verify_mask_clamp(model, out_path=tmp_path / "clamped.onnx", backend="numpy")
+    assert fixed.verified and len(sessions) == 2  # only the clamped copy's FP32 run
+    assert sessions[1] == str((tmp_path / "clamped.onnx").resolve())
     compare_cache.clear()

@@ -44,7 +44,7 @@ from workbench.transforms.mask_clamp import (
 from workbench.transforms.naming import name_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision",
-           "model_feeds_for"]
+           "fp32_outputs", "model_feeds_for"]
 
 SUPPORTED = ("fp16", "bf16")
 
@@ -256,7 +256,7 @@ def compare_precision(
             on_progress("running the FP32 reference (ONNX Runtime)", 0, 0)
         ref_out = reference_outputs(
             model_identity(staged.path, model, staged.folder), feeds,
-            lambda: _fp32_outputs(staged.path or staged.model, feeds))
+            lambda: fp32_outputs(staged.path or staged.model, feeds))
         clock.lap("fp32 reference (onnxruntime)")
         converted = convert_staged(staged, model, precision, keep, on_progress)
         notes: list[str] = []
@@ -300,8 +300,9 @@ def compare_precision(
     )
 
 
-def _fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray]
-                  ) -> dict[str, np.ndarray]:
+def fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray]
+                 ) -> dict[str, np.ndarray]:
+    """The FP32 reference: ONNX Runtime's outputs of ``source`` on ``feeds``."""
     with OrtRunner(source) as reference_runner:
         outputs = reference_runner.infer(dict(feeds))
     give_back_free_heap()  # ORT's memory leaves before the reduced-precision side arrives
