@@ -128,14 +128,13 @@ def _digest(feeds: Mapping[str, np.ndarray]) -> str:
 def reference_outputs(owner: tuple[FileIdentity, ...] | None, feeds: Mapping[str, np.ndarray],
                       run: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """The FP32 outputs on ``feeds``: kept ones for this model and feeds, else ``run()``."""
-    global _references_owner
     if owner is None:
         return run()
     key = (_digest(feeds),)
     with _lock:
         kept = _references.get(key) if _references_owner == owner else None
     if kept is not None:
-        return dict(kept)
+        return {name: value.copy() for name, value in kept.items()}  # the caller's to change
     return remember_reference(owner, feeds, run())
 
 
@@ -152,12 +151,11 @@ def remember_reference(owner: tuple[FileIdentity, ...] | None, feeds: Mapping[st
             _references_owner = owner
         while len(_references) >= _MAX_REFERENCES:
             _references.pop(next(iter(_references)))
-        _references[key] = {name: _frozen(value) for name, value in outputs.items()}
+        _references[key] = {name: _frozen(np.array(value)) for name, value in outputs.items()}
     return outputs
 
 
 def _frozen(value: np.ndarray) -> np.ndarray:
-    value = np.asarray(value)
-    value.flags.writeable = False
+    value.flags.writeable = False  # a kept copy: no caller can change the next run's answer
     return value
 
