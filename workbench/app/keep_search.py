@@ -138,8 +138,7 @@ def find_keep_list(
     began = time.perf_counter()
     run = _trials(source, precision, inputs, seed, tolerances, (dims, int_ranges), max_trials,
                   on_trial, cancel)
-    base = start or compare_precision(source, precision, inputs, (), seed, tolerances, True,
-                                      dims=dims, int_ranges=int_ranges, backend="numpy")
+    base = start or _base_report(source, precision, inputs, seed, tolerances, (dims, int_ranges))
     candidates = keep_candidates(base, autocast)
 
     def done(keep: tuple[str, ...], verified: bool, minimal: bool, message: str = "",
@@ -169,6 +168,22 @@ def find_keep_list(
         names = wider
     keep, minimal = prune(run, shortest_prefix(run, names))
     return done(keep, True, minimal, report=run.reports[keep])
+
+
+def _base_report(source: ModelSource, precision: str, inputs: Any, seed: int,
+                 tolerances: Tolerances | None,
+                 sizes: tuple[Mapping[str, int] | None, Mapping[str, tuple[int, int]] | None],
+                 ) -> PrecisionReport:
+    """Outputs first: a model that passes needs no candidates, so the search then costs one
+    outputs-only comparison. One that fails gets its per-layer report, which reuses the
+    FP32 outputs and converted weights the first run kept (``app/compare_cache.py``)."""
+    dims, int_ranges = sizes
+    report = compare_precision(source, precision, inputs, (), seed, tolerances, False,
+                               dims=dims, int_ranges=int_ranges, backend="numpy")
+    if not report.outputs.passed:
+        report = compare_precision(source, precision, inputs, (), seed, tolerances, True,
+                                   dims=dims, int_ranges=int_ranges, backend="numpy")
+    return report
 
 
 def _trials(source: ModelSource, precision: str, inputs: Any, seed: int,

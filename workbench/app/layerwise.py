@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from workbench.app.compare_cache import converted_weight, model_identity
 from workbench.backends.reference import candidate_names, stream_values
 from workbench.compare.drift import (
     DriftAccumulator,
@@ -36,7 +37,7 @@ from workbench.compare.drift import (
 )
 from workbench.inspection.external_data import external_weight
 from workbench.transforms.external import StagedModel
-from workbench.transforms.fp16 import ConversionReport, convert_precision, convert_weight
+from workbench.transforms.fp16 import ConversionReport, convert_precision
 
 __all__ = ["Fp16Graph", "candidate_outputs", "convert_staged", "layer_drift"]
 
@@ -77,18 +78,21 @@ def without_external(model: onnx.ModelProto) -> onnx.ModelProto:
 def convert_staged(staged: StagedModel, model: onnx.ModelProto, precision: str,
                    keep: tuple[str, ...], progress: Progress | None = None) -> Fp16Graph:
     """The builder's conversion of ``model`` (the staged graph, nodes named): the weights
-    still on disk change type only, and are read and converted here one at a time."""
+    still on disk change type only, and are converted here one at a time, or taken from
+    an earlier run on the same file (:mod:`workbench.app.compare_cache`); weights that keep
+    their type are memory-mapped."""
     conversion = convert_precision(model, precision, keep)
     fp32_refs = {t.name: t for t in _external(model)}
+    owner = model_identity(staged.path, model, staged.folder)
     weights: dict[str, np.ndarray] = {}
     external = _external(conversion.model)
     for done, tensor in enumerate(external, 1):
         assert staged.folder is not None  # external references come with their folder
-        values = external_weight(fp32_refs[tensor.name], staged.folder, mapped=False)
-        if tensor.data_type != fp32_refs[tensor.name].data_type:
-            values = convert_weight(values, precision)
-        weights[tensor.name] = values
-        del values
+        fp32 = fp32_refs[tensor.name]
+        weights[tensor.name] = (
+            converted_weight(fp32, staged.folder, precision, owner)
+            if tensor.data_type != fp32.data_type
+            else external_weight(fp32, staged.folder, mapped=True))
         if progress is not None:
             progress(f"converting weights to {precision.upper()}", done, len(external))
     return Fp16Graph(without_external(conversion.model), weights, conversion.report,

@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import onnx
 
+from workbench.app.compare_cache import model_identity, reference_outputs
 from workbench.app.layerwise import candidate_outputs, convert_staged, layer_drift
 from workbench.app.precision_lines import drift_lines, fallback_notes
 from workbench.app.reference_check import check_reference
+from workbench.backends.blas_threads import single_threaded_blas
 from workbench.backends.ort import OrtRunner
 from workbench.backends.reference import BF16_PATH, NUMPY_PATH, TENSORRT_PATH, tensorrt_outputs
 from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport
@@ -29,6 +31,7 @@ from workbench.compare.reference_check import REFERENCE_FIX, ReferenceCheck
 from workbench.compare.tolerances import Tolerances
 from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
 from workbench.core.errors import ComparisonError
+from workbench.core.heap import give_back_free_heap
 from workbench.core.records import TensorSpec
 from workbench.feeds.generator import FeedOptions, model_feeds
 from workbench.feeds.inputs import load_inputs
@@ -44,7 +47,7 @@ from workbench.transforms.mask_clamp import (
 from workbench.transforms.naming import name_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision",
-           "model_feeds_for"]
+           "fp32_outputs", "model_feeds_for"]
 
 SUPPORTED = ("fp16", "bf16")
 
@@ -253,8 +256,9 @@ def compare_precision(
         # given back before the reduced-precision side loads any.
         if on_progress is not None:
             on_progress("running the FP32 reference (ONNX Runtime)", 0, 0)
-        with OrtRunner(staged.path or staged.model) as reference_runner:
-            ref_out = reference_runner.infer(feeds)
+        ref_out = reference_outputs(
+            model_identity(staged.path, model, staged.folder), feeds,
+            lambda: fp32_outputs(staged.path or staged.model, feeds))
         clock.lap("fp32 reference (onnxruntime)")
         converted = convert_staged(staged, model, precision, keep, on_progress)
         notes: list[str] = []
@@ -265,16 +269,20 @@ def compare_precision(
         drift = None
         fell_back: list[str] = []
         fp32_cpu: dict[str, np.ndarray] = {}
-        if per_layer:
-            threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
-                8 if precision == "bf16" else 1)
-            drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
-                                           precision == "fp16", on_progress, fell_back,
-                                           fp32_cpu)
-        elif gpu_outputs is None:
-            candidate = candidate_outputs(converted, feeds, on_progress, fell_back)
-        else:
-            candidate = {}
+        # One BLAS thread: per-layer runs two graphs on two threads, and these matmuls of a
+        # few rows are memory-bound; a pool of threads waiting on each other (or on a busy
+        # machine) was 3-8x slower (measured on 2 cores)
+        with single_threaded_blas():
+            if per_layer:
+                threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
+                    8 if precision == "bf16" else 1)
+                drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
+                                               precision == "fp16", on_progress, fell_back,
+                                               fp32_cpu)
+            elif gpu_outputs is None:
+                candidate = candidate_outputs(converted, feeds, on_progress, fell_back)
+            else:
+                candidate = {}
         conversion_report = converted.report
         del converted
         notes += fallback_notes(fell_back, precision)
@@ -298,6 +306,15 @@ def compare_precision(
         mask_constants=mask_constants, not_evaluated=tuple(fell_back), reference_check=check,
         reference_outputs=ref_out, candidate_outputs=cand_out,
     )
+
+
+def fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray]
+                 ) -> dict[str, np.ndarray]:
+    """The FP32 reference: ONNX Runtime's outputs of ``source`` on ``feeds``."""
+    with OrtRunner(source) as reference_runner:
+        outputs = reference_runner.infer(dict(feeds))
+    give_back_free_heap()  # ORT's memory leaves before the reduced-precision side arrives
+    return outputs
 
 
 class _Clock:

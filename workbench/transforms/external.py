@@ -5,8 +5,10 @@ with its weights in separate files (``onnx.save(..., save_as_external_data=True)
 functions here give every consumer (ONNX Runtime, the FP16 converter, onnx.reference) that
 form without ever serializing the weights: a model opened from a path keeps its external
 weights as references (read later, one tensor at a time); a model with large inline
-weights (a ``ModelProto`` in memory, or a file exported with inline weights) is written to
-a temporary folder with external data, which is removed when the ``with`` block ends.
+weights in memory (a ``ModelProto`` or bytes) is written to a temporary folder with
+external data, which is removed when the ``with`` block ends; a *file* with large inline
+weights needs no copy: its weights become references into the file's own bytes
+(:mod:`workbench.inspection.inline_weights`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import BinaryIO
 import onnx
 
 from workbench.inspection.external_data import external_data_refs, external_weight
+from workbench.inspection.inline_weights import inline_as_external
 from workbench.inspection.loading import (
     ModelSource,
     load_model,
@@ -74,6 +77,10 @@ def staged_model(source: ModelSource) -> Iterator[StagedModel]:
     Raises:
         ModelLoadError: as :func:`workbench.inspection.loading.load_model`.
     """
+    in_place = _inline_in_place(source)
+    if in_place is not None:
+        yield in_place
+        return
     if isinstance(source, (str, os.PathLike)):
         model_file = read_model_file(source)
         model = load_model_file(model_file, load_weights=False)
@@ -91,6 +98,24 @@ def staged_model(source: ModelSource) -> Iterator[StagedModel]:
         staged = _write_external(model, staged_path, folder)
         del model  # a model read from a file is ours: its inline copy of the weights goes
         yield StagedModel(staged, Path(tmp), staged_path, label)
+
+
+def _inline_in_place(source: ModelSource) -> StagedModel | None:
+    """A file with large inline weights, its weights as references into its own bytes:
+    nothing is parsed or written twice (:mod:`workbench.inspection.inline_weights`)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = Path(os.fspath(source)).expanduser()
+    try:
+        if not path.is_file() or path.stat().st_size <= INLINE_LIMIT:
+            return None
+    except OSError:
+        return None
+    shell = inline_as_external(path, _SMALL_TENSOR)
+    if shell is None or inline_weight_bytes(shell) > INLINE_LIMIT:
+        return None
+    path = path.resolve()
+    return StagedModel(shell, path.parent, path, str(path))
 
 
 def without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
