@@ -51,6 +51,7 @@ from workbench.feeds.generator import FeedOptions, FeedPlanRow
 
 if TYPE_CHECKING:
     from workbench.app.bundle import BundleResult
+    from workbench.app.overlay import GraphOverlay
     from workbench.app.keep_search import KeepSearchResult
     from workbench.app.mask_fix import MaskFixResult
     from workbench.app.precision import PrecisionReport
@@ -251,6 +252,13 @@ class WorkbenchSession(BuildArea):
                                         dict(self.feed_options.int_ranges))
 
     # -- sharing ----------------------------------------------------------------------
+
+    def graph_overlay(self, kind: str = "parse") -> GraphOverlay:
+        """What the session found, as marks on the graph's nodes (``parse``, ``fp16``,
+        ``bf16``, ``int8``, ``keep``, ``engine``): see :mod:`workbench.app.overlay`."""
+        from workbench.app.graph_overlays import session_overlay
+
+        return session_overlay(self, kind)
 
     def report(self, path: str | Path, overwrite: bool = False) -> Path:
         """Save everything this session found as one self-contained HTML file."""
