@@ -21,7 +21,7 @@ from workbench.app.overlay import (
 from workbench.app.overlay_graph import OverlayGraph
 from workbench.core.errors import WorkbenchError
 
-__all__ = ["available_kinds", "overlay_graph", "session_overlay"]
+__all__ = ["available_kinds", "explorer_node_data", "overlay_graph", "session_overlay"]
 
 _HOW = {
     OverlayKind.PARSE: "run the parse diagnosis (Parse tab, or session.diagnose())",
@@ -103,3 +103,11 @@ def session_overlay(session: Any, kind: OverlayKind | str) -> GraphOverlay:
             search_text=search.summary() if search is not None else "")
     artifact = session.artifact
     return engine_overlay(artifact.layers, f"the {artifact.card.settings.precision} engine")
+
+
+def explorer_node_data(session: Any, overlay: GraphOverlay) -> dict[str, Any]:
+    """The overlay as Model Explorer node data for the session's model (graph id = the
+    graph's name; unnamed nodes keyed by their first output, which Model Explorer matches)."""
+    graph = overlay_graph(session)
+    graph_id = session.require_model().summary.graph_name or "main_graph"
+    return overlay.to_node_data(graph_id, graph.unnamed_keys)

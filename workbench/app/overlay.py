@@ -148,17 +148,24 @@ class GraphOverlay:
                 "legend": [{"status": s, "colour": c, "count": n} for s, c, n in self.legend],
                 "marks": [mark.to_dict() for mark in self.marks]}
 
-    def to_node_data(self, graph_id: str = "main_graph") -> dict[str, Any]:
+    def to_node_data(self, graph_id: str = "main_graph",
+                     keys: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Model Explorer's node-data JSON (``ModelNodeData``): per graph, ``results`` keyed
         by node id with a value and a background colour, and ``thresholds`` that colour
         any result without one. Values are the error for error overlays, else the index
-        of the status in the legend (Model Explorer shows the value on the node)."""
+        of the status in the legend (Model Explorer shows the value on the node).
+
+        ``keys`` maps a node name to the key to use instead: Model Explorer also matches an
+        output tensor name, which is how unnamed nodes (``Relu_3`` here, ``node_1`` there)
+        are found."""
         codes = {status: float(i) for i, (status, _c, _n) in enumerate(self.legend)}
+        keys = keys or {}
         results = {}
         for mark in self.marks:
             value = mark.value if mark.value is not None else codes[mark.status]
-            results[mark.node] = {"value": _json_number(value) if math.isfinite(value)
-                                  else 1e30, "bgColor": mark.colour}
+            results[keys.get(mark.node, mark.node)] = {
+                "value": _json_number(value) if math.isfinite(value) else 1e30,
+                "bgColor": mark.colour}
         thresholds = [{"value": codes[s], "bgColor": c} for s, c, _n in self.legend]
         return {graph_id: {"results": results, "thresholds": thresholds}}
 

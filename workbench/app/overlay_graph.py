@@ -63,6 +63,7 @@ class OverlayGraph:
     preds: tuple[tuple[int, ...], ...]
     succs: tuple[tuple[int, ...], ...]
     owners: dict[str, int]  # a node of an If/Loop/Scan body → the top-level node owning it
+    unnamed_keys: dict[str, str]  # an unnamed node's rule name → its first output tensor
 
     @classmethod
     def from_summary(cls, summary: ModelSummary) -> OverlayGraph:
@@ -88,9 +89,11 @@ class OverlayGraph:
                 for inner in sub.nodes:
                     owners[inner.name or f"{sub.owner}/{sub.attribute}/{inner.op_type}_"
                            f"{inner.index}"] = top
+        unnamed = {names[n.index]: n.outputs[0] for n in summary.nodes
+                   if not n.name and n.outputs and n.outputs[0]}
         return cls(names, tuple(n.op_type for n in summary.nodes),
                    tuple(tuple(sorted(p)) for p in preds),
-                   tuple(tuple(sorted(s)) for s in succs), owners)
+                   tuple(tuple(sorted(s)) for s in succs), owners, unnamed)
 
     def __len__(self) -> int:
         return len(self.names)

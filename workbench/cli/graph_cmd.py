@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_overlay(args: argparse.Namespace) -> int:
-    from workbench.app.graph_overlays import overlay_graph
+    from workbench.app.graph_overlays import explorer_node_data, overlay_graph
     from workbench.app.overlay_graph import neighbourhood_svg
     from workbench.app.session import WorkbenchSession
     from workbench.core.fileio import write_atomic
@@ -63,8 +63,7 @@ def run_overlay(args: argparse.Namespace) -> int:
         elif args.format == "workbench":
             text = json.dumps(overlay.to_dict(), indent=1)
         else:
-            graph_id = session.require_model().summary.graph_name or "main_graph"
-            text = json.dumps(overlay.to_node_data(graph_id), indent=1)
+            text = json.dumps(explorer_node_data(session, overlay), indent=1)
         write_atomic(Path(args.output), text.encode("utf-8"), overwrite=args.overwrite)
     finally:
         session.close()
