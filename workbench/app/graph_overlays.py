@@ -111,3 +111,25 @@ def explorer_node_data(session: Any, overlay: GraphOverlay) -> dict[str, Any]:
     graph = overlay_graph(session)
     graph_id = session.require_model().summary.graph_name or "main_graph"
     return overlay.to_node_data(graph_id, graph.unnamed_keys)
+
+
+def overlay_figure(session: Any, kind: OverlayKind | str, hops: int = 2,
+                   limit: int = 40) -> str:
+    """A static picture for the report: the neighbourhood of the overlay's focus (the
+    failing node, the first bad node) as inline SVG with a legend, or '' when the overlay
+    has no focus or no data (the report is then the same as before)."""
+    import html
+
+    from workbench.app.overlay_graph import legend_html, neighbourhood_svg
+
+    if kind not in available_kinds(session):
+        return ""
+    overlay = session_overlay(session, kind)
+    if overlay.focus is None:
+        return ""
+    svg = neighbourhood_svg(overlay_graph(session), overlay, overlay.focus, hops, limit)
+    legend = legend_html(overlay)
+    return (f"<figure class='wb-overlay'><figcaption>{html.escape(overlay.title)} around "
+            f"<b>{html.escape(overlay.focus)}</b> ({hops} hops; hover a node for its facts)"
+            f"<br>{legend}</figcaption><div style='overflow:auto;max-height:700px'>{svg}"
+            "</div></figure>")

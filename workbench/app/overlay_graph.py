@@ -27,8 +27,8 @@ from workbench.app.overlay import STATUS_COLOURS, GraphOverlay, NodeMark
 if TYPE_CHECKING:
     from workbench.inspection.summary import ModelSummary
 
-__all__ = ["NamespaceRow", "OverlayGraph", "namespace_rows", "neighbourhood_dot",
-           "neighbourhood_svg"]
+__all__ = ["NamespaceRow", "OverlayGraph", "legend_html", "namespace_rows",
+           "neighbourhood_dot", "neighbourhood_svg"]
 
 MAX_DRAWN = 80  # nodes in one drawing: dot lays 80 out in well under a second
 _SEVERITY = {status: rank for rank, status in enumerate(STATUS_COLOURS)}
@@ -169,8 +169,8 @@ def neighbourhood_dot(graph: OverlayGraph, overlay: GraphOverlay, center: str | 
         status = mark.status if mark else "no mark"
         tip = mark.facts_text() if mark else f"{graph.names[i]} — no mark in this overlay"
         cut = sum(1 for j in (*graph.preds[i], *graph.succs[i]) if j not in inside)
-        label = f"{_clip(graph.names[i], 40)}\n{graph.ops[i]}" + (f"  (+{cut} edges)" if cut
-                                                                  else "")
+        label = f"{_clip(graph.names[i], 40)}\n{graph.ops[i]}" + (
+            f"  (+{cut} more edges)" if cut else "")
         attrs = [f"label={_quote(label)}", f"tooltip={_quote(tip)}",
                  f'id="wb_node_{i}"', f'class="wb_node wb_status_{_slug(status)}"']
         if mark:
@@ -242,6 +242,15 @@ def _layered_svg(graph: OverlayGraph, overlay: GraphOverlay, center: str, hops: 
                      f"y='{y + 27}' fill='#444'>{html.escape(graph.ops[i])}</text></g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def legend_html(overlay: GraphOverlay) -> str:
+    """One coloured chip per status present: ``first bad node (1)`` … (inline HTML)."""
+    return " ".join(
+        f"<span style='background:{colour};color:{'#fff' if _dark(colour) else '#000'};"
+        "border:1px solid #999;border-radius:3px;padding:0 5px;margin-right:4px;"
+        f"font-size:12px'>{html.escape(status)} ({count})</span>"
+        for status, colour, count in overlay.legend)
 
 
 def _quote(text: str) -> str:

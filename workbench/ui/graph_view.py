@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from workbench.app.graph_overlays import available_kinds, overlay_graph
 from workbench.app.overlay import ERROR_KINDS, GraphOverlay, OverlayKind
-from workbench.app.overlay_graph import namespace_rows, neighbourhood_svg
+from workbench.app.overlay_graph import legend_html, namespace_rows, neighbourhood_svg
 from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event
 from workbench.backends.explorer import EXPLORER_HINT, explorer_installed
@@ -135,10 +135,7 @@ class GraphTab:
         if not choices and graph.names:
             choices = [(graph.names[0], graph.names[0])]
         self.summary.value = (f"<b>{esc(overlay.title)}</b>: {esc(overlay.summary)}")
-        self.legend.value = " ".join(
-            f"<span style='background:{colour};padding:1px 6px;margin-right:4px;"
-            f"border:1px solid #999;border-radius:3px;font-size:12px'>{esc(status)} "
-            f"({count})</span>" for status, colour, count in overlay.legend)
+        self.legend.value = legend_html(overlay)
         self._drawing_guard = True
         try:
             self.node.options = choices
