@@ -37,8 +37,12 @@ ifeq ($(origin PYTHON),command line)
 	         "use VENV=.venv-$$want (or remove $(VENV))"; exit 1; fi
 endif
 
+# As root (NVIDIA's containers, where TensorRT users live) JupyterLab refuses to start
+# without --allow-root; nothing else changes.
+ROOT_ARGS = $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: venv-matches $(STAMP)
-	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/01_tour.ipynb
+	$(VENV)/bin/jupyter lab $(ROOT_ARGS) $(LAB_ARGS) notebooks/01_tour.ipynb
 
 test: venv-matches $(DEVSTAMP)
 	$(VENV)/bin/ruff check $(LINTED)

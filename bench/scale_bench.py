@@ -132,16 +132,21 @@ def measure(step: str, model: Path, vocab: int) -> dict[str, float]:
 
 
 def run_rung(name: str, folder: Path, steps_wanted: tuple[str, ...] = STEPS) -> dict[str, object]:
-    shape = GPT_LADDER[name]
-    weights = gpt_param_bytes(shape)
     started = time.perf_counter()
-    model = gpt_like(folder, shape.layers, shape.d_model, shape.heads, shape.vocab, shape.seq,
-                     name=name)
-    where = "external data" if (folder / f"{name}.onnx.data").exists() else "inside the .onnx"
-    print(f"\n{name}: {shape.param_count() / 1e6:.0f}M parameters, {weights / 2**30:.2f} GiB "
+    if name == TORCH_RUNG:
+        model, params, vocab = export_torch_gpt2(folder)
+        weights = 4 * params
+    else:
+        shape = GPT_LADDER[name]
+        weights, params, vocab = gpt_param_bytes(shape), shape.param_count(), shape.vocab
+        model = gpt_like(folder, shape.layers, shape.d_model, shape.heads, shape.vocab,
+                         shape.seq, name=name)
+    data = [p for p in folder.iterdir() if p.suffix != ".onnx"]
+    where = "external data" if data else "inside the .onnx"
+    print(f"\n{name}: {params / 1e6:.0f}M parameters, {weights / 2**30:.2f} GiB "
           f"of FP32 weights ({where}), written in {time.perf_counter() - started:.1f} s",
           flush=True)
-    base = {b: measure(b, model, shape.vocab)
+    base = {b: measure(b, model, vocab)
             for b in dict.fromkeys(BASELINES[s] for s in steps_wanted)}
     for b, m in base.items():
         print(f"  baseline {b:<20} {m['wall']:7.2f} s  {m['rss'] / 2**30:6.2f} GiB "
@@ -150,15 +155,71 @@ def run_rung(name: str, folder: Path, steps_wanted: tuple[str, ...] = STEPS) -> 
           f"{'×weights':>10}  baseline")
     steps = {}
     for step in steps_wanted:
-        m = steps[step] = measure(step, model, shape.vocab)
+        m = steps[step] = measure(step, model, vocab)
         b = base[BASELINES[step]]
         print(f"  {step:<15}{m['wall']:8.2f}{m['wall'] / b['wall']:7.2f}"
               f"{m['rss'] / 2**30:10.2f}{m['rss'] / b['rss']:7.2f}"
               f"{m['rss'] / weights:10.2f}  {BASELINES[step]}", flush=True)
     for path in folder.iterdir():
         path.unlink()  # gigabytes per rung: gone before the next one is written
-    return {"params": shape.param_count(), "weight_bytes": weights,
+    return {"params": params, "weight_bytes": weights,
             "baselines": base, "steps": steps}
+
+
+# GPT-2 large (774M) as torch's dynamo exporter writes it: value_info for every tensor,
+# node metadata, 3.1 GB of weights in external data. Needs a Python with torch and
+# transformers (`make fixtures` makes .venv-fixtures); random weights, no download.
+TORCH_RUNG = "gpt2_774m_torch"
+TORCH_EXPORTER = r"""
+import sys, torch, transformers
+from pathlib import Path
+torch.manual_seed(0)
+config = transformers.GPT2Config(n_embd=1280, n_layer=36, n_head=20, n_positions=1024,
+                                 vocab_size=50257)
+model = transformers.GPT2LMHeadModel(config).eval()
+class Logits(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+    def forward(self, input_ids):
+        return self.inner(input_ids=input_ids, use_cache=False).logits
+ids = torch.zeros((1, 32), dtype=torch.int64)
+seq = torch.export.Dim("sequence", min=2, max=1024)
+with torch.no_grad():
+    program = torch.onnx.export(Logits(model), (ids,), dynamo=True, external_data=True,
+                                input_names=["input_ids"], output_names=["logits"],
+                                dynamic_shapes=({1: seq},), optimize=True)
+program.save(sys.argv[1], external_data=True)
+print("PARAMS", sum(p.numel() for p in model.parameters()))
+"""
+
+
+def torch_python() -> str | None:
+    """A Python with torch and transformers: $WORKBENCH_TORCH_PYTHON, .venv-fixtures, or
+    this one."""
+    import os
+
+    for candidate in (os.environ.get("WORKBENCH_TORCH_PYTHON"),
+                      str(ROOT / ".venv-fixtures" / "bin" / "python"), sys.executable):
+        if candidate and Path(candidate).exists() and subprocess.run(
+                [candidate, "-c", "import torch, transformers"], capture_output=True,
+                check=False).returncode == 0:
+            return candidate
+    return None
+
+
+def export_torch_gpt2(folder: Path) -> tuple[Path, int, int]:
+    python = torch_python()
+    if python is None:
+        raise SystemExit(f"{TORCH_RUNG} needs a Python with torch and transformers "
+                         "(make fixtures, or WORKBENCH_TORCH_PYTHON)")
+    path = folder / f"{TORCH_RUNG}.onnx"
+    done = subprocess.run([python, "-c", TORCH_EXPORTER, str(path)], capture_output=True,
+                          text=True, check=False)
+    params = [line for line in done.stdout.splitlines() if line.startswith("PARAMS ")]
+    if done.returncode != 0 or not params:
+        raise SystemExit(f"exporting {TORCH_RUNG} failed:\n{done.stderr[-2000:]}")
+    return path, int(params[0].split()[1]), 50257
 
 
 def print_budgets(results: dict[str, dict]) -> bool:
@@ -198,15 +259,16 @@ def print_growth(results: dict[str, dict]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rungs", default=",".join(GPT_LADDER),
-                        help="comma-separated rungs (" + ", ".join(GPT_LADDER) + ")")
+                        help="comma-separated rungs (" + ", ".join(GPT_LADDER) + f"; "
+                        f"{TORCH_RUNG}: GPT-2 large exported by torch, when torch is here)")
     parser.add_argument("--steps", default=",".join(STEPS),
                         help="comma-separated steps (" + ", ".join(STEPS) + ")")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     rungs = [r for r in args.rungs.split(",") if r]
-    unknown = [r for r in rungs if r not in GPT_LADDER]
+    unknown = [r for r in rungs if r not in GPT_LADDER and r != TORCH_RUNG]
     if unknown:
-        parser.error(f"unknown rungs {unknown}; choose from {list(GPT_LADDER)}")
+        parser.error(f"unknown rungs {unknown}; choose from {[*GPT_LADDER, TORCH_RUNG]}")
     steps = tuple(s for s in args.steps.split(",") if s)
     if not set(steps) <= set(STEPS):
         parser.error(f"unknown steps {sorted(set(steps) - set(STEPS))}; choose from {STEPS}")

@@ -74,7 +74,7 @@ def test_waveform_defaults_start_where_the_conv_stack_runs(
     session.load(path)
     (profile,) = session.default_settings().profiles[0]
     assert (profile.min[1], profile.opt[1], profile.max[1]) == (192, 192, 768)
-    assert "default profile raised to sizes that run: input_values:" in (
+    assert "default profile set to sizes that run: input_values:" in (
         session.default_profile_note)
     assert session.check_profiles(session.default_settings())  # its own check passes
     assert session.make_inputs(0)["input_values"].shape == (1, 192)

@@ -37,6 +37,7 @@ _MAX_CHECK_BYTES = 256 << 20  # bigger models: not run here (it would take their
 _LADDER = (32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048, 4096)
 _SHAPE_WORDS = (r"shape|broadcast|dimension|reshape|volume|size|kernel|incompatible|"
                 r"mismatch|axis|concat|pad")
+_OUT_OF_BOUNDS = r"out of (data )?bounds|out of range"
 _NODE = re.compile(r"(?:node\.|Node)\s*Name:\s*'([^']*)'|\bName:'([^']*)'")
 
 
@@ -49,12 +50,17 @@ class BoundFailure:
     shapes: tuple[tuple[str, tuple[int, ...]], ...]
     node: str
     message: str
+    # an index out of bounds at this bound while a smaller bound of the profile ran: an
+    # index made from a size (GPT-2's position ids past its 64 positions), not a value
+    index_past_a_size: bool = False
 
     @property
     def about_shapes(self) -> bool:
-        """The failure is about sizes (a broadcast, a reshape, a window), not about values:
-        only such a failure refuses a profile, so random feeds cannot refuse a good one."""
-        return re.search(_SHAPE_WORDS, self.message, re.IGNORECASE) is not None
+        """The failure is about sizes (a broadcast, a reshape, a window, an index made from
+        a size), not about values: only such a failure refuses a profile, so random feeds
+        cannot refuse a good one."""
+        return (self.index_past_a_size
+                or re.search(_SHAPE_WORDS, self.message, re.IGNORECASE) is not None)
 
     def text(self) -> str:
         shapes = ", ".join(f"{n}={'x'.join(map(str, s))}" for n, s in self.shapes)
@@ -174,14 +180,17 @@ def _check_all(profiles: Sequence[Sequence[ShapeProfile]], specs: Sequence[Tenso
         bounds = list(BOUNDS[:2])
         if sum(_elements(s.max) for s in profile) <= _MAX_CHEAP_ELEMENTS:
             bounds.append("max")
-        failed = []
+        failed: list[str] = []
         for bound in bounds:
             shapes = {s.input: getattr(s, bound) for s in profile}
             result = run(_with_static(shapes, specs))
             checked.append(f"profile {index} {bound}")
             if result is not None:
+                ran_smaller = any(b not in failed for b in bounds[:bounds.index(bound)])
+                past = ran_smaller and re.search(_OUT_OF_BOUNDS, result[1], re.IGNORECASE)
                 failed.append(bound)
-                failures.append(BoundFailure(index, bound, tuple(shapes.items()), *result))
+                failures.append(BoundFailure(index, bound, tuple(shapes.items()), *result,
+                                             index_past_a_size=bool(past)))
         if failed and suggestion is None:
             suggestion = _suggest(tuple(profile), failed, specs, run)
     searched = () if suggestion is not None or not failures else tuple(
@@ -254,8 +263,11 @@ def _one_dim_at_a_time(previous: dict[str, tuple[int, ...]], current: dict[str, 
                        axes: list[tuple[str, int, str]], specs: Sequence[TensorSpec], run: Run
                        ) -> dict[str, tuple[int, ...]]:
     """From ``previous`` (which runs), each dim group towards its size in ``current``: the
-    largest rung between the two that runs, else where it was."""
-    result = dict(previous)
+    largest rung between the two that runs, else where it was. The batch stays as
+    ``current`` has it."""
+    varying = {(name, axis) for name, axis, _ in axes}
+    result = {name: tuple(previous[name][i] if (name, i) in varying else dim
+                          for i, dim in enumerate(shape)) for name, shape in current.items()}
     for group in dict.fromkeys(name for _, _, name in axes):
         members = [(n, a, g) for n, a, g in axes if g == group and n in result]
         if not members:

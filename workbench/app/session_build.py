@@ -61,7 +61,7 @@ class BuildArea(SessionCore):
             return seeded
         suggestion = check.suggestion
         self.default_profile_note = (
-            "default profile raised to sizes that run: "
+            "default profile set to sizes that run: "
             + " ".join(shape.text() for shape in suggestion)
             + f" (the seeded one failed: {check.refusals[0].text()})")[:600]
         return replace(seeded, profiles=(suggestion,))

@@ -16,10 +16,10 @@ __all__ = ["FIELDS", "environment_info"]
 
 FIELDS: tuple[str, ...] = (
     "workbench", "python", "os", "machine", "tensorrt", "tensorrt_gpu",
-    "onnx", "onnxruntime", "numpy", "onnxconverter-common",
+    "onnx", "onnxruntime", "numpy", "ml_dtypes",
 )
 
-_PACKAGES = ("onnx", "onnxruntime", "numpy", "onnxconverter-common")
+_PACKAGES = ("onnx", "onnxruntime", "numpy", "ml_dtypes")
 
 
 def _package_version(name: str) -> str:

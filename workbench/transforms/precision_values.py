@@ -4,8 +4,11 @@ FP16 holds magnitudes up to 65504: larger finite weights are clamped there (satu
 TensorRT does) and counted, so the report can say so; infinities stay infinities. Tiny
 non-zero values keep their sign and at least FP16's smallest subnormal, so an epsilon
 added before a square root or division never becomes zero (onnxconverter-common does the
-same with a larger floor). BF16 has FP32's range: values are only rounded, with
-``ml_dtypes.bfloat16`` (round to nearest even), the type onnx itself uses.
+same with a larger floor). BF16 has FP32's range, almost: values are rounded with
+``ml_dtypes.bfloat16`` (round to nearest even), the type onnx itself uses, except the few
+FP32 values beyond BF16's largest finite (3.39e38), which rounding would make infinite:
+``finfo(float32).min``, the additive attention mask of every transformer export, became
+-inf and then NaN (-inf · 0) in T5. They are clamped to ±3.39e38 and counted.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from onnx import TensorProto, numpy_helper
 
 from workbench.core.errors import BuildSettingsError
 
-__all__ = ["FP16_MAX", "LOW_TYPES", "convert_tensor", "low_type_of", "round_to"]
+__all__ = ["BF16_MAX", "FP16_MAX", "LOW_TYPES", "convert_tensor", "low_type_of", "round_to"]
 
 FP16_MAX = float(np.finfo(np.float16).max)
+BF16_MAX = float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
 _FP16_TINY = float(np.finfo(np.float16).smallest_subnormal)
 LOW_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
 
@@ -39,7 +43,12 @@ def round_to(values: np.ndarray, low: int) -> tuple[np.ndarray, int]:
     """``values`` in the reduced type, and how many finite values had to be clamped."""
     wide = np.asarray(values, dtype=np.float32)
     if low == TensorProto.BFLOAT16:
-        return wide.astype(ml_dtypes.bfloat16), 0
+        rounded = wide.astype(ml_dtypes.bfloat16)
+        over = np.isinf(rounded) & np.isfinite(wide)
+        clamped = int(np.count_nonzero(over))
+        if clamped:
+            rounded[over] = (np.sign(wide[over]) * BF16_MAX).astype(ml_dtypes.bfloat16)
+        return rounded, clamped
     finite = np.isfinite(wide)
     over = finite & (np.abs(wide) > FP16_MAX)
     clamped = int(np.count_nonzero(over))

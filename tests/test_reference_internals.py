@@ -1,0 +1,67 @@
+"""The onnx.reference internals the CPU evaluator relies on (workbench/backends/reference.py),
+pinned: each CI leg runs this with the onnx its Python resolves, so an onnx release that
+renames or changes one fails here, by name, instead of deep inside a comparison.
+
+Used: ``ReferenceEvaluator.rt_nodes_`` (one runtime per node, in graph order) and
+``rt_inits_`` (initializers as arrays), ``OpRun.need_context()`` / ``run(..., context=)``
+(If/Loop read outer names), ``OpRun.input``, ``op_batch_normalization._batchnorm_test_mode``
+and ``BatchNormalization_14``, the kernel classes ``MatMul``/``Gemm_7``/``Conv`` that
+``new_ops`` subclasses, ``onnx.reference.ops.load_op`` and ``onnx.reference.op_run.OpRun``."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
+
+
+def _model() -> onnx.ModelProto:
+    then = helper.make_graph([helper.make_node("Identity", ["a"], ["t"])], "then", [],
+                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, [2])])
+    other = helper.make_graph([helper.make_node("Neg", ["a"], ["e"])], "else", [],
+                              [helper.make_tensor_value_info("e", TensorProto.FLOAT, [2])])
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["a"], name="mm"),
+             helper.make_node("If", ["flag"], ["y"], name="if", then_branch=then,
+                              else_branch=other)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+                     helper.make_tensor_value_info("flag", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [helper.make_tensor("w", TensorProto.FLOAT, [2, 2], [1, 0, 0, 1])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_runtimes_per_node_initializers_and_context() -> None:
+    evaluator = ReferenceEvaluator(_model())
+    assert [type(r).__name__ for r in evaluator.rt_nodes_] == ["MatMul", "If"]
+    assert set(evaluator.rt_inits_) == {"w"}
+    matmul, branch = evaluator.rt_nodes_
+    assert list(matmul.input) == ["x", "w"] and not matmul.need_context()
+    assert branch.need_context()
+    results = {"x": np.array([1.0, 2.0], np.float32), "flag": np.array(False),
+               **evaluator.rt_inits_}
+    (a,) = matmul.run(results["x"], results["w"])
+    results["a"] = a
+    (y,) = branch.run(results["flag"], context=results)
+    assert y.tolist() == [-1.0, -2.0]
+
+
+def test_kernels_the_evaluator_subclasses_and_helpers_exist() -> None:
+    from onnx.reference.op_run import OpRun
+    from onnx.reference.ops import load_op
+    from onnx.reference.ops.op_batch_normalization import (
+        BatchNormalization_14,
+        _batchnorm_test_mode,
+    )
+    from onnx.reference.ops.op_conv import Conv
+    from onnx.reference.ops.op_gemm import Gemm_7
+    from onnx.reference.ops.op_matmul import MatMul
+
+    for kernel in (Conv, Gemm_7, MatMul, BatchNormalization_14):
+        assert issubclass(kernel, OpRun) and callable(kernel._run)
+    x = np.ones((1, 2, 1, 1), np.float32)
+    ones, zeros = np.ones(2, np.float32), np.zeros(2, np.float32)
+    out = _batchnorm_test_mode(x, ones * 2, zeros, zeros, ones, epsilon=0.0)
+    assert np.allclose(out, 2.0)
+    assert load_op("", "Relu", 17) is not None
