@@ -39,8 +39,15 @@ def overlay_graph(session: Any) -> OverlayGraph:
     cache: dict[int, OverlayGraph] = session.__dict__.setdefault("_overlay_graphs", {})
     key = id(summary)
     if key not in cache:
+        from workbench.inspection.loading import load_model
+        from workbench.inspection.scopes import node_scopes
+
+        try:  # module scopes (dynamo exports) for the overview; weights are not read
+            scopes = node_scopes(load_model(session.model_source(), load_weights=False))
+        except WorkbenchError:
+            scopes = ()
         cache.clear()  # one model at a time
-        cache[key] = OverlayGraph.from_summary(summary)
+        cache[key] = OverlayGraph.from_summary(summary, scopes)
     return cache[key]
 
 

@@ -64,9 +64,10 @@ class OverlayGraph:
     succs: tuple[tuple[int, ...], ...]
     owners: dict[str, int]  # a node of an If/Loop/Scan body → the top-level node owning it
     unnamed_keys: dict[str, str]  # an unnamed node's rule name → its first output tensor
+    scopes: tuple[str, ...] = ()  # exporter module paths by index (dynamo), '' when unknown
 
     @classmethod
-    def from_summary(cls, summary: ModelSummary) -> OverlayGraph:
+    def from_summary(cls, summary: ModelSummary, scopes: Sequence[str] = ()) -> OverlayGraph:
         names = _node_names(summary)
         producer: dict[str, int] = {}
         for node in summary.nodes:
@@ -93,7 +94,8 @@ class OverlayGraph:
                    if not n.name and n.outputs and n.outputs[0]}
         return cls(names, tuple(n.op_type for n in summary.nodes),
                    tuple(tuple(sorted(p)) for p in preds),
-                   tuple(tuple(sorted(s)) for s in succs), owners, unnamed)
+                   tuple(tuple(sorted(s)) for s in succs), owners, unnamed,
+                   tuple(scopes) if len(scopes) == len(names) else ())
 
     def __len__(self) -> int:
         return len(self.names)
@@ -293,13 +295,24 @@ def namespace_of(name: str, depth: int) -> str:
     return "/".join(parts[:-1][:depth]) or "(top level)"
 
 
-def namespace_rows(graph: OverlayGraph, overlay: GraphOverlay, depth: int = 2,
-                   max_rows: int = 400) -> list[NamespaceRow]:
-    """The graph folded by namespace, in graph order: one row per group."""
+def namespace_rows(graph: OverlayGraph, overlay: GraphOverlay, depth: int | None = None,
+                   max_rows: int = 300) -> list[NamespaceRow]:
+    """The graph folded by namespace, in graph order: one row per group. ``depth`` None
+    picks the deepest level that keeps groups few enough to read (about 8 nodes a group,
+    at most ``max_rows``). Dynamo exports are folded by their recorded module scopes."""
     marks = graph.marks_by_index(overlay)
+    keys = [f"{scope}.node" if scope else name
+            for name, scope in zip(graph.names, graph.scopes or [""] * len(graph), strict=True)]
+    if depth is None:
+        budget = min(max_rows, max(12, len(keys) // 8))
+        depth = 1
+        for level in range(1, 8):
+            if len({namespace_of(k, level) for k in keys}) > budget:
+                break
+            depth = level
     groups: dict[str, list[int]] = {}
-    for i, name in enumerate(graph.names):
-        groups.setdefault(namespace_of(name, depth), []).append(i)
+    for i, key in enumerate(keys):
+        groups.setdefault(namespace_of(key, depth), []).append(i)
     rows = []
     for namespace, members in list(groups.items())[:max_rows]:
         found = [marks[i] for i in members if i in marks]
