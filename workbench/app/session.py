@@ -280,7 +280,8 @@ class WorkbenchSession(BuildArea):
             path = self._derived_path("explorer-upload")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(model.data)
-        view = self._explorer.start(path, node_data, self.work_dir, model.label)
+        view = self._explorer.start(path, node_data, self.work_dir, model.label,
+                                    f"{kind} overlay")
         self.events.emit(Event.GRAPH, view)
         return view
 

@@ -75,7 +75,7 @@ class ExplorerServer:
         self.view: ExplorerView | None = None
 
     def start(self, model: Path, node_data: dict[str, Any], folder: Path,
-              label: str) -> ExplorerView:
+              label: str, data_name: str = "overlay") -> ExplorerView:
         """Serve ``model`` (a file) with ``node_data`` (Model Explorer JSON); returns where.
 
         Raises:
@@ -88,10 +88,11 @@ class ExplorerServer:
                 "the overlay.", expected="ai-edge-model-explorer and model-explorer-onnx",
                 found="neither importable", fix=EXPLORER_HINT)
         self.stop()
-        folder.mkdir(parents=True, exist_ok=True)
-        data_path = folder / f"{Path(label).stem}.node-data.{time.time_ns()}.json"
+        run_dir = folder / f"explorer-{Path(label).stem}-{time.time_ns()}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        data_path = run_dir / f"{data_name}.json"  # Model Explorer shows the file's name
         data_path.write_text(json.dumps(node_data))
-        log_path = data_path.with_suffix(".log")
+        log_path = run_dir / "model_explorer.log"
         port = _free_port()
         command = [sys.executable, "-m", "model_explorer", str(model), "--host", "127.0.0.1",
                    "--port", str(port), "--no_open_in_browser", "--extensions",

@@ -24,7 +24,7 @@ from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event
 from workbench.backends.explorer import EXPLORER_HINT, explorer_installed
 from workbench.core.errors import WorkbenchError
-from workbench.ui.common import ErrorBox, esc, html_table, kv_table, note
+from workbench.ui.common import LINE, WRAP, ErrorBox, esc, html_table, note
 
 __all__ = ["GraphTab"]
 
@@ -47,7 +47,8 @@ class GraphTab:
         self.node = widgets.Dropdown(description="around", options=[],
                                      layout={"width": "460px"})
         self.hops = widgets.IntSlider(value=2, min=1, max=5, description="hops",
-                                      continuous_update=False, layout={"width": "240px"})
+                                      continuous_update=False, layout={"width": "260px"},
+                                      style={"description_width": "40px"})
         self.summary = widgets.HTML()
         self.legend = widgets.HTML()
         self.drawing = widgets.HTML(layout={"width": "100%"})
@@ -157,7 +158,7 @@ class GraphTab:
                               "chosen above.</small>")
         mark = self.overlay.mark(center) if center else None
         self.facts.value = (f"<b>{esc(center)}</b> — {esc(mark.status)}"
-                            + kv_table(mark.facts) if mark else "")
+                            + _facts_table(mark.facts) if mark else "")
 
     def _overview_html(self, overlay: GraphOverlay) -> str:
         rows = namespace_rows(overlay_graph(self.session), overlay)
@@ -192,6 +193,14 @@ class GraphTab:
         self.session.stop_explorer()
         self.stop_button.disabled = True
         self.frame.value = ""
+
+
+def _facts_table(facts: tuple[tuple[str, str], ...]) -> str:
+    """The facts of one node: keys on one line (``TensorRT says``), values wrapped."""
+    rows = "".join(f"<tr><td style='white-space:nowrap;padding:1px 8px 1px 0;color:#555'>"
+                   f"{esc(key)}</td><td style='{WRAP}'>{esc(value)}</td></tr>"
+                   for key, value in facts)
+    return f"<table style='font-size:12px;{LINE}'>{rows}</table>"
 
 
 def _preferred(session: WorkbenchSession, kinds: tuple[OverlayKind, ...]) -> str:
