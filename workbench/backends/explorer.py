@@ -7,9 +7,10 @@ requests blocked): its page works offline (the remote font falls back), a 1,700-
 shows in ~5 s; a 10,000-node one was still "Processing graph..." after 9 minutes. Its
 ``server.start`` runs Flask in a daemon thread that has no stop, loops forever and asks PyPI
 for a newer version, so it runs here as a **child process** on 127.0.0.1 and a free port:
-stopping it is ending that process, several can run at once, and the kernel is never
-blocked. The adapter reads models with ``load_external_data=False`` (weights are never
-loaded, so >2 GiB models open) and shows If/Loop bodies as their own graphs.
+stopping it is ending that process, several can run at once, the kernel is never blocked,
+and the child ends by itself when the kernel does. The adapter reads models with
+``load_external_data=False`` (weights are never loaded, so >2 GiB models open) and shows
+If/Loop bodies as their own graphs.
 """
 
 from __future__ import annotations
@@ -34,6 +35,19 @@ __all__ = ["EXPLORER_HINT", "ExplorerServer", "ExplorerView", "explorer_installe
 EXPLORER_HINT = ("pip install 'trt-workbench[explorer]' adds Google's Model Explorer: the "
                  "whole graph, folded by namespace, with this overlay's colours on its nodes")
 _START_TIMEOUT_S = 90.0
+# The child runs Model Explorer's command line and exits when its parent (the kernel) is
+# gone: a kernel killed without closing its session must not leave a server behind.
+_LAUNCHER = """
+import os, runpy, sys, threading, time
+parent = os.getppid()
+def watch():
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+sys.argv = ["model_explorer", *sys.argv[1:]]
+runpy.run_module("model_explorer", run_name="__main__", alter_sys=True)
+"""
 
 
 def explorer_installed() -> bool:
@@ -94,12 +108,12 @@ class ExplorerServer:
         data_path.write_text(json.dumps(node_data))
         log_path = run_dir / "model_explorer.log"
         port = _free_port()
-        command = [sys.executable, "-m", "model_explorer", str(model), "--host", "127.0.0.1",
+        command = [sys.executable, "-c", _LAUNCHER, str(model), "--host", "127.0.0.1",
                    "--port", str(port), "--no_open_in_browser", "--extensions",
                    "model_explorer_onnx", "--node_data_paths", str(data_path)]
         with self._lock, log_path.open("wb") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
+                                             stdin=subprocess.DEVNULL)
         view = ExplorerView("127.0.0.1", port, label, str(model), str(data_path))
         self._wait_ready(view, log_path)
         self.view = view
