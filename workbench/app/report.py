@@ -69,12 +69,18 @@ class ReportData:
     follow_ups: tuple[str, ...]  # summaries of the keep-list search and the mask fix
     environment: dict[str, str]
     created: str
+    # the graph around the failing parse node and the first bad node (inline SVG, or "")
+    parse_figure: str = ""
+    precision_figure: str = ""
 
 
 def collect_report(session: Any, build_refused: str = "") -> ReportData:
     """A snapshot of ``session`` (a WorkbenchSession with a model loaded); ``build_refused``
     is the message of a build the session refused to start (e.g. profiles that cannot run)."""
+    from workbench.app.graph_overlays import overlay_figure
+
     model = session.require_model()
+    comparison = session.comparison
     job = session.build_job
     settings = session.settings if session.settings is not None else session.default_settings()
     # Relative names only: the report is made to be shared.
@@ -101,6 +107,9 @@ def collect_report(session: Any, build_refused: str = "") -> ReportData:
                          if found is not None),
         environment=environment_info(),
         created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        parse_figure=overlay_figure(session, "parse"),
+        precision_figure=overlay_figure(session, comparison.precision)
+        if comparison is not None and comparison.drift is not None else "",
     )
 
 
@@ -143,11 +152,12 @@ def render_report(data: ReportData) -> str:
     """The whole HTML document (pure)."""
     bodies = {
         "model": _model_html(data.summary),
-        "diagnosis": _diagnosis_html(data.diagnosis),
+        "diagnosis": _diagnosis_html(data.diagnosis) + data.parse_figure,
         "build-settings": _settings_html(data),
         "build-log": _log_html(data),
         "engine-layers": _layers_html(data.artifact, data),
-        "fp16": _fp16_html(data.comparison, data.compare_error, data.follow_ups),
+        "fp16": _fp16_html(data.comparison, data.compare_error, data.follow_ups)
+        + data.precision_figure,
         "versions": table(("what", "version"), data.environment.items()),
     }
     subtitle = (f"{data.label} · {data.environment.get('tensorrt', '')} · "

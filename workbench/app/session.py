@@ -54,7 +54,9 @@ if TYPE_CHECKING:
     from workbench.app.bundle import BundleResult
     from workbench.app.keep_search import KeepSearchResult
     from workbench.app.mask_fix import MaskFixResult
+    from workbench.app.overlay import GraphOverlay
     from workbench.app.precision import PrecisionReport
+    from workbench.backends.explorer import ExplorerServer, ExplorerView
     from workbench.compare.tolerances import Tolerances
 
 __all__ = ["LoadedModel", "WorkbenchSession", "find_samples_dir"]
@@ -276,6 +278,48 @@ class WorkbenchSession(QuantArea):
 
     # -- sharing ----------------------------------------------------------------------
 
+    def graph_overlay(self, kind: str = "parse") -> GraphOverlay:
+        """What the session found, as marks on the graph's nodes (``parse``, ``fp16``,
+        ``bf16``, ``int8``, ``keep``, ``engine``): see :mod:`workbench.app.overlay`."""
+        from workbench.app.graph_overlays import session_overlay
+
+        return session_overlay(self, kind)
+
+    def start_explorer(self, kind: str = "parse") -> ExplorerView:
+        """Serve the whole model with Model Explorer (the ``[explorer]`` extra), coloured by
+        the ``kind`` overlay, in a child process on 127.0.0.1; returns where."""
+        from workbench.app.graph_overlays import explorer_node_data
+
+        model = self.require_model()
+        node_data = explorer_node_data(self, self.graph_overlay(kind))
+        path = model.path
+        if path is None:  # an upload: Model Explorer reads files only
+            path = self._derived_path("explorer-upload")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(model.data)
+        view = self._explorer.start(path, node_data, self.work_dir, model.label,
+                                    f"{kind} overlay")
+        self.events.emit(Event.GRAPH, view)
+        return view
+
+    def stop_explorer(self) -> None:
+        server = self.__dict__.get("_explorer_server")  # none started: nothing to import
+        if server is not None and server.view is not None:
+            server.stop()
+            self.events.emit(Event.GRAPH, None)
+
+    @property
+    def explorer_view(self) -> ExplorerView | None:
+        server = self.__dict__.get("_explorer_server")
+        return server.view if server is not None else None
+
+    @property
+    def _explorer(self) -> ExplorerServer:
+        from workbench.backends.explorer import ExplorerServer
+
+        server: ExplorerServer = self.__dict__.setdefault("_explorer_server", ExplorerServer())
+        return server
+
     def report(self, path: str | Path, overwrite: bool = False) -> Path:
         """Save everything this session found as one self-contained HTML file."""
         from workbench.app.report import write_report
@@ -309,6 +353,7 @@ class WorkbenchSession(QuantArea):
     def close(self) -> None:
         """Stop servers and cancel a running build (call when the panel is discarded)."""
         self.stop_graph()
+        self.stop_explorer()
         self.cancel_build()
 
 

@@ -20,6 +20,7 @@ from workbench.ui.build_tab import BuildTab
 from workbench.ui.common import ErrorBox, busy_while, esc, note
 from workbench.ui.compare_tab import CompareTab
 from workbench.ui.engines_tab import EnginesTab
+from workbench.ui.graph_view import GraphTab
 from workbench.ui.model_tab import ModelTab
 from workbench.ui.parse_tab import ParseTab
 from workbench.ui.run_tab import RunTab
@@ -28,7 +29,7 @@ from workbench.ui.share_bar import ShareBar
 __all__ = ["Workbench", "WorkbenchPanel"]
 
 _NO_SAMPLE = "(choose a sample model)"
-TAB_TITLES = ("Model", "Parse", "Build", "Run", "Engines", "Compare")
+TAB_TITLES = ("Model", "Parse", "Build", "Run", "Engines", "Compare", "Graph")
 
 
 class ModelChooser:
@@ -112,8 +113,10 @@ class WorkbenchPanel(widgets.VBox):
         self.run = RunTab(session)
         self.engines = EnginesTab(session)
         self.compare = CompareTab(session)
+        self.graph = GraphTab(session)
         self.share = ShareBar(session)
-        tabs = (self.model_tab, self.parse, self.build, self.run, self.engines, self.compare)
+        tabs = (self.model_tab, self.parse, self.build, self.run, self.engines, self.compare,
+                self.graph)
         self.tabs = widgets.Tab(children=[t.widget for t in tabs], titles=list(TAB_TITLES))
         super().__init__([self.title, self.chooser.widget, self.status, self.error, self.tabs,
                           self.share.widget],
