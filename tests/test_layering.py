@@ -46,7 +46,7 @@ def blocked_for(module: str) -> tuple[str, ...]:
         return TRT + WIDGETS
     if module.startswith("workbench.compare"):
         return (*ALL_HEAVY, "onnx")
-    if module.startswith("workbench.inspection"):
+    if module.startswith(("workbench.inspection", "workbench.graph")):
         return ALL_HEAVY
     return ALL_HEAVY
 
@@ -55,7 +55,8 @@ def blocked_for(module: str) -> tuple[str, ...]:
 # packages and anything below, never above.
 RINGS: dict[str, int] = {
     "core": 0,
-    "inspection": 1, "transforms": 1, "compare": 1, "build": 1, "triage": 1, "feeds": 1,
+    "graph": 1, "inspection": 1, "transforms": 1, "compare": 1, "build": 1, "triage": 1,
+    "feeds": 1,
     "backends": 2,
     "app": 3,
     "ui": 4, "cli": 4,

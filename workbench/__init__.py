@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "diagnose": "workbench.backends.trt.parse",
     "ParseReport": "workbench.triage.diagnosis",
     "fold_constants": "workbench.transforms.folding",
+    "rewrite_global_pools": "workbench.transforms.global_pool",
     "reduce_failure": "workbench.backends.trt.reduce",
     "reduce_build_failure": "workbench.backends.trt.reduce",
     "check_profiles": "workbench.app.profile_check",
@@ -167,6 +168,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     from workbench.inspection.summary import ModelSummary, NodeInfo, inspect_model  # noqa: F401
     from workbench.transforms.folding import fold_constants  # noqa: F401
     from workbench.transforms.fp16 import convert_precision  # noqa: F401
+    from workbench.transforms.global_pool import rewrite_global_pools  # noqa: F401
     from workbench.transforms.mask_clamp import clamp_mask_constants  # noqa: F401
     from workbench.transforms.quant_settings import QuantSettings  # noqa: F401
     from workbench.triage.diagnosis import ParseReport, explain_build_failure  # noqa: F401

@@ -117,6 +117,7 @@ def find_keep_list(
     tolerances: Tolerances | None = None,
     *,
     dims: Mapping[str, int] | None = None,
+    int_ranges: Mapping[str, tuple[int, int]] | None = None,
     max_trials: int = 10,
     autocast: bool = False,
     start: PrecisionReport | None = None,
@@ -126,7 +127,8 @@ def find_keep_list(
     """Search a minimal keep-FP32 list that makes the comparison pass; verify it.
 
     Args:
-        source, precision, inputs, seed, tolerances, dims: as for ``compare_precision``.
+        source, precision, inputs, seed, tolerances, dims, int_ranges: as for
+            ``compare_precision`` (every trial runs at these sizes and ranges).
         max_trials: Comparisons the search may run (each is a full re-run).
         autocast: Also take AutoCast's rules as candidates.
         start: A per-layer report of this model with no keep list (saves one run).
@@ -134,10 +136,9 @@ def find_keep_list(
         cancel: Returns True to stop after the current trial.
     """
     began = time.perf_counter()
-    run = _trials(source, precision, inputs, seed, tolerances, dims, max_trials, on_trial,
-                  cancel)
-    base = start or compare_precision(source, precision, inputs, (), seed, tolerances, True,
-                                      dims=dims, backend="numpy")
+    run = _trials(source, precision, inputs, seed, tolerances, (dims, int_ranges), max_trials,
+                  on_trial, cancel)
+    base = start or _base_report(source, precision, inputs, seed, tolerances, (dims, int_ranges))
     candidates = keep_candidates(base, autocast)
 
     def done(keep: tuple[str, ...], verified: bool, minimal: bool, message: str = "",
@@ -146,6 +147,8 @@ def find_keep_list(
                                 time.perf_counter() - began, candidates, run.cancelled,
                                 message, report)
 
+    if base.reference_disagrees and base.reference_check is not None:
+        return done((), False, False, "no search: " + base.reference_check.describe(), base)
     if base.outputs.passed:
         return done((), True, True, "the comparison passes without a keep list", base)
     names = tuple(c.node for c in candidates)
@@ -167,14 +170,35 @@ def find_keep_list(
     return done(keep, True, minimal, report=run.reports[keep])
 
 
+def _base_report(source: ModelSource, precision: str, inputs: Any, seed: int,
+                 tolerances: Tolerances | None,
+                 sizes: tuple[Mapping[str, int] | None, Mapping[str, tuple[int, int]] | None],
+                 ) -> PrecisionReport:
+    """Outputs first: a model that passes needs no candidates, so the search then costs one
+    outputs-only comparison. One that fails gets its per-layer report, which reuses the
+    FP32 outputs and converted weights the first run kept (``app/compare_cache.py``)."""
+    dims, int_ranges = sizes
+    report = compare_precision(source, precision, inputs, (), seed, tolerances, False,
+                               dims=dims, int_ranges=int_ranges, backend="numpy")
+    if not report.outputs.passed:
+        report = compare_precision(source, precision, inputs, (), seed, tolerances, True,
+                                   dims=dims, int_ranges=int_ranges, backend="numpy")
+    return report
+
+
 def _trials(source: ModelSource, precision: str, inputs: Any, seed: int,
-            tolerances: Tolerances | None, dims: Mapping[str, int] | None, budget: int,
-            on_trial: Trial | None, cancel: Callable[[], bool] | None,
+            tolerances: Tolerances | None,
+            sizes: tuple[Mapping[str, int] | None, Mapping[str, tuple[int, int]] | None],
+            budget: int, on_trial: Trial | None, cancel: Callable[[], bool] | None,
             ) -> Trials[PrecisionReport]:
-    """Each trial is a comparison of outputs only (no per-layer drift) with the keep list."""
+    """Each trial is a comparison of outputs only (no per-layer drift) with the keep list,
+    at the sizes and ranges the user set (``sizes``: dims, int_ranges)."""
+    dims, int_ranges = sizes
+
     def evaluate(keep: tuple[str, ...]) -> PrecisionReport:
         return compare_precision(source, precision, inputs, keep, seed, tolerances,
-                                 per_layer=False, dims=dims, backend="numpy")
+                                 per_layer=False, dims=dims, int_ranges=int_ranges,
+                                 backend="numpy")
 
     return Trials(evaluate, lambda report: report.outputs.passed, budget, on_trial, cancel)
 

@@ -20,8 +20,11 @@ import ml_dtypes
 import numpy as np
 import onnx
 
+from workbench.backends.ort import cast_array
+from workbench.backends.reference_ops import average_pool_op
 from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.feeds.explain import first_sentence
+from workbench.graph import has_bodies, outer_reads
 
 __all__ = [
     "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "candidate_names", "evaluate_fp16",
@@ -206,8 +209,7 @@ def _evaluate_elsewhere(node: onnx.NodeProto, inputs: list[Any], model: onnx.Mod
     not stop a whole comparison. Nodes with subgraphs, and custom operators, still fail."""
     from workbench.backends.ort import run_node
 
-    if _subgraph_reads(node) or any(a.HasField("g") or a.graphs for a in node.attribute) \
-            or node.domain not in ("", "ai.onnx"):
+    if has_bodies(node) or node.domain not in ("", "ai.onnx"):
         raise _evaluation_error(err, model, node) from err
     low = next((a.dtype for a in inputs if getattr(a, "dtype", None) in _LOW_DTYPES), None)
     try:
@@ -223,27 +225,13 @@ def _last_uses(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[list[
     """Per node index, the tensors no later node reads (subgraphs' outer names count)."""
     last: dict[str, int] = {}
     for index, node in enumerate(nodes):
-        for name in (*node.input, *_subgraph_reads(node), *node.output):
+        for name in (*node.input, *outer_reads(node), *node.output):
             last[name] = index
     dying: list[list[str]] = [[] for _ in nodes]
     for name, index in last.items():
         if name and name not in outputs:
             dying[index].append(name)
     return dying
-
-
-def _subgraph_reads(node: onnx.NodeProto) -> list[str]:
-    """Names read inside an If/Loop/Scan body (they may come from the outer graph)."""
-    names: list[str] = []
-    graphs = [a.g for a in node.attribute if a.HasField("g")]
-    graphs += [g for a in node.attribute for g in a.graphs]
-    while graphs:
-        graph = graphs.pop()
-        for inner in graph.node:
-            names.extend(inner.input)
-            graphs.extend(a.g for a in inner.attribute if a.HasField("g"))
-            graphs.extend(g for a in inner.attribute for g in a.graphs)
-    return names
 
 
 def _evaluation_error(err: Exception, model: onnx.ModelProto,
@@ -276,7 +264,7 @@ def _fp32_accumulating_ops() -> list[type]:
     from onnx.reference.ops.op_matmul import MatMul
 
     return [_widening(MatMul, "MatMul", _LOW_DTYPES), _widening(Gemm_7, "Gemm", _LOW_DTYPES),
-            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm()]
+            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm(), average_pool_op()]
 
 
 def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
@@ -292,10 +280,11 @@ def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
         low = next((a.dtype for a in args if getattr(a, "dtype", None) in dtypes), None)
         if low is None:
             return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
-        wide = [a.astype(np.float32) if getattr(a, "dtype", None) in dtypes else a
+        # cast_array: astype's bits at F16C speed (the weights are widened on every run)
+        wide = [cast_array(a, np.float32) if getattr(a, "dtype", None) in dtypes else a
                 for a in args]
         result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
-        return tuple(r.astype(low) if getattr(r, "dtype", None) == np.float32 else r
+        return tuple(cast_array(r, low) if getattr(r, "dtype", None) == np.float32 else r
                      for r in result)
 
     members: dict[str, Any] = {"_run": _run, "op_domain": ""}
@@ -309,7 +298,7 @@ def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
 # sums then round at every step: ResNet's GlobalAveragePool over 1,024 values was off by
 # 25% in BF16.
 _BF16_WIDENED = ("ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2",
-                 "ReduceLogSumExp", "GlobalAveragePool", "AveragePool", "LpPool",
+                 "ReduceLogSumExp", "GlobalAveragePool", "LpPool",
                  "GlobalLpPool", "LayerNormalization", "InstanceNormalization", "Softmax",
                  "LogSoftmax")
 

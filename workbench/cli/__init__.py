@@ -31,13 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench.cli import (
         compare_cmds,
         diagnose_cmd,
+        graph_cmd,
         inspect_cmd,
         quant_cmd,
         share_cmds,
         trt_cmds,
     )
 
-    for module in (inspect_cmd, diagnose_cmd, trt_cmds, compare_cmds, quant_cmd, share_cmds):
+    for module in (inspect_cmd, diagnose_cmd, trt_cmds, compare_cmds, quant_cmd, share_cmds,
+                   graph_cmd):
         module.register(sub)
     return parser
 

@@ -14,6 +14,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from workbench.graph import outer_reads
+
 __all__ = ["float_biases"]
 
 
@@ -71,9 +73,7 @@ def _used_names(graph: onnx.GraphProto) -> set[str]:
     used = {o.name for o in graph.output}
     for node in graph.node:
         used.update(node.input)
-        for attr in node.attribute:
-            for sub in (*([attr.g] if attr.HasField("g") else []), *attr.graphs):
-                used |= _used_names(sub)
+        used.update(outer_reads(node))  # what an If/Loop body reads from this graph
     return used
 
 

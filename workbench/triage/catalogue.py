@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from workbench.triage.build_failures import BuildFacts, explain_build_with_facts
+from workbench.triage.parameter_limits import with_no_gpu_note
 from workbench.triage.unimplemented import FAMILIES, family_of
 
 __all__ = [
@@ -113,14 +114,14 @@ def explain_build_failure(lines: list[str], facts: BuildFacts | None = None
     Returns:
         ``(cause, fixes)``; a generic explanation when no rule matches.
     """
+    text = "\n".join(lines)
     by_cause = explain_build_with_facts(lines, facts or BuildFacts())
     if by_cause is not None:
-        return by_cause
-    text = "\n".join(lines)
+        return with_no_gpu_note(by_cause[0], text), by_cause[1]
     for pattern, cause, fixes in _BUILD_RULES:
         if re.search(pattern, text, flags=re.IGNORECASE):
-            return cause, fixes
-    return _BUILD_FALLBACK
+            return with_no_gpu_note(cause, text), fixes
+    return with_no_gpu_note(_BUILD_FALLBACK[0], text), _BUILD_FALLBACK[1]
 
 
 # --- parse-failure catalogue ---------------------------------------------------------------
@@ -135,6 +136,7 @@ CATEGORIES: dict[str, str] = {
     "external_data_missing": "external weight files are missing or truncated",
     "external_data_unsafe": "external weights point outside the model's folder (refused)",
     "invalid_model": "the file is not a complete, valid ONNX model",
+    "parameter_limit": "a parameter (a pooling window, …) beyond what TensorRT's layer accepts",
     "parse_error": "TensorRT rejected the node for another reason",
     "qdq_int32_bias": "a DequantizeLinear of int32 (a bias quantized by ONNX Runtime)",
     "qdq_asymmetric": "asymmetric quantization (a non-zero zero point) in a Q/DQ pair",
@@ -325,9 +327,11 @@ def explain_parse_error(
     if family is not None and category not in _MODEL_LEVEL:
         said = text.strip().splitlines()[0] if text.strip() else ""
         terse = f" TensorRT's own message is only {said!r}." if len(said) < 16 else ""
-        return family.category, family.cause.format(node=node) + terse, family.fixes
+        return (family.category, with_no_gpu_note(family.cause.format(node=node) + terse, text),
+                family.fixes)
     odd = sorted({d for d in dtypes if d in _BAD_DTYPES}) or sorted(set(dtypes))
-    cause = _CAUSES[category].format(node=node, dtypes=", ".join(odd) or "unknown")
+    cause = with_no_gpu_note(
+        _CAUSES[category].format(node=node, dtypes=", ".join(odd) or "unknown"), text)
     if shapes_example:
         return category, cause, _fixes(category, op_type, domain, shapes_example)
     return category, cause, _fixes(category, op_type, domain)

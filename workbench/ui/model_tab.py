@@ -84,7 +84,9 @@ class ModelTab:
         self.op_filter = widgets.Dropdown(options=[_ALL_OPS], value=_ALL_OPS,
                                           layout={"width": "180px"})
         self.hide_constants = widgets.Checkbox(value=False, description="hide Constant nodes",
-                                               indent=False, layout={"width": "170px"})
+                                               indent=False,
+                                               # the count follows the label: never cut it
+                                               layout={"width": "auto", "min_width": "250px"})
         self.graph_choice = widgets.Dropdown(options=[_MAIN], value=_MAIN,
                                              layout={"width": "330px", "display": "none"},
                                              tooltip="browse the bodies of If/Loop/Scan nodes")
