@@ -291,6 +291,7 @@ def _exports_that_parse() -> list[str]:
     return [e.name for e in EXPORTS if e.family != "classic-ml"]  # classic ML: no FP32 parse
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _exports_that_parse())
 def test_real_exports_quantize_and_compare(tmp_path, name) -> None:
     """Every committed real export TensorRT parses in FP32: the preset quantizes it on its
@@ -306,6 +307,7 @@ def test_real_exports_quantize_and_compare(tmp_path, name) -> None:
     assert all(o.cosine is not None and o.cosine > 0.9 for o in report.outputs.outputs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["bert_dynamo", "llama_torchscript", "whisper_encoder_dynamo",
                                   "convnext_dynamo", "wav2vec2_torchscript"])
 def test_real_exports_build_int8_engines(tmp_path, name) -> None:
@@ -322,6 +324,7 @@ def test_real_exports_build_int8_engines(tmp_path, name) -> None:
     assert quantized_layers(artifact.layers)
 
 
+@pytest.mark.slow
 def test_real_export_exclusion_search_is_verified(tmp_path) -> None:
     """MobileNetV2 (depthwise convolutions) fails the INT8 preset; the search returns a
     list with which the re-quantized model passes."""
