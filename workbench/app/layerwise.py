@@ -124,11 +124,13 @@ def layer_drift(
     staged: StagedModel, model: onnx.ModelProto, fp16: Fp16Graph,
     feeds: Mapping[str, np.ndarray], threshold: float, check_range: bool = True,
     progress: Progress | None = None, fell_back: list[str] | None = None,
+    fp32_outputs: dict[str, np.ndarray] | None = None,
 ) -> tuple[DriftReport, dict[str, np.ndarray]]:
     """FP32 and FP16 graphs run in step; each tensor pair becomes figures and is dropped.
 
     Returns the drift report and the FP16 graph's outputs. FP16 nodes evaluated by ONNX
-    Runtime instead are appended to ``fell_back``.
+    Runtime instead are appended to ``fell_back``; the FP32 graph's outputs (as the CPU
+    evaluator computes them, for the check against ONNX Runtime) go to ``fp32_outputs``.
     """
     # reduced-precision tensor -> the FP32 tensor it stands for
     names = candidate_names(model, fp16.model, fp16.views)
@@ -137,6 +139,7 @@ def layer_drift(
     pending: dict[str, np.ndarray] = {}
     candidate = stream_values(fp16.model, fp16.take_weights(), feeds, None, fell_back)
     compared = set(names.values())
+    graph_outputs = {o.name for o in model.graph.output}
 
     def pull(tensor: str) -> np.ndarray | None:
         """Advance the FP16 run until it has produced its twin of ``tensor``."""
@@ -156,6 +159,8 @@ def layer_drift(
                                    tuple(node.output))
             nodes.append(graph_node)
             for tensor, value in produced.items():
+                if fp32_outputs is not None and tensor in graph_outputs:
+                    fp32_outputs[tensor] = value
                 drift.add(graph_node, tensor, value,
                           pull(tensor) if tensor in compared else None, issues.get(tensor))
             del produced

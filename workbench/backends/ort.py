@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from workbench.backends.runner import Runner
+from workbench.backends.runner import Runner, validate_feeds
 from workbench.core.errors import ModelLoadError
 from workbench.core.records import TensorSpec
 from workbench.feeds.explain import explain_run_failure, first_sentence
@@ -47,6 +47,12 @@ class OrtRunner(Runner):
         source: Path, bytes or ``onnx.ModelProto``.
         providers: ONNX Runtime execution providers, in order of preference.
         expose_intermediates: Also return every intermediate tensor, keyed by its name.
+        expose: With ``expose_intermediates``, only these intermediates (ONNX Runtime keeps
+            every graph output of a run alive until it ends, fetched or not: a caller
+            taking a few tensors at a time exposes only those).
+        graph_optimizations: False runs the graph as written (ORT_DISABLE_ALL): a Q/DQ
+            model then computes QuantizeLinear/DequantizeLinear as fake quantization in
+            float, instead of ORT fusing them into its own integer kernels.
         capped: Allocate from an arena capped at :data:`TRIAL_MEMORY_CAP` bytes, so a
             trial run (a profile check at sizes nobody chose) fails with ONNX Runtime's
             "Available memory … is smaller than requested bytes" instead of asking the
@@ -60,9 +66,13 @@ class OrtRunner(Runner):
         source: ModelSource,
         providers: Sequence[str] = ("CPUExecutionProvider",),
         expose_intermediates: bool = False,
+        graph_optimizations: bool = True,
         capped: bool = False,
+        expose: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        self._expose = None if expose is None else frozenset(expose)
+        self.graph_optimizations = graph_optimizations
         self.capped = capped
         self._source = source
         self._stage = contextlib.ExitStack()
@@ -132,7 +142,8 @@ class OrtRunner(Runner):
         skipped: list[str] = []
         for node in self.model.graph.node:
             for out in node.output:
-                if not out or out in declared or out in extra:
+                if not out or out in declared or out in extra or (
+                        self._expose is not None and out not in self._expose):
                     continue
                 # ORT refuses graph outputs without a type; shape inference gives most of them.
                 (extra if out in typed else skipped).append(out)
@@ -169,7 +180,7 @@ class OrtRunner(Runner):
             self._run_options = ort.RunOptions()
             self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage",
                                                    "cpu:0")
-        if self.expose_intermediates:
+        if self.expose_intermediates or not self.graph_optimizations:
             # Fusions would remove the very tensors we were asked to expose.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         from_path = isinstance(self._source, (str, os.PathLike))
@@ -192,6 +203,21 @@ class OrtRunner(Runner):
         except Exception as err:  # ORT raises its own Fail/InvalidGraph/... classes
             self._stage.close()
             raise load_error(err) from err
+
+    def fetch(self, feeds: dict[str, np.ndarray], names: Sequence[str]
+              ) -> dict[str, np.ndarray]:
+        """Run once and return only ``names`` (graph outputs, or intermediates when exposed):
+        a caller taking intermediates in groups holds one group at a time."""
+        self._require_active("fetch()")
+        checked = self._checked(feeds)
+        try:
+            values = self._session.run(list(names), checked, self._run_options)
+        except Exception as err:
+            raise explain_run_failure(str(err), checked, self.model) from err
+        return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+    def _checked(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return validate_feeds(self.input_specs(), feeds, self.profile_ranges())
 
     def _deactivate_impl(self) -> None:
         self._session = None

@@ -21,8 +21,10 @@ import numpy as np
 import onnx
 
 from workbench.backends.ort import cast_array
+from workbench.backends.reference_ops import average_pool_op
 from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.feeds.explain import first_sentence
+from workbench.graph import has_bodies, outer_reads
 
 __all__ = [
     "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "candidate_names", "evaluate_fp16",
@@ -207,8 +209,7 @@ def _evaluate_elsewhere(node: onnx.NodeProto, inputs: list[Any], model: onnx.Mod
     not stop a whole comparison. Nodes with subgraphs, and custom operators, still fail."""
     from workbench.backends.ort import run_node
 
-    if _subgraph_reads(node) or any(a.HasField("g") or a.graphs for a in node.attribute) \
-            or node.domain not in ("", "ai.onnx"):
+    if has_bodies(node) or node.domain not in ("", "ai.onnx"):
         raise _evaluation_error(err, model, node) from err
     low = next((a.dtype for a in inputs if getattr(a, "dtype", None) in _LOW_DTYPES), None)
     try:
@@ -224,27 +225,13 @@ def _last_uses(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[list[
     """Per node index, the tensors no later node reads (subgraphs' outer names count)."""
     last: dict[str, int] = {}
     for index, node in enumerate(nodes):
-        for name in (*node.input, *_subgraph_reads(node), *node.output):
+        for name in (*node.input, *outer_reads(node), *node.output):
             last[name] = index
     dying: list[list[str]] = [[] for _ in nodes]
     for name, index in last.items():
         if name and name not in outputs:
             dying[index].append(name)
     return dying
-
-
-def _subgraph_reads(node: onnx.NodeProto) -> list[str]:
-    """Names read inside an If/Loop/Scan body (they may come from the outer graph)."""
-    names: list[str] = []
-    graphs = [a.g for a in node.attribute if a.HasField("g")]
-    graphs += [g for a in node.attribute for g in a.graphs]
-    while graphs:
-        graph = graphs.pop()
-        for inner in graph.node:
-            names.extend(inner.input)
-            graphs.extend(a.g for a in inner.attribute if a.HasField("g"))
-            graphs.extend(g for a in inner.attribute for g in a.graphs)
-    return names
 
 
 def _evaluation_error(err: Exception, model: onnx.ModelProto,
@@ -277,11 +264,17 @@ def _fp32_accumulating_ops() -> list[type]:
     from onnx.reference.ops.op_matmul import MatMul
 
     return [_widening(MatMul, "MatMul", _LOW_DTYPES), _widening(Gemm_7, "Gemm", _LOW_DTYPES),
-            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm()]
+            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm(), average_pool_op()]
 
 
-def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...]) -> type:
-    """``base`` computed in FP32 when an input has one of ``dtypes``, rounded back once."""
+def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
+              schema: onnx.defs.OpSchema | None = None) -> type:
+    """``base`` computed in FP32 when an input has one of ``dtypes``, rounded back once.
+
+    ``schema``: the operator's schema at the model's opset. onnx.reference reads a kernel's
+    attributes from the schema of its class *name*, which here has no version suffix (the
+    name is what replaces the built-in kernel): without it, an opset-17 ReduceMean was given
+    opset 18's ``noop_with_empty_axes`` and refused."""
 
     def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         low = next((a.dtype for a in args if getattr(a, "dtype", None) in dtypes), None)
@@ -294,7 +287,10 @@ def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...]) -> type:
         return tuple(cast_array(r, low) if getattr(r, "dtype", None) == np.float32 else r
                      for r in result)
 
-    return type(name, (base,), {"_run": _run, "op_domain": ""})
+    members: dict[str, Any] = {"_run": _run, "op_domain": ""}
+    if schema is not None:
+        members["op_schema"] = schema
+    return type(name, (base,), members)
 
 
 # Reductions and normalisations, which GPUs accumulate in FP32. NumPy does too for float16
@@ -302,7 +298,7 @@ def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...]) -> type:
 # sums then round at every step: ResNet's GlobalAveragePool over 1,024 values was off by
 # 25% in BF16.
 _BF16_WIDENED = ("ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2",
-                 "ReduceLogSumExp", "GlobalAveragePool", "AveragePool", "LpPool",
+                 "ReduceLogSumExp", "GlobalAveragePool", "LpPool",
                  "GlobalLpPool", "LayerNormalization", "InstanceNormalization", "Softmax",
                  "LogSoftmax")
 
@@ -318,7 +314,8 @@ def _bf16_widened_ops(model: onnx.ModelProto) -> list[type]:
             base = load_op("", op_type, version)
         except Exception:  # no kernel here: _unimplemented_ops stands in for it
             continue
-        made.append(_widening(base, op_type, (np.dtype(ml_dtypes.bfloat16),)))
+        schema = onnx.defs.get_schema(op_type, version, "")
+        made.append(_widening(base, op_type, (np.dtype(ml_dtypes.bfloat16),), schema))
     return made
 
 

@@ -28,9 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # Each module imports its heavy dependencies inside its handlers: importing all is cheap.
-    from workbench.cli import compare_cmds, diagnose_cmd, inspect_cmd, share_cmds, trt_cmds
+    from workbench.cli import (
+        compare_cmds,
+        diagnose_cmd,
+        graph_cmd,
+        inspect_cmd,
+        quant_cmd,
+        share_cmds,
+        trt_cmds,
+    )
 
-    for module in (inspect_cmd, diagnose_cmd, trt_cmds, compare_cmds, share_cmds):
+    for module in (inspect_cmd, diagnose_cmd, trt_cmds, compare_cmds, quant_cmd, share_cmds,
+                   graph_cmd):
         module.register(sub)
     return parser
 

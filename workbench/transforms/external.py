@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import onnx
 
@@ -44,6 +45,7 @@ INLINE_LIMIT = 64 << 20
 # Initializers smaller than this stay inline (shapes, scalars, masks: cheap, and the
 # converter and evaluators read them from the proto).
 _SMALL_TENSOR = 1 << 16
+ALIGNMENT = 1 << 16  # offsets of external tensors: every OS's mapping granularity
 
 
 @dataclass(frozen=True)
@@ -148,17 +150,29 @@ def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> 
                 data = tensor.raw_data
             else:
                 data = onnx.numpy_helper.to_array(tensor).tobytes()
-            handle.write(data)
             ref = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type,
                                    dims=tensor.dims, data_location=onnx.TensorProto.EXTERNAL)
-            for key, value in (("location", location), ("offset", str(offset)),
-                               ("length", str(len(data)))):
-                ref.external_data.add(key=key, value=value)
-            offset += len(data)
+            offset = _write_aligned(handle, data, offset, ref, location)
             del data
             graph.initializer.append(ref)
     path.write_bytes(staged.SerializeToString())  # small: the weights are in the .data file
     return staged
+
+
+def _write_aligned(handle: BinaryIO, data: bytes, offset: int, ref: onnx.TensorProto,
+                   location: str) -> int:
+    """Write one tensor's bytes at the next multiple of :data:`ALIGNMENT` and point ``ref``
+    at them; returns the offset after them. ONNX Runtime memory-maps an external initializer
+    only when its offset is a multiple of the page size (Windows: 64 KiB): packed back to
+    back, a copy's weights were read into memory instead of mapped."""
+    start = -(-offset // ALIGNMENT) * ALIGNMENT
+    if start > offset:
+        handle.write(b"\0" * (start - offset))
+    handle.write(data)
+    for key, value in (("location", location), ("offset", str(start)),
+                       ("length", str(len(data)))):
+        ref.external_data.add(key=key, value=value)
+    return start + len(data)
 
 
 def _small(tensor: onnx.TensorProto) -> bool:
@@ -193,12 +207,9 @@ def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterab
                 values = convert_weight(values, precision)
             data = values.tobytes()
             del values
-            handle.write(data)
             del tensor.external_data[:]
-            for key, value in (("location", location), ("offset", str(offset)),
-                               ("length", str(len(data)))):
-                tensor.external_data.add(key=key, value=value)
-            offset += len(data)
+            offset = _write_aligned(handle, data, offset, tensor, location)
+            del data
     target.write_bytes(converted.SerializeToString())
     return target, conversion.report
 

@@ -20,6 +20,7 @@ from workbench.ui.build_tab import BuildTab
 from workbench.ui.common import ErrorBox, busy_while, esc, note
 from workbench.ui.compare_tab import CompareTab
 from workbench.ui.engines_tab import EnginesTab
+from workbench.ui.graph_view import GraphTab
 from workbench.ui.model_tab import ModelTab
 from workbench.ui.parse_tab import ParseTab
 from workbench.ui.run_tab import RunTab
@@ -28,7 +29,7 @@ from workbench.ui.share_bar import ShareBar
 __all__ = ["Workbench", "WorkbenchPanel"]
 
 _NO_SAMPLE = "(choose a sample model)"
-TAB_TITLES = ("Model", "Parse", "Build", "Run", "Engines", "Compare")
+TAB_TITLES = ("Model", "Parse", "Build", "Run", "Engines", "Compare", "Graph")
 
 
 class ModelChooser:
@@ -43,7 +44,9 @@ class ModelChooser:
         self.samples = {path.name: path for path in files}
         self.picker = widgets.Dropdown(options=[_NO_SAMPLE, *self.samples], value=_NO_SAMPLE,
                                        description="sample", layout={"width": "330px"})
-        self.path = widgets.Text(placeholder="path/to/model.onnx", layout={"width": "300px"})
+        # grows with the panel: a long path must not be cut
+        self.path = widgets.Text(placeholder="path/to/model.onnx",
+                                 layout={"flex": "1 1 300px", "min_width": "300px"})
         self.open_button = widgets.Button(description="Open", icon="folder-open")
         self.upload = widgets.FileUpload(accept=".onnx", multiple=False, description="Upload")
         self._syncing = False
@@ -71,6 +74,7 @@ class ModelChooser:
             self._syncing = False
         if path is not None:
             self.path.value = str(path)
+            self.path.tooltip = str(path)  # whole, where the field is too narrow to show it
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         for item in change["new"] or ():
@@ -109,8 +113,10 @@ class WorkbenchPanel(widgets.VBox):
         self.run = RunTab(session)
         self.engines = EnginesTab(session)
         self.compare = CompareTab(session)
+        self.graph = GraphTab(session)
         self.share = ShareBar(session)
-        tabs = (self.model_tab, self.parse, self.build, self.run, self.engines, self.compare)
+        tabs = (self.model_tab, self.parse, self.build, self.run, self.engines, self.compare,
+                self.graph)
         self.tabs = widgets.Tab(children=[t.widget for t in tabs], titles=list(TAB_TITLES))
         super().__init__([self.title, self.chooser.widget, self.status, self.error, self.tabs,
                           self.share.widget],
