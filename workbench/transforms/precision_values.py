@@ -56,9 +56,9 @@ def round_to(values: np.ndarray, low: int, cast: Cast | None = None) -> tuple[np
 
     ``cast`` converts float32 to float16 (NumPy's ``astype`` when None; the comparison
     passes ONNX Runtime's, which gives the same bits ~8× faster). The common case costs
-    the cast and a few integer reductions over the FP16 result: the clamp and the
-    smallest-subnormal rule below are only taken when those reductions say they change
-    something, and then over the whole tensor exactly as written.
+    the cast and a few passes over the FP16 result's bits: two integer reductions say
+    whether the clamp changes anything (then it runs over the whole tensor, exactly as
+    written), and the ±0 halves are the only places the smallest-subnormal rule can apply.
     """
     wide = np.asarray(values, dtype=np.float32)
     if low == TensorProto.BFLOAT16:
@@ -75,10 +75,9 @@ def round_to(values: np.ndarray, low: int, cast: Cast | None = None) -> tuple[np
         return half, 0
     if _beyond_range(half):
         return _round_slowly(wide, cast)
-    if _maybe_flushed(wide, half):
-        if not half.flags.writeable:
-            half = half.copy()
-        _keep_tiny(wide, half)
+    if not half.flags.writeable:
+        half = half.copy()
+    _keep_tiny(wide, half)  # reads the FP16 bits only, and the FP32 values where they are ±0
     return half, 0
 
 
@@ -87,17 +86,6 @@ def _beyond_range(half: np.ndarray) -> bool:
     halves are 0x0000-0x7fff as int16, negative ones 0x8000-0xffff as uint16)."""
     return bool(half.view(np.int16).max() >= _HALF_MAX_BITS
                 or half.view(np.uint16).max() >= _HALF_MAX_BITS | 0x8000)
-
-
-def _maybe_flushed(wide: np.ndarray, half: np.ndarray) -> bool:
-    """Whether a non-zero value may have rounded to ±0: more +0 halves than +0.0 inputs,
-    or any -0 half (then the exact rule decides)."""
-    bits = half.view(np.uint16)
-    positive_zeros = bits.size - int(np.count_nonzero(bits))
-    if positive_zeros and positive_zeros != wide.size - int(
-            np.count_nonzero(wide.view(np.uint32))):
-        return True
-    return bool(half.view(np.int16).min() == np.iinfo(np.int16).min)
 
 
 def _keep_tiny(wide: np.ndarray, half: np.ndarray) -> None:
