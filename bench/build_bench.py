@@ -48,7 +48,7 @@ variant, model, shapes = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 if variant.startswith("workbench"):
     from workbench.backends.trt.build import build_engine
     from workbench.core.logbus import LogBus
-    from workbench.build.settings import BuildSettings, ShapeProfile
+    from workbench.settings.settings import BuildSettings, ShapeProfile
     profiles = (ShapeProfile(*shapes),) if shapes else ()
     settings = BuildSettings(profiles=profiles, log_severity="VERBOSE")
     bus, inbox, latencies = LogBus("VERBOSE"), queue.Queue(), []

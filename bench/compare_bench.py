@@ -50,9 +50,9 @@ from onnx import TensorProto, helper, numpy_helper
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.app.precision import compare_precision  # noqa: E402
+from workbench.app.precision.compare import compare_precision  # noqa: E402
 from workbench.feeds.generator import FeedOptions, model_feeds  # noqa: E402
-from workbench.transforms.fp16 import convert_to_fp16  # noqa: E402
+from workbench.transforms.precision.fp16 import convert_to_fp16  # noqa: E402
 
 
 def _layer(n: int, d: int, heads: int, rng: np.random.Generator, x: str) -> tuple[list, list, str]:

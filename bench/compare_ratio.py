@@ -41,11 +41,11 @@ for _ in range(int(sys.argv[5])):
         session.run(None, feeds)
         del session
     elif step == "keep":
-        from workbench.app.keep_search import find_keep_list
+        from workbench.app.precision.keep_search import find_keep_list
         result = find_keep_list(model, inputs=feeds, max_trials=12)
         extra = {"trials": result.trials, "keep": list(result.keep_fp32)}
     else:
-        from workbench.app.precision import compare_precision
+        from workbench.app.precision.compare import compare_precision
         report = compare_precision(model, inputs=feeds, per_layer=step == "layers",
                                    backend="numpy")
         extra = {"verdict": report.verdict, "first_bad": report.first_bad_node}
@@ -56,7 +56,7 @@ for _ in range(int(sys.argv[5])):
         rss = peak_rss()
     best = wall if best is None else min(best, wall)
     try:  # a fresh comparison each time: nothing kept from the last repeat
-        from workbench.app import compare_cache
+        from workbench.app.precision import compare_cache
         compare_cache.clear()
     except ImportError:
         pass
@@ -83,7 +83,7 @@ def _feeds(model: Path, folder: Path, dims: dict[str, Any]) -> Path:
     if "feeds" in dims:  # given (a real export's hand-written inputs)
         return Path(dims["feeds"])
 
-    from workbench.app.precision import model_feeds_for
+    from workbench.app.precision.compare import model_feeds_for
     from workbench.feeds.generator import FeedOptions
     from workbench.inspection.loading import load_model
 
@@ -168,7 +168,7 @@ def profile_table(model: Path, dims: dict[str, Any], say: Callable[[str], None] 
     import pstats
     import time
 
-    from workbench.app.precision import compare_precision
+    from workbench.app.precision.compare import compare_precision
 
     with tempfile.TemporaryDirectory() as tmp:
         feeds = dict(__import__("numpy").load(_feeds(model, Path(tmp), dims)))
@@ -195,7 +195,7 @@ def profile_table(model: Path, dims: dict[str, Any], say: Callable[[str], None] 
 
 def _clear_cache() -> None:
     try:  # (the code before issue 28 kept nothing)
-        from workbench.app import compare_cache
+        from workbench.app.precision import compare_cache
     except ImportError:
         return
     compare_cache.clear()

@@ -31,8 +31,8 @@ _WORKER = r'''
 import json, sys, tempfile, traceback
 from pathlib import Path
 import numpy as np
-from workbench.app.session import WorkbenchSession
-from workbench.build.settings import BuildSettings
+from workbench.app.session.session import WorkbenchSession
+from workbench.settings.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
 
 path, out = Path(sys.argv[1]), {}

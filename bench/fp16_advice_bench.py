@@ -43,9 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sample_models.fp16_cases import CASES, attention_feeds, masked_attention  # noqa: E402
-from workbench.app.keep_search import AUTOCAST_DATA_MAX, find_keep_list  # noqa: E402
-from workbench.app.mask_fix import verify_mask_clamp  # noqa: E402
-from workbench.app.precision import compare_precision  # noqa: E402
+from workbench.app.precision.compare import compare_precision  # noqa: E402
+from workbench.app.precision.keep_search import AUTOCAST_DATA_MAX, find_keep_list  # noqa: E402
+from workbench.app.precision.mask_fix import verify_mask_clamp  # noqa: E402
 from workbench.inspection.loading import load_model  # noqa: E402
 
 Model = tuple[str, Callable[[Path], onnx.ModelProto], dict[str, np.ndarray] | None]

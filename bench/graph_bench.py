@@ -48,9 +48,9 @@ def step(name, work):
     start = time.perf_counter(); value = work(); times[name] = time.perf_counter() - start
     return value
 if what == "overlay":
-    from workbench.app.graph_overlays import overlay_graph
-    from workbench.app.overlay_graph import namespace_rows, neighbourhood_svg
-    from workbench.app.session import WorkbenchSession
+    from workbench.app.overlays.graph_overlays import overlay_graph
+    from workbench.app.overlays.overlay_graph import namespace_rows, neighbourhood_svg
+    from workbench.app.session.session import WorkbenchSession
     session = WorkbenchSession(work_dir=sys.argv[5], engines_dir=sys.argv[5])
     step("load", lambda: session.load(path))
     step("parse", session.diagnose)

@@ -70,8 +70,8 @@ def round_trips(panel: object, job: object) -> dict[str, list[float]]:
 
 
 def bare_build_seconds(model: Path) -> float:
-    from workbench.app.jobs import BuildJob
-    from workbench.build.settings import BuildSettings
+    from workbench.app.session.jobs import BuildJob
+    from workbench.settings.settings import BuildSettings
 
     job = BuildJob(model, BuildSettings(log_severity="VERBOSE"))
     job.artifact(600)
@@ -81,7 +81,7 @@ def bare_build_seconds(model: Path) -> float:
 def build_benchmark(layers: int, channels: int) -> None:
     from browser.models import conv_chain
 
-    from workbench.app.session import WorkbenchSession
+    from workbench.app.session.session import WorkbenchSession
     from workbench.ui.panel import Workbench
 
     with tempfile.TemporaryDirectory() as folder:
@@ -114,7 +114,7 @@ def build_benchmark(layers: int, channels: int) -> None:
 
 def memory_benchmark(lines: int) -> None:
     from workbench.core.logbus import SEVERITIES, LogBus
-    from workbench.ui.logpane import LogPane
+    from workbench.ui.build.logpane import LogPane
 
     bus, pane = LogBus("VERBOSE", maxlen=100_000), LogPane()
     pane.attach(bus)

@@ -105,9 +105,9 @@ def _parses(path: Path) -> bool:
 def _workbench(path: Path, tight: float | None, out: Path) -> dict[str, Any]:
     from peak_rss import peak_rss
 
-    from workbench.app.int8_compare import compare_quantized
-    from workbench.app.int8_exclusions import find_exclusions
-    from workbench.app.quantize import quantize_model
+    from workbench.app.quant.compare import compare_quantized
+    from workbench.app.quant.exclusions import find_exclusions
+    from workbench.app.quant.quantize import quantize_model
 
     began = time.perf_counter()
     calibration, inputs = _data(path)
@@ -133,11 +133,11 @@ def _baselines(path: Path, tight: float | None, out: Path) -> dict[str, Any]:
     import onnx
     from peak_rss import peak_rss
 
-    from workbench.app.int8_compare import compare_quantized
-    from workbench.app.quantize import quantize_model
+    from workbench.app.quant.compare import compare_quantized
+    from workbench.app.quant.quantize import quantize_model
     from workbench.backends.ort_quant import quantize_qdq
     from workbench.inspection.quantization import quantization_info
-    from workbench.transforms.quant_settings import QuantSettings
+    from workbench.transforms.quant.settings import QuantSettings
 
     began = time.perf_counter()
     calibration, inputs = _data(path)

@@ -76,10 +76,10 @@ class Report:
 
 def fuzz_in_process(report: Report, models: int, settings: int) -> None:
     """load_model / inspect_model on mutated models; BuildSettings on random dicts."""
-    from workbench.build.settings import BuildSettings
     from workbench.core.records import TensorSpec
     from workbench.inspection.loading import load_model
     from workbench.inspection.summary import inspect_model
+    from workbench.settings.settings import BuildSettings
 
     for i in range(SEED_BASE, SEED_BASE + models):
         case = make_model_case(random.Random(i))
@@ -106,8 +106,8 @@ def fuzz_in_process(report: Report, models: int, settings: int) -> None:
 def fuzz_native(report: Report, diagnose_cases: int, engine_cases: int) -> None:
     """diagnose and load_engine in worker processes (a native crash kills only a worker)."""
     from workbench.backends.trt.build import build_engine
-    from workbench.build.engines import save_engine
-    from workbench.build.settings import BuildSettings
+    from workbench.engines.card import save_engine
+    from workbench.settings.settings import BuildSettings
 
     runs = [run_native_fuzz("diagnose", SEED_BASE, diagnose_cases)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +126,7 @@ def fuzz_native(report: Report, diagnose_cases: int, engine_cases: int) -> None:
 
 def hostile_files(report: Report) -> None:
     from workbench.backends.trt.build import build_engine
-    from workbench.build.settings import BuildSettings
+    from workbench.settings.settings import BuildSettings
 
     artifact = build_engine(ROOT / "sample_models" / "mlp_dynamic_batch.onnx",
                             BuildSettings(compute_capabilities=("8.9",)))

@@ -77,8 +77,8 @@ start = time.perf_counter()
 if step == "onnx.load":
     onnx.load(model)
 elif step == "bare TensorRT build":
-    from workbench.app import reproduce
-    from workbench.build.settings import BuildSettings
+    from workbench.app.share import reproduce
+    from workbench.settings.settings import BuildSettings
     from workbench.inspection.summary import inspect_model
     settings = BuildSettings().resolved(inspect_model(model).inputs)
     script = reproduce.python_script(settings, model, model + ".bare.engine")
@@ -98,16 +98,16 @@ elif step == "fold":
     fold_constants(model, out_path=model + ".folded.onnx", overwrite=True)
 elif step == "build":
     from workbench.backends.trt.build import build_engine
-    from workbench.build.engines import save_engine
+    from workbench.engines.card import save_engine
     save_engine(build_engine(model), model + ".engine", overwrite=True)
 elif step == "run":
-    from workbench.app.run import run_model
+    from workbench.app.session.run import run_model
     run_model("onnxruntime", model, inputs)
 elif step == "mask-fix":
-    from workbench.app.mask_fix import verify_mask_clamp
+    from workbench.app.precision.mask_fix import verify_mask_clamp
     assert verify_mask_clamp(model, backend="numpy", dims=dims).verified
 else:
-    from workbench.app.precision import compare_precision
+    from workbench.app.precision.compare import compare_precision
     compare_precision(model, per_layer=step == "compare-layers", backend="numpy", dims=dims)
 wall = time.perf_counter() - start
 from bench.peak_rss import peak_rss  # ROOT is on sys.path in both workers

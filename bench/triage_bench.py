@@ -51,7 +51,7 @@ if variant == "in-process":
 else:
     if variant.endswith("fresh"):
         os.environ["WORKBENCH_ZOO_ZYGOTE"] = "0"
-    from workbench.app.zoo import triage_folder
+    from workbench.app.zoo.triage import triage_folder
     report = triage_folder(folder, build=True, jobs=int(variant.split()[1]))
     rows = [r.to_dict() for r in report.rows]
 wall = time.perf_counter() - start

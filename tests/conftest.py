@@ -50,7 +50,7 @@ def realistic(tmp_path_factory):
 def artifact(sample):
     """A real TensorRT-RTX engine of mlp_dynamic_batch, built once per test module."""
     from workbench.backends.trt.build import build_engine
-    from workbench.build.settings import BuildSettings
+    from workbench.settings.settings import BuildSettings
 
     return build_engine(sample("mlp_dynamic_batch"), BuildSettings(compute_capabilities=("8.9",)))
 
@@ -58,7 +58,7 @@ def artifact(sample):
 @pytest.fixture()
 def saved(artifact, tmp_path: Path) -> Path:
     """That engine saved (plan + card) into a temporary folder."""
-    from workbench.build.engines import save_engine
+    from workbench.engines.card import save_engine
 
     return save_engine(artifact, tmp_path / "mlp.engine")
 

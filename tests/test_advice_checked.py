@@ -27,9 +27,9 @@ import workbench
 from sample_models.exports.registry import export_path
 from sample_models.make_samples import SAMPLES
 from sample_models.realistic import REALISTIC
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.session import WorkbenchSession
 from workbench.backends.trt.build import build_facts
-from workbench.build.settings import BuildSettings
+from workbench.settings.settings import BuildSettings
 from workbench.triage.build_failures import BuildFacts
 from workbench.triage.catalogue import explain_build_failure
 

@@ -209,10 +209,10 @@ def _script_problems(script: str, api: dict[str, set[str]]) -> list[str]:
 def test_rendered_scripts_use_only_their_tensorrts_api(apis) -> None:
     """The bare-API script of each family's plan (weak-typing pins on 10, converted graph on
     11 / RTX, targets on RTX) names only attributes that family's real bindings have."""
-    from workbench.build.features import BackendFeatures
-    from workbench.build.plan import make_plan
-    from workbench.build.render import python_script
-    from workbench.build.settings import BuildSettings, ShapeProfile
+    from workbench.settings.features import BackendFeatures
+    from workbench.settings.plan import make_plan
+    from workbench.settings.render import python_script
+    from workbench.settings.settings import BuildSettings, ShapeProfile
 
     typical = {"tensorrt-10": BackendFeatures.typical(rtx=False, strongly_typed=False),
                "tensorrt-11": BackendFeatures.typical(rtx=False, strongly_typed=True),

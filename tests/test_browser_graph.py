@@ -28,7 +28,7 @@ from test_browser import (
     wait_for_panel_text,
 )
 
-from workbench.app.overlay import STATUS_COLOURS
+from workbench.app.overlays.overlay import STATUS_COLOURS
 from workbench.backends.explorer import explorer_installed
 
 ROOT = Path(__file__).resolve().parent.parent

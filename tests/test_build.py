@@ -10,13 +10,13 @@ import pytest
 
 from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.compat import backend_info
-from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.errors import (
     BuildCancelled,
     BuildError,
     ModelLoadError,
 )
 from workbench.core.logbus import LogBus
+from workbench.settings.settings import BuildSettings, ShapeProfile
 
 
 def test_dynamic_batch_build_with_explicit_profile(sample) -> None:

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from workbench.app import reproduce
+from workbench.app.share import reproduce
 from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.layers import layers_from_log
-from workbench.build.features import BackendFeatures
-from workbench.build.fields import FIELDS, Precision
-from workbench.build.plan import GRAPH_CONVERSIONS, PrecisionStrategy, make_plan
-from workbench.build.readback import settings_from_trtexec
-from workbench.build.render import python_script, trtexec_command
-from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.errors import BackendUnavailableError, WorkbenchError
+from workbench.settings.features import BackendFeatures
+from workbench.settings.fields import FIELDS, Precision
+from workbench.settings.plan import GRAPH_CONVERSIONS, PrecisionStrategy, make_plan
+from workbench.settings.readback import settings_from_trtexec
+from workbench.settings.render import python_script, trtexec_command
+from workbench.settings.settings import BuildSettings, ShapeProfile
 
 RTX = BackendFeatures.typical(rtx=True)
 TRT10 = BackendFeatures.typical(rtx=False, strongly_typed=False)

@@ -18,11 +18,11 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from reference_models import efficientnet_pooler, save
 
-from workbench.app.bundle import make_bundle
-from workbench.app.bundle_settings import settings_for_model
-from workbench.app.session import WorkbenchSession
-from workbench.build.settings import BuildSettings, ShapeProfile
+from workbench.app.session.session import WorkbenchSession
+from workbench.app.share.bundle import make_bundle
+from workbench.app.share.bundle_settings import settings_for_model
 from workbench.core.records import TensorSpec
+from workbench.settings.settings import BuildSettings, ShapeProfile
 
 
 def _unpack_and_run(bundle: Path, folder: Path

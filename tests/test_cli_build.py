@@ -84,7 +84,7 @@ def test_convert_streams_external_weights_and_keeps_the_source(tmp_path: Path,
     from onnx import numpy_helper
 
     from workbench.backends.trt.build import build_engine
-    from workbench.build.settings import BuildSettings
+    from workbench.settings.settings import BuildSettings
 
     model = onnx.load(realistic("gpt_like"))
     source = tmp_path / "src"

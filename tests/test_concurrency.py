@@ -19,10 +19,10 @@ from pathlib import Path
 import onnx
 import pytest
 
-from workbench.app.jobs import BuildJob
+from workbench.app.session.jobs import BuildJob
 from workbench.backends.trt.build import build_engine
-from workbench.build.settings import BuildSettings
 from workbench.core.errors import BuildCancelled, WorkbenchError
+from workbench.settings.settings import BuildSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tokens that TensorRT never prints by itself (plain words like "alpha" are attribute names).

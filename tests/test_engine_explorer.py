@@ -17,12 +17,12 @@ from ui_support import make_panel, wait_until
 
 import workbench
 from workbench.backends.trt.layers import layer_from_json, layers_from_log, normalise_dtype
-from workbench.build.engine_compare import compare_cards
-from workbench.build.engine_graph import engine_graph, engine_graph_dot, engine_graph_svg
-from workbench.build.engines import EngineCard, EngineLayerInfo, EngineTensorInfo
-from workbench.build.layer_report import check_keep_fp32, precision_map
 from workbench.cli import main
-from workbench.ui.layers import HEADER, layers_html
+from workbench.engines.card import EngineCard, EngineLayerInfo, EngineTensorInfo
+from workbench.engines.compare import compare_cards
+from workbench.engines.drawing import engine_graph, engine_graph_dot, engine_graph_svg
+from workbench.engines.layer_report import check_keep_fp32, precision_map
+from workbench.ui.build.layers import HEADER, layers_html
 
 RMS_KEEP = ("rms.square", "rms.mean", "rms.add_eps", "rms.sqrt")
 

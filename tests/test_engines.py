@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from workbench.backends.trt.compat import backend_info
-from workbench.backends.trt.engine import load_engine
-from workbench.build.engines import EngineCard, card_path_for, save_engine
+from workbench.backends.trt.runtime.engine import load_engine
 from workbench.core.errors import EngineLoadError, EngineSaveError
+from workbench.engines.card import EngineCard, card_path_for, save_engine
 
 
 def test_card_json_round_trip(artifact) -> None:

@@ -13,8 +13,8 @@ import pytest
 from onnx import TensorProto, helper, shape_inference
 
 import workbench
-from workbench.transforms.fp16 import convert_precision
-from workbench.transforms.typing_rules import graph_types
+from workbench.transforms.precision.fp16 import convert_precision
+from workbench.transforms.precision.typing_rules import graph_types
 
 
 def _dynamo_like_mlp() -> onnx.ModelProto:

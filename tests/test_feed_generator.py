@@ -12,12 +12,12 @@ import pytest
 
 from sample_models.realistic import REALISTIC, realistic_model
 from workbench.backends.ort import OrtRunner
-from workbench.build.settings import default_profiles
 from workbench.core.errors import InferenceInputError, WorkbenchError
 from workbench.feeds.explain import explain_run_failure, first_sentence
 from workbench.feeds.generator import FeedOptions, feed_plan, model_feeds
 from workbench.inspection.input_roles import input_roles, minimum_dim_sizes
 from workbench.inspection.protos import graph_io_specs
+from workbench.settings.settings import default_profiles
 
 
 @pytest.mark.parametrize("name", [entry.name for entry in REALISTIC])
@@ -94,7 +94,7 @@ def test_cli_run_and_compare_take_dims_and_ranges(realistic, tmp_path: Path, cap
 
 
 def test_compare_precision_uses_the_same_feeds(realistic) -> None:
-    from workbench.app.precision import compare_precision
+    from workbench.app.precision.compare import compare_precision
 
     path = realistic("bert_like")
     report = compare_precision(path, per_layer=False, dims={"sequence": 16})
@@ -105,9 +105,9 @@ def test_compare_precision_uses_the_same_feeds(realistic) -> None:
 
 
 def test_engine_feeds_take_the_profile_opt_shapes(artifact, tmp_path: Path) -> None:
-    from workbench.app.feeding import engine_opt_shapes
-    from workbench.build.engines import save_engine
+    from workbench.app.session.feeding import engine_opt_shapes
     from workbench.cli.compare_cmds import _card_opt_shapes
+    from workbench.engines.card import save_engine
 
     assert engine_opt_shapes(artifact) == {"features": (1, 64)}
     saved = save_engine(artifact, tmp_path / "mlp.engine")

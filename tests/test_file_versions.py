@@ -12,8 +12,8 @@ import pytest
 import workbench.backends.trt.build as build_module
 from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.file_versions import known_version, version_key
-from workbench.build.engines import sha256_hex
 from workbench.core.errors import ModelLoadError
+from workbench.engines.card import sha256_hex
 from workbench.inspection.loading import read_model_file
 
 

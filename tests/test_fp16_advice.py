@@ -8,9 +8,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from sample_models.fp16_cases import CASES, attention_feeds, make_case, masked_attention
-from workbench.app.precision import compare_precision
+from workbench.app.precision.compare import compare_precision
 from workbench.backends.trt.build import build_engine
-from workbench.build.settings import BuildSettings
+from workbench.settings.settings import BuildSettings
 
 
 def test_attention_mask_is_benign_saturation_not_a_problem() -> None:
@@ -85,7 +85,7 @@ def test_bf16_comparison_runs_with_bfloat16_rounding(case: str) -> None:
 
 
 def test_keep_search_is_verified_one_minimal_and_within_budget() -> None:
-    from workbench.app.keep_search import find_keep_list
+    from workbench.app.precision.keep_search import find_keep_list
 
     seen = []
     found = find_keep_list(masked_attention(overflow_after=True), inputs=attention_feeds(),
@@ -105,7 +105,7 @@ def test_keep_search_is_verified_one_minimal_and_within_budget() -> None:
 
 
 def test_keep_search_stops_when_cancelled() -> None:
-    from workbench.app.keep_search import find_keep_list
+    from workbench.app.precision.keep_search import find_keep_list
 
     found = find_keep_list(masked_attention(overflow_after=True), inputs=attention_feeds(),
                            cancel=lambda: True)
@@ -154,7 +154,7 @@ def test_contrib_operators_get_a_plain_statement_not_an_impossible_fix() -> None
 def test_drift_view_stays_readable_at_1500_tensors() -> None:
     from workbench.compare.drift import GraphNode, compute_drift
     from workbench.compare.plots import drift_curve
-    from workbench.ui.compare_tab import drift_html
+    from workbench.ui.compare.tab import drift_html
 
     rng = np.random.default_rng(0)
     nodes = [GraphNode(f"layer{i}", "Add", (f"t{i - 1}",), (f"t{i}",)) for i in range(1500)]
@@ -172,7 +172,7 @@ def test_drift_view_stays_readable_at_1500_tensors() -> None:
 
 
 def test_the_session_report_says_inconclusive_not_failed(tmp_path) -> None:
-    from workbench.app.session import WorkbenchSession
+    from workbench.app.session.session import WorkbenchSession
 
     session = WorkbenchSession(engines_dir=tmp_path / "engines", work_dir=tmp_path / "out")
     session.load(_tiny_output_model().SerializeToString(), label="tiny.onnx")

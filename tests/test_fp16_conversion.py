@@ -15,17 +15,17 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from sample_models.fp16_cases import CASES, make_case
-from workbench.app.precision import compare_precision
+from workbench.app.precision.compare import compare_precision
 from workbench.backends.trt.build import build_engine
-from workbench.build.settings import BuildSettings
 from workbench.core.errors import BuildError, ConversionError
-from workbench.transforms.fp16 import (
+from workbench.settings.settings import BuildSettings
+from workbench.transforms.precision.fp16 import (
     BLOCKED_OPERATOR,
     KEPT_BY_USER,
     TYPE_RULE,
     convert_precision,
 )
-from workbench.transforms.typing_rules import check_types, graph_types
+from workbench.transforms.precision.typing_rules import check_types, graph_types
 
 
 def _node(model: onnx.ModelProto, name: str, graph: onnx.GraphProto | None = None):
@@ -175,7 +175,7 @@ def test_bf16_rounds_weights_and_builds() -> None:
 
 
 def test_weights_left_on_disk_change_type_only_for_the_caller_to_convert(tmp_path) -> None:
-    from workbench.transforms.fp16 import convert_weight
+    from workbench.transforms.precision.fp16 import convert_weight
 
     model = make_case("output_consumed_inside")
     path = tmp_path / "m.onnx"

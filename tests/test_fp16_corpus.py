@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 
 from sample_models.realistic import REALISTIC
-from workbench.app.precision import compare_precision
+from workbench.app.precision.compare import compare_precision
 from workbench.backends.trt.build import build_engine
-from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.errors import BuildError
+from workbench.settings.settings import BuildSettings, ShapeProfile
 
 SUITABLE = {
     "if_switch": ((ShapeProfile("input", (1, 512), (1, 1024), (2, 2048)),

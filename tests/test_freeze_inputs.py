@@ -12,7 +12,7 @@ import pytest
 from ui_support import make_panel, wait_until
 
 import workbench
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.session import WorkbenchSession
 from workbench.core.errors import WorkbenchError
 from workbench.inspection.control_flow import control_flow, freeze_choices
 

@@ -16,7 +16,7 @@ from onnx import TensorProto, helper
 from reference_models import efficientnet_pooler, save
 from ui_support import make_panel
 
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.session import WorkbenchSession
 from workbench.backends.ort import OrtRunner
 from workbench.core.errors import WorkbenchError
 from workbench.transforms.global_pool import global_pools, rewrite_global_pools

@@ -11,22 +11,22 @@ from pathlib import Path
 import onnx
 import pytest
 
-from workbench.app.graph_overlays import available_kinds, overlay_graph
-from workbench.app.overlay import (
+from workbench.app.overlays.graph_overlays import available_kinds, overlay_graph
+from workbench.app.overlays.overlay import (
     STATUS_COLOURS,
     NodeError,
     OverlayKind,
     error_overlay,
     keep_overlay,
 )
-from workbench.app.overlay_graph import (
+from workbench.app.overlays.overlay_graph import (
     MAX_DRAWN,
     OverlayGraph,
     namespace_of,
     namespace_rows,
     neighbourhood_svg,
 )
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.session import WorkbenchSession
 from workbench.cli import main
 from workbench.core.errors import BackendUnavailableError, WorkbenchError
 from workbench.transforms.naming import name_nodes

@@ -18,11 +18,11 @@ from browser.models import conv_chain
 from ui_support import make_panel, wait_until
 
 import workbench
-from workbench.app.jobs import BuildJob
+from workbench.app.session.jobs import BuildJob
 from workbench.backends.trt.progress import REFIT_PHASES, phase_label
-from workbench.build.settings import BuildSettings
 from workbench.core.errors import BuildCancelled
-from workbench.ui.engines_tab import reload_html
+from workbench.settings.settings import BuildSettings
+from workbench.ui.build.engines_tab import reload_html
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,10 +20,10 @@ from onnx import TensorProto, helper
 
 from workbench.backends.trt import compat
 from workbench.backends.trt.build import build_engine
-from workbench.backends.trt.engine import _deserialize, load_engine
 from workbench.backends.trt.parse import diagnose
-from workbench.build.engines import card_path_for
+from workbench.backends.trt.runtime.engine import _deserialize, load_engine
 from workbench.core.errors import EngineLoadError, ModelLoadError
+from workbench.engines.card import card_path_for
 from workbench.inspection.loading import load_model
 from workbench.inspection.summary import inspect_model
 

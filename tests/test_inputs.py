@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.build.settings import seed_profile
 from workbench.core.errors import InferenceInputError
 from workbench.core.records import TensorSpec
 from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs
+from workbench.settings.settings import seed_profile
 
 SPECS = (
     TensorSpec("image", "float32", ("batch", 3, "height", "width")),

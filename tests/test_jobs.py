@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from workbench.app.jobs import BuildJob
-from workbench.build.settings import BuildSettings
+from workbench.app.session.jobs import BuildJob
 from workbench.core.errors import BuildCancelled, ModelLoadError
+from workbench.settings.settings import BuildSettings
 
 
 def test_job_builds_in_the_background(sample) -> None:

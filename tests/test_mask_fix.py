@@ -18,8 +18,8 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
 from sample_models.fp16_cases import attention_feeds, masked_attention
-from workbench.app.mask_fix import verify_mask_clamp
-from workbench.app.precision import compare_precision
+from workbench.app.precision.compare import compare_precision
+from workbench.app.precision.mask_fix import verify_mask_clamp
 from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.transforms.mask_clamp import clamp_mask_constants, find_mask_constants
 
@@ -94,7 +94,7 @@ def test_on_a_fully_masked_row_the_fix_says_it_changes_the_fp32_answer() -> None
 def test_realistic_transformers_clamped_file_is_verified_and_builds(realistic, tmp_path,
                                                                     name) -> None:
     from workbench.backends.trt.build import build_engine
-    from workbench.build.settings import BuildSettings
+    from workbench.settings.settings import BuildSettings
 
     model = realistic(name)
     report = compare_precision(model, backend="numpy")
@@ -200,7 +200,7 @@ def test_constant_of_shape_masks_unnamed_nodes_and_bf16(precision) -> None:
 
 
 def test_the_session_report_carries_the_verdict_and_the_mask_fix(tmp_path, realistic) -> None:
-    from workbench.app.session import WorkbenchSession
+    from workbench.app.session.session import WorkbenchSession
 
     session = WorkbenchSession(engines_dir=tmp_path / "engines", work_dir=tmp_path / "out")
     session.load(realistic("gpt_like"))

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from workbench.app.engine_library import EngineLibrary
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.engine_library import EngineLibrary
+from workbench.app.session.session import WorkbenchSession
 from workbench.backends.trt.reduce import reduce_failure
-from workbench.build.engines import card_path_for, save_engine
 from workbench.core.errors import EngineSaveError, WorkbenchError
 from workbench.core.logbus import LogBus
+from workbench.engines.card import card_path_for, save_engine
 from workbench.transforms.folding import fold_constants
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ BIG = 384 * 2**20  # a plan large enough that writing and fsyncing it takes a wh
 _SAVER = """
 import json, sys
 from dataclasses import replace
-from workbench.build.engines import EngineArtifact, EngineCard, save_engine
+from workbench.engines.card import EngineArtifact, EngineCard, save_engine
 card = EngineCard.from_dict(json.loads(open(sys.argv[2]).read()))
 plan = b"vtrt" + bytes(int(sys.argv[3]) - 4)
 print("ready", flush=True)
@@ -175,7 +175,7 @@ def test_delete_asks_first(artifact, tmp_path: Path) -> None:
 
 def test_panel_delete_needs_the_confirm_box(artifact, tmp_path: Path) -> None:
     pytest.importorskip("ipywidgets")
-    from workbench.ui.engines_tab import EnginesTab
+    from workbench.ui.build.engines_tab import EnginesTab
 
     session = WorkbenchSession(engines_dir=tmp_path / "engines", work_dir=tmp_path / "work")
     path = EngineLibrary(session.engines_dir).save(artifact, "mlp")

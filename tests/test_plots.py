@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from workbench.app.precision import compare_precision
+from workbench.app.precision.compare import compare_precision
 from workbench.compare.plots import drift_curve, error_histograms, reference_scatter
 
 

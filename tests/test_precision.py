@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from workbench.app.precision import NUMPY_PATH, compare_precision
+from workbench.app.precision.compare import NUMPY_PATH, compare_precision
 from workbench.compare.tolerances import Tolerances
 from workbench.core.errors import ComparisonError
 from workbench.feeds.inputs import save_inputs

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from sample_models.realistic import REALISTIC
-from workbench.app.session import WorkbenchSession
-from workbench.backends.trt.runner import TrtRunner
-from workbench.build.settings import ShapeProfile
+from workbench.app.session.session import WorkbenchSession
+from workbench.backends.trt.runtime.runner import TrtRunner
 from workbench.core.errors import InferenceInputError
+from workbench.settings.settings import ShapeProfile
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ import onnx
 import pytest
 
 from sample_models.quant_cases import OUTLIER_BAD_NODE, write_outlier_mlp
-from workbench.app.int8_compare import compare_quantized
-from workbench.app.int8_exclusions import find_exclusions
-from workbench.app.quantize import quantize_model
+from workbench.app.quant.compare import compare_quantized
+from workbench.app.quant.exclusions import find_exclusions
+from workbench.app.quant.quantize import quantize_model
 from workbench.core.errors import BuildCancelled, QuantizationError
 from workbench.inspection.quantization import quantization_info
-from workbench.transforms.quant_settings import QuantSettings
+from workbench.transforms.quant.settings import QuantSettings
 
 SAMPLES = ("tiny_cnn", "resnet_block", "transformer_block", "mlp_dynamic_batch")
 # every realistic-corpus model TensorRT parses in FP32
@@ -65,8 +65,8 @@ def test_result_parses_and_builds_int8_with_tensorrt_rtx(sample, tmp_path) -> No
     """Real TensorRT-RTX: the preset's model parses, builds strongly typed, and the engine
     explorer's records show INT8 layers holding the quantized ONNX nodes."""
     from workbench.backends.trt.build import build_engine
-    from workbench.build.layer_report import precision_text, quantized_layers
-    from workbench.build.settings import BuildSettings
+    from workbench.engines.layer_report import precision_text, quantized_layers
+    from workbench.settings.settings import BuildSettings
 
     result = quantize_model(sample("tiny_cnn"), tmp_path / "tiny.int8.onnx")
     artifact = build_engine(result.path, BuildSettings(profiling_verbosity="detailed"))
@@ -89,7 +89,7 @@ def test_ort_default_int32_bias_is_refused_and_explained(sample, tmp_path) -> No
     assert "trt-workbench quantize" in issue.fixes[0]
     # ORT's defaults are also asymmetric: with the biases in float, TensorRT refuses the
     # non-zero zero points next (its parser stops at the first problem)
-    from workbench.transforms.qdq_bias import float_biases
+    from workbench.transforms.quant.qdq_bias import float_biases
 
     assert info.asymmetric and "zero point" in " ".join(info.lines())
     report = diagnose(float_biases(onnx.load(result.path))[0])
@@ -179,7 +179,7 @@ def test_sqnr_definition() -> None:
 @pytest.mark.parametrize("name", CORPUS)
 def test_realistic_corpus_quantizes_compares_and_builds(realistic, tmp_path, name) -> None:
     from workbench.backends.trt.build import build_engine
-    from workbench.build.layer_report import quantized_layers
+    from workbench.engines.layer_report import quantized_layers
 
     source = realistic(name)
     result = quantize_model(source, tmp_path / f"{name}.int8.onnx")
@@ -189,8 +189,8 @@ def test_realistic_corpus_quantizes_compares_and_builds(realistic, tmp_path, nam
 
 
 def test_session_quantize_compare_exclusions_and_cancel(sample, tmp_path) -> None:
-    from workbench.app.session import WorkbenchSession
-    from workbench.app.tasks import TaskKind, TaskState
+    from workbench.app.session.session import WorkbenchSession
+    from workbench.app.session.tasks import TaskKind, TaskState
 
     session = WorkbenchSession(work_dir=tmp_path)
     session.load(sample("tiny_cnn"))
@@ -229,7 +229,7 @@ def test_float_biases_fix_is_exact_and_parses(sample, tmp_path) -> None:
     from workbench.backends.ort import OrtRunner
     from workbench.backends.trt.parse import diagnose
     from workbench.feeds.generator import model_feeds
-    from workbench.transforms.qdq_bias import float_biases
+    from workbench.transforms.quant.qdq_bias import float_biases
 
     # the issue's case: symmetric, per-channel, but ORT's default int32 biases
     bad = quantize_model(sample("tiny_cnn"), tmp_path / "bad.onnx",
@@ -248,7 +248,7 @@ def test_float_biases_fix_is_exact_and_parses(sample, tmp_path) -> None:
 def test_parse_tab_offers_the_float_bias_repair(sample, tmp_path) -> None:
     from ui_support import make_panel
 
-    from workbench.app.tasks import TaskKind
+    from workbench.app.session.tasks import TaskKind
 
     bad = quantize_model(sample("tiny_cnn"), tmp_path / "bad.onnx",
                          QuantSettings.tensorrt(quantize_bias=True))
@@ -314,8 +314,8 @@ def test_real_exports_build_int8_engines(tmp_path, name) -> None:
     """Real TensorRT-RTX INT8 builds of real exports, at the shape of their valid inputs."""
     from sample_models.exports import export_path, hand_feeds
     from workbench.backends.trt.build import build_engine
-    from workbench.build.layer_report import quantized_layers
-    from workbench.build.settings import BuildSettings, ShapeProfile
+    from workbench.engines.layer_report import quantized_layers
+    from workbench.settings.settings import BuildSettings, ShapeProfile
 
     feeds = hand_feeds(name, seed=100)
     result = quantize_model(export_path(name), tmp_path / "q.onnx", calibration=[feeds])

@@ -23,9 +23,9 @@ import pytest
 from ui_support import make_panel
 
 from sample_models.exports import EXPORTS, ExportedModel, exported_model
-from workbench.app.session import WorkbenchSession
-from workbench.build.settings import BuildSettings
+from workbench.app.session.session import WorkbenchSession
 from workbench.core.errors import WorkbenchError
+from workbench.settings.settings import BuildSettings
 
 # What TensorRT-RTX's parser refuses (the ai.onnx.ml domain), and the word it is refused with.
 PARSE_REFUSED = {"sklearn_pipeline_skl2onnx": "ai.onnx.ml", "lightgbm_onnxmltools": "ai.onnx.ml"}

@@ -12,7 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from workbench.app.precision import compare_precision
+from workbench.app.precision.compare import compare_precision
 
 
 def _bn_model(opset: int) -> onnx.ModelProto:

@@ -9,8 +9,8 @@ import pytest
 from reference_models import efficientnet_pooler, lp_pool_ceil, save
 
 from sample_models.exports.registry import EXPORTS, export_path, hand_feeds
-from workbench.app.keep_search import find_keep_list
-from workbench.app.precision import compare_precision
+from workbench.app.precision.compare import compare_precision
+from workbench.app.precision.keep_search import find_keep_list
 from workbench.compare.reference_check import disagreement, reference_mismatches
 
 

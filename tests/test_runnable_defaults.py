@@ -13,11 +13,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from workbench.app.profile_check import check_profiles, refuse
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.profile_check import check_profiles, refuse
+from workbench.app.session.session import WorkbenchSession
 from workbench.backends.ort import TRIAL_MEMORY_CAP, OrtRunner
-from workbench.build.settings import BuildSettings
 from workbench.core.errors import InferenceInputError
+from workbench.settings.settings import BuildSettings
 
 
 def _save(model: onnx.ModelProto, path: Path) -> Path:

@@ -34,9 +34,9 @@ BIGMEM_LOCK = Path("/tmp/bigmem.lock")  # the shared machine's rule: > 4 GB runs
 
 WORKER = r"""
 import json, sys
-from workbench.app.session import WorkbenchSession
-from workbench.app.run import run_model
-from workbench.app.precision import compare_precision
+from workbench.app.session.session import WorkbenchSession
+from workbench.app.session.run import run_model
+from workbench.app.precision.compare import compare_precision
 step, model = sys.argv[1], sys.argv[2]
 dims = {"batch": 1, "sequence": 16}
 out = {}
@@ -68,7 +68,7 @@ elif step == "fold":  # the Parse tab's fold and the Model tab's freeze: a copy 
     from workbench.transforms.folding import fold_constants
     out["folded"] = len(fold_constants(model, out_path=model + ".folded.onnx").folded_nodes)
 elif step == "mask-fix":  # the clamped copy is written, then FP32 x2 and the comparison
-    from workbench.app.mask_fix import verify_mask_clamp
+    from workbench.app.precision.mask_fix import verify_mask_clamp
     fixed = verify_mask_clamp(model, backend="numpy", dims=dims)
     out["fp32_unchanged"] = fixed.fp32_unchanged
     out["layers"] = len(fixed.after.drift.layers)
@@ -234,7 +234,7 @@ def test_ort_load_errors_name_the_real_cause() -> None:
 
 
 def test_compare_reports_its_phases_and_steps(sample) -> None:
-    from workbench.app.precision import compare_precision
+    from workbench.app.precision.compare import compare_precision
 
     seen: list[tuple[str, int, int]] = []
     compare_precision(sample("transformer_block"), backend="numpy",
@@ -249,7 +249,7 @@ def test_compare_reports_its_phases_and_steps(sample) -> None:
 def test_busy_status_shows_phase_steps_and_elapsed_time() -> None:
     import ipywidgets as widgets
 
-    from workbench.app.tasks import Task
+    from workbench.app.session.tasks import Task
     from workbench.ui.common import busy_while
 
     changes: list[Task] = []
@@ -277,7 +277,7 @@ def test_busy_status_shows_phase_steps_and_elapsed_time() -> None:
 def test_fp16_build_from_a_path_converts_weights_into_a_temporary_folder(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from workbench.backends.trt.build import build_engine
-    from workbench.build.settings import BuildSettings
+    from workbench.settings.settings import BuildSettings
 
     temp = tmp_path / "temp"
     temp.mkdir()
@@ -293,7 +293,7 @@ def test_large_plans_are_saved_and_checked_in_the_background(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sample) -> None:
     from ui_support import make_panel
 
-    from workbench.ui import engines_tab
+    from workbench.ui.build import engines_tab
 
     monkeypatch.setattr(engines_tab, "BACKGROUND_BYTES", 0)  # every plan counts as large
     panel = make_panel(tmp_path, sample("mlp_dynamic_batch"))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.app.session import WorkbenchSession
-from workbench.app.tasks import EventHub, Task, as_workbench_error
+from workbench.app.session.session import WorkbenchSession
+from workbench.app.session.tasks import EventHub, Task, as_workbench_error
 from workbench.core.errors import ModelLoadError, WorkbenchBug, WorkbenchError
 
 
@@ -131,8 +131,8 @@ def test_no_model_error_says_what_to_do(session: WorkbenchSession) -> None:
 
 def test_one_task_abstraction_for_builds_and_slots(session: WorkbenchSession, sample) -> None:
     """BuildJob is a Task: same states, same join/wait; kinds have separate slots."""
-    from workbench.app.jobs import BuildJob
-    from workbench.app.tasks import Event, TaskKind, TaskState
+    from workbench.app.session.jobs import BuildJob
+    from workbench.app.session.tasks import Event, TaskKind, TaskState
 
     assert issubclass(BuildJob, Task)
     seen: list[tuple[str, object]] = []
@@ -148,7 +148,7 @@ def test_one_task_abstraction_for_builds_and_slots(session: WorkbenchSession, sa
 
 
 def test_triage_tasks_exclude_each_other(session: WorkbenchSession, sample) -> None:
-    from workbench.app.tasks import TaskKind
+    from workbench.app.session.tasks import TaskKind
 
     gate = threading.Event()
     session.load(sample("tiny_cnn"))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.build.settings import BuildSettings, ShapeProfile, default_profiles
 from workbench.core.errors import BuildSettingsError
 from workbench.core.records import TensorSpec
+from workbench.settings.settings import BuildSettings, ShapeProfile, default_profiles
 
 IMAGE = TensorSpec("image", "float32", ("batch", 3, "height", "width"))
 TOKENS = TensorSpec("token_ids", "int64", ("batch", "sequence"))
@@ -137,7 +137,7 @@ def test_trtexec_strongly_typed_converts_first() -> None:
     ("?", 1, None, None), ("N", "unk__1", "unk__2", 4),
 ])
 def test_image_like_inputs_seed_multiples_of_32_whatever_the_dims_are_called(shape) -> None:
-    from workbench.build.settings import seed_profile
+    from workbench.settings.settings import seed_profile
 
     profile = seed_profile(TensorSpec("x", "float32", shape))
     spatial = (2, 3) if shape[1] in (1, 3) else (1, 2)
@@ -147,14 +147,14 @@ def test_image_like_inputs_seed_multiples_of_32_whatever_the_dims_are_called(sha
 
 
 def test_seed_profile_of_a_static_input_is_its_shape() -> None:
-    from workbench.build.settings import seed_profile
+    from workbench.settings.settings import seed_profile
 
     profile = seed_profile(TensorSpec("x", "float32", (2, 3)))
     assert profile.min == profile.opt == profile.max == (2, 3)
 
 
 def test_seeding_starts_where_the_graph_can_run() -> None:
-    from workbench.build.settings import seed_profile
+    from workbench.settings.settings import seed_profile
 
     spec = TensorSpec("input", "float32", ("batch", "samples"))
     raised = seed_profile(spec, {"samples": 64})

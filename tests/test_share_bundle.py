@@ -20,11 +20,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from workbench.app.bundle import BUNDLE_FILES, make_bundle
-from workbench.app.versions import FIELDS
-from workbench.build.settings import BuildSettings, ShapeProfile
+from workbench.app.share.bundle import BUNDLE_FILES, make_bundle
+from workbench.app.share.versions import FIELDS
 from workbench.cli import main
 from workbench.core.errors import WorkbenchError
+from workbench.settings.settings import BuildSettings, ShapeProfile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,7 +140,7 @@ def test_cli_bundle_and_session_bundle(sample, realistic, tmp_path: Path, capsys
     assert "sample_rate_switch" in diagnosis["reduction"]["kept_node_names"]
     assert len(diagnosis["reduction"]["kept_node_names"]) < 7
     assert zipfile.ZipFile(out).namelist() == list(BUNDLE_FILES)
-    from workbench.app.session import WorkbenchSession
+    from workbench.app.session.session import WorkbenchSession
 
     session = WorkbenchSession(work_dir=tmp_path, engines_dir=tmp_path)
     session.load(sample("unsupported_op"))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.app.report import SECTIONS
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.session import WorkbenchSession
+from workbench.app.share.report import SECTIONS
 from workbench.cli import main
 from workbench.core.errors import WorkbenchError
 
@@ -147,8 +147,8 @@ def test_report_of_a_realistic_failure_says_why(realistic, tmp_path: Path) -> No
     """if_switch (corpus) parses, but a profile shorter than its Conv window cannot run (the
     build is refused before TensorRT, with sizes that do run); the report says why, and a
     comparison that cannot run says so instead of 'not run'."""
-    from workbench.app.report import write_report
-    from workbench.build.settings import BuildSettings, default_profiles
+    from workbench.app.share.report import write_report
+    from workbench.settings.settings import BuildSettings, default_profiles
 
     session = WorkbenchSession(work_dir=tmp_path, engines_dir=tmp_path)
     model = session.load(realistic("if_switch"))

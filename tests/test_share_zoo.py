@@ -14,8 +14,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from workbench.app.zoo import ZooReport, ZooRow, compare_zoos, triage_folder
-from workbench.app.zoo_html import render_zoo
+from workbench.app.zoo.html import render_zoo
+from workbench.app.zoo.triage import ZooReport, ZooRow, compare_zoos, triage_folder
 from workbench.cli import main
 from workbench.core.errors import WorkbenchError
 
@@ -132,7 +132,7 @@ def test_children_import_the_parents_workbench(tmp_path: Path, sample) -> None:
     folder = zoo(tmp_path, sample, "tiny_cnn")
     root = Path(__file__).resolve().parent.parent
     code = (f"import sys; sys.path.insert(0, {str(root)!r})\n"
-            "from workbench.app.zoo import triage_folder\n"
+            "from workbench.app.zoo.triage import triage_folder\n"
             f"row = triage_folder({str(folder)!r}).rows[0]\n"
             "print(row.status, row.parse, row.error)")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -10,9 +10,9 @@ import pytest
 import triage_models
 
 import workbench
-from workbench.app.profile_check import check_profiles, require_runnable_profiles
-from workbench.build.settings import BuildSettings, ShapeProfile
+from workbench.app.session.profile_check import check_profiles, require_runnable_profiles
 from workbench.core.errors import BuildError, BuildSettingsError
+from workbench.settings.settings import BuildSettings, ShapeProfile
 
 # The profile the old seeding gave a detector with dims named p2o.DynamicDimension.*
 OLD_SEED = BuildSettings(profiles=[[ShapeProfile("x", (1, 3, 1, 1), (16, 3, 16, 16),
@@ -60,7 +60,7 @@ def test_shape_constraint_build_failure_is_explained_by_node_and_profile(models)
 def _too_short(path) -> workbench.BuildSettings:
     """The profile seeded without the graph's minimums (samples 1/16/64: shorter than the
     Conv window), which TensorRT cannot build: what the default was before it was raised."""
-    from workbench.build.settings import default_profiles
+    from workbench.settings.settings import default_profiles
 
     inputs = workbench.inspect_model(path).inputs
     return workbench.BuildSettings(profiles=(default_profiles(inputs),))
@@ -104,8 +104,8 @@ def test_reduce_build_failure_keeps_the_failing_if(models, tmp_path) -> None:
 
 
 def test_session_refuses_the_profile_and_the_build_tab_offers_the_suggestion(models) -> None:
-    from workbench.app.session import WorkbenchSession
-    from workbench.ui.build_tab import BuildTab
+    from workbench.app.session.session import WorkbenchSession
+    from workbench.ui.build.tab import BuildTab
 
     session = WorkbenchSession()
     tab = BuildTab(session)

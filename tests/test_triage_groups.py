@@ -85,7 +85,7 @@ def test_cli_diagnose_prints_the_groups(quantized: Path) -> None:
 
 
 def test_parse_tab_shows_collapsed_groups(quantized: Path) -> None:
-    from workbench.app.session import WorkbenchSession
+    from workbench.app.session.session import WorkbenchSession
     from workbench.ui.parse_tab import ParseTab
 
     session = WorkbenchSession()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 import workbench
-from workbench.app.profile_check import check_profiles
-from workbench.build.settings import BuildSettings
+from workbench.app.session.profile_check import check_profiles
+from workbench.settings.settings import BuildSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -47,7 +47,7 @@ def test_if_switch_profile_refused_then_fixed_by_the_suggestion(realistic) -> No
 def _too_short(path) -> workbench.BuildSettings:
     """The profile seeded without the graph's minimums (samples 1/16/64: shorter than the
     Conv window), which TensorRT cannot build: what the default was before it was raised."""
-    from workbench.build.settings import default_profiles
+    from workbench.settings.settings import default_profiles
 
     inputs = workbench.inspect_model(path).inputs
     return workbench.BuildSettings(profiles=(default_profiles(inputs),))
@@ -61,7 +61,7 @@ def test_if_switch_build_failure_names_the_branch_and_the_deciding_input(realist
 
 
 def test_model_tab_on_the_detector_and_the_if_model(realistic) -> None:
-    from workbench.app.session import WorkbenchSession
+    from workbench.app.session.session import WorkbenchSession
     from workbench.ui.model_tab import ModelTab
 
     session = WorkbenchSession()

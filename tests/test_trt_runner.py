@@ -15,9 +15,13 @@ import pytest
 from onnx import numpy_helper
 
 from workbench.backends.trt.compat import load_trt
-from workbench.backends.trt.cuda_buffers import PYCUDA_MISSING, load_pycuda, probe_gpu
-from workbench.backends.trt.runner import TrtRunner, _signature
-from workbench.backends.trt.runner_io import LatencyStats, _rtx_runnable_ccs, numpy_dtype_name
+from workbench.backends.trt.runtime.cuda_buffers import PYCUDA_MISSING, load_pycuda, probe_gpu
+from workbench.backends.trt.runtime.runner import TrtRunner, _signature
+from workbench.backends.trt.runtime.runner_io import (
+    LatencyStats,
+    _rtx_runnable_ccs,
+    numpy_dtype_name,
+)
 from workbench.core.errors import BackendUnavailableError, EngineLoadError, InferenceInputError
 from workbench.core.records import TensorSpec
 

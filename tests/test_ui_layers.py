@@ -7,7 +7,7 @@ from pathlib import Path
 from ui_support import make_panel, wait_until
 
 import workbench
-from workbench.ui.layers import MAX_ROWS, layers_html
+from workbench.ui.build.layers import MAX_ROWS, layers_html
 
 
 def test_layers_table_shows_fusions_of_a_real_build(sample) -> None:

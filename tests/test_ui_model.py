@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ui_support import make_panel, wait_until
 
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.session import WorkbenchSession
 from workbench.ui.model_tab import ModelTab
 
 

@@ -126,7 +126,7 @@ def test_bad_settings_refused_in_the_form(tmp_path: Path, sample) -> None:
 @pytest.mark.parametrize("severity", ["WARNING", "VERBOSE"])
 def test_log_pane_filter_and_search(severity: str) -> None:
     from workbench.core.logbus import LogBus
-    from workbench.ui.logpane import LogPane
+    from workbench.ui.build.logpane import LogPane
 
     bus, pane = LogBus("VERBOSE"), LogPane(tail=50)
     pane.attach(bus)

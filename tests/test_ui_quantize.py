@@ -8,7 +8,7 @@ from pathlib import Path
 from ui_support import make_panel, wait_until
 
 from sample_models.quant_cases import OUTLIER_BAD_NODE, write_outlier_mlp
-from workbench.app.tasks import TaskKind
+from workbench.app.session.tasks import TaskKind
 
 
 def _click_and_wait(panel, button) -> None:

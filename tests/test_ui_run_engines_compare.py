@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from ui_support import make_panel
 
-from workbench.app.run import OutputStats
+from workbench.app.session.run import OutputStats
 
 
 def test_run_with_onnx_runtime_shows_seed_and_statistics(tmp_path: Path, sample) -> None:

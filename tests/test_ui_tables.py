@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import ipywidgets as widgets
 from ui_support import make_panel
 
-from workbench.app.report import collect_report, render_report
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.session import WorkbenchSession
+from workbench.app.share.report import collect_report, render_report
 from workbench.compare.drift import GraphNode, compute_drift
 from workbench.ui.common import html_table
-from workbench.ui.drift_view import DRIFT_ROWS, DriftPager
+from workbench.ui.compare.drift_view import DRIFT_ROWS, DriftPager
 
 
 def test_short_cells_never_break_and_long_names_break_at_slashes() -> None:
@@ -86,7 +86,7 @@ def test_report_says_the_layers_are_of_the_earlier_engine(sample, tmp_path: Path
     data = collect_report(session)
     failed = SimpleNamespace(**{**data.__dict__, "build_state": "failed",
                                 "settings": data.settings.__class__(precision="fp16")})
-    from workbench.app.report import _layers_html
+    from workbench.app.share.report import _layers_html
 
     html = _layers_html(fp32, failed)  # type: ignore[arg-type]
     assert "The last build failed: these are the layers of the engine built before it" in html

@@ -19,13 +19,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from workbench.app import compare_cache
-from workbench.app.precision import compare_precision
+from workbench.app.precision import compare_cache
+from workbench.app.precision.compare import compare_precision
 from workbench.backends.ort import cast_array
 from workbench.inspection.external_data import external_weight
 from workbench.inspection.inline_weights import inline_as_external
 from workbench.transforms import external
-from workbench.transforms.precision_values import FP16_MAX, round_to
+from workbench.transforms.precision.values import FP16_MAX, round_to
 
 SPECIALS = np.array([0.0, -0.0, 1e-8, -1e-8, 2.9802322e-08, -2.9802322e-08, 3e-8, -3e-8,
                      5.9604645e-08, 6e-8, 65504, -65504, 65510, -65510, 65520, -65520, 1e9,
@@ -150,7 +150,7 @@ def test_in_place_staging_compares_like_the_staged_copy(tmp_path: Path, monkeypa
 
 def test_a_rerun_converts_nothing_and_runs_no_fp32_session(tmp_path: Path,
                                                           monkeypatch) -> None:
-    from workbench.app import precision
+    from workbench.app.precision import compare as precision
 
     path = _mlp(tmp_path / "mlp.onnx")
     monkeypatch.setattr(external, "INLINE_LIMIT", 50_000)
@@ -178,8 +178,9 @@ def test_the_mask_fix_after_a_comparison_runs_one_fp32_session(realistic, tmp_pa
                                                                monkeypatch) -> None:
     """Before the clamp: the comparison's FP32 answer; after it: one session, whose answer
     the clamped copy's comparison then reuses."""
-    from workbench.app import mask_fix, precision
-    from workbench.app.mask_fix import verify_mask_clamp
+    from workbench.app.precision import compare as precision
+    from workbench.app.precision import mask_fix
+    from workbench.app.precision.mask_fix import verify_mask_clamp
 
     model = realistic("gpt_like")
     sessions: list[str] = []

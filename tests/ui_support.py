@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from workbench.app.session import WorkbenchSession
+from workbench.app.session.session import WorkbenchSession
 from workbench.ui.panel import Workbench, WorkbenchPanel
 
 __all__ = ["make_panel", "wait_until"]

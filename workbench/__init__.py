@@ -39,12 +39,12 @@ _EXPORTS: dict[str, str] = {
     "ModelSummary": "workbench.inspection.summary",
     "NodeInfo": "workbench.inspection.summary",
     # build settings (pure Python)
-    "BuildSettings": "workbench.build.settings",
-    "ShapeProfile": "workbench.build.settings",
-    "Precision": "workbench.build.fields",
-    "BuildPlan": "workbench.build.plan",
-    "make_plan": "workbench.build.plan",
-    "BackendFeatures": "workbench.build.features",
+    "BuildSettings": "workbench.settings.settings",
+    "ShapeProfile": "workbench.settings.settings",
+    "Precision": "workbench.settings.fields",
+    "BuildPlan": "workbench.settings.plan",
+    "make_plan": "workbench.settings.plan",
+    "BackendFeatures": "workbench.settings.features",
     # TensorRT backend
     "backend_info": "workbench.backends.trt.compat",
     "diagnose": "workbench.backends.trt.parse",
@@ -53,20 +53,20 @@ _EXPORTS: dict[str, str] = {
     "rewrite_global_pools": "workbench.transforms.global_pool",
     "reduce_failure": "workbench.backends.trt.reduce",
     "reduce_build_failure": "workbench.backends.trt.reduce",
-    "check_profiles": "workbench.app.profile_check",
+    "check_profiles": "workbench.app.session.profile_check",
     "build_engine": "workbench.backends.trt.build",
-    "BuildJob": "workbench.app.jobs",
-    "Task": "workbench.app.tasks",
-    "TaskKind": "workbench.app.tasks",
-    "TaskState": "workbench.app.tasks",
-    "Event": "workbench.app.tasks",
-    "EngineArtifact": "workbench.build.engines",
-    "EngineCard": "workbench.build.engines",
-    "save_engine": "workbench.build.engines",
-    "load_engine": "workbench.backends.trt.engine",
+    "BuildJob": "workbench.app.session.jobs",
+    "Task": "workbench.app.session.tasks",
+    "TaskKind": "workbench.app.session.tasks",
+    "TaskState": "workbench.app.session.tasks",
+    "Event": "workbench.app.session.tasks",
+    "EngineArtifact": "workbench.engines.card",
+    "EngineCard": "workbench.engines.card",
+    "save_engine": "workbench.engines.card",
+    "load_engine": "workbench.backends.trt.runtime.engine",
     # inference and comparison
     "OrtRunner": "workbench.backends.ort",
-    "TrtRunner": "workbench.backends.trt.runner",
+    "TrtRunner": "workbench.backends.trt.runtime.runner",
     "make_inputs": "workbench.feeds.inputs",
     "model_feeds": "workbench.feeds.generator",
     "feed_plan": "workbench.feeds.generator",
@@ -74,31 +74,31 @@ _EXPORTS: dict[str, str] = {
     "compare_outputs": "workbench.compare.metrics",
     "ComparisonReport": "workbench.compare.metrics",
     "Tolerances": "workbench.compare.tolerances",
-    "compare_precision": "workbench.app.precision",
+    "compare_precision": "workbench.app.precision.compare",
     "save_inputs": "workbench.feeds.inputs",
     "load_inputs": "workbench.feeds.inputs",
     "explain_build_failure": "workbench.triage.diagnosis",
-    "PrecisionReport": "workbench.app.precision",
-    "find_keep_list": "workbench.app.keep_search",
-    "verify_mask_clamp": "workbench.app.mask_fix",
-    "MaskFixResult": "workbench.app.mask_fix",
+    "PrecisionReport": "workbench.app.precision.compare",
+    "find_keep_list": "workbench.app.precision.keep_search",
+    "verify_mask_clamp": "workbench.app.precision.mask_fix",
+    "MaskFixResult": "workbench.app.precision.mask_fix",
     "clamp_mask_constants": "workbench.transforms.mask_clamp",
-    "convert_precision": "workbench.transforms.fp16",
+    "convert_precision": "workbench.transforms.precision.fp16",
     # INT8 / FP8 Q/DQ for TensorRT
     "QuantizationError": "workbench.core.errors",
-    "QuantSettings": "workbench.transforms.quant_settings",
-    "quantize_model": "workbench.app.quantize",
-    "compare_quantized": "workbench.app.int8_compare",
-    "find_exclusions": "workbench.app.int8_exclusions",
+    "QuantSettings": "workbench.transforms.quant.settings",
+    "quantize_model": "workbench.app.quant.quantize",
+    "compare_quantized": "workbench.app.quant.compare",
+    "find_exclusions": "workbench.app.quant.exclusions",
     "quantization_info": "workbench.inspection.quantization",
     # sharing: bug bundles and model-zoo triage (session.report() writes the HTML report)
-    "make_bundle": "workbench.app.bundle",
-    "triage_folder": "workbench.app.zoo",
-    "ZooReport": "workbench.app.zoo",
-    "compare_zoos": "workbench.app.zoo",
-    "render_zoo": "workbench.app.zoo_html",
+    "make_bundle": "workbench.app.share.bundle",
+    "triage_folder": "workbench.app.zoo.triage",
+    "ZooReport": "workbench.app.zoo.triage",
+    "compare_zoos": "workbench.app.zoo.triage",
+    "render_zoo": "workbench.app.zoo.html",
     # session and panel
-    "WorkbenchSession": "workbench.app.session",
+    "WorkbenchSession": "workbench.app.session.session",
     "Workbench": "workbench.ui.panel",
 }
 
@@ -119,31 +119,26 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_api checks)
-    from workbench.app.bundle import make_bundle  # noqa: F401
-    from workbench.app.int8_compare import compare_quantized  # noqa: F401
-    from workbench.app.int8_exclusions import find_exclusions  # noqa: F401
-    from workbench.app.jobs import BuildJob  # noqa: F401
-    from workbench.app.keep_search import find_keep_list  # noqa: F401
-    from workbench.app.mask_fix import MaskFixResult, verify_mask_clamp  # noqa: F401
-    from workbench.app.precision import PrecisionReport, compare_precision  # noqa: F401
-    from workbench.app.profile_check import check_profiles  # noqa: F401
-    from workbench.app.quantize import quantize_model  # noqa: F401
-    from workbench.app.session import WorkbenchSession  # noqa: F401
-    from workbench.app.tasks import Event, Task, TaskKind, TaskState  # noqa: F401
-    from workbench.app.zoo import ZooReport, compare_zoos, triage_folder  # noqa: F401
-    from workbench.app.zoo_html import render_zoo  # noqa: F401
+    from workbench.app.precision.compare import PrecisionReport, compare_precision  # noqa: F401
+    from workbench.app.precision.keep_search import find_keep_list  # noqa: F401
+    from workbench.app.precision.mask_fix import MaskFixResult, verify_mask_clamp  # noqa: F401
+    from workbench.app.quant.compare import compare_quantized  # noqa: F401
+    from workbench.app.quant.exclusions import find_exclusions  # noqa: F401
+    from workbench.app.quant.quantize import quantize_model  # noqa: F401
+    from workbench.app.session.jobs import BuildJob  # noqa: F401
+    from workbench.app.session.profile_check import check_profiles  # noqa: F401
+    from workbench.app.session.session import WorkbenchSession  # noqa: F401
+    from workbench.app.session.tasks import Event, Task, TaskKind, TaskState  # noqa: F401
+    from workbench.app.share.bundle import make_bundle  # noqa: F401
+    from workbench.app.zoo.html import render_zoo  # noqa: F401
+    from workbench.app.zoo.triage import ZooReport, compare_zoos, triage_folder  # noqa: F401
     from workbench.backends.ort import OrtRunner  # noqa: F401
     from workbench.backends.trt.build import build_engine  # noqa: F401
     from workbench.backends.trt.compat import backend_info  # noqa: F401
-    from workbench.backends.trt.engine import load_engine  # noqa: F401
     from workbench.backends.trt.parse import diagnose  # noqa: F401
     from workbench.backends.trt.reduce import reduce_build_failure, reduce_failure  # noqa: F401
-    from workbench.backends.trt.runner import TrtRunner  # noqa: F401
-    from workbench.build.engines import EngineArtifact, EngineCard, save_engine  # noqa: F401
-    from workbench.build.features import BackendFeatures  # noqa: F401
-    from workbench.build.fields import Precision  # noqa: F401
-    from workbench.build.plan import BuildPlan, make_plan  # noqa: F401
-    from workbench.build.settings import BuildSettings, ShapeProfile  # noqa: F401
+    from workbench.backends.trt.runtime.engine import load_engine  # noqa: F401
+    from workbench.backends.trt.runtime.runner import TrtRunner  # noqa: F401
     from workbench.compare.metrics import ComparisonReport, compare_outputs  # noqa: F401
     from workbench.compare.tolerances import Tolerances  # noqa: F401
     from workbench.core.errors import (  # noqa: F401
@@ -161,15 +156,20 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     )
     from workbench.core.logbus import LogBus, LogRecord  # noqa: F401
     from workbench.core.records import TensorSpec  # noqa: F401
+    from workbench.engines.card import EngineArtifact, EngineCard, save_engine  # noqa: F401
     from workbench.feeds.generator import FeedOptions, feed_plan, model_feeds  # noqa: F401
     from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs  # noqa: F401
     from workbench.inspection.loading import load_model  # noqa: F401
     from workbench.inspection.quantization import quantization_info  # noqa: F401
     from workbench.inspection.summary import ModelSummary, NodeInfo, inspect_model  # noqa: F401
+    from workbench.settings.features import BackendFeatures  # noqa: F401
+    from workbench.settings.fields import Precision  # noqa: F401
+    from workbench.settings.plan import BuildPlan, make_plan  # noqa: F401
+    from workbench.settings.settings import BuildSettings, ShapeProfile  # noqa: F401
     from workbench.transforms.folding import fold_constants  # noqa: F401
-    from workbench.transforms.fp16 import convert_precision  # noqa: F401
     from workbench.transforms.global_pool import rewrite_global_pools  # noqa: F401
     from workbench.transforms.mask_clamp import clamp_mask_constants  # noqa: F401
-    from workbench.transforms.quant_settings import QuantSettings  # noqa: F401
+    from workbench.transforms.precision.fp16 import convert_precision  # noqa: F401
+    from workbench.transforms.quant.settings import QuantSettings  # noqa: F401
     from workbench.triage.diagnosis import ParseReport, explain_build_failure  # noqa: F401
     from workbench.ui.panel import Workbench  # noqa: F401

@@ -157,9 +157,9 @@ def _call(target: str, path: Path) -> Any:
         from workbench.backends.trt.build import build_engine
         return build_engine(path)
     if target == "load_engine":
-        from workbench.backends.trt.engine import load_engine
+        from workbench.backends.trt.runtime.engine import load_engine
         return load_engine(path)
-    from workbench.build.settings import BuildSettings
+    from workbench.settings.settings import BuildSettings
     return BuildSettings.from_dict(json.loads(path.read_text()))
 
 

@@ -31,7 +31,7 @@ def _diagnose_case(i: int, folder: Path) -> tuple[str, object]:
 
 
 def _engine_case(i: int, folder: Path, plan_dir: Path) -> tuple[str, object]:
-    from workbench.backends.trt.engine import load_engine
+    from workbench.backends.trt.runtime.engine import load_engine
 
     plan = (plan_dir / "engine.plan").read_bytes()
     card = json.loads((plan_dir / "engine.plan.json").read_text())

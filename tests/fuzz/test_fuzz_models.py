@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 
 from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.parse import diagnose
-from workbench.build.engines import save_engine
-from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.records import TensorSpec
+from workbench.engines.card import save_engine
 from workbench.inspection.loading import load_model
 from workbench.inspection.summary import inspect_model
+from workbench.settings.settings import BuildSettings, ShapeProfile
 
 pytestmark = pytest.mark.fuzz
 

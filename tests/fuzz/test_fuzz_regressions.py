@@ -12,10 +12,10 @@ import pytest
 
 from workbench.backends.trt.build import build_engine
 from workbench.backends.trt.parse import diagnose
-from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.errors import BuildError, BuildSettingsError, ModelLoadError
 from workbench.inspection.loading import load_model
 from workbench.inspection.summary import inspect_model
+from workbench.settings.settings import BuildSettings, ShapeProfile
 
 pytestmark = pytest.mark.fuzz
 
@@ -122,8 +122,8 @@ def test_shape_profile_with_fractional_dims() -> None:
 def test_card_with_non_text_compute_capabilities(sample, tmp_path: Path) -> None:
     """A card whose compute_capabilities held a list made load_engine raise TypeError
     (joining them into the explanation)."""
-    from workbench.backends.trt.engine import load_engine
-    from workbench.build.engines import card_path_for, save_engine
+    from workbench.backends.trt.runtime.engine import load_engine
+    from workbench.engines.card import card_path_for, save_engine
 
     artifact = build_engine(sample("mlp_dynamic_batch"))
     path = save_engine(artifact, tmp_path / "mlp.engine")

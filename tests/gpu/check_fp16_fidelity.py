@@ -36,7 +36,7 @@ import fidelity_report  # noqa: E402
 import torch  # noqa: E402
 from torch_onnx import GraphError, TorchGraph  # noqa: E402
 
-from workbench.app.precision import _named_nodes, compare_precision  # noqa: E402
+from workbench.app.precision.compare import _named_nodes, compare_precision  # noqa: E402
 from workbench.backends.ort import OrtRunner, index_input_ranges  # noqa: E402
 from workbench.backends.reference import map_candidate  # noqa: E402
 from workbench.compare.drift import GraphNode, compute_drift  # noqa: E402
@@ -45,7 +45,7 @@ from workbench.compare.tolerances import Tolerances  # noqa: E402
 from workbench.core.errors import WorkbenchError  # noqa: E402
 from workbench.feeds.inputs import make_inputs  # noqa: E402
 from workbench.inspection.loading import load_model  # noqa: E402
-from workbench.transforms.fp16 import convert_precision  # noqa: E402
+from workbench.transforms.precision.fp16 import convert_precision  # noqa: E402
 
 SEED = 0
 EVALUATOR_TOLERANCE = 1e-4  # FP32 graph through torch vs ONNX Runtime, relative to scale

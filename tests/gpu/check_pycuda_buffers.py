@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from workbench.backends.trt.cuda_buffers import (  # noqa: E402
+from workbench.backends.trt.runtime.cuda_buffers import (  # noqa: E402
     BufferSet,
     CudaContext,
     HostDeviceBuffer,
@@ -34,7 +34,7 @@ from workbench.backends.trt.cuda_buffers import (  # noqa: E402
     probe_gpu,
     time_on_stream,
 )
-from workbench.backends.trt.runner import prepare_buffers  # noqa: E402
+from workbench.backends.trt.runtime.runner import prepare_buffers  # noqa: E402
 from workbench.core.errors import InferenceInputError  # noqa: E402
 from workbench.core.records import TensorSpec  # noqa: E402
 

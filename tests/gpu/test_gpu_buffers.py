@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.backends.trt.cuda_buffers import CudaContext, load_pycuda, probe_gpu
+from workbench.backends.trt.runtime.cuda_buffers import CudaContext, load_pycuda, probe_gpu
 from workbench.core.errors import BackendUnavailableError
 
 SKIP_REASON = (

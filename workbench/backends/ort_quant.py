@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from workbench.core.errors import BuildCancelled, QuantizationError
-from workbench.transforms.quant_settings import Calibrator, QuantPrecision, QuantSettings
+from workbench.transforms.quant.settings import Calibrator, QuantPrecision, QuantSettings
 
 __all__ = ["quantize_qdq"]
 

@@ -50,7 +50,7 @@ def map_candidate(
 ) -> dict[str, np.ndarray]:
     """Candidate values keyed by FP32 tensor names.
 
-    ``views`` (from :class:`~workbench.transforms.fp16.Conversion`) names the reduced-
+    ``views`` (from :class:`~workbench.transforms.precision.fp16.Conversion`) names the reduced-
     precision copy of a tensor where the conversion made one: for a kept node that is the
     Cast back to FP16, so an overflow at the region's edge shows; for a graph output, its
     FP16 producer. Other tensors are taken under their own name, or found through their
@@ -360,7 +360,7 @@ def tensorrt_outputs(
     if importlib.util.find_spec("pycuda") is None:
         return None, []
     try:
-        from workbench.backends.trt.runner import TrtRunner
+        from workbench.backends.trt.runtime.runner import TrtRunner
 
         ready, why = TrtRunner.can_run()
     except Exception as err:  # any TensorRT/pycuda import problem means "no GPU path here"
@@ -369,8 +369,8 @@ def tensorrt_outputs(
         return None, [f"TensorRT path not usable: {why}"]
     try:
         from workbench.backends.trt.build import build_engine
-        from workbench.build.fields import Precision
-        from workbench.build.settings import BuildSettings
+        from workbench.settings.fields import Precision
+        from workbench.settings.settings import BuildSettings
 
         settings = BuildSettings(precision=Precision(precision), keep_fp32=keep)
         artifact = build_engine(model, settings)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from workbench.app.tasks import as_workbench_error
+from workbench.app.session.tasks import as_workbench_error
 from workbench.core.errors import WorkbenchError
 
 __all__ = ["build_parser", "main"]

@@ -124,7 +124,7 @@ def _make_runner(path: Path) -> Any:
 
         return OrtRunner(path)  # a missing path gets the loader's clear message
     try:
-        from workbench.backends.trt.runner import TrtRunner
+        from workbench.backends.trt.runtime.runner import TrtRunner
     except ImportError as err:
         raise BackendUnavailableError(
             f"{path} looks like a TensorRT engine, and TensorRT cannot be imported here.",
@@ -161,8 +161,8 @@ def _generated_feeds(runner: Any, args: argparse.Namespace) -> dict[str, np.ndar
 def _card_opt_shapes(engine: Path) -> dict[str, tuple[int, ...]] | None:
     import json
 
-    from workbench.app.feeding import engine_opt_shapes
-    from workbench.build.engines import EngineCard, card_path_for
+    from workbench.app.session.feeding import engine_opt_shapes
+    from workbench.engines.card import EngineCard, card_path_for
 
     try:
         card = EngineCard.from_dict(json.loads(card_path_for(engine).read_text()))
@@ -204,7 +204,7 @@ def _describe(value: np.ndarray) -> str:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from workbench.app.precision import compare_precision
+    from workbench.app.precision.compare import compare_precision
     from workbench.compare.tolerances import Tolerance, Tolerances
 
     if args.clamp_masks:
@@ -247,7 +247,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _find_keep(args: argparse.Namespace, report: Any, tolerances: Any) -> Any:
-    from workbench.app.keep_search import find_keep_list
+    from workbench.app.precision.keep_search import find_keep_list
 
     start = report if not args.keep_fp32 and report.drift is not None else None
     return find_keep_list(args.model, args.precision, inputs=args.inputs, seed=args.seed,
@@ -255,7 +255,7 @@ def _find_keep(args: argparse.Namespace, report: Any, tolerances: Any) -> Any:
 
 
 def _clamp_masks(args: argparse.Namespace, tolerances: Any) -> Any:
-    from workbench.app.mask_fix import verify_mask_clamp
+    from workbench.app.precision.mask_fix import verify_mask_clamp
 
     return verify_mask_clamp(args.model, args.precision, inputs=args.inputs,
                              keep_fp32=args.keep_fp32, seed=args.seed, tolerances=tolerances,

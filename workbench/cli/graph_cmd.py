@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.app.overlay import ERROR_KINDS, OverlayKind
+from workbench.app.overlays.overlay import ERROR_KINDS, OverlayKind
 from workbench.cli.outputs import refuse_existing_output
 
 __all__ = ["register"]
@@ -40,9 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_overlay(args: argparse.Namespace) -> int:
-    from workbench.app.graph_overlays import explorer_node_data, overlay_graph
-    from workbench.app.overlay_graph import neighbourhood_svg
-    from workbench.app.session import WorkbenchSession
+    from workbench.app.overlays.graph_overlays import explorer_node_data, overlay_graph
+    from workbench.app.overlays.overlay_graph import neighbourhood_svg
+    from workbench.app.session.session import WorkbenchSession
     from workbench.core.fileio import write_atomic
 
     refuse_existing_output(args.output, args.overwrite)

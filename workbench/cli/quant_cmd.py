@@ -44,10 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_quantize(args: argparse.Namespace) -> int:
-    from workbench.app.int8_compare import compare_quantized
-    from workbench.app.int8_exclusions import find_exclusions
-    from workbench.app.quantize import quantize_model
-    from workbench.transforms.quant_settings import QuantSettings
+    from workbench.app.quant.compare import compare_quantized
+    from workbench.app.quant.exclusions import find_exclusions
+    from workbench.app.quant.quantize import quantize_model
+    from workbench.transforms.quant.settings import QuantSettings
 
     settings = QuantSettings.tensorrt(precision=args.precision, exclude=tuple(args.exclude),
                                       calibration_batches=args.batches)

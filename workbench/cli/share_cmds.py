@@ -11,9 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from workbench.build.settings import PRECISIONS, BuildSettings, ShapeProfile
 from workbench.cli.outputs import refuse_existing_output
 from workbench.core.errors import WorkbenchError
+from workbench.settings.settings import PRECISIONS, BuildSettings, ShapeProfile
 
 __all__ = ["register"]
 
@@ -78,8 +78,8 @@ def _settings(args: argparse.Namespace, log_severity: str = "INFO") -> BuildSett
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from workbench.app.report import write_report
-    from workbench.app.session import WorkbenchSession
+    from workbench.app.session.session import WorkbenchSession
+    from workbench.app.share.report import write_report
 
     refuse_existing_output(args.output, args.overwrite)
     session = WorkbenchSession()
@@ -107,7 +107,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_bundle(args: argparse.Namespace) -> int:
-    from workbench.app.bundle import make_bundle
+    from workbench.app.share.bundle import make_bundle
 
     result = make_bundle(args.model, args.output, _settings(args), overwrite=args.overwrite)
     print(result.summary())
@@ -115,8 +115,8 @@ def run_bundle(args: argparse.Namespace) -> int:
 
 
 def run_triage(args: argparse.Namespace) -> int:
-    from workbench.app.zoo import ZooReport, ZooRow, compare_zoos, triage_folder
-    from workbench.app.zoo_html import render_zoo, zoo_text
+    from workbench.app.zoo.html import render_zoo, zoo_text
+    from workbench.app.zoo.triage import ZooReport, ZooRow, compare_zoos, triage_folder
     from workbench.core.fileio import write_atomic
 
     for path in (args.output, args.json):

@@ -14,10 +14,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from workbench.build.fields import FIELDS, FieldKind, SettingField
-from workbench.build.plan import GRAPH_CONVERSIONS
-from workbench.build.settings import BuildSettings, ShapeProfile
 from workbench.core.errors import BuildSettingsError, WorkbenchError
+from workbench.settings.fields import FIELDS, FieldKind, SettingField
+from workbench.settings.plan import GRAPH_CONVERSIONS
+from workbench.settings.settings import BuildSettings, ShapeProfile
 
 __all__ = ["register", "settings_from_args"]
 
@@ -153,15 +153,15 @@ class _Terminal:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from workbench.app.reproduce import trtexec_command
+    from workbench.app.share.reproduce import trtexec_command
     from workbench.backends.trt.build import build_engine
-    from workbench.build.engines import card_path_for, refuse_existing_engine, save_engine
+    from workbench.engines.card import card_path_for, refuse_existing_engine, save_engine
 
     settings = settings_from_args(args)
     if not args.overwrite:
         refuse_existing_engine(args.output)  # fail before a long build, not after
     if not args.skip_profile_check:
-        from workbench.app.profile_check import require_runnable_profiles
+        from workbench.app.session.profile_check import require_runnable_profiles
 
         require_runnable_profiles(args.model, settings)  # names the node and sizes that run
     terminal = _Terminal()
@@ -182,7 +182,7 @@ def run_build(args: argparse.Namespace) -> int:
           f"plan SHA-256 {artifact.card.plan_sha256}")
     settings = artifact.card.settings
     if settings.precision != "fp32" and settings.keep_fp32 and artifact.card.layers:
-        from workbench.build.layer_report import check_keep_fp32
+        from workbench.engines.layer_report import check_keep_fp32
 
         check = check_keep_fp32(artifact.card.layers, settings.keep_fp32)
         print(check.text())
@@ -191,13 +191,13 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_engine(args: argparse.Namespace) -> int:
-    from workbench.backends.trt.engine import load_engine
+    from workbench.backends.trt.runtime.engine import load_engine
 
     loaded = load_engine(args.engine)
     if args.compare:
         return _compare_engines(loaded, load_engine(args.compare), args.json)
     if args.graph:
-        from workbench.build.engine_graph import write_engine_graph
+        from workbench.engines.drawing import write_engine_graph
 
         if loaded.card is None:
             raise WorkbenchError(f"{loaded.path.name} has no card: no layers to draw.",
@@ -234,7 +234,7 @@ def run_engine(args: argparse.Namespace) -> int:
 
 
 def _print_layers(layers: Any) -> None:
-    from workbench.build.layer_report import precision_text
+    from workbench.engines.layer_report import precision_text
 
     print(f"  precision map: {precision_text(layers) or 'no tensor types recorded'}")
     print(f"  {'#':>4}  {'precision':<16}  {'type':<14}  ONNX nodes fused into it  "
@@ -248,7 +248,7 @@ def _print_layers(layers: Any) -> None:
 def _compare_engines(a: Any, b: Any, as_json: bool) -> int:
     import dataclasses
 
-    from workbench.build.engine_compare import compare_cards
+    from workbench.engines.compare import compare_cards
 
     for loaded in (a, b):
         if loaded.card is None:
@@ -271,7 +271,7 @@ def run_convert(args: argparse.Namespace) -> int:
         staged_model,
         write_converted_model,
     )
-    from workbench.transforms.precision import convert
+    from workbench.transforms.precision.convert import convert
     from workbench.transforms.saving import refuse_own_source, save_model_atomic
 
     target = Path(args.output).expanduser().resolve()

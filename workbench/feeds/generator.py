@@ -5,7 +5,7 @@ TensorRT runner's sample inputs all come through :func:`model_feeds`:
 
 - sizes: an engine's profile ``opt`` shapes when given, else the sizes you set per
   symbolic dim, else the default build profile's ``opt``
-  (:func:`workbench.build.settings.seed_profile`: batch 1, sequence 128, image sides 224),
+  (:func:`workbench.settings.settings.seed_profile`: batch 1, sequence 128, image sides 224),
   raised to what the graph's Conv/Pool kernels need (``minimum_dim_sizes``);
 - integer inputs that index something (embedding ``Gather``, ``OneHot`` depth, …) stay in
   range, found by following the graph (:func:`workbench.inspection.input_roles`);
@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import onnx
 
-from workbench.build.settings import seed_profile
 from workbench.core.records import TensorSpec
 from workbench.feeds.inputs import IntRange, make_inputs, resolve_shape
 from workbench.inspection.input_roles import InputRole, input_roles, minimum_dim_sizes
 from workbench.inspection.protos import graph_io_specs
+from workbench.settings.settings import seed_profile
 
 __all__ = ["FeedOptions", "FeedPlanRow", "feed_plan", "model_feeds"]
 

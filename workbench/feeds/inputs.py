@@ -3,7 +3,7 @@
 Each input draws from its own generator, seeded from the seed and the input's name, so
 adding an input to a model does not change the values of the others, and the same seed
 always gives the same feeds. Symbolic dims take the default build profile's ``opt`` sizes
-(:func:`workbench.build.settings.seed_profile`), so sample inputs and default engines agree.
+(:func:`workbench.settings.settings.seed_profile`), so sample inputs and default engines agree.
 Integer inputs take the ranges the graph allows when given ``roles``
 (:func:`workbench.feeds.generator.model_feeds` finds them).
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.build.settings import seed_profile
 from workbench.core.errors import InferenceInputError
 from workbench.core.records import Dim, TensorSpec, dim_key
 from workbench.inspection.input_roles import InputRole
+from workbench.settings.settings import seed_profile
 
 __all__ = [
     "DEFAULT_INT_RANGE",

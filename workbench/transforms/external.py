@@ -32,7 +32,7 @@ from workbench.inspection.loading import (
     read_model_file,
 )
 from workbench.inspection.protos import model_shell
-from workbench.transforms.conversion_report import ConversionReport
+from workbench.transforms.precision.report import ConversionReport
 from workbench.transforms.saving import refuse_existing, save_model_atomic
 
 __all__ = ["INLINE_LIMIT", "StagedModel", "data_file", "inline_weight_bytes",
@@ -187,8 +187,8 @@ def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterab
     """Write the graph conversion of ``staged`` to ``target`` (+ ``<name>.data``), converting
     its external weights one tensor at a time: no copy of the model is held in memory, and
     the result may exceed 2 GiB. Returns ``target`` and the conversion's report."""
-    from workbench.transforms.fp16 import convert_weight
-    from workbench.transforms.precision import convert
+    from workbench.transforms.precision.convert import convert
+    from workbench.transforms.precision.fp16 import convert_weight
 
     # external weights are references: the conversion changes their types only
     conversion = convert(staged.model, precision, keep_fp32)

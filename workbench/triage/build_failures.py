@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from workbench.build.settings import ShapeProfile
+from workbench.settings.settings import ShapeProfile
 
 __all__ = ["BuildFacts", "explain_build_with_facts"]
 

@@ -238,7 +238,7 @@ def _fixes(category: str, op: str, domain: str,
             "without the FP32 model: fold each int32 DequantizeLinear into the float bias it "
             "computes ((q - zero_point) × scale, the same numbers): the Parse tab's 'Int32 "
             "biases to float and retry', session.float_biases(), or "
-            "workbench.transforms.qdq_bias.float_biases(model) (writes a copy)",
+            "workbench.transforms.quant.qdq_bias.float_biases(model) (writes a copy)",
         ),
         "invalid_model": (
             "download or copy the file again (it looks truncated or corrupted)",

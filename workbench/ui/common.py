@@ -13,7 +13,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.tasks import Task, TaskState
+from workbench.app.session.tasks import Task, TaskState
 from workbench.core.errors import WorkbenchError
 from workbench.feeds.explain import first_sentence
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Event
+from workbench.app.session.session import LoadedModel, WorkbenchSession
+from workbench.app.session.tasks import Event
 from workbench.core.records import TensorSpec
 from workbench.feeds.generator import FeedOptions, FeedPlanRow
 from workbench.feeds.inputs import dim_key

@@ -8,8 +8,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
+from workbench.app.session.session import LoadedModel, WorkbenchSession
+from workbench.app.session.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.core.errors import WorkbenchError
 from workbench.inspection.control_flow import FreezeChoice
 from workbench.ui.common import ErrorBox, ended_result, esc, note

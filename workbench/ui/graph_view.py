@@ -17,11 +17,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.graph_overlays import available_kinds, overlay_graph
-from workbench.app.overlay import ERROR_KINDS, GraphOverlay, OverlayKind
-from workbench.app.overlay_graph import legend_html, namespace_rows, neighbourhood_svg
-from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Event
+from workbench.app.overlays.graph_overlays import available_kinds, overlay_graph
+from workbench.app.overlays.overlay import ERROR_KINDS, GraphOverlay, OverlayKind
+from workbench.app.overlays.overlay_graph import legend_html, namespace_rows, neighbourhood_svg
+from workbench.app.session.session import LoadedModel, WorkbenchSession
+from workbench.app.session.tasks import Event
 from workbench.backends.explorer import EXPLORER_HINT, explorer_installed
 from workbench.core.errors import WorkbenchError
 from workbench.ui.common import LINE, WRAP, ErrorBox, esc, html_table, note

@@ -11,8 +11,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Event
+from workbench.app.session.session import LoadedModel, WorkbenchSession
+from workbench.app.session.tasks import Event
 from workbench.core.errors import WorkbenchError
 from workbench.inspection.quantization import QOPERATOR_OPS
 from workbench.ui.common import ErrorBox, esc, html_table, kv_table, note, show_png

@@ -1,6 +1,7 @@
 """``Workbench(model=None, session=None)``: the one panel, as a widget.
 
-The panel builds widgets and wires them to a :class:`~workbench.app.session.WorkbenchSession`;
+The panel builds widgets and wires them to a
+:class:`~workbench.app.session.session.WorkbenchSession`;
 all state and work live in the session. It never displays itself: the notebook shows it
 by leaving it as a cell's last expression (or ``display(panel)``).
 """
@@ -13,13 +14,13 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Event, Task, TaskKind
+from workbench.app.session.session import LoadedModel, WorkbenchSession
+from workbench.app.session.tasks import Event, Task, TaskKind
 from workbench.core.errors import ModelLoadError, WorkbenchError
-from workbench.ui.build_tab import BuildTab
+from workbench.ui.build.engines_tab import EnginesTab
+from workbench.ui.build.tab import BuildTab
 from workbench.ui.common import ErrorBox, busy_while, esc, note
-from workbench.ui.compare_tab import CompareTab
-from workbench.ui.engines_tab import EnginesTab
+from workbench.ui.compare.tab import CompareTab
 from workbench.ui.graph_view import GraphTab
 from workbench.ui.model_tab import ModelTab
 from workbench.ui.parse_tab import ParseTab

@@ -7,8 +7,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import TRIAGE, Event, Task, as_workbench_error
+from workbench.app.session.session import LoadedModel, WorkbenchSession
+from workbench.app.session.tasks import TRIAGE, Event, Task, as_workbench_error
 from workbench.ui.common import LINE, ErrorBox, busy_while, esc, note, plural
 
 __all__ = ["ParseTab", "group_card", "islands_html", "issue_card"]

@@ -6,8 +6,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
+from workbench.app.session.session import LoadedModel, WorkbenchSession
+from workbench.app.session.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.ui.common import ErrorBox, busy_while, esc, html_table, note
 from workbench.ui.feed_controls import FeedControls
 

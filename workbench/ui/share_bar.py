@@ -12,8 +12,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.app.session import LoadedModel, WorkbenchSession
-from workbench.app.tasks import Task, TaskKind
+from workbench.app.session.session import LoadedModel, WorkbenchSession
+from workbench.app.session.tasks import Task, TaskKind
 from workbench.ui.common import ErrorBox, busy_while, esc, note
 
 __all__ = ["ShareBar", "free_path"]

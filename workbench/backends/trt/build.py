@@ -5,12 +5,12 @@ TensorRT build releases the GIL). The log goes to a :class:`~workbench.core.logb
 progress to a :class:`~workbench.backends.trt.progress.PhaseTracker`, and TensorRT's stray
 stderr lines are captured (see :mod:`workbench.backends.trt.logger`).
 
-What to tell TensorRT is decided by :func:`workbench.build.plan.make_plan` from the settings
+What to tell TensorRT is decided by :func:`workbench.settings.plan.make_plan` from the settings
 and the installed TensorRT's features; this module only executes the
-:class:`~workbench.build.plan.BuildPlan` (the trtexec and Python renderings print the same
+:class:`~workbench.settings.plan.BuildPlan` (the trtexec and Python renderings print the same
 plan). Precision is the plan's strategy: weak typing (TensorRT 10) sets
 ``BuilderFlag.FP16/BF16``; strongly typed TensorRT (11.x, RTX) builds from a graph converted
-by :func:`workbench.transforms.precision.convert` (FP16 or BF16, the conversion the
+by :func:`workbench.transforms.precision.convert.convert` (FP16 or BF16, the conversion the
 accuracy comparison measures); the artifact carries its report (nodes in FP16/BF16, nodes
 kept in FP32 and why).
 """
@@ -41,11 +41,9 @@ from workbench.backends.trt.progress import (
     is_cancelled,
     make_progress_monitor,
 )
-from workbench.build.engines import EngineArtifact, EngineCard, sha256_hex
-from workbench.build.plan import BuildPlan, make_plan
-from workbench.build.settings import BuildSettings, image_spatial_axes
 from workbench.core.errors import BuildCancelled, BuildError
 from workbench.core.logbus import LogBus, LogRecord
+from workbench.engines.card import EngineArtifact, EngineCard, sha256_hex
 from workbench.inspection.control_flow import control_flow
 from workbench.inspection.external_data import check_external_data
 from workbench.inspection.input_roles import minimum_sizes
@@ -56,8 +54,10 @@ from workbench.inspection.loading import (
     read_model_file,
 )
 from workbench.inspection.protos import graph_io_specs
-from workbench.transforms.conversion_report import ConversionReport
+from workbench.settings.plan import BuildPlan, make_plan
+from workbench.settings.settings import BuildSettings, image_spatial_axes
 from workbench.transforms.external import without_weights
+from workbench.transforms.precision.report import ConversionReport
 from workbench.triage.build_failures import BuildFacts
 
 __all__ = ["build_engine"]
@@ -209,7 +209,7 @@ def _network_source(model_file: ModelFile, plan: BuildPlan, scratch: contextlib.
     copy of the model stays in memory while TensorRT builds."""
     if plan.conversion is None:
         return [(model_file.data, model_file.path)], None
-    from workbench.transforms.precision import convert
+    from workbench.transforms.precision.convert import convert
 
     if model_file.path is not None:
         from workbench.transforms.external import staged_model, write_converted_model

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from workbench.build.features import FEATURES, BackendFeatures
 from workbench.core.errors import BackendUnavailableError
+from workbench.settings.features import FEATURES, BackendFeatures
 
 __all__ = [
     "BRANCHES",
@@ -181,7 +181,7 @@ class BackendInfo:
                f"{self.gpu.compute_capability})"
 
     def build_features(self) -> BackendFeatures:
-        """The record a build plan is made from (:mod:`workbench.build.plan`)."""
+        """The record a build plan is made from (:mod:`workbench.settings.plan`)."""
         return BackendFeatures(self.flavour, self.label, frozenset(self.features),
                                self.module_path)
 

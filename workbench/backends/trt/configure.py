@@ -1,4 +1,4 @@
-"""Execute a :class:`~workbench.build.plan.BuildPlan` on a builder config: what the plan
+"""Execute a :class:`~workbench.settings.plan.BuildPlan` on a builder config: what the plan
 says, told to TensorRT in the order the trtexec and Python renderings print it.
 
 Split from build.py so that the per-family branches (weak-typing flags and layer pins,
@@ -12,9 +12,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from workbench.build.plan import BuildPlan
 from workbench.core.errors import BuildSettingsError
 from workbench.core.fileio import write_atomic
+from workbench.settings.plan import BuildPlan
 
 __all__ = ["configure", "save_timing_cache"]
 

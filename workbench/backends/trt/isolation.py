@@ -20,8 +20,8 @@ import sys
 from collections.abc import Sequence
 
 from workbench.backends.trt.compat import load_trt
-from workbench.build.engines import sha256_hex
 from workbench.core.errors import ModelLoadError
+from workbench.engines.card import sha256_hex
 from workbench.inspection.loading import ModelFile
 
 __all__ = ["ParserProbe", "ensure_parser_survives", "start_parser_probe"]

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from workbench.build.engines import EngineLayerInfo, EngineTensorInfo
+from workbench.engines.card import EngineLayerInfo, EngineTensorInfo
 
 __all__ = ["is_layer_report", "layer_from_json", "layers_from_inspector", "layers_from_log",
            "normalise_dtype"]

@@ -22,7 +22,6 @@ from workbench.backends.trt.compat import load_trt
 from workbench.backends.trt.isolation import ensure_parser_survives
 from workbench.backends.trt.lifetime import make_builder, releases_trt_objects, trt_guard
 from workbench.backends.trt.logger import make_logger
-from workbench.build.settings import default_profiles
 from workbench.core.errors import ModelLoadError, WorkbenchError
 from workbench.core.logbus import LogBus
 from workbench.core.records import TensorSpec
@@ -33,6 +32,7 @@ from workbench.inspection.protos import (
     tensor_spec_from_tensor,
     value_info_spec,
 )
+from workbench.settings.settings import default_profiles
 from workbench.transforms.external import without_weights
 from workbench.transforms.subgraph import inferred_value_infos, spec_from_value_info
 from workbench.triage.diagnosis import (

@@ -19,11 +19,11 @@ from pathlib import Path
 import onnx
 
 from workbench.backends.trt.parse import diagnose
-from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
 from workbench.graph import outer_reads
 from workbench.inspection.control_flow import control_flow
 from workbench.inspection.loading import ModelSource, load_model
+from workbench.settings.settings import BuildSettings
 from workbench.transforms.saving import refuse_existing, save_model_atomic
 from workbench.transforms.subgraph import extract_nodes, inferred_value_infos
 from workbench.triage.diagnosis import ParseIssue, ParseReport

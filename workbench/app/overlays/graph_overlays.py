@@ -1,0 +1,142 @@
+"""Overlays from what a session holds: which kinds exist now, and each one built.
+
+``session.graph_overlay(kind)`` and the panel's Graph view call :func:`session_overlay`;
+the report and the CLI call it too, so the three show the same marks. A kind whose data
+is missing (no diagnosis, no comparison, no engine) is refused with what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.app.overlays.overlay import (
+    ERROR_KINDS,
+    GraphOverlay,
+    OverlayKind,
+    drift_overlay,
+    engine_overlay,
+    keep_overlay,
+    parse_overlay,
+)
+from workbench.app.overlays.overlay_graph import OverlayGraph
+from workbench.core.errors import WorkbenchError
+
+__all__ = ["available_kinds", "explorer_node_data", "overlay_graph", "session_overlay"]
+
+_HOW = {
+    OverlayKind.PARSE: "run the parse diagnosis (Parse tab, or session.diagnose())",
+    OverlayKind.FP16: "run an FP16 comparison (Compare tab, or session.compare('fp16'))",
+    OverlayKind.BF16: "run a BF16 comparison (Compare tab, or session.compare('bf16'))",
+    OverlayKind.INT8: "run an INT8 comparison with per-layer error",
+    OverlayKind.KEEP: "run a comparison or the keep-list search, or set a keep list",
+    OverlayKind.ENGINE: "build an engine (Build tab, or session.build())",
+}
+
+
+def overlay_graph(session: Any) -> OverlayGraph:
+    """The current model's graph index (cached on the loaded model's summary)."""
+    summary = session.require_model().summary
+    cache: dict[int, OverlayGraph] = session.__dict__.setdefault("_overlay_graphs", {})
+    key = id(summary)
+    if key not in cache:
+        from workbench.inspection.loading import load_model
+        from workbench.inspection.scopes import node_scopes
+
+        try:  # module scopes (dynamo exports) for the overview; weights are not read
+            scopes = node_scopes(load_model(session.model_source(), load_weights=False))
+        except WorkbenchError:
+            scopes = ()
+        cache.clear()  # one model at a time
+        cache[key] = OverlayGraph.from_summary(summary, scopes)
+    return cache[key]
+
+
+def available_kinds(session: Any) -> tuple[OverlayKind, ...]:
+    """The kinds with data in this session now, in the order a user meets them."""
+    if session.model is None:
+        return ()
+    kinds = []
+    if session.diagnosis is not None:
+        kinds.append(OverlayKind.PARSE)
+    comparison = session.comparison
+    if comparison is not None and comparison.drift is not None:
+        kinds.append(OverlayKind(comparison.precision))
+    if comparison is not None or session.keep_search is not None or _user_keep(session):
+        kinds.append(OverlayKind.KEEP)
+    if session.artifact is not None:
+        kinds.append(OverlayKind.ENGINE)
+    return tuple(kinds)
+
+
+def _user_keep(session: Any) -> tuple[str, ...]:
+    settings = session.settings
+    return tuple(getattr(settings, "keep_fp32", ()) or ()) if settings is not None else ()
+
+
+def session_overlay(session: Any, kind: OverlayKind | str) -> GraphOverlay:
+    """The overlay of ``kind`` from the session's current findings.
+
+    Raises:
+        WorkbenchError: no model, an unknown kind, or no data for that kind yet.
+    """
+    try:
+        kind = OverlayKind(kind)
+    except ValueError as err:
+        raise WorkbenchError(f"No overlay called {kind!r}.",
+                             expected=", ".join(k.value for k in OverlayKind),
+                             found=repr(kind), fix="pick one of the expected kinds") from err
+    graph = overlay_graph(session)
+    if kind not in available_kinds(session):
+        raise WorkbenchError(f"Nothing to draw for the {kind.value} overlay yet.",
+                             expected=f"data for the {kind.value} overlay",
+                             found="kinds with data now: "
+                             + (", ".join(k.value for k in available_kinds(session))
+                                or "none"),
+                             fix=_HOW[kind])
+    if kind is OverlayKind.PARSE:
+        return parse_overlay(session.diagnosis, graph.names)
+    comparison = session.comparison
+    if kind in ERROR_KINDS:
+        return drift_overlay(kind, comparison.drift, comparison.not_evaluated)
+    if kind is OverlayKind.KEEP:
+        search = session.keep_search
+        conversion = comparison.conversion if comparison is not None else None
+        drift = comparison.drift if comparison is not None else None
+        return keep_overlay(
+            verified=search.keep_fp32 if search is not None and search.verified else (),
+            by_user=_user_keep(session) + (comparison.keep_fp32 if comparison else ()),
+            suggested=drift.suggested_keep_fp32 if drift is not None else (),
+            conversion=conversion,
+            search_text=search.summary() if search is not None else "")
+    artifact = session.artifact
+    return engine_overlay(artifact.layers, f"the {artifact.card.settings.precision} engine")
+
+
+def explorer_node_data(session: Any, overlay: GraphOverlay) -> dict[str, Any]:
+    """The overlay as Model Explorer node data for the session's model (graph id = the
+    graph's name; unnamed nodes keyed by their first output, which Model Explorer matches)."""
+    graph = overlay_graph(session)
+    graph_id = session.require_model().summary.graph_name or "main_graph"
+    return overlay.to_node_data(graph_id, graph.unnamed_keys)
+
+
+def overlay_figure(session: Any, kind: OverlayKind | str, hops: int = 2,
+                   limit: int = 40) -> str:
+    """A static picture for the report: the neighbourhood of the overlay's focus (the
+    failing node, the first bad node) as inline SVG with a legend, or '' when the overlay
+    has no focus or no data (the report is then the same as before)."""
+    import html
+
+    from workbench.app.overlays.overlay_graph import legend_html, neighbourhood_svg
+
+    if kind not in available_kinds(session):
+        return ""
+    overlay = session_overlay(session, kind)
+    if overlay.focus is None:
+        return ""
+    svg = neighbourhood_svg(overlay_graph(session), overlay, overlay.focus, hops, limit)
+    legend = legend_html(overlay)
+    return (f"<figure class='wb-overlay'><figcaption>{html.escape(overlay.title)} around "
+            f"<b>{html.escape(overlay.focus)}</b> ({hops} hops; hover a node for its facts)"
+            f"<br>{legend}</figcaption><div style='overflow:auto;max-height:700px'>{svg}"
+            "</div></figure>")

@@ -1,0 +1,403 @@
+"""FP16 accuracy: the FP32 graph on ONNX Runtime against the FP16 graph, layer by layer.
+
+The candidate is the graph that :func:`workbench.transforms.precision.fp16.convert_to_fp16` makes,
+the same conversion the builder uses, so what is measured is what gets built; how it is
+evaluated (NumPy float16 on CPU, or TensorRT on a GPU) lives in ``fp16_candidate``.
+Nothing here imports onnxruntime or TensorRT at module level: the ORT runner imports it
+when activated, and TensorRT is reached only inside a function, when a GPU can run it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from workbench.app.precision.compare_cache import model_identity, reference_outputs
+from workbench.app.precision.layerwise import candidate_outputs, convert_staged, layer_drift
+from workbench.app.precision.lines import drift_lines, fallback_notes
+from workbench.app.precision.reference_check import check_reference
+from workbench.backends.blas_threads import single_threaded_blas
+from workbench.backends.ort import OrtRunner
+from workbench.backends.reference import BF16_PATH, NUMPY_PATH, TENSORRT_PATH, tensorrt_outputs
+from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport
+from workbench.compare.metrics import ComparisonReport, compare_outputs
+from workbench.compare.reference_check import REFERENCE_FIX, ReferenceCheck
+from workbench.compare.tolerances import Tolerances
+from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
+from workbench.core.errors import ComparisonError
+from workbench.core.heap import give_back_free_heap
+from workbench.core.records import TensorSpec
+from workbench.feeds.generator import FeedOptions, model_feeds
+from workbench.feeds.inputs import load_inputs
+from workbench.inspection.loading import ModelSource
+from workbench.transforms.external import staged_model
+from workbench.transforms.mask_clamp import (
+    SAFE_MASK_VALUE,
+    MaskConstant,
+    find_mask_constants,
+    tensor_names,
+)
+from workbench.transforms.naming import name_nodes
+from workbench.transforms.precision.fp16 import ConversionReport, missing_nodes
+
+__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision",
+           "fp32_outputs", "model_feeds_for"]
+
+SUPPORTED = ("fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class PrecisionReport:
+    """FP32 vs reduced precision: outputs, per-layer drift, and what to keep in FP32."""
+
+    model: str
+    precision: str
+    path: str
+    outputs: ComparisonReport
+    drift: DriftReport | None
+    keep_fp32: tuple[str, ...]
+    inputs: tuple[TensorSpec, ...]
+    seed: int | None
+    timings: tuple[tuple[str, float], ...]
+    notes: tuple[str, ...] = ()
+    conversion: ConversionReport | None = None
+    inconclusive: tuple[Uninformative, ...] = ()
+    # finfo.min mask constants the optional mask fix would clamp (verify_mask_clamp)
+    mask_constants: tuple[MaskConstant, ...] = ()
+    # nodes of the reduced-precision graph that ONNX Runtime evaluated instead (in FP32)
+    not_evaluated: tuple[str, ...] = ()
+    # the CPU evaluator's FP32 outputs checked against ONNX Runtime's (None: not checked)
+    reference_check: ReferenceCheck | None = None
+    reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
+                                                     compare=False)
+    candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
+                                                     compare=False)
+
+    @property
+    def verdict(self) -> str:
+        """PASSED, FAILED, or INCONCLUSIVE (outputs pass but say nothing on these inputs, or
+        the evaluator's own FP32 disagrees with ONNX Runtime: then nothing is measured)."""
+        if self.reference_disagrees:
+            return "INCONCLUSIVE"
+        if not self.outputs.passed:
+            return "FAILED"
+        return "INCONCLUSIVE" if self.inconclusive else "PASSED"
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "PASSED"
+
+    @property
+    def reference_disagrees(self) -> bool:
+        return self.reference_check is not None and not self.reference_check.agrees
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def first_bad_node(self) -> str | None:
+        return self.drift.first_bad_node if self.drift else None
+
+    @property
+    def first_nonfinite_node(self) -> str | None:
+        return self.drift.first_nonfinite_node if self.drift else None
+
+    @property
+    def benign(self) -> tuple[Any, ...]:
+        """Sentinels (attention masks) that saturate harmlessly in reduced precision."""
+        return self.drift.benign if self.drift else ()
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        """What the verdict alone does not say: why it is inconclusive, internal drift
+        behind passing outputs, the first non-finite value."""
+        lines = [f"INCONCLUSIVE: {self.reference_check.describe()}; what to do: "
+                 f"{REFERENCE_FIX}"] if self.reference_check and self.reference_disagrees else []
+        lines += [f"INCONCLUSIVE {u.describe()}; what to do: {INCONCLUSIVE_FIX}"
+                  for u in self.inconclusive]
+        drift = self.drift
+        if drift is not None and self.outputs.passed and drift.first_bad_node \
+                and not self.reference_disagrees:
+            worst = max((t.error for t in drift.layers if t.over_threshold), default=0.0)
+            lines.append(f"the outputs pass, but inside the graph {drift.first_bad_node} "
+                         f"drifts (relative error {worst:.3g} > {drift.threshold:g}): the "
+                         "damage is there on other inputs")
+        if drift is not None and drift.first_nonfinite_node:
+            lines.append(f"first non-finite value: {drift.first_nonfinite_node} "
+                         f"(tensor {drift.first_nonfinite_tensor}) is NaN/Inf where FP32 is "
+                         "finite")
+        return tuple(lines)
+
+    @property
+    def mask_fix_offer(self) -> str:
+        """The optional mask fix, in words, with the calls that apply and verify it."""
+        if not self.mask_constants:
+            return ""
+        return ("optional fix: clamp the attention-mask constant(s) "
+                f"{tensor_names(self.mask_constants)} "
+                f"(finfo.min) to -{SAFE_MASK_VALUE:g}, which {self.precision.upper()} holds "
+                "exactly; apply and verify with the Compare tab's 'Clamp mask constants and "
+                "re-run', session.clamp_masks(), verify_mask_clamp(model, out_path=...) or "
+                "trt-workbench compare MODEL --clamp-masks OUT.onnx")
+
+    @property
+    def suggested_keep_fp32(self) -> tuple[str, ...]:
+        """Nodes to pass back as ``keep_fp32`` (already including the current ones)."""
+        if self.drift is None:
+            return self.keep_fp32
+        extra = [n for n in self.drift.suggested_keep_fp32 if n not in self.keep_fp32]
+        return (*self.keep_fp32, *extra)
+
+    @property
+    def out_of_range(self) -> tuple[Any, ...]:
+        return self.drift.out_of_range if self.drift else ()
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.precision.upper()} vs FP32 for {self.model}: " + self.verdict,
+            *("  " + line for line in self.findings),
+            *(["  " + self.mask_fix_offer] if self.mask_constants else []),
+            f"  candidate numbers from: {self.path}",
+            *([f"  FP32 check: {self.reference_check.describe()}"]
+              if self.reference_check is not None and not self.reference_disagrees else []),
+            f"  tolerances: {self.outputs.tolerances.describe()}",
+            *("  " + o.summary() for o in self.outputs.outputs),
+        ]
+        if self.keep_fp32:
+            lines.append("  kept in FP32: " + ", ".join(self.keep_fp32))
+        if self.drift is not None:
+            lines += drift_lines(self.drift, self.precision)
+        if self.conversion is not None:
+            lines += ["  conversion: " + line for line in self.conversion.lines()]
+        lines += ["  note: " + note for note in self.notes]
+        lines.append("  timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in self.timings))
+        lines.append("  rule: " + self.outputs.rule)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "precision": self.precision, "path": self.path,
+            "passed": self.passed, "verdict": self.verdict,
+            "findings": list(self.findings), "keep_fp32": list(self.keep_fp32),
+            "first_bad_node": self.first_bad_node,
+            "first_nonfinite_node": self.first_nonfinite_node,
+            "mask_constants": [c.to_dict() for c in self.mask_constants],
+            "mask_fix_offer": self.mask_fix_offer,
+            "suggested_keep_fp32": list(self.suggested_keep_fp32),
+            "inputs": [spec.to_dict() for spec in self.inputs], "seed": self.seed,
+            "timings": dict(self.timings), "notes": list(self.notes),
+            "outputs": self.outputs.to_dict(),
+            "conversion": None if self.conversion is None else self.conversion.to_dict(),
+            "reference_check": (None if self.reference_check is None
+                                else self.reference_check.to_dict()),
+            "drift": None if self.drift is None else self.drift.to_dict(),
+        }
+
+
+def compare_precision(
+    source: ModelSource,
+    precision: str = "fp16",
+    inputs: Mapping[str, np.ndarray] | str | Path | None = None,
+    keep_fp32: Iterable[str] = (),
+    seed: int = 0,
+    tolerances: Tolerances | None = None,
+    per_layer: bool = True,
+    *,
+    dims: Mapping[str, int] | None = None,
+    int_ranges: Mapping[str, tuple[int, int]] | None = None,
+    drift_threshold: float | None = None,
+    backend: str = "auto",
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> PrecisionReport:
+    """Compare the FP16 graph against FP32 ONNX Runtime on the same inputs.
+
+    Args:
+        source: Path, bytes or ModelProto of an FP32 model.
+        precision: ``"fp16"`` or ``"bf16"`` (bfloat16 rounding after every operator,
+            with ml_dtypes; FP32's range, so no range findings).
+        inputs: Feeds (dict or ``.npz`` path); seeded random feeds when None.
+        keep_fp32: Node names to leave in FP32 (e.g. ``report.suggested_keep_fp32``).
+        seed: Seed of the random feeds.
+        tolerances: Output tolerances; the preset named by ``precision`` when None.
+        per_layer: Also compare every intermediate tensor (drift, range, keep list).
+        dims: Sizes of symbolic dims for the random feeds, e.g. ``{"batch": 4}`` (the
+            others take the default build profile's opt sizes).
+        int_ranges: ``[low, high)`` per integer input, over the ranges found in the graph
+            (:func:`workbench.feeds.generator.model_feeds` makes the feeds).
+        drift_threshold: Per-layer error (relative to the tensor's scale) called bad;
+            None: 1e-2 for FP16, 8e-2 for BF16 (8× coarser rounding).
+        backend: ``"auto"`` (TensorRT when a GPU runner reports itself ready, else NumPy
+            float16) or ``"numpy"``.
+        on_progress: Called as ``on_progress(phase, done, total)`` while weights are
+            converted and graphs evaluated (from the calling thread).
+
+    Memory: the model's weights are never held twice. Weights in external data are read
+    one tensor at a time (models over 2 GiB work by path; large inline weights are first
+    staged to a temporary folder); peak memory is about the FP32 weight bytes (ONNX
+    Runtime, then the reduced-precision side at half that), and about 1.5× with per-layer
+    drift, whose figures are taken tensor by tensor as both graphs run.
+    """
+    _check_precision(precision)
+    _check_backend(backend)
+    clock = _Clock()
+    with staged_model(source) as staged:
+        model = _named_nodes(staged.model)  # weights stay on disk: the graph only
+        keep = _check_keep(model, keep_fp32)
+        feeds = model_feeds_for(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
+        output_names = [o.name for o in model.graph.output]
+        mask_constants = find_mask_constants(model, staged.folder)
+        # ONNX Runtime from the path: it reads external weights itself, and its memory is
+        # given back before the reduced-precision side loads any.
+        if on_progress is not None:
+            on_progress("running the FP32 reference (ONNX Runtime)", 0, 0)
+        ref_out = reference_outputs(
+            model_identity(staged.path, model, staged.folder), feeds,
+            lambda: fp32_outputs(staged.path or staged.model, feeds))
+        clock.lap("fp32 reference (onnxruntime)")
+        converted = convert_staged(staged, model, precision, keep, on_progress)
+        notes: list[str] = []
+        clock.lap(f"{precision} conversion")
+        gpu_outputs, gpu_notes = (None, []) if backend == "numpy" else tensorrt_outputs(
+            staged.path or model, keep, feeds, precision)
+        notes += gpu_notes
+        drift = None
+        fell_back: list[str] = []
+        fp32_cpu: dict[str, np.ndarray] = {}
+        # One BLAS thread: per-layer runs two graphs on two threads, and these matmuls of a
+        # few rows are memory-bound; a pool of threads waiting on each other (or on a busy
+        # machine) was 3-8x slower (measured on 2 cores)
+        with single_threaded_blas():
+            if per_layer:
+                threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
+                    8 if precision == "bf16" else 1)
+                drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
+                                               precision == "fp16", on_progress, fell_back,
+                                               fp32_cpu)
+            elif gpu_outputs is None:
+                candidate = candidate_outputs(converted, feeds, on_progress, fell_back)
+            else:
+                candidate = {}
+        conversion_report = converted.report
+        del converted
+        notes += fallback_notes(fell_back, precision)
+        if gpu_outputs is not None:
+            candidate.update(gpu_outputs)
+        clock.lap(f"{precision} candidate")
+        cand_out = {name: candidate[name] for name in output_names if name in candidate}
+        report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
+        # the CPU evaluator checked against ONNX Runtime: every per-layer run (its FP32 side
+        # is at hand), and any CPU candidate that fails (is it FP16, or the evaluator?)
+        check = check_reference(staged, model, feeds, ref_out, fp32_cpu if per_layer else None) \
+            if per_layer or (gpu_outputs is None and not report.passed) else None
+    clock.lap("comparison")
+    return PrecisionReport(
+        model=_label(source), precision=precision,
+        path=_path_text(gpu_outputs is not None, per_layer, precision),
+        outputs=report, drift=drift, keep_fp32=keep,
+        inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
+        seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
+        conversion=conversion_report, inconclusive=uninformative_outputs(ref_out, report),
+        mask_constants=mask_constants, not_evaluated=tuple(fell_back), reference_check=check,
+        reference_outputs=ref_out, candidate_outputs=cand_out,
+    )
+
+
+def fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray]
+                 ) -> dict[str, np.ndarray]:
+    """The FP32 reference: ONNX Runtime's outputs of ``source`` on ``feeds``."""
+    with OrtRunner(source) as reference_runner:
+        outputs = reference_runner.infer(dict(feeds))
+    give_back_free_heap()  # ORT's memory leaves before the reduced-precision side arrives
+    return outputs
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.laps: tuple[tuple[str, float], ...] = ()
+
+    def lap(self, label: str) -> None:
+        now = time.perf_counter()
+        self.laps = (*self.laps, (label, now - self._last))
+        self._last = now
+
+
+def _check_precision(precision: str) -> None:
+    if precision in SUPPORTED:
+        return
+    raise ComparisonError(
+        f"Precision {precision!r} cannot be compared here.",
+        expected="one of " + ", ".join(SUPPORTED),
+        found=repr(precision),
+        fix="use precision='fp16' or precision='bf16'",
+    )
+
+
+def _path_text(on_gpu: bool, per_layer: bool, precision: str = "fp16") -> str:
+    cpu = NUMPY_PATH if precision == "fp16" else BF16_PATH
+    if not on_gpu:
+        return cpu
+    return TENSORRT_PATH + (f" (outputs); per-layer drift from {cpu}" if per_layer else "")
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in ("auto", "numpy"):
+        raise ComparisonError(
+            f"Unknown candidate backend {backend!r}.",
+            expected="'auto' (TensorRT when a GPU can run engines, else NumPy float16) or 'numpy'",
+            found=repr(backend),
+            fix="pass backend='auto' or backend='numpy'",
+        )
+
+
+def _label(source: ModelSource) -> str:
+    if isinstance(source, (str, Path)):
+        return str(source)
+    if isinstance(source, onnx.ModelProto):
+        return source.graph.name or "<ModelProto>"
+    return "<model bytes>"
+
+
+def _named_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Unnamed nodes get the names builds accept too (``workbench.transforms.naming``)."""
+    return name_nodes(model)
+
+
+def _check_keep(model: onnx.ModelProto, keep_fp32: Iterable[str]) -> tuple[str, ...]:
+    keep = tuple(dict.fromkeys(keep_fp32))
+    names = [node.name for node in model.graph.node]
+    unknown = missing_nodes(model, keep)
+    if unknown:
+        shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+        raise ComparisonError(
+            "keep_fp32 names nodes that are not in the model.",
+            expected=f"node names of this graph ({shown})",
+            found=", ".join(unknown),
+            fix="use node names (not tensor names), e.g. from report.suggested_keep_fp32",
+        )
+    return keep
+
+
+def model_feeds_for(
+    model: onnx.ModelProto,
+    inputs: Mapping[str, np.ndarray] | str | Path | None,
+    seed: int,
+    options: FeedOptions,
+) -> dict[str, np.ndarray]:
+    """The feeds a comparison uses: ``inputs`` (a dict or an ``.npz``), else generated."""
+    if inputs is None:
+        return model_feeds(model, seed=seed, options=options)
+    if isinstance(inputs, (str, Path)):
+        inputs = load_inputs(inputs)
+    return {name: np.asarray(value) for name, value in inputs.items()}
+
+
+def node_names(model: onnx.ModelProto) -> Sequence[str]:
+    """Node names in topological order (for UIs offering a keep-FP32 choice)."""
+    return [node.name for node in _named_nodes(model).graph.node]

@@ -1,0 +1,178 @@
+"""The optional mask fix, verified: clamp the attention-mask constants, then re-run.
+
+:func:`workbench.transforms.mask_clamp.clamp_mask_constants` rewrites ``finfo.min`` mask
+constants to -1e4. Whether that is safe for *this* model on *these* inputs is measured, not
+assumed, by two re-runs on the same feeds:
+
+1. FP32 before against FP32 after (ONNX Runtime): the rewrite must not change the model's
+   answer. It does not on partly masked rows (``exp`` of either sentinel is exactly 0);
+   it does on a row whose every key is masked (uniform attention before, attention by
+   score after), which is then said, not hidden;
+2. the reduced-precision comparison of the rewritten model (:func:`compare_precision`):
+   the saturation is gone and the verdict is re-taken.
+
+The fix is *verified* when both hold. The rewritten model is written to a new file (the
+user's file is never touched); it is kept only when ``out_path`` is given.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.app.precision.compare import (
+    PrecisionReport,
+    compare_precision,
+    fp32_outputs,
+    model_feeds_for,
+)
+from workbench.app.precision.compare_cache import (
+    model_identity,
+    reference_outputs,
+    remember_reference,
+)
+from workbench.compare.metrics import ComparisonReport, compare_outputs
+from workbench.compare.tolerances import Tolerances
+from workbench.core.errors import ComparisonError
+from workbench.feeds.generator import FeedOptions
+from workbench.inspection.loading import ModelSource, load_model
+from workbench.transforms.external import save_staged, staged_model
+from workbench.transforms.mask_clamp import SAFE_MASK_VALUE, MaskClamp, clamp_mask_constants
+from workbench.transforms.naming import name_nodes
+from workbench.transforms.saving import refuse_own_source
+
+__all__ = ["MaskFixResult", "verify_mask_clamp"]
+
+
+@dataclass(frozen=True)
+class MaskFixResult:
+    """The clamp, what it did to the FP32 answer, and the re-taken comparison."""
+
+    clamp: MaskClamp
+    fp32_change: ComparisonReport  # FP32 after vs FP32 before, same inputs
+    after: PrecisionReport  # the rewritten model: reduced precision vs its FP32
+    path: Path | None  # the rewritten model, when kept
+    seconds: float
+
+    @property
+    def fp32_unchanged(self) -> bool:
+        return self.fp32_change.passed
+
+    @property
+    def verified(self) -> bool:
+        """FP32 answer unchanged and the reduced-precision verdict PASSED."""
+        return self.fp32_unchanged and self.after.verdict == "PASSED"
+
+    @property
+    def status(self) -> str:
+        if self.verified:
+            return "verified"
+        if self.after.verdict == "PASSED":
+            return "changes the FP32 answer"
+        return "does not settle"
+
+    def lines(self) -> list[str]:
+        worst = max((o.max_abs or 0.0 for o in self.fp32_change.outputs), default=0.0)
+        fp32 = ("FP32 answer unchanged on these inputs (max |after - before| "
+                f"{worst:.3g})" if self.fp32_unchanged else
+                f"FP32 answer CHANGED on these inputs (max |after - before| {worst:.3g}): "
+                "a row whose every key is masked attended uniformly before and by score "
+                "after; use the clamped model only if such rows are padding you discard")
+        after = self.after
+        left = (f"; {len(after.benign)} benign saturation(s) left" if after.benign
+                else "; no saturation left")
+        return [
+            f"mask fix {self.status}: {self.clamp.describe()}",
+            fp32,
+            f"{after.precision.upper()} vs FP32 of the clamped model: {after.verdict}{left}"
+            + (f"; first bad node {after.first_bad_node}" if after.first_bad_node else ""),
+            f"clamped model: {self.path}" if self.path else "clamped model not kept",
+            f"2 re-runs in {self.seconds:.2f} s",
+        ]
+
+    def summary(self) -> str:
+        return "\n".join(self.lines())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "verified": self.verified,
+                "clamp": self.clamp.to_dict(), "fp32_unchanged": self.fp32_unchanged,
+                "fp32_change": self.fp32_change.to_dict(), "after": self.after.to_dict(),
+                "path": None if self.path is None else str(self.path),
+                "seconds": self.seconds}
+
+
+def verify_mask_clamp(
+    source: ModelSource,
+    precision: str = "fp16",
+    inputs: Mapping[str, np.ndarray] | str | Path | None = None,
+    keep_fp32: Iterable[str] = (),
+    seed: int = 0,
+    tolerances: Tolerances | None = None,
+    *,
+    dims: Mapping[str, int] | None = None,
+    int_ranges: Mapping[str, tuple[int, int]] | None = None,
+    value: float = SAFE_MASK_VALUE,
+    out_path: str | Path | None = None,
+    overwrite: bool = False,
+    backend: str = "auto",
+) -> MaskFixResult:
+    """Clamp the mask constants of ``source`` to ``±value`` and verify it by re-running.
+
+    Args:
+        source: The FP32 model (path, bytes or ModelProto); it is not modified.
+        precision, inputs, keep_fp32, seed, tolerances, dims, int_ranges: as
+            :func:`compare_precision` (the same feeds serve both re-runs).
+        value: The magnitude mask values get (default 1e4).
+        out_path: Where to keep the clamped model (a new file; with a ``.data`` file
+            beside it when the model keeps weights in external data). None: not kept.
+        overwrite: Replace an existing ``out_path`` (never the model itself).
+        backend: The candidate backend of the re-run comparison (as compare_precision).
+
+    Raises:
+        ComparisonError: the model has no mask constant to clamp.
+        WorkbenchError: ``out_path`` exists (without ``overwrite``) or is the model itself.
+    """
+    start = time.perf_counter()
+    if out_path is not None:
+        refuse_own_source(source, out_path, "model.masks-clamped.onnx")
+    with staged_model(source) as staged, tempfile.TemporaryDirectory(
+            prefix="workbench-masks-") as tmp:
+        model = name_nodes(staged.model)
+        clamped, clamp = clamp_mask_constants(model, value, staged.folder)
+        if not clamp.changed:
+            raise _nothing_to_clamp()
+        # feeds first: inputs the model rejects are refused before a copy is written
+        feeds = model_feeds_for(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
+        target = Path(out_path).expanduser() if out_path else Path(tmp) / "clamped.onnx"
+        written = save_staged(clamped, staged.folder, target, overwrite=overwrite)
+        del clamped
+        # the FP32 answers: the original's from an earlier comparison when there was one,
+        # the clamped copy's kept for its comparison below (app/compare_cache.py)
+        before = reference_outputs(model_identity(staged.path, model, staged.folder), feeds,
+                                   lambda: fp32_outputs(staged.path or model, feeds))
+        fp32_after = fp32_outputs(written, feeds)
+        remember_reference(model_identity(written, load_model(written, load_weights=False),
+                                          written.parent), feeds, fp32_after)
+        fp32_change = compare_outputs(before, fp32_after, Tolerances.preset("fp32"))
+        del before, fp32_after
+        after = compare_precision(written, precision, inputs=feeds, keep_fp32=keep_fp32,
+                                  tolerances=tolerances, backend=backend)
+    return MaskFixResult(clamp, fp32_change, after, written if out_path else None,
+                         time.perf_counter() - start)
+
+
+def _nothing_to_clamp() -> ComparisonError:
+    return ComparisonError(
+        "This model has no attention-mask constant to clamp.",
+        expected="a constant of magnitude >= 1e30 (finfo(float32).min) whose every use ends "
+        "in Softmax, Reduce/Arg Max/Min, a comparison or a Where condition",
+        found="none in the main graph",
+        fix="nothing to do: the mask fix is only offered when report.mask_constants is "
+        "non-empty",
+    )

@@ -1,0 +1,387 @@
+"""Bug bundle: one zip with what a TensorRT bug report needs, and nothing else.
+
+``make_bundle(model, "bug.zip")`` finds where the model fails (parse, else build), reduces
+it to the smallest subgraph that fails the same way (``reduce_failure`` for a parse,
+``reduce_build_failure`` for a build), rebuilds the bundled model with a VERBOSE
+log (so the bundle is checked to reproduce the failure), and writes:
+
+=================  ==============================================================
+``model.onnx``     the reduced failing model (or the whole model, when it cannot be reduced)
+``repro.sh``       the trtexec (or tensorrt_rtx) line that reproduces the failure
+``repro.py``       the same with the bare TensorRT Python API
+``verbose.log``    TensorRT's VERBOSE log of that build
+``diagnosis.json`` the workbench's diagnosis (stage, category, cause, fixes, the reduction)
+``versions.json``  :data:`workbench.app.share.versions.FIELDS`, nothing more about the machine
+``README.md``      what the bundle is and what to attach to an issue
+=================  ==============================================================
+
+Folders of the user's machine (the model's folder, the working folder, the home folder,
+temporary folders) are replaced by placeholders in every text file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.app.share import reproduce
+from workbench.app.share.bundle_settings import settings_for_model
+from workbench.app.share.versions import FIELDS, environment_info
+from workbench.core.errors import BuildError, BuildSettingsError, WorkbenchBug, WorkbenchError
+from workbench.core.logbus import LogBus
+from workbench.settings.settings import BuildSettings
+
+__all__ = ["BUNDLE_FILES", "BundleResult", "make_bundle"]
+
+BUNDLE_FILES: tuple[str, ...] = ("README.md", "model.onnx", "repro.sh", "repro.py",
+                                 "verbose.log", "diagnosis.json", "versions.json")
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """A written bundle: where, which stage fails, and whether the bundle reproduces it."""
+
+    path: Path
+    stage: str  # "parse" or "build"
+    category: str
+    reduced: bool
+    reproduced: bool
+    notes: tuple[str, ...]
+
+    def summary(self) -> str:
+        model = "reduced model" if self.reduced else "whole model"
+        check = "reproduces" if self.reproduced else "did NOT reproduce"
+        lines = [f"wrote {self.path}: {self.stage} failure [{self.category}], {model}; "
+                 f"the bundled model {check} it"]
+        return "\n".join([*lines, *("  note: " + n for n in self.notes)])
+
+
+def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathLike[str],
+                settings: Any = None, *, overwrite: bool = False,
+                bug: WorkbenchBug | None = None) -> BundleResult:
+    """Write a bug bundle for a model that TensorRT fails to parse or build.
+
+    Args:
+        source: The failing model (path or bytes).
+        out_path: The zip to write (atomically).
+        settings: BuildSettings for the build (default: seeded from the model).
+        overwrite: Allow replacing an existing zip.
+        bug: A workbench bug to report instead of a TensorRT failure: the bundle holds its
+            traceback and the model, and nothing is parsed or built again (the step that
+            failed is not run a second time).
+
+    Raises:
+        WorkbenchError: the model parses and builds (nothing to report), or ``out_path``
+            exists and ``overwrite`` is False.
+    """
+    target = Path(out_path).expanduser()
+    if target.exists() and not overwrite:
+        raise WorkbenchError(f"{target} already exists.", expected="a new file name",
+                             found=str(target), fix="choose another name, or overwrite")
+    base = settings or BuildSettings()
+    settings = dataclasses.replace(base, log_severity="VERBOSE")
+    with tempfile.TemporaryDirectory(prefix="wb-bundle-") as work:
+        folder = Path(work)
+        error: WorkbenchError | None
+        if bug is not None:
+            failure, bus, error = _workbench_failure(source, bug, folder)
+            settings, _note = settings_for_model(settings, folder / "model.onnx")
+        else:
+            failure = _find_failure(source, settings, folder)
+            # the repro builds the bundled model, whose inputs may not be the user's
+            settings, note = settings_for_model(settings, folder / "model.onnx",
+                                                _source_inputs(source))
+            failure["notes"] = [*failure.get("notes", []), *([note] if note else [])]
+            bus, error = _verbose_build(folder / "model.onnx", settings)
+        scrub = _scrubber(source, folder)
+        models = _model_files(folder)
+        extras = [path.relative_to(folder).as_posix() for path in models[1:]]
+        files = _bundle_texts(failure, settings, bus, error, scrub, extras)
+        _write_zip(target, folder, models, files, overwrite)
+    return BundleResult(target, failure["stage"], failure["category"], failure["reduced"],
+                        error is not None and not isinstance(error, BuildSettingsError),
+                        tuple(failure["notes"]))
+
+
+def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
+    """Where the model fails; leaves the model to bundle at ``folder/model.onnx``."""
+    from workbench.backends.trt.build import build_engine
+    from workbench.backends.trt.parse import diagnose
+    from workbench.triage.diagnosis import explain_build_failure
+
+    report = diagnose(source)
+    if not report:
+        return _parse_failure(source, report, folder)
+    try:
+        build_engine(source, settings)
+    except BuildError as err:
+        cause, fixes = explain_build_failure(list(err.details or ()) or [err.summary])
+        diagnosis = {"summary": err.summary, "cause": cause, "fixes": list(fixes),
+                     "tensorrt": list(err.details or ()), "parse": report.to_dict()}
+        failure: dict[str, Any] = {"stage": "build", "category": "BUILD_FAILED",
+                                   "diagnosis": diagnosis}
+        reduced = _reduce_build(source, settings, folder)
+        if "reduction" in reduced:
+            diagnosis["reduction"] = reduced.pop("reduction")
+        return {**failure, **reduced}
+    raise WorkbenchError(
+        "This model parses and builds: there is no failure to bundle.",
+        expected="a model that TensorRT fails to parse or build",
+        found=f"{report.node_count} nodes parsed, and the engine built",
+        fix="to share results instead, write a report: the panel's Export report button, "
+        "or `trt-workbench report MODEL --build`")
+
+
+def _workbench_failure(source: Any, bug: WorkbenchBug, folder: Path
+                       ) -> tuple[dict[str, Any], LogBus, WorkbenchError]:
+    """The bundle of a workbench bug: the whole model, the error and its traceback."""
+    _copy_model(source, folder / "model.onnx")
+    bus = LogBus("VERBOSE", maxlen=10)
+    bus.push("INFO", "no TensorRT build was run for this bundle: it reports a workbench bug",
+             "workbench")
+    diagnosis = {"summary": bug.summary, "cause": bug.found, "fixes": [bug.fix or ""],
+                 "traceback": list(bug.details)}
+    failure = {"stage": "workbench", "category": "WORKBENCH_BUG", "diagnosis": diagnosis,
+               "reduced": False,
+               "notes": ["the traceback is in diagnosis.json; repro.sh builds the model with "
+                         "TensorRT, which may not be the step that failed"]}
+    return failure, bus, bug
+
+
+# Reducing loads the model's weights into memory (and serializes each candidate): beyond
+# this, bundle the whole model as its files instead.
+_REDUCE_LIMIT_BYTES = 1 << 30
+
+
+def _reduce_build(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
+    """The smallest subgraph that still fails to build, at ``folder/model.onnx`` (else the
+    whole model, with a note saying why)."""
+    from workbench.backends.trt.reduce import reduce_build_failure
+
+    too_big = _weight_bytes(source) > _REDUCE_LIMIT_BYTES
+    try:
+        if too_big:
+            raise WorkbenchError("the model's weights are over 1 GiB")
+        result = reduce_build_failure(source, folder / "model.onnx", settings)
+    except (WorkbenchError, ValueError) as err:  # ValueError: over protobuf's 2 GiB
+        _copy_model(source, folder / "model.onnx")
+        summary = err.summary if isinstance(err, WorkbenchError) else str(err)
+        return {"reduced": False, "notes": [f"not reduced ({summary}): the whole model"]}
+    smaller = len(result.node_indices) < result.original_node_count
+    if not smaller:  # the user's own files, as they are, rather than a re-saved copy
+        (folder / "model.onnx").unlink()
+        _copy_model(source, folder / "model.onnx")
+    return {"reduced": smaller,
+            "notes": [] if smaller else ["every node is needed to reproduce the failure"],
+            "reduction": {"original_node_count": result.original_node_count,
+                          "kept_node_indices": list(result.node_indices),
+                          "kept_node_names": list(result.node_names),
+                          "failing_node": result.failing_node, "error": result.error}}
+
+
+def _weight_bytes(source: Any) -> int:
+    if isinstance(source, bytes):
+        return len(source)
+    from workbench.inspection.external_data import external_data_refs
+    from workbench.inspection.loading import load_model
+
+    path = Path(source).expanduser()
+    try:
+        refs = external_data_refs(load_model(path, load_weights=False))
+    except WorkbenchError:
+        return 0
+    return path.stat().st_size + sum(ref.length or 0 for ref in refs)
+
+
+def _parse_failure(source: Any, report: Any, folder: Path) -> dict[str, Any]:
+    from workbench.backends.trt.reduce import reduce_failure
+
+    first = report.issues[0] if report.issues else None
+    result: dict[str, Any] = {"stage": "parse", "diagnosis": report.to_dict(), "notes": [],
+                              "category": first.category if first else "PARSE_FAILED"}
+    try:
+        reduction = reduce_failure(source, folder / "model.onnx")
+    except WorkbenchError as err:
+        _copy_model(source, folder / "model.onnx")
+        result.update(reduced=False)
+        result["notes"].append(f"not reduced: {err.summary}")
+        return result
+    result.update(reduced=True)
+    result["diagnosis"]["reduction"] = {
+        "original_node_count": reduction.original_node_count,
+        "kept_node_indices": list(reduction.node_indices),
+        "kept_node_names": list(reduction.node_names),
+        "category": reduction.category, "op_type": reduction.op_type}
+    return result
+
+
+def _copy_model(source: Any, target: Path) -> None:
+    """The whole model beside ``target``: the .onnx file as it is, and its external-data
+    files at their own relative locations (copied from disk, never loaded into memory)."""
+    if isinstance(source, bytes):
+        target.write_bytes(source)
+        return
+    from workbench.inspection.external_data import external_data_refs
+    from workbench.inspection.loading import load_model
+
+    path = Path(source).expanduser()
+    shutil.copyfile(path, target)
+    try:
+        locations = {ref.location for ref in external_data_refs(
+            load_model(path, load_weights=False))}
+    except WorkbenchError:  # unreadable: the file itself is what fails
+        return
+    for location in sorted(locations):
+        data = path.parent / location  # the loader refuses locations outside the folder
+        if data.is_file():
+            (target.parent / location).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(data, target.parent / location)
+
+
+def _model_files(folder: Path) -> list[Path]:
+    """The bundled model and its external data, in zip order."""
+    others = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "model.onnx")
+    return [folder / "model.onnx", *others]
+
+
+def _verbose_build(model: Path, settings: Any) -> tuple[LogBus, WorkbenchError | None]:
+    """Build the bundled model with a VERBOSE log; the error it fails with (None if it builds)."""
+    from workbench.backends.trt.build import build_engine
+
+    bus = LogBus("VERBOSE", maxlen=200_000)
+    try:
+        build_engine(model, settings, on_log=bus)
+    except WorkbenchError as err:
+        return bus, err
+    return bus, None
+
+
+def _scrubber(source: Any, folder: Path) -> Any:
+    """Replace the user's folders in text by placeholders (longest first)."""
+    places = [(str(folder.resolve()), "."), (str(folder), ".")]
+    if not isinstance(source, bytes):
+        model_dir = Path(source).expanduser().resolve().parent
+        places += [(str(model_dir), "<model folder>")]
+    places += [(str(Path.cwd()), "<working folder>"), (tempfile.gettempdir(), "<tmp>"),
+               (str(Path.home()), "~")]
+    places = sorted({p for p in places if len(p[0]) > 1}, key=lambda p: -len(p[0]))
+
+    def scrub(text: str) -> str:
+        for old, new in places:
+            text = text.replace(old, new)
+        return text
+
+    return scrub
+
+
+def _bundle_texts(failure: dict[str, Any], settings: Any, bus: LogBus,
+                  error: WorkbenchError | None, scrub: Any,
+                  extras: list[str]) -> dict[str, str]:
+    command = reproduce.trtexec_command(settings, "model.onnx", "model.engine")
+    if "--verbose" not in command:
+        command += " --verbose"
+    diagnosis = dict(failure["diagnosis"], stage=failure["stage"],
+                     reproduced_by_bundle=error is not None,
+                     bundle_error=error.message if error is not None else None)
+    files = {
+        "repro.sh": f"#!/bin/sh\n# Reproduces the {failure['stage']} failure.\n{command}\n",
+        "repro.py": reproduce.python_script(settings, "model.onnx", "model.engine"),
+        "verbose.log": _log_text(bus, error),
+        "diagnosis.json": json.dumps(diagnosis, indent=2) + "\n",
+        "versions.json": json.dumps(environment_info(), indent=2) + "\n",
+    }
+    files["README.md"] = _readme(failure, command, error, extras)
+    return {name: scrub(text) for name, text in files.items()}
+
+
+def _source_inputs(source: Any) -> tuple[Any, ...]:
+    """The user's model's inputs (the settings' profiles name them)."""
+    from workbench.inspection.loading import load_model
+    from workbench.inspection.protos import graph_io_specs
+
+    try:
+        return graph_io_specs(load_model(source, load_weights=False).graph)[0]
+    except WorkbenchError:
+        return ()
+
+
+def _log_text(bus: LogBus, error: WorkbenchError | None) -> str:
+    """The VERBOSE log; when TensorRT logged nothing (refused before it ran), say so and
+    give the error instead of an empty file."""
+    lines = [r.format() for r in bus.records()]
+    if not lines:
+        lines = ["(TensorRT logged nothing: the build stopped before TensorRT ran)"]
+        if error is not None:
+            lines.append(error.message)
+    return "\n".join(lines) + "\n"
+
+
+def _readme(failure: dict[str, Any], command: str, error: WorkbenchError | None,
+            extras: list[str]) -> str:
+    model = ("the smallest subgraph that fails the same way" if failure["reduced"]
+             else "the whole model")
+    check = ("This bundle reports a bug of the workbench itself (not of TensorRT): attach it "
+             "to a workbench issue. The traceback is in `diagnosis.json`."
+             f"\n\n```\n{error.summary}\n```" if isinstance(error, WorkbenchBug) else
+             "Rebuilding `model.onnx` with a VERBOSE log failed again: the bundle reproduces "
+             f"the failure.\n\n```\n{error.summary}\n```" if error is not None else
+             "Warning: rebuilding `model.onnx` did NOT fail; the failure may depend on the "
+             "parts of the model that were left out.")
+    notes = "".join(f"- {n}\n" for n in failure["notes"])
+    data = (" Its external data: " + ", ".join(f"`{name}`" for name in extras) + "."
+            if extras else "")
+    return f"""# TensorRT {failure['stage']} failure: {failure['category']}
+
+Made by trt-workbench. {check}
+
+## Files
+- `model.onnx`: {model}.{data}
+- `repro.sh`: `{command}`
+- `repro.py`: the same build with the bare TensorRT Python API (`python repro.py`).
+- `verbose.log`: TensorRT's VERBOSE log of that build.
+- `diagnosis.json`: where and why it fails, with the suggested fixes.
+- `versions.json`: {", ".join(FIELDS)}.
+
+## What to attach to a TensorRT issue
+Attach this zip (or `model.onnx`, `verbose.log` and `versions.json`), paste the
+`repro.sh` line and the error above into the issue text, and say what you expected.
+NVIDIA's bug template asks for exactly these: the model, the command, the verbose log, the
+versions and the GPU.
+
+## What this bundle contains about your machine
+Only `versions.json` ({", ".join(FIELDS)}). Paths of your machine were replaced by
+placeholders (`<model folder>`, `<working folder>`, `<tmp>`, `~`). No host name, user
+name or environment variables. Check `model.onnx` is something you may share.
+{notes and chr(10) + "## Notes" + chr(10) + notes}"""
+
+
+def _write_zip(target: Path, folder: Path, models: list[Path], files: dict[str, str],
+               overwrite: bool) -> None:
+    """Write the zip beside ``target`` and move it into place (never a half-written zip)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in BUNDLE_FILES:
+                if name == "model.onnx":  # and its external data, streamed from disk
+                    for path in models:
+                        archive.write(path, path.relative_to(folder).as_posix())
+                else:
+                    archive.writestr(name, files[name])
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)  # never replace a file that appeared meanwhile
+    except FileExistsError as err:
+        raise WorkbenchError(f"{target} already exists.", fix="choose another name") from err
+    finally:
+        tmp.unlink(missing_ok=True)

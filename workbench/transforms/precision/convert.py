@@ -1,0 +1,43 @@
+"""The graph conversion step of strongly typed builds, for every precision it exists for.
+
+:data:`workbench.settings.plan.GRAPH_CONVERSIONS` lists the precisions converted here; the
+builder, ``trt-workbench convert`` (the trtexec rendering's first step) and the generated
+Python script all call :func:`convert_graph`, so the graph TensorRT builds is the same
+whichever way the build is run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import onnx
+
+from workbench.core.errors import BuildSettingsError
+from workbench.settings.fields import Precision
+from workbench.settings.plan import GRAPH_CONVERSIONS
+from workbench.transforms.precision.fp16 import Conversion, convert_precision
+
+__all__ = ["convert", "convert_graph"]
+
+
+def convert_graph(model: onnx.ModelProto, precision: Precision | str,
+                  keep_fp32: Iterable[str] = ()) -> onnx.ModelProto:
+    """A copy of ``model`` in ``precision`` (I/O types kept; ``keep_fp32`` nodes in FP32)."""
+    return convert(model, precision, keep_fp32).model
+
+
+def convert(model: onnx.ModelProto, precision: Precision | str,
+            keep_fp32: Iterable[str] = ()) -> Conversion:
+    """:func:`convert_graph` with the conversion's report (nodes in FP16/BF16, nodes kept in
+    FP32 and why)."""
+    wanted = Precision(precision)
+    if wanted in GRAPH_CONVERSIONS:
+        return convert_precision(model, wanted.value, keep_fp32)
+    known = " / ".join(sorted(p.value for p in GRAPH_CONVERSIONS))
+    raise BuildSettingsError(
+        f"The workbench has no {wanted.value.upper()} graph conversion.",
+        expected=f"a precision it converts graphs to: {known}",
+        found=wanted.value,
+        fix="use --precision fp16, or convert the graph with another tool and build it as "
+        "it is (precision fp32 keeps the graph's types)",
+    )
