@@ -4,7 +4,7 @@ The real pybind modules of the latest TensorRT 10.x, 11.x and TensorRT-RTX come 
 PyPI bindings wheels (cached in ``.cache/trt-bindings``). Each links only a handful of C
 functions from the TensorRT libraries; a stand-in library exporting them (returning NULL)
 lets the real module import, so ``dir()`` gives the exact API without running TensorRT.
-A static scan of ``workbench/backends/trt/*.py`` finds the ``trt.`` accesses and the
+A static scan of ``workbench/backends/trt/**/*.py`` finds the ``trt.`` accesses and the
 function each sits in; ``compat.BRANCHES`` says which families reach that function.
 """
 
@@ -124,7 +124,7 @@ def _api(family: str) -> dict[str, set[str]]:
 def _accesses() -> list[tuple[str, str, int, tuple[str, ...]]]:
     """(branch key 'module:function', file, line, attribute chain) for each ``trt.`` use."""
     found = []
-    for path in sorted((ROOT / "workbench" / "backends" / "trt").glob("*.py")):
+    for path in sorted((ROOT / "workbench" / "backends" / "trt").rglob("*.py")):
         tree = ast.parse(path.read_text())
         for top in tree.body:
             key = f"{path.stem}:{getattr(top, 'name', '<module>')}"
