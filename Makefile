@@ -12,7 +12,8 @@ DEVSTAMP = $(VENV)/.installed-dev
 CONSTRAINTS = constraints/dev.txt
 LINTED  = workbench tests bench sample_models constraints
 
-.PHONY: lab test lint typecheck pytest samples bench scale fuzz clean constraints venv-matches
+.PHONY: lab test lint typecheck pytest samples fixtures bench scale fuzz clean constraints \
+        venv-matches
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +66,27 @@ constraints:
 
 samples: $(STAMP)
 	$(PY) sample_models/make_samples.py
+
+# Real exporter output committed for the tests (sample_models/exports/): tiny transformers
+# configs with random weights (no downloads) through both torch exporters (dynamo and
+# TorchScript), plus skl2onnx and onnxmltools. Needs torch, so it has its own venv and is
+# NOT run by CI: CI and the tests only read the committed .onnx files. It installs
+#   pip install torch==2.13.0 transformers==5.25.0 onnxscript==0.7.2 onnx onnxruntime \
+#       scikit-learn skl2onnx lightgbm onnxmltools   (exact pins in FIXTURES_PKGS)
+# torch==2.13.0 is the CPU wheel (Python 3.11 here, a local wheel; PyPI's elsewhere).
+# `make fixtures FIXTURES_ARGS="OUT_DIR llama"` writes only some models elsewhere.
+FIXTURES_PYTHON ?= python3
+FIXTURES_VENV   ?= .venv-fixtures
+FIXTURES_PKGS    = torch==2.13.0 transformers==5.25.0 onnxscript==0.7.2 onnx==1.23.2 \
+                   onnxruntime==1.32.0 scikit-learn==1.9.1 skl2onnx==1.20.0 lightgbm==4.7.0 \
+                   onnxmltools==1.16.0
+
+fixtures:
+	test -x $(FIXTURES_VENV)/bin/python || $(FIXTURES_PYTHON) -m venv $(FIXTURES_VENV)
+	@if [ "$$(cat $(FIXTURES_VENV)/.installed 2>/dev/null)" != "$(strip $(FIXTURES_PKGS))" ]; \
+	then $(FIXTURES_VENV)/bin/python -m pip install -q $(FIXTURES_PKGS) && \
+	     echo "$(strip $(FIXTURES_PKGS))" > $(FIXTURES_VENV)/.installed; fi
+	$(FIXTURES_VENV)/bin/python sample_models/exports/make_exports.py $(FIXTURES_ARGS)
 
 bench: $(DEVSTAMP)
 	for b in bench/*_bench.py; do $(PY) $$b || exit 1; done

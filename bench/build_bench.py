@@ -8,6 +8,9 @@ a fresh subprocess (so peak RSS is its own), a few times, alternating; medians a
   callback (the record's timestamp, taken inside the callback) to the consumer.
 * ``workbench_trusted``: the same with ``WORKBENCH_ISOLATE_PARSER=0`` — no parser-crash
   probe (a child process that parses each new model once per process before the build).
+* ``workbench_rebuild``: the second build of the same file in one process (the panel's
+  case: build, change a setting, build again): the file version's validation, SHA-256 and
+  parser probe are reused (``backends/trt/file_versions.py``).
 * ``bare``: the same network and settings with the bare TensorRT API and ``trt.Logger``
   at WARNING, the plain script a user would write.
 
@@ -55,6 +58,8 @@ if variant.startswith("workbench"):
             latencies.append(time.time() - record.time)
     consumer = threading.Thread(target=consume); consumer.start()
     import tensorrt_rtx  # imported before timing, like the bare variant
+    if variant.endswith("rebuild"):  # a second build of the same file in one process
+        build_engine(model, settings)
     start = time.perf_counter()
     plan = build_engine(model, settings, on_log=bus).plan
     wall = time.perf_counter() - start
@@ -137,8 +142,9 @@ def main() -> int:
               f"{'RSS wb/bare (MiB)':>20} {'ratio':>6} {'records':>8} {'p50 ms':>7} {'p99 ms':>7}")
         results = {}
         for (name, model, shapes), variant in itertools.product(
-                cases, ("workbench", "workbench_trusted")):
-            label = name + (" (no probe)" if variant.endswith("trusted") else "")
+                cases, ("workbench", "workbench_trusted", "workbench_rebuild")):
+            label = name + {"workbench_trusted": " (no probe)",
+                            "workbench_rebuild": " (rebuild)"}.get(variant, "")
             r = results[label] = measure(model, shapes, args.repeats, variant)
             print(f"{label:26} {r['wall_workbench_s']:9.3f}/{r['wall_bare_s']:<9.3f} "
                   f"{r['wall_ratio']:6.3f} {r['wall_ratio_min']:6.3f} "

@@ -1,6 +1,21 @@
-"""Per-layer FP16 drift: the workbench against ``polygraphy run --onnxrt`` (mark all).
+"""FP16 comparisons: their cost in ONNX Runtime FP32 runs, and against Polygraphy.
 
-    .venv/bin/python bench/compare_bench.py [--layers 6] [--width 256] [--sequence 64]
+    .venv/bin/python bench/compare_bench.py [--models gpt_120m,gpt_like,bert_like]
+        [--before DIR] [--steps outputs,layers,keep] [--repeats 3] [--json out.json]
+    .venv/bin/python bench/compare_bench.py --profile [--models gpt_120m] [--before DIR]
+    .venv/bin/python bench/compare_bench.py --polygraphy [--layers 6] [--width 256]
+
+Default: each comparison as a multiple of one ONNX Runtime FP32 run (session + run) of the
+same model on the same feeds, measured in the same run, with peak RSS as a multiple of the
+model's weight bytes (``bench/compare_ratio.py``; each figure from a fresh interpreter).
+Models: the GPT ladder (``gpt_10m``, ``gpt_120m``, ``gpt_770m``; batch 1 × 32 tokens), the
+real-export corpus by name (``qwen2_dynamo``…, on its hand-written feeds), the realistic
+corpus by name, or .onnx paths. ``--before DIR`` adds columns measured with the
+workbench of another checkout (``git worktree add /tmp/before main``). ``--profile``: where
+the time goes (cProfile), per category, outputs-only and per-layer.
+
+``--polygraphy``: per-layer FP16 drift, the workbench against ``polygraphy run --onnxrt``
+(mark all), as below.
 
 For each model (the sample ``transformer_block.onnx`` and a generated deeper transformer)
 both tools get the same inputs and produce the same information: every intermediate
@@ -18,6 +33,7 @@ FP16 graph with NumPy float16 arithmetic, which overflows like real FP16.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -25,6 +41,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -167,8 +184,8 @@ def bench_model(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def polygraphy_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="per-layer drift against Polygraphy")
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--sequence", type=int, default=64)
@@ -205,6 +222,74 @@ def main(argv: list[str] | None = None) -> int:
         "fp16_overflow.onnx."
     )
     return 0 if all(float(r["ratio"]) >= 2 for r in rows) else 1
+
+
+LADDER_DIMS = {"batch": 1, "sequence": 32}
+
+
+def _models(names: str, folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
+    """(name, path, dims) per model; dims {"feeds": npz} for a real export (its hand feeds)."""
+    from sample_models.realistic import GPT_LADDER, gpt_like, realistic_model
+
+    models = []
+    for name in (n for n in names.split(",") if n):
+        if name in GPT_LADDER:
+            shape = GPT_LADDER[name]
+            path = gpt_like(folder, shape.layers, shape.d_model, shape.heads, shape.vocab,
+                            shape.seq, name=name)
+            models.append((name, path, LADDER_DIMS))
+        elif Path(name).suffix == ".onnx":
+            models.append((Path(name).stem, Path(name), {}))
+        elif name in _exports():
+            from sample_models.exports import export_path, hand_feeds
+
+            np.savez(folder / f"{name}.hand.npz", **hand_feeds(name))
+            models.append((name, export_path(name), {"feeds": folder / f"{name}.hand.npz"}))
+        else:
+            models.append((name, realistic_model(name).make(folder), {}))
+    return models
+
+
+def _exports() -> set[str]:
+    try:
+        from sample_models.exports import EXPORTS
+    except ImportError:  # the committed real-export corpus is not in this checkout
+        return set()
+    return {entry.name for entry in EXPORTS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--polygraphy" in argv:
+        argv.remove("--polygraphy")
+        return polygraphy_main(argv)
+    from bench.compare_ratio import profile_in, ratio_table
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="gpt_120m,gpt_like,bert_like")
+    parser.add_argument("--before", type=Path, help="a checkout to measure beside this one")
+    parser.add_argument("--steps", default="outputs,layers",
+                        help="outputs, layers, keep (comma-separated)")
+    parser.add_argument("--repeats", type=int, default=3, help="best of N per step")
+    parser.add_argument("--profile", action="store_true", help="where the time goes")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="compare-bench-") as tmp:
+        models = _models(args.models, Path(tmp))
+        if args.profile:
+            for name, path, dims in models:
+                for label, root in (("after", ROOT), ("before", args.before)):
+                    if root is not None:
+                        print(f"\n{name} ({label}: {root})")
+                        print(profile_in(root, path, dims), end="")
+            return 0
+        rows = ratio_table(models, args.before, tuple(args.steps.split(",")), args.repeats)
+    print("\nbaseline: onnxruntime.InferenceSession(path) + one run, same feeds, fresh "
+          f"process; best of {args.repeats}. peak ×W: peak RSS / FP32 weight bytes. The "
+          "FP16 side is NumPy float16 through onnx.reference (see --polygraphy's note).")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
 
 
 if __name__ == "__main__":

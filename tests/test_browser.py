@@ -180,13 +180,15 @@ def test_panel_in_jupyterlab(browser_ready: None, tmp_path: Path) -> None:
 
 
 def assert_layer_table_fits(page: Any) -> None:
-    """The engine-layer table wraps inside its box: nothing off-screen to the right."""
+    """The engine-layer table stays inside its box: nothing off-screen to the right. Since
+    issue 25 no cell breaks inside a name or number: a table wider than the panel scrolls
+    sideways in its own box (.wb-table-box), which fits the panel."""
     details = page.locator(".wb-panel details.wb-layers").first
     details.evaluate("element => { element.open = true; }")
     table = details.locator("table")
     table.wait_for()
     widths = details.evaluate(
-        "e => [e.scrollWidth, e.clientWidth, e.querySelector('table').scrollWidth]")
+        "e => [e.scrollWidth, e.clientWidth, e.querySelector('.wb-table-box').clientWidth]")
     assert widths[0] <= widths[1] + 1 and widths[2] <= widths[1] + 1, widths
     first_header = table.locator("th").nth(1).inner_text()
     assert first_header == "precision", first_header  # the important columns come first

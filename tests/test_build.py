@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import onnx
@@ -94,10 +93,9 @@ def test_cancel_mid_build_is_quick(sample) -> None:
         calls.append(1)
         return len(calls) > 3
 
-    started = time.perf_counter()
     with pytest.raises(BuildCancelled, match="cancelled"):
         build_engine(sample("resnet_block"), cancel=cancel_after_a_few_steps)
-    assert time.perf_counter() - started < 5
+    assert len(calls) == 4  # TensorRT stopped at the first step after the cancel, not later
     event = threading.Event()
     event.set()
     with pytest.raises(BuildCancelled):

@@ -87,30 +87,6 @@ def test_weak_typing_script_keeps_fp32_nodes() -> None:
     compile(script, "build.py", "exec")
 
 
-# Reduced precisions with no graph conversion yet: strongly typed TensorRT cannot build them.
-UNCONVERTIBLE = [p for p in Precision if p.reduced and p not in GRAPH_CONVERSIONS]
-needs_unconvertible = pytest.mark.skipif(
-    not UNCONVERTIBLE, reason="every reduced precision has a graph conversion now")
-
-
-@needs_unconvertible
-@pytest.mark.parametrize("keep", [(), ("fc2",)])
-def test_unsupported_combinations_are_refused_identically(keep, sample) -> None:
-    """No conversion on strongly typed TensorRT: builder, trtexec and script, one error."""
-    settings = BuildSettings(precision=UNCONVERTIBLE[0], keep_fp32=keep)
-    errors = []
-    for render in (reproduce.trtexec_command, reproduce.python_script):
-        with pytest.raises(BackendUnavailableError) as info:
-            render(settings, "m.onnx", "m.engine")  # for the installed TensorRT-RTX
-        errors.append(info.value)
-    with pytest.raises(BackendUnavailableError) as info:
-        build_engine(sample("mlp_dynamic_batch"), settings)
-    errors.append(info.value)
-    assert len({(e.summary, e.expected, e.found, e.fix) for e in errors}) == 1
-    name = UNCONVERTIBLE[0].value.upper()
-    assert errors[0].summary.startswith(f"{name} builds are not available with TensorRT-RTX")
-
-
 @pytest.fixture
 def without_targets(monkeypatch: pytest.MonkeyPatch) -> None:
     """The installed TensorRT-RTX, described as lacking compute-capability targets (as full
@@ -172,10 +148,8 @@ def test_the_cli_converts_exactly_the_planned_precisions() -> None:
     parser = build_parser()
     for precision in GRAPH_CONVERSIONS:
         parser.parse_args(["convert", "m.onnx", "-o", "x.onnx", "--precision", precision.value])
-    for precision in UNCONVERTIBLE:
-        with pytest.raises(SystemExit):
-            parser.parse_args(["convert", "m.onnx", "-o", "x.onnx", "--precision",
-                               precision.value])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["convert", "m.onnx", "-o", "x.onnx", "--precision", "fp32"])
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
@@ -230,20 +204,3 @@ def test_generated_script_builds_the_engine_build_engine_builds(name: str, model
     assert [layer[0] for layer in built_layers] == [layer.name for layer in artifact.card.layers]
     # A build without a GPU times nothing, so the same plan gives the same bytes.
     assert engine.read_bytes() == artifact.plan
-
-
-@needs_unconvertible
-def test_the_panel_shows_the_plans_refusal_in_both_renderings(tmp_path: Path, sample) -> None:
-    from ui_support import make_panel
-
-    panel = make_panel(tmp_path, sample("mlp_dynamic_batch"))
-    build = panel.build
-    assert build.python.value.startswith('"""Build') and "--stronglyTyped" not in \
-        build.trtexec.value
-    build.form.fields["precision"].value = "fp16"
-    assert "--stronglyTyped" in build.trtexec.value and "convert_graph" in build.python.value
-    build.form.fields["precision"].value = UNCONVERTIBLE[0].value
-    assert build.trtexec.value == build.python.value
-    assert build.trtexec.value.startswith(
-        f"# cannot build: {UNCONVERTIBLE[0].value.upper()} builds are not available")
-    panel.close()

@@ -154,7 +154,6 @@ def test_keyboard_interrupt_cancels_a_blocking_build(sample) -> None:
         started = threading.Event()
         timer = threading.Thread(target=_interrupt_when_building, args=(started,))
         timer.start()
-        began = time.monotonic()
         try:
             with pytest.raises(KeyboardInterrupt) as info:
                 build_engine(model, on_progress=lambda _e, ev=started: ev.set())
@@ -166,8 +165,7 @@ def test_keyboard_interrupt_cancels_a_blocking_build(sample) -> None:
             break
     else:
         pytest.skip("every build finished before the interrupt arrived")
-    assert time.monotonic() - began < 10
-    assert "cancelled" in str(info.value.__context__)
+    assert "cancelled" in str(info.value.__context__)  # stopped by the cancel, not finished
     settle(threads_before)
     assert threading.active_count() <= threads_before  # no TensorRT or stderr thread left
     assert open_fds() <= fds_before and os.fstat(2).st_ino == stderr_before

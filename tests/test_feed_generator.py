@@ -45,7 +45,8 @@ def test_roles_follow_the_graph(realistic) -> None:
     assert "token_type_embedding" in bert["token_type_ids"].why
     jax = input_roles(onnx.load(realistic("jax_classifier")))
     assert jax["label_ids"].range == (0, 10) and "OneHot" in jax["label_ids"].why
-    assert input_roles(onnx.load(realistic("if_switch")))["sr"].kind == "free"
+    sr = input_roles(onnx.load(realistic("if_switch")))["sr"]
+    assert sr.kind == "value" and sr.range == (16000, 16001)  # what the If compares it with
 
 
 def test_kernels_inside_if_branches_raise_the_size(realistic) -> None:

@@ -50,8 +50,9 @@ def test_every_model_that_builds_in_fp32_builds_in_fp16_and_compares(realistic, 
         assert _builds(path, "fp16", profiles), f"{entry.name}: FP32 builds, FP16 does not"
         fp16 += 1
         report = compare_precision(path, dims=dims, backend="numpy")
-        assert report.conversion is not None and report.verdict in (
-            "PASSED", "FAILED", "INCONCLUSIVE"), report.summary()
+        # every model TensorRT builds passes FP16 on its generated inputs (checked by hand:
+        # the masks saturate benignly, the detector's 1.2e8 variance is folded in FP32)
+        assert report.conversion is not None and report.verdict == "PASSED", report.summary()
         compared += 1
     with capsys.disabled():
         print(f"\nrealistic corpus: FP16 builds {fp16} / FP32 builds {fp32}; "

@@ -189,6 +189,9 @@ def test_long_success_lines_and_errors_wrap_instead_of_clipping() -> None:
     long_name = "__myl_CastGathCastMeanSubMulMeanReshReshTranResh_myl0_1" * 3
     for html in (note("✔ Engine built: " + long_name, "ok"),
                  error_html(WorkbenchError("TensorRT could not parse " + long_name,
-                                           fix="press Diagnose in the Parse tab")),
-                 html_table(("name",), [(long_name,)])):
+                                           fix="press Diagnose in the Parse tab")),):
         assert "white-space:normal" in html and "overflow-wrap:anywhere" in html
+    # a table never breaks an identifier (issue 25): it wraps at spaces and separators,
+    # and its box scrolls sideways instead of clipping
+    table = html_table(("name",), [(long_name,)])
+    assert "white-space:normal" in table and "overflow-x:auto" in table

@@ -60,3 +60,25 @@ def test_panel_bug_enables_the_bug_bundle_which_zips_the_traceback(
     assert any("KeyError" in line for line in diagnosis["traceback"])
     assert "bug of the workbench itself" in readme
     panel.close()
+
+
+def test_a_view_that_raises_is_shown_logged_and_bundled(
+        tmp_path: Path, samples_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A listener's bug (a view) cannot break the emitting thread; it is logged by the
+    workbench.app logger, shown in the panel's error box, and the Bug bundle zips it."""
+    panel = make_panel(tmp_path, samples_dir / "tiny_cnn.onnx")
+    session = panel.session
+
+    def broken_view(_event: str, _payload: object) -> None:
+        raise ZeroDivisionError("a view divided by zero")
+
+    session.on("feeds", broken_view)
+    with caplog.at_level("ERROR", logger="workbench.app"):
+        session.set_feed_options(session.feed_options)  # emits Event.FEEDS
+    assert any("listener of the 'feeds' event failed" in r.message for r in caplog.records)
+    assert "This is a workbench bug" in panel.share.error.value
+    assert "ZeroDivisionError" in panel.share.error.value
+    assert not panel.share.bundle_button.disabled
+    assert isinstance(session.last_bug(), WorkbenchBug)
+    assert session.bundle(tmp_path / "view.zip").category == "WORKBENCH_BUG"
+    panel.close()

@@ -23,6 +23,7 @@ def test_make_lab_passes_allow_root_only_as_root() -> None:
     assert ("--allow-root" in line) is (os.getuid() == 0)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.getuid() != 0, reason="the root case needs a root user")
 def test_make_lab_starts_jupyterlab_as_root(tmp_path: Path) -> None:
     env = _prepare_dirs(tmp_path)

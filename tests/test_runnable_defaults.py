@@ -123,3 +123,12 @@ def test_trial_runs_cannot_ask_for_gigabytes(tmp_path: Path) -> None:
         assert float(small["y"]) == 10_000
         with pytest.raises(InferenceInputError, match="Available memory"):
             runner.infer({"x": np.ones((n, 1), np.float32), "xt": np.ones((1, n), np.float32)})
+
+
+def test_the_build_tab_says_the_default_profile_was_set_by_running(tmp_path: Path) -> None:
+    from ui_support import make_panel
+
+    panel = make_panel(tmp_path, waveform_model(tmp_path / "wave.onnx"))
+    assert "default profile set to sizes that run: input_values:1x192,1x192,8x768" in (
+        panel.build.profile_note.value)
+    panel.close()

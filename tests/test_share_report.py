@@ -161,7 +161,8 @@ def test_report_of_a_realistic_failure_says_why(realistic, tmp_path: Path) -> No
     out = write_report(session, tmp_path / "if.html", build_refused=refused.value.message)
     text = out.read_text()
     assert "Build <span class='bad'>refused</span>" in text
-    assert "sr8k.stft_conv" in text and "use sizes that run" in text
+    # sr = 16000, the value the If compares with: its 16 kHz branch is the one that fails
+    assert "sr16k.stft_conv" in text and "use sizes that run" in text
     assert "No comparison in this session" not in text
     assert ("The comparison <span class='bad'>failed to run</span>" in text
             or "FP16 vs FP32" in text)

@@ -19,7 +19,7 @@ def test_quantized_dynamic_gets_one_group_per_op_with_the_family_fix(realistic) 
     assert {"DynamicQuantizeLinear", "MatMulInteger", "ConvInteger"} <= ops
     for group in report.groups:
         assert group.category == "ort_quantization" and group.messages == ("false",)
-        assert "Q/DQ" in group.cause and "QuantFormat.QDQ" in " ".join(group.fixes)
+        assert "Q/DQ" in group.cause and "trt-workbench quantize" in " ".join(group.fixes)
 
 
 def test_paddle_detector_default_profile_runs_and_builds(realistic) -> None:

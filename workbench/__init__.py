@@ -8,9 +8,14 @@ works on machines without TensorRT or Jupyter.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.version import __version__
+
+# One logger per package (workbench.app, workbench.ui, …), silent unless the user configures
+# logging: a library never prints by default.
+logging.getLogger("workbench").addHandler(logging.NullHandler())
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -45,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "diagnose": "workbench.backends.trt.parse",
     "ParseReport": "workbench.triage.diagnosis",
     "fold_constants": "workbench.transforms.folding",
+    "rewrite_global_pools": "workbench.transforms.global_pool",
     "reduce_failure": "workbench.backends.trt.reduce",
     "reduce_build_failure": "workbench.backends.trt.reduce",
     "check_profiles": "workbench.app.profile_check",
@@ -78,6 +84,13 @@ _EXPORTS: dict[str, str] = {
     "MaskFixResult": "workbench.app.mask_fix",
     "clamp_mask_constants": "workbench.transforms.mask_clamp",
     "convert_precision": "workbench.transforms.fp16",
+    # INT8 / FP8 Q/DQ for TensorRT
+    "QuantizationError": "workbench.core.errors",
+    "QuantSettings": "workbench.transforms.quant_settings",
+    "quantize_model": "workbench.app.quantize",
+    "compare_quantized": "workbench.app.int8_compare",
+    "find_exclusions": "workbench.app.int8_exclusions",
+    "quantization_info": "workbench.inspection.quantization",
     # sharing: bug bundles and model-zoo triage (session.report() writes the HTML report)
     "make_bundle": "workbench.app.bundle",
     "triage_folder": "workbench.app.zoo",
@@ -107,11 +120,14 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_api checks)
     from workbench.app.bundle import make_bundle  # noqa: F401
+    from workbench.app.int8_compare import compare_quantized  # noqa: F401
+    from workbench.app.int8_exclusions import find_exclusions  # noqa: F401
     from workbench.app.jobs import BuildJob  # noqa: F401
     from workbench.app.keep_search import find_keep_list  # noqa: F401
     from workbench.app.mask_fix import MaskFixResult, verify_mask_clamp  # noqa: F401
     from workbench.app.precision import PrecisionReport, compare_precision  # noqa: F401
     from workbench.app.profile_check import check_profiles  # noqa: F401
+    from workbench.app.quantize import quantize_model  # noqa: F401
     from workbench.app.session import WorkbenchSession  # noqa: F401
     from workbench.app.tasks import Event, Task, TaskKind, TaskState  # noqa: F401
     from workbench.app.zoo import ZooReport, compare_zoos, triage_folder  # noqa: F401
@@ -140,6 +156,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
         EngineSaveError,
         InferenceInputError,
         ModelLoadError,
+        QuantizationError,
         WorkbenchError,
     )
     from workbench.core.logbus import LogBus, LogRecord  # noqa: F401
@@ -147,9 +164,12 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names (test_public_
     from workbench.feeds.generator import FeedOptions, feed_plan, model_feeds  # noqa: F401
     from workbench.feeds.inputs import load_inputs, make_inputs, save_inputs  # noqa: F401
     from workbench.inspection.loading import load_model  # noqa: F401
+    from workbench.inspection.quantization import quantization_info  # noqa: F401
     from workbench.inspection.summary import ModelSummary, NodeInfo, inspect_model  # noqa: F401
     from workbench.transforms.folding import fold_constants  # noqa: F401
     from workbench.transforms.fp16 import convert_precision  # noqa: F401
+    from workbench.transforms.global_pool import rewrite_global_pools  # noqa: F401
     from workbench.transforms.mask_clamp import clamp_mask_constants  # noqa: F401
+    from workbench.transforms.quant_settings import QuantSettings  # noqa: F401
     from workbench.triage.diagnosis import ParseReport, explain_build_failure  # noqa: F401
     from workbench.ui.panel import Workbench  # noqa: F401

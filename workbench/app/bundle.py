@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.app import reproduce
+from workbench.app.bundle_settings import settings_for_model
 from workbench.app.versions import FIELDS, environment_info
 from workbench.build.settings import BuildSettings
-from workbench.core.errors import BuildError, WorkbenchBug, WorkbenchError
+from workbench.core.errors import BuildError, BuildSettingsError, WorkbenchBug, WorkbenchError
 from workbench.core.logbus import LogBus
 
 __all__ = ["BUNDLE_FILES", "BundleResult", "make_bundle"]
@@ -91,8 +92,13 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
         error: WorkbenchError | None
         if bug is not None:
             failure, bus, error = _workbench_failure(source, bug, folder)
+            settings, _note = settings_for_model(settings, folder / "model.onnx")
         else:
             failure = _find_failure(source, settings, folder)
+            # the repro builds the bundled model, whose inputs may not be the user's
+            settings, note = settings_for_model(settings, folder / "model.onnx",
+                                                _source_inputs(source))
+            failure["notes"] = [*failure.get("notes", []), *([note] if note else [])]
             bus, error = _verbose_build(folder / "model.onnx", settings)
         scrub = _scrubber(source, folder)
         models = _model_files(folder)
@@ -100,7 +106,8 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
         files = _bundle_texts(failure, settings, bus, error, scrub, extras)
         _write_zip(target, folder, models, files, overwrite)
     return BundleResult(target, failure["stage"], failure["category"], failure["reduced"],
-                        error is not None, tuple(failure["notes"]))
+                        error is not None and not isinstance(error, BuildSettingsError),
+                        tuple(failure["notes"]))
 
 
 def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
@@ -286,12 +293,34 @@ def _bundle_texts(failure: dict[str, Any], settings: Any, bus: LogBus,
     files = {
         "repro.sh": f"#!/bin/sh\n# Reproduces the {failure['stage']} failure.\n{command}\n",
         "repro.py": reproduce.python_script(settings, "model.onnx", "model.engine"),
-        "verbose.log": "\n".join(r.format() for r in bus.records()) + "\n",
+        "verbose.log": _log_text(bus, error),
         "diagnosis.json": json.dumps(diagnosis, indent=2) + "\n",
         "versions.json": json.dumps(environment_info(), indent=2) + "\n",
     }
     files["README.md"] = _readme(failure, command, error, extras)
     return {name: scrub(text) for name, text in files.items()}
+
+
+def _source_inputs(source: Any) -> tuple[Any, ...]:
+    """The user's model's inputs (the settings' profiles name them)."""
+    from workbench.inspection.loading import load_model
+    from workbench.inspection.protos import graph_io_specs
+
+    try:
+        return graph_io_specs(load_model(source, load_weights=False).graph)[0]
+    except WorkbenchError:
+        return ()
+
+
+def _log_text(bus: LogBus, error: WorkbenchError | None) -> str:
+    """The VERBOSE log; when TensorRT logged nothing (refused before it ran), say so and
+    give the error instead of an empty file."""
+    lines = [r.format() for r in bus.records()]
+    if not lines:
+        lines = ["(TensorRT logged nothing: the build stopped before TensorRT ran)"]
+        if error is not None:
+            lines.append(error.message)
+    return "\n".join(lines) + "\n"
 
 
 def _readme(failure: dict[str, Any], command: str, error: WorkbenchError | None,

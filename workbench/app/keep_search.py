@@ -14,7 +14,8 @@ Candidates, each labelled with the rule that picked it, in topological order:
 - ``AutoCast``: ModelOpt AutoCast's rules, when asked — nodes with an FP32 activation
   above 512 (its ``data_max``) or reading an initializer beyond 65504.
 
-Search: find the shortest prefix of the candidates that passes (bisection over the prefix
+Search (:mod:`workbench.app.subset_search`, shared with the INT8 exclusion list): find the
+shortest prefix of the candidates that passes (bisection over the prefix
 length), then try dropping each node of it (greedy, last first). When even all candidates
 fail, the nodes feeding them join once (a kept node may read an input already rounded).
 The trial budget is ``max_trials``; the result says whether it was verified and proven
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from workbench.app.precision import PrecisionReport, compare_precision
+from workbench.app.subset_search import Trials, prune, shortest_prefix
 from workbench.compare.tolerances import Tolerances
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.naming import name_nodes
@@ -115,6 +117,7 @@ def find_keep_list(
     tolerances: Tolerances | None = None,
     *,
     dims: Mapping[str, int] | None = None,
+    int_ranges: Mapping[str, tuple[int, int]] | None = None,
     max_trials: int = 10,
     autocast: bool = False,
     start: PrecisionReport | None = None,
@@ -124,7 +127,8 @@ def find_keep_list(
     """Search a minimal keep-FP32 list that makes the comparison pass; verify it.
 
     Args:
-        source, precision, inputs, seed, tolerances, dims: as for ``compare_precision``.
+        source, precision, inputs, seed, tolerances, dims, int_ranges: as for
+            ``compare_precision`` (every trial runs at these sizes and ranges).
         max_trials: Comparisons the search may run (each is a full re-run).
         autocast: Also take AutoCast's rules as candidates.
         start: A per-layer report of this model with no keep list (saves one run).
@@ -132,10 +136,9 @@ def find_keep_list(
         cancel: Returns True to stop after the current trial.
     """
     began = time.perf_counter()
-    run = _Runner(source, precision, inputs, seed, tolerances, dims, max_trials, on_trial,
-                  cancel)
-    base = start or compare_precision(source, precision, inputs, (), seed, tolerances, True,
-                                      dims=dims, backend="numpy")
+    run = _trials(source, precision, inputs, seed, tolerances, (dims, int_ranges), max_trials,
+                  on_trial, cancel)
+    base = start or _base_report(source, precision, inputs, seed, tolerances, (dims, int_ranges))
     candidates = keep_candidates(base, autocast)
 
     def done(keep: tuple[str, ...], verified: bool, minimal: bool, message: str = "",
@@ -144,6 +147,8 @@ def find_keep_list(
                                 time.perf_counter() - began, candidates, run.cancelled,
                                 message, report)
 
+    if base.reference_disagrees and base.reference_check is not None:
+        return done((), False, False, "no search: " + base.reference_check.describe(), base)
     if base.outputs.passed:
         return done((), True, True, "the comparison passes without a keep list", base)
     names = tuple(c.node for c in candidates)
@@ -161,36 +166,41 @@ def find_keep_list(
                         "feeding them) fails: the problem is outside what FP32 islands fix "
                         "(try other tolerances or real inputs)")
         names = wider
-    keep, report = _shortest_prefix(run, names, full)
-    keep, minimal, report = _prune(run, keep, report)
-    return done(keep, True, minimal, report=report)
+    keep, minimal = prune(run, shortest_prefix(run, names))
+    return done(keep, True, minimal, report=run.reports[keep])
 
 
-class _Runner:
-    def __init__(self, source: ModelSource, precision: str, inputs: Any, seed: int,
-                 tolerances: Tolerances | None, dims: Mapping[str, int] | None,
-                 budget: int, on_trial: Trial | None, cancel: Callable[[], bool] | None) -> None:
-        self.args = (source, precision, inputs, seed, tolerances, dims)
-        self.budget, self.on_trial, self.cancel = budget, on_trial, cancel
-        self.trials, self.cancelled = 0, False
-        self.reports: dict[tuple[str, ...], PrecisionReport] = {}
+def _base_report(source: ModelSource, precision: str, inputs: Any, seed: int,
+                 tolerances: Tolerances | None,
+                 sizes: tuple[Mapping[str, int] | None, Mapping[str, tuple[int, int]] | None],
+                 ) -> PrecisionReport:
+    """Outputs first: a model that passes needs no candidates, so the search then costs one
+    outputs-only comparison. One that fails gets its per-layer report, which reuses the
+    FP32 outputs and converted weights the first run kept (``app/compare_cache.py``)."""
+    dims, int_ranges = sizes
+    report = compare_precision(source, precision, inputs, (), seed, tolerances, False,
+                               dims=dims, int_ranges=int_ranges, backend="numpy")
+    if not report.outputs.passed:
+        report = compare_precision(source, precision, inputs, (), seed, tolerances, True,
+                                   dims=dims, int_ranges=int_ranges, backend="numpy")
+    return report
 
-    def passes(self, keep: tuple[str, ...]) -> bool | None:
-        """Whether the comparison passes with ``keep``; None when out of budget/cancelled."""
-        if keep in self.reports:
-            return self.reports[keep].outputs.passed
-        if self.cancel is not None and self.cancel():
-            self.cancelled = True
-        if self.cancelled or self.trials >= self.budget:
-            return None
-        self.trials += 1
-        if self.on_trial is not None:
-            self.on_trial(self.trials, self.budget, keep)
-        source, precision, inputs, seed, tolerances, dims = self.args
-        report = compare_precision(source, precision, inputs, keep, seed, tolerances,
-                                   per_layer=False, dims=dims, backend="numpy")
-        self.reports[keep] = report
-        return report.outputs.passed
+
+def _trials(source: ModelSource, precision: str, inputs: Any, seed: int,
+            tolerances: Tolerances | None,
+            sizes: tuple[Mapping[str, int] | None, Mapping[str, tuple[int, int]] | None],
+            budget: int, on_trial: Trial | None, cancel: Callable[[], bool] | None,
+            ) -> Trials[PrecisionReport]:
+    """Each trial is a comparison of outputs only (no per-layer drift) with the keep list,
+    at the sizes and ranges the user set (``sizes``: dims, int_ranges)."""
+    dims, int_ranges = sizes
+
+    def evaluate(keep: tuple[str, ...]) -> PrecisionReport:
+        return compare_precision(source, precision, inputs, keep, seed, tolerances,
+                                 per_layer=False, dims=dims, int_ranges=int_ranges,
+                                 backend="numpy")
+
+    return Trials(evaluate, lambda report: report.outputs.passed, budget, on_trial, cancel)
 
 
 def _with_producers(source: ModelSource, names: tuple[str, ...]) -> tuple[str, ...]:
@@ -202,37 +212,3 @@ def _with_producers(source: ModelSource, names: tuple[str, ...]) -> tuple[str, .
         if node.name in names:
             wanted.update(producer[i] for i in node.input if i in producer)
     return tuple(node.name for node in model.graph.node if node.name in wanted)
-
-
-def _shortest_prefix(run: _Runner, names: tuple[str, ...],
-                     full: bool) -> tuple[tuple[str, ...], PrecisionReport]:
-    """Bisection over the prefix length: the shortest passing prefix of the candidates."""
-    low, high = 0, len(names)  # prefix `high` passes; prefix `low` is not known to
-    while high - low > 1:
-        middle = (low + high) // 2
-        verdict = run.passes(names[:middle])
-        if verdict is None:
-            break
-        if verdict:
-            high = middle
-        else:
-            low = middle
-    return names[:high], run.reports[names[:high]]
-
-
-def _prune(run: _Runner, keep: tuple[str, ...],
-           report: PrecisionReport) -> tuple[tuple[str, ...], bool, PrecisionReport]:
-    """Drop nodes while the comparison still passes (last first); 1-minimal when every
-    single drop of the final list was tried and failed."""
-    changed = True
-    while changed:
-        changed = False
-        for name in reversed(keep):
-            trial = tuple(n for n in keep if n != name)
-            verdict = run.passes(trial) if trial else None
-            if verdict is None and trial:
-                return keep, False, report
-            if verdict:
-                keep, report, changed = trial, run.reports[trial], True
-                break
-    return keep, True, report  # (dropping the last node leaves the base run, which failed)

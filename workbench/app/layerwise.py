@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from workbench.app.compare_cache import converted_weight, model_identity
 from workbench.backends.reference import candidate_names, stream_values
 from workbench.compare.drift import (
     DriftAccumulator,
@@ -36,7 +37,7 @@ from workbench.compare.drift import (
 )
 from workbench.inspection.external_data import external_weight
 from workbench.transforms.external import StagedModel
-from workbench.transforms.fp16 import ConversionReport, convert_precision, convert_weight
+from workbench.transforms.fp16 import ConversionReport, convert_precision
 
 __all__ = ["Fp16Graph", "candidate_outputs", "convert_staged", "layer_drift"]
 
@@ -77,18 +78,21 @@ def without_external(model: onnx.ModelProto) -> onnx.ModelProto:
 def convert_staged(staged: StagedModel, model: onnx.ModelProto, precision: str,
                    keep: tuple[str, ...], progress: Progress | None = None) -> Fp16Graph:
     """The builder's conversion of ``model`` (the staged graph, nodes named): the weights
-    still on disk change type only, and are read and converted here one at a time."""
+    still on disk change type only, and are converted here one at a time, or taken from
+    an earlier run on the same file (:mod:`workbench.app.compare_cache`); weights that keep
+    their type are memory-mapped."""
     conversion = convert_precision(model, precision, keep)
     fp32_refs = {t.name: t for t in _external(model)}
+    owner = model_identity(staged.path, model, staged.folder)
     weights: dict[str, np.ndarray] = {}
     external = _external(conversion.model)
     for done, tensor in enumerate(external, 1):
         assert staged.folder is not None  # external references come with their folder
-        values = external_weight(fp32_refs[tensor.name], staged.folder, mapped=False)
-        if tensor.data_type != fp32_refs[tensor.name].data_type:
-            values = convert_weight(values, precision)
-        weights[tensor.name] = values
-        del values
+        fp32 = fp32_refs[tensor.name]
+        weights[tensor.name] = (
+            converted_weight(fp32, staged.folder, precision, owner)
+            if tensor.data_type != fp32.data_type
+            else external_weight(fp32, staged.folder, mapped=True))
         if progress is not None:
             progress(f"converting weights to {precision.upper()}", done, len(external))
     return Fp16Graph(without_external(conversion.model), weights, conversion.report,
@@ -120,11 +124,13 @@ def layer_drift(
     staged: StagedModel, model: onnx.ModelProto, fp16: Fp16Graph,
     feeds: Mapping[str, np.ndarray], threshold: float, check_range: bool = True,
     progress: Progress | None = None, fell_back: list[str] | None = None,
+    fp32_outputs: dict[str, np.ndarray] | None = None,
 ) -> tuple[DriftReport, dict[str, np.ndarray]]:
     """FP32 and FP16 graphs run in step; each tensor pair becomes figures and is dropped.
 
     Returns the drift report and the FP16 graph's outputs. FP16 nodes evaluated by ONNX
-    Runtime instead are appended to ``fell_back``.
+    Runtime instead are appended to ``fell_back``; the FP32 graph's outputs (as the CPU
+    evaluator computes them, for the check against ONNX Runtime) go to ``fp32_outputs``.
     """
     # reduced-precision tensor -> the FP32 tensor it stands for
     names = candidate_names(model, fp16.model, fp16.views)
@@ -133,6 +139,7 @@ def layer_drift(
     pending: dict[str, np.ndarray] = {}
     candidate = stream_values(fp16.model, fp16.take_weights(), feeds, None, fell_back)
     compared = set(names.values())
+    graph_outputs = {o.name for o in model.graph.output}
 
     def pull(tensor: str) -> np.ndarray | None:
         """Advance the FP16 run until it has produced its twin of ``tensor``."""
@@ -152,6 +159,8 @@ def layer_drift(
                                    tuple(node.output))
             nodes.append(graph_node)
             for tensor, value in produced.items():
+                if fp32_outputs is not None and tensor in graph_outputs:
+                    fp32_outputs[tensor] = value
                 drift.add(graph_node, tensor, value,
                           pull(tensor) if tensor in compared else None, issues.get(tensor))
             del produced

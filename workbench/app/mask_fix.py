@@ -26,13 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from workbench.app.precision import PrecisionReport, compare_precision, model_feeds_for
-from workbench.backends.ort import OrtRunner
+from workbench.app.compare_cache import model_identity, reference_outputs, remember_reference
+from workbench.app.precision import (
+    PrecisionReport,
+    compare_precision,
+    fp32_outputs,
+    model_feeds_for,
+)
 from workbench.compare.metrics import ComparisonReport, compare_outputs
 from workbench.compare.tolerances import Tolerances
 from workbench.core.errors import ComparisonError
 from workbench.feeds.generator import FeedOptions
-from workbench.inspection.loading import ModelSource
+from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.external import save_staged, staged_model
 from workbench.transforms.mask_clamp import SAFE_MASK_VALUE, MaskClamp, clamp_mask_constants
 from workbench.transforms.naming import name_nodes
@@ -143,12 +148,15 @@ def verify_mask_clamp(
         target = Path(out_path).expanduser() if out_path else Path(tmp) / "clamped.onnx"
         written = save_staged(clamped, staged.folder, target, overwrite=overwrite)
         del clamped
-        with OrtRunner(staged.path or model) as before_runner:
-            before = before_runner.infer(feeds)
-        with OrtRunner(written) as after_runner:
-            fp32_change = compare_outputs(before, after_runner.infer(feeds),
-                                          Tolerances.preset("fp32"))
-        del before
+        # the FP32 answers: the original's from an earlier comparison when there was one,
+        # the clamped copy's kept for its comparison below (app/compare_cache.py)
+        before = reference_outputs(model_identity(staged.path, model, staged.folder), feeds,
+                                   lambda: fp32_outputs(staged.path or model, feeds))
+        fp32_after = fp32_outputs(written, feeds)
+        remember_reference(model_identity(written, load_model(written, load_weights=False),
+                                          written.parent), feeds, fp32_after)
+        fp32_change = compare_outputs(before, fp32_after, Tolerances.preset("fp32"))
+        del before, fp32_after
         after = compare_precision(written, precision, inputs=feeds, keep_fp32=keep_fp32,
                                   tolerances=tolerances, backend=backend)
     return MaskFixResult(clamp, fp32_change, after, written if out_path else None,

@@ -18,14 +18,20 @@ from typing import Any
 import numpy as np
 import onnx
 
+from workbench.app.compare_cache import model_identity, reference_outputs
 from workbench.app.layerwise import candidate_outputs, convert_staged, layer_drift
+from workbench.app.precision_lines import drift_lines, fallback_notes
+from workbench.app.reference_check import check_reference
+from workbench.backends.blas_threads import single_threaded_blas
 from workbench.backends.ort import OrtRunner
 from workbench.backends.reference import BF16_PATH, NUMPY_PATH, TENSORRT_PATH, tensorrt_outputs
 from workbench.compare.drift import DEFAULT_DRIFT_THRESHOLD, DriftReport
 from workbench.compare.metrics import ComparisonReport, compare_outputs
+from workbench.compare.reference_check import REFERENCE_FIX, ReferenceCheck
 from workbench.compare.tolerances import Tolerances
 from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
 from workbench.core.errors import ComparisonError
+from workbench.core.heap import give_back_free_heap
 from workbench.core.records import TensorSpec
 from workbench.feeds.generator import FeedOptions, model_feeds
 from workbench.feeds.inputs import load_inputs
@@ -41,7 +47,7 @@ from workbench.transforms.mask_clamp import (
 from workbench.transforms.naming import name_nodes
 
 __all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision",
-           "model_feeds_for"]
+           "fp32_outputs", "model_feeds_for"]
 
 SUPPORTED = ("fp16", "bf16")
 
@@ -66,6 +72,8 @@ class PrecisionReport:
     mask_constants: tuple[MaskConstant, ...] = ()
     # nodes of the reduced-precision graph that ONNX Runtime evaluated instead (in FP32)
     not_evaluated: tuple[str, ...] = ()
+    # the CPU evaluator's FP32 outputs checked against ONNX Runtime's (None: not checked)
+    reference_check: ReferenceCheck | None = None
     reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
     candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
@@ -73,7 +81,10 @@ class PrecisionReport:
 
     @property
     def verdict(self) -> str:
-        """PASSED, FAILED, or INCONCLUSIVE (outputs pass but say nothing on these inputs)."""
+        """PASSED, FAILED, or INCONCLUSIVE (outputs pass but say nothing on these inputs, or
+        the evaluator's own FP32 disagrees with ONNX Runtime: then nothing is measured)."""
+        if self.reference_disagrees:
+            return "INCONCLUSIVE"
         if not self.outputs.passed:
             return "FAILED"
         return "INCONCLUSIVE" if self.inconclusive else "PASSED"
@@ -81,6 +92,10 @@ class PrecisionReport:
     @property
     def passed(self) -> bool:
         return self.verdict == "PASSED"
+
+    @property
+    def reference_disagrees(self) -> bool:
+        return self.reference_check is not None and not self.reference_check.agrees
 
     def __bool__(self) -> bool:
         return self.passed
@@ -102,10 +117,13 @@ class PrecisionReport:
     def findings(self) -> tuple[str, ...]:
         """What the verdict alone does not say: why it is inconclusive, internal drift
         behind passing outputs, the first non-finite value."""
-        lines = [f"INCONCLUSIVE {u.describe()}; what to do: {INCONCLUSIVE_FIX}"
-                 for u in self.inconclusive]
+        lines = [f"INCONCLUSIVE: {self.reference_check.describe()}; what to do: "
+                 f"{REFERENCE_FIX}"] if self.reference_check and self.reference_disagrees else []
+        lines += [f"INCONCLUSIVE {u.describe()}; what to do: {INCONCLUSIVE_FIX}"
+                  for u in self.inconclusive]
         drift = self.drift
-        if drift is not None and self.outputs.passed and drift.first_bad_node:
+        if drift is not None and self.outputs.passed and drift.first_bad_node \
+                and not self.reference_disagrees:
             worst = max((t.error for t in drift.layers if t.over_threshold), default=0.0)
             lines.append(f"the outputs pass, but inside the graph {drift.first_bad_node} "
                          f"drifts (relative error {worst:.3g} > {drift.threshold:g}): the "
@@ -146,13 +164,15 @@ class PrecisionReport:
             *("  " + line for line in self.findings),
             *(["  " + self.mask_fix_offer] if self.mask_constants else []),
             f"  candidate numbers from: {self.path}",
+            *([f"  FP32 check: {self.reference_check.describe()}"]
+              if self.reference_check is not None and not self.reference_disagrees else []),
             f"  tolerances: {self.outputs.tolerances.describe()}",
             *("  " + o.summary() for o in self.outputs.outputs),
         ]
         if self.keep_fp32:
             lines.append("  kept in FP32: " + ", ".join(self.keep_fp32))
         if self.drift is not None:
-            lines += _drift_lines(self.drift)
+            lines += drift_lines(self.drift, self.precision)
         if self.conversion is not None:
             lines += ["  conversion: " + line for line in self.conversion.lines()]
         lines += ["  note: " + note for note in self.notes]
@@ -174,25 +194,10 @@ class PrecisionReport:
             "timings": dict(self.timings), "notes": list(self.notes),
             "outputs": self.outputs.to_dict(),
             "conversion": None if self.conversion is None else self.conversion.to_dict(),
+            "reference_check": (None if self.reference_check is None
+                                else self.reference_check.to_dict()),
             "drift": None if self.drift is None else self.drift.to_dict(),
         }
-
-
-def _drift_lines(drift: DriftReport) -> list[str]:
-    lines = [
-        f"  per-layer drift: {len(drift.layers)} tensors, threshold {drift.threshold:g} "
-        "(max|candidate - fp32| / max|fp32|)",
-        f"  first node over threshold: {drift.first_bad_node or 'none'}"
-        + (f" (tensor {drift.first_bad_tensor})" if drift.first_bad_tensor else ""),
-    ]
-    lines += ["  benign saturation: " + item.describe() for item in drift.benign[:10]]
-    lines += ["  out of FP16 range: " + issue.describe() for issue in drift.out_of_range[:10]]
-    if len(drift.out_of_range) > 10:
-        lines.append(f"  ... and {len(drift.out_of_range) - 10} more range findings")
-    if drift.suggested_keep_fp32:
-        lines.append("  suggested keep-FP32 list: " + " ".join(drift.suggested_keep_fp32))
-        lines.append(f"    ({drift.reason})")
-    return lines
 
 
 def compare_precision(
@@ -251,8 +256,9 @@ def compare_precision(
         # given back before the reduced-precision side loads any.
         if on_progress is not None:
             on_progress("running the FP32 reference (ONNX Runtime)", 0, 0)
-        with OrtRunner(staged.path or staged.model) as reference_runner:
-            ref_out = reference_runner.infer(feeds)
+        ref_out = reference_outputs(
+            model_identity(staged.path, model, staged.folder), feeds,
+            lambda: fp32_outputs(staged.path or staged.model, feeds))
         clock.lap("fp32 reference (onnxruntime)")
         converted = convert_staged(staged, model, precision, keep, on_progress)
         notes: list[str] = []
@@ -262,23 +268,33 @@ def compare_precision(
         notes += gpu_notes
         drift = None
         fell_back: list[str] = []
-        if per_layer:
-            threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
-                8 if precision == "bf16" else 1)
-            drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
-                                           precision == "fp16", on_progress, fell_back)
-        elif gpu_outputs is None:
-            candidate = candidate_outputs(converted, feeds, on_progress, fell_back)
-        else:
-            candidate = {}
+        fp32_cpu: dict[str, np.ndarray] = {}
+        # One BLAS thread: per-layer runs two graphs on two threads, and these matmuls of a
+        # few rows are memory-bound; a pool of threads waiting on each other (or on a busy
+        # machine) was 3-8x slower (measured on 2 cores)
+        with single_threaded_blas():
+            if per_layer:
+                threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
+                    8 if precision == "bf16" else 1)
+                drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
+                                               precision == "fp16", on_progress, fell_back,
+                                               fp32_cpu)
+            elif gpu_outputs is None:
+                candidate = candidate_outputs(converted, feeds, on_progress, fell_back)
+            else:
+                candidate = {}
         conversion_report = converted.report
         del converted
-        notes += _fallback_notes(fell_back, precision)
+        notes += fallback_notes(fell_back, precision)
         if gpu_outputs is not None:
             candidate.update(gpu_outputs)
         clock.lap(f"{precision} candidate")
-    cand_out = {name: candidate[name] for name in output_names if name in candidate}
-    report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
+        cand_out = {name: candidate[name] for name in output_names if name in candidate}
+        report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
+        # the CPU evaluator checked against ONNX Runtime: every per-layer run (its FP32 side
+        # is at hand), and any CPU candidate that fails (is it FP16, or the evaluator?)
+        check = check_reference(staged, model, feeds, ref_out, fp32_cpu if per_layer else None) \
+            if per_layer or (gpu_outputs is None and not report.passed) else None
     clock.lap("comparison")
     return PrecisionReport(
         model=_label(source), precision=precision,
@@ -287,19 +303,18 @@ def compare_precision(
         inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         seed=None if inputs is not None else seed, timings=clock.laps, notes=tuple(notes),
         conversion=conversion_report, inconclusive=uninformative_outputs(ref_out, report),
-        mask_constants=mask_constants, not_evaluated=tuple(fell_back),
+        mask_constants=mask_constants, not_evaluated=tuple(fell_back), reference_check=check,
         reference_outputs=ref_out, candidate_outputs=cand_out,
     )
 
 
-def _fallback_notes(nodes: Sequence[str], precision: str) -> list[str]:
-    """What the report says of nodes the CPU evaluator could not evaluate itself."""
-    if not nodes:
-        return []
-    shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
-    return [f"not evaluated in {precision.upper()}: {shown} (onnx.reference cannot evaluate "
-            f"them; ONNX Runtime computed them in FP32 from the {precision.upper()} inputs, and "
-            f"their outputs were rounded to {precision.upper()})"]
+def fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray]
+                 ) -> dict[str, np.ndarray]:
+    """The FP32 reference: ONNX Runtime's outputs of ``source`` on ``feeds``."""
+    with OrtRunner(source) as reference_runner:
+        outputs = reference_runner.infer(dict(feeds))
+    give_back_free_heap()  # ORT's memory leaves before the reduced-precision side arrives
+    return outputs
 
 
 class _Clock:

@@ -155,15 +155,18 @@ def render_report(data: ReportData) -> str:
         "diagnosis": _diagnosis_html(data.diagnosis) + data.parse_figure,
         "build-settings": _settings_html(data),
         "build-log": _log_html(data),
-        "engine-layers": _layers_html(data.artifact),
+        "engine-layers": _layers_html(data.artifact, data),
         "fp16": _fp16_html(data.comparison, data.compare_error, data.follow_ups)
         + data.precision_figure,
         "versions": table(("what", "version"), data.environment.items()),
     }
     subtitle = (f"{data.label} · {data.environment.get('tensorrt', '')} · "
                 f"made {data.created} by trt-workbench {data.environment.get('workbench')}")
+    titles = dict(SECTIONS)
+    if data.comparison is not None:  # the precision compared, not always FP16
+        titles["fp16"] = f"{str(data.comparison.precision).upper()} accuracy"
     return page(f"TensorRT Workbench report: {data.label}", subtitle,
-                [(anchor, title, bodies[anchor]) for anchor, title in SECTIONS])
+                [(anchor, titles[anchor], bodies[anchor]) for anchor, _title in SECTIONS])
 
 
 # -- sections ------------------------------------------------------------------------------
@@ -236,10 +239,12 @@ def _log_html(data: ReportData) -> str:
             + "<p>" + attachment_link("build.log", full, "Download the full log") + "</p>")
 
 
-def _layers_html(artifact: Any) -> str:
+def _layers_html(artifact: Any, data: ReportData | None = None) -> str:
     if artifact is None:
         return "<p class='muted'>No engine built in this session.</p>"
     from workbench.inspection.report import format_bytes
+
+    older = _older_engine_note(artifact, data)
 
     layers = artifact.layers
     card = artifact.card
@@ -252,7 +257,24 @@ def _layers_html(artifact: Any) -> str:
             for i, layer in enumerate(layers[:_MAX_LAYER_ROWS])]
     more = (f"<p class='muted'>… and {len(layers) - _MAX_LAYER_ROWS} more layers.</p>"
             if len(layers) > _MAX_LAYER_ROWS else "")
-    return head + table(("#", "engine layer", "type", "tactic", "ONNX nodes"), rows) + more
+    return older + head + table(("#", "engine layer", "type", "tactic", "ONNX nodes"),
+                                rows) + more
+
+
+def _older_engine_note(artifact: Any, data: ReportData | None) -> str:
+    """When the last build failed, the layers shown are of an earlier engine, built with
+    other settings: say so, with that engine's own settings, so the two are not read as
+    one (a failed FP16 build's settings beside the FP32 engine's layers)."""
+    if data is None or data.build_state in ("built", "not run"):
+        return ""
+    own = artifact.card.settings
+    rows = [(key, _setting_text(value)) for key, value in own.to_dict().items()
+            if key != "profiles" and value != data.settings.to_dict().get(key)]
+    return (f"<p class='muted'>The last build {esc(data.build_state)}: these are the layers "
+            f"of the engine built before it, with precision "
+            f"<b>{esc(str(own.precision).upper())}</b>, not with the settings above."
+            + (" Its settings that differ:</p>" + table(("setting", "value"), rows)
+               if rows else "</p>"))
 
 
 def _fp16_html(report: Any, error: str, follow_ups: tuple[str, ...] = ()) -> str:

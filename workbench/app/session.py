@@ -43,11 +43,12 @@ import numpy as np
 
 from workbench.app import feeding, reproduce
 from workbench.app.run import RunResult, inputs_from_npz, run_model, tensorrt_status
-from workbench.app.session_build import BuildArea
 from workbench.app.session_core import LoadedModel, find_samples_dir
+from workbench.app.session_quant import QuantArea
 from workbench.app.tasks import Event, Task, TaskKind
 from workbench.core.errors import WorkbenchBug, WorkbenchError
 from workbench.feeds.generator import FeedOptions, FeedPlanRow
+from workbench.feeds.inputs import dim_key
 
 if TYPE_CHECKING:
     from workbench.app.bundle import BundleResult
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["LoadedModel", "WorkbenchSession", "find_samples_dir"]
 
 
-class WorkbenchSession(BuildArea):
+class WorkbenchSession(QuantArea):
     """State and work behind the panel.
 
     Args:
@@ -70,7 +71,8 @@ class WorkbenchSession(BuildArea):
         work_dir: Where derived files go (folded / reduced models); default ``./workbench_out``.
 
     The state, tasks, model and triage live in :class:`~workbench.app.session_core.SessionCore`,
-    the build and engines in :class:`~workbench.app.session_build.BuildArea`.
+    the build and engines in :class:`~workbench.app.session_build.BuildArea`, INT8/FP8
+    quantization in :class:`~workbench.app.session_quant.QuantArea`.
     """
 
     # -- run ----------------------------------------------------------------------------
@@ -102,13 +104,27 @@ class WorkbenchSession(BuildArea):
         pinned = set(self.feed_options.dims)
         specs = {spec.name: spec for spec in self.require_model().summary.inputs}
         return {name: tuple(shape) for name, shape in shapes.items()
-                if name in specs and not pinned & set(map(str, specs[name].shape or ()))}
+                if name in specs and not pinned & _dim_keys(specs[name])}
 
     def set_feed_options(self, options: FeedOptions) -> None:
         """Sizes per symbolic dim and ranges per integer input for generated feeds (Run and
         Compare); announced with ``Event.FEEDS``."""
         self.feed_options = options
         self.events.emit(Event.FEEDS, options)
+
+    def feed_dims(self) -> dict[str, int]:
+        """The size of every dynamic dim as :meth:`make_inputs` uses it (yours, else the
+        engine's or the runnable default's): Compare, the keep-list search and the mask fix
+        take these too, so every flow runs at the same sizes."""
+        specs = {spec.name: spec for spec in self.require_model().summary.inputs}
+        sizes = dict(self.feed_options.dims)
+        for row in self.feed_plan():
+            for axis, (dim, size) in enumerate(zip(specs[row.name].shape or (), row.shape,
+                                                   strict=False)):
+                key = dim_key(row.name, axis, dim)
+                if key is not None:
+                    sizes.setdefault(key, int(size))
+        return sizes
 
     def feed_plan(self, options: FeedOptions | None = None) -> list[FeedPlanRow]:
         """What :meth:`make_inputs` makes for each input (shape, values, why)."""
@@ -163,7 +179,7 @@ class WorkbenchSession(BuildArea):
         feeds = self._compare_feeds(seed)
         self.comparison = report = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
-            tolerances=tolerances, dims=self.feed_options.dims,
+            tolerances=tolerances, dims=self.feed_dims(),
             int_ranges=self.feed_options.int_ranges, on_progress=on_progress)
         return report
 
@@ -190,6 +206,7 @@ class WorkbenchSession(BuildArea):
                          and last.precision == precision) else None
         self.keep_search = found = find_keep_list(
             self.model_source(), precision, inputs=feeds, seed=seed, tolerances=tolerances,
+            dims=self.feed_dims(), int_ranges=self.feed_options.int_ranges,
             max_trials=max_trials, start=start, cancel=self._keep_cancel.is_set,
             on_trial=lambda k, n, keep: self.events.emit(Event.KEEP_SEARCH, (k, n, keep)))
         return found
@@ -217,8 +234,8 @@ class WorkbenchSession(BuildArea):
 
         out_path = self._derived_path("masks-clamped")
         self.mask_fix = result = verify_mask_clamp(
-            self.model_source(), precision, inputs=self._compare_feeds(seed), keep_fp32=keep_fp32,
-            seed=seed, tolerances=tolerances, dims=self.feed_options.dims,
+            self.model_source(), precision, inputs=self._compare_feeds(seed),
+            keep_fp32=keep_fp32, seed=seed, tolerances=tolerances, dims=self.feed_dims(),
             int_ranges=self.feed_options.int_ranges, out_path=out_path)
         self.derived["masks-clamped"] = out_path
         return result
@@ -256,7 +273,7 @@ class WorkbenchSession(BuildArea):
                        seed: int = 0) -> str:
         """The script equivalent of :meth:`compare`."""
         return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed,
-                                        dict(self.feed_options.dims),
+                                        self.feed_dims(),
                                         dict(self.feed_options.int_ranges))
 
     # -- sharing ----------------------------------------------------------------------
@@ -320,10 +337,14 @@ class WorkbenchSession(BuildArea):
                            bug=self.last_bug())
 
     def last_bug(self) -> WorkbenchBug | None:
-        """The newest workbench bug a task of this session ended with (its Bug bundle zips
-        that traceback instead of looking for a TensorRT failure)."""
+        """The newest workbench bug of this session: a task that ended with one, or a view
+        that raised (its Bug bundle zips that traceback instead of looking for a TensorRT
+        failure)."""
         bugs = [(task.finished or 0.0, task.error) for task in self.tasks.values()
                 if isinstance(task.error, WorkbenchBug)]
+        if self.events.view_bug is not None and isinstance(self.events.view_bug[1],
+                                                           WorkbenchBug):
+            bugs.append((self.events.view_bug[0], self.events.view_bug[1]))
         return max(bugs, key=lambda pair: pair[0])[1] if bugs else None
 
     def start_bundle(self, path: str | Path) -> Task[BundleResult]:
@@ -334,3 +355,9 @@ class WorkbenchSession(BuildArea):
         self.stop_graph()
         self.stop_explorer()
         self.cancel_build()
+
+
+def _dim_keys(spec: Any) -> set[str]:
+    """The names sizes of ``spec``'s dynamic dims are set under (``dim_key``)."""
+    return {key for axis, dim in enumerate(spec.shape or ())
+            if (key := dim_key(spec.name, axis, dim)) is not None}

@@ -69,9 +69,11 @@ class BuildArea(SessionCore):
     def default_opt_shapes(self) -> dict[str, tuple[int, ...]]:
         """The opt shapes of a default profile raised by running it (else none: generated
         inputs then take the seeded sizes, which are its opt shapes already)."""
-        if self.model is None or not self.default_profile_note:
+        if self.model is None:
             return {}
-        profiles = self.default_settings().profiles
+        profiles = self.default_settings().profiles  # sets the note when it runs the model
+        if not self.default_profile_note:
+            return {}
         return {shape.input: shape.opt for shape in profiles[0]} if profiles else {}
 
     def dim_minimums(self) -> dict[str, int]:

@@ -280,6 +280,23 @@ class SessionCore:
         return self._start(TaskKind.FOLD, "folding constants and diagnosing again",
                            self.fold_and_retry)
 
+    def rewrite_global_pools(self) -> ParseReport:
+        """Write a copy with each pooling window that covers its whole input as a global
+        pool (``workbench.rewrite_global_pools``), open it and diagnose it again; the file
+        is ``derived["global-pool"]``."""
+        from workbench.backends.trt.parse import diagnose
+        from workbench.transforms.global_pool import rewrite_global_pools
+
+        written, _pools = rewrite_global_pools(self.model_source(),
+                                               self._derived_path("global-pool"))
+        self._open_derived("global-pool", written)
+        self.diagnosis = report = diagnose(written)
+        return report
+
+    def start_rewrite_global_pools(self) -> Task[ParseReport]:
+        return self._start(TaskKind.FOLD, "rewriting global pools and diagnosing again",
+                           self.rewrite_global_pools)
+
     def reduce(self) -> Path:
         """Reduce the failing model to its smallest failing subgraph; returns the file."""
         from workbench.backends.trt.reduce import reduce_failure

@@ -20,6 +20,7 @@ or call ``Output.append_stdout``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import traceback
@@ -28,6 +29,8 @@ from typing import Any, Generic, TypeVar
 
 from workbench.core.errors import BuildCancelled, WorkbenchBug, WorkbenchError
 from workbench.core.records import Choice
+
+_log = logging.getLogger("workbench.app")
 
 __all__ = ["Event", "EventHub", "Listener", "Task", "TaskKind", "TaskState",
            "as_workbench_error"]
@@ -57,6 +60,7 @@ class TaskKind(Choice):
     FOLD = "fold"
     REDUCE = "reduce"
     FREEZE = "freeze"  # fixing an input that decides an If, then folding (opens the copy)
+    FLOAT_BIASES = "float_biases"  # int32 Q/DQ biases folded to float (opens the copy)
     BUILD = "build"
     RUN = "run"
     COMPARE = "compare"
@@ -64,6 +68,7 @@ class TaskKind(Choice):
     MASK_FIX = "mask_fix"  # clamping mask constants, verified by re-running
     SHARE = "share"  # the session report or a bug bundle
     ENGINES = "engines"  # saving or checking a large plan
+    QUANTIZE = "quantize"  # INT8/FP8 Q/DQ: quantize, compare against FP32, exclusion search
 
     @property
     def group(self) -> str:
@@ -71,7 +76,8 @@ class TaskKind(Choice):
         return "triage" if self in TRIAGE else self.value
 
 
-TRIAGE: frozenset[TaskKind] = frozenset({TaskKind.DIAGNOSE, TaskKind.FOLD, TaskKind.REDUCE})
+TRIAGE: frozenset[TaskKind] = frozenset({TaskKind.DIAGNOSE, TaskKind.FOLD, TaskKind.REDUCE,
+                                         TaskKind.FLOAT_BIASES})
 
 
 class Event(Choice):
@@ -85,6 +91,7 @@ class Event(Choice):
     FEEDS = "feeds"  # sizes/ranges for generated inputs changed (payload: FeedOptions)
     KEEP_SEARCH = "keep_search"  # a keep-list trial starts (payload: (k, budget, keep list))
     USE_KEEP_FP32 = "use_keep_fp32"  # carry a keep list to the build (payload: (list, prec.))
+    VIEW_ERROR = "view_error"  # a listener (a view) raised (payload: its WorkbenchBug)
     ANY = "*"  # subscribe only: every event
 
 
@@ -115,8 +122,10 @@ def as_workbench_error(err: BaseException, doing: str, fix: str | None = None
 class EventHub:
     """Named events with listeners. ``on`` returns an unsubscribe function.
 
-    A listener that raises is counted in ``listener_errors`` (and the last error kept), so
-    a view's bug cannot break a build thread.
+    A listener that raises cannot break the thread that emits (often a build): its error
+    is logged (logger ``workbench.app``), counted in ``listener_errors``, kept as a
+    :class:`WorkbenchBug` in ``view_bug`` (with when, for the Bug bundle), and announced with
+    ``Event.VIEW_ERROR`` so the panel shows it in its error box.
     """
 
     def __init__(self) -> None:
@@ -124,6 +133,7 @@ class EventHub:
         self._listeners: dict[str, list[Listener]] = {}
         self.listener_errors = 0
         self.last_listener_error: BaseException | None = None
+        self.view_bug: tuple[float, WorkbenchError] | None = None
 
     def on(self, event: Event | str, callback: Listener) -> Callable[[], None]:
         """Call ``callback(event, payload)`` on every ``emit(event, ...)`` (``Event.ANY``: all)."""
@@ -147,8 +157,16 @@ class EventHub:
             try:
                 callback(key, payload)
             except Exception as err:  # a view's bug must not break the worker thread
-                self.listener_errors += 1
-                self.last_listener_error = err
+                self._listener_failed(key, err)
+
+    def _listener_failed(self, key: str, err: Exception) -> None:
+        self.listener_errors += 1
+        self.last_listener_error = err
+        _log.error("a listener of the %r event failed", key, exc_info=err)
+        bug = as_workbench_error(err, f"showing the {key!r} event in the panel")
+        self.view_bug = (time.time(), bug)
+        if key != Event.VIEW_ERROR.value:  # a failing error view must not loop
+            self.emit(Event.VIEW_ERROR, bug)
 
 
 class Task(Generic[T]):

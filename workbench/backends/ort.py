@@ -15,6 +15,7 @@ written to a temporary folder with external data first (removed on ``deactivate`
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from workbench.backends.runner import Runner
+from workbench.backends.runner import Runner, validate_feeds
 from workbench.core.errors import ModelLoadError
 from workbench.core.records import TensorSpec
 from workbench.feeds.explain import explain_run_failure, first_sentence
@@ -36,7 +37,7 @@ from workbench.transforms.external import (
     without_weights,
 )
 
-__all__ = ["OrtRunner", "load_error", "run_node"]
+__all__ = ["OrtRunner", "cast_array", "load_error", "run_node"]
 
 
 class OrtRunner(Runner):
@@ -46,6 +47,12 @@ class OrtRunner(Runner):
         source: Path, bytes or ``onnx.ModelProto``.
         providers: ONNX Runtime execution providers, in order of preference.
         expose_intermediates: Also return every intermediate tensor, keyed by its name.
+        expose: With ``expose_intermediates``, only these intermediates (ONNX Runtime keeps
+            every graph output of a run alive until it ends, fetched or not: a caller
+            taking a few tensors at a time exposes only those).
+        graph_optimizations: False runs the graph as written (ORT_DISABLE_ALL): a Q/DQ
+            model then computes QuantizeLinear/DequantizeLinear as fake quantization in
+            float, instead of ORT fusing them into its own integer kernels.
         capped: Allocate from an arena capped at :data:`TRIAL_MEMORY_CAP` bytes, so a
             trial run (a profile check at sizes nobody chose) fails with ONNX Runtime's
             "Available memory … is smaller than requested bytes" instead of asking the
@@ -59,9 +66,13 @@ class OrtRunner(Runner):
         source: ModelSource,
         providers: Sequence[str] = ("CPUExecutionProvider",),
         expose_intermediates: bool = False,
+        graph_optimizations: bool = True,
         capped: bool = False,
+        expose: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        self._expose = None if expose is None else frozenset(expose)
+        self.graph_optimizations = graph_optimizations
         self.capped = capped
         self._source = source
         self._stage = contextlib.ExitStack()
@@ -131,7 +142,8 @@ class OrtRunner(Runner):
         skipped: list[str] = []
         for node in self.model.graph.node:
             for out in node.output:
-                if not out or out in declared or out in extra:
+                if not out or out in declared or out in extra or (
+                        self._expose is not None and out not in self._expose):
                     continue
                 # ORT refuses graph outputs without a type; shape inference gives most of them.
                 (extra if out in typed else skipped).append(out)
@@ -168,7 +180,7 @@ class OrtRunner(Runner):
             self._run_options = ort.RunOptions()
             self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage",
                                                    "cpu:0")
-        if self.expose_intermediates:
+        if self.expose_intermediates or not self.graph_optimizations:
             # Fusions would remove the very tensors we were asked to expose.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         from_path = isinstance(self._source, (str, os.PathLike))
@@ -191,6 +203,21 @@ class OrtRunner(Runner):
         except Exception as err:  # ORT raises its own Fail/InvalidGraph/... classes
             self._stage.close()
             raise load_error(err) from err
+
+    def fetch(self, feeds: dict[str, np.ndarray], names: Sequence[str]
+              ) -> dict[str, np.ndarray]:
+        """Run once and return only ``names`` (graph outputs, or intermediates when exposed):
+        a caller taking intermediates in groups holds one group at a time."""
+        self._require_active("fetch()")
+        checked = self._checked(feeds)
+        try:
+            values = self._session.run(list(names), checked, self._run_options)
+        except Exception as err:
+            raise explain_run_failure(str(err), checked, self.model) from err
+        return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+    def _checked(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return validate_feeds(self.input_specs(), feeds, self.profile_ranges())
 
     def _deactivate_impl(self) -> None:
         self._session = None
@@ -227,6 +254,56 @@ def _register_capped(ort: Any) -> None:
         _CAPPED.append(True)
     except Exception:  # an ORT without env allocators: trials run uncapped
         _CAPPED.append(False)
+
+
+# Below this many elements NumPy's own cast is quicker than a session call.
+_CAST_MIN_ELEMENTS = 1 << 14
+_CAST_TYPES = {np.dtype(np.float32): onnx.TensorProto.FLOAT,
+               np.dtype(np.float16): onnx.TensorProto.FLOAT16}
+
+
+def cast_array(values: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+    """``values.astype(dtype)`` between float32 and float16, by ONNX Runtime's ``Cast``.
+
+    Why: NumPy converts float16 one element at a time (~1 GB/s here); ORT's kernel uses the
+    CPU's F16C instructions (~9 GB/s). Both round to nearest even and keep inf, NaN and
+    subnormals (``tests/test_weight_conversion.py`` checks the two agree bit for bit), so
+    only the speed differs. Other dtypes, small arrays, or no onnxruntime: NumPy's cast.
+    """
+    target = np.dtype(dtype)
+    source = values.dtype
+    if (source == target or source not in _CAST_TYPES or target not in _CAST_TYPES
+            or values.size < _CAST_MIN_ELEMENTS):
+        return values.astype(target)
+    session = _cast_session(_CAST_TYPES[source], _CAST_TYPES[target])
+    if session is None:
+        return values.astype(target)
+    flat = np.ascontiguousarray(values).reshape(-1)
+    return np.asarray(session.run(None, {"x": flat})[0]).reshape(values.shape)
+
+
+@functools.cache
+def _cast_session(source: int, target: int) -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Cast", ["x"], ["y"], to=target)], "cast",
+        [onnx.helper.make_tensor_value_info("x", source, ["n"])],
+        [onnx.helper.make_tensor_value_info("y", target, ["n"])])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    # one thread: the per-layer comparison runs the FP32 graph on the other core
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    # no arena: the outputs (weights kept for later runs) must give their memory back
+    # when freed, not to a pool that never shrinks
+    options.enable_cpu_mem_arena = False
+    options.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), sess_options=options,
+                                providers=["CPUExecutionProvider"])
 
 
 def _file_size(path: str | os.PathLike[str]) -> int:

@@ -20,8 +20,11 @@ import ml_dtypes
 import numpy as np
 import onnx
 
+from workbench.backends.ort import cast_array
+from workbench.backends.reference_ops import average_pool_op
 from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.feeds.explain import first_sentence
+from workbench.graph import has_bodies, outer_reads
 
 __all__ = [
     "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "candidate_names", "evaluate_fp16",
@@ -35,7 +38,8 @@ NUMPY_PATH = (
 )
 BF16_PATH = (
     "numpy bfloat16 (ml_dtypes) via onnx.reference on CPU (every activation rounded to "
-    "BF16; MatMul/Gemm/Conv accumulate in FP32 like tensor cores)"
+    "BF16; MatMul/Gemm/Conv, reductions and normalisations accumulate in FP32 as GPU "
+    "kernels do)"
 )
 TENSORRT_PATH = "TensorRT engine on GPU"
 
@@ -132,7 +136,8 @@ def stream_values(
 
     try:
         evaluator = ReferenceEvaluator(
-            model, new_ops=[*_fp32_accumulating_ops(), *_unimplemented_ops(model)])
+            model, new_ops=[*_fp32_accumulating_ops(), *_bf16_widened_ops(model),
+                            *_unimplemented_ops(model)])
     except Exception as err:  # unknown operators fail while the evaluator is set up
         raise _evaluation_error(err, model, None) from err
     nodes = list(model.graph.node)
@@ -204,8 +209,7 @@ def _evaluate_elsewhere(node: onnx.NodeProto, inputs: list[Any], model: onnx.Mod
     not stop a whole comparison. Nodes with subgraphs, and custom operators, still fail."""
     from workbench.backends.ort import run_node
 
-    if _subgraph_reads(node) or any(a.HasField("g") or a.graphs for a in node.attribute) \
-            or node.domain not in ("", "ai.onnx"):
+    if has_bodies(node) or node.domain not in ("", "ai.onnx"):
         raise _evaluation_error(err, model, node) from err
     low = next((a.dtype for a in inputs if getattr(a, "dtype", None) in _LOW_DTYPES), None)
     try:
@@ -221,27 +225,13 @@ def _last_uses(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[list[
     """Per node index, the tensors no later node reads (subgraphs' outer names count)."""
     last: dict[str, int] = {}
     for index, node in enumerate(nodes):
-        for name in (*node.input, *_subgraph_reads(node), *node.output):
+        for name in (*node.input, *outer_reads(node), *node.output):
             last[name] = index
     dying: list[list[str]] = [[] for _ in nodes]
     for name, index in last.items():
         if name and name not in outputs:
             dying[index].append(name)
     return dying
-
-
-def _subgraph_reads(node: onnx.NodeProto) -> list[str]:
-    """Names read inside an If/Loop/Scan body (they may come from the outer graph)."""
-    names: list[str] = []
-    graphs = [a.g for a in node.attribute if a.HasField("g")]
-    graphs += [g for a in node.attribute for g in a.graphs]
-    while graphs:
-        graph = graphs.pop()
-        for inner in graph.node:
-            names.extend(inner.input)
-            graphs.extend(a.g for a in inner.attribute if a.HasField("g"))
-            graphs.extend(g for a in inner.attribute for g in a.graphs)
-    return names
 
 
 def _evaluation_error(err: Exception, model: onnx.ModelProto,
@@ -273,21 +263,60 @@ def _fp32_accumulating_ops() -> list[type]:
     from onnx.reference.ops.op_gemm import Gemm_7
     from onnx.reference.ops.op_matmul import MatMul
 
-    def wrap(base: type, name: str) -> type:
-        def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-            low = next((a.dtype for a in args if getattr(a, "dtype", None) in _LOW_DTYPES),
-                       None)
-            if low is None:
-                return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
-            wide = [a.astype(np.float32) if getattr(a, "dtype", None) in _LOW_DTYPES else a
-                    for a in args]
-            result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
-            return tuple(r.astype(low) for r in result)
+    return [_widening(MatMul, "MatMul", _LOW_DTYPES), _widening(Gemm_7, "Gemm", _LOW_DTYPES),
+            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm(), average_pool_op()]
 
-        return type(name, (base,), {"_run": _run, "op_domain": ""})
 
-    return [wrap(MatMul, "MatMul"), wrap(Gemm_7, "Gemm"), wrap(Conv, "Conv"),
-            _inference_batch_norm()]
+def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
+              schema: onnx.defs.OpSchema | None = None) -> type:
+    """``base`` computed in FP32 when an input has one of ``dtypes``, rounded back once.
+
+    ``schema``: the operator's schema at the model's opset. onnx.reference reads a kernel's
+    attributes from the schema of its class *name*, which here has no version suffix (the
+    name is what replaces the built-in kernel): without it, an opset-17 ReduceMean was given
+    opset 18's ``noop_with_empty_axes`` and refused."""
+
+    def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        low = next((a.dtype for a in args if getattr(a, "dtype", None) in dtypes), None)
+        if low is None:
+            return base._run(self, *args, **kwargs)  # type: ignore[attr-defined]
+        # cast_array: astype's bits at F16C speed (the weights are widened on every run)
+        wide = [cast_array(a, np.float32) if getattr(a, "dtype", None) in dtypes else a
+                for a in args]
+        result = base._run(self, *wide, **kwargs)  # type: ignore[attr-defined]
+        return tuple(cast_array(r, low) if getattr(r, "dtype", None) == np.float32 else r
+                     for r in result)
+
+    members: dict[str, Any] = {"_run": _run, "op_domain": ""}
+    if schema is not None:
+        members["op_schema"] = schema
+    return type(name, (base,), members)
+
+
+# Reductions and normalisations, which GPUs accumulate in FP32. NumPy does too for float16
+# (np.mean/np.add.reduce use float32 intermediates), but not for ml_dtypes' bfloat16, whose
+# sums then round at every step: ResNet's GlobalAveragePool over 1,024 values was off by
+# 25% in BF16.
+_BF16_WIDENED = ("ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2",
+                 "ReduceLogSumExp", "GlobalAveragePool", "LpPool",
+                 "GlobalLpPool", "LayerNormalization", "InstanceNormalization", "Softmax",
+                 "LogSoftmax")
+
+
+def _bf16_widened_ops(model: onnx.ModelProto) -> list[type]:
+    from onnx.reference.ops import load_op
+
+    version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    used = {node.op_type for node in model.graph.node if node.domain in ("", "ai.onnx")}
+    made = []
+    for op_type in sorted(used & set(_BF16_WIDENED)):
+        try:
+            base = load_op("", op_type, version)
+        except Exception:  # no kernel here: _unimplemented_ops stands in for it
+            continue
+        schema = onnx.defs.get_schema(op_type, version, "")
+        made.append(_widening(base, op_type, (np.dtype(ml_dtypes.bfloat16),), schema))
+    return made
 
 
 def _inference_batch_norm() -> type:

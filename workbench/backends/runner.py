@@ -16,7 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from workbench.core.errors import InferenceInputError
-from workbench.core.records import TensorSpec
+from workbench.core.records import TensorSpec, dim_key
 
 R = TypeVar("R", bound="Runner")
 
@@ -133,7 +133,8 @@ def _check_symbolic_dims(specs: tuple[TensorSpec, ...], feeds: Mapping[str, np.n
     seen: dict[str, tuple[int, str, int]] = {}
     for spec in specs:
         for axis, dim in enumerate(spec.shape or ()):
-            if not isinstance(dim, str) or not dim:
+            # unnamed dims, ``?`` and ``""`` are independent (``dim_key`` names them per axis)
+            if not isinstance(dim, str) or dim_key(spec.name, axis, dim) != dim:
                 continue
             size = feeds[spec.name].shape[axis]
             if dim not in seen:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from workbench.build.engines import EngineLayerInfo
 
-__all__ = ["KeepCheck", "check_keep_fp32", "precision_map", "precision_text"]
+__all__ = ["KeepCheck", "check_keep_fp32", "precision_map", "precision_text", "quantized_layers"]
 
 # The Casts into FP32 that an FP16 conversion puts in front of a kept region: the
 # workbench's converter names them "<tensor>.cast_fp32" (workbench.transforms.precision_walk,
@@ -33,6 +33,15 @@ def precision_text(layers: Sequence[EngineLayerInfo]) -> str:
     counts = precision_map(layers)
     counts.pop("no tensors", None)
     return " · ".join(f"{name} {count}" for name, count in counts.items())
+
+
+def quantized_layers(layers: Iterable[EngineLayerInfo],
+                     types: tuple[str, ...] = ("INT8", "FP8")) -> tuple[EngineLayerInfo, ...]:
+    """The engine layers that read or write INT8/FP8 tensors (a Q/DQ model's quantized
+    convolutions and matrix multiplies, and the fused quantize/dequantize kernels around
+    them), in engine order; their ``onnx_nodes`` name the ONNX nodes they hold."""
+    return tuple(layer for layer in layers
+                 if any(t.dtype in types for t in (*layer.inputs, *layer.outputs)))
 
 
 @dataclass(frozen=True)

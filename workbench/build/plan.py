@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING
 
 from workbench.build.features import BackendFeatures
 from workbench.build.fields import HardwareCompatibility, Precision, ProfilingVerbosity
-from workbench.core.errors import BackendUnavailableError
 from workbench.core.records import Choice, TensorSpec
 
 if TYPE_CHECKING:
@@ -199,15 +198,7 @@ def _precision_steps(settings: BuildSettings, features: BackendFeatures) -> tupl
         if settings.keep_fp32:
             flags.append("OBEY_PRECISION_CONSTRAINTS")
         return PrecisionStrategy.BUILDER_FLAG, None, flags, settings.keep_fp32
-    if precision in GRAPH_CONVERSIONS:
-        conversion = GraphConversion(precision, settings.keep_fp32)
-        return PrecisionStrategy.CONVERTED_GRAPH, conversion, [], ()
-    name = precision.value.upper()
-    raise BackendUnavailableError(
-        f"{name} builds are not available with {features.label}.",
-        expected=f"BuilderFlag.{name} (TensorRT 10) or a {name} graph conversion",
-        found=f"{features.label} is strongly typed and the workbench converts graphs to "
-        + " / ".join(sorted(p.value.upper() for p in GRAPH_CONVERSIONS)) + " only",
-        fix=f"use precision='fp16', or convert the ONNX graph to {name} yourself and build it "
-        "with precision='fp32' (the graph's types are then kept)",
-    )
+    # every reduced precision has a graph conversion (a new one needs its converter first)
+    assert precision in GRAPH_CONVERSIONS, precision
+    return PrecisionStrategy.CONVERTED_GRAPH, GraphConversion(precision, settings.keep_fp32), \
+        [], ()

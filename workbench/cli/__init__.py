@@ -33,11 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
         diagnose_cmd,
         graph_cmd,
         inspect_cmd,
+        quant_cmd,
         share_cmds,
         trt_cmds,
     )
 
-    for module in (inspect_cmd, diagnose_cmd, trt_cmds, compare_cmds, share_cmds, graph_cmd):
+    for module in (inspect_cmd, diagnose_cmd, trt_cmds, compare_cmds, quant_cmd, share_cmds,
+                   graph_cmd):
         module.register(sub)
     return parser
 

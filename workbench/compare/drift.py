@@ -18,6 +18,7 @@ import numpy as np
 
 from workbench.compare.metrics import cosine_similarity
 from workbench.compare.saturation import BenignSaturation, find_benign_saturations
+from workbench.compare.tensor_stats import RangeFigures, pair_figures, range_figures
 
 __all__ = [
     "DEFAULT_DRIFT_THRESHOLD",
@@ -215,6 +216,12 @@ def _tensor_drift(
     if ref.shape != cand.shape:
         return TensorDrift(index, node.name, node.op_type, tensor, float("inf"), float("inf"),
                            _max_abs(ref), None, 0, True)
+    figures = pair_figures(ref, cand)  # one pass; None: NaN/inf somewhere, masked below
+    if figures is not None:
+        max_abs, scale = figures.max_abs, figures.scale
+        error = (max_abs / scale if scale else 0.0 if max_abs == 0.0 else float("inf"))
+        return TensorDrift(index, node.name, node.op_type, tensor, error, max_abs, scale,
+                           figures.cosine, 0, error > threshold)
     r = ref.astype(np.float64)
     c = cand.astype(np.float64)
     finite_ref = np.isfinite(r)
@@ -242,6 +249,9 @@ def range_issues(node: str, tensor: str, ref: np.ndarray) -> list[RangeIssue]:
     """Overflow, underflow and subnormal findings for one FP32 tensor."""
     if ref.dtype.kind != "f" or ref.size == 0:
         return []
+    figures = range_figures(ref, FP16_MAX, FP16_MIN_NORMAL, FP16_MIN_SUBNORMAL)
+    if figures is not None:
+        return _range_issues_from(node, tensor, figures)
     magnitude = np.abs(ref[np.isfinite(ref)].astype(np.float64))
     issues = []
     over = magnitude > FP16_MAX
@@ -257,6 +267,19 @@ def range_issues(node: str, tensor: str, ref: np.ndarray) -> list[RangeIssue]:
         if count and count >= UNDERFLOW_REPORT_FRACTION * nonzero.size:
             issues.append(RangeIssue(node, tensor, kind, count, int(ref.size),
                                      float(nonzero[small].min())))
+    return issues
+
+
+def _range_issues_from(node: str, tensor: str, figures: RangeFigures) -> list[RangeIssue]:
+    """:func:`range_issues` from one-pass figures (same counts, extremes and rule)."""
+    issues = []
+    if figures.overflow:
+        issues.append(RangeIssue(node, tensor, "overflow", figures.overflow, figures.total,
+                                 figures.largest))
+    for kind, count, extreme in (("underflow", figures.underflow, figures.smallest_underflow),
+                                 ("subnormal", figures.subnormal, figures.smallest_subnormal)):
+        if count and count >= UNDERFLOW_REPORT_FRACTION * figures.nonzero:
+            issues.append(RangeIssue(node, tensor, kind, count, figures.total, extreme))
     return issues
 
 

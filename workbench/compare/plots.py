@@ -14,8 +14,9 @@ from matplotlib.figure import Figure
 
 from workbench.compare.drift import DriftReport
 from workbench.compare.metrics import error_arrays
+from workbench.compare.quant_error import NodeError
 
-__all__ = ["drift_curve", "error_histograms", "reference_scatter"]
+__all__ = ["drift_curve", "error_histograms", "reference_scatter", "sqnr_curve"]
 
 _MAX_SCATTER_POINTS = 20_000  # more points only slow the figure down without showing more
 
@@ -134,4 +135,36 @@ def drift_curve(drift: DriftReport, log_scale: bool = True) -> Figure:
     ax.set_ylabel("max|candidate - reference| / max|reference|")
     ax.set_title("Per-layer drift (topological order)")
     ax.legend(fontsize=8)
+    return fig
+
+
+def sqnr_curve(nodes: Sequence[NodeError], threshold_db: float) -> Figure:
+    """The INT8 drift view: each node's output SQNR (dB, higher is better) in topological
+    order, the noise each quantized node adds, the threshold and the first node under it."""
+    count = len(nodes)
+    fig = Figure(figsize=(min(14.0, max(6.0, 0.25 * count)), 4), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(count)
+    out = np.array([n.output.sqnr_db for n in nodes], dtype=np.float64)
+    out = np.where(np.isfinite(out), out, -10.0)  # non-finite candidates drawn at the bottom
+    ax.plot(x, out, marker="o" if count <= _LABELLED_NODES else "", markersize=3,
+            color="tab:blue", label="output SQNR (dB)")
+    quantized = np.array([n.quantized for n in nodes], dtype=bool)
+    added = np.array([min(n.added_sqnr_db, 200.0) for n in nodes], dtype=np.float64)
+    if quantized.any():
+        ax.scatter(x[quantized], added[quantized], marker="v", s=18, color="tab:purple",
+                   zorder=3, label="noise the quantized node adds (dB)")
+    ax.axhline(threshold_db, color="tab:orange", linestyle="--",
+               label=f"threshold {threshold_db:g} dB")
+    first = next((i for i, n in enumerate(nodes) if not n.output.sqnr_db >= threshold_db),
+                 None)
+    if first is not None:
+        ax.axvline(first, color="tab:red", linestyle=":", label=f"first bad: {nodes[first].node}")
+    ax.set_ylim(min(-10.0, float(out.min()) - 5) if count else -10.0, 80.0)
+    if count <= _LABELLED_NODES:
+        ax.set_xticks(x, [n.node for n in nodes], rotation=70, fontsize=7)
+    ax.set_xlabel("node (topological order)")
+    ax.set_ylabel("SQNR vs FP32 (dB)")
+    ax.set_title("INT8 Q/DQ vs FP32, per node (CPU fake quantization)")
+    ax.legend(fontsize=7, loc="lower left")
     return fig

@@ -75,6 +75,17 @@ PRESETS: dict[str, _Preset] = {
         "3.9e-3, 8× FP16's. Scaling the FP16 preset by the same factor gives 8e-2; 5e-2 is "
         "the usual compromise, still far below the O(1) errors of a broken layer.",
     ),
+    "int8": _Preset(
+        Tolerance(atol=1e-1, rtol=1e-1),
+        "INT8 Q/DQ rounds each quantized tensor to 255 levels of its calibrated range: one "
+        "rounding is up to half a step (range/254), and a few quantized layers leave errors "
+        "of a few steps, 1–3% of a tensor's range (30–40 dB SQNR). For outputs whose values "
+        "span a few units that is up to ~0.1 absolute; 1e-1 on both passes it and still "
+        "fails a tensor whose range was calibrated wrong (an outlier channel that flattens "
+        "the others: errors of the order of the values themselves). Outputs on another "
+        "scale need their own atol (Tolerances.with_override). Judged on CPU fake "
+        "quantization; a TensorRT engine adds its own rounding.",
+    ),
 }
 
 
@@ -88,7 +99,7 @@ class Tolerances:
 
     @classmethod
     def preset(cls, name: str) -> Tolerances:
-        """``fp32``, ``tf32``, ``fp16`` or ``bf16``; see :data:`PRESETS` for the reasons."""
+        """``fp32``, ``tf32``, ``fp16``, ``bf16`` or ``int8``; :data:`PRESETS` says why."""
         if name not in PRESETS:
             raise ComparisonError(
                 f"Unknown tolerance preset {name!r}.",

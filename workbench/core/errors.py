@@ -20,6 +20,7 @@ __all__ = [
     "EngineSaveError",
     "InferenceInputError",
     "ModelLoadError",
+    "QuantizationError",
     "WorkbenchBug",
     "WorkbenchError",
 ]
@@ -115,6 +116,10 @@ class ComparisonError(WorkbenchError):
 
 class ConversionError(WorkbenchError):
     """A precision conversion (FP16/BF16) could not produce a type-consistent graph."""
+
+
+class QuantizationError(WorkbenchError):
+    """Quantizing a model (Q/DQ, INT8 or FP8) failed or gave a model TensorRT cannot use."""
 
 
 class WorkbenchBug(WorkbenchError):

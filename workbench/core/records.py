@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
-__all__ = ["Choice", "Dim", "TensorSpec"]
+__all__ = ["Choice", "Dim", "TensorSpec", "dim_key"]
 
 
 class Choice(str, Enum):
@@ -24,6 +24,20 @@ class Choice(str, Enum):
 
 # A dimension: a fixed size, a symbolic name ("batch"), or None when nothing is known.
 Dim = int | str | None
+
+_ANONYMOUS = ("", "?")
+
+
+def dim_key(input_name: str, axis: int, dim: Dim) -> str | None:
+    """The name a size is set under for one dynamic dim (``FeedOptions.dims``), or None for
+    a fixed dim. Named dims are set by name (one size for every input that shares it);
+    dims without a usable name (unnamed, ``?``, empty, a negative size) are set per input
+    and axis, as ``input[axis]``: exporters write ``?`` for dims that need not agree."""
+    if isinstance(dim, int) and dim >= 0:
+        return None
+    if isinstance(dim, str) and dim not in _ANONYMOUS:
+        return dim
+    return f"{input_name}[{axis}]"
 
 
 @dataclass(frozen=True)

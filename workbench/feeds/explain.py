@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 
 from workbench.core.errors import InferenceInputError
+from workbench.graph import outer_reads
 
 __all__ = ["explain_run_failure", "first_sentence"]
 
@@ -104,7 +105,7 @@ def _inputs_reaching(model: onnx.ModelProto, node_name: str) -> list[str]:
     """The graph inputs that feed ``node_name``, directly or through other nodes."""
     graph = model.graph
     producer = {out: node for node in graph.node for out in node.output}
-    reads = {node.name: [*node.input, *_outer_names(node)] for node in graph.node}
+    reads = {node.name: [*node.input, *outer_reads(node)] for node in graph.node}
     names = {value.name for value in graph.input}
     target = next((node for node in graph.node if node.name == node_name), None)
     if target is None:
@@ -122,16 +123,6 @@ def _inputs_reaching(model: onnx.ModelProto, node_name: str) -> list[str]:
             stack.extend(reads.get(producer[tensor].name, producer[tensor].input))
     order = [value.name for value in graph.input]
     return sorted(found, key=order.index)
-
-
-def _outer_names(node: onnx.NodeProto) -> list[str]:
-    """Names an If/Loop/Scan body reads (outer-scope values among them)."""
-    names: list[str] = []
-    for attribute in node.attribute:
-        for body in [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else []:
-            for inner in body.node:
-                names += [*inner.input, *_outer_names(inner)]
-    return names
 
 
 def _describe(array: np.ndarray) -> str:

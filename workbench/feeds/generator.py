@@ -125,7 +125,7 @@ def _values(spec: TensorSpec, role: InputRole | None, options: FeedOptions) -> t
         return f"[{low}, {high})", "set by you"
     if role is not None and role.kind == "mask":
         return "ones", role.why
-    if role is not None and role.kind == "index":
+    if role is not None and role.kind in ("index", "value"):
         return f"[{role.low}, {role.high})", role.why
     kind = np.dtype(spec.dtype).kind if _known(spec.dtype) else "?"
     if kind == "f":

@@ -20,11 +20,12 @@ import numpy as np
 
 from workbench.build.settings import seed_profile
 from workbench.core.errors import InferenceInputError
-from workbench.core.records import Dim, TensorSpec
+from workbench.core.records import Dim, TensorSpec, dim_key
 from workbench.inspection.input_roles import InputRole
 
 __all__ = [
     "DEFAULT_INT_RANGE",
+    "dim_key",
     "load_inputs",
     "make_inputs",
     "resolve_shape",
@@ -74,7 +75,8 @@ def make_inputs(
             feeds[spec.name] = np.ones(shape, dtype=np.dtype(spec.dtype))
             continue
         ranges = int_range
-        if role is not None and role.kind == "index" and not _given(int_range, spec.name):
+        if role is not None and role.kind in ("index", "value") \
+                and not _given(int_range, spec.name):
             ranges = {spec.name: role.range}
         feeds[spec.name] = _random_array(spec, shape, rng, float_range, ranges)
     return feeds
@@ -108,14 +110,16 @@ def resolve_shape(
             fix=f"pass shapes={{{spec.name!r}: (...)}}",
         )
     seeded = seed_profile(spec).opt
-    return tuple(_resolve_dim(d, axis, dims, seeded) for axis, d in enumerate(spec.shape))
+    return tuple(_resolve_dim(dim_key(spec.name, axis, d), d, axis, dims, seeded)
+                 for axis, d in enumerate(spec.shape))
 
 
-def _resolve_dim(dim: Dim, axis: int, dims: Mapping[str, int], seeded: Sequence[int]) -> int:
-    if isinstance(dim, int) and dim >= 0:
+def _resolve_dim(key: str | None, dim: Dim, axis: int, dims: Mapping[str, int],
+                 seeded: Sequence[int]) -> int:
+    if key is None and isinstance(dim, int):
         return dim
-    if isinstance(dim, str) and dim in dims:
-        return int(dims[dim])
+    if key is not None and key in dims:
+        return int(dims[key])
     return int(seeded[axis])
 
 

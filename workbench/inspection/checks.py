@@ -14,7 +14,8 @@ from onnx import TensorProto
 from onnx.onnx_cpp2py_export import checker as c_checker
 
 from workbench.core.records import TensorSpec
-from workbench.inspection.protos import iter_graphs, model_shell, value_info_spec
+from workbench.graph import has_bodies, nested_graphs
+from workbench.inspection.protos import model_shell, value_info_spec
 
 __all__ = ["ShapeInferenceResult", "checker_problems", "infer_shapes", "strip_inline_weights"]
 
@@ -90,13 +91,13 @@ def _without_weight_data(model: onnx.ModelProto) -> bytes | None:
     their values: without ``full_check`` it does not compare initializer shapes with the
     nodes, so the placeholders change nothing else. ``model`` itself is not modified.
     """
-    graphs = [model.graph, *iter_graphs(model.graph)]
+    graphs = [model.graph, *nested_graphs(model.graph)]
     if not any(_heavy(t) for g in graphs for t in g.initializer):
         return None
     twin = model_shell(model)
     twin.graph.initializer.extend(_placeholder(t) if _heavy(t) else t
                                   for t in model.graph.initializer)
-    for graph in iter_graphs(twin.graph):  # copied with their nodes: small, edited in place
+    for graph in nested_graphs(twin.graph):  # copied with their nodes: small, edited in place
         for index, tensor in enumerate(graph.initializer):
             if _heavy(tensor):
                 graph.initializer[index].CopyFrom(_placeholder(tensor))
@@ -124,7 +125,7 @@ def _node_problems(model: onnx.ModelProto) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for index, node in enumerate(model.graph.node):
         # Subgraphs see outer-scope names this isolated check cannot know: skip, not guess.
-        if any(attr.HasField("g") or len(attr.graphs) for attr in node.attribute):
+        if has_bodies(node):
             continue
         try:
             onnx.checker.check_node(node, ctx, c_checker.LexicalScopeContext())

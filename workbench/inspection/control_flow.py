@@ -8,14 +8,14 @@ Build failures inside a branch name the inner node ("sr16k.stft_conv"); the user
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import onnx
 from onnx import numpy_helper
 
-__all__ = ["ControlFlow", "FreezeChoice", "IfDecider", "control_flow", "freeze_choices",
-           "outer_inputs", "subgraphs"]
+from workbench.graph import all_nodes, bodies
+
+__all__ = ["ControlFlow", "FreezeChoice", "IfDecider", "control_flow", "freeze_choices"]
 
 _LOOPS = ("If", "Loop", "Scan")
 _COMPARISONS = ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual")
@@ -75,16 +75,6 @@ def freeze_choices(flow: ControlFlow) -> tuple[FreezeChoice, ...]:
     return tuple(found.values())
 
 
-def subgraphs(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
-    """(attribute name, body) of each subgraph of a node (If branches, Loop/Scan bodies)."""
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            yield attr.name, attr.g
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            for k, graph in enumerate(attr.graphs):
-                yield f"{attr.name}[{k}]", graph
-
-
 def control_flow(model: onnx.ModelProto) -> ControlFlow:
     """Map every node inside a subgraph to its top-level owner; find what decides each If."""
     graph = model.graph
@@ -95,20 +85,13 @@ def control_flow(model: onnx.ModelProto) -> ControlFlow:
             continue
         name = node.name or f"#{index} {node.op_type}"
         nodes.append((name, node.op_type))
-        for attr, body in subgraphs(node):
-            for inner in _walk(body):
+        for body in bodies(node):
+            for inner in all_nodes(body.graph):
                 if inner.name:  # errors name nodes by name; an op type would match anything
-                    owners[inner.name] = (node.op_type, name, attr)
+                    owners[inner.name] = (node.op_type, name, body.label)
     deciders = tuple(_decider(graph, node, index) for index, node in enumerate(graph.node)
                      if node.op_type == "If")
     return ControlFlow(owners, deciders, tuple(nodes))
-
-
-def _walk(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
-    for node in graph.node:
-        yield node
-        for _attr, body in subgraphs(node):
-            yield from _walk(body)
 
 
 def _decider(graph: onnx.GraphProto, node: onnx.NodeProto, index: int) -> IfDecider:
@@ -158,16 +141,3 @@ def _compared(node: onnx.NodeProto, inputs: set[str], constants: dict[str, float
         if len(names) > 1 and names[this] in inputs and names[other] in constants:
             pairs.append((names[this], constants[names[other]]))
     return pairs
-
-
-def outer_inputs(node: onnx.NodeProto) -> list[str]:
-    """Tensors a node's bodies read from the enclosing graph (not made inside them)."""
-    names: list[str] = []
-    for _attr, body in subgraphs(node):
-        local = {i.name for i in body.input} | {t.name for t in body.initializer}
-        for inner in body.node:
-            for name in [*inner.input, *outer_inputs(inner)]:
-                if name and name not in local and name not in names:
-                    names.append(name)
-            local.update(inner.output)
-    return names

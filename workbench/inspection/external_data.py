@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 
 from workbench.core.errors import ModelLoadError
+from workbench.graph import bodies, walk_graphs
 
 __all__ = ["ExternalDataRef", "check_external_data", "external_data_refs", "external_weight"]
 
@@ -69,11 +70,15 @@ def _int_or_bad(text: str, tensor: str, key: str) -> int:
 
 
 def _all_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
+    """Every tensor that may name external data: initializers and attribute tensors of every
+    graph, nested bodies and the bodies inside model-local functions included."""
+    graphs = [graph for _, graph in walk_graphs(model.graph)]
+    for function in model.functions:
+        for node in function.node:
+            for body in bodies(node):
+                graphs.extend(graph for _, graph in walk_graphs(body.graph))
     tensors: list[onnx.TensorProto] = []
-    graphs = [model.graph]
-    graphs.extend(g for f in model.functions for g in _function_subgraphs(f))
-    while graphs:
-        graph = graphs.pop()
+    for graph in graphs:
         tensors.extend(graph.initializer)
         tensors.extend(sparse.values for sparse in graph.sparse_initializer)
         for node in graph.node:
@@ -81,16 +86,7 @@ def _all_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
                 if attr.HasField("t"):
                     tensors.append(attr.t)
                 tensors.extend(attr.tensors)
-                if attr.HasField("g"):
-                    graphs.append(attr.g)
-                graphs.extend(attr.graphs)
     return tensors
-
-
-def _function_subgraphs(function: onnx.FunctionProto) -> list[onnx.GraphProto]:
-    return [
-        attr.g for node in function.node for attr in node.attribute if attr.HasField("g")
-    ]
 
 
 def check_external_data(model: onnx.ModelProto, folder: Path | None, label: str) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import onnx
 from onnx import numpy_helper
 
+from workbench.graph import all_nodes, bodies
 from workbench.inspection.protos import graph_io_specs
 
 __all__ = ["InputRole", "input_roles", "minimum_dim_sizes", "minimum_sizes"]
@@ -34,7 +35,9 @@ _INTEGER = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uin
 class InputRole:
     """How the feed generator should fill one input.
 
-    ``kind`` is ``"index"`` (values in ``[low, high)``), ``"mask"`` (all ones) or ``"free"``.
+    ``kind`` is ``"index"`` (values in ``[low, high)``), ``"mask"`` (all ones), ``"value"``
+    (the constant the graph compares it with, e.g. ``sr == 16000`` deciding an If: ``low``,
+    with ``high = low + 1``) or ``"free"``.
     ``why`` says which node sets the range, in words.
     """
 
@@ -53,9 +56,10 @@ def input_roles(model: onnx.ModelProto) -> dict[str, InputRole]:
     """The role of every integer or bool input of ``model`` (absent: a free float input)."""
     graph = model.graph
     inputs = [s for s in graph_io_specs(graph)[0] if s.dtype in _INTEGER or s.dtype == "bool"]
-    nodes = list(_all_nodes(graph))
+    nodes = list(all_nodes(graph))
     constants = _constant_shapes_and_values(graph, nodes)
     consumers = _consumers(nodes)
+    compared = _compared_values(model)
     roles = {}
     for spec in inputs:
         if "mask" in spec.name.lower():
@@ -64,22 +68,27 @@ def input_roles(model: onnx.ModelProto) -> dict[str, InputRole]:
             continue
         bounds = list(_index_bounds(spec.name, consumers, constants))
         if not bounds:
-            roles[spec.name] = InputRole(spec.name, "free")
+            roles[spec.name] = compared.get(spec.name) or InputRole(spec.name, "free")
             continue
         high, why = min(bounds, key=lambda bound: bound[0])
         roles[spec.name] = InputRole(spec.name, "index", 0, max(high, 1), why)
     return roles
 
 
-def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
-    """Every node, subgraph bodies (If branches, Loop bodies) included."""
-    for node in graph.node:
-        yield node
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                yield from _all_nodes(attribute.g)
-            for sub in attribute.graphs:
-                yield from _all_nodes(sub)
+def _compared_values(model: onnx.ModelProto) -> dict[str, InputRole]:
+    """Integer inputs an If's condition compares with a constant: that constant (the first
+    one found), so generated feeds take the branch the model is made for."""
+    from workbench.inspection.control_flow import control_flow, freeze_choices
+
+    roles: dict[str, InputRole] = {}
+    for choice in freeze_choices(control_flow(model)):
+        value = int(choice.value)
+        if choice.input not in roles and value == choice.value:
+            roles[choice.input] = InputRole(
+                choice.input, "value", value, value + 1,
+                f"the graph compares {choice.input} with {value} (If {choice.if_node!r}): "
+                "that value, so the branch the model is made for runs")
+    return roles
 
 
 Constants = dict[str, tuple[tuple[int, ...], onnx.TensorProto]]
@@ -95,9 +104,8 @@ def _constant_shapes_and_values(graph: onnx.GraphProto,
                 if attribute.name == "value" and attribute.type == onnx.AttributeProto.TENSOR:
                     found[node.output[0]] = (tuple(attribute.t.dims), attribute.t)
     for node in nodes:
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                found.update({t.name: (tuple(t.dims), t) for t in attribute.g.initializer})
+        for body in bodies(node):
+            found.update({t.name: (tuple(t.dims), t) for t in body.graph.initializer})
     return found
 
 
@@ -170,7 +178,7 @@ def minimum_dim_sizes(model: onnx.ModelProto) -> dict[str, tuple[int, str]]:
     Conv/Pool nodes an input's axis reaches (through Unsqueeze and elementwise ops, into
     ``If`` branches too). A 1-D conv of kernel 64 over ``samples`` needs samples ≥ 64."""
     graph = model.graph
-    nodes = list(_all_nodes(graph))
+    nodes = list(all_nodes(graph))
     constants = _constant_shapes_and_values(graph, nodes)
     consumers = _consumers(nodes)
     found: dict[str, tuple[int, str]] = {}

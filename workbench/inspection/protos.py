@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import onnx
 from onnx import AttributeProto, TensorProto
 
 from workbench.core.records import Dim, TensorSpec
+from workbench.graph import graphs_text, is_graph_attribute
 
 __all__ = [
     "attribute_text",
     "dtype_name",
     "element_count",
     "graph_io_specs",
-    "iter_graphs",
     "model_shell",
     "node_attributes",
     "tensor_nbytes",
@@ -168,19 +168,6 @@ def _copy_fields(source: Any, target: Any, skip: str) -> None:
             setattr(target, field.name, value)
 
 
-def iter_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    """Every subgraph nested in ``graph``'s nodes (If/Loop/Scan bodies), depth first."""
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == AttributeProto.GRAPH:
-                yield attr.g
-                yield from iter_graphs(attr.g)
-            elif attr.type == AttributeProto.GRAPHS:
-                for sub in attr.graphs:
-                    yield sub
-                    yield from iter_graphs(sub)
-
-
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
@@ -204,6 +191,8 @@ def attribute_text(attr: AttributeProto) -> str:
     """A short, one-line summary of an attribute's value (tensors by dtype and shape)."""
     if attr.ref_attr_name:
         return f"@{attr.ref_attr_name}"  # refers to an attribute of the enclosing function
+    if is_graph_attribute(attr):
+        return graphs_text(attr)
     kind = attr.type
     if kind == AttributeProto.INT:
         return str(attr.i)
@@ -216,8 +205,6 @@ def attribute_text(attr: AttributeProto) -> str:
     if kind == AttributeProto.SPARSE_TENSOR:
         dims = "[" + ", ".join(str(d) for d in attr.sparse_tensor.dims) + "]"
         return f"<sparse tensor {dtype_name(attr.sparse_tensor.values.data_type)} {dims}>"
-    if kind == AttributeProto.GRAPH:
-        return f"<graph {len(attr.g.node)} nodes>"
     if kind == AttributeProto.TYPE_PROTO:
         return f"<type {_type_text(attr.tp)}>"
     return _repeated_text(attr)
@@ -241,9 +228,6 @@ def _repeated_text(attr: AttributeProto) -> str:
         return _list_text((_string(v) for v in attr.strings[head]), len(attr.strings))
     if kind == AttributeProto.TENSORS:
         return _list_text((_tensor_text(t) for t in attr.tensors[head]), len(attr.tensors))
-    if kind == AttributeProto.GRAPHS:
-        sizes = ", ".join(f"<graph {len(g.node)} nodes>" for g in attr.graphs)
-        return f"[{sizes}]"
     if kind == AttributeProto.TYPE_PROTOS:
         return _list_text((f"<type {_type_text(t)}>" for t in attr.type_protos[head]),
                           len(attr.type_protos))

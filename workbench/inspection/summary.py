@@ -18,6 +18,7 @@ import onnx
 
 from workbench.core.gcpause import gc_paused
 from workbench.core.records import TensorSpec
+from workbench.graph import bodies, nested_graphs
 from workbench.inspection.checks import (
     ShapeInferenceResult,
     checker_problems,
@@ -32,7 +33,6 @@ from workbench.inspection.loading import (
 from workbench.inspection.parameters import parameter_stats
 from workbench.inspection.protos import (
     graph_io_specs,
-    iter_graphs,
     node_attributes,
     tensor_spec_from_tensor,
 )
@@ -331,7 +331,7 @@ def _graph_parts(model: onnx.ModelProto) -> dict[str, Any]:
     graph = model.graph
     inputs, outputs = graph_io_specs(graph)
     histogram = Counter((node.domain, node.op_type) for node in graph.node)
-    subgraphs = list(iter_graphs(graph))
+    subgraphs = list(nested_graphs(graph))
     return {
         "inputs": inputs,
         "outputs": outputs,
@@ -351,13 +351,10 @@ def _bodies(graph: onnx.GraphProto, outer: str = "") -> Iterator[SubgraphInfo]:
     """Every If/Loop/Scan body, depth first, with its own nodes."""
     for index, node in enumerate(graph.node):
         label = (f"{outer} › " if outer else "") + (node.name or f"#{index} {node.op_type}")
-        for attr in node.attribute:
-            bodies = [(attr.name, attr.g)] if attr.type == onnx.AttributeProto.GRAPH else [
-                (f"{attr.name}[{k}]", g) for k, g in enumerate(attr.graphs)]
-            for name, body in bodies:
-                yield SubgraphInfo(label, node.op_type, name, tuple(
-                    _node_info(k, inner) for k, inner in enumerate(body.node)))
-                yield from _bodies(body, label)
+        for body in bodies(node):
+            yield SubgraphInfo(label, node.op_type, body.label, tuple(
+                _node_info(k, inner) for k, inner in enumerate(body.graph.node)))
+            yield from _bodies(body.graph, label)
 
 
 def _node_info(index: int, node: onnx.NodeProto) -> NodeInfo:

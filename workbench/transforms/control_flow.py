@@ -16,6 +16,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from workbench.core.errors import ModelLoadError
+from workbench.graph import bodies
 
 __all__ = ["freeze_input_values", "graph_input", "inline_if"]
 
@@ -69,7 +70,7 @@ def inline_if(node: onnx.NodeProto, values: Mapping[str, np.ndarray]
         return None
     taken = "then_branch" if bool(np.asarray(values[node.input[0]]).reshape(-1)[0]) else \
         "else_branch"
-    branch = next((a.g for a in node.attribute if a.name == taken), None)
+    branch = next((b.graph for b in bodies(node) if b.attribute == taken), None)
     if branch is None or len(branch.output) != len(node.output):
         return None
     nodes = [onnx.NodeProto() for _ in branch.node]

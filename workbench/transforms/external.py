@@ -5,8 +5,10 @@ with its weights in separate files (``onnx.save(..., save_as_external_data=True)
 functions here give every consumer (ONNX Runtime, the FP16 converter, onnx.reference) that
 form without ever serializing the weights: a model opened from a path keeps its external
 weights as references (read later, one tensor at a time); a model with large inline
-weights (a ``ModelProto`` in memory, or a file exported with inline weights) is written to
-a temporary folder with external data, which is removed when the ``with`` block ends.
+weights in memory (a ``ModelProto`` or bytes) is written to a temporary folder with
+external data, which is removed when the ``with`` block ends; a *file* with large inline
+weights needs no copy: its weights become references into the file's own bytes
+(:mod:`workbench.inspection.inline_weights`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import onnx
 
 from workbench.inspection.external_data import external_data_refs, external_weight
+from workbench.inspection.inline_weights import inline_as_external
 from workbench.inspection.loading import (
     ModelSource,
     load_model,
@@ -41,6 +45,7 @@ INLINE_LIMIT = 64 << 20
 # Initializers smaller than this stay inline (shapes, scalars, masks: cheap, and the
 # converter and evaluators read them from the proto).
 _SMALL_TENSOR = 1 << 16
+ALIGNMENT = 1 << 16  # offsets of external tensors: every OS's mapping granularity
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ def staged_model(source: ModelSource) -> Iterator[StagedModel]:
     Raises:
         ModelLoadError: as :func:`workbench.inspection.loading.load_model`.
     """
+    in_place = _inline_in_place(source)
+    if in_place is not None:
+        yield in_place
+        return
     if isinstance(source, (str, os.PathLike)):
         model_file = read_model_file(source)
         model = load_model_file(model_file, load_weights=False)
@@ -89,6 +98,24 @@ def staged_model(source: ModelSource) -> Iterator[StagedModel]:
         staged = _write_external(model, staged_path, folder)
         del model  # a model read from a file is ours: its inline copy of the weights goes
         yield StagedModel(staged, Path(tmp), staged_path, label)
+
+
+def _inline_in_place(source: ModelSource) -> StagedModel | None:
+    """A file with large inline weights, its weights as references into its own bytes:
+    nothing is parsed or written twice (:mod:`workbench.inspection.inline_weights`)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = Path(os.fspath(source)).expanduser()
+    try:
+        if not path.is_file() or path.stat().st_size <= INLINE_LIMIT:
+            return None
+    except OSError:
+        return None
+    shell = inline_as_external(path, _SMALL_TENSOR)
+    if shell is None or inline_weight_bytes(shell) > INLINE_LIMIT:
+        return None
+    path = path.resolve()
+    return StagedModel(shell, path.parent, path, str(path))
 
 
 def without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -123,17 +150,29 @@ def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> 
                 data = tensor.raw_data
             else:
                 data = onnx.numpy_helper.to_array(tensor).tobytes()
-            handle.write(data)
             ref = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type,
                                    dims=tensor.dims, data_location=onnx.TensorProto.EXTERNAL)
-            for key, value in (("location", location), ("offset", str(offset)),
-                               ("length", str(len(data)))):
-                ref.external_data.add(key=key, value=value)
-            offset += len(data)
+            offset = _write_aligned(handle, data, offset, ref, location)
             del data
             graph.initializer.append(ref)
     path.write_bytes(staged.SerializeToString())  # small: the weights are in the .data file
     return staged
+
+
+def _write_aligned(handle: BinaryIO, data: bytes, offset: int, ref: onnx.TensorProto,
+                   location: str) -> int:
+    """Write one tensor's bytes at the next multiple of :data:`ALIGNMENT` and point ``ref``
+    at them; returns the offset after them. ONNX Runtime memory-maps an external initializer
+    only when its offset is a multiple of the page size (Windows: 64 KiB): packed back to
+    back, a copy's weights were read into memory instead of mapped."""
+    start = -(-offset // ALIGNMENT) * ALIGNMENT
+    if start > offset:
+        handle.write(b"\0" * (start - offset))
+    handle.write(data)
+    for key, value in (("location", location), ("offset", str(start)),
+                       ("length", str(len(data)))):
+        ref.external_data.add(key=key, value=value)
+    return start + len(data)
 
 
 def _small(tensor: onnx.TensorProto) -> bool:
@@ -168,12 +207,9 @@ def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterab
                 values = convert_weight(values, precision)
             data = values.tobytes()
             del values
-            handle.write(data)
             del tensor.external_data[:]
-            for key, value in (("location", location), ("offset", str(offset)),
-                               ("length", str(len(data)))):
-                tensor.external_data.add(key=key, value=value)
-            offset += len(data)
+            offset = _write_aligned(handle, data, offset, tensor, location)
+            del data
     target.write_bytes(converted.SerializeToString())
     return target, conversion.report
 

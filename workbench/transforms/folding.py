@@ -23,6 +23,7 @@ from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from workbench.core.errors import ModelLoadError
+from workbench.graph import has_bodies, outer_reads
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.control_flow import freeze_input_values, graph_input, inline_if
 from workbench.transforms.external import save_staged, without_weights
@@ -219,8 +220,7 @@ def _evaluate(
     """The node's outputs when they are known ahead of time, else None."""
     if node.domain not in ("", "ai.onnx") or node.op_type in _NONDETERMINISTIC:
         return None
-    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-           for a in node.attribute):
+    if has_bodies(node):
         return None  # an If with a known condition is inlined by _fold_pass instead
     if node.op_type in ("Shape", "Size") and node.input[0] in shapes:
         # Only the input's shape matters, not its (run-time) values.
@@ -250,12 +250,15 @@ def _drop_dead_nodes(model: onnx.ModelProto) -> list[str]:
     graph = model.graph
     needed = {o.name for o in graph.output}
     live = []
-    for node in reversed(graph.node):
-        if any(out in needed for out in node.output) or _has_subgraph(node):
+    kept: set[int] = set()  # positions: ``node in live`` compared protobufs deeply (quadratic)
+    for position in range(len(graph.node) - 1, -1, -1):
+        node = graph.node[position]
+        if any(out in needed for out in node.output) or has_bodies(node):
             live.append(node)
+            kept.add(position)
             needed.update(i for i in node.input if i)
-            needed.update(_outer_names(node))
-    removed = [n.name or n.op_type for n in graph.node if n not in live]
+            needed.update(outer_reads(node))  # an If branch reading a main-graph tensor
+    removed = [n.name or n.op_type for i, n in enumerate(graph.node) if i not in kept]
     if removed:
         live.reverse()
         del graph.node[:]
@@ -265,19 +268,3 @@ def _drop_dead_nodes(model: onnx.ModelProto) -> list[str]:
         del graph.initializer[:]
         graph.initializer.extend(kept_inits)
     return removed
-
-
-def _has_subgraph(node: onnx.NodeProto) -> bool:
-    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-               for a in node.attribute)
-
-
-def _outer_names(node: onnx.NodeProto) -> set[str]:
-    # Subgraphs (If/Loop bodies) may read outer tensors by name: keep all they mention.
-    names: set[str] = set()
-    for attr in node.attribute:
-        for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-            for inner in sub.node:
-                names.update(inner.input)
-                names.update(_outer_names(inner))
-    return names

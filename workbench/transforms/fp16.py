@@ -31,6 +31,7 @@ import numpy as np
 import onnx
 
 from workbench.core.errors import BuildSettingsError
+from workbench.graph import walk_graphs
 from workbench.transforms.conversion_report import (
     BLOCKED_OPERATOR,
     KEPT_BY_USER,
@@ -42,7 +43,7 @@ from workbench.transforms.conversion_report import (
 from workbench.transforms.naming import name_nodes
 from workbench.transforms.precision_values import low_type_of, round_to
 from workbench.transforms.precision_walk import GraphConverter
-from workbench.transforms.typing_rules import check_types, walk_graphs
+from workbench.transforms.typing_rules import check_types
 
 __all__ = [
     "BLOCKED_OPERATOR",

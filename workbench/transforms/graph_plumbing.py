@@ -1,4 +1,5 @@
-"""Graph plumbing of the precision conversion: subgraphs, outer-scope names, value_info."""
+"""Graph plumbing of the precision conversion: attributes, names, value_info (walks of
+nested graphs and outer-scope names are the graph layer's, :mod:`workbench.graph`)."""
 
 from __future__ import annotations
 
@@ -7,31 +8,10 @@ from typing import Any
 import onnx
 from onnx import TensorProto, helper
 
-from workbench.transforms.typing_rules import Types, walk_graphs
+from workbench.graph import walk_graphs
+from workbench.transforms.typing_rules import Types
 
-__all__ = ["all_names", "attribute", "outer_references", "retype_value_info", "subgraphs",
-           "type_suffix"]
-
-
-def subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
-    graphs: list[onnx.GraphProto] = []
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            graphs.append(attr.g)
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            graphs.extend(attr.graphs)
-    return graphs
-
-
-def outer_references(graph: onnx.GraphProto) -> set[str]:
-    """Names a subgraph (or its own subgraphs) reads from enclosing scopes."""
-    local = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
-    local |= {out for node in graph.node for out in node.output}
-    refs = {name for node in graph.node for name in node.input if name} - local
-    for node in graph.node:
-        for sub in subgraphs(node):
-            refs |= outer_references(sub) - local
-    return refs
+__all__ = ["all_names", "attribute", "retype_value_info", "type_suffix"]
 
 
 def attribute(node: onnx.NodeProto, name: str) -> Any:

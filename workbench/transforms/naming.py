@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import onnx
 
+from workbench.graph import all_nodes, bodies
+
 __all__ = ["has_unnamed_nodes", "name_nodes"]
 
 
 def has_unnamed_nodes(graph: onnx.GraphProto) -> bool:
-    for node in graph.node:
-        if not node.name:
-            return True
-        for attr in node.attribute:
-            subgraphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
-            if any(has_unnamed_nodes(sub) for sub in subgraphs):
-                return True
-    return False
+    return any(not node.name for node in all_nodes(graph))
 
 
 def name_nodes(model: onnx.ModelProto, *, in_place: bool = False) -> onnx.ModelProto:
@@ -40,15 +35,7 @@ def name_nodes(model: onnx.ModelProto, *, in_place: bool = False) -> onnx.ModelP
 
 
 def _names(graph: onnx.GraphProto) -> set[str]:
-    names = set()
-    for node in graph.node:
-        if node.name:
-            names.add(node.name)
-        for attr in node.attribute:
-            subgraphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
-            for sub in subgraphs:
-                names |= _names(sub)
-    return names
+    return {node.name for node in all_nodes(graph) if node.name}
 
 
 def _name_graph(graph: onnx.GraphProto, prefix: str, taken: set[str]) -> None:
@@ -61,7 +48,5 @@ def _name_graph(graph: onnx.GraphProto, prefix: str, taken: set[str]) -> None:
                 name = f"{base}_{counter}"
             node.name = name
             taken.add(name)
-        for attr in node.attribute:
-            subgraphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
-            for sub in subgraphs:
-                _name_graph(sub, f"{node.name}/{attr.name}/", taken)
+        for body in bodies(node):
+            _name_graph(body.graph, f"{node.name}/{body.attribute}/", taken)

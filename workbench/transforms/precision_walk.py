@@ -14,6 +14,7 @@ from typing import Any
 import onnx
 from onnx import TensorProto, helper
 
+from workbench.graph import bodies, has_bodies, outer_names
 from workbench.transforms.conversion_report import (
     BLOCKED_OPERATOR,
     KEPT_BY_USER,
@@ -24,9 +25,7 @@ from workbench.transforms.conversion_report import (
 from workbench.transforms.graph_plumbing import (
     all_names,
     attribute,
-    outer_references,
     retype_value_info,
-    subgraphs,
     type_suffix,
 )
 from workbench.transforms.precision_values import convert_tensor
@@ -112,7 +111,7 @@ class GraphConverter:
         retype_value_info(graph, produced, self.sources)
 
     def _mode(self, node: onnx.NodeProto, orig: Types) -> str:
-        if any(subgraphs(node)):
+        if has_bodies(node):
             return _CONTAINER
         touches_float = any(orig.get(t, 0) == FLOAT for t in (*node.input, *node.output) if t)
         if node.name in self.keep:
@@ -145,8 +144,8 @@ class GraphConverter:
                 want = self._required(node, mode, slot, orig) if name else None
                 if want:
                     wants.setdefault(name, set()).add(want)
-            for sub in subgraphs(node):
-                for name in outer_references(sub):
+            for body in bodies(node):
+                for name in outer_names(body.graph):
                     if orig.get(name, 0):
                         wants.setdefault(name, set()).add(orig[name])
         for vi in graph.output:
@@ -302,11 +301,9 @@ class GraphConverter:
 
     def _convert_bodies(self, node: onnx.NodeProto, path: str, index: int,
                         versions: dict[str, dict[int, str]]) -> None:
-        for attr in node.attribute:
-            graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
-            for sub_index, sub in enumerate(graphs):
-                suffix = f"{index}.{attr.name}" + (f".{sub_index}" if sub_index else "")
-                self.convert_graph(sub, f"{path}/{suffix}" if path else suffix, versions)
+        for body in bodies(node):
+            step = f"{index}.{body.suffix}"  # the paths of graph_types (walk_graphs)
+            self.convert_graph(body.graph, f"{path}/{step}" if path else step, versions)
 
     def _count(self, node: onnx.NodeProto, mode: str, index: int) -> None:
         if mode.startswith(_KEPT):

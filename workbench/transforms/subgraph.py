@@ -14,7 +14,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from workbench.core.records import TensorSpec
-from workbench.inspection.control_flow import outer_inputs
+from workbench.graph import outer_reads
 from workbench.inspection.protos import value_info_spec
 
 __all__ = [
@@ -88,7 +88,7 @@ def extract_nodes(
     new_inputs: list[onnx.ValueInfoProto] = []
     seen: set[str] = set()
     # If/Loop bodies read outer tensors by name: those are inputs of the extract too.
-    for name in (i for node in chosen for i in [*node.input, *outer_inputs(node)]):
+    for name in (i for node in chosen for i in [*node.input, *outer_reads(node)]):
         if not name or name in produced or name in seen:
             continue
         seen.add(name)
@@ -102,7 +102,7 @@ def extract_nodes(
     outside = {o.name for o in graph.output}
     for k, node in enumerate(graph.node):
         if k not in chosen_set:
-            outside.update([*node.input, *outer_inputs(node)])
+            outside.update([*node.input, *outer_reads(node)])
     outputs = [out for node in chosen for out in node.output if out and out in outside]
     if not outputs and chosen:
         outputs = [out for out in chosen[-1].output if out]

@@ -13,7 +13,7 @@ serialized and weights are never copied.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,6 +21,7 @@ import onnx
 from onnx import TensorProto, defs, shape_inference
 
 from workbench.core.errors import ConversionError
+from workbench.graph import walk_graphs
 
 __all__ = [
     "TypeMismatch",
@@ -31,7 +32,6 @@ __all__ = [
     "schema_of",
     "slot_param",
     "type_label",
-    "walk_graphs",
 ]
 
 Types = dict[str, int]  # tensor name -> TensorProto elem type (0: unknown)
@@ -100,24 +100,6 @@ def admits(schema: defs.OpSchema, param: str, elem_type: int) -> bool:
         # TensorRT computes BF16 wherever it computes FP16; older opsets just never said so
         return True
     return _schema_type_string(elem_type) in allowed
-
-
-def walk_graphs(graph: onnx.GraphProto, path: str = "") -> Iterator[tuple[str, onnx.GraphProto]]:
-    """Every graph with a stable path: ``""`` for the main graph, ``"3.then_branch"`` below."""
-    yield path, graph
-    for index, node in enumerate(graph.node):
-        for attr in node.attribute:
-            for sub_index, sub in enumerate(_subgraphs(attr)):
-                suffix = f"{index}.{attr.name}" + (f".{sub_index}" if sub_index else "")
-                yield from walk_graphs(sub, f"{path}/{suffix}" if path else suffix)
-
-
-def _subgraphs(attr: onnx.AttributeProto) -> list[onnx.GraphProto]:
-    if attr.type == onnx.AttributeProto.GRAPH:
-        return [attr.g]
-    if attr.type == onnx.AttributeProto.GRAPHS:
-        return list(attr.graphs)
-    return []
 
 
 def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -193,8 +175,8 @@ def _lenient_inference(model: onnx.ModelProto) -> onnx.ModelProto:
             "ONNX type inference cannot give the types of this graph's tensors.",
             expected="a graph whose nodes agree on the types of the tensors they share",
             found=_readable(str(err)),
-            fix="check the model with `trt-workbench inspect MODEL` (the checker names "
-            "the node), re-export it, or report it to the workbench",
+            fix="check the model in the panel's Model tab (or `trt-workbench inspect MODEL`: "
+            "the checker names the node), re-export it, or report it to the workbench",
         ) from err
 
 

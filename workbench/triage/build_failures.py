@@ -127,18 +127,30 @@ def _control_failure(node: str, facts: BuildFacts) -> tuple[str, tuple[str, ...]
 
 
 def _control_fixes(node: str, facts: BuildFacts) -> tuple[str, ...]:
+    """Fixes for a build failing inside control flow. Freezing an input's VALUE (the Model
+    tab's "Freeze and open the copy", offered by ``freeze_choices``) applies only to an If
+    whose condition compares a graph input with a constant; an If decided by the shape of
+    an input (``Shape`` → ``Equal``, what a frozen copy still has) is folded by freezing
+    the input's shape instead."""
     fixes = []
     for if_node, inputs, values in facts.deciders:
         if not inputs:
             continue
-        value = values[0][1] if values else None
-        example = ", ".join(f"{name!r}: {_number(value) if value is not None else '…'}"
-                            for name in inputs[:1])
-        fixes.append(
-            f"fold the If {if_node!r} away by freezing the input that decides it: "
-            f"workbench.fold_constants({facts.model!r}, input_values={{{example}}}, "
-            "out_path='folded.onnx') keeps only the branch that value takes (one engine "
-            "per value); in the panel: Model tab, Freeze and open the copy")
+        if values:
+            name, value = values[0]
+            fixes.append(
+                f"fold the If {if_node!r} away by freezing the input that decides it: "
+                f"workbench.fold_constants({facts.model!r}, input_values={{{name!r}: "
+                f"{_number(value)}}}, out_path='folded.onnx') keeps only the branch that "
+                "value takes (one engine per value); in the panel: Model tab, Freeze and "
+                "open the copy")
+        else:
+            shapes = ", ".join(f"{name!r}: [...]" for name in inputs[:2])
+            fixes.append(
+                f"the If {if_node!r} is decided by the shape of {', '.join(inputs[:2])}, not "
+                "by a value: fold it away by freezing the input shapes, "
+                f"workbench.fold_constants({facts.model!r}, input_shapes={{{shapes}}}, "
+                "out_path='folded.onnx') (one engine per shape)")
     fixes.append("or export the model without control flow (trace it with the branch fixed, "
                  "or move the decision out of the graph and export one model per case)")
     fixes.append(f"workbench.reduce_build_failure({facts.model!r}, 'reduced.onnx') saves the "

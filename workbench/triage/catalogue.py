@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from workbench.triage.build_failures import BuildFacts, explain_build_with_facts
+from workbench.triage.parameter_limits import with_no_gpu_note
 from workbench.triage.unimplemented import FAMILIES, family_of
 
 __all__ = [
@@ -113,14 +114,14 @@ def explain_build_failure(lines: list[str], facts: BuildFacts | None = None
     Returns:
         ``(cause, fixes)``; a generic explanation when no rule matches.
     """
+    text = "\n".join(lines)
     by_cause = explain_build_with_facts(lines, facts or BuildFacts())
     if by_cause is not None:
-        return by_cause
-    text = "\n".join(lines)
+        return with_no_gpu_note(by_cause[0], text), by_cause[1]
     for pattern, cause, fixes in _BUILD_RULES:
         if re.search(pattern, text, flags=re.IGNORECASE):
-            return cause, fixes
-    return _BUILD_FALLBACK
+            return with_no_gpu_note(cause, text), fixes
+    return with_no_gpu_note(_BUILD_FALLBACK[0], text), _BUILD_FALLBACK[1]
 
 
 # --- parse-failure catalogue ---------------------------------------------------------------
@@ -135,7 +136,10 @@ CATEGORIES: dict[str, str] = {
     "external_data_missing": "external weight files are missing or truncated",
     "external_data_unsafe": "external weights point outside the model's folder (refused)",
     "invalid_model": "the file is not a complete, valid ONNX model",
+    "parameter_limit": "a parameter (a pooling window, …) beyond what TensorRT's layer accepts",
     "parse_error": "TensorRT rejected the node for another reason",
+    "qdq_int32_bias": "a DequantizeLinear of int32 (a bias quantized by ONNX Runtime)",
+    "qdq_asymmetric": "asymmetric quantization (a non-zero zero point) in a Q/DQ pair",
     **{family.category: family.label for family in FAMILIES},
 }
 
@@ -219,6 +223,23 @@ def _fixes(category: str, op: str, domain: str,
             "refused for safety: a model must not read files outside its folder. Move the data "
             "file next to the model and re-save it with a relative location",
         ),
+        "qdq_asymmetric": (
+            "re-quantize the FP32 model symmetric with the TensorRT preset: session.quantize() "
+            "with the FP32 model loaded, trt-workbench quantize FP32_MODEL -o OUT.onnx, or "
+            "quantize_static(..., extra_options={'ActivationSymmetric': True, "
+            "'WeightSymmetric': True, 'QuantizeBias': False})",
+        ),
+        "qdq_int32_bias": (
+            "re-quantize the FP32 model with the TensorRT preset, which keeps biases in "
+            "float (QuantizeBias False): session.quantize() with the FP32 model loaded, "
+            "trt-workbench quantize FP32_MODEL -o OUT.onnx, or "
+            "quantize_static(..., quant_format=QuantFormat.QDQ, extra_options="
+            "{'QuantizeBias': False, 'ActivationSymmetric': True, 'WeightSymmetric': True})",
+            "without the FP32 model: fold each int32 DequantizeLinear into the float bias it "
+            "computes ((q - zero_point) × scale, the same numbers): the Parse tab's 'Int32 "
+            "biases to float and retry', session.float_biases(), or "
+            "workbench.transforms.qdq_bias.float_biases(model) (writes a copy)",
+        ),
         "invalid_model": (
             "download or copy the file again (it looks truncated or corrupted)",
             "or export it again; check the result with onnx.checker.check_model(path)",
@@ -248,6 +269,10 @@ def _categorize(text: str, op: str, domain: str, dtypes: Sequence[str], code: st
         return "foreign_domain"
     if op.endswith("_TRT") or domain == "trt.plugins":
         return "missing_plugin"
+    if op == "DequantizeLinear" and (has(r"Int32 but must have type") or "int32" in dtypes):
+        return "qdq_int32_bias"
+    if op in ("QuantizeLinear", "DequantizeLinear") and has(r"asymmetric quantization"):
+        return "qdq_asymmetric"
     if has(_DTYPE_PATTERN) or any(d in _BAD_DTYPES for d in dtypes):
         return "unsupported_dtype"
     if has(_UNSUPPORTED_PATTERN):
@@ -271,6 +296,13 @@ _CAUSES: dict[str, str] = {
     "external_data_unsafe": "The model's external weights point outside its folder.",
     "invalid_model": "The file is not a complete ONNX model, so nothing could be parsed.",
     "parse_error": "TensorRT rejected {node}; its own message below says why.",
+    "qdq_asymmetric": "{node} has a non-zero zero point: TensorRT implements symmetric "
+    "quantization only (zero point 0; asymmetric UINT8 exists only for DLA). ONNX Runtime's "
+    "quantize_static is asymmetric unless ActivationSymmetric/WeightSymmetric are set.",
+    "qdq_int32_bias": "{node} reads an int32 tensor: ONNX Runtime's quantize_static quantizes "
+    "biases to int32 by default (QuantizeBias), and TensorRT's DequantizeLinear takes only "
+    "INT8, UINT8, FP8, INT4 or FP4 inputs. TensorRT wants the bias in float: it fuses it into "
+    "the INT8 kernel itself.",
 }
 
 
@@ -295,9 +327,11 @@ def explain_parse_error(
     if family is not None and category not in _MODEL_LEVEL:
         said = text.strip().splitlines()[0] if text.strip() else ""
         terse = f" TensorRT's own message is only {said!r}." if len(said) < 16 else ""
-        return family.category, family.cause.format(node=node) + terse, family.fixes
+        return (family.category, with_no_gpu_note(family.cause.format(node=node) + terse, text),
+                family.fixes)
     odd = sorted({d for d in dtypes if d in _BAD_DTYPES}) or sorted(set(dtypes))
-    cause = _CAUSES[category].format(node=node, dtypes=", ".join(odd) or "unknown")
+    cause = with_no_gpu_note(
+        _CAUSES[category].format(node=node, dtypes=", ".join(odd) or "unknown"), text)
     if shapes_example:
         return category, cause, _fixes(category, op_type, domain, shapes_example)
     return category, cause, _fixes(category, op_type, domain)

@@ -40,9 +40,12 @@ FAMILIES: tuple[OpFamily, ...] = (
             "build the FP32 model this one was quantized from (the input of quantize_dynamic); "
             "for speed, build it with precision 'fp16' (Build tab, or "
             "workbench.build_engine(path, BuildSettings(precision='fp16')))",
-            "or quantize it statically in the Q/DQ form, which TensorRT builds: "
-            "onnxruntime.quantization.quantize_static(fp32_path, out_path, calibration_reader, "
-            "quant_format=QuantFormat.QDQ)",
+            "or quantize the FP32 model statically in the Q/DQ form, which TensorRT builds "
+            "(INT8, strongly typed): trt-workbench quantize FP32_MODEL -o OUT.onnx, or "
+            "session.quantize() with the FP32 model loaded (TensorRT preset: QDQ, symmetric, "
+            "float biases). The workbench does not convert an integer-operator model back "
+            "to float: ConvInteger/MatMulInteger/QLinear* carry no float graph to recover "
+            "without re-deriving every scale, so start from the FP32 model",
             "or keep running the quantized model with ONNX Runtime (Run tab, backend "
             "'onnxruntime'); it implements these operators",
         ),

@@ -50,6 +50,7 @@ class BuildTab:
                                      titles=("Equivalent trtexec command",
                                              "Equivalent Python script (bare TensorRT API)"))
         self.parse_warning = widgets.HTML()
+        self.profile_note = widgets.HTML()  # the default profile, when running it moved it
         self.suggest_button = widgets.Button(description="Use suggested profile", icon="magic",
                                              button_style="warning",
                                              layout={"display": "none", "width": "220px"})
@@ -64,7 +65,7 @@ class BuildTab:
         session.on(Event.USE_KEEP_FP32, self._use_keep)
         self._ticker: threading.Thread | None = None
         self.widget = widgets.VBox([
-            self.form.widget, self.suggest_button,
+            self.form.widget, self.suggest_button, self.profile_note,
             self.parse_warning,
             widgets.HBox([self.build_button, self.cancel_button, self.progress]),
             self.phase, self.error, self.result, widgets.HTML("<b>TensorRT log</b>"),
@@ -73,6 +74,7 @@ class BuildTab:
 
     def on_model(self, model: LoadedModel | None) -> None:
         self.result.value = self.parse_warning.value = self.phase.value = ""
+        self.profile_note.value = ""
         self.error.clear()
         self.progress.value, self.progress.description = 0.0, "idle"
         self.progress.bar_style = "info"
@@ -83,6 +85,8 @@ class BuildTab:
             self.trtexec.value = self.python.value = ""
             return
         self.form.set_settings(self.session.default_settings(), model.summary.inputs)
+        note_text = self.session.default_profile_note
+        self.profile_note.value = note(esc(note_text), "info") if note_text else ""
 
     def _use_keep(self, _event: str, payload: tuple[tuple[str, ...], str]) -> None:
         """A verified keep list from the Compare tab: precision and keep FP32 set here."""

@@ -6,6 +6,8 @@ Everything here may be updated from worker threads, so updates are trait assignm
 from __future__ import annotations
 
 import html
+import io
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,6 +22,7 @@ __all__ = [
     "ErrorBox",
     "busy_while",
     "esc",
+    "figure_png",
     "html_table",
     "kv_table",
     "note",
@@ -99,6 +102,29 @@ class ErrorBox(widgets.HTML):
         self.value = ""
 
 
+# Numbers and identifiers never break inside ("0.003/69", "Squeez/e", "sym_size_int/_21" were
+# seen in a narrow column): a short cell without spaces never wraps, and a longer one wraps
+# only at its spaces and after the separators of a path-like name ("/", "::"); a token still
+# too long (a dotted weight name) widens the table, whose box then scrolls sideways
+# (nothing is clipped; names stay searchable as they are written).
+_UNBROKEN = 32
+_SEPARATOR = re.compile(r"(/|::)")
+# one rule per table instead of a style per cell: a 50-row page must stay small HTML
+_TABLE_CSS = ("<style>.wb-table td{padding:1px 6px}.wb-table td.k{white-space:nowrap}"
+              "</style>")
+_TABLE_WRAP = "white-space:normal;overflow-wrap:normal;word-break:keep-all"
+
+
+def _cell(cell: Any, raw: bool) -> str:
+    text = str(cell) if raw else esc(cell)
+    plain = str(cell)
+    if len(plain) <= _UNBROKEN and " " not in plain.strip():
+        return f"<td class=k>{text}</td>"
+    if not raw:
+        text = _SEPARATOR.sub(r"\1<wbr>", text)
+    return f"<td>{text}</td>"
+
+
 def html_table(
     header: Sequence[str],
     rows: Iterable[Sequence[Any]],
@@ -107,30 +133,30 @@ def html_table(
     row_styles: Sequence[str] | None = None,
     widths: Sequence[str] = (),
 ) -> str:
-    """A compact HTML table that fits its box: cells wrap (long names break anywhere)
-    instead of pushing columns off-screen. Cells are escaped except the ``raw_columns``;
-    ``widths`` (e.g. "30%") fixes column widths, for tables with long cells."""
+    """A compact HTML table in a box that scrolls sideways when it must: numbers and
+    identifiers never break; long cells wrap at spaces and path separators only (never
+    clipped). Cells are escaped except the ``raw_columns``; ``widths`` (e.g. "30%")
+    fixes column widths, for tables with long cells."""
     raw = set(raw_columns)
     head = "".join(
-        f"<th style='text-align:left;padding:2px 6px;vertical-align:bottom"
+        f"<th style='text-align:left;padding:2px 6px;vertical-align:bottom;white-space:nowrap"
         f"{';width:' + widths[i] if i < len(widths) else ''}'>{esc(h)}</th>"
         for i, h in enumerate(header))
     body = []
     for index, row in enumerate(rows):
-        cells = "".join(  # short cell markup: a 50-row page must stay small HTML
-            f"<td style='padding:1px 6px'>{cell if col in raw else esc(cell)}</td>"
-            for col, cell in enumerate(row)
-        )
+        cells = "".join(_cell(cell, col in raw) for col, cell in enumerate(row))
         style = row_styles[index] if row_styles and index < len(row_styles) else ""
         body.append(f"<tr style='{style}'>{cells}</tr>")
-    layout = "table-layout:fixed;width:100%;" if widths else "max-width:100%;"
+    # fixed columns get a floor, so a narrow panel scrolls instead of squeezing them
+    layout = "table-layout:fixed;width:100%;min-width:880px;" if widths else ""
     # wrapping is inherited by the cells; vertical-align by the cells from the tbody
     return (
+        _TABLE_CSS + "<div class='wb-table-box' style='overflow-x:auto;max-width:100%'>"
         f"<table class='wb-table' style='border-collapse:collapse;font-size:12px;"
-        f"font-family:monospace;{layout}{LINE};{_WRAP}'>"
+        f"font-family:monospace;{layout}{LINE};{_TABLE_WRAP}'>"
         + (f"<thead style='border-bottom:1px solid #999'><tr>{head}</tr></thead>"
            if any(header) else "")
-        + f"<tbody style='vertical-align:top'>{''.join(body)}</tbody></table>"
+        + f"<tbody style='vertical-align:top'>{''.join(body)}</tbody></table></div>"
     )
 
 
@@ -145,6 +171,13 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n":
         return None
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def figure_png(figure: Any, dpi: int = 80) -> bytes:
+    """A matplotlib Figure as PNG bytes (for a widgets.Image)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def show_png(image: widgets.Image, data: bytes) -> None:

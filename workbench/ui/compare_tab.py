@@ -3,7 +3,6 @@ and "keep these in FP32 and re-run"."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import ipywidgets as widgets
@@ -12,96 +11,28 @@ from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.compare.tolerances import PRESETS, Tolerance, Tolerances
 from workbench.ui.common import (
-    LINE,
     ErrorBox,
     busy_while,
     conversion_html,
     esc,
+    figure_png,
     html_table,
     note,
     show_png,
 )
+from workbench.ui.drift_view import DriftPager, drift_html
 from workbench.ui.feed_controls import FeedControls
 from workbench.ui.keep_search_view import KeepSearchView
 from workbench.ui.mask_fix_view import MaskFixView
+from workbench.ui.quantize_view import QuantizeView
 
 __all__ = ["CompareTab", "drift_html", "figure_png"]
 
 _BAD = "background:#ffd6d6;font-weight:bold"
-_DRIFT_ROWS = 60
-_WORST_ROWS = 12
-
-
-def figure_png(figure: Any, dpi: int = 80) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3g}"
-
-
-def drift_html(drift: Any, kept: tuple[str, ...] = ()) -> str:
-    """Per-layer drift in topological order; the first node over threshold highlighted."""
-    layers = list(drift.layers)
-    first = next((i for i, t in enumerate(layers) if t.node == drift.first_bad_node), None)
-    start = 0 if first is None else max(0, first - 10)
-    shown = layers[start:start + _DRIFT_ROWS]
-    rows = [(t.index, t.node, t.op_type, t.tensor, _num(t.error), _num(t.reference_max_abs),
-             _num(t.cosine), t.candidate_nonfinite) for t in shown]
-    benign_tensors = {b.tensor for b in getattr(drift, "benign", ())}
-    styles = [_BAD if t.node == drift.first_bad_node else (
-        "color:#c62828" if t.over_threshold else
-        "color:#2e7d32" if t.tensor in benign_tensors else "") for t in shown]
-    head = (note(f"First node whose relative error exceeds {drift.threshold:g}: "
-                 f"<b>{esc(drift.first_bad_node)}</b> — {esc(drift.reason)}", "error")
-            if drift.first_bad_node else note(
-                f"No layer's relative error exceeds {drift.threshold:g}.", "ok"))
-    legend = ("<small style='color:#666'>relative error = max |candidate − FP32| / "
-              "max |FP32| of the node's output; non-finite = NaN/Inf values in the "
-              "candidate; green rows: benign saturation (attention mask)</small>")
-    more = (f"<small> · rows {start + 1}–{start + len(shown)} of {len(layers)}</small>"
-            if len(layers) > len(shown) else "")
-    columns = ("#", "node", "op", "tensor", "rel. error", "max |FP32|", "cosine", "non-finite")
-    table = more + html_table(columns, rows, row_styles=styles)
-    if len(layers) > _DRIFT_ROWS:  # deep graphs: the worst tensors first, then the window
-        benign = {b.tensor for b in getattr(drift, "benign", ())}
-        worst = sorted((t for t in layers if t.tensor not in benign), key=lambda t: -t.error)
-        worst_rows = [(t.index, t.node, t.op_type, t.tensor, _num(t.error),
-                       _num(t.reference_max_abs), _num(t.cosine), t.candidate_nonfinite)
-                      for t in worst[:_WORST_ROWS]]
-        window = "Around the first bad node" if first is not None else "In graph order"
-        table = (f"<div><b>The {_WORST_ROWS} worst of {len(layers)} tensors</b></div>"
-                 + html_table(columns, worst_rows) + f"<div><b>{window}</b></div>" + table)
-    return head + legend + table + _benign_html(drift) + _out_of_range_html(drift, kept)
-
-
-def _benign_html(drift: Any) -> str:
-    """Sentinels that saturate harmlessly: shown apart, never as problems."""
-    benign = getattr(drift, "benign", ())
-    if not benign:
-        return ""
-    items = "".join(f"<li>{esc(b.describe())}</li>" for b in benign[:10])
-    more = f"<li>… and {len(benign) - 10} more</li>" if len(benign) > 10 else ""
-    return (f"<b style='color:#2e7d32'>Benign saturation (attention mask) — not a problem"
-            f"</b><ul style='margin:2px 0;{LINE}'>{items}{more}</ul>")
-
-
-def _out_of_range_html(drift: Any, kept: tuple[str, ...]) -> str:
-    """FP32 values beyond the FP16 range; nodes already kept in FP32 are marked as handled."""
-    if not drift.out_of_range:
-        return ""
-    items = []
-    for r in drift.out_of_range[:10]:
-        handled = (" — <span style='color:#2e7d32'>kept in FP32 ✔</span>"
-                   if r.node in kept else "")
-        items.append(f"<li>{esc(r.node)} / {esc(r.tensor)}: {esc(r.kind)} in "
-                     f"{r.count}/{r.total} values (extreme {r.extreme:.3g}){handled}</li>")
-    all_kept = all(r.node in kept for r in drift.out_of_range)
-    title = ("FP32 values outside the FP16 range (all in nodes kept in FP32)" if all_kept
-             else "FP32 values outside the FP16 range (±65504)")
-    return f"<b>{title}</b><ul style='margin:2px 0;{LINE}'>{''.join(items)}</ul>"
 
 
 class CompareTab:
@@ -131,18 +62,21 @@ class CompareTab:
         self.plots = widgets.Image(format="png", layout={"display": "none"})
         self.drift_plot = widgets.Image(format="png", layout={"display": "none"})
         self.drift = widgets.HTML()
+        self.pager = DriftPager(self.drift)
         self.script = widgets.Textarea(layout={"width": "100%", "height": "90px"})
         self.mask_fix = MaskFixView(session, lambda: {
             "precision": str(self.precision.value), "tolerances": self.tolerances(),
             "keep_fp32": self.keep_list(), "seed": int(self.seed.value)})
         self.results = widgets.VBox([
             self.verdict, self.mask_fix.widget, self.table, self.plots,
-            widgets.HTML("<b>Per-layer drift</b>"), self.drift, self.drift_plot,
+            widgets.HTML("<b>Per-layer drift</b>"), self.pager.widget, self.drift,
+            self.drift_plot,
             widgets.HTML("<b>The same in Python</b>"), self.script,
         ], layout={"display": "none"})  # headings without content until the first run
         self.error = ErrorBox()
         self.search = KeepSearchView(session, lambda: str(self.precision.value), self.tolerances,
                                      lambda: int(self.seed.value))
+        self.quant = QuantizeView(session)
         self.precision.observe(self._on_precision, "value")
         self.run_button.on_click(lambda _b: self.start())
         self.keep_button.on_click(lambda _b: self.keep_and_rerun())
@@ -151,12 +85,13 @@ class CompareTab:
             widgets.HBox([self.precision, self.preset, self.atol, self.rtol]),
             widgets.HBox([self.keep, self.seed]), self.feed_controls.widget,
             widgets.HBox([self.run_button, self.keep_button]), self.status, self.error,
-            self.search.widget, self.results,
+            self.search.widget, self.results, self.quant.widget,
         ])
 
     def on_model(self, model: LoadedModel | None) -> None:
-        for w in (self.verdict, self.table, self.drift, self.script, self.status):
+        for w in (self.verdict, self.table, self.script, self.status):
             w.value = ""
+        self.pager.clear()
         show_png(self.plots, b"")
         show_png(self.drift_plot, b"")
         self.results.layout.display = "none"
@@ -167,6 +102,7 @@ class CompareTab:
         self.keep_button.disabled = True
         self.search.on_model(model)
         self.mask_fix.on_model(model)
+        self.quant.on_model(model)
 
     def _on_precision(self, change: dict[str, Any]) -> None:
         self.preset.value = change["new"]
@@ -241,13 +177,20 @@ class CompareTab:
         show_png(self.plots, figure_png(error_histograms(report.reference_outputs,
                                                          report.candidate_outputs)))
         if report.drift is not None:
-            self.drift.value = drift_html(report.drift, tuple(report.keep_fp32))
+            prefix = note(
+                "Per-layer drift measures nothing here: the CPU evaluator's FP32 values "
+                f"part from ONNX Runtime's at node <b>{esc(report.reference_check.node or '?')}"
+                "</b> (see the verdict above).", "warn") if report.reference_disagrees else ""
+            self.pager.show(report.drift, tuple(report.keep_fp32), str(report.precision),
+                            prefix)
             show_png(self.drift_plot, figure_png(drift_curve(report.drift)))
         else:
+            self.pager.clear()
             self.drift.value = note("No per-layer drift for this comparison.")
             show_png(self.drift_plot, b"")
         self.results.layout.display = ""
         self._offer_keep(report)
+        self.search.on_compare(report)
         self.mask_fix.on_report(report)
 
     def _offer_keep(self, report: Any) -> None:

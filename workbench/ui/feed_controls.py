@@ -15,6 +15,7 @@ from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event
 from workbench.core.records import TensorSpec
 from workbench.feeds.generator import FeedOptions, FeedPlanRow
+from workbench.feeds.inputs import dim_key
 from workbench.ui.common import esc, html_table
 
 __all__ = ["FeedControls"]
@@ -46,9 +47,12 @@ class FeedControls:
             return
         specs: tuple[TensorSpec, ...] = tuple(model.summary.inputs)
         for spec in specs:
-            for dim in spec.shape or ():
-                if isinstance(dim, str) and dim not in self.dims:
-                    self.dims[dim] = widgets.IntText(description=dim, layout=_BOX, style=_LABEL)
+            for axis, dim in enumerate(spec.shape or ()):
+                key = dim_key(spec.name, axis, dim)
+                if key is not None and key not in self.dims:
+                    # the full name as a tooltip: long names are cut in the label
+                    self.dims[key] = widgets.IntText(description=key, layout=_BOX,
+                                                     style=_LABEL, tooltip=key)
             if spec.dtype in _INTEGER_KINDS and "mask" not in spec.name.lower():
                 self.ranges[spec.name] = (
                     widgets.IntText(description="from", layout={"width": "150px"},
@@ -57,7 +61,8 @@ class FeedControls:
                                     style={"description_width": "70px"}))
         rows: list[Any] = []
         if self.dims:
-            rows += [widgets.HTML("<small>sizes of the symbolic dims</small>"),
+            rows += [widgets.HTML("<small>sizes of the dynamic dims (unnamed ones as "
+                                  "input[axis])</small>"),
                      widgets.GridBox(list(self.dims.values()), layout={
                          "grid_template_columns": "repeat(3, 220px)"})]
         if self.ranges:
@@ -88,9 +93,11 @@ class FeedControls:
         specs = {spec.name: spec for spec in self.session.require_model().summary.inputs}
         sizes: dict[str, int] = {}
         for row in plan:
-            for dim, size in zip(specs[row.name].shape or (), row.shape, strict=False):
-                if isinstance(dim, str):
-                    sizes.setdefault(dim, int(size))
+            for axis, (dim, size) in enumerate(zip(specs[row.name].shape or (), row.shape,
+                                                   strict=False)):
+                key = dim_key(row.name, axis, dim)
+                if key is not None:
+                    sizes.setdefault(key, int(size))
         return sizes
 
     def _fill(self, plan: list[FeedPlanRow]) -> None:

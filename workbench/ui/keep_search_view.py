@@ -34,6 +34,9 @@ class KeepSearchView:
                                          layout={"width": "280px"})
         self.progress = widgets.HTML()
         self.result = widgets.HTML()
+        # the keep list the button carries: a verified search result, or the list of a
+        # comparison that PASSED with it ("Keep these in FP32 and re-run"), the newest wins
+        self.offered: tuple[tuple[str, ...], str] | None = None
         self.error = ErrorBox()
         self.search_button.on_click(lambda _b: self.start())
         self.cancel_button.on_click(lambda _b: self.session.cancel_keep_search())
@@ -50,6 +53,7 @@ class KeepSearchView:
         self.error.clear()
         self.search_button.disabled = model is None
         self.use_button.disabled = True
+        self.offered = None
 
     def start(self) -> Task[Any] | None:
         self.error.clear()
@@ -62,11 +66,26 @@ class KeepSearchView:
             return None
 
     def use(self) -> None:
+        if self.offered is not None:
+            keep, precision = self.offered
+            self.session.use_keep_list(keep, precision)
+            self.result.value += note("✔ Carried to the Build tab (precision and keep FP32: "
+                                      f"{esc(', '.join(keep))}).", "ok")
+
+    def on_compare(self, report: Any) -> None:
+        """A comparison ended: one that PASSED with a keep list verifies that list, so the
+        button offers it at once; any other result withdraws an earlier comparison's offer
+        (a search's verified result stays)."""
+        if report.passed and report.keep_fp32:
+            self.offered = (tuple(report.keep_fp32), str(report.precision))
+            self.use_button.disabled = False
+            self.use_button.tooltip = (f"PASSED with {', '.join(report.keep_fp32)} in FP32: "
+                                       "carry it to the Build tab")
+            return
         found = self.session.keep_search
-        if found is not None and found.verified:
-            self.session.use_keep_list(found.keep_fp32, self._precision())
-            self.result.value += note("✔ Carried to the Build tab (precision and keep FP32).",
-                                      "ok")
+        if not (found is not None and found.verified and found.keep_fp32):
+            self.offered = None
+            self.use_button.disabled = True
 
     def _on_trial(self, _event: str, payload: tuple[int, int, tuple[str, ...]]) -> None:
         trial, budget, keep = payload
@@ -84,4 +103,6 @@ class KeepSearchView:
             return
         self.progress.value = ""
         self.result.value = note(esc(found.summary()), "ok" if found.verified else "warn")
-        self.use_button.disabled = not (found.verified and found.keep_fp32)
+        usable = bool(found.verified and found.keep_fp32)
+        self.offered = (tuple(found.keep_fp32), self._precision()) if usable else self.offered
+        self.use_button.disabled = self.offered is None

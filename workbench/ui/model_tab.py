@@ -14,6 +14,7 @@ import ipywidgets as widgets
 from workbench.app.session import LoadedModel, WorkbenchSession
 from workbench.app.tasks import Event
 from workbench.core.errors import WorkbenchError
+from workbench.inspection.quantization import QOPERATOR_OPS
 from workbench.ui.common import ErrorBox, esc, html_table, kv_table, note, show_png
 from workbench.ui.freeze_view import FreezeView
 
@@ -49,6 +50,17 @@ def histogram_png(histogram: tuple[tuple[str, int], ...], top: int = 20) -> byte
     return buffer.getvalue()
 
 
+_QUANT_ROWS = 40
+
+
+def _scale_text(tensor: Any) -> str:
+    if tensor.scale_min is None:
+        return "?"
+    if tensor.channels == 1:
+        return f"{tensor.scale_min:.3g}"
+    return f"{tensor.scale_min:.3g} … {tensor.scale_max:.3g} ({tensor.channels} channels)"
+
+
 def _dims_text(spec: Any) -> str:
     if spec.shape is None:
         return "? (unknown rank)"
@@ -72,7 +84,9 @@ class ModelTab:
         self.op_filter = widgets.Dropdown(options=[_ALL_OPS], value=_ALL_OPS,
                                           layout={"width": "180px"})
         self.hide_constants = widgets.Checkbox(value=False, description="hide Constant nodes",
-                                               indent=False, layout={"width": "170px"})
+                                               indent=False,
+                                               # the count follows the label: never cut it
+                                               layout={"width": "auto", "min_width": "250px"})
         self.graph_choice = widgets.Dropdown(options=[_MAIN], value=_MAIN,
                                              layout={"width": "330px", "display": "none"},
                                              tooltip="browse the bodies of If/Loop/Scan nodes")
@@ -147,7 +161,7 @@ class ModelTab:
         self.graph_choice.value = _MAIN
         self.graph_choice.layout.display = "" if bodies else "none"
         self.summary.value = self._summary_html(model)
-        self.io_table.value = self._io_html(summary)
+        self.io_table.value = self._io_html(summary) + self._quant_html(summary)
         ops = [name for name, _ in summary.op_histogram]
         self.op_filter.options = [_ALL_OPS, *ops]
         self.op_filter.value = _ALL_OPS
@@ -184,6 +198,21 @@ class ModelTab:
         rows = [("input", spec.name, spec.dtype, _dims_text(spec)) for spec in summary.inputs]
         rows += [("output", spec.name, spec.dtype, _dims_text(spec)) for spec in summary.outputs]
         return "<b>Inputs and outputs</b>" + html_table(("", "name", "dtype", "shape"), rows)
+
+    def _quant_html(self, summary: Any) -> str:
+        """Quantized tensors with their scales, when the model has Q/DQ or ORT integer ops."""
+        ops = {name for name, _ in summary.op_histogram}
+        if not ops & {"QuantizeLinear", "DequantizeLinear", *QOPERATOR_OPS}:
+            return ""
+        info = self.session.quantization_info()
+        lines = "".join(f"<li>{esc(line)}</li>" for line in info.lines())
+        rows = [(t.kind, t.tensor, t.dtype, _scale_text(t), ", ".join(t.consumers[:3]))
+                for t in info.tensors[:_QUANT_ROWS]]
+        more = (f"<i>… and {len(info.tensors) - _QUANT_ROWS} more</i>"
+                if len(info.tensors) > _QUANT_ROWS else "")
+        return (f"<b>Quantization</b><ul>{lines}</ul>"
+                + (html_table(("", "tensor", "to", "scale", "read by"), rows) if rows else "")
+                + more)
 
     # -- node table -------------------------------------------------------------------
 

@@ -44,7 +44,9 @@ class ModelChooser:
         self.samples = {path.name: path for path in files}
         self.picker = widgets.Dropdown(options=[_NO_SAMPLE, *self.samples], value=_NO_SAMPLE,
                                        description="sample", layout={"width": "330px"})
-        self.path = widgets.Text(placeholder="path/to/model.onnx", layout={"width": "300px"})
+        # grows with the panel: a long path must not be cut
+        self.path = widgets.Text(placeholder="path/to/model.onnx",
+                                 layout={"flex": "1 1 300px", "min_width": "300px"})
         self.open_button = widgets.Button(description="Open", icon="folder-open")
         self.upload = widgets.FileUpload(accept=".onnx", multiple=False, description="Upload")
         self._syncing = False
@@ -72,6 +74,7 @@ class ModelChooser:
             self._syncing = False
         if path is not None:
             self.path.value = str(path)
+            self.path.tooltip = str(path)  # whole, where the field is too narrow to show it
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         for item in change["new"] or ():

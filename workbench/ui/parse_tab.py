@@ -89,6 +89,13 @@ class ParseTab:
                                           icon="compress", layout={"width": "220px"})
         self.reduce_button = widgets.Button(description="Reduce to minimal failing model",
                                             icon="cut", layout={"width": "260px"})
+        self.bias_button = widgets.Button(description="Int32 biases to float and retry",
+                                          icon="wrench", layout={"width": "250px",
+                                                                 "display": "none"})
+        # shown only when the diagnosis names a pooling window that is a global pool
+        self.global_pool_button = widgets.Button(
+            description="Rewrite as global pool and retry", icon="compress",
+            button_style="warning", layout={"width": "280px", "display": "none"})
         self.status = widgets.HTML()
         self.verdict = widgets.HTML("<i>Load a model; it is diagnosed automatically.</i>")
         self.cards = widgets.HTML()
@@ -99,15 +106,20 @@ class ParseTab:
         self._nodes_before_fold: int | None = None
         self.fold_button.on_click(lambda _b: self.fold_and_retry())
         self.reduce_button.on_click(lambda _b: self._start(self.session.start_reduce))
+        self.bias_button.on_click(lambda _b: self._start(self.session.start_float_biases))
+        self.global_pool_button.on_click(
+            lambda _b: self._start(self.session.start_rewrite_global_pools))
         session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
-            widgets.HBox([self.diagnose_button, self.fold_button, self.reduce_button]),
+            widgets.HBox([self.diagnose_button, self.fold_button, self.reduce_button,
+                          self.bias_button, self.global_pool_button]),
             self.saved, self.status, self.error, self.verdict, self.cards, self.islands,
         ])
 
     @property
     def buttons(self) -> list[widgets.Button]:
-        return [self.diagnose_button, self.fold_button, self.reduce_button]
+        return [self.diagnose_button, self.fold_button, self.reduce_button, self.bias_button,
+                self.global_pool_button]
 
     def on_model(self, model: LoadedModel | None) -> None:
         self.cards.value = self.islands.value = self.saved.value = ""
@@ -189,6 +201,14 @@ class ParseTab:
         unclear = failing and bool({"parse_error", "unsupported_op"} & set(report.categories))
         self.reduce_button.button_style = "warning" if unclear and not folding else ""
         self.diagnose_button.button_style = "" if failing else "primary"
+        biases = failing and "qdq_int32_bias" in report.categories
+        self.bias_button.layout.display = "" if biases else "none"
+        self.bias_button.disabled = not biases
+        self.bias_button.button_style = "warning" if biases else ""
+        rewrite = failing and any("rewrite_global_pools" in fix for issue in report.issues
+                                  for fix in issue.fixes)
+        self.global_pool_button.layout.display = "" if rewrite else "none"
+        self.global_pool_button.disabled = not rewrite
 
     def _fold_delta(self, kind: str) -> str:
         model = self.session.model

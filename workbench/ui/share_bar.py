@@ -47,7 +47,8 @@ class ShareBar:
         self.widget = widgets.VBox([
             widgets.HBox([self.report_button, self.bundle_button, self.status]), self.error])
         self._unsubscribe = [session.on("model", self._refresh), session.on("task",
-                             self._on_task), session.on("build", self._refresh)]
+                             self._on_task), session.on("build", self._refresh),
+                             session.on("view_error", self._on_view_error)]
         self._refresh()
 
     def has_failure(self) -> bool:
@@ -58,6 +59,11 @@ class ShareBar:
         job = session.build_job
         return (parse_failed or (job is not None and job.state == "failed")
                 or session.last_bug() is not None)
+
+    def _on_view_error(self, _event: str, bug: Any) -> None:
+        """A view raised: shown here, under the tabs, with the Bug bundle button enabled."""
+        self.error.show(bug)
+        self._refresh()
 
     def _refresh(self, _event: str = "", _payload: Any = None) -> None:
         has_model = self.session.model is not None

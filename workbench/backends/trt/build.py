@@ -29,6 +29,7 @@ import onnx
 
 from workbench.backends.trt import compat
 from workbench.backends.trt.configure import configure, save_timing_cache
+from workbench.backends.trt.file_versions import known_version, remember_version, version_key
 from workbench.backends.trt.isolation import ParserProbe, start_parser_probe
 from workbench.backends.trt.layers import is_layer_report, layers_from_log
 from workbench.backends.trt.lifetime import make_builder, releases_trt_objects, trt_guard
@@ -46,6 +47,7 @@ from workbench.build.settings import BuildSettings, image_spatial_axes
 from workbench.core.errors import BuildCancelled, BuildError
 from workbench.core.logbus import LogBus, LogRecord
 from workbench.inspection.control_flow import control_flow
+from workbench.inspection.external_data import check_external_data
 from workbench.inspection.input_roles import minimum_sizes
 from workbench.inspection.loading import (
     ModelFile,
@@ -55,6 +57,7 @@ from workbench.inspection.loading import (
 )
 from workbench.inspection.protos import graph_io_specs
 from workbench.transforms.conversion_report import ConversionReport
+from workbench.transforms.external import without_weights
 from workbench.triage.build_failures import BuildFacts
 
 __all__ = ["build_engine"]
@@ -86,8 +89,14 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     settings = settings or BuildSettings()
     info = compat.backend_info()
     model_file = read_model_file(source)
-    digest = _hash_in_background(model_file.data)  # overlaps validation (hashlib drops the GIL)
-    model = load_model_file(model_file, load_weights=False)  # validates: parse(garbage) is True
+    version = version_key(model_file)
+    known = known_version(version)
+    if known is not None:  # this file version was validated and hashed by an earlier build
+        check_external_data(known.graph, model_file.folder, model_file.label)
+        model, digest = known.graph, (lambda: known.sha256)
+    else:
+        digest = _hash_in_background(model_file.data)  # overlaps validation (drops the GIL)
+        model = load_model_file(model_file, load_weights=False)  # parse(garbage) is True
     # A parser crash on a corrupt file must not kill this process: the model is parsed in a
     # child first (started only now that its external data is known to be safe), which
     # runs while the steps below do; the build waits for its verdict before parsing.
@@ -111,6 +120,7 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
     onnx_path = None if model_file.path is None else str(model_file.path)
     # TensorRT keeps its own copy of the weights; holding two more (bytes and proto) during
     # the build would add twice the model's size to the peak memory.
+    weightless = without_weights(model) if known is None else known.graph
     del model, model_file
     settings = plan.settings
     if isinstance(on_log, LogBus):
@@ -130,6 +140,8 @@ def build_engine(source: ModelSource, settings: BuildSettings | None = None, *,
         if unsubscribe is not None:
             unsubscribe()
     onnx_sha256 = digest()
+    if known is None:
+        remember_version(version, onnx_sha256, weightless)
     layers = layers_from_log(kept)
     card = EngineCard(
         flavour=info.flavour, trt_version=info.version, settings=settings,

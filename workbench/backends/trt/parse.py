@@ -43,6 +43,7 @@ from workbench.triage.diagnosis import (
     explain_load_failure,
     explain_parse_error,
 )
+from workbench.triage.parameter_limits import explain_parameter_limit, with_no_gpu_note
 from workbench.triage.unimplemented import explain_graph_tensor
 
 if TYPE_CHECKING:
@@ -226,6 +227,10 @@ def _issue(
     dtypes = [s.dtype for s in (*inputs, *outputs) if s.dtype not in ("unknown", "undefined")]
     category, cause, fixes = explain_parse_error(context, op_type, domain, dtypes, code,
                                                  shapes_example)
+    limit = explain_parameter_limit(context, op_type, node_attributes(node) if node else (),
+                                    (inputs[0].shape or ()) if inputs else ())
+    if limit is not None and category not in ("invalid_model",):
+        category, cause, fixes = limit[0], with_no_gpu_note(limit[1], context), limit[2]
     return ParseIssue(
         category=category, cause=cause, fixes=fixes, raw=desc, code=code,
         node_index=index if node is not None else None,

@@ -21,7 +21,8 @@ import onnx
 from workbench.backends.trt.parse import diagnose
 from workbench.build.settings import BuildSettings
 from workbench.core.errors import WorkbenchError
-from workbench.inspection.control_flow import control_flow, outer_inputs
+from workbench.graph import outer_reads
+from workbench.inspection.control_flow import control_flow
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.saving import refuse_existing, save_model_atomic
 from workbench.transforms.subgraph import extract_nodes, inferred_value_infos
@@ -280,7 +281,7 @@ def _cone(model: onnx.ModelProto, index: int) -> set[int]:
     stack = [index]
     while stack:
         node = model.graph.node[stack.pop()]
-        for name in [*node.input, *outer_inputs(node)]:
+        for name in [*node.input, *outer_reads(node)]:
             k = producers.get(name)
             if k is not None and k not in found:
                 found.add(k)

@@ -1,0 +1,94 @@
+"""The graph layer (workbench/graph/): the one place that walks nested graphs and answers
+"which names does this body read from outside". Nothing else looks at graph attributes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from onnx import TensorProto, helper
+
+from workbench.graph import (
+    all_nodes,
+    bodies,
+    graphs_text,
+    has_bodies,
+    nested_graphs,
+    outer_names,
+    outer_reads,
+    walk_graphs,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+# what walking a graph attribute looks like: its kind, its graph fields
+WALKS = re.compile(r"AttributeProto\.GRAPHS?\b|HasField\(\"g\"\)|\.graphs\b"
+                   r"|\b(attr|attribute|a)\.g\b")
+
+
+def _if_model():
+    """x → If(cond): then reads x and w (outer) and makes t locally; else is a Loop-free
+    Neg of x; the then-branch nests another If reading y (outer of both)."""
+    inner = helper.make_graph(
+        [helper.make_node("Add", ["t", "y"], ["u"], name="inner_add")], "inner", [],
+        [helper.make_tensor_value_info("u", TensorProto.FLOAT, [2])])
+    inner_else = helper.make_graph(
+        [helper.make_node("Identity", ["t"], ["v"], name="inner_id")], "inner_else", [],
+        [helper.make_tensor_value_info("v", TensorProto.FLOAT, [2])])
+    then = helper.make_graph(
+        [helper.make_node("Mul", ["x", "w"], ["t"], name="then_mul"),
+         helper.make_node("If", ["flag"], ["r"], name="nested_if", then_branch=inner,
+                          else_branch=inner_else)],
+        "then", [], [helper.make_tensor_value_info("r", TensorProto.FLOAT, [2])])
+    other = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["e"], name="else_neg")], "else", [],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, [2])])
+    node = helper.make_node("If", ["flag"], ["out"], name="top_if", then_branch=then,
+                            else_branch=other)
+    return helper.make_graph(
+        [node], "main",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("x", "w", "y")]
+        + [helper.make_tensor_value_info("flag", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [2])]), node
+
+
+def test_walks_and_outer_names_of_nested_ifs() -> None:
+    graph, node = _if_model()
+    # onnx.helper keeps attributes sorted by name: else_branch comes first
+    assert [path for path, _ in walk_graphs(graph)] == [
+        "", "0.else_branch", "0.then_branch", "0.then_branch/1.else_branch",
+        "0.then_branch/1.then_branch"]
+    assert len(list(nested_graphs(graph))) == 4
+    assert [n.name for n in all_nodes(graph)] == [
+        "top_if", "else_neg", "then_mul", "nested_if", "inner_id", "inner_add"]
+    assert [b.label for b in bodies(node)] == ["else_branch", "then_branch"]
+    then = bodies(node)[1].graph
+    assert has_bodies(node) and not has_bodies(then.node[0])
+    # t is made inside the then-branch, so it is not an outer name of it; y and flag are
+    assert outer_names(then) == ["x", "w", "flag", "y"]
+    assert outer_reads(node) == ["x", "w", "flag", "y"]
+    assert outer_names(graph) == []  # the main graph reads only its own inputs
+    assert graphs_text(node.attribute[1]) == "<graph 2 nodes>"  # the then-branch
+
+
+def test_no_module_outside_the_graph_layer_walks_graph_attributes() -> None:
+    offenders = []
+    for path in sorted((ROOT / "workbench").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("workbench/graph/"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if WALKS.search(line):
+                offenders.append(f"{rel}:{number}: {line.strip()}")
+    assert not offenders, "walk nested graphs through workbench.graph:\n" + "\n".join(offenders)
+
+
+def test_one_function_answers_outer_names() -> None:
+    """The four versions of "names a body reads from outside" (two exact, two over-counting)
+    are gone: outer_names/outer_reads of the graph layer are the only definitions."""
+    definitions = []
+    pattern = re.compile(r"def (_?outer_\w*|_subgraph_reads)\(")
+    for path in sorted((ROOT / "workbench").rglob("*.py")):
+        for match in pattern.finditer(path.read_text()):
+            definitions.append(f"{path.relative_to(ROOT).as_posix()}:{match.group(1)}")
+    assert definitions == ["workbench/graph/walk.py:outer_names",
+                           "workbench/graph/walk.py:outer_reads"]
