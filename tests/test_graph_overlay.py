@@ -292,3 +292,17 @@ def test_model_explorer_servers_run_side_by_side_and_stop(tmp_path: Path, sample
         pass  # the other one still serves
     panels[1].close()
     assert processes[1].poll() is not None
+
+
+def test_int8_overlay_from_a_quantized_comparison(session, sample) -> None:
+    session.load(sample("tiny_cnn"))
+    session.quantize()
+    report = session.compare_quantized()
+    overlay = session.graph_overlay("int8")
+    assert overlay.kind is OverlayKind.INT8 and overlay.focus == report.first_bad_node
+    assert {m.node for m in overlay.marks} == {n.node for n in report.nodes}
+    facts = dict(overlay.marks[0].facts)
+    assert facts["SQNR"].endswith("(threshold 20 dB)") and "reads quantized values" in facts
+    session.quantize(exclude=[overlay.marks[0].node])
+    keep = session.graph_overlay("keep")
+    assert keep.mark(overlay.marks[0].node).status == "excluded"
