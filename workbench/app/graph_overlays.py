@@ -36,21 +36,22 @@ _HOW = {
 
 
 def overlay_graph(session: Any) -> OverlayGraph:
-    """The current model's graph index (cached on the loaded model's summary)."""
+    """The current model's graph index, built once per loaded model."""
     summary = session.require_model().summary
-    cache: dict[int, OverlayGraph] = session.__dict__.setdefault("_overlay_graphs", {})
-    key = id(summary)
-    if key not in cache:
-        from workbench.inspection.loading import load_model
-        from workbench.inspection.scopes import node_scopes
+    cached = session.__dict__.get("_overlay_graph")
+    if cached is not None and cached[0] is summary:  # identity: ids are reused after GC
+        graph: OverlayGraph = cached[1]
+        return graph
+    from workbench.inspection.loading import load_model
+    from workbench.inspection.scopes import node_scopes
 
-        try:  # module scopes (dynamo exports) for the overview; weights are not read
-            scopes = node_scopes(load_model(session.model_source(), load_weights=False))
-        except WorkbenchError:
-            scopes = ()
-        cache.clear()  # one model at a time
-        cache[key] = OverlayGraph.from_summary(summary, scopes)
-    return cache[key]
+    try:  # module scopes (dynamo exports) for the overview; weights are not read
+        scopes = node_scopes(load_model(session.model_source(), load_weights=False))
+    except WorkbenchError:
+        scopes = ()
+    graph = OverlayGraph.from_summary(summary, scopes)
+    session.__dict__["_overlay_graph"] = (summary, graph)
+    return graph
 
 
 def available_kinds(session: Any) -> tuple[OverlayKind, ...]:
