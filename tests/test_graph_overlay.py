@@ -27,6 +27,7 @@ from workbench.app.overlays.overlay_graph import (
     neighbourhood_svg,
 )
 from workbench.app.session.session import WorkbenchSession
+from workbench.backends.explorer import explorer_installed
 from workbench.cli import main
 from workbench.core.errors import BackendUnavailableError, WorkbenchError
 from workbench.transforms.naming import name_nodes
@@ -252,3 +253,56 @@ def test_graph_tab_follows_the_session(tmp_path: Path, sample) -> None:
         assert "suggested keep" in tab.legend.value
     finally:
         panel.close()
+
+
+def test_overlay_on_external_data_model(session, sample) -> None:
+    session.load(sample("external_weights"))
+    session.diagnose()
+    overlay = session.graph_overlay("parse")
+    assert overlay.marks and all(m.status == "supported" for m in overlay.marks)
+
+
+@pytest.mark.skipif(not explorer_installed(), reason="the [explorer] extra is not installed")
+def test_model_explorer_servers_run_side_by_side_and_stop(tmp_path: Path, sample) -> None:
+    """Two panels' Model Explorers at once (external data, node data), each stopped by its
+    own panel closing; the page is served from 127.0.0.1 only."""
+    import urllib.request
+
+    from workbench.ui.panel import Workbench
+
+    panels = []
+    for name in ("unsupported_op", "external_weights"):
+        session = WorkbenchSession(engines_dir=tmp_path / name, work_dir=tmp_path / name)
+        panel = Workbench(sample(name), session=session)
+        for task in list(session.tasks.values()):
+            task.join(60)
+        panels.append(panel)
+    views = [panel.session.start_explorer("parse") for panel in panels]
+    assert len({view.port for view in views}) == 2
+    for view in views:
+        assert view.host == "127.0.0.1"
+        with urllib.request.urlopen(view.url, timeout=10) as page:
+            assert b"Model Explorer" in page.read()
+        data = json.loads(Path(view.node_data).read_text())
+        assert next(iter(data.values()))["results"]
+    processes = [panel.session._explorer._process for panel in panels]
+    panels[0].close()
+    assert processes[0].poll() is not None  # closed with its panel
+    with urllib.request.urlopen(views[1].url, timeout=10):
+        pass  # the other one still serves
+    panels[1].close()
+    assert processes[1].poll() is not None
+
+
+def test_int8_overlay_from_a_quantized_comparison(session, sample) -> None:
+    session.load(sample("tiny_cnn"))
+    session.quantize()
+    report = session.compare_quantized()
+    overlay = session.graph_overlay("int8")
+    assert overlay.kind is OverlayKind.INT8 and overlay.focus == report.first_bad_node
+    assert {m.node for m in overlay.marks} == {n.node for n in report.nodes}
+    facts = dict(overlay.marks[0].facts)
+    assert facts["SQNR"].endswith("(threshold 20 dB)") and "reads quantized values" in facts
+    session.quantize(exclude=[overlay.marks[0].node])
+    keep = session.graph_overlay("keep")
+    assert keep.mark(overlay.marks[0].node).status == "excluded"

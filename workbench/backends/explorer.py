@@ -3,8 +3,9 @@
 Google's Model Explorer (``pip install 'trt-workbench[explorer]'``: ai-edge-model-explorer
 and its ONNX adapter model-explorer-onnx) draws a whole model folded by name namespace and
 colours nodes from node-data JSON. Measured here (2 cores, headless Chromium, outside
-requests blocked): its page works offline (the remote font falls back), a 1,700-node GPT
-shows in ~5 s; a 10,000-node one was still "Processing graph..." after 9 minutes. Its
+requests blocked; ``bench/graph_bench.py --browser``): its page works offline (the remote
+font falls back), a 1,700-node GPT is on screen in ~7 s; a 10,000-node one was still
+"Processing graph..." after 5 minutes. Its
 ``server.start`` runs Flask in a daemon thread that has no stop, loops forever and asks PyPI
 for a newer version, so it runs here as a **child process** on 127.0.0.1 and a free port:
 stopping it is ending that process, several can run at once, the kernel is never blocked,

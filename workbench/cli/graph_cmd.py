@@ -22,14 +22,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``overlay`` subcommand."""
     cmd = subparsers.add_parser(
         "overlay", help="write a graph overlay (parse status, FP16/BF16 error, keep lists, "
-        "engine layers) as node data",
+        "INT8 SQNR, engine layers) as node data",
         description="Run what the overlay needs on MODEL (the parse diagnosis, an FP16/BF16 "
-        "comparison, or a build) and write its per-node marks: Model Explorer node-data "
-        "JSON by default, the workbench's JSON with --format workbench, or an SVG of the "
-        "neighbourhood of the failing / first bad node when OUTPUT ends in .svg.")
+        "comparison, INT8 quantization and its comparison, or a build) and write its "
+        "per-node marks: Model Explorer node-data JSON by default, the workbench's JSON "
+        "with --format workbench, or an SVG of the neighbourhood of the failing / first "
+        "bad node when OUTPUT ends in .svg.")
     cmd.add_argument("model", help="the .onnx file")
     cmd.add_argument("--kind", default="parse",
-                     choices=[k.value for k in OverlayKind if k is not OverlayKind.INT8],
+                     choices=[k.value for k in OverlayKind],
                      help="what to draw (default parse)")
     cmd.add_argument("-o", "--output", required=True, help="the .json or .svg file to write")
     cmd.add_argument("--format", choices=("model-explorer", "workbench"),
@@ -52,6 +53,9 @@ def run_overlay(args: argparse.Namespace) -> int:
         session.load(args.model)
         if kind is OverlayKind.PARSE:
             session.diagnose()
+        elif kind is OverlayKind.INT8:
+            session.quantize()
+            session.compare_quantized()
         elif kind in ERROR_KINDS or kind is OverlayKind.KEEP:
             session.compare("bf16" if kind is OverlayKind.BF16 else "fp16")
         elif kind is OverlayKind.ENGINE:

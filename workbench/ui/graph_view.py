@@ -43,10 +43,10 @@ class GraphTab:
         self.overlay: GraphOverlay | None = None
         self._drawing_guard = False
         self.kind = widgets.Dropdown(description="overlay", options=[],
-                                     layout={"width": "330px"})
+                                     layout={"width": "320px"})
         self.node = widgets.Dropdown(description="around", options=[],
-                                     layout={"width": "460px"})
-        self.hops = widgets.IntSlider(value=2, min=1, max=5, description="hops",
+                                     layout={"width": "100%", "max_width": "720px"})
+        self.hops = widgets.IntSlider(value=3, min=1, max=5, description="hops",
                                       continuous_update=False, layout={"width": "260px"},
                                       style={"description_width": "40px"})
         self.summary = widgets.HTML()
@@ -74,7 +74,7 @@ class GraphTab:
         session.on(Event.TASK, lambda _e, task: self._on_task(task))
         session.on(Event.BUILD, lambda _e, job: self._on_task(job))
         self.widget = widgets.VBox([
-            widgets.HBox([self.kind, self.node, self.hops]), self.error, self.summary,
+            widgets.HBox([self.kind, self.hops]), self.node, self.error, self.summary,
             self.legend, widgets.HBox([self.drawing], layout={"overflow": "auto",
                                                               "max_height": "620px"}),
             self.facts, self.overview,

@@ -17,6 +17,7 @@ from workbench.app.overlays.overlay import (
     engine_overlay,
     keep_overlay,
     parse_overlay,
+    quant_overlay,
 )
 from workbench.app.overlays.overlay_graph import OverlayGraph
 from workbench.core.errors import WorkbenchError
@@ -27,28 +28,30 @@ _HOW = {
     OverlayKind.PARSE: "run the parse diagnosis (Parse tab, or session.diagnose())",
     OverlayKind.FP16: "run an FP16 comparison (Compare tab, or session.compare('fp16'))",
     OverlayKind.BF16: "run a BF16 comparison (Compare tab, or session.compare('bf16'))",
-    OverlayKind.INT8: "run an INT8 comparison with per-layer error",
+    OverlayKind.INT8: "quantize and compare (INT8 tab, or session.quantize() then "
+                      "session.compare_quantized())",
     OverlayKind.KEEP: "run a comparison or the keep-list search, or set a keep list",
     OverlayKind.ENGINE: "build an engine (Build tab, or session.build())",
 }
 
 
 def overlay_graph(session: Any) -> OverlayGraph:
-    """The current model's graph index (cached on the loaded model's summary)."""
+    """The current model's graph index, built once per loaded model."""
     summary = session.require_model().summary
-    cache: dict[int, OverlayGraph] = session.__dict__.setdefault("_overlay_graphs", {})
-    key = id(summary)
-    if key not in cache:
-        from workbench.inspection.loading import load_model
-        from workbench.inspection.scopes import node_scopes
+    cached = session.__dict__.get("_overlay_graph")
+    if cached is not None and cached[0] is summary:  # identity: ids are reused after GC
+        graph: OverlayGraph = cached[1]
+        return graph
+    from workbench.inspection.loading import load_model
+    from workbench.inspection.scopes import node_scopes
 
-        try:  # module scopes (dynamo exports) for the overview; weights are not read
-            scopes = node_scopes(load_model(session.model_source(), load_weights=False))
-        except WorkbenchError:
-            scopes = ()
-        cache.clear()  # one model at a time
-        cache[key] = OverlayGraph.from_summary(summary, scopes)
-    return cache[key]
+    try:  # module scopes (dynamo exports) for the overview; weights are not read
+        scopes = node_scopes(load_model(session.model_source(), load_weights=False))
+    except WorkbenchError:
+        scopes = ()
+    graph = OverlayGraph.from_summary(summary, scopes)
+    session.__dict__["_overlay_graph"] = (summary, graph)
+    return graph
 
 
 def available_kinds(session: Any) -> tuple[OverlayKind, ...]:
@@ -61,7 +64,11 @@ def available_kinds(session: Any) -> tuple[OverlayKind, ...]:
     comparison = session.comparison
     if comparison is not None and comparison.drift is not None:
         kinds.append(OverlayKind(comparison.precision))
-    if comparison is not None or session.keep_search is not None or _user_keep(session):
+    quant = getattr(session, "quant_report", None)
+    if quant is not None and quant.nodes:
+        kinds.append(OverlayKind.INT8)
+    if (comparison is not None or session.keep_search is not None or _user_keep(session)
+            or _excluded(session)):
         kinds.append(OverlayKind.KEEP)
     if session.artifact is not None:
         kinds.append(OverlayKind.ENGINE)
@@ -71,6 +78,16 @@ def available_kinds(session: Any) -> tuple[OverlayKind, ...]:
 def _user_keep(session: Any) -> tuple[str, ...]:
     settings = session.settings
     return tuple(getattr(settings, "keep_fp32", ()) or ()) if settings is not None else ()
+
+
+def _excluded(session: Any) -> tuple[str, ...]:
+    """Nodes left in float by INT8 quantization: the settings' list and a verified search's."""
+    quantized = getattr(session, "quantized", None)
+    found = getattr(session, "exclusions", None)
+    names = tuple(quantized.settings.exclude) if quantized is not None else ()
+    if found is not None and found.verified:
+        names += tuple(found.exclude)
+    return tuple(dict.fromkeys(names))
 
 
 def session_overlay(session: Any, kind: OverlayKind | str) -> GraphOverlay:
@@ -96,6 +113,8 @@ def session_overlay(session: Any, kind: OverlayKind | str) -> GraphOverlay:
     if kind is OverlayKind.PARSE:
         return parse_overlay(session.diagnosis, graph.names)
     comparison = session.comparison
+    if kind is OverlayKind.INT8:
+        return quant_overlay(session.quant_report)
     if kind in ERROR_KINDS:
         return drift_overlay(kind, comparison.drift, comparison.not_evaluated)
     if kind is OverlayKind.KEEP:
@@ -106,7 +125,7 @@ def session_overlay(session: Any, kind: OverlayKind | str) -> GraphOverlay:
             verified=search.keep_fp32 if search is not None and search.verified else (),
             by_user=_user_keep(session) + (comparison.keep_fp32 if comparison else ()),
             suggested=drift.suggested_keep_fp32 if drift is not None else (),
-            conversion=conversion,
+            conversion=conversion, excluded=_excluded(session),
             search_text=search.summary() if search is not None else "")
     artifact = session.artifact
     return engine_overlay(artifact.layers, f"the {artifact.card.settings.precision} engine")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.core.records import Choice
 
 if TYPE_CHECKING:
+    from workbench.app.quant.compare import QuantReport
     from workbench.compare.drift import DriftReport
     from workbench.engines.card import EngineLayerInfo
     from workbench.transforms.precision.report import ConversionReport
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ERROR_KINDS", "STATUS_COLOURS", "GraphOverlay", "NodeError", "NodeMark",
            "OverlayKind", "drift_overlay", "engine_overlay", "error_overlay", "keep_overlay",
-           "parse_overlay"]
+           "parse_overlay", "quant_overlay"]
 
 
 class OverlayKind(Choice):
@@ -311,6 +312,26 @@ def drift_overlay(kind: OverlayKind | str, drift: DriftReport,
     return error_overlay(kind, errors, drift.threshold, first_bad=drift.first_bad_node,
                          first_nonfinite=drift.first_nonfinite_node, benign=benign,
                          not_evaluated=not_evaluated)
+
+
+def quant_overlay(report: QuantReport) -> GraphOverlay:
+    """:func:`error_overlay` from an INT8/FP8 ``QuantReport``: SQNR (dB, higher is better)
+    becomes the relative RMS error ``10^(-SQNR/20)``, so 20 dB is 0.1; the first node under
+    the report's SQNR threshold is the first bad node."""
+    errors = []
+    for node in report.nodes:
+        sqnr = node.output.sqnr_db
+        error = 10.0 ** (-sqnr / 20.0) if math.isfinite(sqnr) else math.inf
+        errors.append(NodeError(node.node, error, node.output.tensor, (
+            ("SQNR", f"{sqnr:.1f} dB (threshold {report.threshold_db:g} dB)"),
+            ("noise this node adds", f"{node.added_sqnr_db:.1f} dB"),
+            ("reads quantized values", "yes (can be excluded)" if node.quantized else "no"),
+            *((("cosine", f"{node.output.cosine:.6f}"),) if node.output.cosine is not None
+              else ()))))
+    overlay = error_overlay(OverlayKind.INT8, errors, 10.0 ** (-report.threshold_db / 20.0),
+                            first_bad=report.first_bad_node)
+    title = f"{report.precision} error per node (SQNR against FP32, as relative error)"
+    return GraphOverlay(overlay.kind, title, overlay.marks, overlay.focus, overlay.summary)
 
 
 # -- keep lists and exclusions ------------------------------------------------------------------
