@@ -58,7 +58,7 @@ class ShareBar:
         parse_failed = session.diagnosis is not None and not session.diagnosis
         job = session.build_job
         return (parse_failed or (job is not None and job.state == "failed")
-                or session.last_bug() is not None)
+                or session.last_bug() is not None or session.failed_comparison() is not None)
 
     def _on_view_error(self, _event: str, bug: Any) -> None:
         """A view raised: shown here, under the tabs, with the Bug bundle button enabled."""

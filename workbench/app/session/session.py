@@ -335,7 +335,17 @@ class WorkbenchSession(QuantArea):
         from workbench.app.share.bundle import make_bundle
 
         return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite,
-                           bug=self.last_bug())
+                           bug=self.last_bug(), comparison=self.failed_comparison())
+
+    def failed_comparison(self) -> PrecisionReport | None:
+        """The last comparison when it FAILED and TensorRT neither refused to parse nor to
+        build the model (those failures come first in a bundle)."""
+        report = self.comparison
+        if report is None or report.verdict != "FAILED":
+            return None
+        parse_failed = self.diagnosis is not None and not self.diagnosis
+        build_failed = self.build_job is not None and self.build_job.state == "failed"
+        return None if parse_failed or build_failed else report
 
     def last_bug(self) -> WorkbenchBug | None:
         """The newest workbench bug of this session: a task that ended with one, or a view

@@ -29,14 +29,18 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.app.share import reproduce
 from workbench.app.share.bundle_settings import settings_for_model
+from workbench.app.share.compare_bundle import compared_dims, comparison_texts
 from workbench.app.share.versions import FIELDS, environment_info
 from workbench.core.errors import BuildError, BuildSettingsError, WorkbenchBug, WorkbenchError
 from workbench.core.logbus import LogBus
 from workbench.settings.settings import BuildSettings
+
+if TYPE_CHECKING:
+    from workbench.app.precision.compare import PrecisionReport
 
 __all__ = ["BUNDLE_FILES", "BundleResult", "make_bundle"]
 
@@ -65,7 +69,8 @@ class BundleResult:
 
 def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathLike[str],
                 settings: Any = None, *, overwrite: bool = False,
-                bug: WorkbenchBug | None = None) -> BundleResult:
+                bug: WorkbenchBug | None = None,
+                comparison: PrecisionReport | None = None) -> BundleResult:
     """Write a bug bundle for a model that TensorRT fails to parse or build.
 
     Args:
@@ -76,6 +81,8 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
         bug: A workbench bug to report instead of a TensorRT failure: the bundle holds its
             traceback and the model, and nothing is parsed or built again (the step that
             failed is not run a second time).
+        comparison: A failed FP16/BF16 comparison of a model that parses and builds: the
+            bundle holds the model and a repro of that comparison (nothing is rerun).
 
     Raises:
         WorkbenchError: the model parses and builds (nothing to report), or ``out_path``
@@ -90,6 +97,8 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
     with tempfile.TemporaryDirectory(prefix="wb-bundle-") as work:
         folder = Path(work)
         error: WorkbenchError | None
+        if comparison is not None and bug is None:
+            return _comparison_bundle(source, comparison, folder, target, overwrite)
         if bug is not None:
             failure, bus, error = _workbench_failure(source, bug, folder)
             settings, _note = settings_for_model(settings, folder / "model.onnx")
@@ -137,6 +146,19 @@ def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
         found=f"{report.node_count} nodes parsed, and the engine built",
         fix="to share results instead, write a report: the panel's Export report button, "
         "or `trt-workbench report MODEL --build`")
+
+
+def _comparison_bundle(source: Any, report: PrecisionReport, folder: Path, target: Path,
+                       overwrite: bool) -> BundleResult:
+    """The bundle of a failed comparison (``compare_bundle``): the model and its repro."""
+    _copy_model(source, folder / "model.onnx")
+    files = comparison_texts(report, compared_dims(_source_inputs(source), report))
+    files["versions.json"] = json.dumps(environment_info(), indent=2) + "\n"
+    scrub = _scrubber(source, folder)
+    _write_zip(target, folder, _model_files(folder),
+               {name: scrub(text) for name, text in files.items()}, overwrite)
+    return BundleResult(target, "compare", f"{report.precision.upper()}_ACCURACY", False, True,
+                        ())
 
 
 def _workbench_failure(source: Any, bug: WorkbenchBug, folder: Path
