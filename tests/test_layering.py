@@ -24,7 +24,8 @@ TRT = ("tensorrt", "tensorrt_rtx", "pycuda")
 ORT = ("onnxruntime",)
 WIDGETS = ("ipywidgets", "IPython")
 # The backends ring's onnxruntime importers: the runner, and ORT's static quantizer
-ORT_OWNERS = ("workbench.backends.ort", "workbench.backends.ort_quant")
+ORT_OWNERS = ("workbench.backends.ort", "workbench.backends.ort_quant",
+              "workbench.backends.ort_node")
 ALL_HEAVY = TRT + ORT + WIDGETS
 
 
@@ -252,7 +253,8 @@ def test_heavy_packages_imported_only_by_their_owners() -> None:
     owners = {
         "tensorrt": "workbench/backends/trt/", "tensorrt_rtx": "workbench/backends/trt/",
         "pycuda": "workbench/backends/trt/",
-        "onnxruntime": ("workbench/backends/ort.py", "workbench/backends/ort_quant.py"),
+        "onnxruntime": ("workbench/backends/ort.py", "workbench/backends/ort_quant.py",
+                        "workbench/backends/ort_node.py"),
         "ipywidgets": "workbench/ui/", "IPython": "workbench/ui/",
     }
     offenders = []

@@ -207,7 +207,7 @@ def _evaluate_elsewhere(node: onnx.NodeProto, inputs: list[Any], model: onnx.Mod
     the inputs' reduced precision: onnx.reference and ONNX Runtime disagree on a few ops
     (jax2onnx's ``Squeeze`` gave "AxisError: axis 2 is out of bounds"), and one node must
     not stop a whole comparison. Nodes with subgraphs, and custom operators, still fail."""
-    from workbench.backends.ort import run_node
+    from workbench.backends.ort_node import run_node
 
     if has_bodies(node) or node.domain not in ("", "ai.onnx"):
         raise _evaluation_error(err, model, node) from err

@@ -58,7 +58,7 @@ def first_parting_node(staged: StagedModel, model: onnx.ModelProto,
                        feeds: Mapping[str, np.ndarray]) -> tuple[str, str, str]:
     """(node, op type, what differs) of the first node whose onnx.reference outputs differ
     from ONNX Runtime's on the same inputs; empty strings when none is found."""
-    from workbench.backends.ort import run_node
+    from workbench.backends.ort_node import run_node
 
     nodes = list(model.graph.node)
     last = _last_reads(nodes)
