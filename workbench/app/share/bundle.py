@@ -40,7 +40,13 @@ from workbench.core.logbus import LogBus
 from workbench.settings.settings import BuildSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from workbench.app.precision.compare import PrecisionReport
+    from workbench.core.records import TensorSpec
+    from workbench.triage.diagnosis import ParseReport
+
+BundleSource = str | os.PathLike[str] | bytes  # a model file, or its bytes
 
 __all__ = ["BUNDLE_FILES", "BundleResult", "make_bundle"]
 
@@ -67,8 +73,8 @@ class BundleResult:
         return "\n".join([*lines, *("  note: " + n for n in self.notes)])
 
 
-def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathLike[str],
-                settings: Any = None, *, overwrite: bool = False,
+def make_bundle(source: BundleSource, out_path: str | os.PathLike[str],
+                settings: BuildSettings | None = None, *, overwrite: bool = False,
                 bug: WorkbenchBug | None = None,
                 comparison: PrecisionReport | None = None) -> BundleResult:
     """Write a bug bundle for a model that TensorRT fails to parse or build.
@@ -119,7 +125,8 @@ def make_bundle(source: str | os.PathLike[str] | bytes, out_path: str | os.PathL
                         tuple(failure["notes"]))
 
 
-def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
+def _find_failure(source: BundleSource, settings: BuildSettings, folder: Path
+                  ) -> dict[str, Any]:
     """Where the model fails; leaves the model to bundle at ``folder/model.onnx``."""
     from workbench.backends.trt.build import build_engine
     from workbench.backends.trt.parse import diagnose
@@ -148,7 +155,7 @@ def _find_failure(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
         "or `trt-workbench report MODEL --build`")
 
 
-def _comparison_bundle(source: Any, report: PrecisionReport, folder: Path, target: Path,
+def _comparison_bundle(source: BundleSource, report: PrecisionReport, folder: Path, target: Path,
                        overwrite: bool) -> BundleResult:
     """The bundle of a failed comparison (``compare_bundle``): the model and its repro."""
     _copy_model(source, folder / "model.onnx")
@@ -161,7 +168,7 @@ def _comparison_bundle(source: Any, report: PrecisionReport, folder: Path, targe
                         ())
 
 
-def _workbench_failure(source: Any, bug: WorkbenchBug, folder: Path
+def _workbench_failure(source: BundleSource, bug: WorkbenchBug, folder: Path
                        ) -> tuple[dict[str, Any], LogBus, WorkbenchError]:
     """The bundle of a workbench bug: the whole model, the error and its traceback."""
     _copy_model(source, folder / "model.onnx")
@@ -182,7 +189,8 @@ def _workbench_failure(source: Any, bug: WorkbenchBug, folder: Path
 _REDUCE_LIMIT_BYTES = 1 << 30
 
 
-def _reduce_build(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
+def _reduce_build(source: BundleSource, settings: BuildSettings, folder: Path
+                  ) -> dict[str, Any]:
     """The smallest subgraph that still fails to build, at ``folder/model.onnx`` (else the
     whole model, with a note saying why)."""
     from workbench.backends.trt.reduce import reduce_build_failure
@@ -208,7 +216,7 @@ def _reduce_build(source: Any, settings: Any, folder: Path) -> dict[str, Any]:
                           "failing_node": result.failing_node, "error": result.error}}
 
 
-def _weight_bytes(source: Any) -> int:
+def _weight_bytes(source: BundleSource) -> int:
     if isinstance(source, bytes):
         return len(source)
     from workbench.inspection.external_data import external_data_refs
@@ -222,7 +230,8 @@ def _weight_bytes(source: Any) -> int:
     return path.stat().st_size + sum(ref.length or 0 for ref in refs)
 
 
-def _parse_failure(source: Any, report: Any, folder: Path) -> dict[str, Any]:
+def _parse_failure(source: BundleSource, report: ParseReport, folder: Path
+                   ) -> dict[str, Any]:
     from workbench.backends.trt.reduce import reduce_failure
 
     first = report.issues[0] if report.issues else None
@@ -244,7 +253,7 @@ def _parse_failure(source: Any, report: Any, folder: Path) -> dict[str, Any]:
     return result
 
 
-def _copy_model(source: Any, target: Path) -> None:
+def _copy_model(source: BundleSource, target: Path) -> None:
     """The whole model beside ``target``: the .onnx file as it is, and its external-data
     files at their own relative locations (copied from disk, never loaded into memory)."""
     if isinstance(source, bytes):
@@ -273,7 +282,8 @@ def _model_files(folder: Path) -> list[Path]:
     return [folder / "model.onnx", *others]
 
 
-def _verbose_build(model: Path, settings: Any) -> tuple[LogBus, WorkbenchError | None]:
+def _verbose_build(model: Path, settings: BuildSettings
+                   ) -> tuple[LogBus, WorkbenchError | None]:
     """Build the bundled model with a VERBOSE log; the error it fails with (None if it builds)."""
     from workbench.backends.trt.build import build_engine
 
@@ -285,7 +295,7 @@ def _verbose_build(model: Path, settings: Any) -> tuple[LogBus, WorkbenchError |
     return bus, None
 
 
-def _scrubber(source: Any, folder: Path) -> Any:
+def _scrubber(source: BundleSource, folder: Path) -> Callable[[str], str]:
     """Replace the user's folders in text by placeholders (longest first)."""
     places = [(str(folder.resolve()), "."), (str(folder), ".")]
     if not isinstance(source, bytes):
@@ -303,8 +313,8 @@ def _scrubber(source: Any, folder: Path) -> Any:
     return scrub
 
 
-def _bundle_texts(failure: dict[str, Any], settings: Any, bus: LogBus,
-                  error: WorkbenchError | None, scrub: Any,
+def _bundle_texts(failure: dict[str, Any], settings: BuildSettings, bus: LogBus,
+                  error: WorkbenchError | None, scrub: Callable[[str], str],
                   extras: list[str]) -> dict[str, str]:
     command = reproduce.trtexec_command(settings, "model.onnx", "model.engine")
     if "--verbose" not in command:
@@ -323,7 +333,7 @@ def _bundle_texts(failure: dict[str, Any], settings: Any, bus: LogBus,
     return {name: scrub(text) for name, text in files.items()}
 
 
-def _source_inputs(source: Any) -> tuple[Any, ...]:
+def _source_inputs(source: BundleSource) -> tuple[TensorSpec, ...]:
     """The user's model's inputs (the settings' profiles name them)."""
     from workbench.inspection.loading import load_model
     from workbench.inspection.protos import graph_io_specs

@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workbench.app.session.tasks import TaskKind
 from workbench.app.share import reproduce
@@ -28,6 +28,17 @@ from workbench.app.share.htmlpage import (
     verdict,
 )
 from workbench.app.share.versions import environment_info
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from workbench.app.precision.compare import PrecisionReport
+    from workbench.app.session.core import LoadedModel
+    from workbench.app.session.session import WorkbenchSession
+    from workbench.engines.card import EngineArtifact
+    from workbench.inspection.summary import ModelSummary
+    from workbench.settings.settings import BuildSettings
+    from workbench.triage.diagnosis import ParseReport
 from workbench.core.errors import WorkbenchError
 from workbench.core.fileio import write_atomic
 from workbench.core.logbus import LogRecord, severity_rank
@@ -54,17 +65,17 @@ class ReportData:
     """Everything a report shows, copied out of the session."""
 
     label: str
-    summary: Any  # ModelSummary
-    diagnosis: Any  # ParseReport | None
-    settings: Any  # BuildSettings
+    summary: ModelSummary
+    diagnosis: ParseReport | None
+    settings: BuildSettings
     trtexec: str
     python_script: str
     build_state: str  # "not run", "running", "built", "failed", "cancelled"
     build_seconds: float | None
     build_error: str  # why the build failed, or why it was refused before it started
     log: tuple[LogRecord, ...]
-    artifact: Any  # EngineArtifact | None
-    comparison: Any  # PrecisionReport | None
+    artifact: EngineArtifact | None
+    comparison: PrecisionReport | None
     compare_error: str  # why the last comparison failed, when there is no report
     follow_ups: tuple[str, ...]  # summaries of the keep-list search and the mask fix
     environment: dict[str, str]
@@ -74,7 +85,7 @@ class ReportData:
     precision_figure: str = ""
 
 
-def collect_report(session: Any, build_refused: str = "") -> ReportData:
+def collect_report(session: WorkbenchSession, build_refused: str = "") -> ReportData:
     """A snapshot of ``session`` (a WorkbenchSession with a model loaded); ``build_refused``
     is the message of a build the session refused to start (e.g. profiles that cannot run)."""
     from workbench.app.overlays.graph_overlays import overlay_figure
@@ -113,22 +124,23 @@ def collect_report(session: Any, build_refused: str = "") -> ReportData:
     )
 
 
-def _compare_error(session: Any) -> str:
+def _compare_error(session: WorkbenchSession) -> str:
     task = session.tasks.get(TaskKind.COMPARE)
     if session.comparison is None and task is not None and task.error is not None:
         return str(task.error.message)
     return ""
 
 
-def _rendering(render: Any, settings: Any, model: Any, engine_name: str) -> str:
+def _rendering(render: Callable[..., str], settings: BuildSettings, model: LoadedModel,
+               engine_name: str) -> str:
     try:
         return str(render(settings, model.label, engine_name, inputs=model.summary.inputs))
     except WorkbenchError as err:  # e.g. settings this TensorRT cannot build: say so
         return f"(cannot render: {err.summary})"
 
 
-def write_report(session: Any, path: str | os.PathLike[str], *, overwrite: bool = False,
-                 build_refused: str = "") -> Path:
+def write_report(session: WorkbenchSession, path: str | os.PathLike[str], *,
+                 overwrite: bool = False, build_refused: str = "") -> Path:
     """Render the session's report and save it atomically; returns the path.
 
     Raises:
@@ -171,7 +183,7 @@ def render_report(data: ReportData) -> str:
 
 # -- sections ------------------------------------------------------------------------------
 
-def _model_html(summary: Any) -> str:
+def _model_html(summary: ModelSummary) -> str:
     from workbench.inspection.report import describe_summary, format_bytes
 
     facts = [
@@ -189,7 +201,7 @@ def _model_html(summary: Any) -> str:
             + details("Full summary", pre(describe_summary(summary))))
 
 
-def _diagnosis_html(report: Any) -> str:
+def _diagnosis_html(report: ParseReport | None) -> str:
     if report is None:
         return ("<p class='muted'>Not run. Run it with <code>session.diagnose()</code> (the "
                 "Parse tab) or <code>trt-workbench report MODEL</code>.</p>")
@@ -202,7 +214,7 @@ def _diagnosis_html(report: Any) -> str:
             + details("Diagnosis as text", pre(report.text())))
 
 
-def _setting_text(value: Any) -> str:
+def _setting_text(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, (list, tuple)):
@@ -239,7 +251,7 @@ def _log_html(data: ReportData) -> str:
             + "<p>" + attachment_link("build.log", full, "Download the full log") + "</p>")
 
 
-def _layers_html(artifact: Any, data: ReportData | None = None) -> str:
+def _layers_html(artifact: EngineArtifact | None, data: ReportData | None = None) -> str:
     if artifact is None:
         return "<p class='muted'>No engine built in this session.</p>"
     from workbench.inspection.report import format_bytes
@@ -261,7 +273,7 @@ def _layers_html(artifact: Any, data: ReportData | None = None) -> str:
                                 rows) + more
 
 
-def _older_engine_note(artifact: Any, data: ReportData | None) -> str:
+def _older_engine_note(artifact: EngineArtifact, data: ReportData | None) -> str:
     """When the last build failed, the layers shown are of an earlier engine, built with
     other settings: say so, with that engine's own settings, so the two are not read as
     one (a failed FP16 build's settings beside the FP32 engine's layers)."""
@@ -277,7 +289,8 @@ def _older_engine_note(artifact: Any, data: ReportData | None) -> str:
                if rows else "</p>"))
 
 
-def _fp16_html(report: Any, error: str, follow_ups: tuple[str, ...] = ()) -> str:
+def _fp16_html(report: PrecisionReport | None, error: str,
+               follow_ups: tuple[str, ...] = ()) -> str:
     if report is None and error:
         return "<p>The comparison " + verdict("failed to run", "bad") + ":</p>" + pre(error)
     if report is None:
@@ -296,7 +309,7 @@ def _fp16_html(report: Any, error: str, follow_ups: tuple[str, ...] = ()) -> str
 _VERDICT_KIND = {"PASSED": "ok", "INCONCLUSIVE": "warn", "FAILED": "bad"}
 
 
-def _plots_html(report: Any) -> str:
+def _plots_html(report: PrecisionReport) -> str:
     from workbench.compare.plots import drift_curve, error_histograms
 
     images = []
