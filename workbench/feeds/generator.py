@@ -22,12 +22,12 @@ import numpy as np
 import onnx
 
 from workbench.core.records import TensorSpec
-from workbench.feeds.inputs import IntRange, make_inputs, resolve_shape
+from workbench.feeds.inputs import IntRange, dim_key, make_inputs, resolve_shape
 from workbench.inspection.input_roles import InputRole, input_roles, minimum_dim_sizes
 from workbench.inspection.protos import graph_io_specs
 from workbench.settings.settings import seed_profile
 
-__all__ = ["FeedOptions", "FeedPlanRow", "feed_plan", "model_feeds"]
+__all__ = ["FeedOptions", "FeedPlanRow", "feed_plan", "model_feeds", "plan_dims"]
 
 
 @dataclass(frozen=True)
@@ -141,3 +141,18 @@ def _known(dtype: Any) -> bool:
     except TypeError:
         return False
     return True
+
+
+def plan_dims(specs: Sequence[TensorSpec], plan: Sequence[FeedPlanRow]) -> dict[str, int]:
+    """The size the plan gives each dynamic dim, keyed as the size controls are
+    (:func:`~workbench.feeds.inputs.dim_key`: the dim's name, or ``input[axis]``)."""
+    by_name = {spec.name: spec for spec in specs}
+    sizes: dict[str, int] = {}
+    for row in plan:
+        spec = by_name.get(row.name)
+        for axis, (dim, size) in enumerate(zip(spec.shape or () if spec else (), row.shape,
+                                               strict=False)):
+            key = dim_key(row.name, axis, dim)
+            if key is not None:
+                sizes.setdefault(key, int(size))
+    return sizes

@@ -14,7 +14,7 @@ import ipywidgets as widgets
 from workbench.app.session.session import LoadedModel, WorkbenchSession
 from workbench.app.session.tasks import Event
 from workbench.core.records import TensorSpec
-from workbench.feeds.generator import FeedOptions, FeedPlanRow
+from workbench.feeds.generator import FeedOptions, FeedPlanRow, plan_dims
 from workbench.feeds.inputs import dim_key
 from workbench.ui.common import esc, html_table
 
@@ -90,15 +90,7 @@ class FeedControls:
 
     def _sizes(self, plan: list[FeedPlanRow]) -> dict[str, int]:
         """Symbolic dim name -> the size the plan gives it."""
-        specs = {spec.name: spec for spec in self.session.require_model().summary.inputs}
-        sizes: dict[str, int] = {}
-        for row in plan:
-            for axis, (dim, size) in enumerate(zip(specs[row.name].shape or (), row.shape,
-                                                   strict=False)):
-                key = dim_key(row.name, axis, dim)
-                if key is not None:
-                    sizes.setdefault(key, int(size))
-        return sizes
+        return plan_dims(self.session.require_model().summary.inputs, plan)
 
     def _fill(self, plan: list[FeedPlanRow]) -> None:
         for dim, size in self._sizes(plan).items():

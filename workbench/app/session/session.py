@@ -48,7 +48,7 @@ from workbench.app.session.run import RunResult, inputs_from_npz, run_model, ten
 from workbench.app.session.tasks import Event, Task, TaskKind
 from workbench.app.share import reproduce
 from workbench.core.errors import WorkbenchBug, WorkbenchError
-from workbench.feeds.generator import FeedOptions, FeedPlanRow
+from workbench.feeds.generator import FeedOptions, FeedPlanRow, plan_dims
 from workbench.feeds.inputs import dim_key
 
 if TYPE_CHECKING:
@@ -117,15 +117,8 @@ class WorkbenchSession(QuantArea):
         """The size of every dynamic dim as :meth:`make_inputs` uses it (yours, else the
         engine's or the runnable default's): Compare, the keep-list search and the mask fix
         take these too, so every flow runs at the same sizes."""
-        specs = {spec.name: spec for spec in self.require_model().summary.inputs}
-        sizes = dict(self.feed_options.dims)
-        for row in self.feed_plan():
-            for axis, (dim, size) in enumerate(zip(specs[row.name].shape or (), row.shape,
-                                                   strict=False)):
-                key = dim_key(row.name, axis, dim)
-                if key is not None:
-                    sizes.setdefault(key, int(size))
-        return sizes
+        planned = plan_dims(self.require_model().summary.inputs, self.feed_plan())
+        return {**planned, **self.feed_options.dims}
 
     def feed_plan(self, options: FeedOptions | None = None) -> list[FeedPlanRow]:
         """What :meth:`make_inputs` makes for each input (shape, values, why)."""
