@@ -90,7 +90,7 @@ def average_pool(x: np.ndarray, kernel: Sequence[int], *, strides: Sequence[int]
             inside = len(range(first, min(stop, size), dilations[i]))
             divisor *= padded if count_include_pad else inside
             window.append(slice(first, min(stop, size), dilations[i]))
-        block = wide[(slice(None), slice(None), *window)]
+        block = wide[tuple([slice(None), slice(None), *window])]
         if block.size and divisor:
             cell: tuple[Any, ...] = (slice(None), slice(None), *position)
             y[cell] = (
