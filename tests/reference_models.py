@@ -65,3 +65,21 @@ def save(model: onnx.ModelProto, folder: Path) -> Path:
     path = folder / f"{model.graph.name}.onnx"
     onnx.save(model, path)
     return path
+
+
+def ort_averages_oversized_windows() -> bool:
+    """Whether the installed ONNX Runtime averages the input under a ceil_mode AveragePool
+    window larger than it (1.32 does; 1.23, what Python 3.10 resolves, returns ~0, as
+    onnx.reference did): tests of that pooler depend on the ONNX Runtime they run with."""
+    import onnxruntime as ort
+
+    node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[8, 8], strides=[8, 8],
+                            ceil_mode=1, count_include_pad=1, pads=[0, 0, 0, 0])
+    graph = helper.make_graph(
+        [node], "probe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.ones((1, 1, 2, 2), np.float32)})
+    return bool(np.isclose(float(np.asarray(y).ravel()[0]), 1.0))

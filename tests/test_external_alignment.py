@@ -31,6 +31,7 @@ def test_written_weights_start_at_mappable_offsets(tmp_path: Path) -> None:
         nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1000])],
         [helper.make_tensor_value_info("h3", TensorProto.FLOAT, [1, 1000])], weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # every supported Python's ONNX Runtime reads it (3.10's: IR <= 11)
     target = save_staged(model, None, tmp_path / "copy.onnx")
     written = onnx.load(target, load_external_data=False)
     offsets = _offsets(written)

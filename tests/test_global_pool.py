@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from reference_models import efficientnet_pooler, save
+from reference_models import efficientnet_pooler, ort_averages_oversized_windows, save
 from ui_support import make_panel
 
 from workbench.app.session.session import WorkbenchSession
@@ -54,9 +54,10 @@ def test_rewrite_writes_a_copy_that_parses_and_computes_the_same(tmp_path: Path)
     assert [n.op_type for n in model.graph.node].count("GlobalAveragePool") == 1
     assert diagnose(out)  # TensorRT parses the copy
     x = np.random.default_rng(0).standard_normal((1, 3, 28, 28)).astype(np.float32)
-    with OrtRunner(source) as a, OrtRunner(out) as b:
-        np.testing.assert_allclose(a.infer({"pixel_values": x})["logits"],
-                                   b.infer({"pixel_values": x})["logits"], rtol=1e-5)
+    if ort_averages_oversized_windows():  # else this ORT computes the original as ~0
+        with OrtRunner(source) as a, OrtRunner(out) as b:
+            np.testing.assert_allclose(a.infer({"pixel_values": x})["logits"],
+                                       b.infer({"pixel_values": x})["logits"], rtol=1e-5)
     with pytest.raises(WorkbenchError, match="already exists"):
         rewrite_global_pools(source, out)
 

@@ -346,9 +346,15 @@ def test_fp8_where_ort_cannot_says_why(tmp_path) -> None:
     from workbench.backends.trt.parse import diagnose
 
     fp8 = QuantSettings.tensorrt(precision="fp8")
-    with pytest.raises(QuantizationError, match="NaN") as err:
+    with pytest.raises(QuantizationError) as err:
         quantize_model(export_path("bart_dynamo"), tmp_path / "bart.onnx", fp8,
                        [hand_feeds("bart_dynamo", seed=0)])
+    if "float8e4m3_to_float32" in err.value.message:
+        # Python 3.10's ONNX Runtime (1.23) cannot import its FP8 helper from this onnx: no
+        # FP8 at all there, refused in words with the way out
+        assert "'int8'" in (err.value.fix or "")
+        return
+    assert "NaN" in err.value.message
     assert "scale of 0" in (err.value.fix or "") and "'int8'" in (err.value.fix or "")
     assert not (tmp_path / "bart.onnx").exists()
     result = quantize_model(export_path("bert_dynamo"), tmp_path / "bert.onnx", fp8,

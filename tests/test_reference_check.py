@@ -6,7 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference_models import efficientnet_pooler, lp_pool_ceil, save
+from reference_models import (
+    efficientnet_pooler,
+    lp_pool_ceil,
+    ort_averages_oversized_windows,
+    save,
+)
 
 from sample_models.exports.registry import EXPORTS, export_path, hand_feeds
 from workbench.app.precision.compare import compare_precision
@@ -17,6 +22,12 @@ from workbench.compare.reference_check import disagreement, reference_mismatches
 @pytest.mark.parametrize("per_layer", [True, False])
 def test_oversized_average_pool_compares_as_passed(tmp_path: Path, per_layer: bool) -> None:
     report = compare_precision(save(efficientnet_pooler(), tmp_path), per_layer=per_layer)
+    if not ort_averages_oversized_windows():
+        # this ONNX Runtime (1.23, Python 3.10's) returns ~0 for the oversized window while
+        # the evaluator averages: the check sees the disagreement and says so, every run
+        assert report.verdict == "INCONCLUSIVE", report.summary()
+        assert "disagrees with ONNX Runtime" in report.summary()
+        return
     assert report.verdict == "PASSED", report.summary()
     out = report.outputs.outputs[0]
     assert out.cosine is not None and out.cosine > 0.999

@@ -30,6 +30,7 @@ def anonymous_dims(path: Path) -> Path:
         helper.make_tensor_value_info(n, TensorProto.FLOAT, None)
         for n in ("sx", "sy", "sz", "sw")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # every supported Python's ONNX Runtime reads it (3.10's: IR <= 11)
     onnx.save(model, path)
     return path
 
@@ -89,7 +90,9 @@ def _deep_drift_model(path: Path) -> Path:
                                                ["batch", "samples"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [weight, numpy_helper.from_array(__import__("numpy").array([1], "int64"), "axis")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
     return path
 
 
