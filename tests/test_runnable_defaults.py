@@ -79,6 +79,8 @@ def test_waveform_defaults_start_where_the_conv_stack_runs(
     assert session.check_profiles(session.default_settings())  # its own check passes
     assert session.make_inputs(0)["input_values"].shape == (1, 192)
     assert session.run().outputs["hidden"].shape[-1] >= 1
+    compared = session.compare("fp16")  # at Run's sizes, from the seed (repro-able)
+    assert compared.inputs[0].shape == (1, 192) and compared.seed == 0
 
 
 def test_a_height_only_one_size_works_at_stays_while_the_width_grows(

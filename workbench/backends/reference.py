@@ -175,20 +175,26 @@ def _unimplemented_ops(model: onnx.ModelProto) -> list[type]:
     from onnx.reference.op_run import OpRun
     from onnx.reference.ops import load_op
 
-    version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    version, used = _standard_ops(model)
     missing = set()
-    for node in model.graph.node:
-        if node.domain in ("", "ai.onnx") and node.op_type not in missing:
-            try:
-                load_op("", node.op_type, version)
-            except Exception:  # any refusal means "no kernel here"
-                if not _has_function(node.op_type, version):
-                    missing.add(node.op_type)
+    for op_type in used:  # once per operator type, not per node
+        try:
+            load_op("", op_type, version)
+        except Exception:  # any refusal means "no kernel here"
+            if not _has_function(op_type, version):
+                missing.add(op_type)
 
     def _run(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         raise NotImplementedError(f"onnx.reference has no kernel for {self.op_type}")
 
     return [type(op, (OpRun,), {"_run": _run, "op_domain": ""}) for op in sorted(missing)]
+
+
+def _standard_ops(model: onnx.ModelProto) -> tuple[int, set[str]]:
+    """The model's standard-domain opset and the operator types of its main graph."""
+    version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    return version, {node.op_type for node in model.graph.node
+                     if node.domain in ("", "ai.onnx")}
 
 
 def _has_function(op_type: str, version: int) -> bool:
@@ -306,8 +312,7 @@ _BF16_WIDENED = ("ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL1", "Redu
 def _bf16_widened_ops(model: onnx.ModelProto) -> list[type]:
     from onnx.reference.ops import load_op
 
-    version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    used = {node.op_type for node in model.graph.node if node.domain in ("", "ai.onnx")}
+    version, used = _standard_ops(model)
     made = []
     for op_type in sorted(used & set(_BF16_WIDENED)):
         try:

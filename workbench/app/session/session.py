@@ -170,7 +170,7 @@ class WorkbenchSession(QuantArea):
         """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift."""
         from workbench.app.precision.compare import compare_precision
 
-        feeds = self._compare_feeds(seed)
+        feeds = self._compare_feeds()
         self.comparison = report = compare_precision(
             self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
             tolerances=tolerances, dims=self.feed_dims(),
@@ -194,7 +194,7 @@ class WorkbenchSession(QuantArea):
         from workbench.app.precision.keep_search import find_keep_list
 
         self._keep_cancel.clear()
-        feeds = self._compare_feeds(seed)
+        feeds = self._compare_feeds()
         last = self.comparison
         start = last if (last is not None and not last.keep_fp32 and last.drift is not None
                          and last.precision == precision) else None
@@ -228,7 +228,7 @@ class WorkbenchSession(QuantArea):
 
         out_path = self._derived_path("masks-clamped")
         self.mask_fix = result = verify_mask_clamp(
-            self.model_source(), precision, inputs=self._compare_feeds(seed),
+            self.model_source(), precision, inputs=self._compare_feeds(),
             keep_fp32=keep_fp32, seed=seed, tolerances=tolerances, dims=self.feed_dims(),
             int_ranges=self.feed_options.int_ranges, out_path=out_path)
         self.derived["masks-clamped"] = out_path
@@ -252,16 +252,10 @@ class WorkbenchSession(QuantArea):
                                  "constants and re-run') first")
         return self.start_load(path, label=path.name)
 
-    def _compare_feeds(self, seed: int = 0) -> dict[str, np.ndarray] | None:
-        """Feeds set by hand (an .npz upload or edited values); else, when Run's sizes are
-        not the seeded ones (an engine's, or a default profile raised by running it), the
-        feeds Run makes with ``seed``; None: generated per seed by the comparison itself."""
-        if self.input_seed is None and self.inputs is not None:
-            return self.inputs
-        shapes = self._engine_shapes()
-        if not shapes:
-            return None
-        return feeding.feeds_for(self.model_source(), seed, self.feed_options, shapes)
+    def _compare_feeds(self) -> dict[str, np.ndarray] | None:
+        """Feeds set by hand (an .npz upload or edited values); None: generated per seed by
+        the comparison itself, at Run's sizes (``feed_dims``)."""
+        return self.inputs if self.input_seed is None and self.inputs is not None else None
 
     def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
                        seed: int = 0) -> str:
