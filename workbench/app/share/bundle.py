@@ -29,12 +29,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from workbench.app.share import reproduce
 from workbench.app.share.bundle_settings import settings_for_model
+from workbench.app.share.bundle_texts import Diagnosis, Failure, bundle_texts
 from workbench.app.share.compare_bundle import compared_dims, comparison_texts
-from workbench.app.share.versions import FIELDS, environment_info
+from workbench.app.share.versions import environment_info
 from workbench.core.errors import BuildError, BuildSettingsError, WorkbenchBug, WorkbenchError
 from workbench.core.logbus import LogBus
 from workbench.settings.settings import BuildSettings
@@ -113,20 +113,20 @@ def make_bundle(source: BundleSource, out_path: str | os.PathLike[str],
             # the repro builds the bundled model, whose inputs may not be the user's
             settings, note = settings_for_model(settings, folder / "model.onnx",
                                                 _source_inputs(source))
-            failure["notes"] = [*failure.get("notes", []), *([note] if note else [])]
+            if note:
+                failure = dataclasses.replace(failure, notes=(*failure.notes, note))
             bus, error = _verbose_build(folder / "model.onnx", settings)
         scrub = _scrubber(source, folder)
         models = _model_files(folder)
         extras = [path.relative_to(folder).as_posix() for path in models[1:]]
-        files = _bundle_texts(failure, settings, bus, error, scrub, extras)
+        files = bundle_texts(failure, settings, bus, error, scrub, extras)
         _write_zip(target, folder, models, files, overwrite)
-    return BundleResult(target, failure["stage"], failure["category"], failure["reduced"],
+    return BundleResult(target, failure.stage, failure.category, failure.reduced,
                         error is not None and not isinstance(error, BuildSettingsError),
-                        tuple(failure["notes"]))
+                        failure.notes)
 
 
-def _find_failure(source: BundleSource, settings: BuildSettings, folder: Path
-                  ) -> dict[str, Any]:
+def _find_failure(source: BundleSource, settings: BuildSettings, folder: Path) -> Failure:
     """Where the model fails; leaves the model to bundle at ``folder/model.onnx``."""
     from workbench.backends.trt.build import build_engine
     from workbench.backends.trt.parse import diagnose
@@ -139,14 +139,12 @@ def _find_failure(source: BundleSource, settings: BuildSettings, folder: Path
         build_engine(source, settings)
     except BuildError as err:
         cause, fixes = explain_build_failure(list(err.details or ()) or [err.summary])
-        diagnosis = {"summary": err.summary, "cause": cause, "fixes": list(fixes),
-                     "tensorrt": list(err.details or ()), "parse": report.to_dict()}
-        failure: dict[str, Any] = {"stage": "build", "category": "BUILD_FAILED",
-                                   "diagnosis": diagnosis}
-        reduced = _reduce_build(source, settings, folder)
-        if "reduction" in reduced:
-            diagnosis["reduction"] = reduced.pop("reduction")
-        return {**failure, **reduced}
+        diagnosis: Diagnosis = {"summary": err.summary, "cause": cause, "fixes": list(fixes),
+                                "tensorrt": list(err.details or ()), "parse": report.to_dict()}
+        reduced, notes, reduction = _reduce_build(source, settings, folder)
+        if reduction is not None:
+            diagnosis["reduction"] = reduction
+        return Failure("build", "BUILD_FAILED", diagnosis, reduced, notes)
     raise WorkbenchError(
         "This model parses and builds: there is no failure to bundle.",
         expected="a model that TensorRT fails to parse or build",
@@ -169,18 +167,17 @@ def _comparison_bundle(source: BundleSource, report: PrecisionReport, folder: Pa
 
 
 def _workbench_failure(source: BundleSource, bug: WorkbenchBug, folder: Path
-                       ) -> tuple[dict[str, Any], LogBus, WorkbenchError]:
+                       ) -> tuple[Failure, LogBus, WorkbenchError]:
     """The bundle of a workbench bug: the whole model, the error and its traceback."""
     _copy_model(source, folder / "model.onnx")
     bus = LogBus("VERBOSE", maxlen=10)
     bus.push("INFO", "no TensorRT build was run for this bundle: it reports a workbench bug",
              "workbench")
-    diagnosis = {"summary": bug.summary, "cause": bug.found, "fixes": [bug.fix or ""],
-                 "traceback": list(bug.details)}
-    failure = {"stage": "workbench", "category": "WORKBENCH_BUG", "diagnosis": diagnosis,
-               "reduced": False,
-               "notes": ["the traceback is in diagnosis.json; repro.sh builds the model with "
-                         "TensorRT, which may not be the step that failed"]}
+    diagnosis: Diagnosis = {"summary": bug.summary, "cause": bug.found, "fixes": [bug.fix or ""],
+                            "traceback": list(bug.details)}
+    failure = Failure("workbench", "WORKBENCH_BUG", diagnosis, False,
+                       ("the traceback is in diagnosis.json; repro.sh builds the model with "
+                        "TensorRT, which may not be the step that failed",))
     return failure, bus, bug
 
 
@@ -190,9 +187,9 @@ _REDUCE_LIMIT_BYTES = 1 << 30
 
 
 def _reduce_build(source: BundleSource, settings: BuildSettings, folder: Path
-                  ) -> dict[str, Any]:
+                  ) -> tuple[bool, tuple[str, ...], Diagnosis | None]:
     """The smallest subgraph that still fails to build, at ``folder/model.onnx`` (else the
-    whole model, with a note saying why)."""
+    whole model, with a note saying why): (reduced, notes, the reduction's record)."""
     from workbench.backends.trt.reduce import reduce_build_failure
 
     too_big = _weight_bytes(source) > _REDUCE_LIMIT_BYTES
@@ -203,17 +200,16 @@ def _reduce_build(source: BundleSource, settings: BuildSettings, folder: Path
     except (WorkbenchError, ValueError) as err:  # ValueError: over protobuf's 2 GiB
         _copy_model(source, folder / "model.onnx")
         summary = err.summary if isinstance(err, WorkbenchError) else str(err)
-        return {"reduced": False, "notes": [f"not reduced ({summary}): the whole model"]}
+        return False, (f"not reduced ({summary}): the whole model",), None
     smaller = len(result.node_indices) < result.original_node_count
     if not smaller:  # the user's own files, as they are, rather than a re-saved copy
         (folder / "model.onnx").unlink()
         _copy_model(source, folder / "model.onnx")
-    return {"reduced": smaller,
-            "notes": [] if smaller else ["every node is needed to reproduce the failure"],
-            "reduction": {"original_node_count": result.original_node_count,
-                          "kept_node_indices": list(result.node_indices),
-                          "kept_node_names": list(result.node_names),
-                          "failing_node": result.failing_node, "error": result.error}}
+    notes = () if smaller else ("every node is needed to reproduce the failure",)
+    return smaller, notes, {"original_node_count": result.original_node_count,
+                            "kept_node_indices": list(result.node_indices),
+                            "kept_node_names": list(result.node_names),
+                            "failing_node": result.failing_node, "error": result.error}
 
 
 def _weight_bytes(source: BundleSource) -> int:
@@ -230,27 +226,23 @@ def _weight_bytes(source: BundleSource) -> int:
     return path.stat().st_size + sum(ref.length or 0 for ref in refs)
 
 
-def _parse_failure(source: BundleSource, report: ParseReport, folder: Path
-                   ) -> dict[str, Any]:
+def _parse_failure(source: BundleSource, report: ParseReport, folder: Path) -> Failure:
     from workbench.backends.trt.reduce import reduce_failure
 
     first = report.issues[0] if report.issues else None
-    result: dict[str, Any] = {"stage": "parse", "diagnosis": report.to_dict(), "notes": [],
-                              "category": first.category if first else "PARSE_FAILED"}
+    category = first.category if first else "PARSE_FAILED"
+    diagnosis: Diagnosis = dict(report.to_dict())
     try:
         reduction = reduce_failure(source, folder / "model.onnx")
     except WorkbenchError as err:
         _copy_model(source, folder / "model.onnx")
-        result.update(reduced=False)
-        result["notes"].append(f"not reduced: {err.summary}")
-        return result
-    result.update(reduced=True)
-    result["diagnosis"]["reduction"] = {
+        return Failure("parse", category, diagnosis, False, (f"not reduced: {err.summary}",))
+    diagnosis["reduction"] = {
         "original_node_count": reduction.original_node_count,
         "kept_node_indices": list(reduction.node_indices),
         "kept_node_names": list(reduction.node_names),
         "category": reduction.category, "op_type": reduction.op_type}
-    return result
+    return Failure("parse", category, diagnosis, True)
 
 
 def _copy_model(source: BundleSource, target: Path) -> None:
@@ -313,26 +305,6 @@ def _scrubber(source: BundleSource, folder: Path) -> Callable[[str], str]:
     return scrub
 
 
-def _bundle_texts(failure: dict[str, Any], settings: BuildSettings, bus: LogBus,
-                  error: WorkbenchError | None, scrub: Callable[[str], str],
-                  extras: list[str]) -> dict[str, str]:
-    command = reproduce.trtexec_command(settings, "model.onnx", "model.engine")
-    if "--verbose" not in command:
-        command += " --verbose"
-    diagnosis = dict(failure["diagnosis"], stage=failure["stage"],
-                     reproduced_by_bundle=error is not None,
-                     bundle_error=error.message if error is not None else None)
-    files = {
-        "repro.sh": f"#!/bin/sh\n# Reproduces the {failure['stage']} failure.\n{command}\n",
-        "repro.py": reproduce.python_script(settings, "model.onnx", "model.engine"),
-        "verbose.log": _log_text(bus, error),
-        "diagnosis.json": json.dumps(diagnosis, indent=2) + "\n",
-        "versions.json": json.dumps(environment_info(), indent=2) + "\n",
-    }
-    files["README.md"] = _readme(failure, command, error, extras)
-    return {name: scrub(text) for name, text in files.items()}
-
-
 def _source_inputs(source: BundleSource) -> tuple[TensorSpec, ...]:
     """The user's model's inputs (the settings' profiles name them)."""
     from workbench.inspection.loading import load_model
@@ -342,56 +314,6 @@ def _source_inputs(source: BundleSource) -> tuple[TensorSpec, ...]:
         return graph_io_specs(load_model(source, load_weights=False).graph)[0]
     except WorkbenchError:
         return ()
-
-
-def _log_text(bus: LogBus, error: WorkbenchError | None) -> str:
-    """The VERBOSE log; when TensorRT logged nothing (refused before it ran), say so and
-    give the error instead of an empty file."""
-    lines = [r.format() for r in bus.records()]
-    if not lines:
-        lines = ["(TensorRT logged nothing: the build stopped before TensorRT ran)"]
-        if error is not None:
-            lines.append(error.message)
-    return "\n".join(lines) + "\n"
-
-
-def _readme(failure: dict[str, Any], command: str, error: WorkbenchError | None,
-            extras: list[str]) -> str:
-    model = ("the smallest subgraph that fails the same way" if failure["reduced"]
-             else "the whole model")
-    check = ("This bundle reports a bug of the workbench itself (not of TensorRT): attach it "
-             "to a workbench issue. The traceback is in `diagnosis.json`."
-             f"\n\n```\n{error.summary}\n```" if isinstance(error, WorkbenchBug) else
-             "Rebuilding `model.onnx` with a VERBOSE log failed again: the bundle reproduces "
-             f"the failure.\n\n```\n{error.summary}\n```" if error is not None else
-             "Warning: rebuilding `model.onnx` did NOT fail; the failure may depend on the "
-             "parts of the model that were left out.")
-    notes = "".join(f"- {n}\n" for n in failure["notes"])
-    data = (" Its external data: " + ", ".join(f"`{name}`" for name in extras) + "."
-            if extras else "")
-    return f"""# TensorRT {failure['stage']} failure: {failure['category']}
-
-Made by trt-workbench. {check}
-
-## Files
-- `model.onnx`: {model}.{data}
-- `repro.sh`: `{command}`
-- `repro.py`: the same build with the bare TensorRT Python API (`python repro.py`).
-- `verbose.log`: TensorRT's VERBOSE log of that build.
-- `diagnosis.json`: where and why it fails, with the suggested fixes.
-- `versions.json`: {", ".join(FIELDS)}.
-
-## What to attach to a TensorRT issue
-Attach this zip (or `model.onnx`, `verbose.log` and `versions.json`), paste the
-`repro.sh` line and the error above into the issue text, and say what you expected.
-NVIDIA's bug template asks for exactly these: the model, the command, the verbose log, the
-versions and the GPU.
-
-## What this bundle contains about your machine
-Only `versions.json` ({", ".join(FIELDS)}). Paths of your machine were replaced by
-placeholders (`<model folder>`, `<working folder>`, `<tmp>`, `~`). No host name, user
-name or environment variables. Check `model.onnx` is something you may share.
-{notes and chr(10) + "## Notes" + chr(10) + notes}"""
 
 
 def _write_zip(target: Path, folder: Path, models: list[Path], files: dict[str, str],
