@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
 
@@ -36,10 +36,33 @@ from workbench.core.errors import BackendUnavailableError, EngineLoadError, Infe
 from workbench.core.logbus import LogBus
 from workbench.core.records import TensorSpec
 
+if TYPE_CHECKING:
+    from workbench.engines.card import EngineArtifact
+
 __all__ = ["LatencyStats", "TrtRunner", "prepare_buffers"]
 
-# bytes, IHostMemory, an EngineArtifact (.plan + .card), a path, or an ICudaEngine.
-EngineSource = Any
+
+
+class SerializedPlan(Protocol):
+    """TensorRT's IHostMemory (a serialized engine): a buffer of ``nbytes`` bytes."""
+
+    @property
+    def nbytes(self) -> int: ...
+
+
+class DeserializedEngine(Protocol):
+    """TensorRT's ICudaEngine, used as it is (never serialized again)."""
+
+    @property
+    def num_io_tensors(self) -> int: ...
+
+    def create_execution_context(self) -> object: ...
+
+
+# What a runner runs: plan bytes, IHostMemory, an EngineArtifact (.plan + .card), the path of
+# a saved engine, or an ICudaEngine.
+EngineSource: TypeAlias = ("bytes | bytearray | memoryview | str | os.PathLike[str] | "
+                           "EngineArtifact | SerializedPlan | DeserializedEngine")
 
 
 def prepare_buffers(
@@ -353,7 +376,7 @@ def _read_plan(source: EngineSource) -> bytes:
             return bytes(value)
     if not isinstance(source, (str, os.PathLike)):
         try:
-            return bytes(memoryview(source))
+            return bytes(memoryview(source))  # type: ignore[arg-type]  # IHostMemory's buffer
         except TypeError as err:
             raise EngineLoadError(
                 "TrtRunner cannot read an engine from this object.",
