@@ -13,7 +13,7 @@ CONSTRAINTS = constraints/dev.txt
 LINTED  = workbench tests bench sample_models constraints
 
 .PHONY: lab test lint typecheck pytest samples fixtures bench scale fuzz clean constraints \
-        venv-matches
+        venv-matches docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ lint: venv-matches $(DEVSTAMP)
 
 typecheck: venv-matches $(DEVSTAMP)
 	$(VENV)/bin/mypy workbench
+
+# The manual (docs/, mkdocs.yml) as a site in site/, warnings as errors; `make test` builds it
+# too (tests/test_docs_site.py). Open site/index.html.
+docs: venv-matches $(DEVSTAMP)
+	$(PY) -m mkdocs build --strict
 
 # Re-resolve the checking toolchain on every supported Python (pyproject's classifiers),
 # from scratch, and rewrite $(CONSTRAINTS). Then run `make test` on each Python.
@@ -100,4 +105,4 @@ fuzz: $(DEVSTAMP)
 	WORKBENCH_FUZZ=long $(PY) bench/reliability.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -127,8 +127,13 @@ def find_keep_list(
     """Search a minimal keep-FP32 list that makes the comparison pass; verify it.
 
     Args:
-        source, precision, inputs, seed, tolerances, dims, int_ranges: as for
-            ``compare_precision`` (every trial runs at these sizes and ranges).
+        source: The model, as for ``compare_precision``.
+        precision: As for ``compare_precision``.
+        inputs: As for ``compare_precision``.
+        seed: As for ``compare_precision``.
+        tolerances: As for ``compare_precision``.
+        dims: As for ``compare_precision`` (every trial runs at these sizes).
+        int_ranges: As for ``compare_precision`` (every trial uses these ranges).
         max_trials: Comparisons the search may run (each is a full re-run).
         autocast: Also take AutoCast's rules as candidates.
         start: A per-layer report of this model with no keep list (saves one run).

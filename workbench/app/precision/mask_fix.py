@@ -126,8 +126,13 @@ def verify_mask_clamp(
 
     Args:
         source: The FP32 model (path, bytes or ModelProto); it is not modified.
-        precision, inputs, keep_fp32, seed, tolerances, dims, int_ranges: as
-            :func:`compare_precision` (the same feeds serve both re-runs).
+        precision: As :func:`compare_precision`.
+        inputs: As :func:`compare_precision` (the same feeds serve both re-runs).
+        keep_fp32: As :func:`compare_precision`.
+        seed: As :func:`compare_precision`.
+        tolerances: As :func:`compare_precision`.
+        dims: As :func:`compare_precision`.
+        int_ranges: As :func:`compare_precision`.
         value: The magnitude mask values get (default 1e4).
         out_path: Where to keep the clamped model (a new file; with a ``.data`` file
             beside it when the model keeps weights in external data). None: not kept.

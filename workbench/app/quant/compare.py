@@ -142,7 +142,8 @@ def compare_quantized(
     against the FP32 model it came from, on the same feeds.
 
     Args:
-        fp32_source, quantized_source: Paths, bytes or ModelProtos.
+        fp32_source: The float model: a path, bytes or a ModelProto.
+        quantized_source: The Q/DQ model: a path, bytes or a ModelProto.
         inputs: Feeds (dict or ``.npz``); seeded generated feeds when None.
         tolerances: Output tolerances; the ``int8`` preset when None.
         per_tensor: Also measure every node output and quantized activation.

@@ -82,9 +82,12 @@ def find_exclusions(
         source: The float model.
         settings: Quantization settings (the TensorRT preset when None); their own
             ``exclude`` is the starting point, kept in every trial.
-        calibration, seed, options: As for :func:`~workbench.app.quant.quantize.quantize_model`
-            (``seed`` also seeds the comparison's generated feeds).
-        inputs, tolerances: As for :func:`~workbench.app.quant.compare.compare_quantized`.
+        calibration: As for :func:`~workbench.app.quant.quantize.quantize_model`.
+        seed: As for :func:`~workbench.app.quant.quantize.quantize_model`; also seeds the
+            comparison's generated feeds.
+        options: As for :func:`~workbench.app.quant.quantize.quantize_model`.
+        inputs: As for :func:`~workbench.app.quant.compare.compare_quantized`.
+        tolerances: As for :func:`~workbench.app.quant.compare.compare_quantized`.
         max_trials: Re-quantize-and-compare runs the search may make.
         start: A per-tensor report of this model quantized with ``settings`` (saves a run).
         on_trial: Called as ``on_trial(k, max_trials, exclude)`` before trial k.

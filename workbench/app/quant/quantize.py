@@ -93,7 +93,8 @@ def quantize_model(
         out_path: The new file.
         settings: Default: the TensorRT preset (:meth:`QuantSettings.tensorrt`).
         calibration: See the module docstring.
-        seed, options: For generated calibration batches (sizes, integer ranges).
+        seed: Seeds the generated calibration batches.
+        options: Sizes and integer ranges of the generated calibration batches.
         cancel: Returns True to stop between calibration batches (BuildCancelled).
         on_progress: ``on_progress(phase, done, total)``.
 
