@@ -125,7 +125,7 @@ class GraphTab:
             return
         self.error.clear()
         try:
-            overlay = self.session.graph_overlay(self.kind.value)
+            overlay = self.session.graph.overlay(self.kind.value)
         except WorkbenchError as err:
             self.error.show(err)
             return
@@ -178,7 +178,7 @@ class GraphTab:
     def open_whole(self) -> None:
         self.error.clear()
         try:
-            view = self.session.start_explorer(self.kind.value or "parse")
+            view = self.session.graph.start_explorer(self.kind.value or "parse")
         except WorkbenchError as err:
             self.error.show(err)
             return
@@ -190,7 +190,7 @@ class GraphTab:
             "height='620' style='border:1px solid #ccc'></iframe>")
 
     def stop_whole(self) -> None:
-        self.session.stop_explorer()
+        self.session.graph.stop_explorer()
         self.stop_button.disabled = True
         self.frame.value = ""
 

@@ -93,7 +93,7 @@ class ModelChooser:
 
     def _start(self, source: Path | bytes, label: str | None) -> Task | None:
         try:
-            return self.session.start_load(source, label=label)
+            return self.session.start(self.session.load, source, label=label)
         except WorkbenchError as err:  # e.g. a load still running
             self.error.show(err)
             return None

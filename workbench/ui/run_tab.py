@@ -69,7 +69,7 @@ class RunTab:
             self.trt_note.value = ""
             self.run_button.disabled = no_model
             return
-        ok, why = self.session.tensorrt_status()
+        ok, why = self.session.runs.tensorrt_status()
         self.run_button.disabled = no_model or not ok
         if ok:
             self.trt_note.value = note(f"TensorRT runs on {esc(why)}; the engine from the "
@@ -81,7 +81,8 @@ class RunTab:
     def generate(self) -> None:
         self.error.clear()
         try:
-            feeds = self.session.make_inputs(int(self.seed.value), self.feed_controls.options())
+            feeds = self.session.runs.make_inputs(int(self.seed.value),
+                                                  self.feed_controls.options())
         except Exception as err:  # shown in the panel, never raised into the notebook
             self.error.show(as_workbench_error(err, "making random inputs"))
             return
@@ -91,7 +92,7 @@ class RunTab:
         self.error.clear()
         for item in change["new"] or ():
             try:
-                feeds = self.session.use_inputs_file(bytes(item["content"]), str(item["name"]))
+                feeds = self.session.runs.use_inputs_file(bytes(item["content"]), str(item["name"]))
             except Exception as err:
                 self.error.show(as_workbench_error(err, "reading the .npz file"))
                 return
@@ -114,7 +115,7 @@ class RunTab:
             if self.error.value:
                 return None
         try:
-            return self.session.start_run(self.backend.value)
+            return self.session.start(self.session.runs.run, self.backend.value)
         except Exception as err:
             self.error.show(as_workbench_error(err, "starting the run"))
             return None

@@ -58,7 +58,8 @@ class ShareBar:
         parse_failed = session.diagnosis is not None and not session.diagnosis
         job = session.build_job
         return (parse_failed or (job is not None and job.state == "failed")
-                or session.last_bug() is not None or session.failed_comparison() is not None)
+                or session.share.last_bug() is not None
+                or session.share.failed_comparison() is not None)
 
     def _on_view_error(self, _event: str, bug: Any) -> None:
         """A view raised: shown here, under the tabs, with the Bug bundle button enabled."""
@@ -99,12 +100,12 @@ class ShareBar:
     def export_report(self) -> Task:
         """Write the session report in the background; returns the task."""
         path = self._target(".report.html")
-        return self.session.start_report(path)
+        return self.session.start(self.session.share.report, path)
 
     def export_bundle(self) -> Task:
         """Write the bug bundle in the background (reduces and rebuilds: seconds)."""
         path = self._target(".bug.zip")
-        return self.session.start_bundle(path)
+        return self.session.start(self.session.share.bundle, path)
 
     def close(self) -> None:
         for off in self._unsubscribe:

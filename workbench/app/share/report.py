@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from workbench.app.precision.compare import PrecisionReport
-    from workbench.app.session.core import LoadedModel
     from workbench.app.session.session import WorkbenchSession
+    from workbench.app.session.state import LoadedModel
     from workbench.engines.card import EngineArtifact
     from workbench.inspection.summary import ModelSummary
     from workbench.settings.settings import BuildSettings

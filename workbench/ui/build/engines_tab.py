@@ -204,9 +204,9 @@ class EnginesTab:
         name, overwrite = self.name.value.strip(), self.overwrite.value
         artifact = self.session.artifact
         if artifact is not None and len(artifact.plan) > BACKGROUND_BYTES:
-            self.session.start_save_engine(name, overwrite)
+            self.session.start(self.session.engines.save, name, overwrite)
             return
-        self._saved(self.session.save_engine(name, overwrite=overwrite))
+        self._saved(self.session.engines.save(name, overwrite=overwrite))
 
     def _saved(self, path: Path) -> None:
         self.status.value = note(f"Saved <code>{esc(path)}</code> and its card "
@@ -220,9 +220,9 @@ class EnginesTab:
             return
         entry = self._entries.get(name)
         if entry is not None and entry.size > BACKGROUND_BYTES:
-            self.session.start_reload_engine(name)
+            self.session.start(self.session.engines.reload, name)
             return
-        self.verdict.value = reload_html(self.session.reload_engine(name))
+        self.verdict.value = reload_html(self.session.engines.reload(name))
 
     def _on_task(self, _event: str, task: Task[Any]) -> None:
         if task is not self.session.tasks.get(TaskKind.ENGINES):
@@ -244,7 +244,7 @@ class EnginesTab:
         if not name:
             self.status.value = note("Pick a saved engine first.", "warn")
             return
-        removed = self.session.delete_engine(name, confirm=self.confirm.value)
+        removed = self.session.engines.delete(name, confirm=self.confirm.value)
         self.confirm.value = False
         self.verdict.value = ""
         self.status.value = note("Deleted " + ", ".join(f"<code>{esc(p.name)}</code>"
