@@ -9,7 +9,7 @@ from workbench.app.session.tasks import Event
 from workbench.backends.netron import GraphServer, GraphView
 
 if TYPE_CHECKING:
-    from workbench.app.overlays.overlay import GraphOverlay
+    from workbench.app.overlays.overlay import GraphOverlay, OverlayKind
     from workbench.app.session.session import WorkbenchSession
     from workbench.app.session.state import SessionState
     from workbench.backends.explorer import ExplorerServer, ExplorerView
@@ -51,14 +51,14 @@ class GraphPart:
 
     # -- overlays and Model Explorer --------------------------------------------------
 
-    def overlay(self, kind: str = "parse") -> GraphOverlay:
+    def overlay(self, kind: OverlayKind | str = "parse") -> GraphOverlay:
         """What the session found, as marks on the graph's nodes (``parse``, ``fp16``,
         ``bf16``, ``int8``, ``keep``, ``engine``): see :mod:`workbench.app.overlays.overlay`."""
         from workbench.app.overlays.graph_overlays import session_overlay
 
         return session_overlay(self._session, kind)
 
-    def start_explorer(self, kind: str = "parse") -> ExplorerView:
+    def start_explorer(self, kind: OverlayKind | str = "parse") -> ExplorerView:
         """Serve the whole model with Model Explorer (the ``[explorer]`` extra), coloured by
         the ``kind`` overlay, in a child process on 127.0.0.1; returns where."""
         from workbench.app.overlays.graph_overlays import explorer_node_data

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from workbench.app.session.tasks import Event, TaskKind, background, progress_reporter
 from workbench.app.share import reproduce
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import ComparisonError, WorkbenchError
+from workbench.settings.fields import Precision
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,7 +22,27 @@ if TYPE_CHECKING:
     from workbench.app.session.state import SessionState
     from workbench.compare.tolerances import Tolerances
 
-__all__ = ["PrecisionPart"]
+__all__ = ["PrecisionArg", "PrecisionPart", "reduced_precision"]
+
+# A precision as callers give it: the enum, or its text ("fp16"); normalised once, on entry.
+PrecisionArg = Precision | str
+
+
+def reduced_precision(precision: PrecisionArg) -> Precision:
+    """``precision`` as a reduced Precision (FP16 or BF16; text is accepted), or an error."""
+    try:
+        wanted = Precision(precision)
+    except ValueError as err:
+        wanted = None
+        cause: BaseException | None = err
+    else:
+        cause = None
+    if wanted is None or not wanted.reduced:
+        text = repr(str(precision))  # 'fp32', also for Precision.FP32
+        raise ComparisonError(f"Precision {text} cannot be compared here.",
+                              expected="'fp16' or 'bf16'", found=text,
+                              fix="use precision='fp16' or precision='bf16'") from cause
+    return wanted
 
 
 class PrecisionPart:
@@ -40,8 +61,9 @@ class PrecisionPart:
         self.mask_fix: MaskFixResult | None = None
 
     @background(TaskKind.COMPARE, "comparing precisions")
-    def compare(self, precision: str = "fp16", tolerances: Tolerances | None = None,
-                keep_fp32: tuple[str, ...] = (), seed: int = 0,
+    def compare(self, precision: PrecisionArg = Precision.FP16,
+                tolerances: Tolerances | None = None, keep_fp32: tuple[str, ...] = (),
+                seed: int = 0,
                 on_progress: Callable[[str, int, int], None] | None = None
                 ) -> PrecisionReport:
         """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift.
@@ -49,7 +71,7 @@ class PrecisionPart:
         ``on_progress`` defaults to the running Task's ``report`` (the panel's progress)."""
         from workbench.app.precision.compare import compare_precision
 
-        runs = self.runs
+        precision, runs = reduced_precision(precision), self.runs
         self.comparison = report = compare_precision(
             self.state.model_source(), precision, inputs=runs.feeds_given(),
             keep_fp32=keep_fp32, seed=seed, tolerances=tolerances, dims=runs.feed_dims(),
@@ -58,7 +80,8 @@ class PrecisionPart:
         return report
 
     @background(TaskKind.KEEP_SEARCH, "searching a keep-FP32 list")
-    def find_keep_list(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+    def find_keep_list(self, precision: PrecisionArg = Precision.FP16,
+                       tolerances: Tolerances | None = None,
                        seed: int = 0, max_trials: int = 10) -> KeepSearchResult:
         """Search a minimal, verified keep-FP32 list (``keep_search.find_keep_list``).
 
@@ -66,6 +89,7 @@ class PrecisionPart:
         :meth:`cancel_keep_search` stops it after the current trial."""
         from workbench.app.precision.keep_search import find_keep_list
 
+        precision = reduced_precision(precision)
         self._keep_cancel.clear()
         last = self.comparison
         start = last if (last is not None and not last.keep_fp32 and last.drift is not None
@@ -83,13 +107,16 @@ class PrecisionPart:
         """Stop the keep-list search after its current trial."""
         self._keep_cancel.set()
 
-    def use_keep_list(self, keep_fp32: tuple[str, ...], precision: str = "fp16") -> None:
+    def use_keep_list(self, keep_fp32: tuple[str, ...],
+                      precision: PrecisionArg = Precision.FP16) -> None:
         """Carry a keep list to the build settings (``Event.USE_KEEP_FP32``; the Build tab
         shows it)."""
-        self.state.events.emit(Event.USE_KEEP_FP32, (tuple(keep_fp32), precision))
+        self.state.events.emit(Event.USE_KEEP_FP32,
+                               (tuple(keep_fp32), reduced_precision(precision)))
 
     @background(TaskKind.MASK_FIX, "clamping mask constants and re-running")
-    def clamp_masks(self, precision: str = "fp16", tolerances: Tolerances | None = None,
+    def clamp_masks(self, precision: PrecisionArg = Precision.FP16,
+                    tolerances: Tolerances | None = None,
                     keep_fp32: tuple[str, ...] = (), seed: int = 0) -> MaskFixResult:
         """The optional mask fix, verified: the model's ``finfo.min`` mask constants clamped
         to -1e4 in a new file (``derived["masks-clamped"]``), then FP32 before vs after and
@@ -97,7 +124,7 @@ class PrecisionPart:
         :meth:`use_clamped_model` opens the file."""
         from workbench.app.precision.mask_fix import verify_mask_clamp
 
-        runs = self.runs
+        precision, runs = reduced_precision(precision), self.runs
         out_path = self.state.derived_path("masks-clamped")
         self.mask_fix = result = verify_mask_clamp(
             self.state.model_source(), precision, inputs=runs.feeds_given(),
@@ -117,10 +144,11 @@ class PrecisionPart:
                                  "constants and re-run') first")
         return path
 
-    def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
-                       seed: int = 0) -> str:
+    def python_compare(self, precision: PrecisionArg = Precision.FP16,
+                       keep_fp32: tuple[str, ...] = (), seed: int = 0) -> str:
         """The script equivalent of :meth:`compare`."""
         runs = self.runs
-        return reproduce.compare_script(self.state.model_path_text(), precision, keep_fp32,
+        return reproduce.compare_script(self.state.model_path_text(),
+                                        reduced_precision(precision), keep_fp32,
                                         seed, runs.feed_dims(),
                                         dict(runs.feed_options.int_ranges))

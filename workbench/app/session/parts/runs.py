@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.app.session import feeding
-from workbench.app.session.run import RunResult, inputs_from_npz, run_model, tensorrt_status
+from workbench.app.session.run import (
+    RunBackend,
+    RunResult,
+    inputs_from_npz,
+    run_backend,
+    run_model,
+    tensorrt_status,
+)
 from workbench.app.session.tasks import Event, TaskKind, background
 from workbench.core.errors import WorkbenchError
 from workbench.feeds.generator import FeedOptions, FeedPlanRow, plan_dims
@@ -112,15 +119,16 @@ class RunPart:
         return tensorrt_status()
 
     @background(TaskKind.RUN, "running inference")
-    def run(self, backend: str = "onnxruntime") -> RunResult:
+    def run(self, backend: RunBackend | str = RunBackend.ONNXRUNTIME) -> RunResult:
         """Run the current model (ORT) or engine (TensorRT) on ``inputs`` (seed 0 if none)."""
+        backend = run_backend(backend)
         if self.inputs is None:
             self.make_inputs(0)
         assert self.inputs is not None
         artifact, loaded = self.builds.artifact, self.engines.loaded
         engine = artifact if artifact is not None else (
             loaded.path if loaded is not None else None)
-        if backend == "tensorrt" and self.input_seed is not None and tensorrt_status()[0]:
+        if backend is RunBackend.TENSORRT and self.input_seed is not None and tensorrt_status()[0]:
             self._feeds_for_engine(artifact or loaded)
         outputs, seconds, latency = run_model(backend, self.state.model_source(),
                                               self.inputs, engine)
