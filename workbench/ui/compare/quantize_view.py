@@ -21,8 +21,8 @@ __all__ = ["QuantizeView"]
 
 
 class QuantizeView:
-    """Buttons over ``session.start_quantize`` / ``start_compare_quantized`` /
-    ``start_find_exclusions`` / ``cancel_quantize`` / ``use_quantized_model``."""
+    """Buttons over ``session.quant``'s ``quantize`` / ``compare`` / ``find_exclusions`` (each
+    started with ``session.start``) / ``cancel``, and ``session.use_quantized_model``."""
 
     def __init__(self, session: WorkbenchSession) -> None:
         self.session = session

@@ -134,7 +134,7 @@ class PrecisionPart:
         return result
 
     def clamped_model(self) -> Path:
-        """The file :meth:`clamp_masks` wrote (to open with ``session.start_load``)."""
+        """The file :meth:`clamp_masks` wrote (``session.use_clamped_model()`` opens it)."""
         path = self.state.derived.get("masks-clamped")
         if path is None:
             raise WorkbenchError("No clamped model to open yet.",
