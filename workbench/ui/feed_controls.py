@@ -2,7 +2,7 @@
 
 One box per symbolic dim (its size) and per integer input (``[low, high)``), prefilled with
 what the feed generator would use, and a table of what each input gets and why. Both tabs
-write the same ``session.feed_options``; each shows the other's changes (event ``feeds``).
+write the same ``session.runs.feed_options``; each shows the other's changes (event ``feeds``).
 """
 
 from __future__ import annotations

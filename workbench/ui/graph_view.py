@@ -205,7 +205,8 @@ def _facts_table(facts: tuple[tuple[str, str], ...]) -> str:
 
 def _preferred(session: WorkbenchSession, kinds: tuple[OverlayKind, ...]) -> str:
     """A failing parse first, then a comparison's error, then an engine, else the first."""
-    if OverlayKind.PARSE in kinds and session.diagnosis is not None and not session.diagnosis:
+    diagnosis = session.triage.diagnosis
+    if OverlayKind.PARSE in kinds and diagnosis is not None and not diagnosis:
         return OverlayKind.PARSE.value
     for kind in (*ERROR_KINDS, OverlayKind.ENGINE):
         if kind in kinds:

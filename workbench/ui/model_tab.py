@@ -296,7 +296,7 @@ class ModelTab:
         self.session.graph.stop()
 
     def _show_graph(self) -> None:
-        view = self.session.graph_view
+        view = self.session.graph.view
         self.stop_button.disabled = view is None
         self.view_button.disabled = view is not None or self.session.model is None
         if view is None:

@@ -127,7 +127,7 @@ class ParseTab:
         for button in self.buttons:
             button.disabled = model is None
         if model is None:
-            err = self.session.load_error
+            err = self.session.state.load_error
             self.verdict.value = note(
                 "The model could not be loaded, so TensorRT never saw it: "
                 + esc(err.summary if err else "no model"), "error")
@@ -161,13 +161,13 @@ class ParseTab:
         self.show_report()
 
     def show_report(self) -> None:
-        report = self.session.diagnosis
-        derived = self.session.derived
+        report = self.session.triage.diagnosis
+        derived = self.session.state.derived
         self.saved.value = "".join(
             note(f"{esc(kind)} model saved to <code>{esc(path)}</code>{self._fold_delta(kind)}",
                  "ok") for kind, path in derived.items())
-        if self.session.reduction is not None:
-            self.saved.value += note(esc(self.session.reduction.summary()))
+        if self.session.triage.reduction is not None:
+            self.saved.value += note(esc(self.session.triage.reduction.summary()))
         if report is None:
             return
         engine = f"{esc(report.flavour)} {esc(report.version)}" if report.flavour else "not run"

@@ -102,15 +102,15 @@ class RunTab:
         rows = [(name, str(a.dtype), list(a.shape), _num(float(a.min()) if a.size else None),
                  _num(float(a.max()) if a.size else None)) for name, a in feeds.items()]
         # only seeded feeds are reproducible from a number; a file's are what it holds
-        why = (" (same seed, same values)" if self.session.input_seed is not None
+        why = (" (same seed, same values)" if self.session.runs.input_seed is not None
                else " (the arrays as saved in it)")
-        self.inputs.value = (f"<small>inputs from <b>{esc(self.session.input_source)}</b>"
+        self.inputs.value = (f"<small>inputs from <b>{esc(self.session.runs.input_source)}</b>"
                              f"{why}</small>"
                              + html_table(("input", "dtype", "shape", "min", "max"), rows))
 
     def start(self) -> Task | None:
         self.error.clear()
-        if self.session.input_seed is not None and self.session.model is not None:
+        if self.session.runs.input_seed is not None and self.session.model is not None:
             self.generate()  # generated inputs follow the seed and size boxes as they are now
             if self.error.value:
                 return None

@@ -55,8 +55,8 @@ class ShareBar:
         """A parse that failed, a build that failed (what a bundle reproduces), or a
         workbench bug (the bundle zips its traceback)."""
         session = self.session
-        parse_failed = session.diagnosis is not None and not session.diagnosis
-        job = session.build_job
+        parse_failed = session.triage.diagnosis is not None and not session.triage.diagnosis
+        job = session.builds.job
         return (parse_failed or (job is not None and job.state == "failed")
                 or session.share.last_bug() is not None
                 or session.share.failed_comparison() is not None)
@@ -93,7 +93,7 @@ class ShareBar:
 
     def _target(self, suffix: str) -> Path:
         model = self.session.require_model()
-        folder = self.session.work_dir
+        folder = self.session.state.work_dir
         folder.mkdir(parents=True, exist_ok=True)
         return free_path(folder, Path(model.label).stem, suffix)
 

@@ -40,8 +40,12 @@ TensorRT's progress. Events (``session.on(Event.X, callback)``, emitted from the
 threads): MODEL, TASK, BUILD, ENGINES, GRAPH, FEEDS, KEEP_SEARCH, USE_KEEP_FP32, VIEW_ERROR
 (see :class:`~workbench.app.session.tasks.Event`).
 
-**Compatibility names.** The names of the session before it had parts still work and are
-typed (:mod:`workbench.app.session.forwarding`): every method under its old name
+The shared state is also reachable under the session's own name: ``session.load(path)``,
+``session.model``, ``session.tasks``, ``session.events``, ``session.require_model()``,
+``session.busy`` (and ``session.on``, ``session.close()``).
+
+**Compatibility names.** The other names of the session before it had parts still work and
+are typed (:mod:`workbench.app.session.forwarding`): every method under its old name
 (``session.diagnose()``, ``session.build_plan()``, ``session.save_engine(name)``), every
 ``start_x`` (``session.start_compare(...)`` is ``session.start(session.precision.compare,
 ...)``; ``start_build`` is ``builds.start``), and the state (``session.comparison``,
@@ -163,7 +167,7 @@ class WorkbenchSession:
         self.graph.stop_explorer()
         self.builds.cancel()
 
-    # -- compatibility names: state, on the part that owns it ---------------------------
+    # -- the shared state, also under the session's own name -----------------------------
 
     events: Attr[EventHub] = Attr("state")
     engines_dir: Attr[Path] = Attr("state")
@@ -175,6 +179,14 @@ class WorkbenchSession:
     derived: Attr[dict[str, Path]] = Attr("state")
     triage_task: Attr[Task[Any] | None] = Attr("state")
     busy: Attr[bool] = Attr("state")
+    task = Method("state", SessionState.task)
+    sample_models = Method("state", SessionState.sample_models)
+    load = Method("state", SessionState.load)
+    require_model = Method("state", SessionState.require_model)
+    model_source = Method("state", SessionState.model_source)
+
+    # -- compatibility names: state, on the part that owns it ---------------------------
+
     diagnosis: Attr[ParseReport | None] = Attr("triage")
     reduction: Attr[ReduceResult | None] = Attr("triage")
     settings: Attr[BuildSettings | None] = Attr("builds")
@@ -198,12 +210,7 @@ class WorkbenchSession:
 
     # -- compatibility names: methods and start_x, on the part that owns them ----------
 
-    task = Method("state", SessionState.task)
-    sample_models = Method("state", SessionState.sample_models)
-    load = Method("state", SessionState.load)
     start_load = Start("state", SessionState.load)
-    require_model = Method("state", SessionState.require_model)
-    model_source = Method("state", SessionState.model_source)
 
     diagnose = Method("triage", TriagePart.diagnose)
     start_diagnose = Start("triage", TriagePart.diagnose)

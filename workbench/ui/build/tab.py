@@ -85,7 +85,7 @@ class BuildTab:
             self.trtexec.value = self.python.value = ""
             return
         self.form.set_settings(self.session.builds.default_settings(), model.summary.inputs)
-        note_text = self.session.default_profile_note
+        note_text = self.session.builds.default_profile_note
         self.profile_note.value = note(esc(note_text), "info") if note_text else ""
 
     def _use_keep(self, _event: str, payload: tuple[tuple[str, ...], str]) -> None:
@@ -98,7 +98,7 @@ class BuildTab:
         """Say before the build what the Parse tab found: a build of such a model fails."""
         if task.kind not in (TaskKind.DIAGNOSE, TaskKind.FOLD) or task.busy:
             return
-        report = self.session.diagnosis
+        report = self.session.triage.diagnosis
         if report is None or report:
             self.parse_warning.value = ""
             return
@@ -169,7 +169,7 @@ class BuildTab:
             self.form.profile_editor.seed(self.form.profile_editor.inputs, self._suggestion)
 
     def _running(self) -> bool:
-        job = self.session.build_job
+        job = self.session.builds.job
         return job is not None and not job.done
 
     # -- build ------------------------------------------------------------------------

@@ -82,7 +82,7 @@ class KeepSearchView:
             self.use_button.tooltip = (f"PASSED with {', '.join(report.keep_fp32)} in FP32: "
                                        "carry it to the Build tab")
             return
-        found = self.session.keep_search
+        found = self.session.precision.keep_search
         if not (found is not None and found.verified and found.keep_fp32):
             self.offered = None
             self.use_button.disabled = True

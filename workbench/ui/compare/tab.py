@@ -134,7 +134,7 @@ class CompareTab:
             return None
 
     def keep_and_rerun(self) -> Task | None:
-        report = self.session.comparison
+        report = self.session.precision.comparison
         if report is None:
             return None
         self.keep.value = ", ".join(report.suggested_keep_fp32)

@@ -10,9 +10,11 @@ from workbench.backends.netron import GraphServer, GraphView
 
 if TYPE_CHECKING:
     from workbench.app.overlays.overlay import GraphOverlay, OverlayKind
+    from workbench.app.overlays.overlay_graph import OverlayGraph
     from workbench.app.session.session import WorkbenchSession
     from workbench.app.session.state import SessionState
     from workbench.backends.explorer import ExplorerServer, ExplorerView
+    from workbench.inspection.summary import ModelSummary
 
 __all__ = ["GraphPart"]
 
@@ -28,6 +30,8 @@ class GraphPart:
         self._session = session
         self._netron = GraphServer()
         self._explorer_server: ExplorerServer | None = None  # started on first use
+        # the overlays' index of the current model's graph, by the summary it was built from
+        self.index: tuple[ModelSummary, OverlayGraph] | None = None
         state.on_new_model(self.stop)  # a new model: the old drawing is stale
 
     # -- Netron -----------------------------------------------------------------------
