@@ -285,7 +285,7 @@ def test_model_explorer_servers_run_side_by_side_and_stop(tmp_path: Path, sample
             assert b"Model Explorer" in page.read()
         data = json.loads(Path(view.node_data).read_text())
         assert next(iter(data.values()))["results"]
-    processes = [panel.session._explorer._process for panel in panels]
+    processes = [panel.session.graph._explorer._process for panel in panels]
     panels[0].close()
     assert processes[0].poll() is not None  # closed with its panel
     with urllib.request.urlopen(views[1].url, timeout=10):

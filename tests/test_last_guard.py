@@ -41,7 +41,7 @@ def test_panel_bug_enables_the_bug_bundle_which_zips_the_traceback(
     panel = make_panel(tmp_path, samples_dir / "tiny_cnn.onnx")
     session = panel.session
     assert panel.share.bundle_button.disabled  # the model parses and builds: no failure
-    import workbench.app.session.session as session_module
+    import workbench.app.session.parts.runs as session_module
 
     monkeypatch.setattr(session_module, "run_model", _boom)
     panel.run.run_button.click()

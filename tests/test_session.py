@@ -152,7 +152,7 @@ def test_triage_tasks_exclude_each_other(session: WorkbenchSession, sample) -> N
 
     gate = threading.Event()
     session.load(sample("tiny_cnn"))
-    task = session._start(TaskKind.DIAGNOSE, "waiting for the gate", gate.wait)
+    task = session.state.start(TaskKind.DIAGNOSE, "waiting for the gate", gate.wait)
     with pytest.raises(WorkbenchError, match="Already waiting for the gate"):
         session.start_reduce()
     gate.set()

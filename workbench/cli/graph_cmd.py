@@ -52,16 +52,15 @@ def run_overlay(args: argparse.Namespace) -> int:
     try:
         session.load(args.model)
         if kind is OverlayKind.PARSE:
-            session.diagnose()
+            session.triage.diagnose()
         elif kind is OverlayKind.INT8:
-            session.quantize()
-            session.compare_quantized()
+            session.quant.quantize()
+            session.quant.compare()
         elif kind in ERROR_KINDS or kind is OverlayKind.KEEP:
-            session.compare("bf16" if kind is OverlayKind.BF16 else "fp16")
+            session.precision.compare("bf16" if kind is OverlayKind.BF16 else "fp16")
         elif kind is OverlayKind.ENGINE:
-            session.start_build()
-            session.wait_build()
-        overlay = session.graph_overlay(kind)
+            session.builds.build()
+        overlay = session.graph.overlay(kind)
         if Path(args.output).suffix == ".svg":
             text = neighbourhood_svg(overlay_graph(session), overlay, hops=args.hops)
         elif args.format == "workbench":

@@ -84,19 +84,18 @@ def run_report(args: argparse.Namespace) -> int:
     refuse_existing_output(args.output, args.overwrite)
     session = WorkbenchSession()
     session.load(args.model)
-    report = session.diagnose()
+    report = session.triage.diagnose()
     print(f"parse: {'parses' if report else 'fails'}", file=sys.stderr)
     refused = ""
     if args.build:
         try:
-            session.start_build(_settings(args, args.log_level))
-            session.wait_build()
+            session.builds.build(_settings(args, args.log_level))
             print("build: built", file=sys.stderr)
         except WorkbenchError as err:  # refused before it started, or failed
-            refused = err.message if session.build_job is None else ""
+            refused = err.message if session.builds.job is None else ""
             print(f"build: {err.summary}", file=sys.stderr)
     if args.compare:
-        task = session.start_compare()  # a task keeps its error for the report
+        task = session.start(session.precision.compare)  # a task keeps its error for the report
         task.join()
         print("fp16: " + (f"not compared: {task.error.summary}" if task.error else
                           "pass" if task.result else "fail"), file=sys.stderr)

@@ -39,7 +39,8 @@ from workbench.settings.features import BackendFeatures
 from workbench.settings.fields import HardwareCompatibility, Precision, ProfilingVerbosity
 
 if TYPE_CHECKING:
-    from workbench.settings.settings import BuildSettings, Profile
+    from workbench.settings.profiles import Profile
+    from workbench.settings.settings import BuildSettings
 
 __all__ = [
     "GRAPH_CONVERSIONS",

@@ -109,7 +109,8 @@ def whole_number(name: str, value: object) -> int:
     if isinstance(value, float) and not value.is_integer():
         raise wrong_type(name, value, "a whole number")
     try:
-        return int(value)  # type: ignore[call-overload]
+        number: int = int(value)  # type: ignore[call-overload]  # checked by the except
+        return number
     except (TypeError, ValueError, OverflowError) as err:
         raise wrong_type(name, value, "a whole number") from err
 

@@ -173,7 +173,8 @@ class BuildSettings:
         ``tool="tensorrt_rtx"`` (or ``strongly_typed=True``) renders for a strongly typed
         TensorRT (11.x, RTX), else for TensorRT 10 (see :mod:`workbench.settings.render`).
         """
-        from workbench.settings.plan import BackendFeatures, make_plan
+        from workbench.settings.features import BackendFeatures
+        from workbench.settings.plan import make_plan
         from workbench.settings.render import trtexec_command
 
         typed = tool == "tensorrt_rtx" if strongly_typed is None else strongly_typed
@@ -183,7 +184,8 @@ class BuildSettings:
     def to_python(self, model_path: str, engine_path: str = "model.engine", *,
                   module: str = "tensorrt_rtx") -> str:
         """A runnable script that builds the same engine with the bare TensorRT API."""
-        from workbench.settings.plan import BackendFeatures, make_plan
+        from workbench.settings.features import BackendFeatures
+        from workbench.settings.plan import make_plan
         from workbench.settings.render import python_script
 
         features = BackendFeatures.typical(rtx=module == "tensorrt_rtx",

@@ -2,7 +2,7 @@
 
 One box per symbolic dim (its size) and per integer input (``[low, high)``), prefilled with
 what the feed generator would use, and a table of what each input gets and why. Both tabs
-write the same ``session.feed_options``; each shows the other's changes (event ``feeds``).
+write the same ``session.runs.feed_options``; each shows the other's changes (event ``feeds``).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class FeedControls:
         if self.session.model is None:
             return
         try:
-            plan = self.session.feed_plan()
+            plan = self.session.runs.feed_plan()
         except Exception as err:  # a bad size: the tab's own error box says more on apply
             self.plan.value = f"<small style='color:#c62828'>{esc(err)}</small>"
             return
@@ -105,7 +105,7 @@ class FeedControls:
     def options(self) -> FeedOptions:
         """What the boxes say; sizes and ranges equal to the defaults are not pinned (so a
         new build's opt shapes still size the next run)."""
-        plan = self.session.feed_plan(FeedOptions())
+        plan = self.session.runs.feed_plan(FeedOptions())
         default = {row.name: row for row in plan}
         default_sizes = self._sizes(plan)
         dims = {name: int(box.value) for name, box in self.dims.items()
@@ -120,5 +120,5 @@ class FeedControls:
     def apply(self) -> FeedOptions:
         """Store the boxes' options in the session (the other tab's boxes follow)."""
         options = self.options()
-        self.session.set_feed_options(options)
+        self.session.runs.set_feed_options(options)
         return options

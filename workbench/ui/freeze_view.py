@@ -18,7 +18,7 @@ __all__ = ["FreezeView"]
 
 
 class FreezeView:
-    """Offers ``session.start_freeze_inputs`` for each value an If condition compares with."""
+    """Offers ``session.triage.freeze_inputs`` for each value an If condition compares with."""
 
     def __init__(self, session: WorkbenchSession) -> None:
         self.session = session
@@ -50,7 +50,7 @@ class FreezeView:
         self.status.value = ""
         self.error.clear()
         try:
-            found = self.session.freeze_choices() if model is not None else ()
+            found = self.session.triage.freeze_choices() if model is not None else ()
         except Exception as err:  # a graph that cannot be read again: say so, offer nothing
             self.error.show(as_workbench_error(err, "looking for inputs that decide an If"))
             found = ()
@@ -96,7 +96,7 @@ class FreezeView:
             values = self._values(choice)
             self.started = choice
             self._fixed = ", ".join(f"{name} = {value}" for name, value in values.items())
-            return self.session.start_freeze_inputs(values)
+            return self.session.start(self.session.triage.freeze_inputs, values)
         except Exception as err:  # no model, another triage step running
             self.error.show(as_workbench_error(err, "freezing an input"))
             return None

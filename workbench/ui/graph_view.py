@@ -125,7 +125,7 @@ class GraphTab:
             return
         self.error.clear()
         try:
-            overlay = self.session.graph_overlay(self.kind.value)
+            overlay = self.session.graph.overlay(self.kind.value)
         except WorkbenchError as err:
             self.error.show(err)
             return
@@ -178,7 +178,7 @@ class GraphTab:
     def open_whole(self) -> None:
         self.error.clear()
         try:
-            view = self.session.start_explorer(self.kind.value or "parse")
+            view = self.session.graph.start_explorer(self.kind.value or "parse")
         except WorkbenchError as err:
             self.error.show(err)
             return
@@ -190,7 +190,7 @@ class GraphTab:
             "height='620' style='border:1px solid #ccc'></iframe>")
 
     def stop_whole(self) -> None:
-        self.session.stop_explorer()
+        self.session.graph.stop_explorer()
         self.stop_button.disabled = True
         self.frame.value = ""
 
@@ -205,7 +205,8 @@ def _facts_table(facts: tuple[tuple[str, str], ...]) -> str:
 
 def _preferred(session: WorkbenchSession, kinds: tuple[OverlayKind, ...]) -> str:
     """A failing parse first, then a comparison's error, then an engine, else the first."""
-    if OverlayKind.PARSE in kinds and session.diagnosis is not None and not session.diagnosis:
+    diagnosis = session.triage.diagnosis
+    if OverlayKind.PARSE in kinds and diagnosis is not None and not diagnosis:
         return OverlayKind.PARSE.value
     for kind in (*ERROR_KINDS, OverlayKind.ENGINE):
         if kind in kinds:

@@ -204,7 +204,7 @@ class ModelTab:
         ops = {name for name, _ in summary.op_histogram}
         if not ops & {"QuantizeLinear", "DequantizeLinear", *QOPERATOR_OPS}:
             return ""
-        info = self.session.quantization_info()
+        info = self.session.quant.info()
         lines = "".join(f"<li>{esc(line)}</li>" for line in info.lines())
         rows = [(t.kind, t.tensor, t.dtype, _scale_text(t), ", ".join(t.consumers[:3]))
                 for t in info.tensors[:_QUANT_ROWS]]
@@ -288,15 +288,15 @@ class ModelTab:
     def view_graph(self) -> None:
         self.error.clear()
         try:
-            self.session.start_graph()
+            self.session.graph.start()
         except WorkbenchError as err:
             self.error.show(err)
 
     def stop_graph(self) -> None:
-        self.session.stop_graph()
+        self.session.graph.stop()
 
     def _show_graph(self) -> None:
-        view = self.session.graph_view
+        view = self.session.graph.view
         self.stop_button.disabled = view is None
         self.view_button.disabled = view is not None or self.session.model is None
         if view is None:

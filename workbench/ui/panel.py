@@ -40,7 +40,7 @@ class ModelChooser:
                  error: ErrorBox) -> None:
         self.session = session
         self.error = error  # where a refused Open shows (a click handler's raise is lost)
-        folder = Path(samples) if samples is not None else session.samples_dir
+        folder = Path(samples) if samples is not None else session.state.samples_dir
         files = sorted(folder.glob("*.onnx")) if folder and folder.is_dir() else []
         self.samples = {path.name: path for path in files}
         self.picker = widgets.Dropdown(options=[_NO_SAMPLE, *self.samples], value=_NO_SAMPLE,
@@ -93,7 +93,7 @@ class ModelChooser:
 
     def _start(self, source: Path | bytes, label: str | None) -> Task | None:
         try:
-            return self.session.start_load(source, label=label)
+            return self.session.start(self.session.load, source, label=label)
         except WorkbenchError as err:  # e.g. a load still running
             self.error.show(err)
             return None
@@ -136,12 +136,12 @@ class WorkbenchPanel(widgets.VBox):
     def _on_model(self, _event: str, model: LoadedModel | None) -> None:
         self._show_title()
         self.chooser.show_loaded(model)
-        self.error.show(self.session.load_error if model is None else None)
+        self.error.show(self.session.state.load_error if model is None else None)
         for view in self._views:
             view.on_model(model)
         if model is not None:
             self.status.value = note(f"Loaded {esc(model.label)}.", "ok")
-            triage = self.session.triage_task
+            triage = self.session.state.triage_task
             if triage is None or not triage.busy:  # fold-and-retry diagnoses by itself
                 self.parse.run_diagnosis()  # ready by the time the user opens the tab
 

@@ -105,10 +105,10 @@ class ParseTab:
         self.diagnose_button.on_click(lambda _b: self.run_diagnosis())
         self._nodes_before_fold: int | None = None
         self.fold_button.on_click(lambda _b: self.fold_and_retry())
-        self.reduce_button.on_click(lambda _b: self._start(self.session.start_reduce))
-        self.bias_button.on_click(lambda _b: self._start(self.session.start_float_biases))
+        self.reduce_button.on_click(lambda _b: self._start(self.session.triage.reduce))
+        self.bias_button.on_click(lambda _b: self._start(self.session.triage.float_biases))
         self.global_pool_button.on_click(
-            lambda _b: self._start(self.session.start_rewrite_global_pools))
+            lambda _b: self._start(self.session.triage.rewrite_global_pools))
         session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
             widgets.HBox([self.diagnose_button, self.fold_button, self.reduce_button,
@@ -127,7 +127,7 @@ class ParseTab:
         for button in self.buttons:
             button.disabled = model is None
         if model is None:
-            err = self.session.load_error
+            err = self.session.state.load_error
             self.verdict.value = note(
                 "The model could not be loaded, so TensorRT never saw it: "
                 + esc(err.summary if err else "no model"), "error")
@@ -137,15 +137,15 @@ class ParseTab:
     def fold_and_retry(self) -> Task[Any] | None:
         model = self.session.model
         self._nodes_before_fold = len(model.summary.nodes) if model else None
-        return self._start(self.session.start_fold_and_retry)
+        return self._start(self.session.triage.fold_and_retry)
 
     def run_diagnosis(self) -> Task[Any] | None:
-        return self._start(self.session.start_diagnose)
+        return self._start(self.session.triage.diagnose)
 
-    def _start(self, starter: Callable[[], Task[Any]]) -> Task[Any] | None:
+    def _start(self, work: Callable[[], Any]) -> Task[Any] | None:
         self.error.clear()
         try:
-            return starter()
+            return self.session.start(work)
         except Exception as err:  # a busy task or no model: shown, never raised
             self.error.show(as_workbench_error(err, "starting the diagnosis"))
             return None
@@ -161,13 +161,13 @@ class ParseTab:
         self.show_report()
 
     def show_report(self) -> None:
-        report = self.session.diagnosis
-        derived = self.session.derived
+        report = self.session.triage.diagnosis
+        derived = self.session.state.derived
         self.saved.value = "".join(
             note(f"{esc(kind)} model saved to <code>{esc(path)}</code>{self._fold_delta(kind)}",
                  "ok") for kind, path in derived.items())
-        if self.session.reduction is not None:
-            self.saved.value += note(esc(self.session.reduction.summary()))
+        if self.session.triage.reduction is not None:
+            self.saved.value += note(esc(self.session.triage.reduction.summary()))
         if report is None:
             return
         engine = f"{esc(report.flavour)} {esc(report.version)}" if report.flavour else "not run"

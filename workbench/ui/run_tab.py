@@ -69,7 +69,7 @@ class RunTab:
             self.trt_note.value = ""
             self.run_button.disabled = no_model
             return
-        ok, why = self.session.tensorrt_status()
+        ok, why = self.session.runs.tensorrt_status()
         self.run_button.disabled = no_model or not ok
         if ok:
             self.trt_note.value = note(f"TensorRT runs on {esc(why)}; the engine from the "
@@ -81,7 +81,8 @@ class RunTab:
     def generate(self) -> None:
         self.error.clear()
         try:
-            feeds = self.session.make_inputs(int(self.seed.value), self.feed_controls.options())
+            feeds = self.session.runs.make_inputs(int(self.seed.value),
+                                                  self.feed_controls.options())
         except Exception as err:  # shown in the panel, never raised into the notebook
             self.error.show(as_workbench_error(err, "making random inputs"))
             return
@@ -91,7 +92,7 @@ class RunTab:
         self.error.clear()
         for item in change["new"] or ():
             try:
-                feeds = self.session.use_inputs_file(bytes(item["content"]), str(item["name"]))
+                feeds = self.session.runs.use_inputs_file(bytes(item["content"]), str(item["name"]))
             except Exception as err:
                 self.error.show(as_workbench_error(err, "reading the .npz file"))
                 return
@@ -101,20 +102,20 @@ class RunTab:
         rows = [(name, str(a.dtype), list(a.shape), _num(float(a.min()) if a.size else None),
                  _num(float(a.max()) if a.size else None)) for name, a in feeds.items()]
         # only seeded feeds are reproducible from a number; a file's are what it holds
-        why = (" (same seed, same values)" if self.session.input_seed is not None
+        why = (" (same seed, same values)" if self.session.runs.input_seed is not None
                else " (the arrays as saved in it)")
-        self.inputs.value = (f"<small>inputs from <b>{esc(self.session.input_source)}</b>"
+        self.inputs.value = (f"<small>inputs from <b>{esc(self.session.runs.input_source)}</b>"
                              f"{why}</small>"
                              + html_table(("input", "dtype", "shape", "min", "max"), rows))
 
     def start(self) -> Task | None:
         self.error.clear()
-        if self.session.input_seed is not None and self.session.model is not None:
+        if self.session.runs.input_seed is not None and self.session.model is not None:
             self.generate()  # generated inputs follow the seed and size boxes as they are now
             if self.error.value:
                 return None
         try:
-            return self.session.start_run(self.backend.value)
+            return self.session.start(self.session.runs.run, self.backend.value)
         except Exception as err:
             self.error.show(as_workbench_error(err, "starting the run"))
             return None

@@ -55,10 +55,11 @@ class ShareBar:
         """A parse that failed, a build that failed (what a bundle reproduces), or a
         workbench bug (the bundle zips its traceback)."""
         session = self.session
-        parse_failed = session.diagnosis is not None and not session.diagnosis
-        job = session.build_job
+        parse_failed = session.triage.diagnosis is not None and not session.triage.diagnosis
+        job = session.builds.job
         return (parse_failed or (job is not None and job.state == "failed")
-                or session.last_bug() is not None or session.failed_comparison() is not None)
+                or session.share.last_bug() is not None
+                or session.share.failed_comparison() is not None)
 
     def _on_view_error(self, _event: str, bug: Any) -> None:
         """A view raised: shown here, under the tabs, with the Bug bundle button enabled."""
@@ -92,19 +93,19 @@ class ShareBar:
 
     def _target(self, suffix: str) -> Path:
         model = self.session.require_model()
-        folder = self.session.work_dir
+        folder = self.session.state.work_dir
         folder.mkdir(parents=True, exist_ok=True)
         return free_path(folder, Path(model.label).stem, suffix)
 
     def export_report(self) -> Task:
         """Write the session report in the background; returns the task."""
         path = self._target(".report.html")
-        return self.session.start_report(path)
+        return self.session.start(self.session.share.report, path)
 
     def export_bundle(self) -> Task:
         """Write the bug bundle in the background (reduces and rebuilds: seconds)."""
         path = self._target(".bug.zip")
-        return self.session.start_bundle(path)
+        return self.session.start(self.session.share.bundle, path)
 
     def close(self) -> None:
         for off in self._unsubscribe:

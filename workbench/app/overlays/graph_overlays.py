@@ -7,7 +7,7 @@ is missing (no diagnosis, no comparison, no engine) is refused with what to do.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.app.overlays.overlay import (
     ERROR_KINDS,
@@ -22,6 +22,9 @@ from workbench.app.overlays.overlay import (
 from workbench.app.overlays.overlay_graph import OverlayGraph
 from workbench.core.errors import WorkbenchError
 
+if TYPE_CHECKING:
+    from workbench.app.session.session import WorkbenchSession
+
 __all__ = ["available_kinds", "explorer_node_data", "overlay_graph", "session_overlay"]
 
 _HOW = {
@@ -35,62 +38,60 @@ _HOW = {
 }
 
 
-def overlay_graph(session: Any) -> OverlayGraph:
+def overlay_graph(session: WorkbenchSession) -> OverlayGraph:
     """The current model's graph index, built once per loaded model."""
-    summary = session.require_model().summary
-    cached = session.__dict__.get("_overlay_graph")
+    summary = session.state.require_model().summary
+    cached = session.graph.index
     if cached is not None and cached[0] is summary:  # identity: ids are reused after GC
-        graph: OverlayGraph = cached[1]
-        return graph
+        return cached[1]
     from workbench.inspection.loading import load_model
     from workbench.inspection.scopes import node_scopes
 
     try:  # module scopes (dynamo exports) for the overview; weights are not read
-        scopes = node_scopes(load_model(session.model_source(), load_weights=False))
+        scopes = node_scopes(load_model(session.state.model_source(), load_weights=False))
     except WorkbenchError:
         scopes = ()
     graph = OverlayGraph.from_summary(summary, scopes)
-    session.__dict__["_overlay_graph"] = (summary, graph)
+    session.graph.index = (summary, graph)
     return graph
 
 
-def available_kinds(session: Any) -> tuple[OverlayKind, ...]:
+def available_kinds(session: WorkbenchSession) -> tuple[OverlayKind, ...]:
     """The kinds with data in this session now, in the order a user meets them."""
-    if session.model is None:
+    if session.state.model is None:
         return ()
     kinds = []
-    if session.diagnosis is not None:
+    if session.triage.diagnosis is not None:
         kinds.append(OverlayKind.PARSE)
-    comparison = session.comparison
+    comparison = session.precision.comparison
     if comparison is not None and comparison.drift is not None:
         kinds.append(OverlayKind(comparison.precision))
-    quant = getattr(session, "quant_report", None)
+    quant = session.quant.report
     if quant is not None and quant.nodes:
         kinds.append(OverlayKind.INT8)
-    if (comparison is not None or session.keep_search is not None or _user_keep(session)
-            or _excluded(session)):
+    if (comparison is not None or session.precision.keep_search is not None
+            or _user_keep(session) or _excluded(session)):
         kinds.append(OverlayKind.KEEP)
-    if session.artifact is not None:
+    if session.builds.artifact is not None:
         kinds.append(OverlayKind.ENGINE)
     return tuple(kinds)
 
 
-def _user_keep(session: Any) -> tuple[str, ...]:
-    settings = session.settings
-    return tuple(getattr(settings, "keep_fp32", ()) or ()) if settings is not None else ()
+def _user_keep(session: WorkbenchSession) -> tuple[str, ...]:
+    settings = session.builds.settings
+    return tuple(settings.keep_fp32) if settings is not None else ()
 
 
-def _excluded(session: Any) -> tuple[str, ...]:
+def _excluded(session: WorkbenchSession) -> tuple[str, ...]:
     """Nodes left in float by INT8 quantization: the settings' list and a verified search's."""
-    quantized = getattr(session, "quantized", None)
-    found = getattr(session, "exclusions", None)
+    quantized, found = session.quant.quantized, session.quant.exclusions
     names = tuple(quantized.settings.exclude) if quantized is not None else ()
     if found is not None and found.verified:
         names += tuple(found.exclude)
     return tuple(dict.fromkeys(names))
 
 
-def session_overlay(session: Any, kind: OverlayKind | str) -> GraphOverlay:
+def session_overlay(session: WorkbenchSession, kind: OverlayKind | str) -> GraphOverlay:
     """The overlay of ``kind`` from the session's current findings.
 
     Raises:
@@ -110,15 +111,22 @@ def session_overlay(session: Any, kind: OverlayKind | str) -> GraphOverlay:
                              + (", ".join(k.value for k in available_kinds(session))
                                 or "none"),
                              fix=_HOW[kind])
-    if kind is OverlayKind.PARSE:
-        return parse_overlay(session.diagnosis, graph.names)
-    comparison = session.comparison
-    if kind is OverlayKind.INT8:
-        return quant_overlay(session.quant_report)
-    if kind in ERROR_KINDS:
+    return _overlay_of(session, kind, graph.names)
+
+
+def _overlay_of(session: WorkbenchSession, kind: OverlayKind,
+                names: tuple[str, ...]) -> GraphOverlay:
+    """The overlay of ``kind``, which :func:`available_kinds` says has data."""
+    diagnosis, quant = session.triage.diagnosis, session.quant.report
+    comparison, artifact = session.precision.comparison, session.builds.artifact
+    if kind is OverlayKind.PARSE and diagnosis is not None:
+        return parse_overlay(diagnosis, names)
+    if kind is OverlayKind.INT8 and quant is not None:
+        return quant_overlay(quant)
+    if kind in ERROR_KINDS and comparison is not None and comparison.drift is not None:
         return drift_overlay(kind, comparison.drift, comparison.not_evaluated)
     if kind is OverlayKind.KEEP:
-        search = session.keep_search
+        search = session.precision.keep_search
         conversion = comparison.conversion if comparison is not None else None
         drift = comparison.drift if comparison is not None else None
         return keep_overlay(
@@ -127,19 +135,22 @@ def session_overlay(session: Any, kind: OverlayKind | str) -> GraphOverlay:
             suggested=drift.suggested_keep_fp32 if drift is not None else (),
             conversion=conversion, excluded=_excluded(session),
             search_text=search.summary() if search is not None else "")
-    artifact = session.artifact
-    return engine_overlay(artifact.layers, f"the {artifact.card.settings.precision} engine")
+    if kind is OverlayKind.ENGINE and artifact is not None:
+        return engine_overlay(artifact.layers,
+                              f"the {artifact.card.settings.precision} engine")
+    raise WorkbenchError(f"Nothing to draw for the {kind.value} overlay yet.",
+                         fix=_HOW[kind])  # available_kinds said otherwise: a race
 
 
-def explorer_node_data(session: Any, overlay: GraphOverlay) -> dict[str, Any]:
+def explorer_node_data(session: WorkbenchSession, overlay: GraphOverlay) -> dict[str, Any]:
     """The overlay as Model Explorer node data for the session's model (graph id = the
     graph's name; unnamed nodes keyed by their first output, which Model Explorer matches)."""
     graph = overlay_graph(session)
-    graph_id = session.require_model().summary.graph_name or "main_graph"
+    graph_id = session.state.require_model().summary.graph_name or "main_graph"
     return overlay.to_node_data(graph_id, graph.unnamed_keys)
 
 
-def overlay_figure(session: Any, kind: OverlayKind | str, hops: int = 2,
+def overlay_figure(session: WorkbenchSession, kind: OverlayKind | str, hops: int = 2,
                    limit: int = 40) -> str:
     """A static picture for the report: the neighbourhood of the overlay's focus (the
     failing node, the first bad node) as inline SVG with a legend, or '' when the overlay

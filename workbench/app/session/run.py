@@ -17,17 +17,35 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.core.errors import BackendUnavailableError, WorkbenchError
-from workbench.core.records import TensorSpec
+from workbench.core.records import Choice, TensorSpec
 
 if TYPE_CHECKING:
     from workbench.backends.trt.runtime.runner_io import LatencyStats
     from workbench.engines.card import EngineArtifact
     from workbench.inspection.loading import ModelSource
 
-__all__ = ["BACKENDS", "OutputStats", "RunResult", "inputs_from_npz", "run_model",
-           "tensorrt_status"]
+__all__ = ["BACKENDS", "OutputStats", "RunBackend", "RunResult", "inputs_from_npz",
+           "run_backend", "run_model", "tensorrt_status"]
 
-BACKENDS: tuple[str, ...] = ("onnxruntime", "tensorrt")
+
+class RunBackend(Choice):
+    """What runs a model: ONNX Runtime (the model) or TensorRT (the built engine)."""
+
+    ONNXRUNTIME = "onnxruntime"
+    TENSORRT = "tensorrt"
+
+
+BACKENDS: tuple[str, ...] = tuple(backend.value for backend in RunBackend)
+
+
+def run_backend(backend: RunBackend | str) -> RunBackend:
+    """``backend`` as a RunBackend (text is accepted at the public API), or an error."""
+    try:
+        return RunBackend(backend)
+    except ValueError as err:
+        text = repr(str(backend))
+        raise WorkbenchError(f"Unknown backend {text}.", expected=" or ".join(BACKENDS),
+                             found=text, fix="pick one of the two") from err
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,7 @@ class OutputStats:
 class RunResult:
     """One inference: backend, where the inputs came from, outputs and timing."""
 
-    backend: str
+    backend: RunBackend
     input_source: str  # "seed 0" or "file inputs.npz"
     seed: int | None
     inputs: dict[str, np.ndarray] = field(repr=False)
@@ -105,14 +123,11 @@ def inputs_from_npz(data: bytes | Path, name: str = "inputs.npz") -> dict[str, n
         return dict(load_inputs(path))
 
 
-def run_model(backend: str, model_source: ModelSource, feeds: Mapping[str, np.ndarray],
+def run_model(backend: RunBackend | str, model_source: ModelSource, feeds: Mapping[str, np.ndarray],
               engine: EngineArtifact | Path | None = None, benchmark: bool = True
               ) -> tuple[dict[str, np.ndarray], float, LatencyStats | None]:
     """Run once with ``backend``; returns (outputs, seconds, latency stats or None)."""
-    if backend not in BACKENDS:
-        raise WorkbenchError(f"Unknown backend {backend!r}.", expected=" or ".join(BACKENDS),
-                             found=repr(backend), fix="pick one of the two")
-    if backend == "onnxruntime":
+    if run_backend(backend) is RunBackend.ONNXRUNTIME:
         from workbench.backends.ort import OrtRunner
 
         with OrtRunner(model_source) as runner:

@@ -6,356 +6,285 @@ methods, and listens to its events. Anything a user does in the panel can theref
 
     session = WorkbenchSession()
     session.load("sample_models/tiny_cnn.onnx")
-    job = session.start_build()          # background thread, live log, cancellable
-    job.wait(); session.save_engine("tiny")
+    job = session.builds.start()         # background thread, live log, cancellable
+    job.wait(); session.engines.save("tiny")
 
-Long work runs in background threads, each a :class:`~workbench.app.session.tasks.Task` in the
-slot of its :class:`~workbench.app.session.tasks.TaskKind` (``session.tasks[TaskKind.FOLD]``); the
-build is a :class:`~workbench.app.session.jobs.BuildJob` (a Task with a log and progress), kept in
-``build_job`` and in the BUILD slot. Events (``session.on(Event.X, callback)``,
-:class:`~workbench.app.session.tasks.Event`) are emitted from those threads:
+The session is made of parts it owns, each a small class in
+:mod:`workbench.app.session.parts` sharing one :class:`~workbench.app.session.state.SessionState`
+(``session.state``: folders, the current model, events, task slots, derived files):
 
-=====================  =====================================================
-``Event.MODEL``        a model was loaded (payload: LoadedModel or None)
-``Event.TASK``         a background task changed state (payload: Task)
-``Event.BUILD``        a build started or ended (payload: the BuildJob)
-``Event.ENGINES``      the saved-engines folder changed (payload: list of entries)
-``Event.GRAPH``        the Netron view started or stopped (payload: GraphView or None)
-``Event.FEEDS``        sizes/ranges for generated inputs changed (payload: FeedOptions)
-=====================  =====================================================
+=====================  ======================================================================
+``session.triage``     ``diagnose``, ``fold_and_retry``, ``rewrite_global_pools``, ``reduce``,
+                       ``freeze_choices``, ``freeze_inputs``, ``float_biases``; ``diagnosis``
+``session.builds``     ``default_settings``, ``check_profiles``, ``start`` → BuildJob,
+                       ``wait``, ``cancel``, ``build``, ``plan``, ``trtexec_command``,
+                       ``python_script``; ``settings``, ``job``, ``artifact``
+``session.engines``    ``entries``, ``save``, ``reload``, ``delete``; ``loaded``
+``session.runs``       ``make_inputs``, ``set_feed_options``, ``feed_dims``, ``feed_plan``,
+                       ``use_inputs_file``, ``run``; ``inputs``, ``feed_options``, ``outputs``
+``session.precision``  ``compare``, ``find_keep_list``, ``clamp_masks``, ``python_compare``;
+                       ``comparison``, ``keep_search``, ``mask_fix``
+``session.quant``      ``quantize``, ``compare``, ``find_exclusions``, ``cancel``, ``info``;
+                       ``quantized``, ``report``, ``exclusions``
+``session.graph``      ``start`` / ``stop`` (Netron), ``overlay``, ``start_explorer``
+``session.share``      ``report``, ``bundle``, ``last_bug``, ``failed_comparison``
+=====================  ======================================================================
 
-TensorRT, ONNX Runtime and widgets are never imported by this module at import time: the
-other layers' functions are imported inside the methods that use them (typed imports for
-mypy sit under ``TYPE_CHECKING``).
+**One way to run work in the background**: ``session.start(session.precision.compare,
+"fp16")`` runs a part's method in a :class:`~workbench.app.session.tasks.Task` (in the slot of
+its :class:`~workbench.app.session.tasks.TaskKind`, named by its ``@background`` mark) and
+returns it; ``task.wait()`` returns the result or raises the WorkbenchError. Work reports
+progress with ``progress_reporter()`` / ``current_task()``. The build is the one task with a
+starter of its own, ``session.builds.start()``, because its BuildJob carries a log and
+TensorRT's progress. Events (``session.on(Event.X, callback)``, emitted from the worker
+threads): MODEL, TASK, BUILD, ENGINES, GRAPH, FEEDS, KEEP_SEARCH, USE_KEEP_FP32, VIEW_ERROR
+(see :class:`~workbench.app.session.tasks.Event`).
 
-Adding work: write ``def thing(self) -> Result`` doing it on the calling thread, and
-``def start_thing(self) -> Task[Result]`` returning ``self._start(TaskKind.THING, "doing
-the thing", self.thing)``; add the kind to :class:`~workbench.app.session.tasks.TaskKind`.
+The shared state is also reachable under the session's own name: ``session.load(path)``,
+``session.model``, ``session.tasks``, ``session.events``, ``session.require_model()``,
+``session.busy`` (and ``session.on``, ``session.close()``).
+
+**Compatibility names.** The other names of the session before it had parts still work and
+are typed (:mod:`workbench.app.session.forwarding`): every method under its old name
+(``session.diagnose()``, ``session.build_plan()``, ``session.save_engine(name)``), every
+``start_x`` (``session.start_compare(...)`` is ``session.start(session.precision.compare,
+...)``; ``start_build`` is ``builds.start``), and the state (``session.comparison``,
+``session.build_job``, ``session.inputs``, read and assigned on the part that owns it).
+New code should use the parts.
+
+Adding work: write the method on the part that owns its state, mark it
+``@background(TaskKind.THING, "doing the thing")``, and add the kind to ``TaskKind``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from workbench.app.session import feeding
-from workbench.app.session.core import LoadedModel, find_samples_dir
-from workbench.app.session.quant import QuantArea
-from workbench.app.session.run import RunResult, inputs_from_npz, run_model, tensorrt_status
-from workbench.app.session.tasks import Event, Task, TaskKind
-from workbench.app.share import reproduce
-from workbench.core.errors import WorkbenchBug, WorkbenchError
-from workbench.feeds.generator import FeedOptions, FeedPlanRow, plan_dims
-from workbench.feeds.inputs import dim_key
+from workbench.app.session.forwarding import Attr, Method, Start
+from workbench.app.session.parts.builds import BuildPart
+from workbench.app.session.parts.engines import EnginePart
+from workbench.app.session.parts.graph import GraphPart
+from workbench.app.session.parts.precision import PrecisionPart
+from workbench.app.session.parts.quant import QuantPart
+from workbench.app.session.parts.runs import RunPart
+from workbench.app.session.parts.share import SharePart
+from workbench.app.session.parts.triage import TriagePart
+from workbench.app.session.state import LoadedModel, SessionState, find_samples_dir
+from workbench.app.session.tasks import Event, EventHub, Listener, Task, TaskKind, task_spec
+from workbench.core.errors import WorkbenchError
 
 if TYPE_CHECKING:
-    from workbench.app.overlays.overlay import GraphOverlay
     from workbench.app.precision.compare import PrecisionReport
     from workbench.app.precision.keep_search import KeepSearchResult
     from workbench.app.precision.mask_fix import MaskFixResult
-    from workbench.app.share.bundle import BundleResult
-    from workbench.backends.explorer import ExplorerServer, ExplorerView
-    from workbench.compare.tolerances import Tolerances
+    from workbench.app.quant.compare import QuantReport
+    from workbench.app.quant.exclusions import ExclusionResult
+    from workbench.app.quant.quantize import QuantizeResult
+    from workbench.app.session.jobs import BuildJob
+    from workbench.app.session.run import RunResult
+    from workbench.backends.explorer import ExplorerView
+    from workbench.backends.netron import GraphView
+    from workbench.backends.trt.reduce import ReduceResult
+    from workbench.backends.trt.runtime.engine import LoadedEngine
+    from workbench.engines.card import EngineArtifact
+    from workbench.feeds.generator import FeedOptions
+    from workbench.settings.settings import BuildSettings
+    from workbench.triage.diagnosis import ParseReport
 
 __all__ = ["LoadedModel", "WorkbenchSession", "find_samples_dir"]
 
+T = TypeVar("T")
+P = ParamSpec("P")
 
-class WorkbenchSession(QuantArea):
-    """State and work behind the panel.
+
+class WorkbenchSession:
+    """State and work behind the panel, in parts (see the module docstring).
 
     Args:
         engines_dir: Where saved engines live (default ``./engines``).
         samples_dir: Folder of sample models for the picker (default: found automatically).
         work_dir: Where derived files go (folded / reduced models); default ``./workbench_out``.
-
-    The state, tasks, model and triage live in :class:`~workbench.app.session.core.SessionCore`,
-    the build and engines in :class:`~workbench.app.session.build.BuildArea`, INT8/FP8
-    quantization in :class:`~workbench.app.session.quant.QuantArea`.
     """
 
-    # -- run ----------------------------------------------------------------------------
+    def __init__(self, engines_dir: str | Path | None = None,
+                 samples_dir: str | Path | None = None,
+                 work_dir: str | Path | None = None) -> None:
+        self.state = state = SessionState(engines_dir, samples_dir, work_dir)
+        self.graph = GraphPart(state, self)  # first: a new model stops the old drawing
+        self.triage = TriagePart(state)
+        self.builds = BuildPart(state)
+        self.engines = EnginePart(state, self.builds)
+        self.runs = RunPart(state, self.builds, self.engines)
+        self.precision = PrecisionPart(state, self.runs)
+        self.quant = QuantPart(state, self.runs)
+        self.share = SharePart(self)
 
-    def make_inputs(self, seed: int = 0, options: FeedOptions | None = None
-                    ) -> dict[str, np.ndarray]:
-        """Seeded feeds the model accepts (:func:`workbench.feeds.generator.model_feeds`):
-        sizes you set (``options``, kept as ``feed_options``), else the last build's opt
-        shapes (so Build → Run fits by construction), else the default build profile's opt
-        raised to what the graph's kernels need; integer inputs within what the graph
-        indexes; masks all ones."""
-        if options is not None:
-            self.set_feed_options(options)
-        self.inputs = feeds = feeding.feeds_for(self.model_source(), seed, self.feed_options,
-                                                self._engine_shapes())
-        self.input_seed, self.input_source = seed, f"seed {seed}"
-        return feeds
+    def start(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Task[T]:
+        """Run a part's ``@background`` method in its task slot; returns the running Task
+        (``task.wait()`` gives the result). Refuses while a task of the same group runs.
 
-    def _engine_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The built engine plan's opt shapes (before a build: those of a default profile
-        raised by running it), except for inputs whose dims you set."""
-        if self.artifact is None:
-            shapes = self.default_opt_shapes()
-        else:
-            try:
-                shapes = self.engine_plan().opt_shapes()
-            except WorkbenchError:  # no plan here (e.g. unknown rank): the feeds' seeding
-                return {}
-        pinned = set(self.feed_options.dims)
-        specs = {spec.name: spec for spec in self.require_model().summary.inputs}
-        return {name: tuple(shape) for name, shape in shapes.items()
-                if name in specs and not pinned & _dim_keys(specs[name])}
+        Raises:
+            WorkbenchError: ``fn`` is not marked as background work, or a task of its group
+                is running, or it needs a model and none is loaded.
+        """
+        spec = task_spec(fn)
+        if spec is None:
+            name = getattr(fn, "__qualname__", repr(fn))
+            raise WorkbenchError(
+                f"{name} is not background work of the session.",
+                expected="a part's method marked @background (session.precision.compare, "
+                "session.triage.diagnose, ...)",
+                found=name,
+                fix="start a build with session.builds.start(); run other work with "
+                "session.state.start(kind, name, work)")
+        return self.state.start(spec.kind, spec.name(*args, **kwargs),
+                                functools.partial(fn, *args, **kwargs),
+                                needs_model=spec.needs_model)
 
-    def set_feed_options(self, options: FeedOptions) -> None:
-        """Sizes per symbolic dim and ranges per integer input for generated feeds (Run and
-        Compare); announced with ``Event.FEEDS``."""
-        self.feed_options = options
-        self.events.emit(Event.FEEDS, options)
+    def on(self, event: Event | str, callback: Listener) -> Callable[[], None]:
+        """Subscribe to an :class:`Event`; returns an unsubscribe function."""
+        return self.state.on(event, callback)
 
-    def feed_dims(self) -> dict[str, int]:
-        """The size of every dynamic dim as :meth:`make_inputs` uses it (yours, else the
-        engine's or the runnable default's): Compare, the keep-list search and the mask fix
-        take these too, so every flow runs at the same sizes."""
-        planned = plan_dims(self.require_model().summary.inputs, self.feed_plan())
-        return {**planned, **self.feed_options.dims}
-
-    def feed_plan(self, options: FeedOptions | None = None) -> list[FeedPlanRow]:
-        """What :meth:`make_inputs` makes for each input (shape, values, why)."""
-        return feeding.plan_for(self.model_source(), options or self.feed_options,
-                                self._engine_shapes())
-
-    def use_inputs_file(self, data: bytes | Path, name: str = "inputs.npz"
-                        ) -> dict[str, np.ndarray]:
-        """Feeds from an ``.npz`` (uploaded bytes or a path); checked when the run starts."""
-        self.inputs = inputs_from_npz(data, name)
-        self.input_seed, self.input_source = None, f"file {Path(name).name}"
-        return self.inputs
-
-    def tensorrt_status(self) -> tuple[bool, str]:
-        return tensorrt_status()
-
-    def run(self, backend: str = "onnxruntime") -> RunResult:
-        """Run the current model (ORT) or engine (TensorRT) on ``inputs`` (seed 0 if none)."""
-        if self.inputs is None:
-            self.make_inputs(0)
-        assert self.inputs is not None
-        engine = self.artifact if self.artifact is not None else (
-            self.loaded_engine.path if self.loaded_engine is not None else None)
-        if backend == "tensorrt" and self.input_seed is not None and tensorrt_status()[0]:
-            self._feeds_for_engine(self.artifact or self.loaded_engine)
-        outputs, seconds, latency = run_model(backend, self.model_source(), self.inputs, engine)
-        self.outputs = RunResult(backend, self.input_source, self.input_seed, self.inputs,
-                                 dict(outputs), seconds, latency)
-        return self.outputs
-
-    def _feeds_for_engine(self, engine: Any) -> None:
-        """Generated feeds at the engine's opt shapes, checked once with ONNX Runtime."""
-        shapes = feeding.engine_opt_shapes(engine)
-        if shapes is None or self.input_seed is None:
-            return
-        self.inputs = feeding.feeds_for(self.model_source(), self.input_seed,
-                                        self.feed_options, shapes)
-        feeding.check_with_onnxruntime(self.model_source(), self.inputs)
-
-    def start_run(self, backend: str = "onnxruntime") -> Task[RunResult]:
-        return self._start(TaskKind.RUN, "running inference", lambda: self.run(backend))
-
-    # -- compare ------------------------------------------------------------------------
-
-    def compare(self, precision: str = "fp16", tolerances: Tolerances | None = None,
-                keep_fp32: tuple[str, ...] = (), seed: int = 0,
-                on_progress: Callable[[str, int, int], None] | None = None
-                ) -> PrecisionReport:
-        """FP32 (ONNX Runtime) against ``precision``: per-output metrics, per-layer drift."""
-        from workbench.app.precision.compare import compare_precision
-
-        feeds = self._compare_feeds()
-        self.comparison = report = compare_precision(
-            self.model_source(), precision, inputs=feeds, keep_fp32=keep_fp32, seed=seed,
-            tolerances=tolerances, dims=self.feed_dims(),
-            int_ranges=self.feed_options.int_ranges, on_progress=on_progress)
-        return report
-
-    def start_compare(self, precision: str = "fp16", tolerances: Tolerances | None = None,
-                      keep_fp32: tuple[str, ...] = (), seed: int = 0
-                      ) -> Task[PrecisionReport]:
-        # the phase and its steps (weights converted, nodes evaluated) show in the panel
-        return self._start(TaskKind.COMPARE, "comparing precisions",
-                           lambda: self.compare(precision, tolerances, keep_fp32, seed,
-                                                self.tasks[TaskKind.COMPARE].report))
-
-    def find_keep_list(self, precision: str = "fp16", tolerances: Tolerances | None = None,
-                       seed: int = 0, max_trials: int = 10) -> KeepSearchResult:
-        """Search a minimal, verified keep-FP32 list (``keep_search.find_keep_list``).
-
-        Emits ``Event.KEEP_SEARCH`` with ``(trial, budget, keep_list)`` before each trial;
-        :meth:`cancel_keep_search` stops it after the current trial."""
-        from workbench.app.precision.keep_search import find_keep_list
-
-        self._keep_cancel.clear()
-        feeds = self._compare_feeds()
-        last = self.comparison
-        start = last if (last is not None and not last.keep_fp32 and last.drift is not None
-                         and last.precision == precision) else None
-        self.keep_search = found = find_keep_list(
-            self.model_source(), precision, inputs=feeds, seed=seed, tolerances=tolerances,
-            dims=self.feed_dims(), int_ranges=self.feed_options.int_ranges,
-            max_trials=max_trials, start=start, cancel=self._keep_cancel.is_set,
-            on_trial=lambda k, n, keep: self.events.emit(Event.KEEP_SEARCH, (k, n, keep)))
-        return found
-
-    def start_keep_search(self, precision: str = "fp16", tolerances: Tolerances | None = None,
-                          seed: int = 0) -> Task[KeepSearchResult]:
-        return self._start(TaskKind.KEEP_SEARCH, "searching a keep-FP32 list",
-                           lambda: self.find_keep_list(precision, tolerances, seed))
-
-    def cancel_keep_search(self) -> None:
-        self._keep_cancel.set()
-
-    def use_keep_list(self, keep_fp32: tuple[str, ...], precision: str = "fp16") -> None:
-        """Carry a keep list to the build settings (``Event.USE_KEEP_FP32``; the Build tab
-        shows it)."""
-        self.events.emit(Event.USE_KEEP_FP32, (tuple(keep_fp32), precision))
-
-    def clamp_masks(self, precision: str = "fp16", tolerances: Tolerances | None = None,
-                    keep_fp32: tuple[str, ...] = (), seed: int = 0) -> MaskFixResult:
-        """The optional mask fix, verified: the model's ``finfo.min`` mask constants clamped
-        to -1e4 in a new file (``derived["masks-clamped"]``), then FP32 before vs after and
-        the comparison of the clamped model, on the inputs :meth:`compare` uses.
-        :meth:`use_clamped_model` opens the file."""
-        from workbench.app.precision.mask_fix import verify_mask_clamp
-
-        out_path = self._derived_path("masks-clamped")
-        self.mask_fix = result = verify_mask_clamp(
-            self.model_source(), precision, inputs=self._compare_feeds(),
-            keep_fp32=keep_fp32, seed=seed, tolerances=tolerances, dims=self.feed_dims(),
-            int_ranges=self.feed_options.int_ranges, out_path=out_path)
-        self.derived["masks-clamped"] = out_path
-        return result
-
-    def start_clamp_masks(self, precision: str = "fp16", tolerances: Tolerances | None = None,
-                          keep_fp32: tuple[str, ...] = (), seed: int = 0
-                          ) -> Task[MaskFixResult]:
-        return self._start(TaskKind.MASK_FIX, "clamping mask constants and re-running",
-                           lambda: self.clamp_masks(precision, tolerances, keep_fp32, seed))
+    def use_quantized_model(self) -> Task[LoadedModel]:
+        """Open the last quantized file as the current model (to build or inspect it)."""
+        path = self.quant.require_quantized().path
+        return self.start(self.state.load, path, label=path.name)
 
     def use_clamped_model(self) -> Task[LoadedModel]:
-        """Open the model :meth:`clamp_masks` wrote as the current model (the original
-        file stays as it was)."""
-        path = self.derived.get("masks-clamped")
-        if path is None:
-            raise WorkbenchError("No clamped model to open yet.",
-                                 expected="a finished clamp_masks()",
-                                 found="none in this session for the current model",
-                                 fix="run session.clamp_masks() (or press 'Clamp mask "
-                                 "constants and re-run') first")
-        return self.start_load(path, label=path.name)
-
-    def _compare_feeds(self) -> dict[str, np.ndarray] | None:
-        """Feeds set by hand (an .npz upload or edited values); None: generated per seed by
-        the comparison itself, at Run's sizes (``feed_dims``)."""
-        return self.inputs if self.input_seed is None and self.inputs is not None else None
-
-    def python_compare(self, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
-                       seed: int = 0) -> str:
-        """The script equivalent of :meth:`compare`."""
-        return reproduce.compare_script(self._model_path_text(), precision, keep_fp32, seed,
-                                        self.feed_dims(),
-                                        dict(self.feed_options.int_ranges))
-
-    # -- sharing ----------------------------------------------------------------------
-
-    def graph_overlay(self, kind: str = "parse") -> GraphOverlay:
-        """What the session found, as marks on the graph's nodes (``parse``, ``fp16``,
-        ``bf16``, ``int8``, ``keep``, ``engine``): see :mod:`workbench.app.overlays.overlay`."""
-        from workbench.app.overlays.graph_overlays import session_overlay
-
-        return session_overlay(self, kind)
-
-    def start_explorer(self, kind: str = "parse") -> ExplorerView:
-        """Serve the whole model with Model Explorer (the ``[explorer]`` extra), coloured by
-        the ``kind`` overlay, in a child process on 127.0.0.1; returns where."""
-        from workbench.app.overlays.graph_overlays import explorer_node_data
-
-        model = self.require_model()
-        node_data = explorer_node_data(self, self.graph_overlay(kind))
-        path = model.path
-        if path is None:  # an upload: Model Explorer reads files only
-            path = self._derived_path("explorer-upload")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(model.data)
-        view = self._explorer.start(path, node_data, self.work_dir, model.label,
-                                    f"{kind} overlay")
-        self.events.emit(Event.GRAPH, view)
-        return view
-
-    def stop_explorer(self) -> None:
-        server = self.__dict__.get("_explorer_server")  # none started: nothing to import
-        if server is not None and server.view is not None:
-            server.stop()
-            self.events.emit(Event.GRAPH, None)
-
-    @property
-    def explorer_view(self) -> ExplorerView | None:
-        server = self.__dict__.get("_explorer_server")
-        return server.view if server is not None else None
-
-    @property
-    def _explorer(self) -> ExplorerServer:
-        from workbench.backends.explorer import ExplorerServer
-
-        server: ExplorerServer = self.__dict__.setdefault("_explorer_server", ExplorerServer())
-        return server
-
-    def report(self, path: str | Path, overwrite: bool = False) -> Path:
-        """Save everything this session found as one self-contained HTML file."""
-        from workbench.app.share.report import write_report
-
-        return write_report(self, path, overwrite=overwrite)
-
-    def start_report(self, path: str | Path) -> Task[Path]:
-        return self._start(TaskKind.SHARE, "writing the report", lambda: self.report(path))
-
-    def bundle(self, path: str | Path, overwrite: bool = False) -> BundleResult:
-        """Zip the current model's failure for a TensorRT bug report."""
-        from workbench.app.share.bundle import make_bundle
-
-        return make_bundle(self.model_source(), path, self.settings, overwrite=overwrite,
-                           bug=self.last_bug(), comparison=self.failed_comparison())
-
-    def failed_comparison(self) -> PrecisionReport | None:
-        """The last comparison when it FAILED and TensorRT neither refused to parse nor to
-        build the model (those failures come first in a bundle)."""
-        report = self.comparison
-        if report is None or report.verdict != "FAILED":
-            return None
-        parse_failed = self.diagnosis is not None and not self.diagnosis
-        build_failed = self.build_job is not None and self.build_job.state == "failed"
-        return None if parse_failed or build_failed else report
-
-    def last_bug(self) -> WorkbenchBug | None:
-        """The newest workbench bug of this session: a task that ended with one, or a view
-        that raised (its Bug bundle zips that traceback instead of looking for a TensorRT
-        failure)."""
-        bugs = [(task.finished or 0.0, task.error) for task in self.tasks.values()
-                if isinstance(task.error, WorkbenchBug)]
-        if self.events.view_bug is not None and isinstance(self.events.view_bug[1],
-                                                           WorkbenchBug):
-            bugs.append((self.events.view_bug[0], self.events.view_bug[1]))
-        return max(bugs, key=lambda pair: pair[0])[1] if bugs else None
-
-    def start_bundle(self, path: str | Path) -> Task[BundleResult]:
-        return self._start(TaskKind.SHARE, "making the bug bundle", lambda: self.bundle(path))
+        """Open the model ``precision.clamp_masks`` wrote as the current model (the
+        original file stays as it was)."""
+        path = self.precision.clamped_model()
+        return self.start(self.state.load, path, label=path.name)
 
     def close(self) -> None:
         """Stop servers and cancel a running build (call when the panel is discarded)."""
-        self.stop_graph()
-        self.stop_explorer()
-        self.cancel_build()
+        self.graph.stop()
+        self.graph.stop_explorer()
+        self.builds.cancel()
 
+    # -- the shared state, also under the session's own name -----------------------------
 
-def _dim_keys(spec: Any) -> set[str]:
-    """The names sizes of ``spec``'s dynamic dims are set under (``dim_key``)."""
-    return {key for axis, dim in enumerate(spec.shape or ())
-            if (key := dim_key(spec.name, axis, dim)) is not None}
+    events: Attr[EventHub] = Attr("state")
+    engines_dir: Attr[Path] = Attr("state")
+    samples_dir: Attr[Path | None] = Attr("state")
+    work_dir: Attr[Path] = Attr("state")
+    model: Attr[LoadedModel | None] = Attr("state")
+    load_error: Attr[WorkbenchError | None] = Attr("state")
+    tasks: Attr[dict[TaskKind, Task[Any]]] = Attr("state")
+    derived: Attr[dict[str, Path]] = Attr("state")
+    triage_task: Attr[Task[Any] | None] = Attr("state")
+    busy: Attr[bool] = Attr("state")
+    task = Method("state", SessionState.task)
+    sample_models = Method("state", SessionState.sample_models)
+    load = Method("state", SessionState.load)
+    require_model = Method("state", SessionState.require_model)
+    model_source = Method("state", SessionState.model_source)
+
+    # -- compatibility names: state, on the part that owns it ---------------------------
+
+    diagnosis: Attr[ParseReport | None] = Attr("triage")
+    reduction: Attr[ReduceResult | None] = Attr("triage")
+    settings: Attr[BuildSettings | None] = Attr("builds")
+    build_job: Attr[BuildJob | None] = Attr("builds", "job")
+    artifact: Attr[EngineArtifact | None] = Attr("builds")
+    default_profile_note: Attr[str] = Attr("builds")
+    loaded_engine: Attr[LoadedEngine | None] = Attr("engines", "loaded")
+    inputs: Attr[dict[str, np.ndarray] | None] = Attr("runs")
+    feed_options: Attr[FeedOptions] = Attr("runs")
+    input_seed: Attr[int | None] = Attr("runs")
+    input_source: Attr[str] = Attr("runs")
+    outputs: Attr[RunResult | None] = Attr("runs")
+    comparison: Attr[PrecisionReport | None] = Attr("precision")
+    keep_search: Attr[KeepSearchResult | None] = Attr("precision")
+    mask_fix: Attr[MaskFixResult | None] = Attr("precision")
+    quantized: Attr[QuantizeResult | None] = Attr("quant")
+    quant_report: Attr[QuantReport | None] = Attr("quant", "report")
+    exclusions: Attr[ExclusionResult | None] = Attr("quant")
+    graph_view: Attr[GraphView | None] = Attr("graph", "view")
+    explorer_view: Attr[ExplorerView | None] = Attr("graph")
+
+    # -- compatibility names: methods and start_x, on the part that owns them ----------
+
+    start_load = Start("state", SessionState.load)
+
+    diagnose = Method("triage", TriagePart.diagnose)
+    start_diagnose = Start("triage", TriagePart.diagnose)
+    fold_and_retry = Method("triage", TriagePart.fold_and_retry)
+    start_fold_and_retry = Start("triage", TriagePart.fold_and_retry)
+    rewrite_global_pools = Method("triage", TriagePart.rewrite_global_pools)
+    start_rewrite_global_pools = Start("triage", TriagePart.rewrite_global_pools)
+    reduce = Method("triage", TriagePart.reduce)
+    start_reduce = Start("triage", TriagePart.reduce)
+    freeze_choices = Method("triage", TriagePart.freeze_choices)
+    freeze_inputs = Method("triage", TriagePart.freeze_inputs)
+    start_freeze_inputs = Start("triage", TriagePart.freeze_inputs)
+    float_biases = Method("triage", TriagePart.float_biases)
+    start_float_biases = Start("triage", TriagePart.float_biases)
+
+    default_settings = Method("builds", BuildPart.default_settings)
+    default_opt_shapes = Method("builds", BuildPart.default_opt_shapes)
+    dim_minimums = Method("builds", BuildPart.dim_minimums)
+    check_profiles = Method("builds", BuildPart.check_profiles)
+    cached_profile_check = Method("builds", BuildPart.cached_profile_check)
+    require_runnable_profiles = Method("builds", BuildPart.require_runnable_profiles)
+    start_build = Method("builds", BuildPart.start)
+    build = Method("builds", BuildPart.build)
+    wait_build = Method("builds", BuildPart.wait)
+    cancel_build = Method("builds", BuildPart.cancel)
+    engine_path_hint = Method("builds", BuildPart.engine_path_hint)
+    build_plan = Method("builds", BuildPart.plan)
+    engine_plan = Method("builds", BuildPart.engine_plan)
+    trtexec_command = Method("builds", BuildPart.trtexec_command)
+    python_script = Method("builds", BuildPart.python_script)
+
+    save_engine = Method("engines", EnginePart.save)
+    start_save_engine = Start("engines", EnginePart.save)
+    reload_engine = Method("engines", EnginePart.reload)
+    start_reload_engine = Start("engines", EnginePart.reload)
+    delete_engine = Method("engines", EnginePart.delete)
+
+    make_inputs = Method("runs", RunPart.make_inputs)
+    set_feed_options = Method("runs", RunPart.set_feed_options)
+    feed_dims = Method("runs", RunPart.feed_dims)
+    feed_plan = Method("runs", RunPart.feed_plan)
+    use_inputs_file = Method("runs", RunPart.use_inputs_file)
+    tensorrt_status = Method("runs", RunPart.tensorrt_status)
+    run = Method("runs", RunPart.run)
+    start_run = Start("runs", RunPart.run)
+
+    compare = Method("precision", PrecisionPart.compare)
+    start_compare = Start("precision", PrecisionPart.compare)
+    find_keep_list = Method("precision", PrecisionPart.find_keep_list)
+    start_keep_search = Start("precision", PrecisionPart.find_keep_list)
+    cancel_keep_search = Method("precision", PrecisionPart.cancel_keep_search)
+    use_keep_list = Method("precision", PrecisionPart.use_keep_list)
+    clamp_masks = Method("precision", PrecisionPart.clamp_masks)
+    start_clamp_masks = Start("precision", PrecisionPart.clamp_masks)
+    python_compare = Method("precision", PrecisionPart.python_compare)
+
+    quantize = Method("quant", QuantPart.quantize)
+    start_quantize = Start("quant", QuantPart.quantize)
+    cancel_quantize = Method("quant", QuantPart.cancel)
+    compare_quantized = Method("quant", QuantPart.compare)
+    start_compare_quantized = Start("quant", QuantPart.compare)
+    find_exclusions = Method("quant", QuantPart.find_exclusions)
+    start_find_exclusions = Start("quant", QuantPart.find_exclusions)
+    quantization_info = Method("quant", QuantPart.info)
+
+    start_graph = Method("graph", GraphPart.start)
+    stop_graph = Method("graph", GraphPart.stop)
+    graph_overlay = Method("graph", GraphPart.overlay)
+    start_explorer = Method("graph", GraphPart.start_explorer)
+    stop_explorer = Method("graph", GraphPart.stop_explorer)
+
+    report = Method("share", SharePart.report)
+    start_report = Start("share", SharePart.report)
+    bundle = Method("share", SharePart.bundle)
+    start_bundle = Start("share", SharePart.bundle)
+    failed_comparison = Method("share", SharePart.failed_comparison)
+    last_bug = Method("share", SharePart.last_bug)

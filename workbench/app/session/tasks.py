@@ -25,6 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from workbench.core.errors import BuildCancelled, WorkbenchBug, WorkbenchError
@@ -32,10 +33,13 @@ from workbench.core.records import Choice
 
 _log = logging.getLogger("workbench.app")
 
-__all__ = ["Event", "EventHub", "Listener", "Task", "TaskKind", "TaskState",
-           "as_workbench_error"]
+__all__ = ["Event", "EventHub", "Listener", "Task", "TaskKind", "TaskSpec", "TaskState",
+           "as_workbench_error", "background", "current_task", "progress_reporter",
+           "task_spec"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+_running = threading.local()  # the Task whose work runs on this thread (see current_task)
 
 
 class TaskState(Choice):
@@ -96,6 +100,46 @@ class Event(Choice):
 
 
 Listener = Callable[[str, Any], None]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How ``session.start(method, ...)`` runs a part's method: in the slot of ``kind``,
+    named ``doing`` (text, or made from the call's arguments), with or without a model."""
+
+    kind: TaskKind
+    doing: str | Callable[..., str]
+    needs_model: bool = True
+
+    def name(self, *args: Any, **kwargs: Any) -> str:
+        return self.doing if isinstance(self.doing, str) else self.doing(*args, **kwargs)
+
+
+def background(kind: TaskKind, doing: str | Callable[..., str], *,
+               needs_model: bool = True) -> Callable[[F], F]:
+    """Mark a part's method as work ``session.start`` may run in a background Task."""
+    def mark(method: F) -> F:
+        vars(method)["workbench_task"] = TaskSpec(kind, doing, needs_model)
+        return method
+    return mark
+
+
+def task_spec(method: Callable[..., Any]) -> TaskSpec | None:
+    """The :func:`background` mark of ``method`` (a function or a bound method), if any."""
+    spec = getattr(method, "workbench_task", None)
+    return spec if isinstance(spec, TaskSpec) else None
+
+
+def current_task() -> Task[Any] | None:
+    """The Task whose work runs on this thread (None on the caller's own thread)."""
+    task: Task[Any] | None = getattr(_running, "task", None)
+    return task
+
+
+def progress_reporter() -> Callable[[str, int, int], None] | None:
+    """``current_task().report`` (what the work is doing, for the panel), or None."""
+    task = current_task()
+    return task.report if task is not None else None
 
 
 def as_workbench_error(err: BaseException, doing: str, fix: str | None = None
@@ -303,6 +347,8 @@ class Task(Generic[T]):
         return job
 
     def _run(self, work: Callable[[], T]) -> None:
+        outer = current_task()
+        _running.task = self
         try:
             result = work()
         except Exception as err:  # every failure becomes an explained WorkbenchError
@@ -313,6 +359,8 @@ class Task(Generic[T]):
         else:
             self.result = result
             final = TaskState.DONE
+        finally:
+            _running.task = outer
         self._finish(final)
 
     def _finish(self, final: TaskState) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import html as _html
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 __all__ = [
@@ -63,7 +63,7 @@ def details(summary: str, body_html: str, open_: bool = False) -> str:
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], raw: bool = False) -> str:
     """An HTML table; cells are escaped unless ``raw`` (cells already HTML)."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    cell = (lambda v: str(v)) if raw else esc
+    cell: Callable[[Any], str] = str if raw else esc
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
                    for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from workbench.app.precision.compare import PrecisionReport
-    from workbench.app.session.core import LoadedModel
     from workbench.app.session.session import WorkbenchSession
+    from workbench.app.session.state import LoadedModel
     from workbench.engines.card import EngineArtifact
     from workbench.inspection.summary import ModelSummary
     from workbench.settings.settings import BuildSettings
@@ -91,9 +91,10 @@ def collect_report(session: WorkbenchSession, build_refused: str = "") -> Report
     from workbench.app.overlays.graph_overlays import overlay_figure
 
     model = session.require_model()
-    comparison = session.comparison
-    job = session.build_job
-    settings = session.settings if session.settings is not None else session.default_settings()
+    comparison = session.precision.comparison
+    job = session.builds.job
+    builds = session.builds
+    settings = builds.settings if builds.settings is not None else builds.default_settings()
     # Relative names only: the report is made to be shared.
     engine_name = f"{Path(model.label).stem}.engine"
     error = job.error if job is not None else None
@@ -102,7 +103,7 @@ def collect_report(session: WorkbenchSession, build_refused: str = "") -> Report
     return ReportData(
         label=model.label,
         summary=model.summary,
-        diagnosis=session.diagnosis,
+        diagnosis=session.triage.diagnosis,
         settings=settings,
         trtexec=_rendering(reproduce.trtexec_command, settings, model, engine_name),
         python_script=_rendering(reproduce.python_script, settings, model, engine_name),
@@ -111,10 +112,11 @@ def collect_report(session: WorkbenchSession, build_refused: str = "") -> Report
         build_error=build_refused or (error.message if isinstance(error, WorkbenchError)
                                       else str(error or "")),
         log=tuple(job.log.records()) if job is not None else (),
-        artifact=session.artifact,
-        comparison=session.comparison,
+        artifact=session.builds.artifact,
+        comparison=session.precision.comparison,
         compare_error=_compare_error(session),
-        follow_ups=tuple(found.summary() for found in (session.keep_search, session.mask_fix)
+        follow_ups=tuple(found.summary() for found in (session.precision.keep_search,
+                                                       session.precision.mask_fix)
                          if found is not None),
         environment=environment_info(),
         created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -126,7 +128,7 @@ def collect_report(session: WorkbenchSession, build_refused: str = "") -> Report
 
 def _compare_error(session: WorkbenchSession) -> str:
     task = session.tasks.get(TaskKind.COMPARE)
-    if session.comparison is None and task is not None and task.error is not None:
+    if session.precision.comparison is None and task is not None and task.error is not None:
         return str(task.error.message)
     return ""
 

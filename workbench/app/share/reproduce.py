@@ -15,6 +15,7 @@ from workbench.backends.trt import compat
 from workbench.core.errors import WorkbenchError
 from workbench.core.records import TensorSpec
 from workbench.settings.features import BackendFeatures
+from workbench.settings.fields import Precision
 from workbench.settings.plan import BuildPlan, make_plan
 from workbench.settings.render import python_script as render_python
 from workbench.settings.render import trtexec_command as render_trtexec
@@ -52,8 +53,9 @@ def python_script(settings: BuildSettings, model_path: str, engine_path: str,
     return render_python(build_plan(settings, inputs, features), model_path, engine_path)
 
 
-def compare_script(model_path: str, precision: str = "fp16", keep_fp32: tuple[str, ...] = (),
-                   seed: int = 0, dims: dict[str, int] | None = None,
+def compare_script(model_path: str, precision: Precision | str = Precision.FP16,
+                   keep_fp32: tuple[str, ...] = (), seed: int = 0,
+                   dims: dict[str, int] | None = None,
                    int_ranges: dict[str, tuple[int, int]] | None = None) -> str:
     """The script equivalent of an FP16-vs-FP32 comparison."""
     feeds = (f",\n    dims={dict(dims)!r}" if dims else "") + (

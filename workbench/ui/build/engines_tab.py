@@ -108,7 +108,7 @@ class EnginesTab:
         session.on(Event.ENGINES, lambda _e, _entries: self.refresh())
         session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
-            widgets.HTML(f"<small>folder: <code>{esc(session.engines_dir.resolve())}</code>"
+            widgets.HTML(f"<small>folder: <code>{esc(session.state.engines_dir.resolve())}</code>"
                          "</small>"),
             widgets.HBox([self.name, self.overwrite, self.save_button]), self.save_hint,
             widgets.HBox([widgets.HTML("<b>Saved engines</b>"), self.all_models]),
@@ -144,7 +144,7 @@ class EnginesTab:
 
     def _enable_save(self) -> None:
         """Save needs a built engine; say so instead of showing a dead button."""
-        built = self.session.artifact is not None
+        built = self.session.builds.artifact is not None
         self.save_button.disabled = not built
         self.save_hint.value = "" if built else note(
             "Nothing to save yet: build an engine in the Build tab first; saved engines "
@@ -153,7 +153,7 @@ class EnginesTab:
     def _on_build(self, job: Any) -> None:
         if job.done:
             self._enable_save()
-            settings = self.session.settings
+            settings = self.session.builds.settings
             if settings is not None and self.session.model is not None:
                 stem = self.session.model.label.rsplit(".", 1)[0]
                 self.name.value = f"{stem}-{settings.precision}"
@@ -173,7 +173,7 @@ class EnginesTab:
         self._show_card()
 
     def _on_select(self) -> None:
-        loaded = self.session.loaded_engine  # the verdict belongs to one engine only
+        loaded = self.session.engines.loaded  # the verdict belongs to one engine only
         if loaded is None or loaded.path.name.rsplit(".", 1)[0] != self.listing.value:
             self.verdict.value = ""
         self.confirm.value = False
@@ -202,11 +202,11 @@ class EnginesTab:
 
     def _save(self) -> None:
         name, overwrite = self.name.value.strip(), self.overwrite.value
-        artifact = self.session.artifact
+        artifact = self.session.builds.artifact
         if artifact is not None and len(artifact.plan) > BACKGROUND_BYTES:
-            self.session.start_save_engine(name, overwrite)
+            self.session.start(self.session.engines.save, name, overwrite)
             return
-        self._saved(self.session.save_engine(name, overwrite=overwrite))
+        self._saved(self.session.engines.save(name, overwrite=overwrite))
 
     def _saved(self, path: Path) -> None:
         self.status.value = note(f"Saved <code>{esc(path)}</code> and its card "
@@ -220,9 +220,9 @@ class EnginesTab:
             return
         entry = self._entries.get(name)
         if entry is not None and entry.size > BACKGROUND_BYTES:
-            self.session.start_reload_engine(name)
+            self.session.start(self.session.engines.reload, name)
             return
-        self.verdict.value = reload_html(self.session.reload_engine(name))
+        self.verdict.value = reload_html(self.session.engines.reload(name))
 
     def _on_task(self, _event: str, task: Task[Any]) -> None:
         if task is not self.session.tasks.get(TaskKind.ENGINES):
@@ -244,7 +244,7 @@ class EnginesTab:
         if not name:
             self.status.value = note("Pick a saved engine first.", "warn")
             return
-        removed = self.session.delete_engine(name, confirm=self.confirm.value)
+        removed = self.session.engines.delete(name, confirm=self.confirm.value)
         self.confirm.value = False
         self.verdict.value = ""
         self.status.value = note("Deleted " + ", ".join(f"<code>{esc(p.name)}</code>"

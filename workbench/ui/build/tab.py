@@ -23,7 +23,7 @@ _TEXT = widgets.Layout(width="100%", height="130px")
 
 
 class BuildTab:
-    """Start and watch builds. The build itself is ``session.start_build``'s BuildJob."""
+    """Start and watch builds. The build itself is ``session.builds.start``'s BuildJob."""
 
     def __init__(self, session: WorkbenchSession, tick_s: float = 0.2) -> None:
         self.session = session
@@ -59,7 +59,7 @@ class BuildTab:
         self._check_generation = 0
         self.check_thread: threading.Thread | None = None  # the last profile run started
         self.build_button.on_click(lambda _b: self.start())
-        self.cancel_button.on_click(lambda _b: self.session.cancel_build())
+        self.cancel_button.on_click(lambda _b: self.session.builds.cancel())
         session.on(Event.BUILD, self._on_build)
         session.on(Event.TASK, self._on_task)
         session.on(Event.USE_KEEP_FP32, self._use_keep)
@@ -84,8 +84,8 @@ class BuildTab:
             self.form.valid.value = note("Load a model to build an engine.")
             self.trtexec.value = self.python.value = ""
             return
-        self.form.set_settings(self.session.default_settings(), model.summary.inputs)
-        note_text = self.session.default_profile_note
+        self.form.set_settings(self.session.builds.default_settings(), model.summary.inputs)
+        note_text = self.session.builds.default_profile_note
         self.profile_note.value = note(esc(note_text), "info") if note_text else ""
 
     def _use_keep(self, _event: str, payload: tuple[tuple[str, ...], str]) -> None:
@@ -98,7 +98,7 @@ class BuildTab:
         """Say before the build what the Parse tab found: a build of such a model fails."""
         if task.kind not in (TaskKind.DIAGNOSE, TaskKind.FOLD) or task.busy:
             return
-        report = self.session.diagnosis
+        report = self.session.triage.diagnosis
         if report is None or report:
             self.parse_warning.value = ""
             return
@@ -115,8 +115,8 @@ class BuildTab:
             return
         self.check_shapes(settings)
         try:
-            self.trtexec.value = self.session.trtexec_command(settings)
-            self.python.value = self.session.python_script(settings)
+            self.trtexec.value = self.session.builds.trtexec_command(settings)
+            self.python.value = self.session.builds.python_script(settings)
         except WorkbenchError as err:  # the plan refuses: the build would, with this error
             self.trtexec.value = self.python.value = f"# cannot build: {err.summary}"
 
@@ -125,7 +125,7 @@ class BuildTab:
         it runs. A newer edit makes an older check's result stale (ignored)."""
         self._check_generation += 1
         generation = self._check_generation
-        known = self.session.cached_profile_check(settings)
+        known = self.session.builds.cached_profile_check(settings)
         if known is not None:  # no run needed: say so at once
             self._show_check(known)
             return None
@@ -140,7 +140,7 @@ class BuildTab:
 
     def _check(self, generation: int, settings: Any) -> None:
         try:
-            check = self.session.check_profiles(settings)
+            check = self.session.builds.check_profiles(settings)
         except Exception as err:  # shown, never raised from a thread
             check, error = None, as_workbench_error(err, "running the profile")
         if generation != self._check_generation:
@@ -169,7 +169,7 @@ class BuildTab:
             self.form.profile_editor.seed(self.form.profile_editor.inputs, self._suggestion)
 
     def _running(self) -> bool:
-        job = self.session.build_job
+        job = self.session.builds.job
         return job is not None and not job.done
 
     # -- build ------------------------------------------------------------------------
@@ -181,7 +181,7 @@ class BuildTab:
         if settings is None:
             return None  # the form already shows why
         try:
-            return self.session.start_build(settings)
+            return self.session.builds.start(settings)
         except WorkbenchError as err:
             self.error.show(err)
         except Exception as err:  # never a traceback in the notebook

@@ -16,7 +16,7 @@ __all__ = ["KeepSearchView"]
 
 
 class KeepSearchView:
-    """Runs ``session.start_keep_search`` with the Compare tab's precision and tolerances."""
+    """Runs ``session.precision.find_keep_list`` with the Compare tab's precision and tolerances."""
 
     def __init__(self, session: WorkbenchSession, precision: Callable[[], str],
                  tolerances: Callable[[], Any], seed: Callable[[], int]) -> None:
@@ -39,7 +39,7 @@ class KeepSearchView:
         self.offered: tuple[tuple[str, ...], str] | None = None
         self.error = ErrorBox()
         self.search_button.on_click(lambda _b: self.start())
-        self.cancel_button.on_click(lambda _b: self.session.cancel_keep_search())
+        self.cancel_button.on_click(lambda _b: self.session.precision.cancel_keep_search())
         self.use_button.on_click(lambda _b: self.use())
         session.on(Event.TASK, self._on_task)
         session.on(Event.KEEP_SEARCH, self._on_trial)
@@ -59,8 +59,8 @@ class KeepSearchView:
         self.error.clear()
         self.result.value = ""
         try:
-            return self.session.start_keep_search(self._precision(), self._tolerances(),
-                                                  self._seed())
+            return self.session.start(self.session.precision.find_keep_list,
+                                      self._precision(), self._tolerances(), self._seed())
         except Exception as err:  # bad tolerance text, no model, already running
             self.error.show(as_workbench_error(err, "starting the keep-list search"))
             return None
@@ -68,7 +68,7 @@ class KeepSearchView:
     def use(self) -> None:
         if self.offered is not None:
             keep, precision = self.offered
-            self.session.use_keep_list(keep, precision)
+            self.session.precision.use_keep_list(keep, precision)
             self.result.value += note("✔ Carried to the Build tab (precision and keep FP32: "
                                       f"{esc(', '.join(keep))}).", "ok")
 
@@ -82,7 +82,7 @@ class KeepSearchView:
             self.use_button.tooltip = (f"PASSED with {', '.join(report.keep_fp32)} in FP32: "
                                        "carry it to the Build tab")
             return
-        found = self.session.keep_search
+        found = self.session.precision.keep_search
         if not (found is not None and found.verified and found.keep_fp32):
             self.offered = None
             self.use_button.disabled = True

@@ -17,7 +17,7 @@ __all__ = ["MaskFixView"]
 
 
 class MaskFixView:
-    """Runs ``session.start_clamp_masks`` with the Compare tab's settings."""
+    """Runs ``session.precision.clamp_masks`` with the Compare tab's settings."""
 
     def __init__(self, session: WorkbenchSession, settings: Callable[[], dict[str, Any]]
                  ) -> None:
@@ -67,7 +67,7 @@ class MaskFixView:
         self.error.clear()
         self.result.value = ""
         try:
-            return self.session.start_clamp_masks(**self._settings())
+            return self.session.start(self.session.precision.clamp_masks, **self._settings())
         except Exception as err:  # bad tolerance text, no model, already running
             self.error.show(as_workbench_error(err, "starting the mask fix"))
             return None

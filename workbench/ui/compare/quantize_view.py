@@ -21,8 +21,8 @@ __all__ = ["QuantizeView"]
 
 
 class QuantizeView:
-    """Buttons over ``session.start_quantize`` / ``start_compare_quantized`` /
-    ``start_find_exclusions`` / ``cancel_quantize`` / ``use_quantized_model``."""
+    """Buttons over ``session.quant``'s ``quantize`` / ``compare`` / ``find_exclusions`` (each
+    started with ``session.start``) / ``cancel``, and ``session.use_quantized_model``."""
 
     def __init__(self, session: WorkbenchSession) -> None:
         self.session = session
@@ -46,9 +46,10 @@ class QuantizeView:
         self.error = ErrorBox()
         self.quantize_button.on_click(lambda _b: self._start(self._quantize))
         self.compare_button.on_click(
-            lambda _b: self._start(self.session.start_compare_quantized))
-        self.search_button.on_click(lambda _b: self._start(self.session.start_find_exclusions))
-        self.cancel_button.on_click(lambda _b: self.session.cancel_quantize())
+            lambda _b: self._start(lambda: self.session.start(self.session.quant.compare)))
+        self.search_button.on_click(
+            lambda _b: self._start(lambda: self.session.start(self.session.quant.find_exclusions)))
+        self.cancel_button.on_click(lambda _b: self.session.quant.cancel())
         self.open_button.on_click(lambda _b: self._start(self.session.use_quantized_model))
         session.on(Event.TASK, self._on_task)
         self.widget = widgets.VBox([
@@ -81,7 +82,7 @@ class QuantizeView:
 
         settings = QuantSettings.tensorrt(precision=str(self.precision.value),
                                           exclude=self.excluded())
-        return self.session.start_quantize(settings)
+        return self.session.start(self.session.quant.quantize, settings)
 
     def _start(self, start: Any) -> Task[Any] | None:
         self.error.clear()
@@ -96,7 +97,7 @@ class QuantizeView:
             return
         found = ended_result(task, self._buttons, self.status, self.error)
         self.cancel_button.disabled = not task.busy
-        done = self.session.quantized is not None
+        done = self.session.quant.quantized is not None
         if not task.busy:
             self.compare_button.disabled = self.open_button.disabled = not done
             self.search_button.disabled = not done

@@ -124,16 +124,17 @@ class CompareTab:
         try:
             keep, seed = self.keep_list(), int(self.seed.value)
             self.feed_controls.apply()
-            task = self.session.start_compare(self.precision.value, self.tolerances(), keep,
-                                              seed)
-            self.script.value = self.session.python_compare(self.precision.value, keep, seed)
+            precision = self.session.precision
+            task = self.session.start(precision.compare, self.precision.value,
+                                      self.tolerances(), keep, seed)
+            self.script.value = precision.python_compare(self.precision.value, keep, seed)
             return task
         except Exception as err:  # bad tolerance text, no model, already running
             self.error.show(as_workbench_error(err, "starting the comparison"))
             return None
 
     def keep_and_rerun(self) -> Task | None:
-        report = self.session.comparison
+        report = self.session.precision.comparison
         if report is None:
             return None
         self.keep.value = ", ".join(report.suggested_keep_fp32)
