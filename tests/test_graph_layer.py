@@ -147,8 +147,7 @@ def test_constants_types_in_one_place_and_liveness() -> None:
     assert values["w"].elem_type == TensorProto.FLOAT and values["w"].shape == (2,)
     assert values.disagreements() == ["w"]
     assert values["x"].shape == ("n",) and values["m"].shape == ("n",)
-    assert values.live_nodes() == {0, 1, 2}
-    assert values.live_nodes(keep=lambda n: n.op_type == "Neg") == {0, 1, 2, 3}
+    assert values.live() == ({0, 1, 2}, {"y", "m", "c", "x", "w"})  # not Neg's "dead"
 
 
 def test_no_module_outside_the_graph_layer_builds_producer_or_consumer_maps() -> None:

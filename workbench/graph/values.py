@@ -16,35 +16,43 @@ then the graph's inputs, outputs and ``value_info`` (the first declaration found
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import onnx
 from onnx import helper
 
-from workbench.graph.walk import bodies, outer_reads
+from workbench.graph.walk import bodies, has_bodies, outer_reads
 
-__all__ = ["BODY", "GraphValues", "Use", "Value", "graph_values"]
+__all__ = ["BODY", "GraphValues", "Live", "Use", "Value", "graph_values"]
 
 BODY = -1  # the slot of a use made by a body of the node (an If branch reading the name)
 
 
-@dataclass(frozen=True, eq=False)
-class Use:
+class Use(NamedTuple):
     """One read of a value: the node, its input slot (or :data:`BODY`), and the node's
-    position in its own graph's ``node`` list."""
+    position in its own graph's ``node`` list. (A tuple: a 50k-node graph makes 100k.)"""
 
     node: onnx.NodeProto
     slot: int
-    index: int
+    node_index: int
 
 
-@dataclass(eq=False)
+class Live(NamedTuple):
+    """What :meth:`GraphValues.live` finds: node positions, and every name they read plus
+    the graph's outputs (the initializers worth keeping)."""
+
+    nodes: set[int]
+    names: set[str]
+
+
+@dataclass(eq=False, slots=True)
 class Value:
     """One name of the graph: its type, producer, uses and constant (see the module doc)."""
 
     name: str
-    type: onnx.TypeProto | None = None
+    declared: onnx.TypeProto | None = None  # the first type the graph declares for it
     producer: onnx.NodeProto | None = None
     producer_index: int = -1  # position in its graph's node list; -1 when no node makes it
     uses: list[Use] = field(default_factory=list)
@@ -53,17 +61,29 @@ class Value:
     is_output: bool = False
 
     @property
+    def type(self) -> onnx.TypeProto | None:
+        """Its one type: an initializer's own data type and dims, else the declared one."""
+        if self.initializer is not None:
+            return helper.make_tensor_type_proto(self.initializer.data_type,
+                                                 self.initializer.dims)
+        return self.declared
+
+    @property
     def elem_type(self) -> int:
         """The ONNX element type (``TensorProto.FLOAT`` …), 0 when unknown."""
-        return self.type.tensor_type.elem_type if self.type is not None else 0
+        if self.initializer is not None:
+            return self.initializer.data_type
+        return self.declared.tensor_type.elem_type if self.declared is not None else 0
 
     @property
     def shape(self) -> tuple[int | str | None, ...] | None:
         """Dims as ints, symbolic names or None; None when the rank is unknown."""
-        if self.type is None or not self.type.tensor_type.HasField("shape"):
+        if self.initializer is not None:
+            return tuple(int(d) for d in self.initializer.dims)
+        if self.declared is None or not self.declared.tensor_type.HasField("shape"):
             return None
         return tuple(d.dim_value if d.HasField("dim_value")
-                     else (d.dim_param or None) for d in self.type.tensor_type.shape.dim)
+                     else (d.dim_param or None) for d in self.declared.tensor_type.shape.dim)
 
     @property
     def constant(self) -> onnx.TensorProto | None:
@@ -95,33 +115,55 @@ class GraphValues(Mapping[str, Value]):
         self.nested = nested
         self._values: dict[str, Value] = {}
         self._declared: dict[str, list[int]] = {}
-        self._add_scope(graph, nested)
+        self._scopes: list[onnx.GraphProto] = []
+        self._holders: set[int] = set()  # positions of the nodes of ``graph`` with bodies
+        self._indexed = False  # use lists are made on first need (liveness needs none)
+        self._add_scope(graph)
         for output in graph.output:
             self._value(output.name).is_output = True
 
-    def _add_scope(self, graph: onnx.GraphProto, nested: bool) -> None:
+    def _add_scope(self, graph: onnx.GraphProto) -> None:
+        self._scopes.append(graph)
         for tensor in graph.initializer:
-            value = self._value(tensor.name)
-            value.initializer = tensor
-            self._declare(value, helper.make_tensor_type_proto(tensor.data_type, tensor.dims))
+            self._value(tensor.name).initializer = tensor
+            self._declared.setdefault(tensor.name, []).append(tensor.data_type)
         for info in (*graph.input, *graph.output, *graph.value_info):
             self._declare(self._value(info.name), info.type)
         for info in graph.input:
             self._value(info.name).is_input = graph is self.graph
+        top = graph is self.graph
+        values = self._values
         for index, node in enumerate(graph.node):
-            for slot, name in enumerate(node.input):
-                if name:
-                    self._value(name).uses.append(Use(node, slot, index))
-            if not nested:
-                for name in outer_reads(node):
-                    self._value(name).uses.append(Use(node, BODY, index))
             for name in node.output:
-                if name:
-                    value = self._value(name)
+                if not name:
+                    continue
+                value = values.get(name)
+                if value is None:  # the common case, inlined: 50k-node graphs
+                    values[name] = Value(name, None, node, index)
+                else:
                     value.producer, value.producer_index = node, index
-            if nested:
+            if not (node.attribute and has_bodies(node)):
+                continue
+            if top:
+                self._holders.add(index)
+            if self.nested:
                 for body in bodies(node):
-                    self._add_scope(body.graph, nested)
+                    self._add_scope(body.graph)
+
+    def _index_uses(self) -> None:
+        if self._indexed:
+            return
+        self._indexed = True
+        values = self._values
+        for graph in self._scopes:
+            for index, node in enumerate(graph.node):
+                for slot, name in enumerate(node.input):
+                    if name:
+                        value = values.get(name) or self._value(name)
+                        value.uses.append(Use(node, slot, index))
+                if not self.nested and graph is self.graph and index in self._holders:
+                    for name in outer_reads(node):
+                        self._value(name).uses.append(Use(node, BODY, index))
 
     def _value(self, name: str) -> Value:
         value = self._values.get(name)
@@ -132,17 +174,20 @@ class GraphValues(Mapping[str, Value]):
     def _declare(self, value: Value, type_proto: onnx.TypeProto) -> None:
         if not type_proto.ListFields():  # declared without a type
             return
-        if value.type is None:
-            value.type = type_proto
+        if value.declared is None:
+            value.declared = type_proto
         self._declared.setdefault(value.name, []).append(type_proto.tensor_type.elem_type)
 
     def __getitem__(self, name: str) -> Value:
+        self._index_uses()
         return self._values[name]
 
     def __iter__(self) -> Iterator[str]:
+        self._index_uses()
         return iter(self._values)
 
     def __len__(self) -> int:
+        self._index_uses()
         return len(self._values)
 
     def producer(self, name: str) -> onnx.NodeProto | None:
@@ -152,6 +197,7 @@ class GraphValues(Mapping[str, Value]):
 
     def uses(self, name: str) -> list[Use]:
         """Every read of ``name`` (empty for an unknown or unread name)."""
+        self._index_uses()
         value = self._values.get(name)
         return value.uses if value is not None else []
 
@@ -170,34 +216,38 @@ class GraphValues(Mapping[str, Value]):
         different known element types."""
         return [name for name, kinds in self._declared.items() if len(set(kinds) - {0}) > 1]
 
-    def live_nodes(self, keep: Callable[[onnx.NodeProto], bool] = lambda node: False
-                   ) -> set[int]:
-        """Positions of the nodes the graph's outputs depend on (through inputs and what
-        their bodies read), plus those ``keep`` says to keep and what they depend on.
-        Positions are in ``graph.node``: a view of one scope only (not ``nested``)."""
+    def live(self, *, keep_bodies: bool = False) -> Live:
+        """The nodes the graph's outputs depend on (through inputs and what their bodies
+        read) and the names they read; with ``keep_bodies``, every If/Loop/Scan node too,
+        and what it depends on. Positions are in ``graph.node``: a view of one scope only
+        (not ``nested``)."""
         if self.nested:
-            raise ValueError("live_nodes needs the view of one scope (nested=False)")
-        graph = self.graph
-        live = {index for index, node in enumerate(graph.node) if keep(node)}
-        pending = [o.name for o in graph.output]
-        for index in live:
-            pending.extend(_reads(graph.node[index]))
-        seen: set[str] = set()
+            raise ValueError("live needs the view of one scope (nested=False)")
+        nodes = set(self._holders) if keep_bodies else set()
+        pending = [o.name for o in self.graph.output]
+        for index in nodes:
+            pending.extend(self.reads(index))
+        names: set[str] = set()
         while pending:
             name = pending.pop()
-            if name in seen:
+            if name in names:
                 continue
-            seen.add(name)
+            names.add(name)
             value = self._values.get(name)
-            if value is None or value.producer is None or value.producer_index in live:
+            if value is None or value.producer is None or value.producer_index in nodes:
                 continue
-            live.add(value.producer_index)
-            pending.extend(_reads(value.producer))
-        return live
+            nodes.add(value.producer_index)
+            pending.extend(self.reads(value.producer_index))
+        return Live(nodes, names)
 
-
-def _reads(node: onnx.NodeProto) -> list[str]:
-    return [name for name in (*node.input, *outer_reads(node)) if name]
+    def reads(self, index: int) -> list[str]:
+        """The names node ``index`` of the graph reads: its inputs, then what its bodies read
+        from this graph (a view of one scope only: not ``nested``)."""
+        if self.nested:
+            raise ValueError("reads needs the view of one scope (nested=False)")
+        node = self.graph.node[index]
+        reads = [name for name in node.input if name]
+        return reads + outer_reads(node) if index in self._holders else reads
 
 
 def graph_values(graph: onnx.GraphProto, *, nested: bool = False) -> GraphValues:

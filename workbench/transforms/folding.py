@@ -249,16 +249,12 @@ def _drop_dead_nodes(model: onnx.ModelProto) -> list[str]:
     """Remove nodes and initializers that no graph output depends on any more (If/Loop/Scan
     nodes stay: their bodies may matter to TensorRT's triage of the model)."""
     graph = model.graph
-    values = graph_values(graph)
-    live = values.live_nodes(keep=has_bodies)
+    live, needed = graph_values(graph).live(keep_bodies=True)
     removed = [n.name or n.op_type for i, n in enumerate(graph.node) if i not in live]
     if removed:
         kept = [n for i, n in enumerate(graph.node) if i in live]
         del graph.node[:]
         graph.node.extend(kept)
-    # what a live node (or a body of one) reads, and what the graph returns
-    needed = {name for name in values
-              if values.returned(name) or any(u.index in live for u in values.uses(name))}
     kept_inits = [t for t in graph.initializer if t.name in needed]
     if len(kept_inits) != len(graph.initializer):
         del graph.initializer[:]

@@ -100,7 +100,7 @@ def find_mask_constants(model: onnx.ModelProto, folder: Path | None = None
     # If/Loop body reads has that node as a reader (slot BODY), which is no masking sink
     nodes = [GraphNode(n.name, n.op_type, tuple(n.input), tuple(n.output))
              for n in model.graph.node]
-    consumers = {name: [(nodes[use.index], use.slot) for use in value.uses]
+    consumers = {name: [(nodes[use.node_index], use.slot) for use in value.uses]
                  for name, value in view.items()}
     returned = {name for name in view if view.returned(name)}
     # the graph walk first: weights feed MatMul/Conv, so their values are never read

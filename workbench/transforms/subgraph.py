@@ -97,7 +97,7 @@ def extract_nodes(
         else:
             new_inputs.append(_typed(name, infos))
     outputs = [out for node in chosen for out in node.output if out and (
-        values.returned(out) or any(u.index not in chosen_set for u in values.uses(out)))]
+        values.returned(out) or any(u.node_index not in chosen_set for u in values.uses(out)))]
     if not outputs and chosen:
         outputs = [out for out in chosen[-1].output if out]
     new_graph = helper.make_graph(
