@@ -16,7 +16,7 @@ then the graph's inputs, outputs and ``value_info`` (the first declaration found
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -216,15 +216,15 @@ class GraphValues(Mapping[str, Value]):
         different known element types."""
         return [name for name, kinds in self._declared.items() if len(set(kinds) - {0}) > 1]
 
-    def live(self, *, keep_bodies: bool = False) -> Live:
-        """The nodes the graph's outputs depend on (through inputs and what their bodies
-        read) and the names they read; with ``keep_bodies``, every If/Loop/Scan node too,
-        and what it depends on. Positions are in ``graph.node``: a view of one scope only
-        (not ``nested``)."""
+    def live(self, roots: Iterable[str] | None = None, *, keep_bodies: bool = False) -> Live:
+        """The nodes ``roots`` (default: the graph's outputs) depend on, through inputs and
+        what their bodies read, and the names visited on the way (``roots`` included); with
+        ``keep_bodies``, every If/Loop/Scan node too, and what it depends on. Positions are
+        in ``graph.node``: a view of one scope only (not ``nested``)."""
         if self.nested:
             raise ValueError("live needs the view of one scope (nested=False)")
         nodes = set(self._holders) if keep_bodies else set()
-        pending = [o.name for o in self.graph.output]
+        pending = [o.name for o in self.graph.output] if roots is None else list(roots)
         for index in nodes:
             pending.extend(self.reads(index))
         names: set[str] = set()
@@ -239,6 +239,11 @@ class GraphValues(Mapping[str, Value]):
             nodes.add(value.producer_index)
             pending.extend(self.reads(value.producer_index))
         return Live(nodes, names)
+
+    def producers(self) -> dict[str, onnx.NodeProto]:
+        """Every name a node makes → that node (for reports keyed by tensor)."""
+        return {name: value.producer for name, value in self._values.items()
+                if value.producer is not None}
 
     def reads(self, index: int) -> list[str]:
         """The names node ``index`` of the graph reads: its inputs, then what its bodies read
