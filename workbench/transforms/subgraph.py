@@ -43,16 +43,10 @@ def inferred_value_infos(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProt
     # Custom ops and invalid models make inference fail; what was declared still helps.
     except (onnx.shape_inference.InferenceError, ValueError, RuntimeError):
         inferred = model
-    graph = inferred.graph
-    infos: dict[str, onnx.ValueInfoProto] = {}
-    for info in (*graph.value_info, *graph.input, *graph.output):
-        infos[info.name] = info
-    for tensor in graph.initializer:
-        infos.setdefault(
-            tensor.name,
-            helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)),
-        )
-    return infos
+    # each name's one type, from the graph layer (initializers, inputs, outputs, value_info)
+    values = graph_values(inferred.graph)
+    return {name: helper.make_value_info(name, value.type) for name, value in values.items()
+            if value.type is not None}
 
 
 def _constant_value(value: Value) -> onnx.TensorProto | None:
