@@ -9,8 +9,10 @@ from pathlib import Path
 from onnx import TensorProto, helper
 
 from workbench.graph import (
+    BODY,
     all_nodes,
     bodies,
+    graph_values,
     graphs_text,
     has_bodies,
     nested_graphs,
@@ -18,11 +20,19 @@ from workbench.graph import (
     outer_reads,
     walk_graphs,
 )
+from workbench.graph.values import Use
 
 ROOT = Path(__file__).resolve().parents[1]
 # what walking a graph attribute looks like: its kind, its graph fields
 WALKS = re.compile(r"AttributeProto\.GRAPHS?\b|HasField\(\"g\"\)|\.graphs\b"
                    r"|\b(attr|attribute|a)\.g\b")
+# what building a producer or consumer map by hand looks like: {out: node for node in
+# graph.node for out in node.output}, or a loop over a node's inputs filling lists per name
+MAPS = re.compile(r"\{\s*\w+\s*:\s*[\w.]+\s+for\s+[\w,\s]+?\s+in\s+[^{}]+?"
+                  r"\s+for\s+\w+\s+in\s+\w+\.output\b"
+                  r"|for\s+\w+(,\s*\w+)?\s+in\s+(enumerate\()?\w+\.input\)?:\s*\n\s*\w+\.setdefault\(")
+# the FP16/BF16 conversion keeps its own views while its speed-up is done on another branch
+MAP_EXEMPT = ("workbench/transforms/precision/",)
 
 
 def _if_model():
@@ -92,3 +102,63 @@ def test_one_function_answers_outer_names() -> None:
             definitions.append(f"{path.relative_to(ROOT).as_posix()}:{match.group(1)}")
     assert definitions == ["workbench/graph/walk.py:outer_names",
                            "workbench/graph/walk.py:outer_reads"]
+
+
+def _names(uses: list[Use]) -> list[tuple[str, int]]:
+    return [(use.node.name, use.slot) for use in uses]
+
+
+def test_values_have_one_type_a_producer_and_use_lists_with_body_reads() -> None:
+    graph, node = _if_model()
+    values = graph_values(graph)
+    # the If reads x, w and y only from inside its branches: uses in slot BODY, not unused
+    assert _names(values.uses("x")) == [("top_if", BODY)]
+    assert _names(values.uses("flag")) == [("top_if", 0), ("top_if", BODY)]
+    assert values["y"].readers == [node]
+    assert values.producer("out").name == "top_if" and values["out"].producer_index == 0
+    assert values.returned("out") and not values.returned("x")
+    assert values["x"].elem_type == TensorProto.FLOAT and values["x"].shape == (2,)
+    assert "t" not in values  # made inside a branch: another scope
+    # every scope at once: the readers are the nodes inside the branches, at their slots
+    nested = graph_values(graph, nested=True)
+    assert _names(nested.uses("x")) == [("else_neg", 0), ("then_mul", 0)]
+    assert _names(nested.uses("t")) == [("inner_id", 0), ("inner_add", 0)]
+    assert nested.producer("t").name == "then_mul"
+
+
+def test_constants_types_in_one_place_and_liveness() -> None:
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [2], [1.0, 2.0])
+    nodes = [
+        helper.make_node("Constant", [], ["c"], name="const",
+                         value=helper.make_tensor("v", TensorProto.FLOAT, [], [3.0])),
+        helper.make_node("Mul", ["x", "w"], ["m"], name="mul"),
+        helper.make_node("Add", ["m", "c"], ["y"], name="add"),
+        helper.make_node("Neg", ["x"], ["dead"], name="unused"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])], [weight],
+        value_info=[helper.make_tensor_value_info("w", TensorProto.FLOAT16, [2]),  # stale
+                    helper.make_tensor_value_info("m", TensorProto.FLOAT, ["n"])])
+    values = graph_values(graph)
+    assert values.constant("w") is values["w"].initializer
+    assert values.constant("c").float_data == [3.0] and values.constant("m") is None
+    # the initializer's own type wins over a value_info that says otherwise, which is listed
+    assert values["w"].elem_type == TensorProto.FLOAT and values["w"].shape == (2,)
+    assert values.disagreements() == ["w"]
+    assert values["x"].shape == ("n",) and values["m"].shape == ("n",)
+    assert values.live() == ({0, 1, 2}, {"y", "m", "c", "x", "w"})  # not Neg's "dead"
+
+
+def test_no_module_outside_the_graph_layer_builds_producer_or_consumer_maps() -> None:
+    offenders = []
+    for path in sorted((ROOT / "workbench").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(("workbench/graph/", *MAP_EXEMPT)):
+            continue
+        text = path.read_text()
+        for match in MAPS.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            offenders.append(f"{rel}:{line}: {match.group(0).strip()[:70]}")
+    assert not offenders, ("ask workbench.graph.graph_values for producers and uses:\n"
+                           + "\n".join(offenders))

@@ -28,6 +28,7 @@ from workbench.backends.runner import Runner, validate_feeds
 from workbench.core.errors import ModelLoadError
 from workbench.core.records import TensorSpec
 from workbench.feeds.explain import explain_run_failure, first_sentence
+from workbench.graph import graph_values
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.inspection.protos import dtype_name, graph_io_specs, value_info_spec
 from workbench.transforms.external import (
@@ -129,7 +130,7 @@ class OrtRunner(Runner):
 
     def producers(self) -> dict[str, str]:
         """tensor name -> name of the node that produces it (for per-layer reports)."""
-        return {out: node.name for node in self.model.graph.node for out in node.output if out}
+        return {out: node.name for out, node in graph_values(self.model.graph).producers().items()}
 
     def _plan_outputs(self) -> tuple[str, ...]:
         if self._model is None and self._session is not None:

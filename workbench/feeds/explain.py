@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 
 from workbench.core.errors import InferenceInputError
-from workbench.graph import outer_reads
+from workbench.graph import graph_values
 
 __all__ = ["explain_run_failure", "first_sentence"]
 
@@ -104,25 +104,12 @@ def _index_error(match: re.Match[str], op: str, node_name: str, inputs: list[str
 def _inputs_reaching(model: onnx.ModelProto, node_name: str) -> list[str]:
     """The graph inputs that feed ``node_name``, directly or through other nodes."""
     graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
-    reads = {node.name: [*node.input, *outer_reads(node)] for node in graph.node}
-    names = {value.name for value in graph.input}
-    target = next((node for node in graph.node if node.name == node_name), None)
+    target = next((k for k, node in enumerate(graph.node) if node.name == node_name), None)
     if target is None:
         return []
-    seen: set[str] = set()
-    stack, found = list(reads[target.name]), []
-    while stack:
-        tensor = stack.pop()
-        if not tensor or tensor in seen:
-            continue
-        seen.add(tensor)
-        if tensor in names:
-            found.append(tensor)
-        elif tensor in producer:
-            stack.extend(reads.get(producer[tensor].name, producer[tensor].input))
-    order = [value.name for value in graph.input]
-    return sorted(found, key=order.index)
+    values = graph_values(graph)
+    reached = values.live(values.reads(target)).names
+    return [value.name for value in graph.input if value.name in reached]
 
 
 def _describe(array: np.ndarray) -> str:

@@ -6,8 +6,13 @@ graphs, every question "which names does this body read from outside", is answer
 once (``walk``): transforms, inspection and the evaluator call these functions and never
 look at ``AttributeProto.GRAPH`` themselves (``tests/test_graph_layer.py`` checks that).
 Four different "outer names" functions, two of them over-counting, were what this replaced.
+
+``values`` gives each name of a graph one type and shape, its producer, its use lists (reads
+from inside If/Loop bodies included) and its constant: the transforms and inspection ask it
+instead of building their own producer and consumer maps (the test says so too).
 """
 
+from workbench.graph.values import BODY, GraphValues, Use, Value, graph_values
 from workbench.graph.walk import (
     Body,
     all_nodes,
@@ -23,10 +28,15 @@ from workbench.graph.walk import (
 )
 
 __all__ = [
+    "BODY",
     "Body",
+    "GraphValues",
+    "Use",
+    "Value",
     "all_nodes",
     "attribute_graphs",
     "bodies",
+    "graph_values",
     "graphs_text",
     "has_bodies",
     "is_graph_attribute",

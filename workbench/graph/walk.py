@@ -67,7 +67,8 @@ def bodies(node: onnx.NodeProto) -> list[Body]:
 
 
 def has_bodies(node: onnx.NodeProto) -> bool:
-    return any(is_graph_attribute(attr) for attr in node.attribute)
+    """Whether the node holds a subgraph (asked of every node: most have no attributes)."""
+    return bool(node.attribute) and any(is_graph_attribute(attr) for attr in node.attribute)
 
 
 def walk_graphs(graph: onnx.GraphProto, path: str = "") -> Iterator[tuple[str, onnx.GraphProto]]:

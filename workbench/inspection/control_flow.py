@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import onnx
 from onnx import numpy_helper
 
-from workbench.graph import all_nodes, bodies
+from workbench.graph import GraphValues, all_nodes, bodies, graph_values
 
 __all__ = ["ControlFlow", "FreezeChoice", "IfDecider", "control_flow", "freeze_choices"]
 
@@ -89,17 +89,20 @@ def control_flow(model: onnx.ModelProto) -> ControlFlow:
             for inner in all_nodes(body.graph):
                 if inner.name:  # errors name nodes by name; an op type would match anything
                     owners[inner.name] = (node.op_type, name, body.label)
-    deciders = tuple(_decider(graph, node, index) for index, node in enumerate(graph.node)
-                     if node.op_type == "If")
+    deciders: tuple[IfDecider, ...] = ()
+    if any(node.op_type == "If" for node in graph.node):
+        values = graph_values(graph)
+        constants = _constants(values)
+        deciders = tuple(_decider(values, constants, node, index)
+                         for index, node in enumerate(graph.node) if node.op_type == "If")
     return ControlFlow(owners, deciders, tuple(nodes))
 
 
-def _decider(graph: onnx.GraphProto, node: onnx.NodeProto, index: int) -> IfDecider:
-    producers = {out: n for n in graph.node for out in n.output}
-    constants = _constants(graph)
-    inputs = {i.name for i in graph.input} - set(constants)
+def _decider(values: GraphValues, constants: dict[str, float], node: onnx.NodeProto,
+             index: int) -> IfDecider:
+    inputs = {i.name for i in values.graph.input} - set(constants)
     found: list[str] = []
-    values: list[tuple[str, float]] = []
+    compared: list[tuple[str, float]] = []
     stack, seen = [node.input[0]], set()
     while stack:
         name = stack.pop()
@@ -109,23 +112,21 @@ def _decider(graph: onnx.GraphProto, node: onnx.NodeProto, index: int) -> IfDeci
         if name in inputs:
             found.append(name)
             continue
-        producer = producers.get(name)
+        producer = values.producer(name)
         if producer is None:
             continue
         if producer.op_type in _COMPARISONS:
-            values.extend(_compared(producer, inputs, constants))
+            compared.extend(_compared(producer, inputs, constants))
         stack.extend(i for i in producer.input if i)
-    return IfDecider(node.name or f"#{index} If", tuple(sorted(found)), tuple(values))
+    return IfDecider(node.name or f"#{index} If", tuple(sorted(found)), tuple(compared))
 
 
-def _constants(graph: onnx.GraphProto) -> dict[str, float]:
+def _constants(values: GraphValues) -> dict[str, float]:
     """Scalar constants (initializers and Constant nodes) by name."""
     out: dict[str, float] = {}
-    tensors = [(t.name, t) for t in graph.initializer]
-    tensors += [(n.output[0], a.t) for n in graph.node if n.op_type == "Constant"
-                for a in n.attribute if a.name == "value"]
-    for name, tensor in tensors:
-        if len(tensor.dims) == 0 or list(tensor.dims) == [1]:
+    for name, value in values.items():
+        tensor = value.constant
+        if tensor is not None and (len(tensor.dims) == 0 or list(tensor.dims) == [1]):
             try:
                 out[name] = float(numpy_helper.to_array(tensor).reshape(-1)[0])
             except (ValueError, TypeError, IndexError):

@@ -12,13 +12,13 @@ model loaded without its external weights (``load_weights=False``) works the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import onnx
 from onnx import numpy_helper
 
-from workbench.graph import all_nodes, bodies
+from workbench.graph import GraphValues, graph_values
 from workbench.inspection.protos import graph_io_specs
 
 __all__ = ["InputRole", "input_roles", "minimum_dim_sizes", "minimum_sizes"]
@@ -56,9 +56,7 @@ def input_roles(model: onnx.ModelProto) -> dict[str, InputRole]:
     """The role of every integer or bool input of ``model`` (absent: a free float input)."""
     graph = model.graph
     inputs = [s for s in graph_io_specs(graph)[0] if s.dtype in _INTEGER or s.dtype == "bool"]
-    nodes = list(all_nodes(graph))
-    constants = _constant_shapes_and_values(graph, nodes)
-    consumers = _consumers(nodes)
+    values = graph_values(graph, nested=True)  # into If/Loop bodies too
     compared = _compared_values(model)
     roles = {}
     for spec in inputs:
@@ -66,7 +64,7 @@ def input_roles(model: onnx.ModelProto) -> dict[str, InputRole]:
             roles[spec.name] = InputRole(spec.name, "mask", 1, 2, "named like a mask: all ones "
                                          "(random 0/1 could mask a whole row)")
             continue
-        bounds = list(_index_bounds(spec.name, consumers, constants))
+        bounds = list(_index_bounds(spec.name, values))
         if not bounds:
             roles[spec.name] = compared.get(spec.name) or InputRole(spec.name, "free")
             continue
@@ -91,32 +89,14 @@ def _compared_values(model: onnx.ModelProto) -> dict[str, InputRole]:
     return roles
 
 
-Constants = dict[str, tuple[tuple[int, ...], onnx.TensorProto]]
-
-
-def _constant_shapes_and_values(graph: onnx.GraphProto,
-                                nodes: Sequence[onnx.NodeProto]) -> Constants:
-    """tensor name -> (dims, TensorProto) for initializers and Constant nodes (any depth)."""
-    found: Constants = {t.name: (tuple(t.dims), t) for t in graph.initializer}
-    for node in nodes:
-        if node.op_type == "Constant" and node.output:
-            for attribute in node.attribute:
-                if attribute.name == "value" and attribute.type == onnx.AttributeProto.TENSOR:
-                    found[node.output[0]] = (tuple(attribute.t.dims), attribute.t)
-    for node in nodes:
-        for body in bodies(node):
-            found.update({t.name: (tuple(t.dims), t) for t in body.graph.initializer})
-    return found
-
-
-def _index_bounds(start: str, consumers: dict[str, list[tuple[onnx.NodeProto, int]]],
-                  constants: Constants) -> Iterator[tuple[int, str]]:
+def _index_bounds(start: str, values: GraphValues) -> Iterator[tuple[int, str]]:
     """(exclusive upper bound, why) for every indexing node ``start`` reaches."""
     seen, frontier = {start}, [start]
     while frontier:
         tensor = frontier.pop()
-        for node, slot in consumers.get(tensor, ()):
-            bound = _bound_at(node, slot, constants)
+        for use in values.uses(tensor):
+            node, slot = use.node, use.slot
+            bound = _bound_at(node, slot, values)
             if bound is not None:
                 yield bound
             elif node.op_type in _PASS_THROUGH and slot == 0:
@@ -127,23 +107,23 @@ def _index_bounds(start: str, consumers: dict[str, list[tuple[onnx.NodeProto, in
 
 
 def _bound_at(node: onnx.NodeProto, slot: int,
-              constants: Constants) -> tuple[int, str] | None:
+              values: GraphValues) -> tuple[int, str] | None:
     label = f"{node.op_type} {node.name or node.output[0]!r}"
     if node.op_type in ("Gather", "GatherElements") and slot == 1:
-        data = constants.get(node.input[0])
+        data = values.constant(node.input[0])
         if data is None:
             return None
-        dims, _ = data
+        dims = tuple(data.dims)
         axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
         if not -len(dims) <= axis < len(dims):
             return None
         size = dims[axis]
         return size, f"indexes {node.input[0]} ({size} along axis {axis}) in {label}"
     if node.op_type == "OneHot" and slot == 0 and len(node.input) > 1:
-        depth = constants.get(node.input[1])
+        depth = values.constant(node.input[1])
         if depth is None:
             return None
-        value = numpy_helper.to_array(depth[1]).reshape(-1)
+        value = numpy_helper.to_array(depth).reshape(-1)
         if value.size != 1:
             return None
         return int(value[0]), f"OneHot depth {int(value[0])} in {label}"
@@ -164,34 +144,24 @@ def minimum_sizes(model: onnx.ModelProto) -> dict[str, int]:
     return {dim: size for dim, (size, _why) in minimum_dim_sizes(model).items()}
 
 
-def _consumers(nodes: list[onnx.NodeProto]) -> dict[str, list[tuple[onnx.NodeProto, int]]]:
-    """tensor -> the (node, input slot) pairs that read it."""
-    consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
-    for node in nodes:
-        for slot, name in enumerate(node.input):
-            consumers.setdefault(name, []).append((node, slot))
-    return consumers
-
-
 def minimum_dim_sizes(model: onnx.ModelProto) -> dict[str, tuple[int, str]]:
     """Symbolic dim name -> (smallest size the graph accepts, why), from the kernels of the
     Conv/Pool nodes an input's axis reaches (through Unsqueeze and elementwise ops, into
     ``If`` branches too). A 1-D conv of kernel 64 over ``samples`` needs samples ≥ 64."""
     graph = model.graph
-    nodes = list(all_nodes(graph))
-    constants = _constant_shapes_and_values(graph, nodes)
-    consumers = _consumers(nodes)
+    values = graph_values(graph, nested=True)  # into If/Loop bodies too
     found: dict[str, tuple[int, str]] = {}
     for spec in graph_io_specs(graph)[0]:
         axes = tuple(d if isinstance(d, str) else None for d in spec.shape or ())
         frontier, seen = [(spec.name, axes)], {spec.name}
         while frontier:
             tensor, names = frontier.pop()
-            for node, slot in consumers.get(tensor, ()):
+            for use in values.uses(tensor):
+                node, slot = use.node, use.slot
                 if node.op_type in _WINDOWED and slot == 0:
-                    _record_window(node, names, constants, found)
+                    _record_window(node, names, values, found)
                     continue
-                out_names = _follow_axes(node, slot, names, constants)
+                out_names = _follow_axes(node, slot, names, values)
                 if out_names is not None and node.output and node.output[0] not in seen:
                     seen.add(node.output[0])
                     frontier.append((node.output[0], out_names))
@@ -199,14 +169,15 @@ def minimum_dim_sizes(model: onnx.ModelProto) -> dict[str, tuple[int, str]]:
 
 
 def _follow_axes(node: onnx.NodeProto, slot: int, names: tuple[str | None, ...],
-                 constants: Constants) -> tuple[str | None, ...] | None:
+                 values: GraphValues) -> tuple[str | None, ...] | None:
     if node.op_type in _SAME_AXES:
         return names
     if node.op_type != "Unsqueeze" or slot != 0:
         return None
     axes = next((list(a.ints) for a in node.attribute if a.name == "axes"), None)
-    if axes is None and len(node.input) > 1 and node.input[1] in constants:
-        axes = [int(v) for v in numpy_helper.to_array(constants[node.input[1]][1]).reshape(-1)]
+    stored = values.constant(node.input[1]) if len(node.input) > 1 else None
+    if axes is None and stored is not None:
+        axes = [int(v) for v in numpy_helper.to_array(stored).reshape(-1)]
     if axes is None:
         return None
     rank = len(names) + len(axes)
@@ -215,15 +186,16 @@ def _follow_axes(node: onnx.NodeProto, slot: int, names: tuple[str | None, ...],
     return tuple(None if axis in inserted else next(rest) for axis in range(rank))
 
 
-def _record_window(node: onnx.NodeProto, names: tuple[str | None, ...], constants: Constants,
+def _record_window(node: onnx.NodeProto, names: tuple[str | None, ...], values: GraphValues,
                    found: dict[str, tuple[int, str]]) -> None:
     attrs = {a.name: a for a in node.attribute}
     if "auto_pad" in attrs and attrs["auto_pad"].s in (b"SAME_UPPER", b"SAME_LOWER"):
         return
     kernel = list(attrs["kernel_shape"].ints) if "kernel_shape" in attrs else None
     weight_slot = 3 if node.op_type == "QLinearConv" else 1
-    if kernel is None and len(node.input) > weight_slot and node.input[weight_slot] in constants:
-        kernel = list(constants[node.input[weight_slot]][0][2:])
+    weight = values.constant(node.input[weight_slot]) if len(node.input) > weight_slot else None
+    if kernel is None and weight is not None:
+        kernel = list(weight.dims[2:])
     if not kernel:
         return
     spatial = len(kernel)

@@ -11,7 +11,6 @@ initializers (they are small and stay inline even in external-data models).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from workbench.graph import GraphValues, graph_values
 from workbench.inspection.protos import dtype_name
 
 __all__ = ["QOPERATOR_OPS", "QuantInfo", "QuantizedTensor", "quantization_info"]
@@ -135,20 +135,14 @@ class QuantInfo:
 def quantization_info(model: onnx.ModelProto) -> QuantInfo:
     """Q/DQ pairs (with scales), ORT integer operators, and the nodes they quantize."""
     graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    constants = _constant_outputs(graph.node)
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[str]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node.name)
+    values = graph_values(graph)
     tensors = []
     dq_outputs: set[str] = set()
     for node in graph.node:
         if node.op_type != "DequantizeLinear" or not node.input:
             continue
         dq_outputs.update(node.output)
-        tensors.append(_dequantized(node, inits, constants, producer, consumers))
+        tensors.append(_dequantized(node, values))
     qop = tuple((n.name, n.op_type) for n in graph.node if n.op_type in QOPERATOR_OPS)
     readers = tuple((n.name, n.op_type) for n in graph.node
                     if n.op_type not in ("QuantizeLinear", "DequantizeLinear")
@@ -158,22 +152,21 @@ def quantization_info(model: onnx.ModelProto) -> QuantInfo:
     return QuantInfo(fmt, tuple(tensors), qop, readers)
 
 
-def _dequantized(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
-                 constants: dict[str, onnx.TensorProto], producer: dict[str, onnx.NodeProto],
-                 consumers: dict[str, list[str]]) -> QuantizedTensor:
+def _dequantized(node: onnx.NodeProto, values: GraphValues) -> QuantizedTensor:
     source = node.input[0]
-    q_node = producer.get(source)
+    q_node = values.producer(source)
     if q_node is not None and q_node.op_type == "QuantizeLinear":
         tensor, kind, quant = q_node.input[0], "activation", q_node.name
-        dtype = _quantize_type(q_node, inits, constants)
+        dtype = _quantize_type(q_node, values)
     else:
-        stored = inits.get(source) or constants.get(source)
+        stored = values.constant(source)
         tensor, quant = source, None
         dtype = dtype_name(stored.data_type) if stored is not None else "unknown"
         kind = "bias" if dtype == "int32" else "weight"
-    scale = _values(node.input[1] if len(node.input) > 1 else "", inits, constants)
-    zero = _values(node.input[2] if len(node.input) > 2 else "", inits, constants)
-    readers = tuple(dict.fromkeys(c for out in node.output for c in consumers.get(out, ())))
+    scale = _values(node.input[1] if len(node.input) > 1 else "", values)
+    zero = _values(node.input[2] if len(node.input) > 2 else "", values)
+    readers = tuple(dict.fromkeys(use.node.name for out in node.output
+                                  for use in values.uses(out)))
     return QuantizedTensor(
         tensor, node.name, quant, kind, dtype,
         None if scale is None or not scale.size else float(np.min(scale)),
@@ -183,11 +176,10 @@ def _dequantized(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
         readers)
 
 
-def _quantize_type(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
-                   constants: dict[str, onnx.TensorProto]) -> str:
+def _quantize_type(node: onnx.NodeProto, values: GraphValues) -> str:
     """A QuantizeLinear's output type: its zero point's, else ``output_dtype``, else uint8."""
     if len(node.input) > 2 and node.input[2]:
-        zero = inits.get(node.input[2]) or constants.get(node.input[2])
+        zero = values.constant(node.input[2])
         if zero is not None:
             return dtype_name(zero.data_type)
     for attr in node.attribute:
@@ -196,22 +188,11 @@ def _quantize_type(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto],
     return "uint8"  # the ONNX default
 
 
-def _values(name: str, inits: dict[str, onnx.TensorProto],
-            constants: dict[str, onnx.TensorProto]) -> np.ndarray | None:
-    tensor = inits.get(name) or constants.get(name)
+def _values(name: str, values: GraphValues) -> np.ndarray | None:
+    tensor = values.constant(name)
     if tensor is None or tensor.data_location == onnx.TensorProto.EXTERNAL:
         return None
     try:
         return np.asarray(numpy_helper.to_array(tensor), dtype=np.float64)
     except (ValueError, TypeError):  # float8 zero points convert through ml_dtypes only
         return None
-
-
-def _constant_outputs(nodes: Iterable[onnx.NodeProto]) -> dict[str, onnx.TensorProto]:
-    found = {}
-    for node in nodes:
-        if node.op_type == "Constant" and node.output:
-            for attr in node.attribute:
-                if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR:
-                    found[node.output[0]] = attr.t
-    return found

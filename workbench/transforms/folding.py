@@ -23,7 +23,7 @@ from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from workbench.core.errors import ModelLoadError
-from workbench.graph import has_bodies, outer_reads
+from workbench.graph import graph_values, has_bodies
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.control_flow import freeze_input_values, graph_input, inline_if
 from workbench.transforms.external import save_staged, without_weights
@@ -246,23 +246,15 @@ def _evaluate(
 
 
 def _drop_dead_nodes(model: onnx.ModelProto) -> list[str]:
-    """Remove nodes and initializers that no graph output depends on any more."""
+    """Remove nodes and initializers that no graph output depends on any more (If/Loop/Scan
+    nodes stay: their bodies may matter to TensorRT's triage of the model)."""
     graph = model.graph
-    needed = {o.name for o in graph.output}
-    live = []
-    kept: set[int] = set()  # positions: ``node in live`` compared protobufs deeply (quadratic)
-    for position in range(len(graph.node) - 1, -1, -1):
-        node = graph.node[position]
-        if any(out in needed for out in node.output) or has_bodies(node):
-            live.append(node)
-            kept.add(position)
-            needed.update(i for i in node.input if i)
-            needed.update(outer_reads(node))  # an If branch reading a main-graph tensor
-    removed = [n.name or n.op_type for i, n in enumerate(graph.node) if i not in kept]
+    live, needed = graph_values(graph).live(keep_bodies=True)
+    removed = [n.name or n.op_type for i, n in enumerate(graph.node) if i not in live]
     if removed:
-        live.reverse()
+        kept = [n for i, n in enumerate(graph.node) if i in live]
         del graph.node[:]
-        graph.node.extend(live)
+        graph.node.extend(kept)
     kept_inits = [t for t in graph.initializer if t.name in needed]
     if len(kept_inits) != len(graph.initializer):
         del graph.initializer[:]

@@ -18,6 +18,7 @@ from pathlib import Path
 import onnx
 
 from workbench.core.errors import WorkbenchError
+from workbench.graph import graph_values
 from workbench.inspection.loading import ModelSource
 from workbench.transforms.external import save_staged, staged_model, without_weights
 
@@ -93,15 +94,14 @@ def _indexed(model: onnx.ModelProto) -> list[tuple[int, GlobalPool]]:
         inferred = onnx.shape_inference.infer_shapes(without_weights(model))
     except Exception:  # shape inference refuses some graphs: then no shapes, no rewrite
         inferred = model
-    infos = {v.name: v for v in (*inferred.graph.input, *inferred.graph.value_info,
-                                 *inferred.graph.output)}
+    values = graph_values(inferred.graph)
     found = []
     for index, node in candidates:
-        info = infos.get(node.input[0])
-        dims = info.type.tensor_type.shape.dim if info is not None else []
-        if len(dims) < 3 or any(not d.HasField("dim_value") for d in dims[2:]):
+        value = values.get(node.input[0])
+        dims = (value.shape if value is not None else None) or ()
+        if len(dims) < 3 or any(not isinstance(d, int) for d in dims[2:]):
             continue
-        spatial = tuple(int(d.dim_value) for d in dims[2:])
+        spatial = tuple(int(d) for d in dims[2:] if isinstance(d, int))
         kernel = _covers_input(node, spatial)
         if kernel is not None:
             found.append((index, GlobalPool(node.name or f"{node.op_type}_{index}", node.op_type,

@@ -28,8 +28,9 @@ import onnx
 from onnx import numpy_helper
 
 from workbench.compare.drift import GraphNode
-from workbench.compare.saturation import SENTINEL_MAGNITUDE, consumers_of, masking_sinks
+from workbench.compare.saturation import SENTINEL_MAGNITUDE, masking_sinks
 from workbench.core.errors import ConversionError
+from workbench.graph import graph_values
 from workbench.inspection.external_data import external_weight
 
 __all__ = ["SAFE_MASK_VALUE", "MaskClamp", "MaskConstant", "clamp_mask_constants",
@@ -94,10 +95,14 @@ def find_mask_constants(model: onnx.ModelProto, folder: Path | None = None
                         ) -> tuple[MaskConstant, ...]:
     """The graph's constants that hold mask sentinels and reach only masking sinks
     (``folder``: where the model's external data lives, if it has any)."""
+    view = graph_values(model.graph)
+    # the saturation rule's records, read through the graph layer's use lists: a constant an
+    # If/Loop body reads has that node as a reader (slot BODY), which is no masking sink
     nodes = [GraphNode(n.name, n.op_type, tuple(n.input), tuple(n.output))
              for n in model.graph.node]
-    consumers = consumers_of(nodes)
-    returned = {o.name for o in model.graph.output}
+    consumers = {name: [(nodes[use.node_index], use.slot) for use in value.uses]
+                 for name, value in view.items()}
+    returned = {name for name in view if view.returned(name)}
     # the graph walk first: weights feed MatMul/Conv, so their values are never read
     names = [init.name for init in model.graph.initializer] + [
         n.output[0] for n in model.graph.node

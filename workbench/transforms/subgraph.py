@@ -14,7 +14,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from workbench.core.records import TensorSpec
-from workbench.graph import outer_reads
+from workbench.graph import Value, graph_values, outer_reads
 from workbench.inspection.protos import value_info_spec
 
 __all__ = [
@@ -43,23 +43,20 @@ def inferred_value_infos(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProt
     # Custom ops and invalid models make inference fail; what was declared still helps.
     except (onnx.shape_inference.InferenceError, ValueError, RuntimeError):
         inferred = model
-    graph = inferred.graph
-    infos: dict[str, onnx.ValueInfoProto] = {}
-    for info in (*graph.value_info, *graph.input, *graph.output):
-        infos[info.name] = info
-    for tensor in graph.initializer:
-        infos.setdefault(
-            tensor.name,
-            helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)),
-        )
-    return infos
+    # each name's one type, from the graph layer (initializers, inputs, outputs, value_info)
+    values = graph_values(inferred.graph)
+    return {name: helper.make_value_info(name, value.type) for name, value in values.items()
+            if value.type is not None}
 
 
-def _constant_value(node: onnx.NodeProto, name: str) -> onnx.TensorProto | None:
-    for attr in node.attribute:
-        if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR:
-            return numpy_helper.from_array(numpy_helper.to_array(attr.t), name)
-    return None
+def _constant_value(value: Value) -> onnx.TensorProto | None:
+    """An initializer as stored (external data references kept), a Constant node's value
+    as an initializer of its output's name, else None."""
+    if value.initializer is not None:
+        return value.initializer
+    tensor = value.constant
+    return None if tensor is None else numpy_helper.from_array(numpy_helper.to_array(tensor),
+                                                               value.name)
 
 
 def extract_nodes(
@@ -76,14 +73,10 @@ def extract_nodes(
     """
     infos = inferred_value_infos(model) if infos is None else infos
     graph = model.graph
+    values = graph_values(graph)
     chosen_set = set(indices)
     chosen = [graph.node[i] for i in sorted(chosen_set)]
     produced = {out for node in chosen for out in node.output if out}
-    initializers = {t.name: t for t in graph.initializer}
-    constants = {
-        out: node for node in graph.node if node.op_type == "Constant" and not node.domain
-        for out in node.output
-    }
     new_inits: list[onnx.TensorProto] = []
     new_inputs: list[onnx.ValueInfoProto] = []
     seen: set[str] = set()
@@ -92,18 +85,13 @@ def extract_nodes(
         if not name or name in produced or name in seen:
             continue
         seen.add(name)
-        value = initializers.get(name)
-        if value is None and name in constants:
-            value = _constant_value(constants[name], name)
+        value = _constant_value(values[name])
         if value is not None:
             new_inits.append(value)
         else:
             new_inputs.append(_typed(name, infos))
-    outside = {o.name for o in graph.output}
-    for k, node in enumerate(graph.node):
-        if k not in chosen_set:
-            outside.update([*node.input, *outer_reads(node)])
-    outputs = [out for node in chosen for out in node.output if out and out in outside]
+    outputs = [out for node in chosen for out in node.output if out and (
+        values.returned(out) or any(u.node_index not in chosen_set for u in values.uses(out)))]
     if not outputs and chosen:
         outputs = [out for out in chosen[-1].output if out]
     new_graph = helper.make_graph(

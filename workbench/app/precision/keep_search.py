@@ -35,6 +35,7 @@ import numpy as np
 from workbench.app.precision.compare import PrecisionReport, compare_precision
 from workbench.app.precision.subset_search import Trials, prune, shortest_prefix
 from workbench.compare.tolerances import Tolerances
+from workbench.graph import graph_values
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.transforms.naming import name_nodes
 
@@ -211,9 +212,10 @@ def _trials(source: ModelSource, precision: str, inputs: Any, seed: int,
 def _with_producers(source: ModelSource, names: tuple[str, ...]) -> tuple[str, ...]:
     """``names`` and the nodes producing their inputs, in graph order."""
     model = name_nodes(load_model(source, load_weights=False))
-    producer = {out: node.name for node in model.graph.node for out in node.output}
+    values = graph_values(model.graph)
     wanted = set(names)
     for node in model.graph.node:
         if node.name in names:
-            wanted.update(producer[i] for i in node.input if i in producer)
+            made = (values.producer(name) for name in node.input)
+            wanted.update(producer.name for producer in made if producer is not None)
     return tuple(node.name for node in model.graph.node if node.name in wanted)

@@ -20,7 +20,7 @@ import onnx
 
 from workbench.backends.trt.parse import diagnose
 from workbench.core.errors import WorkbenchError
-from workbench.graph import outer_reads
+from workbench.graph import graph_values
 from workbench.inspection.control_flow import control_flow
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.settings.settings import BuildSettings
@@ -157,13 +157,15 @@ def _search(model: onnx.ModelProto, failing: int, fails_same) -> tuple[list[int]
 
 
 def _ancestors(model: onnx.ModelProto, index: int) -> set[int]:
-    producers = {out: k for k, node in enumerate(model.graph.node) for out in node.output}
+    """The nodes ``index`` depends on through its inputs (not what a body reads)."""
+    values = graph_values(model.graph)
     found: set[int] = set()
     stack = [index]
     while stack:
         for name in model.graph.node[stack.pop()].input:
-            k = producers.get(name)
-            if k is not None and k not in found:
+            value = values.get(name)
+            k = value.producer_index if value is not None else -1
+            if k >= 0 and k not in found:
                 found.add(k)
                 stack.append(k)
     return found
@@ -276,14 +278,5 @@ def _signature(error: str, model: onnx.ModelProto, failing: int | None) -> str:
 
 def _cone(model: onnx.ModelProto, index: int) -> set[int]:
     """The node and every node it depends on (through inputs and If/Loop body reads)."""
-    producers = {out: k for k, node in enumerate(model.graph.node) for out in node.output}
-    found = {index}
-    stack = [index]
-    while stack:
-        node = model.graph.node[stack.pop()]
-        for name in [*node.input, *outer_reads(node)]:
-            k = producers.get(name)
-            if k is not None and k not in found:
-                found.add(k)
-                stack.append(k)
-    return found
+    values = graph_values(model.graph)
+    return {index} | values.live(values.reads(index)).nodes

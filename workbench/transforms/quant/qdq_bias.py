@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from workbench.graph import outer_reads
+from workbench.graph import graph_values
 
 __all__ = ["float_biases"]
 
@@ -70,11 +70,8 @@ def _folded_value(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]
 
 def _used_names(graph: onnx.GraphProto) -> set[str]:
     """Every name a node reads, in this graph and the subgraphs of its nodes."""
-    used = {o.name for o in graph.output}
-    for node in graph.node:
-        used.update(node.input)
-        used.update(outer_reads(node))  # what an If/Loop body reads from this graph
-    return used
+    values = graph_values(graph)  # uses include what an If/Loop body reads from this graph
+    return {name for name, value in values.items() if value.uses or value.is_output}
 
 
 def _drop_unused(graph: onnx.GraphProto, names: set[str]) -> None:
