@@ -134,3 +134,10 @@ def test_the_build_tab_says_the_default_profile_was_set_by_running(tmp_path: Pat
     assert "default profile set to sizes that run: input_values:1x192,1x192,8x768" in (
         panel.build.profile_note.value)
     panel.close()
+
+
+def test_a_missing_model_gets_the_load_error_not_a_raw_one(tmp_path: Path) -> None:
+    from workbench.core.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="not found"):
+        check_profiles(tmp_path / "missing.onnx", BuildSettings())

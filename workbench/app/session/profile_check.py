@@ -117,7 +117,9 @@ def check_profiles(source: ModelSource, settings: BuildSettings,
     """
     from workbench.backends.ort import OrtRunner
 
-    if isinstance(source, (str, Path)) and Path(source).stat().st_size > _MAX_CHECK_BYTES:
+    # a missing file falls through to load_model, which says what was expected and found
+    path = Path(source).expanduser() if isinstance(source, (str, Path)) else None
+    if path is not None and path.is_file() and path.stat().st_size > _MAX_CHECK_BYTES:
         return ProfileCheck((), skipped="the model is over 256 MiB")
     model = load_model(source)
     specs = tuple(inputs) if inputs is not None else graph_io_specs(model.graph)[0]
