@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -27,6 +28,9 @@ from workbench.inspection.input_roles import input_roles
 from workbench.inspection.loading import ModelSource, load_model
 from workbench.inspection.protos import graph_io_specs
 from workbench.settings.settings import BuildSettings, ShapeProfile
+
+if TYPE_CHECKING:
+    from workbench.backends.runner import Runner
 
 __all__ = ["BoundFailure", "ProfileCheck", "check_profiles", "refuse",
            "require_runnable_profiles"]
@@ -145,7 +149,7 @@ def check_profiles(source: ModelSource, settings: BuildSettings,
 Run = Callable[[dict[str, tuple[int, ...]]], tuple[str, str] | None]
 
 
-def _runner_call(runner: object, model: onnx.ModelProto, specs: Sequence[TensorSpec],
+def _runner_call(runner: Runner, model: onnx.ModelProto, specs: Sequence[TensorSpec],
                  branches: Sequence[dict[str, float]] = ({},)) -> Run:
     """A function: shapes → None when the model runs (every branch), else (node, message).
     Feeds come from the one feed generator (integer inputs within what they index)."""
@@ -157,7 +161,7 @@ def _runner_call(runner: object, model: onnx.ModelProto, specs: Sequence[TensorS
                 feeds = model_feeds(model, 0, specs=specs, shapes=shapes, roles=roles)
                 for name, value in values.items():
                     feeds[name] = np.full_like(feeds[name], value)
-                runner.infer(feeds)  # type: ignore[attr-defined]
+                runner.infer(feeds)
             except WorkbenchError as err:  # ORT's own text (details) names the nodes
                 return _failure("\n".join(err.details or ()) or err.found or err.summary)
         return None
