@@ -111,5 +111,5 @@ def convert_precision(model: onnx.ModelProto, precision: str = "fp16",
     low = low_type_of(precision)
     converter = GraphConverter(copy, precision, low, frozenset(keep))
     converter.convert_graph(copy.graph, "", {})
-    check_types(copy, precision, original=model)
+    check_types(copy, precision, original=model, types=converter.after)
     return Conversion(copy, converter.report(), converter.views)

@@ -9,8 +9,6 @@ works per edge and per schema type parameter.
 
 from __future__ import annotations
 
-from typing import Any
-
 import onnx
 from onnx import TensorProto, helper
 
@@ -29,12 +27,13 @@ from workbench.transforms.precision.report import (
     KeptNode,
 )
 from workbench.transforms.precision.typing_rules import (
+    SlotParams,
     Types,
     admits,
     graph_types,
+    node_params,
     opset_versions,
     schema_of,
-    slot_param,
 )
 from workbench.transforms.precision.values import convert_tensor
 
@@ -67,6 +66,9 @@ class GraphConverter:
         self.low_count = self.other_count = self.casts = self.clamped = 0
         self.clamped_tensors: list[str] = []
         self.views: dict[str, str] = {}
+        # the converted graphs' types, per path in the converted model (Casts move nodes):
+        # the account check_types verifies with ONNX's strict inference
+        self.after: dict[str, Types] = {}
 
     def report(self) -> ConversionReport:
         return ConversionReport(self.precision, self.low_count, tuple(self.kept),
@@ -76,7 +78,11 @@ class GraphConverter:
     # -- one graph ---------------------------------------------------------------------
 
     def convert_graph(self, graph: onnx.GraphProto, path: str,
-                      outer: dict[str, dict[int, str]]) -> None:
+                      outer: dict[str, dict[int, str]], out_path: str | None = None,
+                      outer_after: Types | None = None) -> None:
+        """Convert ``graph`` (at ``path`` of the original model, ``out_path`` of the
+        converted one; ``outer_after``: the converted types of the graphs around it)."""
+        out_path = path if out_path is None else out_path
         orig = self.types.get(path, {})
         modes = [self._mode(node, orig) for node in graph.node]
         wants = self._wants(graph, modes, orig)
@@ -97,7 +103,9 @@ class GraphConverter:
                     want = self._required(node, mode, slot, orig)
                     node.input[slot] = self._fetch(name, want, versions, new_nodes, produced)
             if mode == _CONTAINER:
-                self._convert_bodies(node, path, index, versions)
+                after = {**orig, **(outer_after or {}), **produced}
+                self._convert_bodies(node, (path, out_path), (index, len(new_nodes)),
+                                     versions, after)
             if mode == _ADAPT + _LOW:
                 self._lower_attributes(node)
             new_nodes.append(node)
@@ -109,6 +117,8 @@ class GraphConverter:
         del graph.node[:]
         graph.node.extend(new_nodes)
         retype_value_info(graph, produced, self.sources)
+        self.after[out_path] = {**orig, **(outer_after or {}),
+                                **{t.name: t.data_type for t in graph.initializer}, **produced}
 
     def _mode(self, node: onnx.NodeProto, orig: Types) -> str:
         if has_bodies(node):
@@ -125,12 +135,13 @@ class GraphConverter:
             return _KEPT + BLOCKED_OPERATOR
         if node.op_type in _ADAPTIVE:
             return _ADAPT
-        bound = _float_params(node, schema, orig)
+        params = node_params(node, self.opsets)
+        assert params is not None  # (a schema was found just above)
+        bound = _float_params(node, params, orig)
         if any(not admits(schema, param, self.low) for param in bound):
             return _KEPT + TYPE_RULE
-        inputs = {slot_param(schema.inputs, i) for i in range(len(node.input))}
-        for slot, name in enumerate(node.output):
-            param = slot_param(schema.outputs, slot)
+        inputs = set(params[0])
+        for name, param in zip(node.output, params[1], strict=True):
             if orig.get(name, 0) == FLOAT and param in bound and param not in inputs:
                 return _KEPT + TYPE_RULE  # an attribute sets this output's type
         return _LOW
@@ -144,7 +155,7 @@ class GraphConverter:
                 want = self._required(node, mode, slot, orig) if name else None
                 if want:
                     wants.setdefault(name, set()).add(want)
-            for body in bodies(node):
+            for body in bodies(node) if mode == _CONTAINER else ():
                 for name in outer_names(body.graph):
                     if orig.get(name, 0):
                         wants.setdefault(name, set()).add(orig[name])
@@ -175,12 +186,12 @@ class GraphConverter:
             return None if node.op_type == "Cast" else (have or None)
         if mode != _LOW:
             return have or None
-        schema = schema_of(node, self.opsets)
-        assert schema is not None  # _LOW is only given to nodes with a schema
-        param = slot_param(schema.inputs, slot)
+        params = node_params(node, self.opsets)
+        assert params is not None  # _LOW is only given to nodes with a schema
+        param = params[0][slot]
         if param is None:
             return have or None
-        if param in _float_params(node, schema, orig) and have in (FLOAT, 0):
+        if param in _float_params(node, params, orig) and have in (FLOAT, 0):
             return self.low
         return have or None
 
@@ -190,10 +201,10 @@ class GraphConverter:
             return self.low
         if mode != _LOW:
             return have
-        schema = schema_of(node, self.opsets)
-        assert schema is not None
-        param = slot_param(schema.outputs, slot)
-        if param in _float_params(node, schema, orig) and have in (FLOAT, 0):
+        params = node_params(node, self.opsets)
+        assert params is not None
+        param = params[1][slot]
+        if param in _float_params(node, params, orig) and have in (FLOAT, 0):
             return self.low
         return have
 
@@ -299,11 +310,15 @@ class GraphConverter:
                 node.attribute.append(helper.make_attribute("value", tensor))
                 return
 
-    def _convert_bodies(self, node: onnx.NodeProto, path: str, index: int,
-                        versions: dict[str, dict[int, str]]) -> None:
+    def _convert_bodies(self, node: onnx.NodeProto, paths: tuple[str, str],
+                        indices: tuple[int, int], versions: dict[str, dict[int, str]],
+                        after: Types) -> None:
+        """Each body, at its path in the original and (Casts move nodes) converted model."""
         for body in bodies(node):
-            step = f"{index}.{body.suffix}"  # the paths of graph_types (walk_graphs)
-            self.convert_graph(body.graph, f"{path}/{step}" if path else step, versions)
+            # the paths of graph_types (walk_graphs)
+            here, there = (f"{p}/{i}.{body.suffix}" if p else f"{i}.{body.suffix}"
+                           for p, i in zip(paths, indices, strict=True))
+            self.convert_graph(body.graph, here, versions, there, after)
 
     def _count(self, node: onnx.NodeProto, mode: str, index: int) -> None:
         if mode.startswith(_KEPT):
@@ -328,12 +343,11 @@ class GraphConverter:
         return name
 
 
-def _float_params(node: onnx.NodeProto, schema: Any, orig: Types) -> set[str]:
+def _float_params(node: onnx.NodeProto, params: SlotParams, orig: Types) -> set[str]:
     """Type parameters of the schema bound to an FP32 tensor of this node."""
     bound = set()
-    for names, params in ((node.input, schema.inputs), (node.output, schema.outputs)):
-        for slot, name in enumerate(names):
-            param = slot_param(params, slot)
-            if name and param and not param.startswith("tensor(") and orig.get(name) == FLOAT:
+    for names, slots in ((node.input, params[0]), (node.output, params[1])):
+        for name, param in zip(names, slots, strict=True):
+            if param and name and orig.get(name) == FLOAT and not param.startswith("tensor("):
                 bound.add(param)
     return bound
