@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--polygraphy" in argv:
         argv.remove("--polygraphy")
         return polygraphy_main(argv)
-    from bench.compare_ratio import profile_in, ratio_table
+    from bench.compare_ratio import CACHE_NOTE, profile_in, ratio_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="gpt_120m,gpt_like,bert_like")
@@ -284,9 +284,11 @@ def main(argv: list[str] | None = None) -> int:
                         print(profile_in(root, path, dims), end="")
             return 0
         rows = ratio_table(models, args.before, tuple(args.steps.split(",")), args.repeats)
-    print("\nbaseline: onnxruntime.InferenceSession(path) + one run, same feeds, fresh "
-          f"process; best of {args.repeats}. peak ×W: peak RSS / FP32 weight bytes. The "
-          "FP16 side is NumPy float16 through onnx.reference (see --polygraphy's note).")
+    print("\nbaseline: onnxruntime.InferenceSession(path) + one run, same feeds, in each "
+          f"step's fresh process, interleaved with its repeats; best of {args.repeats}. "
+          "peak ×W: peak RSS / FP32 weight bytes (the step's first repeat, before any "
+          "baseline run). The FP16 side is NumPy float16 through onnx.reference (see "
+          "--polygraphy's note).\n" + CACHE_NOTE)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0
