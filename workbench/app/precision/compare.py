@@ -247,7 +247,8 @@ def compare_precision(
     _check_backend(backend)
     clock = _Clock()
     with staged_model(source) as staged:
-        model = _named_nodes(staged.model)  # weights stay on disk: the graph only
+        # weights stay on disk: the graph only; read from a file, it is ours to name in place
+        model = name_nodes(staged.model, in_place=isinstance(source, (str, Path)))
         keep = _check_keep(model, keep_fp32)
         feeds = model_feeds_for(model, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
         output_names = [o.name for o in model.graph.output]

@@ -66,7 +66,10 @@ def _external(model: onnx.ModelProto) -> list[onnx.TensorProto]:
 
 def without_external(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` without its external initializers (the evaluators get those as
-    arrays); cheap, since the proto holds no external weights."""
+    arrays); cheap, since the proto holds no external weights. A model without any is
+    returned as it is (the evaluators only read it): a copy would copy its inline weights."""
+    if not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        return model
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     kept = [t for t in copy.graph.initializer if t.data_location != onnx.TensorProto.EXTERNAL]
