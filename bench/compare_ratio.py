@@ -168,7 +168,7 @@ def _line(name: str, weights: int, step: str, results: dict,
 
 CACHE_NOTE = (
     "Cold comparisons: before every repeat compare_cache.clear() drops what comparisons of "
-    "one file share (converted weights, FP32 outputs, the FP32 evaluator); what stays "
+    "one file share (converted weights, FP32 outputs); what stays "
     "across repeats is process-wide and model-independent: imports, operator schemas and "
     "their slot parameters (lru_cache), ONNX Runtime's environment (the baseline's too). "
     "The first repeat (imports) counts only through best-of-N. A keep-list search keeps "
