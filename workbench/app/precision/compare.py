@@ -376,9 +376,9 @@ def _named_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def _check_keep(model: onnx.ModelProto, keep_fp32: Iterable[str]) -> tuple[str, ...]:
     keep = tuple(dict.fromkeys(keep_fp32))
-    names = [node.name for node in model.graph.node]
     unknown = missing_nodes(model, keep)
     if unknown:
+        names = [node.name for node in model.graph.node]
         shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
         raise ComparisonError(
             "keep_fp32 names nodes that are not in the model.",

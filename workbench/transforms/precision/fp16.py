@@ -61,8 +61,11 @@ __all__ = [
 
 def missing_nodes(model: onnx.ModelProto, names: Iterable[str]) -> list[str]:
     """The names in ``names`` that are not node names of the model (subgraphs included)."""
+    wanted = dict.fromkeys(names)
+    if not wanted:  # nothing to look for: no walk over every graph
+        return []
     present = {node.name for _, graph in walk_graphs(model.graph) for node in graph.node}
-    return [name for name in dict.fromkeys(names) if name not in present]
+    return [name for name in wanted if name not in present]
 
 
 def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> onnx.ModelProto:
@@ -111,5 +114,5 @@ def convert_precision(model: onnx.ModelProto, precision: str = "fp16",
     low = low_type_of(precision)
     converter = GraphConverter(copy, precision, low, frozenset(keep))
     converter.convert_graph(copy.graph, "", {})
-    check_types(copy, precision, original=model, types=converter.after)
+    check_types(copy, precision, original=model)
     return Conversion(copy, converter.report(), converter.views)

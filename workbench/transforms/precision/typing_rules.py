@@ -266,31 +266,26 @@ def _node_mismatch(node: onnx.NodeProto, params: SlotParams | None,
 
 
 def check_types(model: onnx.ModelProto, precision: str,
-                original: onnx.ModelProto | None = None,
-                types: dict[str, Types] | None = None) -> None:
+                original: onnx.ModelProto | None = None) -> None:
     """Refuse a converted graph that mixes types: the node and both types are named.
 
-    Two checks: the schema binding above (clear messages), then ONNX's own strict type
-    inference. Its verdict counts only when ``original`` (the model before conversion)
-    passes it too: some exports carry shapes ONNX cannot reconcile, which no conversion
-    causes or can fix. BF16 graphs skip the second check: ONNX schemas before opset 22
-    do not list bfloat16 for Conv and others, which TensorRT computes in BF16 anyway.
-
-    ``types``: the converter's own account of the converted graph's types (per graph path
-    of ``model``). The binding check then needs no inference of its own: the strict
-    inference that follows checks that account (a wrong one fails it, with value_info and
-    schema bindings compared), and only then are types inferred, to name the node. Without
-    it (and always for BF16, which has no strict check) the binding check infers them.
+    Two checks: ONNX's own strict type inference (which also checks each node's schema
+    bindings, and value_info against what it infers), then, where it fails, the schema
+    binding above on inferred types, whose message names the node and both types. The
+    inference's verdict counts only when ``original`` (the model before conversion) passes
+    it too: some exports carry shapes ONNX cannot reconcile, which no conversion causes or
+    can fix. BF16 graphs skip the inference: ONNX schemas before opset 22 do not list
+    bfloat16 for Conv and others, which TensorRT computes in BF16 anyway; their bindings
+    are checked on inferred types. (Strict inference first: on a graph that passes, the
+    binding check's own inference was a second full one for nothing.)
     """
-    trusted = types if precision != "bf16" else None
-    _refuse_mismatches(precision, find_mismatches(model, trusted))
     if precision == "bf16":
+        _refuse_mismatches(precision, find_mismatches(model))
         return
     try:
         shape_inference.infer_shapes(_skeleton(model), check_type=True, strict_mode=True)
     except shape_inference.InferenceError as err:
-        if trusted is not None:  # the account was wrong: inferred types name the node
-            _refuse_mismatches(precision, find_mismatches(model))
+        _refuse_mismatches(precision, find_mismatches(model))
         if original is not None and not strict_inference_passes(original):
             return
         raise ConversionError(

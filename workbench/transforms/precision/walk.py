@@ -66,9 +66,6 @@ class GraphConverter:
         self.low_count = self.other_count = self.casts = self.clamped = 0
         self.clamped_tensors: list[str] = []
         self.views: dict[str, str] = {}
-        # the converted graphs' types, per path in the converted model (Casts move nodes):
-        # the account check_types verifies with ONNX's strict inference
-        self.after: dict[str, Types] = {}
 
     def report(self) -> ConversionReport:
         return ConversionReport(self.precision, self.low_count, tuple(self.kept),
@@ -78,11 +75,7 @@ class GraphConverter:
     # -- one graph ---------------------------------------------------------------------
 
     def convert_graph(self, graph: onnx.GraphProto, path: str,
-                      outer: dict[str, dict[int, str]], out_path: str | None = None,
-                      outer_after: Types | None = None) -> None:
-        """Convert ``graph`` (at ``path`` of the original model, ``out_path`` of the
-        converted one; ``outer_after``: the converted types of the graphs around it)."""
-        out_path = path if out_path is None else out_path
+                      outer: dict[str, dict[int, str]]) -> None:
         orig = self.types.get(path, {})
         modes = [self._mode(node, orig) for node in graph.node]
         wants = self._wants(graph, modes, orig)
@@ -103,9 +96,7 @@ class GraphConverter:
                     want = self._required(node, mode, slot, orig)
                     node.input[slot] = self._fetch(name, want, versions, new_nodes, produced)
             if mode == _CONTAINER:
-                after = {**orig, **(outer_after or {}), **produced}
-                self._convert_bodies(node, (path, out_path), (index, len(new_nodes)),
-                                     versions, after)
+                self._convert_bodies(node, path, index, versions)
             if mode == _ADAPT + _LOW:
                 self._lower_attributes(node)
             new_nodes.append(node)
@@ -117,8 +108,6 @@ class GraphConverter:
         del graph.node[:]
         graph.node.extend(new_nodes)
         retype_value_info(graph, produced, self.sources)
-        self.after[out_path] = {**orig, **(outer_after or {}),
-                                **{t.name: t.data_type for t in graph.initializer}, **produced}
 
     def _mode(self, node: onnx.NodeProto, orig: Types) -> str:
         if has_bodies(node):
@@ -310,15 +299,11 @@ class GraphConverter:
                 node.attribute.append(helper.make_attribute("value", tensor))
                 return
 
-    def _convert_bodies(self, node: onnx.NodeProto, paths: tuple[str, str],
-                        indices: tuple[int, int], versions: dict[str, dict[int, str]],
-                        after: Types) -> None:
-        """Each body, at its path in the original and (Casts move nodes) converted model."""
+    def _convert_bodies(self, node: onnx.NodeProto, path: str, index: int,
+                        versions: dict[str, dict[int, str]]) -> None:
         for body in bodies(node):
-            # the paths of graph_types (walk_graphs)
-            here, there = (f"{p}/{i}.{body.suffix}" if p else f"{i}.{body.suffix}"
-                           for p, i in zip(paths, indices, strict=True))
-            self.convert_graph(body.graph, here, versions, there, after)
+            step = f"{index}.{body.suffix}"  # the paths of graph_types (walk_graphs)
+            self.convert_graph(body.graph, f"{path}/{step}" if path else step, versions)
 
     def _count(self, node: onnx.NodeProto, mode: str, index: int) -> None:
         if mode.startswith(_KEPT):
