@@ -235,7 +235,7 @@ def profile_table(model: Path, dims: dict[str, Any], say: Callable[[str], None] 
         totals["total (wall)"] = wall
         columns.append(totals)
     for label in columns[0]:
-        say(f"{label:<40}{columns[0][label]:>14.2f}{columns[1][label]:>11.2f}")
+        say(f"{label:<40}{columns[0][label]:>14.3f}{columns[1][label]:>11.3f}")
 
 
 def _clear_cache() -> None:
