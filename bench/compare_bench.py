@@ -8,7 +8,9 @@
 Default: each comparison as a multiple of one ONNX Runtime FP32 run (session + run) of the
 same model on the same feeds, measured in the same run, with peak RSS as a multiple of the
 model's weight bytes (``bench/compare_ratio.py``; each figure from a fresh interpreter).
-Models: the GPT ladder (``gpt_10m``, ``gpt_120m``, ``gpt_770m``; batch 1 × 32 tokens), the
+Models: the GPT ladder (``gpt_10m``, ``gpt_120m``, ``gpt_770m``; batch 1 × 32 tokens; with
+``_overflow`` appended, the rung with an FP16 overflow before its final LayerNorm, whose
+keep-list search runs trials: ``--models gpt_120m_overflow --steps keep``), the
 real-export corpus by name (``qwen2_dynamo``…, on its hand-written feeds), the realistic
 corpus by name, or .onnx paths. ``--before DIR`` adds columns measured with the
 workbench of another checkout (``git worktree add /tmp/before main``). ``--profile``: where
@@ -225,6 +227,39 @@ def polygraphy_main(argv: list[str] | None = None) -> int:
 
 
 LADDER_DIMS = {"batch": 1, "sequence": 32}
+OVERFLOW = "_overflow"  # gpt_120m_overflow: a rung whose keep-list search has trials to run
+OVERFLOW_SCALE = 1000.0
+
+
+def with_fp16_overflow(path: Path) -> Path:
+    """The rung with ``sample_models/fp16_overflow.onnx``'s pattern before its final
+    LayerNorm: an RMS norm of the residual stream scaled by 1000, computed without
+    pre-scaling. In FP32 it changes nothing the LayerNorm keeps (the scale cancels); in FP16
+    its squares overflow, the outputs fail, and the keep-list search has to find the FP32
+    island (square, mean, +eps, sqrt) by running trials. The file is rewritten in place."""
+    model = onnx.load(path)
+    graph = model.graph
+    final = next(i for i, node in enumerate(graph.node) if node.name == "transformer.ln_f")
+    h = graph.node[final].input[0]
+    node = helper.make_node
+    added = [
+        node("Mul", [h, "rms.scale_value"], ["rms.scaled"], name="rms.scale"),
+        node("Mul", ["rms.scaled", "rms.scaled"], ["rms.squared"], name="rms.square"),
+        node("ReduceMean", ["rms.squared"], ["rms.mean_square"], name="rms.mean", axes=[-1],
+             keepdims=1),
+        node("Add", ["rms.mean_square", "rms.eps"], ["rms.mean_square_eps"],
+             name="rms.add_eps"),
+        node("Sqrt", ["rms.mean_square_eps"], ["rms.root"], name="rms.sqrt"),
+        node("Div", ["rms.scaled", "rms.root"], ["rms.normed"], name="rms.normalize"),
+    ]
+    graph.node[final].input[0] = "rms.normed"
+    for offset, made in enumerate(added):
+        graph.node.insert(final + offset, made)
+    graph.initializer.extend([
+        numpy_helper.from_array(np.array(OVERFLOW_SCALE, np.float32), "rms.scale_value"),
+        numpy_helper.from_array(np.array(1e-6, np.float32), "rms.eps")])
+    onnx.save(model, path)
+    return path
 
 
 def _models(names: str, folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
@@ -233,7 +268,12 @@ def _models(names: str, folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
 
     models = []
     for name in (n for n in names.split(",") if n):
-        if name in GPT_LADDER:
+        if name.endswith(OVERFLOW) and name[:-len(OVERFLOW)] in GPT_LADDER:
+            shape = GPT_LADDER[name[:-len(OVERFLOW)]]
+            path = gpt_like(folder, shape.layers, shape.d_model, shape.heads, shape.vocab,
+                            shape.seq, name=name)
+            models.append((name, with_fp16_overflow(path), LADDER_DIMS))
+        elif name in GPT_LADDER:
             shape = GPT_LADDER[name]
             path = gpt_like(folder, shape.layers, shape.d_model, shape.heads, shape.vocab,
                             shape.seq, name=name)
@@ -263,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--polygraphy" in argv:
         argv.remove("--polygraphy")
         return polygraphy_main(argv)
-    from bench.compare_ratio import profile_in, ratio_table
+    from bench.compare_ratio import CACHE_NOTE, profile_in, ratio_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="gpt_120m,gpt_like,bert_like")
@@ -284,9 +324,11 @@ def main(argv: list[str] | None = None) -> int:
                         print(profile_in(root, path, dims), end="")
             return 0
         rows = ratio_table(models, args.before, tuple(args.steps.split(",")), args.repeats)
-    print("\nbaseline: onnxruntime.InferenceSession(path) + one run, same feeds, fresh "
-          f"process; best of {args.repeats}. peak ×W: peak RSS / FP32 weight bytes. The "
-          "FP16 side is NumPy float16 through onnx.reference (see --polygraphy's note).")
+    print("\nbaseline: onnxruntime.InferenceSession(path) + one run, same feeds, in each "
+          f"step's fresh process, interleaved with its repeats; best of {args.repeats}. "
+          "peak ×W: peak RSS / FP32 weight bytes (the step's first repeat, before any "
+          "baseline run). The FP16 side is NumPy float16 through onnx.reference (see "
+          "--polygraphy's note).\n" + CACHE_NOTE)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

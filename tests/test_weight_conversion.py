@@ -199,3 +199,38 @@ def test_the_mask_fix_after_a_comparison_runs_one_fp32_session(realistic, tmp_pa
     assert fixed.verified and len(sessions) == 2  # only the clamped copy's FP32 run
     assert sessions[1] == str((tmp_path / "clamped.onnx").resolve())
     compare_cache.clear()
+
+
+def test_the_mask_fix_converts_none_of_the_weights_the_clamp_left(realistic, tmp_path,
+                                                                  monkeypatch) -> None:
+    """The clamped copy holds the original's weight bytes (save_staged copied them): its
+    comparison takes the original's converted weights instead of converting them again,
+    and gives the same report as a comparison that converted them."""
+    from onnx.external_data_helper import set_external_data
+
+    from workbench.app.precision.mask_fix import verify_mask_clamp
+
+    model = onnx.load(realistic("gpt_like"))
+    for tensor in model.graph.initializer:  # the weights external, the masks inline
+        if tensor.data_type == TensorProto.FLOAT and tensor.dims:
+            set_external_data(tensor, "gpt.data")
+    onnx.save(model, tmp_path / "gpt.onnx")
+    external_weights = sum(t.data_location == TensorProto.EXTERNAL
+                           for t in onnx.load(tmp_path / "gpt.onnx",
+                                              load_external_data=False).graph.initializer)
+    conversions: list[str] = []
+    convert = compare_cache._convert
+    monkeypatch.setattr(compare_cache, "_convert",
+                        lambda t, *a: conversions.append(t.name) or convert(t, *a))
+    compare_cache.clear()
+    assert compare_precision(tmp_path / "gpt.onnx", backend="numpy").mask_constants
+    assert len(conversions) == external_weights > 10
+    fixed = verify_mask_clamp(tmp_path / "gpt.onnx", out_path=tmp_path / "clamped.onnx",
+                              backend="numpy")
+    assert fixed.verified and len(conversions) == external_weights  # none again
+    compare_cache.clear()  # the same comparison of the copy, converting every weight
+    fresh = compare_precision(tmp_path / "clamped.onnx", backend="numpy")
+    assert len(conversions) == 2 * external_weights
+    assert fresh.to_dict()["drift"] == fixed.after.to_dict()["drift"]
+    assert fresh.to_dict()["outputs"] == fixed.after.to_dict()["outputs"]
+    compare_cache.clear()

@@ -11,6 +11,9 @@ once and kept for the next run:
   precision. A weight is never converted twice while its file is unchanged.
 - **FP32 reference outputs** are keyed by the same file identities and a digest of the
   feeds.
+- **copies**: a model file written as a rewrite of another (the mask fix's clamped copy,
+  whose weights are the original's bytes) takes over the original's converted weights
+  (:func:`same_weights`) instead of converting them again.
 
 Only the last model's entries are kept (converting another model or precision drops them
 first, so two models' weights are never held together); :func:`clear` frees them at once.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,7 @@ from workbench.inspection.external_data import external_weight
 from workbench.transforms.precision.values import low_type_of, round_to
 
 __all__ = ["clear", "converted_weight", "file_identity", "model_identity", "reference_outputs",
-           "remember_reference"]
+           "remember_reference", "same_weights"]
 
 FileIdentity = tuple[str, int, int, int, int]
 _lock = threading.Lock()
@@ -42,6 +45,9 @@ _weights: dict[tuple[object, ...], np.ndarray] = {}
 _weights_owner: tuple[object, ...] | None = None
 _references: dict[tuple[object, ...], dict[str, np.ndarray]] = {}
 _references_owner: tuple[object, ...] | None = None
+# a model file written as a copy of another -> (that other, its weight references -> ours)
+Renames = dict[tuple[object, ...], tuple[object, ...]]
+_successors: dict[tuple[object, ...], tuple[object, Renames]] = {}
 _MAX_REFERENCES = 8  # feeds per model: a keep-list search or a session's re-runs use one
 
 
@@ -51,6 +57,7 @@ def clear() -> None:
     with _lock:
         _weights.clear()
         _references.clear()
+        _successors.clear()
         _weights_owner = _references_owner = None
 
 
@@ -84,19 +91,50 @@ def _location(tensor: onnx.TensorProto) -> str:
     return next((e.value for e in tensor.external_data if e.key == "location"), "")
 
 
+def _weight_key(tensor: onnx.TensorProto, precision: str) -> tuple[object, ...]:
+    info = {e.key: e.value for e in tensor.external_data}
+    return (precision, info.get("location"), info.get("offset"), info.get("length"),
+            tensor.data_type, tuple(tensor.dims))
+
+
+def same_weights(source: tuple[FileIdentity, ...] | None,
+                 target: tuple[FileIdentity, ...] | None,
+                 pairs: Iterable[tuple[onnx.TensorProto, onnx.TensorProto]]) -> None:
+    """Say that the model file ``target`` holds, in each pair's second (external) tensor,
+    the very bytes of ``source``'s first: a rewrite that copied them (the mask fix's
+    clamped copy). When ``target``'s weights are next asked for, those of ``source`` still
+    kept are handed over under ``target``'s references instead of being converted again
+    (the others are dropped: one model's weights at a time, as ever)."""
+    if source is None or target is None or source == target:
+        return
+    renames: Renames = {a_key[1:]: b_key[1:] for a_key, b_key in
+               ((_weight_key(a, ""), _weight_key(b, "")) for a, b in pairs)}
+    with _lock:
+        _successors[target] = (source, renames)
+
+
+def _switch_owner(owner: tuple[FileIdentity, ...], precision: str) -> None:
+    """Make ``owner`` the model whose weights are kept (call with the lock held)."""
+    global _weights_owner
+    source, renames = _successors.pop(owner, (None, {}))
+    carried: dict[tuple[object, ...], np.ndarray] = {}
+    if _weights_owner == (source, precision):  # a copy of the kept model: its weights carry
+        carried = {(precision, *renames[key[1:]]): value for key, value in _weights.items()
+                   if key[1:] in renames}
+    _weights.clear()  # another model: its weights go before these are converted
+    _weights.update(carried)
+    _weights_owner = (owner, precision)
+
+
 def converted_weight(tensor: onnx.TensorProto, folder: Path, precision: str,
                      owner: tuple[FileIdentity, ...] | None) -> np.ndarray:
     """The reduced-precision values of one external FP32 weight (kept for ``owner``)."""
-    global _weights_owner
     if owner is None:
         return _convert(tensor, folder, precision)
-    info = {e.key: e.value for e in tensor.external_data}
-    key = (precision, info.get("location"), info.get("offset"), info.get("length"),
-           tensor.data_type, tuple(tensor.dims))
+    key = _weight_key(tensor, precision)
     with _lock:
         if _weights_owner != (owner, precision):
-            _weights.clear()  # another model: its weights go before these are converted
-            _weights_owner = (owner, precision)
+            _switch_owner(owner, precision)
         kept = _weights.get(key)
     if kept is not None:
         return kept

@@ -39,7 +39,7 @@ from workbench.inspection.external_data import external_weight
 from workbench.transforms.external import StagedModel
 from workbench.transforms.precision.fp16 import ConversionReport, convert_precision
 
-__all__ = ["Fp16Graph", "candidate_outputs", "convert_staged", "layer_drift"]
+__all__ = ["Fp16Graph", "candidate_outputs", "convert_staged", "layer_drift", "side_by_side"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -66,7 +66,10 @@ def _external(model: onnx.ModelProto) -> list[onnx.TensorProto]:
 
 def without_external(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` without its external initializers (the evaluators get those as
-    arrays); cheap, since the proto holds no external weights."""
+    arrays); cheap, since the proto holds no external weights. A model without any is
+    returned as it is (the evaluators only read it): a copy would copy its inline weights."""
+    if not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        return model
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     kept = [t for t in copy.graph.initializer if t.data_location != onnx.TensorProto.EXTERNAL]
@@ -153,7 +156,8 @@ def layer_drift(
     nodes: list[GraphNode] = []
     reference = stream_values(without_external(model), fp32_weights(staged, model), feeds,
                               report)
-    with _ahead(_with_range_issues(reference, check_range)) as steps:
+    steps_of = _ahead if side_by_side(model, feeds) else contextlib.nullcontext
+    with steps_of(_with_range_issues(reference, check_range)) as steps:
         for node, produced, issues in steps:
             graph_node = GraphNode(node.name, node.op_type, tuple(node.input),
                                    tuple(node.output))
@@ -183,6 +187,23 @@ def _with_range_issues(steps: Iterator[tuple[onnx.NodeProto, dict[str, np.ndarra
 # the GIL in its kernels) while memory stays bounded by this many nodes' outputs.
 _AHEAD = 4
 _END = object()
+# Below this many bytes of weights and inputs, both graphs run on the calling thread, in
+# turn: their kernels take microseconds, too short to drop the GIL for long, so a second
+# thread only adds hand-offs (each up to Python's 5 ms switch interval; on the corpus's
+# small exports they cost more than either evaluation).
+SIDE_BY_SIDE_MIN_BYTES = 32 << 20
+
+
+def side_by_side(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> bool:
+    """Whether per-layer drift evaluates the FP32 graph on a second thread."""
+    weights = 0
+    for tensor in model.graph.initializer:
+        size = 1
+        for dim in tensor.dims:
+            size *= dim
+        weights += size * 4
+    inputs = sum(int(np.asarray(value).nbytes) for value in feeds.values())
+    return weights + inputs >= SIDE_BY_SIDE_MIN_BYTES
 
 
 @contextlib.contextmanager

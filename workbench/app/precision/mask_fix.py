@@ -12,7 +12,9 @@ assumed, by two re-runs on the same feeds:
    the saturation is gone and the verdict is re-taken.
 
 The fix is *verified* when both hold. The rewritten model is written to a new file (the
-user's file is never touched); it is kept only when ``out_path`` is given.
+user's file is never touched); it is kept only when ``out_path`` is given. Its weights are
+the original's bytes, so its comparison takes the original's converted weights where an
+earlier comparison left them (:func:`workbench.app.precision.compare_cache.same_weights`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from workbench.app.precision.compare import (
     PrecisionReport,
@@ -36,6 +39,7 @@ from workbench.app.precision.compare_cache import (
     model_identity,
     reference_outputs,
     remember_reference,
+    same_weights,
 )
 from workbench.compare.metrics import ComparisonReport, compare_outputs
 from workbench.compare.tolerances import Tolerances
@@ -159,17 +163,36 @@ def verify_mask_clamp(
         del clamped
         # the FP32 answers: the original's from an earlier comparison when there was one,
         # the clamped copy's kept for its comparison below (app/compare_cache.py)
-        before = reference_outputs(model_identity(staged.path, model, staged.folder), feeds,
+        original = model_identity(staged.path, model, staged.folder)
+        before = reference_outputs(original, feeds,
                                    lambda: fp32_outputs(staged.path or model, feeds))
         fp32_after = fp32_outputs(written, feeds)
-        remember_reference(model_identity(written, load_model(written, load_weights=False),
-                                          written.parent), feeds, fp32_after)
+        written_model = load_model(written, load_weights=False)
+        copy = model_identity(written, written_model, written.parent)
+        remember_reference(copy, feeds, fp32_after)
+        # the copy's weights are the original's bytes (only mask constants changed, and
+        # those are inline): its comparison takes the original's converted weights
+        same_weights(original, copy, _unchanged_weights(model, written_model, clamp))
+        del written_model
         fp32_change = compare_outputs(before, fp32_after, Tolerances.preset("fp32"))
         del before, fp32_after
         after = compare_precision(written, precision, inputs=feeds, keep_fp32=keep_fp32,
                                   tolerances=tolerances, backend=backend)
     return MaskFixResult(clamp, fp32_change, after, written if out_path else None,
                          time.perf_counter() - start)
+
+
+def _unchanged_weights(model: onnx.ModelProto, written: onnx.ModelProto,
+                       clamp: MaskClamp) -> list[tuple[onnx.TensorProto, onnx.TensorProto]]:
+    """(original, copy) of each external weight the clamp left as it was (save_staged
+    copied its bytes)."""
+    clamped = {c.tensor for c in clamp.constants}
+    external = {t.name: t for t in model.graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL and t.name not in clamped}
+    return [(external[t.name], t) for t in written.graph.initializer
+            if t.data_location == onnx.TensorProto.EXTERNAL and t.name in external
+            and t.data_type == external[t.name].data_type
+            and list(t.dims) == list(external[t.name].dims)]
 
 
 def _nothing_to_clamp() -> ComparisonError:

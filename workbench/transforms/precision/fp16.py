@@ -61,8 +61,11 @@ __all__ = [
 
 def missing_nodes(model: onnx.ModelProto, names: Iterable[str]) -> list[str]:
     """The names in ``names`` that are not node names of the model (subgraphs included)."""
+    wanted = dict.fromkeys(names)
+    if not wanted:  # nothing to look for: no walk over every graph
+        return []
     present = {node.name for _, graph in walk_graphs(model.graph) for node in graph.node}
-    return [name for name in dict.fromkeys(names) if name not in present]
+    return [name for name in wanted if name not in present]
 
 
 def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> onnx.ModelProto:

@@ -29,6 +29,7 @@ __all__ = [
     "check_types",
     "find_mismatches",
     "graph_types",
+    "node_params",
     "schema_of",
     "slot_param",
     "type_label",
@@ -77,6 +78,30 @@ def schema_of(node: onnx.NodeProto, opsets: dict[str, int]) -> defs.OpSchema | N
     return _schema(node.op_type, opsets[domain], domain)
 
 
+SlotParams = tuple[tuple[str | None, ...], tuple[str | None, ...]]
+
+
+def node_params(node: onnx.NodeProto, opsets: dict[str, int]) -> SlotParams | None:
+    """The type string of each input and output slot of ``node`` (:func:`slot_param`), or
+    None without a schema. Looked up once per operator, opset and arity (a graph has a few
+    dozen of those for hundreds or thousands of nodes)."""
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    if domain not in opsets:
+        return None
+    return _slot_params(node.op_type, opsets[domain], domain, len(node.input),
+                        len(node.output))
+
+
+@lru_cache(maxsize=8192)
+def _slot_params(op_type: str, version: int, domain: str, inputs: int,
+                 outputs: int) -> SlotParams | None:
+    schema = _schema(op_type, version, domain)
+    if schema is None:
+        return None
+    return (tuple(slot_param(schema.inputs, i) for i in range(inputs)),
+            tuple(slot_param(schema.outputs, i) for i in range(outputs)))
+
+
 def slot_param(params: Sequence[defs.OpSchema.FormalParameter], index: int) -> str | None:
     """The type string of input/output ``index`` (``"T"`` or ``"tensor(float)"``)."""
     if index < len(params):
@@ -113,6 +138,11 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     graph, source = skeleton.graph, model.graph
     graph.name = source.name
     graph.node.extend(source.node)
+    for node in graph.node:  # the dynamo exporter's stack traces: ~70% of its bytes, which
+        if node.metadata_props:  # every inference would serialize and parse twice
+            del node.metadata_props[:]
+        if node.doc_string:
+            node.ClearField("doc_string")
     graph.input.extend(source.input)
     graph.output.extend(source.output)
     graph.value_info.extend(source.value_info)
@@ -205,7 +235,7 @@ def find_mismatches(model: onnx.ModelProto, types: dict[str, Types] | None = Non
     for path, graph in walk_graphs(model.graph):
         known = types.get(path, {})
         for node in graph.node:
-            mismatch = _node_mismatch(node, schema_of(node, opsets), known)
+            mismatch = _node_mismatch(node, node_params(node, opsets), known)
             if mismatch is not None:
                 found.append(mismatch)
                 if len(found) >= limit:
@@ -213,17 +243,19 @@ def find_mismatches(model: onnx.ModelProto, types: dict[str, Types] | None = Non
     return found
 
 
-def _node_mismatch(node: onnx.NodeProto, schema: defs.OpSchema | None,
+_UNBOUND = ("tensor(", "seq(", "map(")  # fixed types: no parameter to bind
+
+
+def _node_mismatch(node: onnx.NodeProto, params: SlotParams | None,
                    known: Types) -> TypeMismatch | None:
-    if schema is None:
+    if params is None:
         return None
     bound: dict[str, tuple[str, int]] = {}
-    slots = [("input", i, name, schema.inputs) for i, name in enumerate(node.input)]
-    slots += [("output", i, name, schema.outputs) for i, name in enumerate(node.output)]
-    for kind, index, name, params in slots:
-        param = slot_param(params, index)
+    slots = [("input", i, name, params[0][i]) for i, name in enumerate(node.input)]
+    slots += [("output", i, name, params[1][i]) for i, name in enumerate(node.output)]
+    for kind, index, name, param in slots:
         elem = known.get(name, 0) if name else 0
-        if param is None or not elem or param.startswith(("tensor(", "seq(", "map(")):
+        if param is None or not elem or param.startswith(_UNBOUND):
             continue
         label = f"{kind} {index} ({name})"
         if param in bound and bound[param][1] != elem:
@@ -237,26 +269,23 @@ def check_types(model: onnx.ModelProto, precision: str,
                 original: onnx.ModelProto | None = None) -> None:
     """Refuse a converted graph that mixes types: the node and both types are named.
 
-    Two checks: the schema binding above (clear messages), then ONNX's own strict type
-    inference. Its verdict counts only when ``original`` (the model before conversion)
-    passes it too: some exports carry shapes ONNX cannot reconcile, which no conversion
-    causes or can fix. BF16 graphs skip the second check: ONNX schemas before opset 22
-    do not list bfloat16 for Conv and others, which TensorRT computes in BF16 anyway.
+    Two checks: ONNX's own strict type inference (which also checks each node's schema
+    bindings, and value_info against what it infers), then, where it fails, the schema
+    binding above on inferred types, whose message names the node and both types. The
+    inference's verdict counts only when ``original`` (the model before conversion) passes
+    it too: some exports carry shapes ONNX cannot reconcile, which no conversion causes or
+    can fix. BF16 graphs skip the inference: ONNX schemas before opset 22 do not list
+    bfloat16 for Conv and others, which TensorRT computes in BF16 anyway; their bindings
+    are checked on inferred types. (Strict inference first: on a graph that passes, the
+    binding check's own inference was a second full one for nothing.)
     """
-    mismatches = find_mismatches(model)
-    if mismatches:
-        raise ConversionError(
-            f"The {precision.upper()} conversion produced a graph that mixes types.",
-            expected="every node's inputs of one type parameter in one type",
-            found=mismatches[0].describe(),
-            fix="keep this node in FP32 with keep_fp32, and report the model to the workbench",
-            details=[m.describe() for m in mismatches[1:]],
-        )
     if precision == "bf16":
+        _refuse_mismatches(precision, find_mismatches(model))
         return
     try:
         shape_inference.infer_shapes(_skeleton(model), check_type=True, strict_mode=True)
     except shape_inference.InferenceError as err:
+        _refuse_mismatches(precision, find_mismatches(model))
         if original is not None and not strict_inference_passes(original):
             return
         raise ConversionError(
@@ -265,6 +294,17 @@ def check_types(model: onnx.ModelProto, precision: str,
             found=_readable(str(err)),
             fix="keep the node it names in FP32 with keep_fp32, and report the model",
         ) from err
+
+
+def _refuse_mismatches(precision: str, mismatches: list[TypeMismatch]) -> None:
+    if mismatches:
+        raise ConversionError(
+            f"The {precision.upper()} conversion produced a graph that mixes types.",
+            expected="every node's inputs of one type parameter in one type",
+            found=mismatches[0].describe(),
+            fix="keep this node in FP32 with keep_fp32, and report the model to the workbench",
+            details=[m.describe() for m in mismatches[1:]],
+        )
 
 
 def strict_inference_passes(model: onnx.ModelProto) -> bool:

@@ -9,8 +9,6 @@ works per edge and per schema type parameter.
 
 from __future__ import annotations
 
-from typing import Any
-
 import onnx
 from onnx import TensorProto, helper
 
@@ -29,12 +27,13 @@ from workbench.transforms.precision.report import (
     KeptNode,
 )
 from workbench.transforms.precision.typing_rules import (
+    SlotParams,
     Types,
     admits,
     graph_types,
+    node_params,
     opset_versions,
     schema_of,
-    slot_param,
 )
 from workbench.transforms.precision.values import convert_tensor
 
@@ -125,12 +124,13 @@ class GraphConverter:
             return _KEPT + BLOCKED_OPERATOR
         if node.op_type in _ADAPTIVE:
             return _ADAPT
-        bound = _float_params(node, schema, orig)
+        params = node_params(node, self.opsets)
+        assert params is not None  # (a schema was found just above)
+        bound = _float_params(node, params, orig)
         if any(not admits(schema, param, self.low) for param in bound):
             return _KEPT + TYPE_RULE
-        inputs = {slot_param(schema.inputs, i) for i in range(len(node.input))}
-        for slot, name in enumerate(node.output):
-            param = slot_param(schema.outputs, slot)
+        inputs = set(params[0])
+        for name, param in zip(node.output, params[1], strict=True):
             if orig.get(name, 0) == FLOAT and param in bound and param not in inputs:
                 return _KEPT + TYPE_RULE  # an attribute sets this output's type
         return _LOW
@@ -144,7 +144,7 @@ class GraphConverter:
                 want = self._required(node, mode, slot, orig) if name else None
                 if want:
                     wants.setdefault(name, set()).add(want)
-            for body in bodies(node):
+            for body in bodies(node) if mode == _CONTAINER else ():
                 for name in outer_names(body.graph):
                     if orig.get(name, 0):
                         wants.setdefault(name, set()).add(orig[name])
@@ -175,12 +175,12 @@ class GraphConverter:
             return None if node.op_type == "Cast" else (have or None)
         if mode != _LOW:
             return have or None
-        schema = schema_of(node, self.opsets)
-        assert schema is not None  # _LOW is only given to nodes with a schema
-        param = slot_param(schema.inputs, slot)
+        params = node_params(node, self.opsets)
+        assert params is not None  # _LOW is only given to nodes with a schema
+        param = params[0][slot]
         if param is None:
             return have or None
-        if param in _float_params(node, schema, orig) and have in (FLOAT, 0):
+        if param in _float_params(node, params, orig) and have in (FLOAT, 0):
             return self.low
         return have or None
 
@@ -190,10 +190,10 @@ class GraphConverter:
             return self.low
         if mode != _LOW:
             return have
-        schema = schema_of(node, self.opsets)
-        assert schema is not None
-        param = slot_param(schema.outputs, slot)
-        if param in _float_params(node, schema, orig) and have in (FLOAT, 0):
+        params = node_params(node, self.opsets)
+        assert params is not None
+        param = params[1][slot]
+        if param in _float_params(node, params, orig) and have in (FLOAT, 0):
             return self.low
         return have
 
@@ -328,12 +328,11 @@ class GraphConverter:
         return name
 
 
-def _float_params(node: onnx.NodeProto, schema: Any, orig: Types) -> set[str]:
+def _float_params(node: onnx.NodeProto, params: SlotParams, orig: Types) -> set[str]:
     """Type parameters of the schema bound to an FP32 tensor of this node."""
     bound = set()
-    for names, params in ((node.input, schema.inputs), (node.output, schema.outputs)):
-        for slot, name in enumerate(names):
-            param = slot_param(params, slot)
-            if name and param and not param.startswith("tensor(") and orig.get(name) == FLOAT:
+    for names, slots in ((node.input, params[0]), (node.output, params[1])):
+        for name, param in zip(names, slots, strict=True):
+            if param and name and orig.get(name) == FLOAT and not param.startswith("tensor("):
                 bound.add(param)
     return bound
