@@ -17,7 +17,7 @@ import numpy as np
 
 from workbench.cli.outputs import refuse_existing_output
 from workbench.core.errors import BackendUnavailableError, WorkbenchError
-from workbench.settings.fields import Precision, reduced_precision
+from workbench.settings.fields import REDUCED_PRECISIONS, Precision, reduced_precision
 
 __all__ = ["register"]
 
@@ -50,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("model", metavar="MODEL", help=".onnx model (FP32)")
     compare.add_argument("--precision", default=Precision.FP16, type=_reduced_precision,
-                         help="fp16 (default) or bf16")
+                         metavar="{" + ",".join(p.value for p in REDUCED_PRECISIONS) + "}",
+                         help="the reduced precision to compare (default fp16)")
     compare.add_argument("--inputs", metavar="X.npz", help="inputs saved with save_inputs/np.savez")
     compare.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     compare.add_argument("--keep-fp32", nargs="+", default=[], metavar="NODE",
