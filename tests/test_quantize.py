@@ -17,7 +17,7 @@ from workbench.app.quant.exclusions import find_exclusions
 from workbench.app.quant.quantize import quantize_model
 from workbench.core.errors import BuildCancelled, QuantizationError
 from workbench.inspection.quantization import quantization_info
-from workbench.transforms.quant.settings import QuantSettings
+from workbench.transforms.quant.settings import QuantPrecision, QuantSettings
 
 SAMPLES = ("tiny_cnn", "resnet_block", "transformer_block", "mlp_dynamic_batch")
 # every realistic-corpus model TensorRT parses in FP32
@@ -362,4 +362,5 @@ def test_fp8_where_ort_cannot_says_why(tmp_path) -> None:
     assert diagnose(result.path)
     report = compare_quantized(export_path("bert_dynamo"), result.path,
                                hand_feeds("bert_dynamo", seed=100), per_tensor=False)
-    assert report.precision == "FP8" and report.summary().startswith("FP8 Q/DQ vs FP32")
+    assert report.precision is QuantPrecision.FP8 and report.to_dict()["precision"] == "FP8"
+    assert report.summary().startswith("FP8 Q/DQ vs FP32")

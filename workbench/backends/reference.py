@@ -25,6 +25,7 @@ from workbench.backends.reference_ops import average_pool_op
 from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.feeds.explain import first_sentence
 from workbench.graph import has_bodies, outer_reads
+from workbench.settings.fields import Precision
 
 __all__ = [
     "BF16_PATH", "NUMPY_PATH", "TENSORRT_PATH", "candidate_names", "evaluate_fp16",
@@ -353,7 +354,7 @@ def _inference_batch_norm() -> type:
 
 def tensorrt_outputs(
     model: onnx.ModelProto | Path, keep: tuple[str, ...], feeds: Mapping[str, np.ndarray],
-    precision: str = "fp16",
+    precision: Precision = Precision.FP16,
 ) -> tuple[dict[str, np.ndarray] | None, list[str]]:
     """The GPU hook: outputs of an FP16 TensorRT engine, or None where that cannot run.
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from workbench.cli.outputs import refuse_existing_output
 from workbench.core.errors import BackendUnavailableError, WorkbenchError
+from workbench.settings.fields import REDUCED_PRECISIONS, Precision, reduced_precision
 
 __all__ = ["register"]
 
@@ -48,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Exit status 0 when it passes the tolerances, 1 when it fails or is inconclusive.",
     )
     compare.add_argument("model", metavar="MODEL", help=".onnx model (FP32)")
-    compare.add_argument("--precision", default="fp16", choices=("fp16", "bf16"))
+    compare.add_argument("--precision", default=Precision.FP16, type=_reduced_precision,
+                         metavar="{" + ",".join(p.value for p in REDUCED_PRECISIONS) + "}",
+                         help="the reduced precision to compare (default fp16)")
     compare.add_argument("--inputs", metavar="X.npz", help="inputs saved with save_inputs/np.savez")
     compare.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     compare.add_argument("--keep-fp32", nargs="+", default=[], metavar="NODE",
@@ -71,6 +74,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--overwrite", action="store_true",
                          help="replace an existing --clamp-masks file")
     compare.set_defaults(handler=_compare)
+
+
+def _reduced_precision(text: str) -> Precision:
+    """``--precision`` through the one normaliser; its message becomes the usage error."""
+    try:
+        return reduced_precision(text)
+    except WorkbenchError as err:
+        raise argparse.ArgumentTypeError(err.message) from err
 
 
 def _dims(pairs: list[str]) -> dict[str, int]:
@@ -211,7 +222,7 @@ def _compare(args: argparse.Namespace) -> int:
         refuse_existing_output(args.clamp_masks, args.overwrite)
     tolerances = None
     if args.atol is not None or args.rtol is not None:
-        preset = Tolerances.preset(args.precision)
+        preset = Tolerances.preset(args.precision.value)
         tolerances = Tolerances(
             Tolerance(args.atol if args.atol is not None else preset.default.atol,
                       args.rtol if args.rtol is not None else preset.default.rtol),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from workbench.app.overlays.overlay import ERROR_KINDS, OverlayKind
 from workbench.cli.outputs import refuse_existing_output
+from workbench.settings.fields import Precision
 
 __all__ = ["register"]
 
@@ -57,7 +58,8 @@ def run_overlay(args: argparse.Namespace) -> int:
             session.quant.quantize()
             session.quant.compare()
         elif kind in ERROR_KINDS or kind is OverlayKind.KEEP:
-            session.precision.compare("bf16" if kind is OverlayKind.BF16 else "fp16")
+            bf16 = kind is OverlayKind.BF16
+            session.precision.compare(Precision.BF16 if bf16 else Precision.FP16)
         elif kind is OverlayKind.ENGINE:
             session.builds.build()
         overlay = session.graph.overlay(kind)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import BuildSettingsError, WorkbenchError
-from workbench.settings.fields import FIELDS, FieldKind, SettingField
+from workbench.settings.fields import FIELDS, FieldKind, Precision, SettingField
 from workbench.settings.plan import GRAPH_CONVERSIONS
 from workbench.settings.settings import BuildSettings, ShapeProfile
 
@@ -181,7 +181,7 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"built with {artifact.card.flavour_label} for {artifact.card.target_text()}; "
           f"plan SHA-256 {artifact.card.plan_sha256}")
     settings = artifact.card.settings
-    if settings.precision != "fp32" and settings.keep_fp32 and artifact.card.layers:
+    if settings.precision is not Precision.FP32 and settings.keep_fp32 and artifact.card.layers:
         from workbench.engines.layer_report import check_keep_fp32
 
         check = check_keep_fp32(artifact.card.layers, settings.keep_fp32)
@@ -276,15 +276,15 @@ def run_convert(args: argparse.Namespace) -> int:
 
     target = Path(args.output).expanduser().resolve()
     refuse_own_source(args.model, target, "model.fp16.onnx")
+    precision = Precision(args.precision)  # one of GRAPH_CONVERSIONS: argparse checked it
     with staged_model(args.model) as staged:
         if staged.folder is None:  # weights inline and small: one file
-            conversion = convert(staged.model, args.precision, args.keep_fp32)
+            conversion = convert(staged.model, precision, args.keep_fp32)
             path = save_model_atomic(conversion.model, target, overwrite=args.overwrite)
             report = conversion.report
         else:  # weights converted one tensor at a time into OUTPUT.data (works over 2 GiB)
             refuse_model_files(target, args.overwrite)
-            path, report = write_converted_model(staged, args.precision, args.keep_fp32,
-                                                 target)
+            path, report = write_converted_model(staged, precision, args.keep_fp32, target)
             print(f"weights in {data_file(target).name} beside it")
     print(f"wrote {path} ({args.precision}): {report.describe()}")
     for line in report.lines()[1:]:

@@ -11,22 +11,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.core.records import Choice
 
 __all__ = [
     "COMPUTE_CAPABILITIES",
     "FIELDS",
     "LOG_SEVERITIES",
+    "REDUCED_PRECISIONS",
     "FieldKind",
     "HardwareCompatibility",
     "Precision",
+    "PrecisionArg",
     "ProfilingVerbosity",
     "SettingField",
     "field_named",
+    "reduced_precision",
 ]
 
 
 class Precision(Choice):
+    """The precision of a build, and (FP16, BF16) of a comparison or graph conversion."""
+
     FP32 = "fp32"
     FP16 = "fp16"
     BF16 = "bf16"
@@ -34,6 +40,40 @@ class Precision(Choice):
     @property
     def reduced(self) -> bool:
         return self is not Precision.FP32
+
+
+# Comparisons and graph conversions take the reduced members of Precision rather than an
+# enum of their own: what they find (a keep list, a precision to build) goes straight into
+# BuildSettings, which holds a Precision.
+REDUCED_PRECISIONS: tuple[Precision, ...] = tuple(p for p in Precision if p.reduced)
+
+# A precision as public entry points take it (the enum, or its text "fp16"); each normalises
+# it once, on entry, and passes the enum on.
+PrecisionArg = Precision | str
+
+
+def reduced_precision(precision: PrecisionArg, *,
+                      error: type[WorkbenchError] = ComparisonError,
+                      summary: str = "Precision {found} cannot be compared here.",
+                      ) -> Precision:
+    """``precision`` (enum or text) as FP16 or BF16, or ``error`` saying what it takes.
+
+    ``summary`` is the error's first line, ``{found}`` in it the value given, quoted."""
+    try:
+        wanted = Precision(precision)
+    except ValueError as err:
+        raise _not_reduced(precision, error, summary) from err
+    if not wanted.reduced:
+        raise _not_reduced(precision, error, summary)
+    return wanted
+
+
+def _not_reduced(precision: object, error: type[WorkbenchError],
+                 summary: str) -> WorkbenchError:
+    found = repr(str(precision))  # 'fp32', also for Precision.FP32
+    allowed = [repr(p.value) for p in REDUCED_PRECISIONS]
+    return error(summary.format(found=found), expected=" or ".join(allowed), found=found,
+                 fix="use " + " or ".join(f"precision={p}" for p in allowed))
 
 
 class HardwareCompatibility(Choice):

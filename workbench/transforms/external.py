@@ -32,6 +32,7 @@ from workbench.inspection.loading import (
     read_model_file,
 )
 from workbench.inspection.protos import model_shell
+from workbench.settings.fields import Precision
 from workbench.transforms.precision.report import ConversionReport
 from workbench.transforms.saving import refuse_existing, save_model_atomic
 
@@ -182,7 +183,7 @@ def _small(tensor: onnx.TensorProto) -> bool:
     return count < _SMALL_TENSOR // 4 or tensor.data_type == onnx.TensorProto.STRING
 
 
-def write_converted_model(staged: StagedModel, precision: str, keep_fp32: Iterable[str],
+def write_converted_model(staged: StagedModel, precision: Precision, keep_fp32: Iterable[str],
                           target: Path) -> tuple[Path, ConversionReport]:
     """Write the graph conversion of ``staged`` to ``target`` (+ ``<name>.data``), converting
     its external weights one tensor at a time: no copy of the model is held in memory, and

@@ -330,7 +330,7 @@ def quant_overlay(report: QuantReport) -> GraphOverlay:
               else ()))))
     overlay = error_overlay(OverlayKind.INT8, errors, 10.0 ** (-report.threshold_db / 20.0),
                             first_bad=report.first_bad_node)
-    title = f"{report.precision} error per node (SQNR against FP32, as relative error)"
+    title = f"{report.precision.label} error per node (SQNR against FP32, as relative error)"
     return GraphOverlay(overlay.kind, title, overlay.marks, overlay.focus, overlay.summary)
 
 

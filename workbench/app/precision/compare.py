@@ -33,10 +33,11 @@ from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninform
 from workbench.core.errors import ComparisonError
 from workbench.core.gcpause import gc_paused
 from workbench.core.heap import give_back_free_heap
-from workbench.core.records import TensorSpec
+from workbench.core.records import Choice, TensorSpec
 from workbench.feeds.generator import FeedOptions, model_feeds
 from workbench.feeds.inputs import load_inputs
 from workbench.inspection.loading import ModelSource
+from workbench.settings.fields import Precision, PrecisionArg, reduced_precision
 from workbench.transforms.external import staged_model
 from workbench.transforms.mask_clamp import (
     SAFE_MASK_VALUE,
@@ -47,10 +48,28 @@ from workbench.transforms.mask_clamp import (
 from workbench.transforms.naming import name_nodes
 from workbench.transforms.precision.fp16 import ConversionReport, missing_nodes
 
-__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "PrecisionReport", "compare_precision",
-           "fp32_outputs", "model_feeds_for"]
+__all__ = ["NUMPY_PATH", "TENSORRT_PATH", "CandidateBackend", "PrecisionReport",
+           "candidate_backend", "compare_precision", "fp32_outputs", "model_feeds_for"]
 
-SUPPORTED = ("fp16", "bf16")
+
+class CandidateBackend(Choice):
+    """What evaluates the reduced-precision candidate of a comparison."""
+
+    AUTO = "auto"  # TensorRT when a GPU runner reports itself ready, else the CPU evaluator
+    NUMPY = "numpy"  # the CPU evaluator (NumPy float16 / ml_dtypes bfloat16) only
+
+
+def candidate_backend(backend: CandidateBackend | str) -> CandidateBackend:
+    """``backend`` (enum or text) as a CandidateBackend, or a ComparisonError."""
+    try:
+        return CandidateBackend(backend)
+    except ValueError as err:
+        raise ComparisonError(
+            f"Unknown candidate backend {str(backend)!r}.",
+            expected="'auto' (TensorRT when a GPU can run engines, else NumPy float16) or 'numpy'",
+            found=repr(str(backend)),
+            fix="pass backend='auto' or backend='numpy'",
+        ) from err
 
 
 @dataclass(frozen=True)
@@ -58,7 +77,7 @@ class PrecisionReport:
     """FP32 vs reduced precision: outputs, per-layer drift, and what to keep in FP32."""
 
     model: str
-    precision: str
+    precision: Precision
     path: str
     outputs: ComparisonReport
     drift: DriftReport | None
@@ -203,7 +222,7 @@ class PrecisionReport:
 
 def compare_precision(
     source: ModelSource,
-    precision: str = "fp16",
+    precision: PrecisionArg = Precision.FP16,
     inputs: Mapping[str, np.ndarray] | str | Path | None = None,
     keep_fp32: Iterable[str] = (),
     seed: int = 0,
@@ -213,15 +232,16 @@ def compare_precision(
     dims: Mapping[str, int] | None = None,
     int_ranges: Mapping[str, tuple[int, int]] | None = None,
     drift_threshold: float | None = None,
-    backend: str = "auto",
+    backend: CandidateBackend | str = CandidateBackend.AUTO,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> PrecisionReport:
     """Compare the FP16 graph against FP32 ONNX Runtime on the same inputs.
 
     Args:
         source: Path, bytes or ModelProto of an FP32 model.
-        precision: ``"fp16"`` or ``"bf16"`` (bfloat16 rounding after every operator,
-            with ml_dtypes; FP32's range, so no range findings).
+        precision: ``Precision.FP16`` or ``Precision.BF16``, or their text ``"fp16"`` /
+            ``"bf16"`` (BF16: bfloat16 rounding after every operator, with ml_dtypes;
+            FP32's range, so no range findings).
         inputs: Feeds (dict or ``.npz`` path); seeded random feeds when None.
         keep_fp32: Node names to leave in FP32 (e.g. ``report.suggested_keep_fp32``).
         seed: Seed of the random feeds.
@@ -233,8 +253,8 @@ def compare_precision(
             (:func:`workbench.feeds.generator.model_feeds` makes the feeds).
         drift_threshold: Per-layer error (relative to the tensor's scale) called bad;
             None: 1e-2 for FP16, 8e-2 for BF16 (8× coarser rounding).
-        backend: ``"auto"`` (TensorRT when a GPU runner reports itself ready, else NumPy
-            float16) or ``"numpy"``.
+        backend: A :class:`CandidateBackend` or its text: ``"auto"`` (TensorRT when a GPU
+            runner reports itself ready, else NumPy float16) or ``"numpy"``.
         on_progress: Called as ``on_progress(phase, done, total)`` while weights are
             converted and graphs evaluated (from the calling thread).
 
@@ -244,8 +264,7 @@ def compare_precision(
     Runtime, then the reduced-precision side at half that), and about 1.5× with per-layer
     drift, whose figures are taken tensor by tensor as both graphs run.
     """
-    _check_precision(precision)
-    _check_backend(backend)
+    precision, backend = reduced_precision(precision), candidate_backend(backend)
     clock = _Clock()
     # No cyclic GC passes inside: a comparison makes thousands of short-lived containers
     # (per node), each gen-2 pass walked the whole heap (~50k objects, up to ~18 ms on a
@@ -268,7 +287,8 @@ def compare_precision(
         converted = convert_staged(staged, model, precision, keep, on_progress)
         notes: list[str] = []
         clock.lap(f"{precision} conversion")
-        gpu_outputs, gpu_notes = (None, []) if backend == "numpy" else tensorrt_outputs(
+        on_cpu = backend is CandidateBackend.NUMPY
+        gpu_outputs, gpu_notes = (None, []) if on_cpu else tensorrt_outputs(
             staged.path or model, keep, feeds, precision)
         notes += gpu_notes
         drift = None
@@ -280,9 +300,9 @@ def compare_precision(
         with single_threaded_blas():
             if per_layer:
                 threshold = drift_threshold or DEFAULT_DRIFT_THRESHOLD * (
-                    8 if precision == "bf16" else 1)
+                    8 if precision is Precision.BF16 else 1)
                 drift, candidate = layer_drift(staged, model, converted, feeds, threshold,
-                                               precision == "fp16", on_progress, fell_back,
+                                               precision is Precision.FP16, on_progress, fell_back,
                                                fp32_cpu)
             elif gpu_outputs is None:
                 candidate = candidate_outputs(converted, feeds, on_progress, fell_back)
@@ -295,7 +315,8 @@ def compare_precision(
             candidate.update(gpu_outputs)
         clock.lap(f"{precision} candidate")
         cand_out = {name: candidate[name] for name in output_names if name in candidate}
-        report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset(precision))
+        preset = Tolerances.preset(precision.value)  # presets are named by text (also tf32)
+        report = compare_outputs(ref_out, cand_out, tolerances or preset)
         # the CPU evaluator checked against ONNX Runtime: every per-layer run (its FP32 side
         # is at hand), and any CPU candidate that fails (is it FP16, or the evaluator?)
         check = check_reference(staged, model, feeds, ref_out, fp32_cpu if per_layer else None) \
@@ -333,32 +354,11 @@ class _Clock:
         self._last = now
 
 
-def _check_precision(precision: str) -> None:
-    if precision in SUPPORTED:
-        return
-    raise ComparisonError(
-        f"Precision {precision!r} cannot be compared here.",
-        expected="one of " + ", ".join(SUPPORTED),
-        found=repr(precision),
-        fix="use precision='fp16' or precision='bf16'",
-    )
-
-
-def _path_text(on_gpu: bool, per_layer: bool, precision: str = "fp16") -> str:
-    cpu = NUMPY_PATH if precision == "fp16" else BF16_PATH
+def _path_text(on_gpu: bool, per_layer: bool, precision: Precision = Precision.FP16) -> str:
+    cpu = NUMPY_PATH if precision is Precision.FP16 else BF16_PATH
     if not on_gpu:
         return cpu
     return TENSORRT_PATH + (f" (outputs); per-layer drift from {cpu}" if per_layer else "")
-
-
-def _check_backend(backend: str) -> None:
-    if backend not in ("auto", "numpy"):
-        raise ComparisonError(
-            f"Unknown candidate backend {backend!r}.",
-            expected="'auto' (TensorRT when a GPU can run engines, else NumPy float16) or 'numpy'",
-            found=repr(backend),
-            fix="pass backend='auto' or backend='numpy'",
-        )
 
 
 def _label(source: ModelSource) -> str:

@@ -34,6 +34,7 @@ import onnx
 
 from workbench.backends.ort import cast_array
 from workbench.inspection.external_data import external_weight
+from workbench.settings.fields import Precision
 from workbench.transforms.precision.values import low_type_of, round_to
 
 __all__ = ["clear", "converted_weight", "file_identity", "model_identity", "reference_outputs",
@@ -91,7 +92,7 @@ def _location(tensor: onnx.TensorProto) -> str:
     return next((e.value for e in tensor.external_data if e.key == "location"), "")
 
 
-def _weight_key(tensor: onnx.TensorProto, precision: str) -> tuple[object, ...]:
+def _weight_key(tensor: onnx.TensorProto, precision: Precision | None) -> tuple[object, ...]:
     info = {e.key: e.value for e in tensor.external_data}
     return (precision, info.get("location"), info.get("offset"), info.get("length"),
             tensor.data_type, tuple(tensor.dims))
@@ -108,12 +109,12 @@ def same_weights(source: tuple[FileIdentity, ...] | None,
     if source is None or target is None or source == target:
         return
     renames: Renames = {a_key[1:]: b_key[1:] for a_key, b_key in
-               ((_weight_key(a, ""), _weight_key(b, "")) for a, b in pairs)}
+               ((_weight_key(a, None), _weight_key(b, None)) for a, b in pairs)}
     with _lock:
         _successors[target] = (source, renames)
 
 
-def _switch_owner(owner: tuple[FileIdentity, ...], precision: str) -> None:
+def _switch_owner(owner: tuple[FileIdentity, ...], precision: Precision) -> None:
     """Make ``owner`` the model whose weights are kept (call with the lock held)."""
     global _weights_owner
     source, renames = _successors.pop(owner, (None, {}))
@@ -126,7 +127,7 @@ def _switch_owner(owner: tuple[FileIdentity, ...], precision: str) -> None:
     _weights_owner = (owner, precision)
 
 
-def converted_weight(tensor: onnx.TensorProto, folder: Path, precision: str,
+def converted_weight(tensor: onnx.TensorProto, folder: Path, precision: Precision,
                      owner: tuple[FileIdentity, ...] | None) -> np.ndarray:
     """The reduced-precision values of one external FP32 weight (kept for ``owner``)."""
     if owner is None:
@@ -146,7 +147,7 @@ def converted_weight(tensor: onnx.TensorProto, folder: Path, precision: str,
     return values
 
 
-def _convert(tensor: onnx.TensorProto, folder: Path, precision: str) -> np.ndarray:
+def _convert(tensor: onnx.TensorProto, folder: Path, precision: Precision) -> np.ndarray:
     mapped = external_weight(tensor, folder, mapped=True)
     try:
         return round_to(mapped, low_type_of(precision), cast_array)[0]

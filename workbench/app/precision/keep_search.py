@@ -32,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from workbench.app.precision.compare import PrecisionReport, compare_precision
+from workbench.app.precision.compare import CandidateBackend, PrecisionReport, compare_precision
 from workbench.app.precision.subset_search import Trials, prune, shortest_prefix
 from workbench.compare.tolerances import Tolerances
 from workbench.graph import graph_values
 from workbench.inspection.loading import ModelSource, load_model
+from workbench.settings.fields import Precision, PrecisionArg, reduced_precision
 from workbench.transforms.naming import name_nodes
 
 __all__ = ["Candidate", "KeepSearchResult", "find_keep_list", "keep_candidates"]
@@ -112,7 +113,7 @@ def keep_candidates(report: PrecisionReport, autocast: bool = False) -> tuple[Ca
 
 def find_keep_list(
     source: ModelSource,
-    precision: str = "fp16",
+    precision: PrecisionArg = Precision.FP16,
     inputs: Mapping[str, np.ndarray] | str | Path | None = None,
     seed: int = 0,
     tolerances: Tolerances | None = None,
@@ -141,7 +142,7 @@ def find_keep_list(
         on_trial: Called as ``on_trial(k, max_trials, keep_list)`` before trial k.
         cancel: Returns True to stop after the current trial.
     """
-    began = time.perf_counter()
+    began, precision = time.perf_counter(), reduced_precision(precision)
     run = _trials(source, precision, inputs, seed, tolerances, (dims, int_ranges), max_trials,
                   on_trial, cancel)
     base = start or _base_report(source, precision, inputs, seed, tolerances, (dims, int_ranges))
@@ -176,7 +177,7 @@ def find_keep_list(
     return done(keep, True, minimal, report=run.reports[keep])
 
 
-def _base_report(source: ModelSource, precision: str, inputs: Any, seed: int,
+def _base_report(source: ModelSource, precision: Precision, inputs: Any, seed: int,
                  tolerances: Tolerances | None,
                  sizes: tuple[Mapping[str, int] | None, Mapping[str, tuple[int, int]] | None],
                  ) -> PrecisionReport:
@@ -185,14 +186,14 @@ def _base_report(source: ModelSource, precision: str, inputs: Any, seed: int,
     FP32 outputs and converted weights the first run kept (``app/compare_cache.py``)."""
     dims, int_ranges = sizes
     report = compare_precision(source, precision, inputs, (), seed, tolerances, False,
-                               dims=dims, int_ranges=int_ranges, backend="numpy")
+                               dims=dims, int_ranges=int_ranges, backend=CandidateBackend.NUMPY)
     if not report.outputs.passed:
         report = compare_precision(source, precision, inputs, (), seed, tolerances, True,
-                                   dims=dims, int_ranges=int_ranges, backend="numpy")
+                                   dims=dims, int_ranges=int_ranges, backend=CandidateBackend.NUMPY)
     return report
 
 
-def _trials(source: ModelSource, precision: str, inputs: Any, seed: int,
+def _trials(source: ModelSource, precision: Precision, inputs: Any, seed: int,
             tolerances: Tolerances | None,
             sizes: tuple[Mapping[str, int] | None, Mapping[str, tuple[int, int]] | None],
             budget: int, on_trial: Trial | None, cancel: Callable[[], bool] | None,
@@ -204,7 +205,7 @@ def _trials(source: ModelSource, precision: str, inputs: Any, seed: int,
     def evaluate(keep: tuple[str, ...]) -> PrecisionReport:
         return compare_precision(source, precision, inputs, keep, seed, tolerances,
                                  per_layer=False, dims=dims, int_ranges=int_ranges,
-                                 backend="numpy")
+                                 backend=CandidateBackend.NUMPY)
 
     return Trials(evaluate, lambda report: report.outputs.passed, budget, on_trial, cancel)
 

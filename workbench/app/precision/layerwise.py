@@ -36,6 +36,7 @@ from workbench.compare.drift import (
     range_issues,
 )
 from workbench.inspection.external_data import external_weight
+from workbench.settings.fields import Precision
 from workbench.transforms.external import StagedModel
 from workbench.transforms.precision.fp16 import ConversionReport, convert_precision
 
@@ -78,7 +79,7 @@ def without_external(model: onnx.ModelProto) -> onnx.ModelProto:
     return copy
 
 
-def convert_staged(staged: StagedModel, model: onnx.ModelProto, precision: str,
+def convert_staged(staged: StagedModel, model: onnx.ModelProto, precision: Precision,
                    keep: tuple[str, ...], progress: Progress | None = None) -> Fp16Graph:
     """The builder's conversion of ``model`` (the staged graph, nodes named): the weights
     still on disk change type only, and are converted here one at a time, or taken from

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.compare.drift import DriftReport
+from workbench.settings.fields import Precision
 
 __all__ = ["drift_lines", "drift_reason", "fallback_notes"]
 
 
-def drift_lines(drift: DriftReport, precision: str = "fp16") -> list[str]:
+def drift_lines(drift: DriftReport, precision: Precision = Precision.FP16) -> list[str]:
     """The per-layer part of ``PrecisionReport.summary()``."""
     lines = [
         f"  per-layer drift: {len(drift.layers)} tensors, threshold {drift.threshold:g} "
@@ -28,7 +29,7 @@ def drift_lines(drift: DriftReport, precision: str = "fp16") -> list[str]:
     return lines
 
 
-def fallback_notes(nodes: Sequence[str], precision: str) -> list[str]:
+def fallback_notes(nodes: Sequence[str], precision: Precision) -> list[str]:
     """What the report says of nodes the CPU evaluator could not evaluate itself."""
     if not nodes:
         return []
@@ -38,10 +39,10 @@ def fallback_notes(nodes: Sequence[str], precision: str) -> list[str]:
             f"their outputs were rounded to {precision.upper()})"]
 
 
-def drift_reason(drift: DriftReport, precision: str) -> str:
+def drift_reason(drift: DriftReport, precision: Precision) -> str:
     """The drift report's reason in the words of the precision compared: BF16 has FP32's
     range (no range check runs), so its reason never speaks of the FP16 range."""
-    if str(precision).lower() == "fp16":
+    if precision is Precision.FP16:
         return drift.reason
     return (drift.reason.replace("no value leaves the FP16 range; ", "")
             .replace(" and the FP16 range", ""))

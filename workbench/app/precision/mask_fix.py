@@ -30,7 +30,9 @@ import numpy as np
 import onnx
 
 from workbench.app.precision.compare import (
+    CandidateBackend,
     PrecisionReport,
+    candidate_backend,
     compare_precision,
     fp32_outputs,
     model_feeds_for,
@@ -46,6 +48,7 @@ from workbench.compare.tolerances import Tolerances
 from workbench.core.errors import ComparisonError
 from workbench.feeds.generator import FeedOptions
 from workbench.inspection.loading import ModelSource, load_model
+from workbench.settings.fields import Precision, PrecisionArg, reduced_precision
 from workbench.transforms.external import save_staged, staged_model
 from workbench.transforms.mask_clamp import SAFE_MASK_VALUE, MaskClamp, clamp_mask_constants
 from workbench.transforms.naming import name_nodes
@@ -113,7 +116,7 @@ class MaskFixResult:
 
 def verify_mask_clamp(
     source: ModelSource,
-    precision: str = "fp16",
+    precision: PrecisionArg = Precision.FP16,
     inputs: Mapping[str, np.ndarray] | str | Path | None = None,
     keep_fp32: Iterable[str] = (),
     seed: int = 0,
@@ -124,7 +127,7 @@ def verify_mask_clamp(
     value: float = SAFE_MASK_VALUE,
     out_path: str | Path | None = None,
     overwrite: bool = False,
-    backend: str = "auto",
+    backend: CandidateBackend | str = CandidateBackend.AUTO,
 ) -> MaskFixResult:
     """Clamp the mask constants of ``source`` to ``±value`` and verify it by re-running.
 
@@ -148,6 +151,7 @@ def verify_mask_clamp(
         WorkbenchError: ``out_path`` exists (without ``overwrite``) or is the model itself.
     """
     start = time.perf_counter()
+    precision, backend = reduced_precision(precision), candidate_backend(backend)
     if out_path is not None:
         refuse_own_source(source, out_path, "model.masks-clamped.onnx")
     with staged_model(source) as staged, tempfile.TemporaryDirectory(

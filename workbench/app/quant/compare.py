@@ -42,6 +42,7 @@ from workbench.inspection.loading import ModelSource
 from workbench.inspection.quantization import quantization_info
 from workbench.transforms.external import staged_model
 from workbench.transforms.naming import name_nodes
+from workbench.transforms.quant.settings import QuantPrecision
 
 __all__ = ["CPU_PATH", "QuantReport", "compare_quantized"]
 
@@ -65,7 +66,7 @@ class QuantReport:
     seconds: float
     inconclusive: tuple[Uninformative, ...] = ()
     path: str = CPU_PATH
-    precision: str = "INT8"  # what the Q/DQ pairs quantize to ("INT8" or "FP8")
+    precision: QuantPrecision = QuantPrecision.INT8  # what the Q/DQ pairs quantize to
     reference_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                                      compare=False)
     candidate_outputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
@@ -99,7 +100,7 @@ class QuantReport:
         return tuple(ranked[:count])
 
     def summary(self) -> str:
-        lines = [f"{self.precision} Q/DQ vs FP32 for {self.model}: {self.verdict}",
+        lines = [f"{self.precision.label} Q/DQ vs FP32 for {self.model}: {self.verdict}",
                  *(f"  INCONCLUSIVE {u.describe()}; what to do: {INCONCLUSIVE_FIX}"
                    for u in self.inconclusive),
                  f"  quantized model: {self.quantized}",
@@ -121,7 +122,7 @@ class QuantReport:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "quantized": self.quantized, "verdict": self.verdict,
                 "passed": self.passed, "path": self.path, "threshold_db": self.threshold_db,
-                "precision": self.precision,
+                "precision": self.precision.label,
                 "first_bad_node": self.first_bad_node,
                 "worst_nodes": [n.node for n in self.worst_nodes()],
                 "outputs": self.outputs.to_dict(), "nodes": [n.to_dict() for n in self.nodes],
@@ -156,7 +157,7 @@ def compare_quantized(
     with staged_model(fp32_source) as fp32_staged, staged_model(quantized_source) as staged:
         fp32, quant = name_nodes(fp32_staged.model), staged.model
         float8 = any(t.dtype.startswith("float8") for t in quantization_info(quant).tensors)
-        precision = "FP8" if float8 else "INT8"
+        precision = QuantPrecision.FP8 if float8 else QuantPrecision.INT8
         feeds = model_feeds_for(fp32, inputs, seed, FeedOptions(dims or {}, int_ranges or {}))
         names = [o.name for o in fp32.graph.output]
         sources = (fp32_staged.path or fp32_staged.model, staged.path or staged.model)

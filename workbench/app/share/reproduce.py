@@ -53,7 +53,7 @@ def python_script(settings: BuildSettings, model_path: str, engine_path: str,
     return render_python(build_plan(settings, inputs, features), model_path, engine_path)
 
 
-def compare_script(model_path: str, precision: Precision | str = Precision.FP16,
+def compare_script(model_path: str, precision: Precision = Precision.FP16,
                    keep_fp32: tuple[str, ...] = (), seed: int = 0,
                    dims: dict[str, int] | None = None,
                    int_ranges: dict[str, tuple[int, int]] | None = None) -> str:

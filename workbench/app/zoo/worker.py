@@ -57,9 +57,10 @@ def _build(model: Path) -> dict[str, Any]:
 
 def _compare(model: Path) -> dict[str, Any]:
     from workbench.app.precision.compare import compare_precision
+    from workbench.settings.fields import Precision
 
     try:
-        report = compare_precision(model, "fp16")
+        report = compare_precision(model, Precision.FP16)
     except WorkbenchError as err:
         return {"fp16": "error", "fp16_detail": err.summary}
     detail = "" if report.passed else (

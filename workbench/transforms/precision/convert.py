@@ -13,31 +13,38 @@ from collections.abc import Iterable
 import onnx
 
 from workbench.core.errors import BuildSettingsError
-from workbench.settings.fields import Precision
+from workbench.settings.fields import Precision, PrecisionArg
 from workbench.settings.plan import GRAPH_CONVERSIONS
 from workbench.transforms.precision.fp16 import Conversion, convert_precision
 
 __all__ = ["convert", "convert_graph"]
 
 
-def convert_graph(model: onnx.ModelProto, precision: Precision | str,
+def convert_graph(model: onnx.ModelProto, precision: PrecisionArg,
                   keep_fp32: Iterable[str] = ()) -> onnx.ModelProto:
     """A copy of ``model`` in ``precision`` (I/O types kept; ``keep_fp32`` nodes in FP32)."""
     return convert(model, precision, keep_fp32).model
 
 
-def convert(model: onnx.ModelProto, precision: Precision | str,
+def convert(model: onnx.ModelProto, precision: PrecisionArg,
             keep_fp32: Iterable[str] = ()) -> Conversion:
     """:func:`convert_graph` with the conversion's report (nodes in FP16/BF16, nodes kept in
     FP32 and why)."""
-    wanted = Precision(precision)
+    try:
+        wanted = Precision(precision)
+    except ValueError as err:
+        raise _no_conversion(str(precision)) from err
     if wanted in GRAPH_CONVERSIONS:
-        return convert_precision(model, wanted.value, keep_fp32)
+        return convert_precision(model, wanted, keep_fp32)
+    raise _no_conversion(wanted.value)
+
+
+def _no_conversion(found: str) -> BuildSettingsError:
     known = " / ".join(sorted(p.value for p in GRAPH_CONVERSIONS))
-    raise BuildSettingsError(
-        f"The workbench has no {wanted.value.upper()} graph conversion.",
+    return BuildSettingsError(
+        f"The workbench has no {found.upper()} graph conversion.",
         expected=f"a precision it converts graphs to: {known}",
-        found=wanted.value,
+        found=found,
         fix="use --precision fp16, or convert the graph with another tool and build it as "
         "it is (precision fp32 keeps the graph's types)",
     )

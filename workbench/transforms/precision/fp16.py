@@ -32,6 +32,7 @@ import onnx
 
 from workbench.core.errors import BuildSettingsError
 from workbench.graph import walk_graphs
+from workbench.settings.fields import Precision, PrecisionArg, reduced_precision
 from workbench.transforms.naming import name_nodes
 from workbench.transforms.precision.report import (
     BLOCKED_OPERATOR,
@@ -75,10 +76,10 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> on
         model: An FP32 ONNX model (with its weights loaded).
         keep_fp32: Names of nodes to leave in FP32 (Casts are inserted around them).
     """
-    return convert_precision(model, "fp16", keep_fp32).model
+    return convert_precision(model, Precision.FP16, keep_fp32).model
 
 
-def convert_weight(values: np.ndarray, precision: str = "fp16") -> np.ndarray:
+def convert_weight(values: np.ndarray, precision: Precision = Precision.FP16) -> np.ndarray:
     """One FP32 weight's values as :func:`convert_precision` converts them (FP16: clamped
     to ±65504; BF16: rounded). For weights the conversion left on disk with their new type
     (external data), converted by the caller one tensor at a time."""
@@ -87,17 +88,22 @@ def convert_weight(values: np.ndarray, precision: str = "fp16") -> np.ndarray:
 
 def convert_weight_to_fp16(values: np.ndarray) -> np.ndarray:
     """:func:`convert_weight` to FP16."""
-    return convert_weight(values, "fp16")
+    return convert_weight(values, Precision.FP16)
 
 
-def convert_precision(model: onnx.ModelProto, precision: str = "fp16",
+def convert_precision(model: onnx.ModelProto, precision: PrecisionArg = Precision.FP16,
                       keep_fp32: Iterable[str] = ()) -> Conversion:
     """Convert ``model`` to FP16 or BF16 (I/O types kept), check it, and report what ran where.
 
+    ``precision`` is ``Precision.FP16`` / ``Precision.BF16`` or their text (``"fp16"``).
+
     Raises:
-        BuildSettingsError: ``keep_fp32`` names nodes the model does not have.
+        BuildSettingsError: ``precision`` is not FP16 or BF16, or ``keep_fp32`` names nodes
+            the model does not have.
         ConversionError: the result would mix types (names the node and both types).
     """
+    precision = reduced_precision(precision, error=BuildSettingsError,
+                                  summary="Precision {found} has no graph conversion.")
     keep = tuple(dict.fromkeys(keep_fp32))
     copy = onnx.ModelProto()
     copy.CopyFrom(model)

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import onnx
 
 from workbench.core.errors import QuantizationError
 from workbench.core.records import Choice
 
-__all__ = ["TENSORRT_OPS", "Calibrator", "QuantPrecision", "QuantSettings", "check_exclude"]
+__all__ = ["TENSORRT_OPS", "Calibrator", "QuantPrecision", "QuantSettings", "check_exclude",
+           "quant_precision"]
 
 # Operators TensorRT computes in INT8 when their inputs come through Q/DQ (its "quantizable
 # layers": convolution, matrix multiply, pooling, and the elementwise adds of residuals are
@@ -43,6 +44,11 @@ class QuantPrecision(Choice):
     INT8 = "int8"
     FP8 = "fp8"  # float8 e4m3fn (ORT's QFLOAT8E4M3FN)
 
+    @property
+    def label(self) -> str:
+        """As reports print it: ``INT8``, ``FP8``."""
+        return self.value.upper()
+
 
 class Calibrator(Choice):
     """How activation ranges are found from the calibration batches (ORT's methods)."""
@@ -51,6 +57,26 @@ class Calibrator(Choice):
     ENTROPY = "entropy"
     PERCENTILE = "percentile"
     DISTRIBUTION = "distribution"  # the only one ORT accepts for FP8
+
+
+_C = TypeVar("_C", bound=Choice)
+
+
+def _one_of(kind: type[_C], value: object, what: str, fix: str) -> _C:
+    """``value`` (a member or its text) as a member of ``kind``, or a QuantizationError."""
+    try:
+        return kind(value)
+    except ValueError as err:
+        found = repr(str(value))
+        raise QuantizationError(f"Unknown {what} {found}.",
+                                expected=" or ".join(repr(c.value) for c in kind),
+                                found=found, fix=fix) from err
+
+
+def quant_precision(precision: QuantPrecision | str) -> QuantPrecision:
+    """``precision`` (enum or text) as a QuantPrecision, or a QuantizationError."""
+    return _one_of(QuantPrecision, precision, "quantization precision",
+                   "use precision='int8' (the TensorRT preset) or precision='fp8'")
 
 
 @dataclass(frozen=True)
@@ -68,7 +94,7 @@ class QuantSettings:
         calibration_batches: Generated batches when no calibration data is given.
     """
 
-    precision: QuantPrecision = QuantPrecision.INT8
+    precision: QuantPrecision = QuantPrecision.INT8  # or its text: normalised on entry
     calibrator: Calibrator = Calibrator.MINMAX
     op_types: tuple[str, ...] = TENSORRT_OPS
     exclude: tuple[str, ...] = ()
@@ -79,8 +105,9 @@ class QuantSettings:
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "precision", QuantPrecision(self.precision))
-        calibrator = Calibrator(self.calibrator)
+        object.__setattr__(self, "precision", quant_precision(self.precision))
+        calibrator = _one_of(Calibrator, self.calibrator, "calibrator",
+                             "use calibrator='minmax' (the TensorRT preset)")
         if self.precision is QuantPrecision.FP8 and calibrator is Calibrator.MINMAX:
             # ORT: "FP8 quantization only supports Distribution"
             calibrator = Calibrator.DISTRIBUTION
@@ -119,7 +146,7 @@ class QuantSettings:
 
     def describe(self) -> str:
         ops = ", ".join(self.op_types) or "every operator ORT quantizes"
-        words = [f"{self.precision.value.upper()} Q/DQ", f"calibrator {self.calibrator.value}",
+        words = [f"{self.precision.label} Q/DQ", f"calibrator {self.calibrator.value}",
                  "per-channel weights" if self.per_channel else "per-tensor weights",
                  "symmetric" if self.symmetric else "asymmetric",
                  "float biases" if not self.quantize_bias else "int32 biases",

@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.app.precision.lines import drift_reason
+from workbench.settings.fields import Precision
 from workbench.ui.common import LINE, esc, html_table, note
 
 __all__ = ["DRIFT_ROWS", "DriftPager", "default_start", "drift_html"]
@@ -28,7 +29,7 @@ def default_start(drift: Any) -> int:
     return 0 if first is None else max(0, first - 10)
 
 
-def drift_html(drift: Any, kept: tuple[str, ...] = (), precision: str = "fp16",
+def drift_html(drift: Any, kept: tuple[str, ...] = (), precision: Precision = Precision.FP16,
                start: int | None = None) -> str:
     """Per-layer drift in topological order; the first node over threshold highlighted.
     ``start``: the first row of the page shown (default: around the first bad node)."""
@@ -64,7 +65,7 @@ def drift_html(drift: Any, kept: tuple[str, ...] = (), precision: str = "fp16",
         table = (f"<div><b>The {_WORST_ROWS} worst of {len(layers)} tensors</b></div>"
                  + html_table(columns, worst_rows) + f"<div><b>{window}</b></div>" + table)
     return (head + legend + table + _benign_html(drift)
-            + (_out_of_range_html(drift, kept) if precision == "fp16" else ""))
+            + (_out_of_range_html(drift, kept) if precision is Precision.FP16 else ""))
 
 
 def _benign_html(drift: Any) -> str:
@@ -106,10 +107,11 @@ class DriftPager:
         self.next.on_click(lambda _b: self.turn(1))
         self.widget = widgets.HBox([self.prev, self.next, self.label],
                                    layout={"display": "none"})
-        self._args: tuple[Any, tuple[str, ...], str] | None = None
+        self._args: tuple[Any, tuple[str, ...], Precision] | None = None
         self.start = 0
 
-    def show(self, drift: Any, kept: tuple[str, ...] = (), precision: str = "fp16",
+    def show(self, drift: Any, kept: tuple[str, ...] = (),
+             precision: Precision = Precision.FP16,
              prefix: str = "") -> None:
         self._args, self._prefix = (drift, kept, precision), prefix
         self.start = default_start(drift)

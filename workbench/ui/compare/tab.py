@@ -10,6 +10,7 @@ import ipywidgets as widgets
 from workbench.app.session.session import LoadedModel, WorkbenchSession
 from workbench.app.session.tasks import Event, Task, TaskKind, as_workbench_error
 from workbench.compare.tolerances import PRESETS, Tolerance, Tolerances
+from workbench.settings.fields import REDUCED_PRECISIONS, Precision
 from workbench.ui.common import (
     ErrorBox,
     busy_while,
@@ -40,8 +41,9 @@ class CompareTab:
 
     def __init__(self, session: WorkbenchSession) -> None:
         self.session = session
-        self.precision = widgets.Dropdown(options=["fp16", "bf16"], value="fp16",
-                                          description="precision")
+        # text values: the session part normalises them (reduced_precision), once
+        self.precision = widgets.Dropdown(options=[p.value for p in REDUCED_PRECISIONS],
+                                          value=Precision.FP16.value, description="precision")
         self.preset = widgets.Dropdown(options=list(PRESETS), value="fp16",
                                        description="tolerances")
         self.atol = widgets.Text(placeholder="preset", description="atol",
@@ -182,7 +184,7 @@ class CompareTab:
                 "Per-layer drift measures nothing here: the CPU evaluator's FP32 values "
                 f"part from ONNX Runtime's at node <b>{esc(report.reference_check.node or '?')}"
                 "</b> (see the verdict above).", "warn") if report.reference_disagrees else ""
-            self.pager.show(report.drift, tuple(report.keep_fp32), str(report.precision),
+            self.pager.show(report.drift, tuple(report.keep_fp32), report.precision,
                             prefix)
             show_png(self.drift_plot, figure_png(drift_curve(report.drift)))
         else:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from workbench.app.session.tasks import Event, TaskKind, background, progress_reporter
 from workbench.app.share import reproduce
-from workbench.core.errors import ComparisonError, WorkbenchError
-from workbench.settings.fields import Precision
+from workbench.core.errors import WorkbenchError
+from workbench.settings.fields import Precision, PrecisionArg, reduced_precision
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,27 +22,8 @@ if TYPE_CHECKING:
     from workbench.app.session.state import SessionState
     from workbench.compare.tolerances import Tolerances
 
+# PrecisionArg and reduced_precision live with Precision (settings/fields.py); named here too
 __all__ = ["PrecisionArg", "PrecisionPart", "reduced_precision"]
-
-# A precision as callers give it: the enum, or its text ("fp16"); normalised once, on entry.
-PrecisionArg = Precision | str
-
-
-def reduced_precision(precision: PrecisionArg) -> Precision:
-    """``precision`` as a reduced Precision (FP16 or BF16; text is accepted), or an error."""
-    try:
-        wanted = Precision(precision)
-    except ValueError as err:
-        wanted = None
-        cause: BaseException | None = err
-    else:
-        cause = None
-    if wanted is None or not wanted.reduced:
-        text = repr(str(precision))  # 'fp32', also for Precision.FP32
-        raise ComparisonError(f"Precision {text} cannot be compared here.",
-                              expected="'fp16' or 'bf16'", found=text,
-                              fix="use precision='fp16' or precision='bf16'") from cause
-    return wanted
 
 
 class PrecisionPart:
