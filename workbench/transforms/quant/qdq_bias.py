@@ -65,7 +65,8 @@ def _folded_value(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]
         shape = [1] * values.ndim
         shape[axis] = scale.size
         scale, zero = scale.reshape(shape), zero.reshape(shape)
-    return ((values - zero) * scale).astype(np.float32)
+    result: np.ndarray = ((values - zero) * scale).astype(np.float32)  # Any on numpy 2.2
+    return result
 
 
 def _used_names(graph: onnx.GraphProto) -> set[str]:
