@@ -12,6 +12,7 @@ from workbench.graph import (
     BODY,
     all_nodes,
     bodies,
+    disagreements,
     graph_values,
     graphs_text,
     has_bodies,
@@ -180,6 +181,7 @@ def test_set_type_is_the_one_record_and_write_types_writes_it_back() -> None:
                     helper.make_tensor_value_info("gone", TensorProto.FLOAT, [1])])
     values = graph_values(graph)
     assert values.disagreements() == ["w"] and values.declared_types("w") == (10, 1)
+    assert disagreements(graph) == {"w": (10, 1)}  # the same, from the declarations alone
     assert values.holds_bodies(0) is False
     values.set_type("m", TensorProto.FLOAT16)
     values.set_type("y", TensorProto.FLOAT16)
@@ -198,4 +200,4 @@ def test_set_type_is_the_one_record_and_write_types_writes_it_back() -> None:
     assert declared == {"m": TensorProto.FLOAT16, "x_half": TensorProto.FLOAT16}
     assert graph.value_info[1].type.tensor_type.shape == graph.input[0].type.tensor_type.shape
     assert graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT16
-    assert graph_values(graph).disagreements() == []
+    assert graph_values(graph).disagreements() == [] and disagreements(graph) == {}
