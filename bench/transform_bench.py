@@ -12,7 +12,19 @@ The graphs are what exporters write around a shape computation, repeated: ``x`` 
 Shape → Gather → Unsqueeze → Concat → Reshape, and a Constant → Mul → Add chain on the
 weights, so half of the nodes fold. Printed: seconds, peak RSS (MiB), nodes left.
 
-Usage: ``python bench/transform_bench.py [--nodes 1000,10000,50000]``.
+``--corpus``: node counts instead, on every real export of ``sample_models/exports`` (the
+question of issue 24: does ``onnxscript``'s folder do as well as ours?): the original, our
+``fold_constants`` (folds into initializers, drops dead nodes), ``onnxscript.optimizer.
+fold_constants`` alone and followed by onnx-ir's ``RemoveUnusedNodesPass`` (our fold drops
+dead nodes too), then both again with the inputs frozen to the sizes of the export's hand
+feeds (ours through ``input_shapes``; onnxscript's on a copy whose inputs declare them, with
+its ``onnx_shape_inference=True``: without it, it folds no more on TorchScript exports, which
+carry no value_info). Each cell is ``nodes (ops)``: all nodes, and those that are not
+``Constant`` (onnxscript keeps folded values in Constant nodes where ours makes
+initializers, so "ops" compares the work left). In process, in that order; the last line is
+each tool's total time (onnxscript's covers both of its unfrozen columns).
+
+Usage: ``python bench/transform_bench.py [--nodes 1000,10000,50000] [--corpus]``.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,10 +131,79 @@ def _polygraphy(model: Path, out: Path) -> dict[str, float] | str:
     return json.loads(line[len("RESULT "):]) if line else "failed"
 
 
+def corpus_table() -> None:
+    """The ``--corpus`` table (see the module doc)."""
+    import logging
+    import time
+    import warnings
+
+    import onnx
+    import onnx_ir as ir
+    from onnx_ir.passes.common import RemoveUnusedNodesPass
+    from onnxscript.optimizer import fold_constants as onnxscript_fold
+
+    sys.path.insert(0, str(ROOT))  # the corpus registry (sample_models/) of this checkout
+    from sample_models.exports import EXPORTS, export_path, hand_feeds
+    from workbench.transforms.folding import fold_constants
+
+    warnings.simplefilter("ignore")
+    logging.disable(logging.WARNING)  # onnxscript logs every node it cannot fold
+
+    def count(graph: onnx.GraphProto) -> str:
+        ops = sum(1 for node in graph.node if node.op_type != "Constant")
+        return f"{len(graph.node)} ({ops})"
+
+    def onnxscript_counts(model: onnx.ModelProto, infer: bool = False) -> tuple[str, str]:
+        ir_model = ir.serde.deserialize_model(model)
+        onnxscript_fold(ir_model, onnx_shape_inference=infer)
+        alone = count(ir.serde.serialize_model(ir_model).graph)
+        RemoveUnusedNodesPass()(ir_model)
+        return alone, count(ir.serde.serialize_model(ir_model).graph)
+
+    def ours(path: Path, shapes: dict[str, list[int]] | None = None) -> str:
+        return count(fold_constants(path, shapes).model.graph)
+
+    def frozen_copy(path: Path, shapes: dict[str, list[int]]) -> onnx.ModelProto:
+        model = onnx.load(path)
+        for info in model.graph.input:
+            for dim, size in zip(info.type.tensor_type.shape.dim, shapes.get(info.name, ()),
+                                 strict=False):
+                dim.Clear()
+                dim.dim_value = size
+        return model
+
+    columns = ("original", "workbench", "onnxscript", "os + unused", "wb frozen",
+               "os+u frozen")
+    spent = dict.fromkeys(("workbench", "onnxscript", "wb frozen", "os+u frozen"), 0.0)
+
+    def timed(column: str, work: Any, *args: Any) -> Any:
+        start = time.perf_counter()
+        result = work(*args)
+        spent[column] += time.perf_counter() - start
+        return result
+
+    print(f"{'export':<28}" + "".join(f"{c:>13}" for c in columns))
+    for entry in EXPORTS:
+        path = export_path(entry.name)
+        shapes = {name: list(value.shape) for name, value in hand_feeds(entry.name).items()}
+        alone, dropped = timed("onnxscript", onnxscript_counts, onnx.load(path))
+        cells = [count(onnx.load(path).graph), timed("workbench", ours, path), alone, dropped,
+                 timed("wb frozen", ours, path, shapes),
+                 timed("os+u frozen", onnxscript_counts, frozen_copy(path, shapes), True)[1]]
+        print(f"{entry.name:<28}" + "".join(f"{c:>13}" for c in cells), flush=True)
+    print(f"{'time (s)':<28}{'':>13}"
+          + "".join(f"{spent[c]:>13.2f}" if c in spent else f"{'':>13}" for c in columns[1:]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="1000,10000,50000")
+    parser.add_argument("--corpus", action="store_true",
+                        help="node counts after folding on the real-export corpus instead")
     args = parser.parse_args()
+    if args.corpus:
+        corpus_table()
+        return 0
     tools = ("workbench", "onnxscript", "polygraphy", "onnx.load")
     print(f"{'nodes':>7} {'tool':<12} {'wall s':>8} {'× wb':>6} {'peak MiB':>9} {'left':>7}")
     with tempfile.TemporaryDirectory(prefix="transform-bench-") as tmp:

@@ -13,8 +13,13 @@ import pytest
 from onnx import TensorProto, helper, shape_inference
 
 import workbench
+from sample_models.exports import EXPORTS, export_path
+from workbench.core.errors import ConversionError
+from workbench.graph import GraphValues, graph_values, walk_graphs
 from workbench.transforms.precision.fp16 import convert_precision
 from workbench.transforms.precision.typing_rules import graph_types
+
+DYNAMO = [entry.name for entry in EXPORTS if entry.name.endswith("_dynamo")]
 
 
 def _dynamo_like_mlp() -> onnx.ModelProto:
@@ -73,6 +78,38 @@ def test_value_info_of_weights_and_intermediates_follows_the_conversion(precisio
                if node.op_type != "Cast")
     # the original is untouched
     assert {vi.name for vi in model.graph.value_info} >= set(initializers)
+
+
+@pytest.mark.parametrize("name", DYNAMO)
+def test_real_dynamo_exports_convert_with_one_type_per_value(name: str) -> None:
+    """The committed dynamo exports declare every weight and intermediate in value_info;
+    converted, each value has one type: what the conversion's record says, written once."""
+    model = onnx.load(export_path(name))
+    assert graph_values(model.graph).disagreements() == []
+    weights = {t.name for t in model.graph.initializer}
+    assert weights & {vi.name for vi in model.graph.value_info}  # the pattern is there
+    for precision, low in (("fp16", TensorProto.FLOAT16), ("bf16", TensorProto.BFLOAT16)):
+        converted = convert_precision(model, precision).model
+        for _path, graph in walk_graphs(converted.graph):
+            assert graph_values(graph).disagreements() == []
+        graph = converted.graph
+        declared = {vi.name: vi.type.tensor_type.elem_type for vi in graph.value_info}
+        assert low in declared.values()  # intermediates retyped, not dropped
+        assert not set(declared) & {t.name for t in graph.initializer}
+        # the model's outputs keep their types
+        assert [o.type.tensor_type.elem_type for o in graph.output] == \
+            [o.type.tensor_type.elem_type for o in model.graph.output]
+
+
+def test_a_stale_type_is_refused_naming_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Had the record not been written back (the bug of the first FP16 conversion: weights
+    in FP16, their value_info still FP32), the conversion refuses, naming the value."""
+    monkeypatch.setattr(GraphValues, "write_types", lambda self: None)
+    with pytest.raises(ConversionError) as caught:
+        convert_precision(_dynamo_like_mlp(), "fp16")
+    message = caught.value.message
+    assert "stale type" in message
+    assert "l.weight is declared float16 and float32" in message
 
 
 def test_dynamo_like_model_compares_and_builds(tmp_path: Path) -> None:

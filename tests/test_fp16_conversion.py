@@ -18,6 +18,7 @@ from sample_models.fp16_cases import CASES, make_case
 from workbench.app.precision.compare import compare_precision
 from workbench.backends.trt.build import build_engine
 from workbench.core.errors import BuildError, ConversionError
+from workbench.graph import graph_values, walk_graphs
 from workbench.settings.settings import BuildSettings
 from workbench.transforms.precision.fp16 import (
     BLOCKED_OPERATOR,
@@ -189,3 +190,50 @@ def test_weights_left_on_disk_change_type_only_for_the_caller_to_convert(tmp_pat
     values = numpy_helper.to_array(next(t for t in model.graph.initializer if t.name == "w_in"))
     assert convert_weight(values).dtype == np.float16
     assert convert_weight(np.array([1e5], np.float32))[0] == 65504
+
+
+def _cast_before_an_if_reading_outer_names() -> onnx.ModelProto:
+    """x → MatMul (x is cast to FP16 in the main graph) → h; If(flag) whose branches read
+    the main graph's z in FP16 math (each branch casts it); y = h + branch output."""
+    rng = np.random.default_rng(3)
+
+    def weight(name: str) -> onnx.TensorProto:
+        return numpy_helper.from_array(rng.standard_normal((2, 2)).astype(np.float32), name)
+
+    def branch(tag: str, op: str) -> onnx.GraphProto:
+        node = (helper.make_node("MatMul", ["z", f"{tag}_w"], [f"{tag}_out"], name=f"{tag}.mm")
+                if op == "MatMul" else helper.make_node("Neg", ["z"], [f"{tag}_out"],
+                                                        name=f"{tag}.neg"))
+        inits = [weight(f"{tag}_w")] if op == "MatMul" else []
+        return helper.make_graph([node], tag, [], [helper.make_tensor_value_info(
+            f"{tag}_out", TensorProto.FLOAT, [2, 2])], inits)
+
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="pre.mm"),
+             helper.make_node("If", ["flag"], ["b"], name="switch",
+                              then_branch=branch("then", "MatMul"),
+                              else_branch=branch("else", "Neg")),
+             helper.make_node("Add", ["h", "b"], ["y"], name="post.add")]
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 2]) for n in ("x", "z")]
+    graph = helper.make_graph(
+        nodes, "g", [*inputs, helper.make_tensor_value_info("flag", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])], [weight("w")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_value_info_of_each_graph_names_only_its_own_tensors() -> None:
+    """Each graph's types are recorded in its own view: the main graph's Cast made before an
+    If keeps its value_info entry (converting the branches reset the one list of new
+    tensors the conversion kept for every scope, so that entry was lost), and every graph
+    declares only tensors its own nodes make."""
+    converted = convert_precision(_cast_before_an_if_reading_outer_names()).model
+    for path, graph in walk_graphs(converted.graph):
+        made = {name for node in graph.node for name in node.output}
+        assert {vi.name for vi in graph.value_info} <= made, path
+        assert graph_values(graph).disagreements() == [], path
+    x_cast = next(node for node in converted.graph.node if node.input[0] == "x")
+    assert x_cast.op_type == "Cast"
+    declared = {vi.name: vi for vi in converted.graph.value_info}
+    assert declared[x_cast.output[0]].type.tensor_type.elem_type == TensorProto.FLOAT16
+    reads = [node.input[0] for _, graph in walk_graphs(converted.graph) if graph is not
+             converted.graph for node in graph.node if node.op_type == "Cast"]
+    assert reads.count("z") == 2  # each branch casts the outer z itself

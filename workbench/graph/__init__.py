@@ -9,10 +9,12 @@ Four different "outer names" functions, two of them over-counting, were what thi
 
 ``values`` gives each name of a graph one type and shape, its producer, its use lists (reads
 from inside If/Loop bodies included) and its constant: the transforms and inspection ask it
-instead of building their own producer and consumer maps (the test says so too).
+instead of building their own producer and consumer maps (the test says so too). A transform
+that changes types (the FP16/BF16 conversion) records them there (``set_type``) and writes
+``value_info`` and the outputs back from that one record (``write_types``).
 """
 
-from workbench.graph.values import BODY, GraphValues, Use, Value, graph_values
+from workbench.graph.values import BODY, GraphValues, Use, Value, disagreements, graph_values
 from workbench.graph.walk import (
     Body,
     all_nodes,
@@ -36,6 +38,7 @@ __all__ = [
     "all_nodes",
     "attribute_graphs",
     "bodies",
+    "disagreements",
     "graph_values",
     "graphs_text",
     "has_bodies",

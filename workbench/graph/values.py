@@ -11,12 +11,17 @@ names are unique across nested scopes, so one table holds them all).
 Types come from one place here, in this order: an initializer's own data type and dims,
 then the graph's inputs, outputs and ``value_info`` (the first declaration found wins);
 :meth:`GraphValues.disagreements` lists names declared with two element types, the stale
-``value_info`` a conversion can leave behind.
+``value_info`` a conversion can leave behind. Types are also the one part of a view a
+transform changes: :meth:`GraphValues.set_type` records a value's new type (or a new value,
+a Cast's output, shaped like the value it was cast from), and
+:meth:`GraphValues.write_types` writes the record back into the graph's ``value_info`` and
+outputs, so no second copy of a type is left to go stale (the FP16/BF16 conversion retypes
+its tensors this way).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -25,7 +30,7 @@ from onnx import helper
 
 from workbench.graph.walk import bodies, has_bodies, outer_reads
 
-__all__ = ["BODY", "GraphValues", "Live", "Use", "Value", "graph_values"]
+__all__ = ["BODY", "GraphValues", "Live", "Use", "Value", "disagreements", "graph_values"]
 
 BODY = -1  # the slot of a use made by a body of the node (an If branch reading the name)
 
@@ -59,20 +64,34 @@ class Value:
     initializer: onnx.TensorProto | None = None
     is_input: bool = False
     is_output: bool = False
+    info: onnx.ValueInfoProto | None = None  # the declaration ``declared`` comes from
+    assigned: int = 0  # the element type a transform gave it (set_type); 0: as declared
+    like: Value | None = None  # a value a transform added: the value it takes its shape from
 
     @property
     def type(self) -> onnx.TypeProto | None:
-        """Its one type: an initializer's own data type and dims, else the declared one."""
+        """Its one type: an initializer's own data type and dims, else the declared one
+        (with the element type a transform assigned, where it did)."""
         if self.initializer is not None:
             return helper.make_tensor_type_proto(self.initializer.data_type,
                                                  self.initializer.dims)
-        return self.declared
+        declared = self.declared if self.declared is not None or self.like is None \
+            else self.like.declared
+        if not self.assigned:
+            return declared
+        retyped = onnx.TypeProto()
+        if declared is not None:
+            retyped.CopyFrom(declared)
+        retyped.tensor_type.elem_type = self.assigned
+        return retyped
 
     @property
     def elem_type(self) -> int:
         """The ONNX element type (``TensorProto.FLOAT`` …), 0 when unknown."""
         if self.initializer is not None:
             return self.initializer.data_type
+        if self.assigned:
+            return self.assigned
         return self.declared.tensor_type.elem_type if self.declared is not None else 0
 
     @property
@@ -117,6 +136,7 @@ class GraphValues(Mapping[str, Value]):
         self._declared: dict[str, list[int]] = {}
         self._scopes: list[onnx.GraphProto] = []
         self._holders: set[int] = set()  # positions of the nodes of ``graph`` with bodies
+        self._added: list[Value] = []  # values set_type added, in the order it added them
         self._indexed = False  # use lists are made on first need (liveness needs none)
         self._add_scope(graph)
         for output in graph.output:
@@ -128,7 +148,7 @@ class GraphValues(Mapping[str, Value]):
             self._value(tensor.name).initializer = tensor
             self._declared.setdefault(tensor.name, []).append(tensor.data_type)
         for info in (*graph.input, *graph.output, *graph.value_info):
-            self._declare(self._value(info.name), info.type)
+            self._declare(self._value(info.name), info)
         for info in graph.input:
             self._value(info.name).is_input = graph is self.graph
         top = graph is self.graph
@@ -171,11 +191,12 @@ class GraphValues(Mapping[str, Value]):
             value = self._values[name] = Value(name)
         return value
 
-    def _declare(self, value: Value, type_proto: onnx.TypeProto) -> None:
+    def _declare(self, value: Value, info: onnx.ValueInfoProto) -> None:
+        type_proto = info.type
         if not type_proto.ListFields():  # declared without a type
             return
         if value.declared is None:
-            value.declared = type_proto
+            value.declared, value.info = type_proto, info
         self._declared.setdefault(value.name, []).append(type_proto.tensor_type.elem_type)
 
     def __getitem__(self, name: str) -> Value:
@@ -189,6 +210,16 @@ class GraphValues(Mapping[str, Value]):
     def __len__(self) -> int:
         self._index_uses()
         return len(self._values)
+
+    def items(self) -> ItemsView[str, Value]:
+        """Every name with its value (the table itself: no lookup per name)."""
+        self._index_uses()
+        return self._values.items()
+
+    def holds_bodies(self, index: int) -> bool:
+        """Whether node ``index`` of the graph holds a body (If/Loop/Scan): found once, when
+        the view was made (not ``nested``)."""
+        return index in self._holders
 
     def producer(self, name: str) -> onnx.NodeProto | None:
         """The node that makes ``name`` (None for inputs, initializers, unknown names)."""
@@ -214,7 +245,73 @@ class GraphValues(Mapping[str, Value]):
     def disagreements(self) -> list[str]:
         """Names whose declarations (initializer, input, output, value_info) give two
         different known element types."""
-        return [name for name, kinds in self._declared.items() if len(set(kinds) - {0}) > 1]
+        return _disagreeing(self._declared)
+
+    def declared_types(self, name: str) -> tuple[int, ...]:
+        """The element types ``name`` is declared with, in declaration order (initializer,
+        inputs, outputs, value_info): what :meth:`disagreements` compares."""
+        return tuple(self._declared.get(name, ()))
+
+    # -- the record of types a transform changes ----------------------------------------
+
+    def set_type(self, name: str, elem_type: int, *, like: str | None = None) -> Value:
+        """Record that ``name`` now has element type ``elem_type`` (0: unknown, the
+        declaration stays). A name the view does not know yet (a tensor the transform
+        adds, e.g. a Cast's output) becomes a value shaped like ``like``. This is the one
+        place a transform changes a type: :meth:`write_types` writes the record back.
+        Ask for use lists before changing the graph's nodes (they are made on first need)."""
+        value = self._values.get(name)
+        if value is None:
+            value = self._values[name] = Value(name)
+            value.like = self._values.get(like) if like else None
+            self._added.append(value)
+        if elem_type:
+            value.assigned = elem_type
+        return value
+
+    def write_types(self) -> None:
+        """Write the record into the graph: its outputs and ``value_info`` say what each
+        value is now. ``value_info`` keeps entries only for values a node of the graph
+        makes (an initializer or an input declares its own type, so a second copy could
+        only go stale; torch's dynamo exporter writes them), with the types
+        :meth:`set_type` gave; a value it added gets an entry when the value it is shaped
+        like has a tensor declaration (a copy of it: name and element type replaced)."""
+        graph = self.graph
+        made = {name for node in graph.node for name in node.output if name}
+        added = self._added_infos(made, {info.name for info in graph.output})
+        kept = []
+        for info in graph.value_info:
+            value = self._values.get(info.name)
+            if value is None or info.name not in made or value.initializer is not None \
+                    or value.is_input:
+                continue
+            if value.assigned and info.type.HasField("tensor_type"):
+                info.type.tensor_type.elem_type = value.assigned
+            kept.append(info)
+        if len(kept) != len(graph.value_info):
+            del graph.value_info[:]
+            graph.value_info.extend(kept)
+        for info in graph.output:
+            value = self._values.get(info.name)
+            if value is not None and value.assigned and info.type.HasField("tensor_type"):
+                info.type.tensor_type.elem_type = value.assigned
+        graph.value_info.extend(added)
+
+    def _added_infos(self, made: set[str], outputs: set[str]) -> list[onnx.ValueInfoProto]:
+        """The ``value_info`` entries of the values :meth:`set_type` added (made before the
+        entries they copy can be dropped)."""
+        infos = []
+        for value in self._added:
+            like = value.like.info if value.like is not None else None
+            if (value.name in outputs or value.name not in made or not value.assigned
+                    or like is None or not like.type.HasField("tensor_type")):
+                continue
+            info = onnx.ValueInfoProto()
+            info.CopyFrom(like)
+            info.name = value.name
+            info.type.tensor_type.elem_type = value.assigned
+            infos.append(info)
+        return infos
 
     def live(self, roots: Iterable[str] | None = None, *, keep_bodies: bool = False) -> Live:
         """The nodes ``roots`` (default: the graph's outputs) depend on, through inputs and
@@ -253,6 +350,24 @@ class GraphValues(Mapping[str, Value]):
         node = self.graph.node[index]
         reads = [name for name in node.input if name]
         return reads + outer_reads(node) if index in self._holders else reads
+
+
+def disagreements(graph: onnx.GraphProto) -> dict[str, tuple[int, ...]]:
+    """What ``graph_values(graph).disagreements()`` finds, with the element types each name
+    is declared with, from the declarations alone (no pass over the nodes: cheap enough
+    to check every converted graph)."""
+    declared: dict[str, list[int]] = {}
+    for tensor in graph.initializer:
+        declared.setdefault(tensor.name, []).append(tensor.data_type)
+    for info in (*graph.input, *graph.output, *graph.value_info):
+        if info.type.ListFields():
+            declared.setdefault(info.name, []).append(info.type.tensor_type.elem_type)
+    return {name: tuple(declared[name]) for name in _disagreeing(declared)}
+
+
+def _disagreeing(declared: Mapping[str, list[int]]) -> list[str]:
+    """The names declared with two different known element types (0 is unknown)."""
+    return [name for name, kinds in declared.items() if len(set(kinds) - {0}) > 1]
 
 
 def graph_values(graph: onnx.GraphProto, *, nested: bool = False) -> GraphValues:

@@ -39,11 +39,18 @@ class Body:
 
 def is_graph_attribute(attr: onnx.AttributeProto) -> bool:
     """Whether the attribute holds a graph (``GRAPH``) or graphs (``GRAPHS``)."""
-    return attr.type in _GRAPH_KINDS or attr.HasField("g") or len(attr.graphs) > 0
+    kind = attr.type
+    if kind and kind not in _GRAPH_KINDS:
+        # typed as something else: the checker allows one value field, of that type (asked
+        # of every attribute of every node by each walk, so the field probes are skipped)
+        return False
+    return kind in _GRAPH_KINDS or attr.HasField("g") or len(attr.graphs) > 0
 
 
 def attribute_graphs(attr: onnx.AttributeProto) -> list[onnx.GraphProto]:
     """The graph(s) an attribute holds: one for ``GRAPH``, all for ``GRAPHS``, else none."""
+    if not is_graph_attribute(attr):
+        return []
     if attr.type == AttributeProto.GRAPH or attr.HasField("g"):
         return [attr.g]
     return list(attr.graphs)
@@ -60,6 +67,8 @@ def bodies(node: onnx.NodeProto) -> list[Body]:
     """The subgraphs of ``node`` (If branches, Loop and Scan bodies), in attribute order."""
     found: list[Body] = []
     for attr in node.attribute:
+        if not is_graph_attribute(attr):
+            continue
         graphs = attribute_graphs(attr)
         many = attr.type == AttributeProto.GRAPHS or len(attr.graphs) > 0
         found.extend(Body(attr.name, k, graph, many) for k, graph in enumerate(graphs))

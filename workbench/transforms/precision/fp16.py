@@ -42,7 +42,7 @@ from workbench.transforms.precision.report import (
     ConversionReport,
     KeptNode,
 )
-from workbench.transforms.precision.typing_rules import check_types
+from workbench.transforms.precision.typing_rules import check_types, refuse_stale_types
 from workbench.transforms.precision.values import low_type_of, round_to
 from workbench.transforms.precision.walk import GraphConverter
 
@@ -100,7 +100,8 @@ def convert_precision(model: onnx.ModelProto, precision: PrecisionArg = Precisio
     Raises:
         BuildSettingsError: ``precision`` is not FP16 or BF16, or ``keep_fp32`` names nodes
             the model does not have.
-        ConversionError: the result would mix types (names the node and both types).
+        ConversionError: the result would mix types (names the node and both types), or
+            declare a value with two types (names the value).
     """
     precision = reduced_precision(precision, error=BuildSettingsError,
                                   summary="Precision {found} has no graph conversion.")
@@ -120,5 +121,6 @@ def convert_precision(model: onnx.ModelProto, precision: PrecisionArg = Precisio
     low = low_type_of(precision)
     converter = GraphConverter(copy, precision, low, frozenset(keep))
     converter.convert_graph(copy.graph, "", {})
+    refuse_stale_types(copy, precision)  # named here, before inference's vaguer message
     check_types(copy, precision, original=model)
     return Conversion(copy, converter.report(), converter.views)

@@ -1,5 +1,6 @@
-"""Graph plumbing of the precision conversion: attributes, names, value_info (walks of
-nested graphs and outer-scope names are the graph layer's, :mod:`workbench.graph`)."""
+"""Graph plumbing of the precision conversion: attributes and names (walks of nested graphs,
+outer-scope names, producers, use lists and the types written back into value_info are the
+graph layer's, :mod:`workbench.graph`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from workbench.graph import walk_graphs
-from workbench.transforms.precision.typing_rules import Types
 
-__all__ = ["all_names", "attribute", "retype_value_info", "type_suffix"]
+__all__ = ["all_names", "attribute", "type_suffix"]
 
 
 def attribute(node: onnx.NodeProto, name: str) -> Any:
@@ -37,40 +37,3 @@ def all_names(model: onnx.ModelProto) -> set[str]:
             names.update(node.input)
             names.update(node.output)
     return names
-
-
-def retype_value_info(graph: onnx.GraphProto, produced: Types,
-                       sources: dict[str, str]) -> None:
-    """value_info says what the tensors now are, in one place: the converter's record.
-
-    Entries survive only for tensors a node of this graph produces, retyped to what the
-    conversion made of them. Exporters (torch's dynamo exporter) also write entries for
-    weights and graph inputs; those types are declared by the initializer or the input
-    itself, so a second copy could only go stale (an FP16 weight whose entry still says
-    FP32 is what ONNX's inference refuses: "Inferred elem type differs … (10) vs (1)").
-    Entries for new tensors (Casts) copy the shape of the tensor they were cast from.
-    """
-    shapes = {vi.name: vi for vi in (*graph.input, *graph.value_info, *graph.output)}
-    declared = {t.name for t in graph.initializer} | {vi.name for vi in graph.input}
-    made = {out for node in graph.node for out in node.output if out}
-    kept = []
-    for vi in graph.value_info:
-        if vi.name in declared or vi.name not in made:
-            continue
-        if vi.name in produced and vi.type.HasField("tensor_type") and produced[vi.name]:
-            vi.type.tensor_type.elem_type = produced[vi.name]
-        kept.append(vi)
-    del graph.value_info[:]
-    graph.value_info.extend(kept)
-    known = {vi.name for vi in graph.value_info} | {vi.name for vi in graph.output}
-    for name, source in sources.items():
-        elem = produced.get(name, 0)
-        if name in known or not elem:
-            continue
-        like = shapes.get(source)
-        if like is not None and like.type.HasField("tensor_type"):
-            vi = onnx.ValueInfoProto()
-            vi.CopyFrom(like)
-            vi.name = name
-            vi.type.tensor_type.elem_type = elem
-            graph.value_info.append(vi)

@@ -21,7 +21,7 @@ import onnx
 from onnx import TensorProto, defs, shape_inference
 
 from workbench.core.errors import ConversionError
-from workbench.graph import walk_graphs
+from workbench.graph import disagreements, walk_graphs
 
 __all__ = [
     "TypeMismatch",
@@ -30,6 +30,7 @@ __all__ = [
     "find_mismatches",
     "graph_types",
     "node_params",
+    "refuse_stale_types",
     "schema_of",
     "slot_param",
     "type_label",
@@ -294,6 +295,30 @@ def check_types(model: onnx.ModelProto, precision: str,
             found=_readable(str(err)),
             fix="keep the node it names in FP32 with keep_fp32, and report the model",
         ) from err
+
+
+def refuse_stale_types(model: onnx.ModelProto, precision: str) -> None:
+    """Refuse a converted graph that declares a value with two element types (an FP16
+    initializer whose ``value_info`` still says FP32), naming the value and its types. The
+    conversion writes every type from one record
+    (:meth:`workbench.graph.GraphValues.write_types`), so this is insurance, and cheap: the
+    declarations of each graph (:func:`workbench.graph.disagreements`), no inference."""
+    for path, graph in walk_graphs(model.graph):
+        stale = disagreements(graph)
+        if stale:
+            where = f" (in the subgraph {path})" if path else ""
+            found = [f"{name} is declared "
+                     + " and ".join(type_label(elem) for elem in kinds) + where
+                     for name, kinds in stale.items()]
+            raise ConversionError(
+                f"The {precision.upper()} conversion left a stale type in the graph.",
+                expected="one element type per value (initializer, inputs, outputs and "
+                "value_info agree)",
+                found=found[0],
+                fix="report the model to the workbench; keep_fp32 on the node making this "
+                "value may avoid it meanwhile",
+                details=found[1:],
+            )
 
 
 def _refuse_mismatches(precision: str, mismatches: list[TypeMismatch]) -> None:

@@ -9,16 +9,13 @@ works per edge and per schema type parameter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import onnx
 from onnx import TensorProto, helper
 
-from workbench.graph import bodies, has_bodies, outer_names
-from workbench.transforms.precision.plumbing import (
-    all_names,
-    attribute,
-    retype_value_info,
-    type_suffix,
-)
+from workbench.graph import BODY, GraphValues, bodies, graph_values
+from workbench.transforms.precision.plumbing import all_names, attribute, type_suffix
 from workbench.transforms.precision.report import (
     BLOCKED_OPERATOR,
     KEPT_BY_USER,
@@ -48,6 +45,7 @@ BLOCKED_OPS = frozenset({
 })
 _ADAPTIVE = frozenset({"Cast", "Constant", "ConstantOfShape"})
 _LOW, _KEPT, _OTHER, _CONTAINER, _ADAPT = "low", "kept", "other", "container", "adaptive"
+_NONE: frozenset[str] = frozenset()
 
 
 
@@ -76,25 +74,32 @@ class GraphConverter:
 
     def convert_graph(self, graph: onnx.GraphProto, path: str,
                       outer: dict[str, dict[int, str]]) -> None:
+        """Convert one graph (and, through its containers, the bodies below it). ``orig``
+        is what inference says the graph's tensors were; what they become is recorded in
+        one place, the graph layer's view of this graph (``values.set_type``), and written
+        back into its value_info and outputs at the end (``values.write_types``)."""
         orig = self.types.get(path, {})
-        modes = [self._mode(node, orig) for node in graph.node]
-        wants = self._wants(graph, modes, orig)
+        values = graph_values(graph)
+        # each node's mode, and for lowered nodes the schema type parameters bound to FP32
+        # tensors (found once per node: every slot's required and produced type asks)
+        classified = [self._mode(node, values.holds_bodies(index), orig)
+                      for index, node in enumerate(graph.node)]
+        modes = [mode for mode, _ in classified]
+        floats = [bound for _, bound in classified]
+        wants = self._wants(values, modes, floats, orig)  # (use lists: before nodes change)
         modes = [self._settle_adaptive(node, mode, wants, orig)
                  for node, mode in zip(graph.node, modes, strict=True)]
         versions = dict(outer)
         for vi in graph.input:
             versions[vi.name] = {orig.get(vi.name, 0): vi.name}
         self._convert_initializers(graph, wants, versions, orig)
-        outputs = {vi.name for vi in graph.output}
-        produced: Types = {}
-        self.sources: dict[str, str] = {}
         new_nodes: list[onnx.NodeProto] = []
         for index, (node, mode) in enumerate(zip(graph.node, modes, strict=True)):
             self._count(node, mode, index)
             for slot, name in enumerate(node.input):
                 if name:
-                    want = self._required(node, mode, slot, orig)
-                    node.input[slot] = self._fetch(name, want, versions, new_nodes, produced)
+                    want = self._required(node, mode, floats[index], slot, orig)
+                    node.input[slot] = self._fetch(name, want, versions, new_nodes, values)
             if mode == _CONTAINER:
                 self._convert_bodies(node, path, index, versions)
             if mode == _ADAPT + _LOW:
@@ -102,55 +107,57 @@ class GraphConverter:
             new_nodes.append(node)
             for slot, name in enumerate(node.output):
                 if name:
-                    made = self._produced(node, mode, slot, orig)
-                    self._publish(name, made, orig.get(name, 0), name in outputs, node,
-                                  slot, versions, new_nodes, produced)
+                    made = self._produced(node, mode, floats[index], slot, orig)
+                    self._publish(name, made, orig.get(name, 0), node, slot, versions,
+                                  new_nodes, values)
         del graph.node[:]
         graph.node.extend(new_nodes)
-        retype_value_info(graph, produced, self.sources)
+        values.write_types()
 
-    def _mode(self, node: onnx.NodeProto, orig: Types) -> str:
-        if has_bodies(node):
-            return _CONTAINER
+    def _mode(self, node: onnx.NodeProto, container: bool,
+              orig: Types) -> tuple[str, frozenset[str]]:
+        """The node's mode; for a lowered node, its type parameters bound to FP32."""
+        if container:
+            return _CONTAINER, _NONE
         touches_float = any(orig.get(t, 0) == FLOAT for t in (*node.input, *node.output) if t)
         if node.name in self.keep:
-            return _KEPT + KEPT_BY_USER
+            return _KEPT + KEPT_BY_USER, _NONE
         if not touches_float:
-            return _OTHER
+            return _OTHER, _NONE
         schema = schema_of(node, self.opsets)
         if node.domain not in ("", "ai.onnx") or schema is None:
-            return _KEPT + BLOCKED_OPERATOR
+            return _KEPT + BLOCKED_OPERATOR, _NONE
         if node.op_type in BLOCKED_OPS:
-            return _KEPT + BLOCKED_OPERATOR
+            return _KEPT + BLOCKED_OPERATOR, _NONE
         if node.op_type in _ADAPTIVE:
-            return _ADAPT
+            return _ADAPT, _NONE
         params = node_params(node, self.opsets)
         assert params is not None  # (a schema was found just above)
         bound = _float_params(node, params, orig)
         if any(not admits(schema, param, self.low) for param in bound):
-            return _KEPT + TYPE_RULE
+            return _KEPT + TYPE_RULE, _NONE
         inputs = set(params[0])
         for name, param in zip(node.output, params[1], strict=True):
             if orig.get(name, 0) == FLOAT and param in bound and param not in inputs:
-                return _KEPT + TYPE_RULE  # an attribute sets this output's type
-        return _LOW
+                return _KEPT + TYPE_RULE, _NONE  # an attribute sets this output's type
+        return _LOW, bound
 
-    def _wants(self, graph: onnx.GraphProto, modes: list[str],
-               orig: Types) -> dict[str, set[int]]:
-        """For each tensor, the types its constrained consumers need."""
+    def _wants(self, values: GraphValues, modes: Sequence[str],
+               floats: Sequence[frozenset[str]], orig: Types) -> dict[str, set[int]]:
+        """For each tensor, the types its constrained readers need (from its use lists: a
+        body reading it needs its original type, and so does the graph returning it)."""
         wants: dict[str, set[int]] = {}
-        for node, mode in zip(graph.node, modes, strict=True):
-            for slot, name in enumerate(node.input):
-                want = self._required(node, mode, slot, orig) if name else None
+        for name, value in values.items():
+            needed = set()
+            for node, slot, index in value.uses:
+                want = (orig.get(name, 0) if slot == BODY
+                        else self._required(node, modes[index], floats[index], slot, orig))
                 if want:
-                    wants.setdefault(name, set()).add(want)
-            for body in bodies(node) if mode == _CONTAINER else ():
-                for name in outer_names(body.graph):
-                    if orig.get(name, 0):
-                        wants.setdefault(name, set()).add(orig[name])
-        for vi in graph.output:
-            if orig.get(vi.name, 0):
-                wants.setdefault(vi.name, set()).add(orig[vi.name])
+                    needed.add(want)
+            if value.is_output and orig.get(name, 0):
+                needed.add(orig[name])
+            if needed:
+                wants[name] = needed
         return wants
 
     def _settle_adaptive(self, node: onnx.NodeProto, mode: str, wants: dict[str, set[int]],
@@ -167,8 +174,10 @@ class GraphConverter:
             return _OTHER
         return _ADAPT + _LOW if wants.get(out) == {self.low} else _OTHER
 
-    def _required(self, node: onnx.NodeProto, mode: str, slot: int, orig: Types) -> int | None:
-        """The type input ``slot`` must have, or None when any type will do."""
+    def _required(self, node: onnx.NodeProto, mode: str, floats: frozenset[str], slot: int,
+                  orig: Types) -> int | None:
+        """The type input ``slot`` must have, or None when any type will do (``floats``:
+        the node's type parameters bound to FP32, from :meth:`_mode`)."""
         name = node.input[slot]
         have = orig.get(name, 0)
         if mode.startswith(_ADAPT):
@@ -180,11 +189,12 @@ class GraphConverter:
         param = params[0][slot]
         if param is None:
             return have or None
-        if param in _float_params(node, params, orig) and have in (FLOAT, 0):
+        if param in floats and have in (FLOAT, 0):
             return self.low
         return have or None
 
-    def _produced(self, node: onnx.NodeProto, mode: str, slot: int, orig: Types) -> int:
+    def _produced(self, node: onnx.NodeProto, mode: str, floats: frozenset[str], slot: int,
+                  orig: Types) -> int:
         have = orig.get(node.output[slot], 0)
         if mode == _ADAPT + _LOW:
             return self.low
@@ -193,14 +203,14 @@ class GraphConverter:
         params = node_params(node, self.opsets)
         assert params is not None
         param = params[1][slot]
-        if param in _float_params(node, params, orig) and have in (FLOAT, 0):
+        if param in floats and have in (FLOAT, 0):
             return self.low
         return have
 
     # -- edges -----------------------------------------------------------------------
 
     def _fetch(self, name: str, want: int | None, versions: dict[str, dict[int, str]],
-               new_nodes: list[onnx.NodeProto], produced: Types) -> str:
+               new_nodes: list[onnx.NodeProto], values: GraphValues) -> str:
         """The name under which ``name`` exists in type ``want``; casts it if needed."""
         available = versions.get(name)
         if not available:
@@ -215,20 +225,19 @@ class GraphConverter:
                                           name=self._unique(f"{name}.cast_{type_suffix(want)}")))
         self.casts += 1
         versions[name] = {**available, want: target}
-        produced[target] = want
-        self.sources[target] = name
+        values.set_type(target, want, like=name)
         if want == self.low:
             self.views.setdefault(name, target)
         return target
 
-    def _publish(self, name: str, made: int, original: int, graph_output: bool,
-                 node: onnx.NodeProto, slot: int, versions: dict[str, dict[int, str]],
-                 new_nodes: list[onnx.NodeProto], produced: Types) -> None:
+    def _publish(self, name: str, made: int, original: int, node: onnx.NodeProto,
+                 slot: int, versions: dict[str, dict[int, str]],
+                 new_nodes: list[onnx.NodeProto], values: GraphValues) -> None:
         """Record a node's output; a graph output keeps its type through a Cast back, while
         the node's reduced-precision tensor keeps feeding reduced-precision readers."""
-        if not (graph_output and made != original and original):
+        if not (values.returned(name) and made != original and original):
             versions[name] = {made: name}
-            produced[name] = made
+            values.set_type(name, made)
             return
         inner = self._unique(f"{name}_{self.label}")
         node.output[slot] = inner
@@ -236,9 +245,8 @@ class GraphConverter:
                                           name=self._unique(f"{name}.cast_back")))
         self.casts += 1
         versions[name] = {made: inner, original: name}
-        produced[inner] = made
-        produced[name] = original
-        self.sources[inner] = name
+        values.set_type(inner, made, like=name)
+        values.set_type(name, original)
         self.views[name] = inner
 
     def _convert_initializers(self, graph: onnx.GraphProto, wants: dict[str, set[int]],
@@ -328,11 +336,11 @@ class GraphConverter:
         return name
 
 
-def _float_params(node: onnx.NodeProto, params: SlotParams, orig: Types) -> set[str]:
+def _float_params(node: onnx.NodeProto, params: SlotParams, orig: Types) -> frozenset[str]:
     """Type parameters of the schema bound to an FP32 tensor of this node."""
-    bound = set()
+    bound: set[str] = set()
     for names, slots in ((node.input, params[0]), (node.output, params[1])):
         for name, param in zip(names, slots, strict=True):
             if param and name and orig.get(name) == FLOAT and not param.startswith("tensor("):
                 bound.add(param)
-    return bound
+    return frozenset(bound)
