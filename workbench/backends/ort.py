@@ -1,6 +1,6 @@
 """ONNX Runtime runner: the FP32 reference of every comparison. The only onnxruntime importer.
 
-``onnxruntime`` is imported inside :meth:`OrtRunner._activate_impl`, not at module level,
+``onnxruntime`` is imported inside ``OrtRunner._activate_impl``, not at module level,
 so modules that merely mention ``OrtRunner`` (the precision comparison, the CLI) still
 import on machines where the layering test blocks it. With ``expose_intermediates`` every
 tensor that a node produces becomes a graph output, so one ``infer`` call returns the
@@ -54,7 +54,7 @@ class OrtRunner(Runner):
         graph_optimizations: False runs the graph as written (ORT_DISABLE_ALL): a Q/DQ
             model then computes QuantizeLinear/DequantizeLinear as fake quantization in
             float, instead of ORT fusing them into its own integer kernels.
-        capped: Allocate from an arena capped at :data:`TRIAL_MEMORY_CAP` bytes, so a
+        capped: Allocate from an arena capped at ``TRIAL_MEMORY_CAP`` bytes, so a
             trial run (a profile check at sizes nobody chose) fails with ONNX Runtime's
             "Available memory … is smaller than requested bytes" instead of asking the
             machine for gigabytes.

@@ -1,9 +1,9 @@
-"""ONNX Runtime's static quantizer, driven by a :class:`QuantSettings` (an onnxruntime importer).
+"""ONNX Runtime's static quantizer, driven by a ``QuantSettings`` (an onnxruntime importer).
 
 The second module allowed to import onnxruntime (``tests/test_layering.py``): quantization
 lives in ``onnxruntime.quantization``, which is large and unrelated to running models, so
-it is kept out of :mod:`workbench.backends.ort`. ``onnxruntime`` is imported inside
-:func:`quantize_qdq` only, so importing this module costs nothing.
+it is kept out of ``workbench.backends.ort``. ``onnxruntime`` is imported inside
+``quantize_qdq`` only, so importing this module costs nothing.
 
 Calibration batches come from an iterator the caller makes (the one feed generator, or
 ``.npz`` files): ORT runs the model on each to collect activation ranges. Cancelling and
@@ -41,7 +41,7 @@ def quantize_qdq(
     Args:
         model_path: The float model (its nodes named as the exclusion list names them).
         out_path: Where ORT writes the quantized model.
-        settings: The preset (:meth:`QuantSettings.tensorrt`) or other settings.
+        settings: The preset (``QuantSettings.tensorrt``) or other settings.
         batches: Calibration feeds, one dict per batch.
         total: How many batches ``batches`` yields (for progress).
         cancel: Returns True to stop before the next batch (raises BuildCancelled).

@@ -92,7 +92,7 @@ def _add_setting_option(parser: argparse.ArgumentParser, field: SettingField,
 
 
 def settings_from_args(args: argparse.Namespace) -> BuildSettings:
-    """BuildSettings from the options :func:`register` made from the schema."""
+    """BuildSettings from the options ``register`` made from the schema."""
     if args.keep_fp32 and args.precision == "fp32":
         raise BuildSettingsError("--keep-fp32 needs --precision fp16 (or bf16).",
                                  expected="--precision fp16 --keep-fp32 NODE ...",

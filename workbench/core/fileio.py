@@ -1,7 +1,7 @@
 """Atomic file writes: the one place that puts bytes on disk for the workbench. Stdlib only.
 
 Every layer that saves a file (engines and their cards, ONNX models, comparison reports,
-the timing cache) calls :func:`write_atomic`, so a reader never sees a half-written file
+the timing cache) calls ``write_atomic``, so a reader never sees a half-written file
 and an existing file is never replaced unless the caller asked for it.
 
 Errors are plain ``OSError``s; each caller turns them into its own ``WorkbenchError``.

@@ -1,7 +1,7 @@
 """A thread-safe bus for log records.
 
 TensorRT calls its logger from the build thread, thousands of times per build at VERBOSE.
-The logger therefore does nothing but call :meth:`LogBus.push`, which filters by severity
+The logger therefore does nothing but call ``LogBus.push``, which filters by severity
 *before* queueing, stores the record in a bounded buffer, and notifies subscribers. It
 never raises and never blocks for long: a subscriber that raises is counted and skipped.
 """

@@ -196,7 +196,7 @@ class EngineCard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EngineCard:
-        """Inverse of :meth:`to_dict`; raises KeyError/TypeError/ValueError when malformed."""
+        """Inverse of ``to_dict``; raises KeyError/TypeError/ValueError when malformed."""
         return cls(
             flavour=str(data["flavour"]), trt_version=str(data["trt_version"]),
             settings=BuildSettings.from_dict(data["settings"]),
@@ -242,7 +242,7 @@ def save_engine(artifact: EngineArtifact, path: str | os.PathLike[str], *,
                 overwrite: bool = False) -> Path:
     """Write the plan to ``path`` and its card to ``<path>.json``, atomically.
 
-    Each file goes through :func:`workbench.core.fileio.write_atomic`: a temporary file in the
+    Each file goes through ``workbench.core.fileio.write_atomic``: a temporary file in the
     same folder, fsynced, then moved into place (never replacing an existing file, even one
     a racing writer created, unless ``overwrite=True``). When the card cannot be written,
     the plan this call placed is removed again. Returns the engine path.
@@ -273,7 +273,7 @@ def save_engine(artifact: EngineArtifact, path: str | os.PathLike[str], *,
 
 def refuse_existing_engine(path: str | os.PathLike[str]) -> None:
     """Raise EngineSaveError when an engine or its card exists at ``path`` (the check
-    :func:`save_engine` makes; the CLI makes it before a long build, too)."""
+    ``save_engine`` makes; the CLI makes it before a long build, too)."""
     target = Path(path).expanduser()
     for existing in (target, card_path_for(target)):
         if existing.exists():

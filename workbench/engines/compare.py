@@ -2,7 +2,7 @@
 plan size, layer counts, fusions, precision, layer types, settings and profiles, and the
 ONNX nodes whose engine layer or precision differs.
 
-Pure Python over :class:`~workbench.engines.card.EngineCard`. The layers come from the
+Pure Python over ``EngineCard``. The layers come from the
 card (the DETAILED build log, or EngineInspector on a GPU).
 """
 
@@ -33,7 +33,7 @@ class NodeDifference:
 
 @dataclass(frozen=True)
 class EngineComparison:
-    """The result of :func:`compare_cards`. Rows are (what, A, B); ``differs`` marks rows
+    """The result of ``compare_cards``. Rows are (what, A, B); ``differs`` marks rows
     whose values are not equal."""
 
     a_label: str

@@ -2,7 +2,7 @@
 into each layer and its precision as attributes. Netron refuses TensorRT engines; this
 draws one from its card (no GPU).
 
-:func:`engine_graph_dot` writes graphviz DOT; :func:`engine_graph_svg` draws it with
+``engine_graph_dot`` writes graphviz DOT; ``engine_graph_svg`` draws it with
 graphviz's ``dot`` where it is installed (Debian: ``apt-get install graphviz``) and
 otherwise with a small pure-Python layout (layers top to bottom, tensors as curves).
 Pure Python (``dot`` runs as a child process).

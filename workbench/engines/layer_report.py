@@ -1,7 +1,7 @@
 """What an engine's layers say, without a GPU: the precision map, whether a keep-FP32 list
 was honoured, and two engines side by side (TREx's compare-engines, from cards alone).
 
-Pure Python over :class:`~workbench.engines.card.EngineLayerInfo` records, which come from
+Pure Python over ``EngineLayerInfo`` records, which come from
 the DETAILED build log (no GPU) or EngineInspector (GPU) and are stored in the engine card.
 """
 

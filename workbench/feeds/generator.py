@@ -1,14 +1,14 @@
 """The one feed generator: inputs a real model accepts, made the same way everywhere.
 
 The panel's Run and Compare tabs, ``trt-workbench run``, ``compare_precision`` and the
-TensorRT runner's sample inputs all come through :func:`model_feeds`:
+TensorRT runner's sample inputs all come through ``model_feeds``:
 
 - sizes: an engine's profile ``opt`` shapes when given, else the sizes you set per
   symbolic dim, else the default build profile's ``opt``
-  (:func:`workbench.settings.settings.seed_profile`: batch 1, sequence 128, image sides 224),
+  (``workbench.settings.settings.seed_profile``: batch 1, sequence 128, image sides 224),
   raised to what the graph's Conv/Pool kernels need (``minimum_dim_sizes``);
 - integer inputs that index something (embedding ``Gather``, ``OneHot`` depth, …) stay in
-  range, found by following the graph (:func:`workbench.inspection.input_roles`);
+  range, found by following the graph (``workbench.inspection.input_roles``);
   inputs named like a mask are all ones; ranges you set per input win.
 """
 
@@ -104,7 +104,7 @@ def _sizes(model: onnx.ModelProto, specs: Sequence[TensorSpec],
 def feed_plan(model: onnx.ModelProto, options: FeedOptions | None = None, *,
               specs: Sequence[TensorSpec] | None = None,
               shapes: Mapping[str, Sequence[int]] | None = None) -> list[FeedPlanRow]:
-    """What :func:`model_feeds` will make, input by input, and why (for the panel)."""
+    """What ``model_feeds`` will make, input by input, and why (for the panel)."""
     options = options or FeedOptions()
     roles = input_roles(model)
     specs = specs if specs is not None else graph_io_specs(model.graph)[0]
@@ -145,7 +145,7 @@ def _known(dtype: Any) -> bool:
 
 def plan_dims(specs: Sequence[TensorSpec], plan: Sequence[FeedPlanRow]) -> dict[str, int]:
     """The size the plan gives each dynamic dim, keyed as the size controls are
-    (:func:`~workbench.feeds.inputs.dim_key`: the dim's name, or ``input[axis]``)."""
+    (``dim_key``: the dim's name, or ``input[axis]``)."""
     by_name = {spec.name: spec for spec in specs}
     sizes: dict[str, int] = {}
     for row in plan:

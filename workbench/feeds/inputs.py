@@ -3,9 +3,9 @@
 Each input draws from its own generator, seeded from the seed and the input's name, so
 adding an input to a model does not change the values of the others, and the same seed
 always gives the same feeds. Symbolic dims take the default build profile's ``opt`` sizes
-(:func:`workbench.settings.settings.seed_profile`), so sample inputs and default engines agree.
+(``workbench.settings.settings.seed_profile``), so sample inputs and default engines agree.
 Integer inputs take the ranges the graph allows when given ``roles``
-(:func:`workbench.feeds.generator.model_feeds` finds them).
+(``workbench.feeds.generator.model_feeds`` finds them).
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def save_inputs(path: str | os.PathLike[str], feeds: Mapping[str, np.ndarray]) -
 
 
 def load_inputs(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Load feeds saved by :func:`save_inputs` (or ``np.savez``). Pickles are refused."""
+    """Load feeds saved by ``save_inputs`` (or ``np.savez``). Pickles are refused."""
     source = Path(path)
     if not source.is_file():
         raise InferenceInputError(

@@ -1,20 +1,20 @@
 """Values of a graph: one type and shape per name, the node that makes it, the nodes that
 read it (use lists), and its constant when it has one.
 
-A :class:`GraphValues` is a view of one graph as it is when made (rebuild it after changing
+A ``GraphValues`` is a view of one graph as it is when made (rebuild it after changing
 the graph). ``graph_values(graph)`` sees the graph's own scope: a node whose If/Loop body
-reads a name of this graph is one of that name's uses (slot :data:`BODY`), so nothing a
+reads a name of this graph is one of that name's uses (slot ``BODY``), so nothing a
 body reads ever looks unused. ``graph_values(graph, nested=True)`` sees every scope at
 once: the nodes inside bodies are the readers themselves, at their own input slots (ONNX
 names are unique across nested scopes, so one table holds them all).
 
 Types come from one place here, in this order: an initializer's own data type and dims,
 then the graph's inputs, outputs and ``value_info`` (the first declaration found wins);
-:meth:`GraphValues.disagreements` lists names declared with two element types, the stale
+``GraphValues.disagreements`` lists names declared with two element types, the stale
 ``value_info`` a conversion can leave behind. Types are also the one part of a view a
-transform changes: :meth:`GraphValues.set_type` records a value's new type (or a new value,
+transform changes: ``GraphValues.set_type`` records a value's new type (or a new value,
 a Cast's output, shaped like the value it was cast from), and
-:meth:`GraphValues.write_types` writes the record back into the graph's ``value_info`` and
+``GraphValues.write_types`` writes the record back into the graph's ``value_info`` and
 outputs, so no second copy of a type is left to go stale (the FP16/BF16 conversion retypes
 its tensors this way).
 """
@@ -36,7 +36,7 @@ BODY = -1  # the slot of a use made by a body of the node (an If branch reading 
 
 
 class Use(NamedTuple):
-    """One read of a value: the node, its input slot (or :data:`BODY`), and the node's
+    """One read of a value: the node, its input slot (or ``BODY``), and the node's
     position in its own graph's ``node`` list. (A tuple: a 50k-node graph makes 100k.)"""
 
     node: onnx.NodeProto
@@ -45,7 +45,7 @@ class Use(NamedTuple):
 
 
 class Live(NamedTuple):
-    """What :meth:`GraphValues.live` finds: node positions, and every name they read plus
+    """What ``GraphValues.live`` finds: node positions, and every name they read plus
     the graph's outputs (the initializers worth keeping)."""
 
     nodes: set[int]
@@ -108,7 +108,7 @@ class Value:
     def constant(self) -> onnx.TensorProto | None:
         """The value's tensor when the model stores one: its initializer, or the ``value``
         of the ``Constant`` node making it. An initializer that is also a graph input is a
-        default the caller may replace (check :attr:`is_input` where that matters)."""
+        default the caller may replace (check ``is_input`` where that matters)."""
         if self.initializer is not None:
             return self.initializer
         node = self.producer
@@ -127,7 +127,7 @@ class Value:
 
 
 class GraphValues(Mapping[str, Value]):
-    """Every name of a graph (see the module doc); ``values[name]`` is its :class:`Value`."""
+    """Every name of a graph (see the module doc); ``values[name]`` is its ``Value``."""
 
     def __init__(self, graph: onnx.GraphProto, *, nested: bool = False) -> None:
         self.graph = graph
@@ -233,7 +233,7 @@ class GraphValues(Mapping[str, Value]):
         return value.uses if value is not None else []
 
     def constant(self, name: str) -> onnx.TensorProto | None:
-        """``name``'s tensor when it is a constant (see :attr:`Value.constant`)."""
+        """``name``'s tensor when it is a constant (see ``Value.constant``)."""
         value = self._values.get(name)
         return value.constant if value is not None else None
 
@@ -249,7 +249,7 @@ class GraphValues(Mapping[str, Value]):
 
     def declared_types(self, name: str) -> tuple[int, ...]:
         """The element types ``name`` is declared with, in declaration order (initializer,
-        inputs, outputs, value_info): what :meth:`disagreements` compares."""
+        inputs, outputs, value_info): what ``disagreements`` compares."""
         return tuple(self._declared.get(name, ()))
 
     # -- the record of types a transform changes ----------------------------------------
@@ -258,7 +258,7 @@ class GraphValues(Mapping[str, Value]):
         """Record that ``name`` now has element type ``elem_type`` (0: unknown, the
         declaration stays). A name the view does not know yet (a tensor the transform
         adds, e.g. a Cast's output) becomes a value shaped like ``like``. This is the one
-        place a transform changes a type: :meth:`write_types` writes the record back.
+        place a transform changes a type: ``write_types`` writes the record back.
         Ask for use lists before changing the graph's nodes (they are made on first need)."""
         value = self._values.get(name)
         if value is None:
@@ -274,7 +274,7 @@ class GraphValues(Mapping[str, Value]):
         value is now. ``value_info`` keeps entries only for values a node of the graph
         makes (an initializer or an input declares its own type, so a second copy could
         only go stale; torch's dynamo exporter writes them), with the types
-        :meth:`set_type` gave; a value it added gets an entry when the value it is shaped
+        ``set_type`` gave; a value it added gets an entry when the value it is shaped
         like has a tensor declaration (a copy of it: name and element type replaced)."""
         graph = self.graph
         made = {name for node in graph.node for name in node.output if name}
@@ -298,7 +298,7 @@ class GraphValues(Mapping[str, Value]):
         graph.value_info.extend(added)
 
     def _added_infos(self, made: set[str], outputs: set[str]) -> list[onnx.ValueInfoProto]:
-        """The ``value_info`` entries of the values :meth:`set_type` added (made before the
+        """The ``value_info`` entries of the values ``set_type`` added (made before the
         entries they copy can be dropped)."""
         infos = []
         for value in self._added:

@@ -33,7 +33,7 @@ class Body:
     @property
     def suffix(self) -> str:
         """``then_branch``, or ``bodies.1`` (the first of a GRAPHS attribute has no index):
-        the stable path step :func:`walk_graphs` uses."""
+        the stable path step ``walk_graphs`` uses."""
         return f"{self.attribute}.{self.index}" if self.index else self.attribute
 
 

@@ -168,7 +168,7 @@ def external_weight(tensor: onnx.TensorProto, folder: Path, *, mapped: bool) -> 
     Memory-mapped arrays are read-only views of the data file: the page cache holds them,
     not the process's own memory, and nothing is copied. Read arrays are private copies of
     that one tensor (what a converter needs, one tensor at a time). The location must have
-    passed :func:`check_external_data` (as every model from :func:`load_model` has).
+    passed ``check_external_data`` (as every model from ``load_model`` has).
     """
     info = {entry.key: entry.value for entry in tensor.external_data}
     dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type))

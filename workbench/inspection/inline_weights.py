@@ -4,7 +4,7 @@ A model exported with its weights inside the .onnx file (what ``torch.onnx.expor
 under 2 GiB) holds each weight as a ``TensorProto.raw_data`` field: little-endian values,
 contiguous in the file, exactly what an external-data file holds. So instead of parsing the
 whole file (its size again in memory) and writing the weights to a temporary data file (its
-size again on disk, and the time), :func:`inline_as_external` walks the protobuf wire
+size again on disk, and the time), ``inline_as_external`` walks the protobuf wire
 format to find where each large ``raw_data`` lies, parses everything else, and returns the
 model with those weights as external references into the .onnx file itself (location: the
 file's name, offset and length: the field's bytes). Readers memory-map or read them one

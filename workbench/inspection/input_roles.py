@@ -140,7 +140,7 @@ _WINDOWED = frozenset({"Conv", "ConvInteger", "MaxPool", "AveragePool", "LpPool"
 
 
 def minimum_sizes(model: onnx.ModelProto) -> dict[str, int]:
-    """:func:`minimum_dim_sizes` without the reasons: what profile seeding raises dims to."""
+    """``minimum_dim_sizes`` without the reasons: what profile seeding raises dims to."""
     return {dim: size for dim, (size, _why) in minimum_dim_sizes(model).items()}
 
 

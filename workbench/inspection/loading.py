@@ -1,5 +1,5 @@
 """Loading ONNX models safely: from a path or bytes, with external data checked first
-(:mod:`workbench.inspection.external_data`) and corrupt protobufs explained."""
+(``workbench.inspection.external_data``) and corrupt protobufs explained."""
 
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ def load_model(source: ModelSource, *, load_weights: bool = True) -> onnx.ModelP
 
 
 def load_model_file(model_file: ModelFile, *, load_weights: bool = True) -> onnx.ModelProto:
-    """Like :func:`load_model`, for bytes already read by :func:`read_model_file`."""
+    """Like ``load_model``, for bytes already read by ``read_model_file``."""
     model = _parse_proto(model_file)
     check_external_data(model, model_file.folder, model_file.label)
     if load_weights and model_file.folder is not None and external_data_refs(model):

@@ -1,6 +1,6 @@
 """Small conversions from ONNX protos to neutral values (names, specs, short texts).
 
-Everything here reads protos and returns plain Python values (except :func:`model_shell`,
+Everything here reads protos and returns plain Python values (except ``model_shell``,
 a weight-less copy to build twins from); nothing keeps a proto.
 Weights are never decoded: sizes come from dims, dtypes and external-data lengths.
 """
@@ -211,7 +211,7 @@ def attribute_text(attr: AttributeProto) -> str:
 
 
 def node_attributes(node: onnx.NodeProto) -> tuple[tuple[str, str], ...]:
-    """(name, :func:`attribute_text`) for each attribute of a node."""
+    """(name, ``attribute_text``) for each attribute of a node."""
     attributes = node.attribute
     if not attributes:  # most nodes: skip building a generator
         return ()

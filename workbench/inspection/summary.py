@@ -223,7 +223,7 @@ class ModelSummary:
         return self.describe()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; :meth:`from_dict` rebuilds an equal summary."""
+        """A JSON-ready dict; ``from_dict`` rebuilds an equal summary."""
         return {
             "source": self.source, "graph_name": self.graph_name,
             "producer_name": self.producer_name, "producer_version": self.producer_version,
@@ -288,7 +288,7 @@ def inspect_model(source: ModelSource) -> ModelSummary:
             2 GiB work by path), its bytes, or an onnx.ModelProto.
 
     Returns:
-        A frozen :class:`ModelSummary`. Checker problems and shape-inference failures are
+        A frozen ``ModelSummary``. Checker problems and shape-inference failures are
         reported inside it, not raised.
 
     Raises:

@@ -1,8 +1,8 @@
 """What a TensorRT offers a build, as a frozen record the build plan is made from.
 
-:func:`workbench.backends.trt.compat.backend_features` probes the installed TensorRT and
-returns a :class:`BackendFeatures`; renderings made where no TensorRT is importable use
-:meth:`BackendFeatures.typical`. The plan (:mod:`workbench.settings.plan`) never imports
+``workbench.backends.trt.compat.backend_features`` probes the installed TensorRT and
+returns a ``BackendFeatures``; renderings made where no TensorRT is importable use
+``BackendFeatures.typical``. The plan (``workbench.settings.plan``) never imports
 TensorRT: everything it needs to decide is here.
 """
 
@@ -57,7 +57,7 @@ class BackendFeatures:
     Attributes:
         flavour: ``"tensorrt"`` or ``"tensorrt_rtx"`` — also the Python module's name.
         label: ``"TensorRT-RTX 1.7.1"``, for messages.
-        features: Names from :data:`FEATURES` this TensorRT has.
+        features: Names from ``FEATURES`` this TensorRT has.
         module_path: Where the module was imported from (messages only).
     """
 

@@ -1,9 +1,9 @@
 """The build-settings schema, stated once: choices as enums, and one row per setting.
 
-:class:`~workbench.settings.settings.BuildSettings` checks its values against :data:`FIELDS`,
-the panel's form (:mod:`workbench.ui.build.settings_form`) makes one widget per row, and the CLI
-(:mod:`workbench.cli.trt_cmds`) one option per row. A new setting is a BuildSettings
-attribute plus a row here (and its mapping in :mod:`workbench.settings.plan`);
+``BuildSettings`` checks its values against ``FIELDS``,
+the panel's form (``workbench.ui.build.settings_form``) makes one widget per row, and the CLI
+(``workbench.cli.trt_cmds``) one option per row. A new setting is a BuildSettings
+attribute plus a row here (and its mapping in ``workbench.settings.plan``);
 ``tests/test_build_plan.py`` checks the table and the dataclass agree.
 """
 

@@ -1,19 +1,19 @@
 """The build plan: the ONE mapping from build settings to what TensorRT is told.
 
-:func:`make_plan` turns :class:`~workbench.settings.settings.BuildSettings` and the installed
-TensorRT's :class:`~workbench.settings.features.BackendFeatures` into a frozen
-:class:`BuildPlan`: the precision strategy, the graph conversion step (if any), the builder
+``make_plan`` turns ``BuildSettings`` and the installed
+TensorRT's ``BackendFeatures`` into a frozen
+``BuildPlan``: the precision strategy, the graph conversion step (if any), the builder
 flags, the optimization profiles, the compute-capability targets and the keep-FP32 list.
 
-* :func:`workbench.backends.trt.build.build_engine` executes a plan;
-* :func:`workbench.settings.render.trtexec_command` and
-  :func:`~workbench.settings.render.python_script`
+* ``workbench.backends.trt.build.build_engine`` executes a plan;
+* ``workbench.settings.render.trtexec_command`` and
+  ``python_script``
   print it.
 
 Nothing else maps settings to TensorRT, so the three cannot disagree, and a combination this
 TensorRT cannot build is refused here, once, with the same error for all three.
 
-Precision strategies (:class:`PrecisionStrategy`):
+Precision strategies (``PrecisionStrategy``):
 
 ==================  ==========================================================================
 ``AS_IS``           FP32: the graph is built as it is
@@ -23,8 +23,8 @@ Precision strategies (:class:`PrecisionStrategy`):
                     precision (keep-FP32 nodes left in FP32, I/O types kept), then built
 ==================  ==========================================================================
 
-A conversion exists for the precisions in :data:`GRAPH_CONVERSIONS` (the converter is
-:func:`workbench.transforms.precision.convert.convert_graph`): FP16 and BF16, so reduced-precision
+A conversion exists for the precisions in ``GRAPH_CONVERSIONS`` (the converter is
+``workbench.transforms.precision.convert.convert_graph``): FP16 and BF16, so reduced-precision
 builds on strongly typed TensorRT work in the builder and both renderings alike.
 """
 
@@ -163,7 +163,7 @@ def make_plan(settings: BuildSettings, features: BackendFeatures,
     Args:
         settings: What the user chose.
         features: What the TensorRT offers (``compat.backend_features()``, or
-            :meth:`BackendFeatures.typical` for a rendering without TensorRT).
+            ``BackendFeatures.typical`` for a rendering without TensorRT).
         inputs: The model's inputs: profiles are seeded and validated against them.
 
     Raises:

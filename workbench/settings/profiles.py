@@ -1,6 +1,6 @@
-"""Optimization profiles: :class:`ShapeProfile` and the seeded defaults. Pure Python.
+"""Optimization profiles: ``ShapeProfile`` and the seeded defaults. Pure Python.
 
-Default profiles (:func:`default_profiles`) are seeded from the symbolic dimension names:
+Default profiles (``default_profiles``) are seeded from the symbolic dimension names:
 
 =====================================================  ====  ====  ====
 dimension                                               min   opt   max
@@ -16,7 +16,7 @@ are seeded whatever their dims are called (``p2o.DynamicDimension.2``, ``?``): a
 batch, the two spatial axes 32 / 224 / 512. Detectors and OCR backbones downsample by 32, so
 their spatial sizes must be multiples of 32 — a profile of 1×1 or 16×16 is one they cannot
 take (TensorRT: "kOPT values … violate shape constraints … Broadcast has incompatible
-dimensions"). :func:`seed_profile` is the one place this rule lives; feeds use its ``opt``.
+dimensions"). ``seed_profile`` is the one place this rule lives; feeds use its ``opt``.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def _int_dims(input_name: object, label: str, dims: object) -> tuple[int, ...]:
 
 def default_profiles(inputs: Sequence[TensorSpec],
                      minimums: Mapping[str, int] | None = None) -> Profile:
-    """One profile for every dynamic input, seeded by :func:`seed_profile` (module doc)."""
+    """One profile for every dynamic input, seeded by ``seed_profile`` (module doc)."""
     return tuple(seed_profile(spec, minimums) for spec in inputs if spec.is_dynamic)
 
 

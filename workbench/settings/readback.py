@@ -1,4 +1,4 @@
-"""Read a trtexec command line made by :func:`workbench.settings.render.trtexec_command` back.
+"""Read a trtexec command line made by ``workbench.settings.render.trtexec_command`` back.
 
 The round trip settings → plan → command line → settings is how the tests prove the line
 says everything the settings say (``tests/test_build_plan.py``).
@@ -17,7 +17,7 @@ __all__ = ["settings_from_trtexec"]
 
 
 def settings_from_trtexec(command: str) -> BuildSettings:
-    """Read a line made by :func:`trtexec_command` back into settings.
+    """Read a line made by ``trtexec_command`` back into settings.
 
     trtexec has no flag for a log level other than ``--verbose``: anything else reads
     back as INFO.

@@ -1,8 +1,8 @@
-"""Print a :class:`~workbench.settings.plan.BuildPlan` as a trtexec command line or a script.
+"""Print a ``BuildPlan`` as a trtexec command line or a script.
 
 Both renderings print the plan the builder executes (nothing here looks at settings
 except through the plan), so a user can leave the workbench and reproduce the engine by
-hand (:mod:`workbench.settings.readback` reads a rendered command line back, which is how the
+hand (``workbench.settings.readback`` reads a rendered command line back, which is how the
 tests prove the line says everything the settings say). Pure Python: no TensorRT here.
 """
 

@@ -1,14 +1,14 @@
 """Build settings and optimization profiles: pure Python, no TensorRT.
 
-A :class:`BuildSettings` is what the user chose (its schema, with the choices as enums, is
-:mod:`workbench.settings.fields`). Together with what the installed TensorRT offers it makes
-one :class:`~workbench.settings.plan.BuildPlan`, which the builder executes and the trtexec /
-Python renderings print (:meth:`BuildSettings.to_trtexec`, :meth:`BuildSettings.to_python`).
+A ``BuildSettings`` is what the user chose (its schema, with the choices as enums, is
+``workbench.settings.fields``). Together with what the installed TensorRT offers it makes
+one ``BuildPlan``, which the builder executes and the trtexec /
+Python renderings print (``BuildSettings.to_trtexec``, ``BuildSettings.to_python``).
 Validation against the model's inputs happens here, before TensorRT sees anything, so the
 errors can say which input and which axis is wrong.
 
 Default profiles are seeded from the symbolic dimension names by
-:func:`workbench.settings.profiles.seed_profile` (re-exported here with :class:`ShapeProfile`).
+``workbench.settings.profiles.seed_profile`` (re-exported here with ``ShapeProfile``).
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ PROFILING_VERBOSITY: tuple[str, ...] = tuple(v.value for v in ProfilingVerbosity
 class BuildSettings:
     """Everything that decides how an engine is built.
 
-    ``profiles`` holds optimization profiles; each is a tuple of :class:`ShapeProfile`, one per
+    ``profiles`` holds optimization profiles; each is a tuple of ``ShapeProfile``, one per
     dynamic input. A flat sequence of ShapeProfile is accepted and means one profile. Empty
-    means "seed from the model's symbolic dims" (see :func:`default_profiles`).
+    means "seed from the model's symbolic dims" (see ``default_profiles``).
     """
 
     precision: Precision = Precision.FP32
@@ -171,7 +171,7 @@ class BuildSettings:
         """The equivalent ``trtexec`` command line, via the build plan.
 
         ``tool="tensorrt_rtx"`` (or ``strongly_typed=True``) renders for a strongly typed
-        TensorRT (11.x, RTX), else for TensorRT 10 (see :mod:`workbench.settings.render`).
+        TensorRT (11.x, RTX), else for TensorRT 10 (see ``workbench.settings.render``).
         """
         from workbench.settings.features import BackendFeatures
         from workbench.settings.plan import make_plan

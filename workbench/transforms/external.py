@@ -8,7 +8,7 @@ weights as references (read later, one tensor at a time); a model with large inl
 weights in memory (a ``ModelProto`` or bytes) is written to a temporary folder with
 external data, which is removed when the ``with`` block ends; a *file* with large inline
 weights needs no copy: its weights become references into the file's own bytes
-(:mod:`workbench.inspection.inline_weights`).
+(``workbench.inspection.inline_weights``).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def staged_model(source: ModelSource) -> Iterator[StagedModel]:
     """The model of ``source`` with its large weights external; see the module docstring.
 
     Raises:
-        ModelLoadError: as :func:`workbench.inspection.loading.load_model`.
+        ModelLoadError: as ``workbench.inspection.loading.load_model``.
     """
     in_place = _inline_in_place(source)
     if in_place is not None:
@@ -103,7 +103,7 @@ def staged_model(source: ModelSource) -> Iterator[StagedModel]:
 
 def _inline_in_place(source: ModelSource) -> StagedModel | None:
     """A file with large inline weights, its weights as references into its own bytes:
-    nothing is parsed or written twice (:mod:`workbench.inspection.inline_weights`)."""
+    nothing is parsed or written twice (``workbench.inspection.inline_weights``)."""
     if not isinstance(source, (str, os.PathLike)):
         return None
     path = Path(os.fspath(source)).expanduser()
@@ -162,7 +162,7 @@ def _write_external(model: onnx.ModelProto, path: Path, folder: Path | None) -> 
 
 def _write_aligned(handle: BinaryIO, data: bytes, offset: int, ref: onnx.TensorProto,
                    location: str) -> int:
-    """Write one tensor's bytes at the next multiple of :data:`ALIGNMENT` and point ``ref``
+    """Write one tensor's bytes at the next multiple of ``ALIGNMENT`` and point ``ref``
     at them; returns the offset after them. ONNX Runtime memory-maps an external initializer
     only when its offset is a multiple of the page size (Windows: 64 KiB): packed back to
     back, a copy's weights were read into memory instead of mapped."""

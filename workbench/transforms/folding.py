@@ -93,7 +93,7 @@ def fold_constants(
         overwrite: Allow replacing an existing file at out_path.
         input_values: Values to freeze graph inputs to, e.g. ``{"sr": 16000}``: each becomes
             a constant (and leaves the inputs), so an ``If`` it decides folds into the
-            branch it picks (see :mod:`workbench.transforms.control_flow`).
+            branch it picks (see ``workbench.transforms.control_flow``).
 
     Raises:
         ModelLoadError: The model cannot be read, or input_shapes do not fit it.

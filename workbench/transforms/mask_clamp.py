@@ -8,7 +8,7 @@ sentinel: -10000. ``exp(-10000)`` is exactly 0 in every precision, so partly mas
 keep their meaning; 2 × 10000 still fits FP16, so stacked masks stay finite.
 
 Only constants whose *every* use ends in a masking sink (Softmax, Reduce/Arg Max/Min,
-comparisons, ``Where`` conditions; :func:`workbench.compare.saturation.masking_sinks`) are
+comparisons, ``Where`` conditions; ``workbench.compare.saturation.masking_sinks``) are
 touched, and only their elements of magnitude >= 1e30 (or ±inf): a constant that is also
 added to an activation, returned, or used elsewhere is left alone. The model passed in is
 never modified. The constants looked at are the main graph's initializers (inline, or
@@ -66,7 +66,7 @@ class MaskConstant:
 
 @dataclass(frozen=True)
 class MaskClamp:
-    """What :func:`clamp_mask_constants` rewrote."""
+    """What ``clamp_mask_constants`` rewrote."""
 
     value: float
     constants: tuple[MaskConstant, ...]

@@ -20,7 +20,7 @@ __all__ = ["refuse_existing", "refuse_own_source", "save_model_atomic"]
 def save_model_atomic(
     model: onnx.ModelProto, path: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Path:
-    """Write a model with :func:`workbench.core.fileio.write_atomic` (never over an existing
+    """Write a model with ``workbench.core.fileio.write_atomic`` (never over an existing
     file unless ``overwrite=True``).
 
     Raises:
@@ -45,7 +45,7 @@ def save_model_atomic(
 
 
 def refuse_existing(path: str | os.PathLike[str]) -> None:
-    """Raise the WorkbenchError of :func:`save_model_atomic` when ``path`` exists."""
+    """Raise the WorkbenchError of ``save_model_atomic`` when ``path`` exists."""
     target = Path(path).expanduser().resolve()
     if target.exists():
         raise _exists_error(target)

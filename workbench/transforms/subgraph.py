@@ -25,7 +25,7 @@ __all__ = [
 
 
 def spec_from_value_info(info: onnx.ValueInfoProto) -> TensorSpec:
-    """:func:`~workbench.inspection.protos.value_info_spec`, with the dim names shape
+    """``value_info_spec``, with the dim names shape
     inference invents ("unk__3": it means "unknown") as None."""
     spec = value_info_spec(info)
     if spec.shape is None or not any(isinstance(d, str) and d.startswith("unk__")

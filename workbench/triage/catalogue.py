@@ -109,7 +109,7 @@ def explain_build_failure(lines: list[str], facts: BuildFacts | None = None
         lines: TensorRT's error lines (logger messages or stderr), in any order.
         facts: What is known about the model and profiles (control flow, the profile's
             shapes, sizes that run): shape-constraint and control-flow failures are then
-            explained by node, bound and branch (:mod:`workbench.triage.build_failures`).
+            explained by node, bound and branch (``workbench.triage.build_failures``).
 
     Returns:
         ``(cause, fixes)``; a generic explanation when no rule matches.

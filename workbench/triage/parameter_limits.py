@@ -4,7 +4,7 @@ TensorRT refuses a node whose parameters its layer cannot take with "Parameter c
 failed, condition: …" (an API Usage Error). The measured case: HF EfficientNet's pooler,
 an AveragePool with ``kernel_shape`` [1280, 1280] on a 7×7 map — the window's volume is
 beyond ``maxKernelDimsProduct``. That window covers the whole input once: it is a global
-pool, which TensorRT imports, and :mod:`workbench.transforms.global_pool` rewrites it.
+pool, which TensorRT imports, and ``workbench.transforms.global_pool`` rewrites it.
 
 On a machine without a GPU (or its driver), TensorRT's text also carries
 "cudaError 35: CUDA driver version is insufficient for CUDA runtime version": TensorRT
@@ -39,12 +39,12 @@ _POOLS = {"AveragePool": "GlobalAveragePool", "MaxPool": "GlobalMaxPool",
 
 
 def no_gpu_note(text: str) -> str:
-    """:data:`NO_GPU_NOTE` when TensorRT's text carries the no-driver CUDA error, else ""."""
+    """``NO_GPU_NOTE`` when TensorRT's text carries the no-driver CUDA error, else ""."""
     return NO_GPU_NOTE if _CUDA_ARTEFACT.search(text) else ""
 
 
 def with_no_gpu_note(cause: str, text: str) -> str:
-    """``cause`` with :data:`NO_GPU_NOTE` appended when ``text`` carries the CUDA error."""
+    """``cause`` with ``NO_GPU_NOTE`` appended when ``text`` carries the CUDA error."""
     note = no_gpu_note(text)
     return f"{cause} ({note}.)" if note and note not in cause else cause
 

@@ -209,7 +209,7 @@ def busy_while(task: Task[Any], buttons: Sequence[widgets.Button], status: widge
 
 def ended_result(task: Task[Any], buttons: Sequence[widgets.Button], status: widgets.HTML,
                  error: ErrorBox) -> Any:
-    """:func:`busy_while`, then the task's result once it has ended well; None while it
+    """``busy_while``, then the task's result once it has ended well; None while it
     runs, when it failed (the error box shows why) or when it left no result (cancelled)."""
     busy_while(task, buttons, status)
     if task.busy:

@@ -1,7 +1,7 @@
 """``Workbench(model=None, session=None)``: the one panel, as a widget.
 
 The panel builds widgets and wires them to a
-:class:`~workbench.app.session.session.WorkbenchSession`;
+``WorkbenchSession``;
 all state and work live in the session. It never displays itself: the notebook shows it
 by leaving it as a cell's last expression (or ``display(panel)``).
 """

@@ -1,6 +1,6 @@
 """Overlays from what a session holds: which kinds exist now, and each one built.
 
-``session.graph_overlay(kind)`` and the panel's Graph view call :func:`session_overlay`;
+``session.graph_overlay(kind)`` and the panel's Graph view call ``session_overlay``;
 the report and the CLI call it too, so the three show the same marks. A kind whose data
 is missing (no diagnosis, no comparison, no engine) is refused with what to do.
 """
@@ -116,7 +116,7 @@ def session_overlay(session: WorkbenchSession, kind: OverlayKind | str) -> Graph
 
 def _overlay_of(session: WorkbenchSession, kind: OverlayKind,
                 names: tuple[str, ...]) -> GraphOverlay:
-    """The overlay of ``kind``, which :func:`available_kinds` says has data."""
+    """The overlay of ``kind``, which ``available_kinds`` says has data."""
     diagnosis, quant = session.triage.diagnosis, session.quant.report
     comparison, artifact = session.precision.comparison, session.builds.artifact
     if kind is OverlayKind.PARSE and diagnosis is not None:

@@ -2,17 +2,17 @@
 
 Every finding is about places in a graph: the nodes TensorRT refuses, the first node where
 reduced-precision error enters, the nodes kept in FP32, the ONNX nodes fused into each
-engine layer. A :class:`GraphOverlay` holds one :class:`NodeMark` per node it has
+engine layer. A ``GraphOverlay`` holds one ``NodeMark`` per node it has
 something to say about (a status, a colour, an optional number and the facts the tables
 show), keyed by the node's name under the one naming rule
-(:func:`workbench.transforms.naming.name_nodes`: unnamed main-graph nodes are
+(``workbench.transforms.naming.name_nodes``: unnamed main-graph nodes are
 ``<op>_<index>``).
 
 The builders are pure functions over the records the session already holds:
-:func:`parse_overlay` (a ``ParseReport``), :func:`error_overlay` (any per-node error
-mapping: FP16, BF16 and INT8 share it), :func:`drift_overlay` (a ``DriftReport``),
-:func:`keep_overlay` (keep-FP32 lists, the conversion's blocked nodes, exclusions) and
-:func:`engine_overlay` (engine layers). ``GraphOverlay.to_node_data()`` writes Model
+``parse_overlay`` (a ``ParseReport``), ``error_overlay`` (any per-node error
+mapping: FP16, BF16 and INT8 share it), ``drift_overlay`` (a ``DriftReport``),
+``keep_overlay`` (keep-FP32 lists, the conversion's blocked nodes, exclusions) and
+``engine_overlay`` (engine layers). ``GraphOverlay.to_node_data()`` writes Model
 Explorer's node-data JSON (``model_explorer.node_data_builder``'s shape, written here so the
 core needs no Model Explorer).
 """
@@ -291,7 +291,7 @@ def _error_text(error: float) -> str:
 
 def drift_overlay(kind: OverlayKind | str, drift: DriftReport,
                   not_evaluated: Iterable[str] = ()) -> GraphOverlay:
-    """:func:`error_overlay` from a per-layer ``DriftReport`` (FP16/BF16 comparisons)."""
+    """``error_overlay`` from a per-layer ``DriftReport`` (FP16/BF16 comparisons)."""
     ranges: dict[str, list[str]] = {}
     for issue in drift.out_of_range:
         ranges.setdefault(issue.node, []).append(issue.describe())
@@ -315,7 +315,7 @@ def drift_overlay(kind: OverlayKind | str, drift: DriftReport,
 
 
 def quant_overlay(report: QuantReport) -> GraphOverlay:
-    """:func:`error_overlay` from an INT8/FP8 ``QuantReport``: SQNR (dB, higher is better)
+    """``error_overlay`` from an INT8/FP8 ``QuantReport``: SQNR (dB, higher is better)
     becomes the relative RMS error ``10^(-SQNR/20)``, so 20 dB is 0.1; the first node under
     the report's SQNR threshold is the first bad node."""
     errors = []

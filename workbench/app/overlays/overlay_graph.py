@@ -1,12 +1,12 @@
 """The model's graph under an overlay: a neighbourhood around a node, drawn as SVG.
 
 A whole 10,000-node graph is neither drawable in a notebook nor readable; the question a
-user has is "where is the problem, and what is around it". :class:`OverlayGraph` indexes
+user has is "where is the problem, and what is around it". ``OverlayGraph`` indexes
 the main graph once (names by the naming rule, producers and consumers by tensor; nodes of
-If/Loop/Scan bodies point at their owner), :meth:`OverlayGraph.neighbourhood` takes a few
-hops around a node, and :func:`neighbourhood_svg` draws them with graphviz ``dot`` (else a
+If/Loop/Scan bodies point at their owner), ``OverlayGraph.neighbourhood`` takes a few
+hops around a node, and ``neighbourhood_svg`` draws them with graphviz ``dot`` (else a
 built-in layered layout), each node filled with its mark's colour and carrying the
-mark's facts as its tooltip. :func:`namespace_rows` gives the overview: the graph folded by
+mark's facts as its tooltip. ``namespace_rows`` gives the overview: the graph folded by
 name namespace (``transformer.h.3.attn``, ``/model/layers.3/self_attn``), each group with
 its worst mark. Pure Python (``dot`` runs as a child process).
 """

@@ -139,7 +139,7 @@ def compare_quantized(
     threshold_db: float = DEFAULT_SQNR_THRESHOLD, chunk: int = 64,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> QuantReport:
-    """Compare a Q/DQ model (e.g. from :func:`workbench.app.quant.quantize.quantize_model`)
+    """Compare a Q/DQ model (e.g. from ``workbench.app.quant.quantize.quantize_model``)
     against the FP32 model it came from, on the same feeds.
 
     Args:

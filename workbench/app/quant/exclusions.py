@@ -1,9 +1,9 @@
 """A minimal, verified INT8 exclusion list: nodes to leave in float, in ONNX node names.
 
 Candidates are the quantized nodes ranked by the noise each adds
-(:meth:`~workbench.app.quant.compare.QuantReport.worst_nodes`: its output's noise power
+(``worst_nodes``: its output's noise power
 minus its inputs' before their Q/DQ). The search is the FP16 keep list's
-(:mod:`workbench.app.precision.subset_search`): the shortest passing prefix by bisection, then
+(``workbench.app.precision.subset_search``): the shortest passing prefix by bisection, then
 1-minimal pruning. Each trial re-quantizes the model without those nodes (ONNX Runtime's
 ``nodes_to_exclude``, same calibration) and re-compares the outputs; nothing is assumed.
 The trial models live in a temporary folder; the answer is a list of names to pass as
@@ -82,12 +82,12 @@ def find_exclusions(
         source: The float model.
         settings: Quantization settings (the TensorRT preset when None); their own
             ``exclude`` is the starting point, kept in every trial.
-        calibration: As for :func:`~workbench.app.quant.quantize.quantize_model`.
-        seed: As for :func:`~workbench.app.quant.quantize.quantize_model`; also seeds the
+        calibration: As for ``quantize_model``.
+        seed: As for ``quantize_model``; also seeds the
             comparison's generated feeds.
-        options: As for :func:`~workbench.app.quant.quantize.quantize_model`.
-        inputs: As for :func:`~workbench.app.quant.compare.compare_quantized`.
-        tolerances: As for :func:`~workbench.app.quant.compare.compare_quantized`.
+        options: As for ``quantize_model``.
+        inputs: As for ``compare_quantized``.
+        tolerances: As for ``compare_quantized``.
         max_trials: Re-quantize-and-compare runs the search may make.
         start: A per-tensor report of this model quantized with ``settings`` (saves a run).
         on_trial: Called as ``on_trial(k, max_trials, exclude)`` before trial k.

@@ -1,14 +1,14 @@
 """Quantize a float model to Q/DQ (INT8 or FP8) for TensorRT, into a new file.
 
-The model is staged (nodes named by :func:`workbench.transforms.naming.name_nodes`, so the
+The model is staged (nodes named by ``workbench.transforms.naming.name_nodes``, so the
 exclusion list uses the names every other report uses) into a temporary folder beside the
 result, ONNX Runtime's static quantizer writes the Q/DQ model there, the result is checked
-(:func:`workbench.inspection.quantization.quantization_info`: usable scales, only the
+(``workbench.inspection.quantization.quantization_info``: usable scales, only the
 types TensorRT's DequantizeLinear takes) and then linked into place, never over an existing
 file. The user's model is only read.
 
 Calibration: seeded batches from the one feed generator
-(:func:`workbench.feeds.generator.model_feeds`, seeds ``seed .. seed+n-1``), or feeds you
+(``workbench.feeds.generator.model_feeds``, seeds ``seed .. seed+n-1``), or feeds you
 give: a dict (one batch), a list of dicts, or ``.npz`` files (one batch each).
 """
 
@@ -91,7 +91,7 @@ def quantize_model(
     Args:
         source: The float model (path, bytes or ModelProto); never modified.
         out_path: The new file.
-        settings: Default: the TensorRT preset (:meth:`QuantSettings.tensorrt`).
+        settings: Default: the TensorRT preset (``QuantSettings.tensorrt``).
         calibration: See the module docstring.
         seed: Seeds the generated calibration batches.
         options: Sizes and integer ranges of the generated calibration batches.

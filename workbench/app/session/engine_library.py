@@ -1,9 +1,9 @@
 """The session's folder of saved engines: list, save, delete (pure Python, no TensorRT).
 
 Each engine is ``<name>.engine`` with its card ``<name>.engine.json`` (see
-:mod:`workbench.engines.card`). Names are plain file names — no folders, no ``..`` — so a name
+``workbench.engines.card``). Names are plain file names — no folders, no ``..`` — so a name
 typed into the panel can never write or delete outside the folder. Reloading (the validity
-check) is :func:`workbench.backends.trt.runtime.engine.load_engine`, called by the session.
+check) is ``workbench.backends.trt.runtime.engine.load_engine``, called by the session.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def feeds_for(source: ModelSource, seed: int, options: FeedOptions,
 
 def plan_for(source: ModelSource, options: FeedOptions,
              shapes: Mapping[str, tuple[int, ...]] | None = None) -> list[FeedPlanRow]:
-    """What :func:`feeds_for` will make, input by input, and why."""
+    """What ``feeds_for`` will make, input by input, and why."""
     return feed_plan(load_model(source, load_weights=False), options, shapes=shapes)
 
 
@@ -41,7 +41,7 @@ def engine_opt_shapes(engine: Any) -> dict[str, tuple[int, ...]] | None:
 
 def check_with_onnxruntime(source: ModelSource, feeds: Mapping[str, np.ndarray]) -> None:
     """Run the feeds once with ONNX Runtime; a failure names the input and value that broke
-    which node (:func:`workbench.feeds.explain.explain_run_failure`)."""
+    which node (``workbench.feeds.explain.explain_run_failure``)."""
     from workbench.backends.ort import OrtRunner  # ONNX Runtime only when a check runs
 
     with OrtRunner(source) as runner:

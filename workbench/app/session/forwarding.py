@@ -1,10 +1,10 @@
-"""Compatibility names of :class:`~workbench.app.session.session.WorkbenchSession`.
+"""Compatibility names of ``WorkbenchSession``.
 
 Before the session was made of parts, every method and every piece of state sat on the
 session itself (``session.diagnose()``, ``session.start_compare()``, ``session.comparison``).
 Those names still work, forwarded to the part that owns them, and keep their types for
-mypy: :class:`Attr` for state (read and assigned on the part), :class:`Method` for a
-part's method, :class:`Start` for the old ``start_x`` names (``session.start(part.x, ...)``).
+mypy: ``Attr`` for state (read and assigned on the part), ``Method`` for a
+part's method, ``Start`` for the old ``start_x`` names (``session.start(part.x, ...)``).
 """
 
 from __future__ import annotations

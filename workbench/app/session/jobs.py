@@ -1,9 +1,9 @@
-"""BuildJob: one engine build as a background :class:`~workbench.app.session.tasks.Task`.
+"""BuildJob: one engine build as a background ``Task``.
 
 A build is a task like any other (same states, same ``wait`` / ``join`` / ``cancel``) that
-also owns a :class:`~workbench.core.logbus.LogBus`, so two builds running at once keep their
+also owns a ``LogBus``, so two builds running at once keep their
 logs apart, and the progress events TensorRT reports. TensorRT is imported only inside the
-worker thread (by :func:`workbench.backends.trt.build.build_engine`), so importing this
+worker thread (by ``workbench.backends.trt.build.build_engine``), so importing this
 module never loads it.
 """
 
@@ -36,17 +36,17 @@ class BuildJob(Task["EngineArtifact"]):
         on_log: Called with each accepted LogRecord (from the build thread).
         on_progress: Called with each ProgressEvent (from the build thread).
         on_done: Called with the job once it has ended, whatever the outcome, before
-            :meth:`join` / :meth:`wait` return.
-        start: Start the thread immediately (default) or call :meth:`start` later.
+            ``join`` / ``wait`` return.
+        start: Start the thread immediately (default) or call ``start`` later.
 
     State goes ``IDLE`` → ``RUNNING`` → ``DONE`` | ``CANCELLED`` | ``FAILED``
-    (:class:`~workbench.app.session.tasks.TaskState`). ``result`` holds the EngineArtifact,
+    (``TaskState``). ``result`` holds the EngineArtifact,
     ``error`` the WorkbenchError (BuildCancelled when cancelled).
 
     Cancel ends the job at once: TensorRT only looks at the cancel flag between steps, and
     TensorRT-RTX spends seconds inside one step ("Determining refit engines"), so waiting
     for it would leave the user watching a build they stopped. The job is CANCELLED
-    (``on_done`` called, waiters woken) when :meth:`cancel` returns; TensorRT's thread stops
+    (``on_done`` called, waiters woken) when ``cancel`` returns; TensorRT's thread stops
     at its next step and its result is discarded (``worker_alive`` says whether it still
     runs).
     """
@@ -111,7 +111,7 @@ class BuildJob(Task["EngineArtifact"]):
         """What runs now, e.g. "Optimizing graph (12/30)" ('' before the first event).
 
         With refit off, TensorRT-RTX's "Determining refit engines" is shown as the phase
-        around it (see :data:`~workbench.backends.trt.progress.REFIT_PHASES`).
+        around it (see ``REFIT_PHASES``).
         """
         with self._lock:
             return self.progress[-1].label(self._hide) if self.progress else ""
@@ -159,7 +159,7 @@ class BuildJob(Task["EngineArtifact"]):
             self._end(result, None)
 
     def _end(self, result: EngineArtifact | None, err: BaseException | None) -> None:
-        """Task's ending, once: from the worker, or earlier from :meth:`cancel`."""
+        """Task's ending, once: from the worker, or earlier from ``cancel``."""
         with self._lock:
             if self._closed:
                 return

@@ -314,7 +314,7 @@ def _set_axes(shapes: dict[str, tuple[int, ...]], axes: list[tuple[str, int, str
 
 def require_runnable_profiles(source: ModelSource, settings: BuildSettings,
                               inputs: Sequence[TensorSpec] | None = None) -> ProfileCheck:
-    """:func:`check_profiles`, raising BuildSettingsError when a bound does not run.
+    """``check_profiles``, raising BuildSettingsError when a bound does not run.
 
     The error names the node, ONNX Runtime's message and the sizes that run, as a
     ``ShapeProfile`` text the Build tab and ``--shapes`` accept.

@@ -1,6 +1,6 @@
 """WorkbenchSession: everything the panel shows, held and computed here (no widgets).
 
-The panel in :mod:`workbench.ui` is a thin view: it reads this object's state, calls its
+The panel in ``workbench.ui`` is a thin view: it reads this object's state, calls its
 methods, and listens to its events. Anything a user does in the panel can therefore be done
 (and scripted, and tested) with the session alone::
 
@@ -10,7 +10,7 @@ methods, and listens to its events. Anything a user does in the panel can theref
     job.wait(); session.engines.save("tiny")
 
 The session is made of parts it owns, each a small class in
-:mod:`workbench.app.session.parts` sharing one :class:`~workbench.app.session.state.SessionState`
+``workbench.app.session.parts`` sharing one ``SessionState``
 (``session.state``: folders, the current model, events, task slots, derived files):
 
 =====================  ======================================================================
@@ -31,21 +31,21 @@ The session is made of parts it owns, each a small class in
 =====================  ======================================================================
 
 **One way to run work in the background**: ``session.start(session.precision.compare,
-"fp16")`` runs a part's method in a :class:`~workbench.app.session.tasks.Task` (in the slot of
-its :class:`~workbench.app.session.tasks.TaskKind`, named by its ``@background`` mark) and
+"fp16")`` runs a part's method in a ``Task`` (in the slot of
+its ``TaskKind``, named by its ``@background`` mark) and
 returns it; ``task.wait()`` returns the result or raises the WorkbenchError. Work reports
 progress with ``progress_reporter()`` / ``current_task()``. The build is the one task with a
 starter of its own, ``session.builds.start()``, because its BuildJob carries a log and
 TensorRT's progress. Events (``session.on(Event.X, callback)``, emitted from the worker
 threads): MODEL, TASK, BUILD, ENGINES, GRAPH, FEEDS, KEEP_SEARCH, USE_KEEP_FP32, VIEW_ERROR
-(see :class:`~workbench.app.session.tasks.Event`).
+(see ``Event``).
 
 The shared state is also reachable under the session's own name: ``session.load(path)``,
 ``session.model``, ``session.tasks``, ``session.events``, ``session.require_model()``,
 ``session.busy`` (and ``session.on``, ``session.close()``).
 
 **Compatibility names.** The other names of the session before it had parts still work and
-are typed (:mod:`workbench.app.session.forwarding`): every method under its old name
+are typed (``workbench.app.session.forwarding``): every method under its old name
 (``session.diagnose()``, ``session.build_plan()``, ``session.save_engine(name)``), every
 ``start_x`` (``session.start_compare(...)`` is ``session.start(session.precision.compare,
 ...)``; ``start_build`` is ``builds.start``), and the state (``session.comparison``,
@@ -147,7 +147,7 @@ class WorkbenchSession:
                                 needs_model=spec.needs_model)
 
     def on(self, event: Event | str, callback: Listener) -> Callable[[], None]:
-        """Subscribe to an :class:`Event`; returns an unsubscribe function."""
+        """Subscribe to an ``Event``; returns an unsubscribe function."""
         return self.state.on(event, callback)
 
     def use_quantized_model(self) -> Task[LoadedModel]:

@@ -1,10 +1,10 @@
-"""What every part of the session shares: :class:`SessionState`.
+"""What every part of the session shares: ``SessionState``.
 
-The parts of a :class:`~workbench.app.session.session.WorkbenchSession` (triage, builds,
+The parts of a ``WorkbenchSession`` (triage, builds,
 engines, runs, precision, quant, graph, share) each hold a reference to one SessionState,
 not to the session: the folders, the current model, the event hub, the task slots and the
 files derived from the model. Loading a model here clears every part's per-model state
-(each part registers its reset with :meth:`SessionState.on_new_model`).
+(each part registers its reset with ``SessionState.on_new_model``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class LoadedModel:
     """The current model: its path (external data) or uploaded bytes, and its summary.
 
     A model opened from a file keeps no bytes: an inline 0.5 GB model would cost its size
-    for as long as it stays open. :attr:`data` reads the file when asked (Netron, a digest).
+    for as long as it stays open. ``data`` reads the file when asked (Netron, a digest).
     """
 
     label: str
@@ -101,7 +101,7 @@ class SessionState:
     # -- events and tasks -------------------------------------------------------------
 
     def on(self, event: Event | str, callback: Listener) -> Callable[[], None]:
-        """Subscribe to an :class:`Event`; returns an unsubscribe function."""
+        """Subscribe to an ``Event``; returns an unsubscribe function."""
         return self.events.on(event, callback)
 
     def task(self, kind: TaskKind | str) -> Task[Any]:

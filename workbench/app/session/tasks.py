@@ -1,18 +1,18 @@
 """Background work for the session: ONE task abstraction and an observer hub (no widgets).
 
 The panel must never block the kernel, so loading, diagnoses, builds, comparisons and
-inference run in daemon threads. Every one of them is a :class:`Task` (a build is the
-subclass :class:`~workbench.app.session.jobs.BuildJob`, which adds a log bus and progress) with
-one set of states, :class:`TaskState`::
+inference run in daemon threads. Every one of them is a ``Task`` (a build is the
+subclass ``BuildJob``, which adds a log bus and progress) with
+one set of states, ``TaskState``::
 
     IDLE ──start()──▶ RUNNING ──▶ DONE | FAILED | CANCELLED
 
-A task's error is always a :class:`~workbench.core.errors.WorkbenchError`, never a raw
+A task's error is always a ``WorkbenchError``, never a raw
 traceback: an unexpected exception is wrapped in one whose ``details`` hold the traceback,
-for whoever expands them. A :class:`~workbench.core.errors.BuildCancelled` ends the task in
+for whoever expands them. A ``BuildCancelled`` ends the task in
 CANCELLED.
 
-:class:`EventHub` lets views observe the session (:class:`Event` names what happened).
+``EventHub`` lets views observe the session (``Event`` names what happened).
 Callbacks run on whichever thread emits (often a worker), so a view must only assign traits
 or call ``Output.append_stdout``.
 """
@@ -125,7 +125,7 @@ def background(kind: TaskKind, doing: str | Callable[..., str], *,
 
 
 def task_spec(method: Callable[..., Any]) -> TaskSpec | None:
-    """The :func:`background` mark of ``method`` (a function or a bound method), if any."""
+    """The ``background`` mark of ``method`` (a function or a bound method), if any."""
     spec = getattr(method, "workbench_task", None)
     return spec if isinstance(spec, TaskSpec) else None
 
@@ -144,7 +144,7 @@ def progress_reporter() -> Callable[[str, int, int], None] | None:
 
 def as_workbench_error(err: BaseException, doing: str, fix: str | None = None
                        ) -> WorkbenchError:
-    """Return ``err`` if it is a WorkbenchError, else a :class:`WorkbenchBug` that says so,
+    """Return ``err`` if it is a WorkbenchError, else a ``WorkbenchBug`` that says so,
     with the traceback as details (the last guard of every panel and CLI flow)."""
     if isinstance(err, WorkbenchError):
         return err
@@ -168,7 +168,7 @@ class EventHub:
 
     A listener that raises cannot break the thread that emits (often a build): its error
     is logged (logger ``workbench.app``), counted in ``listener_errors``, kept as a
-    :class:`WorkbenchBug` in ``view_bug`` (with when, for the Bug bundle), and announced with
+    ``WorkbenchBug`` in ``view_bug`` (with when, for the Bug bundle), and announced with
     ``Event.VIEW_ERROR`` so the panel shows it in its error box.
     """
 
@@ -220,8 +220,8 @@ class Task(Generic[T]):
         name: What the task does, in words ("diagnosing the model"); used in messages.
         kind: The session slot it belongs to (None for a free-standing task).
         on_change: Called with the task whenever its state changes (from the worker
-            thread); the final call happens before :meth:`join` / :meth:`wait` return.
-        work: What :meth:`start` runs when it is given nothing.
+            thread); the final call happens before ``join`` / ``wait`` return.
+        work: What ``start`` runs when it is given nothing.
     """
 
     def __init__(self, name: str, kind: TaskKind | None = None,

@@ -11,7 +11,7 @@ log (so the bundle is checked to reproduce the failure), and writes:
 ``repro.py``       the same with the bare TensorRT Python API
 ``verbose.log``    TensorRT's VERBOSE log of that build
 ``diagnosis.json`` the workbench's diagnosis (stage, category, cause, fixes, the reduction)
-``versions.json``  :data:`workbench.app.share.versions.FIELDS`, nothing more about the machine
+``versions.json``  ``workbench.app.share.versions.FIELDS``, nothing more about the machine
 ``README.md``      what the bundle is and what to attach to an issue
 =================  ==============================================================
 

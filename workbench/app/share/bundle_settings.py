@@ -6,7 +6,7 @@ A reduced model's inputs are not the user's model's: the reduction of a parse fa
 the model does not have" before TensorRT ran (so ``verbose.log`` was empty). The profiles
 are therefore re-derived from the bundled model's own inputs: each profile keeps the shapes
 of the inputs the bundled model still has (when they fit them), and the others are seeded
-from the bundled model (:func:`workbench.settings.profiles.default_profiles`).
+from the bundled model (``workbench.settings.profiles.default_profiles``).
 """
 
 from __future__ import annotations

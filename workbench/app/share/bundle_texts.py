@@ -1,5 +1,5 @@
 """The text files of a bug bundle: repro.sh, repro.py, verbose.log, diagnosis.json,
-versions.json and its README, from where the model fails (:class:`Failure`)."""
+versions.json and its README, from where the model fails (``Failure``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The session report: one self-contained HTML file with everything the session found.
 
-``collect_report(session)`` copies what the session holds into a frozen :class:`ReportData`;
+``collect_report(session)`` copies what the session holds into a frozen ``ReportData``;
 ``render_report(data)`` turns that into HTML (pure: no TensorRT, no files, no network);
 ``write_report(session, path)`` does both and saves the file atomically. Sections that have
 nothing yet (no build, no comparison) say so and how to fill them, so the file always has

@@ -2,7 +2,7 @@
 
 Everything the panel does can be done again by hand: the build as a trtexec (or
 ``tensorrt_rtx``) command line or a bare-API script, the comparison as a script. A build is
-rendered from the same :class:`~workbench.settings.plan.BuildPlan` the builder executes, made
+rendered from the same ``BuildPlan`` the builder executes, made
 for the installed TensorRT's features (TensorRT-RTX's when none can be imported: it is what
 installs from PyPI). TensorRT is only asked, lazily, what it is.
 """

@@ -1,6 +1,6 @@
 """Versions and machine, as a bug report needs them: nothing more about the user's machine.
 
-The list is fixed and public (:data:`FIELDS`): package versions, the Python and OS release,
+The list is fixed and public (``FIELDS``): package versions, the Python and OS release,
 the CPU architecture and the GPU TensorRT sees. No host name, user name, paths or
 environment variables, so a report or bundle can be attached to a public issue as is.
 """
@@ -43,7 +43,7 @@ def _tensorrt() -> tuple[str, str]:
 
 
 def environment_info() -> dict[str, str]:
-    """The :data:`FIELDS`, as text (asks TensorRT once, lazily)."""
+    """The ``FIELDS``, as text (asks TensorRT once, lazily)."""
     from workbench.core.version import __version__
 
     trt, gpu = _tensorrt()

@@ -30,7 +30,7 @@ def _row_cells(row: ZooRow, changed: set[str]) -> list[str]:
 
 
 def render_zoo(report: ZooReport, changes: Sequence[ZooChange] | None = None) -> str:
-    """The triage page; with ``changes`` (from :func:`compare_zoos`), a section of them."""
+    """The triage page; with ``changes`` (from ``compare_zoos``), a section of them."""
     counts = report.counts()
     changed = {c.model for c in changes or ()}
     headers = ("model", "status", "parse", "categories", "build", "build time", "plan bytes",

@@ -1,6 +1,6 @@
 """Triage a folder of models: which parse, build and pass FP16 (one row per model).
 
-Each model runs in its own process (:mod:`workbench.app.zoo.worker`), so a TensorRT crash
+Each model runs in its own process (``workbench.app.zoo.worker``), so a TensorRT crash
 or a hang (past ``timeout``) costs one row. The processes are started from any
 ``concurrent.futures.Executor``: a thread pool of ``jobs`` by default, or for example a
 Dask cluster's ``client.get_executor()`` to spread a large zoo over machines (the model
@@ -173,7 +173,7 @@ def triage_model(path: str, name: str, build: bool = False, compare: bool = Fals
                  timeout: float = DEFAULT_TIMEOUT_S) -> ZooRow:
     """Triage one model in its own process (safe to run on any executor's worker).
 
-    The process is forked from this thread's zygote (:mod:`workbench.app.zoo.zygote`),
+    The process is forked from this thread's zygote (``workbench.app.zoo.zygote``),
     which has the heavy imports done; where there is no ``fork``, or the zygote fails (or
     ``WORKBENCH_ZOO_ZYGOTE=0``), a fresh interpreter runs the model instead.
     """

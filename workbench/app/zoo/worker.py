@@ -1,9 +1,9 @@
 """One model of a zoo triage, in its own process: ``python -m workbench.app.zoo.worker``.
 
 ``zoo_worker MODEL --out RESULT.json [--build] [--compare]`` writes one row (a dict of
-:class:`workbench.app.zoo.triage.ZooRow` fields) to RESULT.json. It runs in a child process so
+``workbench.app.zoo.triage.ZooRow`` fields) to RESULT.json. It runs in a child process so
 that a crash or a hang of TensorRT costs the caller one row, not the whole triage; the
-caller (:func:`workbench.app.zoo.triage.triage_model`) turns a missing result into such a row.
+caller (``workbench.app.zoo.triage.triage_model``) turns a missing result into such a row.
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """Build an engine: validate → (convert precision) → parse → configure → build → card.
 
-One function, :func:`build_engine`, thread-safe and safe to run in a background thread (the
-TensorRT build releases the GIL). The log goes to a :class:`~workbench.core.logbus.LogBus`,
-progress to a :class:`~workbench.backends.trt.progress.PhaseTracker`, and TensorRT's stray
-stderr lines are captured (see :mod:`workbench.backends.trt.logger`).
+One function, ``build_engine``, thread-safe and safe to run in a background thread (the
+TensorRT build releases the GIL). The log goes to a ``LogBus``,
+progress to a ``PhaseTracker``, and TensorRT's stray
+stderr lines are captured (see ``workbench.backends.trt.logger``).
 
-What to tell TensorRT is decided by :func:`workbench.settings.plan.make_plan` from the settings
+What to tell TensorRT is decided by ``workbench.settings.plan.make_plan`` from the settings
 and the installed TensorRT's features; this module only executes the
-:class:`~workbench.settings.plan.BuildPlan` (the trtexec and Python renderings print the same
+``BuildPlan`` (the trtexec and Python renderings print the same
 plan). Precision is the plan's strategy: weak typing (TensorRT 10) sets
 ``BuilderFlag.FP16/BF16``; strongly typed TensorRT (11.x, RTX) builds from a graph converted
-by :func:`workbench.transforms.precision.convert.convert` (FP16 or BF16, the conversion the
+by ``workbench.transforms.precision.convert.convert`` (FP16 or BF16, the conversion the
 accuracy comparison measures); the artifact carries its report (nodes in FP16/BF16, nodes
 kept in FP32 and why).
 """

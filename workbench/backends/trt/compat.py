@@ -3,9 +3,9 @@
 Full TensorRT (``import tensorrt``) is preferred when it imports; otherwise TensorRT for
 RTX (``import tensorrt_rtx``). ``WORKBENCH_TRT=tensorrt|tensorrt_rtx`` overrides.
 
-Every other backend module asks :func:`backend_info` / :func:`require` instead of probing
+Every other backend module asks ``backend_info`` / ``require`` instead of probing
 ``hasattr(trt, ...)`` itself, and the API families that can reach each branch are declared
-in :data:`BRANCHES`, which the API conformance test checks against the real bindings.
+in ``BRANCHES``, which the API conformance test checks against the real bindings.
 """
 
 from __future__ import annotations
@@ -131,12 +131,12 @@ def probe_gpu(index: int = 0) -> GpuInfo:
 
 @functools.cache
 def gpu_info() -> GpuInfo:
-    """GPU 0, probed once per process (see :func:`probe_gpu`)."""
+    """GPU 0, probed once per process (see ``probe_gpu``)."""
     return probe_gpu(0)
 
 
 def family_of(flavour: str, version: str) -> str:
-    """The API family (see :data:`FAMILIES`) of a flavour and version."""
+    """The API family (see ``FAMILIES``) of a flavour and version."""
     if flavour == "tensorrt_rtx":
         return "tensorrt_rtx"
     return "tensorrt-10" if version.split(".")[0] in ("", "8", "9", "10") else "tensorrt-11"
@@ -181,7 +181,7 @@ class BackendInfo:
                f"{self.gpu.compute_capability})"
 
     def build_features(self) -> BackendFeatures:
-        """The record a build plan is made from (:mod:`workbench.settings.plan`)."""
+        """The record a build plan is made from (``workbench.settings.plan``)."""
         return BackendFeatures(self.flavour, self.label, frozenset(self.features),
                                self.module_path)
 

@@ -1,4 +1,4 @@
-"""Execute a :class:`~workbench.settings.plan.BuildPlan` on a builder config: what the plan
+"""Execute a ``BuildPlan`` on a builder config: what the plan
 says, told to TensorRT in the order the trtexec and Python renderings print it.
 
 Split from build.py so that the per-family branches (weak-typing flags and layer pins,

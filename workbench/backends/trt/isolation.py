@@ -63,7 +63,7 @@ def _identity(model_file: ModelFile) -> str:
 
 
 class ParserProbe:
-    """A child process parsing one model; :meth:`wait` raises if the parser died."""
+    """A child process parsing one model; ``wait`` raises if the parser died."""
 
     def __init__(self, model_file: ModelFile, checks: Sequence[str]) -> None:
         # Only what the wait needs: holding the ModelFile would keep a large model's bytes

@@ -10,9 +10,9 @@ hung so (py-spy: ``createInferBuilder`` → ``PyLogger::log`` → ``gc_collect_m
 one inside ``createInferBuilder`` waiting for the GIL in the logger, the other holding the
 GIL in a destructor waiting for the mutex.
 
-So: top-level objects are made with :func:`make_builder` / :func:`make_runtime` (one
+So: top-level objects are made with ``make_builder`` / ``make_runtime`` (one
 thread at a time, GC paused), the build and the diagnosis drop theirs inside
-:func:`trt_guard`, and :func:`releases_trt_objects` clears the frames of an exception
+``trt_guard``, and ``releases_trt_objects`` clears the frames of an exception
 leaving them, so the objects those frames held die there, under the guard.
 """
 

@@ -2,7 +2,7 @@
 
 TensorRT reports most problems through its ILogger, but some (failing CUDA probes, Myelin
 internal errors) are written straight to file descriptor 2. fd 2 belongs to the whole
-process, so :class:`StderrCapture` is one process-wide multiplexer: while at least one build
+process, so ``StderrCapture`` is one process-wide multiplexer: while at least one build
 is active, fd 2 is redirected into a pipe; a reader thread copies every byte through to the
 real stderr (nothing is hidden) and hands each line to *every* active build. A line written
 while two builds run is therefore attributed to both — fd 2 carries no thread identity.
@@ -78,7 +78,7 @@ def _define_logger(trt: ModuleType) -> type:
 
 
 class StderrCapture:
-    """Process-wide fd-2 multiplexer; use :meth:`capture` around each build."""
+    """Process-wide fd-2 multiplexer; use ``capture`` around each build."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -104,7 +104,7 @@ def diagnose(source: ModelSource, *, node_islands: bool = True, isolate: bool = 
         node_islands: Also ask ``supports_model_v2`` which runs of nodes TensorRT supports
             (a second parse; turn off to halve the time on big models).
         isolate: Parse the model in a child process first, so that a parser crash cannot
-            kill this one (:func:`ensure_parser_survives`). reduce_failure turns it off for
+            kill this one (``ensure_parser_survives``). reduce_failure turns it off for
             the subgraphs of a model that already survived.
 
     Returns:

@@ -1,7 +1,7 @@
 """Build progress: TensorRT's IProgressMonitor turned into neutral events, and cancel.
 
 TensorRT reports a tree of phases ("Building engine" > "Optimizing graph" > …), each with a
-number of steps. :class:`PhaseTracker` (pure Python) keeps that tree and estimates the
+number of steps. ``PhaseTracker`` (pure Python) keeps that tree and estimates the
 overall fraction done; the monitor class (made per TensorRT module) feeds it and answers
 ``step_complete`` with False once cancel is requested, which makes TensorRT stop the build.
 """
@@ -45,7 +45,7 @@ class ProgressEvent:
     path: tuple[tuple[str, int, int], ...] = ()  # open phases, outermost first (after it)
 
     def label(self, hide: frozenset[str] = frozenset()) -> str:
-        """What is running now, for a status line: see :func:`phase_label`."""
+        """What is running now, for a status line: see ``phase_label``."""
         return phase_label(self.path, hide) or self.phase
 
     def text(self) -> str:

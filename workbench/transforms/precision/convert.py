@@ -1,8 +1,8 @@
 """The graph conversion step of strongly typed builds, for every precision it exists for.
 
-:data:`workbench.settings.plan.GRAPH_CONVERSIONS` lists the precisions converted here; the
+``workbench.settings.plan.GRAPH_CONVERSIONS`` lists the precisions converted here; the
 builder, ``trt-workbench convert`` (the trtexec rendering's first step) and the generated
-Python script all call :func:`convert_graph`, so the graph TensorRT builds is the same
+Python script all call ``convert_graph``, so the graph TensorRT builds is the same
 whichever way the build is run.
 """
 
@@ -28,7 +28,7 @@ def convert_graph(model: onnx.ModelProto, precision: PrecisionArg,
 
 def convert(model: onnx.ModelProto, precision: PrecisionArg,
             keep_fp32: Iterable[str] = ()) -> Conversion:
-    """:func:`convert_graph` with the conversion's report (nodes in FP16/BF16, nodes kept in
+    """``convert_graph`` with the conversion's report (nodes in FP16/BF16, nodes kept in
     FP32 and why)."""
     try:
         wanted = Precision(precision)

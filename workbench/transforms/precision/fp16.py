@@ -14,7 +14,7 @@ edges between FP32-kept nodes and FP16 math, graph outputs also read inside the 
 model's own ``Cast(to=FLOAT)`` inside an FP16 region (it becomes a Cast to FP16 when only
 FP16 math reads it), and ``If``/``Loop``/``Scan`` bodies, converted with the same rules
 and reading outer-scope tensors through their own Casts. The result is then checked
-(:func:`workbench.transforms.precision.typing_rules.check_types`) before anyone gets it.
+(``workbench.transforms.precision.typing_rules.check_types``) before anyone gets it.
 
 Compared with onnxconverter-common's ``float16`` (which converts value_info types and
 patches Casts around block-listed nodes, then drops cast pairs — the source of the mixed
@@ -80,14 +80,14 @@ def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Iterable[str] = ()) -> on
 
 
 def convert_weight(values: np.ndarray, precision: Precision = Precision.FP16) -> np.ndarray:
-    """One FP32 weight's values as :func:`convert_precision` converts them (FP16: clamped
+    """One FP32 weight's values as ``convert_precision`` converts them (FP16: clamped
     to ±65504; BF16: rounded). For weights the conversion left on disk with their new type
     (external data), converted by the caller one tensor at a time."""
     return round_to(values, low_type_of(precision))[0]
 
 
 def convert_weight_to_fp16(values: np.ndarray) -> np.ndarray:
-    """:func:`convert_weight` to FP16."""
+    """``convert_weight`` to FP16."""
     return convert_weight(values, Precision.FP16)
 
 

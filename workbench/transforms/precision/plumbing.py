@@ -1,6 +1,6 @@
 """Graph plumbing of the precision conversion: attributes and names (walks of nested graphs,
 outer-scope names, producers, use lists and the types written back into value_info are the
-graph layer's, :mod:`workbench.graph`)."""
+graph layer's, ``workbench.graph``)."""
 
 from __future__ import annotations
 

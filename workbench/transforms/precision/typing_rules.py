@@ -83,7 +83,7 @@ SlotParams = tuple[tuple[str | None, ...], tuple[str | None, ...]]
 
 
 def node_params(node: onnx.NodeProto, opsets: dict[str, int]) -> SlotParams | None:
-    """The type string of each input and output slot of ``node`` (:func:`slot_param`), or
+    """The type string of each input and output slot of ``node`` (``slot_param``), or
     None without a schema. Looked up once per operator, opset and arity (a graph has a few
     dozen of those for hundreds or thousands of nodes)."""
     domain = "" if node.domain == "ai.onnx" else node.domain
@@ -161,7 +161,7 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def graph_types(model: onnx.ModelProto) -> dict[str, Types]:
-    """Element types of every tensor, per graph path (see :func:`walk_graphs`).
+    """Element types of every tensor, per graph path (see ``walk_graphs``).
 
     Outer-scope names are visible in subgraphs, as in ONNX. Inference runs leniently here:
     a model whose own shapes are inconsistent still gets the types it can.
@@ -301,8 +301,8 @@ def refuse_stale_types(model: onnx.ModelProto, precision: str) -> None:
     """Refuse a converted graph that declares a value with two element types (an FP16
     initializer whose ``value_info`` still says FP32), naming the value and its types. The
     conversion writes every type from one record
-    (:meth:`workbench.graph.GraphValues.write_types`), so this is insurance, and cheap: the
-    declarations of each graph (:func:`workbench.graph.disagreements`), no inference."""
+    (``workbench.graph.GraphValues.write_types``), so this is insurance, and cheap: the
+    declarations of each graph (``workbench.graph.disagreements``), no inference."""
     for path, graph in walk_graphs(model.graph):
         stale = disagreements(graph)
         if stale:

@@ -1,4 +1,4 @@
-"""The graph walk behind :func:`workbench.transforms.precision.fp16.convert_precision`.
+"""The graph walk behind ``workbench.transforms.precision.fp16.convert_precision``.
 
 One pass per graph in topological order: each node gets a mode (lowered, kept in FP32 and
 why, untouched, a container of subgraphs, or adaptive: a Cast/Constant that follows its
@@ -177,7 +177,7 @@ class GraphConverter:
     def _required(self, node: onnx.NodeProto, mode: str, floats: frozenset[str], slot: int,
                   orig: Types) -> int | None:
         """The type input ``slot`` must have, or None when any type will do (``floats``:
-        the node's type parameters bound to FP32, from :meth:`_mode`)."""
+        the node's type parameters bound to FP32, from ``_mode``)."""
         name = node.input[slot]
         have = orig.get(name, 0)
         if mode.startswith(_ADAPT):
@@ -279,7 +279,7 @@ class GraphConverter:
     def _retype_external(self, tensor: onnx.TensorProto, need: set[int],
                          versions: dict[str, dict[int, str]]) -> None:
         """A weight still on disk changes type only, under its own name: the caller converts
-        its values one tensor at a time (:func:`convert_weight`), so a model over 2 GiB is
+        its values one tensor at a time (``convert_weight``), so a model over 2 GiB is
         never held in memory. Read in both types, it stays FP32 and is cast at run time."""
         if need == {self.low}:
             tensor.data_type = self.low

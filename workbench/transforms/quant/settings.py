@@ -15,7 +15,7 @@ needs (measured with TensorRT-RTX 1.7 on CPU):
   adds Q/DQ pairs TensorRT must remove again.
 
 Pure Python (onnx only for validating node names): ``workbench.backends.ort_quant`` turns
-a :class:`QuantSettings` into ``quantize_static``'s arguments.
+a ``QuantSettings`` into ``quantize_static``'s arguments.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ class QuantSettings:
 
 def check_exclude(model: onnx.ModelProto, exclude: Iterable[str]) -> tuple[str, ...]:
     """``exclude`` if every name is a node of ``model`` (nodes named by
-    :func:`workbench.transforms.naming.name_nodes`), else a QuantizationError naming them."""
+    ``workbench.transforms.naming.name_nodes``), else a QuantizationError naming them."""
     exclude = tuple(exclude)
     names = [node.name for node in model.graph.node]
     unknown = [name for name in exclude if name not in set(names)]

@@ -3,7 +3,7 @@
 TensorRT pushes thousands of lines per second at VERBOSE. The pane therefore keeps only the
 last ``tail`` matching lines (a bounded deque), re-renders at most every ``refresh_s``
 seconds from a timer (never once per line), and renders only those lines as HTML. The
-whole history lives in the job's bounded :class:`~workbench.core.logbus.LogBus`; "Show all"
+whole history lives in the job's bounded ``LogBus``; "Show all"
 renders it on demand into a Textarea. All updates are trait assignments, so the pane can be
 fed from the build thread.
 """

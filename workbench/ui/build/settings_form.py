@@ -1,9 +1,9 @@
-"""The build-settings form: one widget per row of the schema (:mod:`workbench.settings.fields`),
+"""The build-settings form: one widget per row of the schema (``workbench.settings.fields``),
 and the profile editor seeded from the model's symbolic dims, validated as the user types.
 
-The form holds no state of its own: :meth:`SettingsForm.settings` builds a BuildSettings
+The form holds no state of its own: ``SettingsForm.settings`` builds a BuildSettings
 from the widgets (raising BuildSettingsError with expected/found/fix), and
-:meth:`SettingsForm.set_settings` shows one.
+``SettingsForm.set_settings`` shows one.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The parts a :class:`~workbench.app.session.session.WorkbenchSession` is made of, one
+"""The parts a ``WorkbenchSession`` is made of, one
 small class per concern, each holding its own state and sharing one
-:class:`~workbench.app.session.state.SessionState`: ``triage`` (parse diagnosis and the
+``SessionState``: ``triage`` (parse diagnosis and the
 fixes that open a new copy), ``builds``, ``engines`` (saved engines), ``runs`` (inputs and
 inference), ``precision`` (FP16/BF16 against FP32), ``quant`` (INT8/FP8 Q/DQ), ``graph``
 (Netron, Model Explorer, overlays) and ``share`` (report, bug bundle). A new workflow is a

@@ -100,7 +100,7 @@ class BuildPart:
 
     def check_profiles(self, settings: BuildSettings | None = None) -> ProfileCheck:
         """Run the model with ONNX Runtime at the profiles' min/opt(/max) shapes
-        (:func:`workbench.app.session.profile_check.check_profiles`). The result is kept per
+        (``workbench.app.session.profile_check.check_profiles``). The result is kept per
         profile, so other settings (workspace, precision) do not run the model again."""
         model = self.state.require_model()
         settings = settings if settings is not None else self.default_settings()
@@ -118,7 +118,7 @@ class BuildPart:
         return self._profile_checks.get(settings.profiles)
 
     def require_runnable_profiles(self, settings: BuildSettings) -> ProfileCheck:
-        """:meth:`check_profiles`, raising BuildSettingsError for a profile the model cannot
+        """``check_profiles``, raising BuildSettingsError for a profile the model cannot
         run (the node, the constraint and sizes that run)."""
         check = self.check_profiles(settings)
         if not check:
@@ -154,7 +154,7 @@ class BuildPart:
 
     def build(self, settings: BuildSettings | None = None,
               timeout: float | None = None) -> EngineArtifact:
-        """:meth:`start` and :meth:`wait`: build on the caller's behalf, return the artifact."""
+        """``start`` and ``wait``: build on the caller's behalf, return the artifact."""
         self.start(settings)
         return self.wait(timeout)
 
@@ -184,7 +184,7 @@ class BuildPart:
         return self.state.engines_dir / f"{stem}.engine"
 
     def plan(self, settings: BuildSettings | None = None) -> BuildPlan:
-        """What a build with ``settings`` (default: :meth:`default_settings`) would do here:
+        """What a build with ``settings`` (default: ``default_settings``) would do here:
         the plan the builder executes and the renderings print.
 
         Raises:

@@ -57,7 +57,7 @@ class GraphPart:
 
     def overlay(self, kind: OverlayKind | str = "parse") -> GraphOverlay:
         """What the session found, as marks on the graph's nodes (``parse``, ``fp16``,
-        ``bf16``, ``int8``, ``keep``, ``engine``): see :mod:`workbench.app.overlays.overlay`."""
+        ``bf16``, ``int8``, ``keep``, ``engine``): see ``workbench.app.overlays.overlay``."""
         from workbench.app.overlays.graph_overlays import session_overlay
 
         return session_overlay(self._session, kind)

@@ -67,7 +67,7 @@ class PrecisionPart:
         """Search a minimal, verified keep-FP32 list (``keep_search.find_keep_list``).
 
         Emits ``Event.KEEP_SEARCH`` with ``(trial, budget, keep_list)`` before each trial;
-        :meth:`cancel_keep_search` stops it after the current trial."""
+        ``cancel_keep_search`` stops it after the current trial."""
         from workbench.app.precision.keep_search import find_keep_list
 
         precision = reduced_precision(precision)
@@ -101,8 +101,8 @@ class PrecisionPart:
                     keep_fp32: tuple[str, ...] = (), seed: int = 0) -> MaskFixResult:
         """The optional mask fix, verified: the model's ``finfo.min`` mask constants clamped
         to -1e4 in a new file (``derived["masks-clamped"]``), then FP32 before vs after and
-        the comparison of the clamped model, on the inputs :meth:`compare` uses.
-        :meth:`use_clamped_model` opens the file."""
+        the comparison of the clamped model, on the inputs ``compare`` uses.
+        ``use_clamped_model`` opens the file."""
         from workbench.app.precision.mask_fix import verify_mask_clamp
 
         precision, runs = reduced_precision(precision), self.runs
@@ -115,7 +115,7 @@ class PrecisionPart:
         return result
 
     def clamped_model(self) -> Path:
-        """The file :meth:`clamp_masks` wrote (``session.use_clamped_model()`` opens it)."""
+        """The file ``clamp_masks`` wrote (``session.use_clamped_model()`` opens it)."""
         path = self.state.derived.get("masks-clamped")
         if path is None:
             raise WorkbenchError("No clamped model to open yet.",
@@ -127,7 +127,7 @@ class PrecisionPart:
 
     def python_compare(self, precision: PrecisionArg = Precision.FP16,
                        keep_fp32: tuple[str, ...] = (), seed: int = 0) -> str:
-        """The script equivalent of :meth:`compare`."""
+        """The script equivalent of ``compare``."""
         runs = self.runs
         return reproduce.compare_script(self.state.model_path_text(),
                                         reduced_precision(precision), keep_fp32,

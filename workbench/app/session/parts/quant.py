@@ -1,7 +1,7 @@
 """The quant part: quantize the current model to Q/DQ, compare it against FP32, find a
 minimal exclusion list.
 
-All three run in the QUANTIZE task slot (one at a time) and honour :meth:`QuantPart.cancel`
+All three run in the QUANTIZE task slot (one at a time) and honour ``QuantPart.cancel``
 between calibration batches and between search trials. The quantized model is a new file
 under ``work_dir`` (``<model>.int8.onnx``, never over an earlier one); the current model stays
 loaded, so the comparison has its FP32 side, and ``session.use_quantized_model()`` opens the
@@ -91,7 +91,7 @@ class QuantPart:
                         max_trials: int = 12, calibration: Calibration = None
                         ) -> ExclusionResult:
         """A minimal, verified list of nodes to leave in float (re-quantize, re-compare);
-        cancelled by :meth:`cancel` after the current trial."""
+        cancelled by ``cancel`` after the current trial."""
         from workbench.app.quant.exclusions import find_exclusions
 
         self._cancel.clear()

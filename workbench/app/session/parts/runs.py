@@ -55,7 +55,7 @@ class RunPart:
 
     def make_inputs(self, seed: int = 0, options: FeedOptions | None = None
                     ) -> dict[str, np.ndarray]:
-        """Seeded feeds the model accepts (:func:`workbench.feeds.generator.model_feeds`):
+        """Seeded feeds the model accepts (``workbench.feeds.generator.model_feeds``):
         sizes you set (``options``, kept as ``feed_options``), else the last build's opt
         shapes (so Build → Run fits by construction), else the default build profile's opt
         raised to what the graph's kernels need; integer inputs within what the graph
@@ -89,14 +89,14 @@ class RunPart:
         self.state.events.emit(Event.FEEDS, options)
 
     def feed_dims(self) -> dict[str, int]:
-        """The size of every dynamic dim as :meth:`make_inputs` uses it (yours, else the
+        """The size of every dynamic dim as ``make_inputs`` uses it (yours, else the
         engine's or the runnable default's): Compare, the keep-list search and the mask fix
         take these too, so every flow runs at the same sizes."""
         planned = plan_dims(self.state.require_model().summary.inputs, self.feed_plan())
         return {**planned, **self.feed_options.dims}
 
     def feed_plan(self, options: FeedOptions | None = None) -> list[FeedPlanRow]:
-        """What :meth:`make_inputs` makes for each input (shape, values, why)."""
+        """What ``make_inputs`` makes for each input (shape, values, why)."""
         return feeding.plan_for(self.state.model_source(), options or self.feed_options,
                                 self._engine_shapes())
 
@@ -109,7 +109,7 @@ class RunPart:
 
     def feeds_given(self) -> dict[str, np.ndarray] | None:
         """Feeds set by hand (an .npz upload or edited values); None: generated per seed by
-        whoever uses them, at Run's sizes (:meth:`feed_dims`)."""
+        whoever uses them, at Run's sizes (``feed_dims``)."""
         return self.inputs if self.input_seed is None and self.inputs is not None else None
 
     # -- inference --------------------------------------------------------------------

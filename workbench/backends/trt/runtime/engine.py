@@ -33,7 +33,7 @@ NO_GPU_VALIDITY = "cannot be checked without a GPU"
 
 @dataclass(frozen=True)
 class LoadedEngine:
-    """The result of :func:`load_engine`: what the file is and whether it can run here."""
+    """The result of ``load_engine``: what the file is and whether it can run here."""
 
     path: Path
     plan_size: int
