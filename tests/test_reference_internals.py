@@ -115,3 +115,25 @@ def test_direct_calls_give_what_run_gives_and_refuse_what_it_refuses() -> None:
     (add,) = ReferenceEvaluator(_one_node("Add", {"x": x, "z": x})).rt_nodes_
     with pytest.raises(TypeError, match="input types differ"):
         direct_call(add)(x, x.astype(np.float32))
+
+
+def test_kernel_classes_are_looked_up_once_per_graph() -> None:
+    """stream_values's evaluator overrides ``_load_impl(node, input_types=None)`` to look
+    a kernel class up once per operator type; the graph still gets one instance per node."""
+    import inspect
+
+    from workbench.backends.reference import _evaluator_class
+
+    assert list(inspect.signature(ReferenceEvaluator._load_impl).parameters)[:3] == [
+        "self", "node", "input_types"]
+    x = np.ones(2, np.float32)
+    nodes = [helper.make_node("Neg", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["b"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                         [2])],
+                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    evaluator = _evaluator_class()(model)
+    first, second = evaluator.rt_nodes_
+    assert type(first) is type(second) and first is not second
+    assert first.onnx_node is nodes[0] or first.onnx_node == nodes[0]
+    assert evaluator.run(None, {"x": x})[0].tolist() == [1.0, 1.0]

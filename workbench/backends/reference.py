@@ -134,21 +134,20 @@ def stream_values(
     is evaluated by ONNX Runtime instead (:func:`_evaluate_elsewhere`), and its name is
     appended to ``fell_back``.
     """
-    from onnx.reference import ReferenceEvaluator
-
     try:
-        evaluator = ReferenceEvaluator(model, new_ops=list(_kernels(*_standard_ops(model))))
+        evaluator = _evaluator_class()(model, new_ops=list(_kernels(*_standard_ops(model))))
     except Exception as err:  # unknown operators fail while the evaluator is set up
         raise _evaluation_error(err, model, None) from err
     nodes = list(model.graph.node)
-    dying = _last_uses(nodes, {o.name for o in model.graph.output})
+    # the names each node reads and makes, read once from the protos (~1 µs a field read)
+    names = [(tuple(node.input), tuple(node.output)) for node in nodes]
+    dying = _last_uses(nodes, names, {o.name for o in model.graph.output})
     results: dict[str, Any] = {"": None, **evaluator.rt_inits_, **feeds}
     results.update(weights)
     weights.clear()  # ownership moves to ``results``, which frees each after its last use
-    # each kernel called directly, its attributes bound once (reference_calls), and the
-    # names each node reads and makes read once from the protos (a field read is ~1 µs)
-    steps = [(node, tuple(node.input), tuple(node.output), direct_call(runtime))
-             for node, runtime in zip(nodes, evaluator.rt_nodes_, strict=True)]
+    # each kernel called directly, its attributes bound once (reference_calls)
+    steps = [(node, reads, makes, direct_call(runtime)) for node, (reads, makes), runtime
+             in zip(nodes, names, evaluator.rt_nodes_, strict=True)]
     for index, (node, reads, makes, call) in enumerate(steps):
         try:
             inputs = [results[name] for name in reads]
@@ -169,6 +168,31 @@ def stream_values(
             results.pop(name, None)
         if on_node is not None:
             on_node(index + 1, len(nodes))
+
+
+@functools.cache
+def _evaluator_class() -> type:
+    """``ReferenceEvaluator`` looking each operator's kernel class up once per graph, not
+    once per node (``_load_impl``: a third of setting up a graph of a real export, whose
+    hundreds of Constant/Unsqueeze/Concat nodes share a few classes). What is not a class
+    (a function body's evaluator, made per node) and context-dependent lookups are left
+    as they are."""
+    from onnx.reference import ReferenceEvaluator
+
+    class Evaluator(ReferenceEvaluator):
+        def _load_impl(self, node: onnx.NodeProto, input_types: Any = None) -> Any:
+            if input_types is not None:
+                return super()._load_impl(node, input_types)
+            known = self.__dict__.setdefault("_workbench_kernels", {})
+            key = (node.domain, node.op_type)
+            if key not in known:
+                found = super()._load_impl(node)
+                if not isinstance(found, type):
+                    return found
+                known[key] = found
+            return known[key]
+
+    return Evaluator
 
 
 @functools.lru_cache(maxsize=32)
@@ -238,12 +262,16 @@ def _evaluate_elsewhere(node: onnx.NodeProto, inputs: list[Any], model: onnx.Mod
     return [v.astype(low) if v is not None and v.dtype == np.float32 else v for v in values]
 
 
-def _last_uses(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[list[str]]:
-    """Per node index, the tensors no later node reads (subgraphs' outer names count)."""
+def _last_uses(nodes: Sequence[onnx.NodeProto],
+               names: Sequence[tuple[tuple[str, ...], tuple[str, ...]]],
+               outputs: set[str]) -> list[list[str]]:
+    """Per node index, the tensors no later node reads (subgraphs' outer names count);
+    ``names``: each node's (inputs, outputs)."""
     last: dict[str, int] = {}
-    for index, node in enumerate(nodes):
-        reads = (*node.input, *outer_reads(node)) if has_bodies(node) else node.input
-        for name in (*reads, *node.output):
+    for index, (node, (reads, makes)) in enumerate(zip(nodes, names, strict=True)):
+        if has_bodies(node):
+            reads = (*reads, *outer_reads(node))
+        for name in (*reads, *makes):
             last[name] = index
     dying: list[list[str]] = [[] for _ in nodes]
     for name, index in last.items():

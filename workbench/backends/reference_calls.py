@@ -74,7 +74,9 @@ def _wrappers() -> tuple[Any, ...]:
 def _checked(result: Any, fix: Callable[[Any], tuple[Any, ...]]) -> tuple[Any, ...]:
     """``result`` when it is a non-empty tuple of arrays (nearly always); else the
     kernel's own check, which converts scalars and refuses what ``run()`` refuses."""
-    if type(result) is tuple and result and all(type(v) is np.ndarray for v in result):
+    if type(result) is tuple and result and (
+            type(result[0]) is np.ndarray if len(result) == 1
+            else all(type(v) is np.ndarray for v in result)):
         return result
     return fix(result)
 
