@@ -103,3 +103,27 @@ def test_range_findings_equal_the_formulas() -> None:
                       FP16_MIN_NORMAL, FP16_MIN_SUBNORMAL, 1e-30, -1e-30, 0.0, -0.0],
                      np.float32)
     assert range_issues("n", "t", edges) == _oracle_range(edges)
+
+
+@pytest.mark.parametrize("ref, cand", [
+    (np.array([1, 2, 3, 197], np.int64), np.array([1, 2, 3, 197], np.int64)),
+    (np.array(7, np.int64), np.array(7, np.int64)),
+    (np.zeros(3, np.int32), np.zeros(3, np.int32)),
+    (np.array([9223372036854775807, -1, 3], np.int64),
+     np.array([9223372036854775807, -1, 3], np.int64)),
+    (np.array([1, 2, 3], np.int64), np.array([1, 5, 3], np.int64)),
+    (np.array([0, 0], np.uint8), np.array([0, 4], np.uint8)),
+    (np.zeros(0, np.int64), np.zeros(0, np.int64)),
+])
+def test_integer_figures_are_the_masked_paths_to_the_bit(ref: np.ndarray,
+                                                          cand: np.ndarray) -> None:
+    """Shape arithmetic's integer tensors take a short path; every figure, the cosine
+    included, must be the one the general (masked) path gave."""
+    from workbench.compare.metrics import cosine_similarity
+
+    got = _tensor_drift(0, NODE, "t", ref, cand, 1e-2)
+    error, max_abs, scale, bad = _oracle_drift(ref, cand)
+    r, c = ref.astype(np.float64), cand.astype(np.float64)
+    cosine = cosine_similarity(r, c) if r.size else None
+    assert (got.error, got.max_abs, got.reference_max_abs, got.candidate_nonfinite,
+            got.cosine) == (error, max_abs, scale, bad, cosine)

@@ -65,3 +65,75 @@ def test_kernels_the_evaluator_subclasses_and_helpers_exist() -> None:
     out = _batchnorm_test_mode(x, ones * 2, zeros, zeros, ones, epsilon=0.0)
     assert np.allclose(out, 2.0)
     assert load_op("", "Relu", 17) is not None
+
+
+def test_direct_calls_stand_in_only_for_the_wrappers_they_know() -> None:
+    """workbench/backends/reference_calls.py calls ``_run`` with ``attributes_names_`` bound
+    where ``run`` is one of these wrappers; a release changing them fails here."""
+    from onnx.reference.op_run import OpRun
+    from onnx.reference.ops._op import OpRunBinary, OpRunBinaryNum, OpRunUnary, OpRunUnaryNum
+
+    evaluator = ReferenceEvaluator(_model())
+    matmul, branch = evaluator.rt_nodes_
+    assert type(matmul).run is OpRunBinaryNum.run and branch.need_context()
+    for wrapper in (OpRun, OpRunUnary, OpRunUnaryNum, OpRunBinary, OpRunBinaryNum):
+        assert callable(wrapper.run)
+    assert isinstance(matmul.attributes_names_, set)
+    assert not matmul.has_linked_attribute and not matmul.has_subgraph
+    assert branch.has_subgraph
+    assert callable(matmul._check_and_fix_outputs)
+
+
+def _one_node(op_type: str, inputs: dict[str, np.ndarray], **attributes: object
+              ) -> onnx.ModelProto:
+    node = helper.make_node(op_type, list(inputs), ["y"], **attributes)
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+         for k, v in inputs.items()],
+        [helper.make_tensor_value_info("y", TensorProto.UNDEFINED, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_direct_calls_give_what_run_gives_and_refuse_what_it_refuses() -> None:
+    import pytest
+
+    from workbench.backends.reference_calls import direct_call
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float16)
+    cases = [("Softmax", {"x": x}, {"axis": 1}), ("Relu", {"x": x}, {}),
+             ("Add", {"x": x, "z": x}, {}), ("Transpose", {"x": x}, {"perm": [2, 0, 1]}),
+             ("Shape", {"x": x}, {}), ("Max", {"x": x, "z": x, "w": x}, {}),
+             ("Constant", {}, {"value_ints": [1, 2]})]
+    for op_type, inputs, attributes in cases:
+        (runtime,) = ReferenceEvaluator(_one_node(op_type, inputs, **attributes)).rt_nodes_
+        (got,), (want,) = (direct_call(runtime)(*inputs.values()),
+                           runtime.run(*inputs.values()))
+        assert got.dtype == want.dtype and np.array_equal(got, want), op_type
+    # a binary kernel's dtype check stays: the node is refused (then ONNX Runtime runs it)
+    (add,) = ReferenceEvaluator(_one_node("Add", {"x": x, "z": x})).rt_nodes_
+    with pytest.raises(TypeError, match="input types differ"):
+        direct_call(add)(x, x.astype(np.float32))
+
+
+def test_kernel_classes_are_looked_up_once_per_graph() -> None:
+    """stream_values's evaluator overrides ``_load_impl(node, input_types=None)`` to look
+    a kernel class up once per operator type; the graph still gets one instance per node."""
+    import inspect
+
+    from workbench.backends.reference import _evaluator_class
+
+    assert list(inspect.signature(ReferenceEvaluator._load_impl).parameters)[:3] == [
+        "self", "node", "input_types"]
+    x = np.ones(2, np.float32)
+    nodes = [helper.make_node("Neg", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["b"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                         [2])],
+                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    evaluator = _evaluator_class()(model)
+    first, second = evaluator.rt_nodes_
+    assert type(first) is type(second) and first is not second
+    assert first.onnx_node is nodes[0] or first.onnx_node == nodes[0]
+    assert evaluator.run(None, {"x": x})[0].tolist() == [1.0, 1.0]

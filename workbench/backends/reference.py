@@ -10,6 +10,7 @@ imported inside a function once pycuda is known to be installed.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +22,8 @@ import numpy as np
 import onnx
 
 from workbench.backends.ort import cast_array
-from workbench.backends.reference_ops import average_pool_op
+from workbench.backends.reference_calls import direct_call
+from workbench.backends.reference_ops import average_pool_op, inference_batch_norm_op
 from workbench.core.errors import ComparisonError, WorkbenchError
 from workbench.feeds.explain import first_sentence
 from workbench.graph import has_bodies, outer_reads
@@ -133,32 +135,32 @@ def stream_values(
     is evaluated by ONNX Runtime instead (:func:`_evaluate_elsewhere`), and its name is
     appended to ``fell_back``.
     """
-    from onnx.reference import ReferenceEvaluator
-
     try:
-        evaluator = ReferenceEvaluator(
-            model, new_ops=[*_fp32_accumulating_ops(), *_bf16_widened_ops(model),
-                            *_unimplemented_ops(model)])
+        evaluator = _evaluator_class()(model, new_ops=list(_kernels(*_standard_ops(model))))
     except Exception as err:  # unknown operators fail while the evaluator is set up
         raise _evaluation_error(err, model, None) from err
     nodes = list(model.graph.node)
-    dying = _last_uses(nodes, {o.name for o in model.graph.output})
+    # the names each node reads and makes, read once from the protos (~1 µs a field read)
+    names = [(tuple(node.input), tuple(node.output)) for node in nodes]
+    dying = _last_uses(nodes, names, {o.name for o in model.graph.output})
     results: dict[str, Any] = {"": None, **evaluator.rt_inits_, **feeds}
     results.update(weights)
     weights.clear()  # ownership moves to ``results``, which frees each after its last use
-    for index, (node, runtime) in enumerate(zip(nodes, evaluator.rt_nodes_, strict=True)):
+    # each kernel called directly, its attributes bound once (reference_calls)
+    steps = [(node, reads, makes, direct_call(runtime)) for node, (reads, makes), runtime
+             in zip(nodes, names, evaluator.rt_nodes_, strict=True)]
+    for index, (node, reads, makes, call) in enumerate(steps):
         try:
-            inputs = [results[name] for name in runtime.input]
+            inputs = [results[name] for name in reads]
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                outputs = (runtime.run(*inputs, context=results) if runtime.need_context()
-                           else runtime.run(*inputs))
+                outputs: Sequence[Any] = call(*inputs, context=results)
         except Exception as err:  # the reference runtime raises plain Python errors per op
             outputs = _evaluate_elsewhere(node, inputs, model, err)
             if fell_back is not None:
                 fell_back.append(node.name or node.op_type)
         del inputs
         produced = {name: np.asarray(value)
-                    for name, value in zip(node.output, outputs, strict=False) if name}
+                    for name, value in zip(makes, outputs, strict=False) if name}
         del outputs
         results.update(produced)
         yield node, produced
@@ -169,14 +171,47 @@ def stream_values(
             on_node(index + 1, len(nodes))
 
 
-def _unimplemented_ops(model: onnx.ModelProto) -> list[type]:
+@functools.cache
+def _evaluator_class() -> type:
+    """``ReferenceEvaluator`` looking each operator's kernel class up once per graph, not
+    once per node (``_load_impl``: a third of setting up a graph of a real export, whose
+    hundreds of Constant/Unsqueeze/Concat nodes share a few classes). What is not a class
+    (a function body's evaluator, made per node) and context-dependent lookups are left
+    as they are."""
+    from onnx.reference import ReferenceEvaluator
+
+    class Evaluator(ReferenceEvaluator):
+        def _load_impl(self, node: onnx.NodeProto, input_types: Any = None) -> Any:
+            if input_types is not None:
+                return super()._load_impl(node, input_types)
+            known = self.__dict__.setdefault("_workbench_kernels", {})
+            key = (node.domain, node.op_type)
+            if key not in known:
+                found = super()._load_impl(node)
+                if not isinstance(found, type):
+                    return found
+                known[key] = found
+            return known[key]
+
+    return Evaluator
+
+
+@functools.lru_cache(maxsize=32)
+def _kernels(version: int, used: frozenset[str]) -> tuple[type, ...]:
+    """The evaluator's own kernels for a graph of this opset using these operators: made
+    once per such pair (building the classes took ~3 ms an evaluation), then shared (the
+    classes hold no state; each evaluation makes its own instances)."""
+    return (*_fp32_accumulating_ops(), *_bf16_widened_ops(version, used),
+            *_unimplemented_ops(version, used))
+
+
+def _unimplemented_ops(version: int, used: frozenset[str]) -> list[type]:
     """Stand-ins for standard operators onnx.reference has no kernel for (GlobalLpPool…):
     they raise when run, so :func:`_evaluate_elsewhere` evaluates those nodes with ONNX
     Runtime instead of the whole evaluator refusing the graph."""
     from onnx.reference.op_run import OpRun
     from onnx.reference.ops import load_op
 
-    version, used = _standard_ops(model)
     missing = set()
     for op_type in used:  # once per operator type, not per node
         try:
@@ -191,11 +226,11 @@ def _unimplemented_ops(model: onnx.ModelProto) -> list[type]:
     return [type(op, (OpRun,), {"_run": _run, "op_domain": ""}) for op in sorted(missing)]
 
 
-def _standard_ops(model: onnx.ModelProto) -> tuple[int, set[str]]:
+def _standard_ops(model: onnx.ModelProto) -> tuple[int, frozenset[str]]:
     """The model's standard-domain opset and the operator types of its main graph."""
     version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    return version, {node.op_type for node in model.graph.node
-                     if node.domain in ("", "ai.onnx")}
+    return version, frozenset(node.op_type for node in model.graph.node
+                              if node.domain in ("", "ai.onnx"))
 
 
 def _has_function(op_type: str, version: int) -> bool:
@@ -228,11 +263,16 @@ def _evaluate_elsewhere(node: onnx.NodeProto, inputs: list[Any], model: onnx.Mod
     return [v.astype(low) if v is not None and v.dtype == np.float32 else v for v in values]
 
 
-def _last_uses(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[list[str]]:
-    """Per node index, the tensors no later node reads (subgraphs' outer names count)."""
+def _last_uses(nodes: Sequence[onnx.NodeProto],
+               names: Sequence[tuple[tuple[str, ...], tuple[str, ...]]],
+               outputs: set[str]) -> list[list[str]]:
+    """Per node index, the tensors no later node reads (subgraphs' outer names count);
+    ``names``: each node's (inputs, outputs)."""
     last: dict[str, int] = {}
-    for index, node in enumerate(nodes):
-        for name in (*node.input, *outer_reads(node), *node.output):
+    for index, (node, (reads, makes)) in enumerate(zip(nodes, names, strict=True)):
+        if has_bodies(node):
+            reads = (*reads, *outer_reads(node))
+        for name in (*reads, *makes):
             last[name] = index
     dying: list[list[str]] = [[] for _ in nodes]
     for name, index in last.items():
@@ -271,7 +311,7 @@ def _fp32_accumulating_ops() -> list[type]:
     from onnx.reference.ops.op_matmul import MatMul
 
     return [_widening(MatMul, "MatMul", _LOW_DTYPES), _widening(Gemm_7, "Gemm", _LOW_DTYPES),
-            _widening(Conv, "Conv", _LOW_DTYPES), _inference_batch_norm(), average_pool_op()]
+            _widening(Conv, "Conv", _LOW_DTYPES), inference_batch_norm_op(), average_pool_op()]
 
 
 def _widening(base: type, name: str, dtypes: tuple[np.dtype, ...],
@@ -310,10 +350,9 @@ _BF16_WIDENED = ("ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL1", "Redu
                  "LogSoftmax")
 
 
-def _bf16_widened_ops(model: onnx.ModelProto) -> list[type]:
+def _bf16_widened_ops(version: int, used: frozenset[str]) -> list[type]:
     from onnx.reference.ops import load_op
 
-    version, used = _standard_ops(model)
     made = []
     for op_type in sorted(used & set(_BF16_WIDENED)):
         try:
@@ -323,33 +362,6 @@ def _bf16_widened_ops(model: onnx.ModelProto) -> list[type]:
         schema = onnx.defs.get_schema(op_type, version, "")
         made.append(_widening(base, op_type, (np.dtype(ml_dtypes.bfloat16),), schema))
     return made
-
-
-def _inference_batch_norm() -> type:
-    """BatchNormalization with the running statistics, in FP32, rounded once (TensorRT folds
-    it into a per-channel scale in FP32 when it builds the engine).
-
-    onnx.reference's opset 9–13 kernel fills ``momentum`` with its schema default and then
-    takes its training branch, normalising with the batch's own statistics: an opset-11
-    export (Paddle) compared wrongly on CPU while ONNX Runtime and GPUs use the running ones.
-    """
-    from onnx.reference.ops.op_batch_normalization import (
-        BatchNormalization_14,
-        _batchnorm_test_mode,
-    )
-
-    def _run(self: Any, x: Any, scale: Any, bias: Any, mean: Any, var: Any,
-             epsilon: Any = None, momentum: Any = None, training_mode: Any = None
-             ) -> tuple[Any, ...]:
-        if training_mode or len(self.onnx_node.output) > 1:  # a training graph: as onnx has it
-            return BatchNormalization_14._run(
-                self, x, scale, bias, mean, var, epsilon, momentum, training_mode)
-        xs, ss, bs, ms, vs = (np.asarray(a, dtype=np.float32) for a in (x, scale, bias, mean, var))
-        eps = 1e-5 if epsilon is None else float(epsilon)
-        return (_batchnorm_test_mode(xs, ss, bs, ms, vs, epsilon=eps).astype(x.dtype),)
-
-    return type("BatchNormalization", (BatchNormalization_14,),
-                {"_run": _run, "op_domain": ""})
 
 
 def tensorrt_outputs(

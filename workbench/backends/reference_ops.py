@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["average_pool", "average_pool_op"]
+__all__ = ["average_pool", "average_pool_op", "inference_batch_norm_op"]
 
 
 def average_pool_op() -> type:
@@ -96,3 +96,30 @@ def average_pool(x: np.ndarray, kernel: Sequence[int], *, strides: Sequence[int]
             y[cell] = (
                 block.sum(axis=tuple(range(2, 2 + rank)), dtype=np.float32) / divisor)
     return y.astype(x.dtype, copy=False)
+
+
+def inference_batch_norm_op() -> type:
+    """BatchNormalization with the running statistics, in FP32, rounded once (TensorRT folds
+    it into a per-channel scale in FP32 when it builds the engine).
+
+    onnx.reference's opset 9–13 kernel fills ``momentum`` with its schema default and then
+    takes its training branch, normalising with the batch's own statistics: an opset-11
+    export (Paddle) compared wrongly on CPU while ONNX Runtime and GPUs use the running ones.
+    """
+    from onnx.reference.ops.op_batch_normalization import (
+        BatchNormalization_14,
+        _batchnorm_test_mode,
+    )
+
+    def _run(self: Any, x: Any, scale: Any, bias: Any, mean: Any, var: Any,
+             epsilon: Any = None, momentum: Any = None, training_mode: Any = None
+             ) -> tuple[Any, ...]:
+        if training_mode or len(self.onnx_node.output) > 1:  # a training graph: as onnx has it
+            return BatchNormalization_14._run(
+                self, x, scale, bias, mean, var, epsilon, momentum, training_mode)
+        xs, ss, bs, ms, vs = (np.asarray(a, dtype=np.float32) for a in (x, scale, bias, mean, var))
+        eps = 1e-5 if epsilon is None else float(epsilon)
+        return (_batchnorm_test_mode(xs, ss, bs, ms, vs, epsilon=eps).astype(x.dtype),)
+
+    return type("BatchNormalization", (BatchNormalization_14,),
+                {"_run": _run, "op_domain": ""})
