@@ -53,7 +53,7 @@ def map_candidate(
 ) -> dict[str, np.ndarray]:
     """Candidate values keyed by FP32 tensor names.
 
-    ``views`` (from :class:`~workbench.transforms.precision.fp16.Conversion`) names the reduced-
+    ``views`` (from ``Conversion``) names the reduced-
     precision copy of a tensor where the conversion made one: for a kept node that is the
     Cast back to FP16, so an overflow at the region's edge shows; for a graph output, its
     FP16 producer. Other tensors are taken under their own name, or found through their
@@ -98,7 +98,7 @@ def evaluate_fp16(
 def candidate_names(fp32: onnx.ModelProto, fp16: onnx.ModelProto,
                     views: Mapping[str, str] | None = None) -> dict[str, str]:
     """Reduced-precision graph tensor -> the FP32 tensor it stands for (the names
-    :func:`map_candidate` would pick, known before anything runs)."""
+    ``map_candidate`` would pick, known before anything runs)."""
     by_name = {node.name: node for node in fp16.graph.node}
     produced = {name for node in fp16.graph.node for name in node.output if name}
     views = views or {}
@@ -132,7 +132,7 @@ def stream_values(
     intermediate of the graph. ``weights`` supplies initializers kept out of ``model`` to
     save memory. The consumer keeps what it needs of each yielded dict.
     ``on_node(done, total)`` reports progress. A node ``onnx.reference`` cannot evaluate
-    is evaluated by ONNX Runtime instead (:func:`_evaluate_elsewhere`), and its name is
+    is evaluated by ONNX Runtime instead (``_evaluate_elsewhere``), and its name is
     appended to ``fell_back``.
     """
     try:
@@ -207,7 +207,7 @@ def _kernels(version: int, used: frozenset[str]) -> tuple[type, ...]:
 
 def _unimplemented_ops(version: int, used: frozenset[str]) -> list[type]:
     """Stand-ins for standard operators onnx.reference has no kernel for (GlobalLpPool…):
-    they raise when run, so :func:`_evaluate_elsewhere` evaluates those nodes with ONNX
+    they raise when run, so ``_evaluate_elsewhere`` evaluates those nodes with ONNX
     Runtime instead of the whole evaluator refusing the graph."""
     from onnx.reference.op_run import OpRun
     from onnx.reference.ops import load_op

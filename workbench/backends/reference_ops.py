@@ -1,6 +1,6 @@
 """Kernels that replace ``onnx.reference``'s where it disagrees with ONNX Runtime and GPUs.
 
-The CPU evaluator (:mod:`workbench.backends.reference`) runs both sides of a precision
+The CPU evaluator (``workbench.backends.reference``) runs both sides of a precision
 comparison with ``onnx.reference``; where that runtime computes something else than ONNX
 Runtime and TensorRT, the comparison measures the evaluator instead of the precision. Each
 kernel here says which case it fixes and is checked against ONNX Runtime in the tests.

@@ -1,6 +1,6 @@
 """Per-layer drift: where in the graph a reduced-precision run parts from the FP32 one.
 
-NumPy only: the graph arrives as neutral :class:`GraphNode` records in topological order,
+NumPy only: the graph arrives as neutral ``GraphNode`` records in topological order,
 and the values as two dicts keyed by the FP32 graph's tensor names (the caller maps names
 across the Casts a conversion inserts). For each tensor the error is taken relative to the
 tensor's own scale, ``max|candidate - reference| / max|reference|``, so layers with large
@@ -156,8 +156,8 @@ def compute_drift(
 class DriftAccumulator:
     """Per-layer drift built one tensor at a time: figures are kept, tensors are not.
 
-    Call :meth:`add` as each tensor pair is produced (in topological order), then drop the
-    arrays; :meth:`report` gives the same :class:`DriftReport` as :func:`compute_drift`
+    Call ``add`` as each tensor pair is produced (in topological order), then drop the
+    arrays; ``report`` gives the same ``DriftReport`` as ``compute_drift``
     over the whole graph. Memory is a few numbers per tensor, whatever the graph's depth.
     """
 
@@ -171,7 +171,7 @@ class DriftAccumulator:
     def add(self, node: GraphNode, tensor: str, reference: np.ndarray,
             candidate: np.ndarray | None, issues: Sequence[RangeIssue] | None = None) -> None:
         """Figures of one tensor (``candidate`` None: range findings only). ``issues``: its
-        :func:`range_issues`, when the caller took them already (on another thread)."""
+        ``range_issues``, when the caller took them already (on another thread)."""
         ref = np.asarray(reference)
         if self.check_range:
             self._issues.extend(range_issues(node.name, tensor, ref) if issues is None
@@ -191,7 +191,7 @@ def finish_drift(
     threshold: float, graph_outputs: Sequence[str] = (),
 ) -> DriftReport:
     """The report from per-tensor figures: benign saturations set apart (see
-    :mod:`workbench.compare.saturation`), then the first bad node, the first non-finite
+    ``workbench.compare.saturation``), then the first bad node, the first non-finite
     node and the keep list from what remains."""
     overflow = {i.tensor: (i.node, i.extreme) for i in issues if i.kind == "overflow"}
     benign = find_benign_saturations(nodes, overflow, layers, graph_outputs)
@@ -249,7 +249,7 @@ def _tensor_drift(
 def _integer_drift(ref: np.ndarray, cand: np.ndarray) -> tuple[float, float, float,
                                                                 float | None]:
     """(error, max |c - r|, max |r|, cosine) of an integer pair, as the masked path of
-    :func:`_tensor_drift` computes them (every value is finite, so its masks select all),
+    ``_tensor_drift`` computes them (every value is finite, so its masks select all),
     in a few calls: a real export has hundreds of these (shape arithmetic: Shape, Gather,
     Concat… of a few elements, nearly always equal on both sides), and the masked path's
     thirty-odd NumPy calls cost ~50 µs each."""
@@ -301,7 +301,7 @@ def range_issues(node: str, tensor: str, ref: np.ndarray) -> list[RangeIssue]:
 
 
 def _range_issues_from(node: str, tensor: str, figures: RangeFigures) -> list[RangeIssue]:
-    """:func:`range_issues` from one-pass figures (same counts, extremes and rule)."""
+    """``range_issues`` from one-pass figures (same counts, extremes and rule)."""
     issues = []
     if figures.overflow:
         issues.append(RangeIssue(node, tensor, "overflow", figures.overflow, figures.total,

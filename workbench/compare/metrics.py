@@ -186,7 +186,7 @@ def failing_mask(absdiff: np.ndarray, reldiff: np.ndarray, atol: float, rtol: fl
 def compare_arrays(
     name: str, ref: np.ndarray, cand: np.ndarray, tol: Tolerance
 ) -> OutputComparison:
-    """Compare one pair of arrays (the building block of :func:`compare_outputs`)."""
+    """Compare one pair of arrays (the building block of ``compare_outputs``)."""
     base: dict[str, Any] = {
         "name": name, "atol": tol.atol, "rtol": tol.rtol,
         "reference_shape": tuple(ref.shape), "candidate_shape": tuple(cand.shape),

@@ -3,7 +3,7 @@
 NumPy only. The per-tensor figure is the signal-to-quantization-noise ratio
 ``SQNR = 10·log10(Σ r² / Σ (c − r)²)`` in dB (what ONNX Runtime's ``qdq_loss_debug`` and
 NVIDIA ModelOpt report): ~6 dB per bit, so one clean INT8 rounding of a well-scaled tensor
-gives 30–45 dB; below :data:`DEFAULT_SQNR_THRESHOLD` (20 dB, a noise amplitude of 10% of
+gives 30–45 dB; below ``DEFAULT_SQNR_THRESHOLD`` (20 dB, a noise amplitude of 10% of
 the signal, cosine ≈ 0.995) a tensor is called bad. Cosine similarity is given beside it.
 
 Two kinds of rows, in topological order:
@@ -67,7 +67,7 @@ class NodeError:
 
     @property
     def added_sqnr_db(self) -> float:
-        """:attr:`added_noise` as an SQNR (lower is worse; 200 when it adds none)."""
+        """``added_noise`` as an SQNR (lower is worse; 200 when it adds none)."""
         noise = self.added_noise
         return _EXACT if noise <= 0 else min(-10.0 * math.log10(noise), _EXACT)
 

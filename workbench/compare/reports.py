@@ -39,7 +39,7 @@ def save_report(path: str | os.PathLike[str], report: ComparisonReport) -> Path:
 
 
 def load_report(path: str | os.PathLike[str]) -> ComparisonReport:
-    """Read a report written by :func:`save_report`."""
+    """Read a report written by ``save_report``."""
     source = Path(path)
     try:
         data = json.loads(source.read_text())
@@ -54,7 +54,7 @@ def load_report(path: str | os.PathLike[str]) -> ComparisonReport:
 
 
 def report_from_dict(data: Any) -> ComparisonReport:
-    """Rebuild a report from :meth:`ComparisonReport.to_dict` output."""
+    """Rebuild a report from ``ComparisonReport.to_dict`` output."""
     if not isinstance(data, dict) or not isinstance(data.get("outputs"), list):
         raise _malformed("a JSON object with an 'outputs' list", type(data).__name__)
     tolerances = Tolerances.from_dict(data.get("tolerances") or {})

@@ -6,16 +6,16 @@ temporary arrays per tensor (float64 copies, masks, fancy-indexed copies). Here 
 is read once, in blocks small enough to stay in the CPU cache, and every figure is taken
 from the same block while it is there:
 
-- :func:`pair_figures` (reference vs candidate): the largest ``|c - r|``, the reference's
+- ``pair_figures`` (reference vs candidate): the largest ``|c - r|``, the reference's
   largest ``|r|`` and the three dot products of the cosine. Differences and dot products
   are taken in float64, as before (a float32 difference of an FP16 and an FP32 value is
   not always exact); ``max |r|`` is exact in any precision.
-- :func:`range_figures` (FP32 values against the FP16 range): counts and extremes in
+- ``range_figures`` (FP32 values against the FP16 range): counts and extremes in
   float32, which is exact here: ``|x|`` of a float32 is a float32, and the three limits
   (65504, 2**-14, 2**-24) are float32 numbers, so every comparison has the same answer as
   in float64.
 
-Tensors with NaN or infinity take the masked path of :mod:`workbench.compare.drift`
+Tensors with NaN or infinity take the masked path of ``workbench.compare.drift``
 (None here), which says how many and where: rare, and exact either way.
 """
 

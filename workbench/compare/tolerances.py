@@ -99,7 +99,7 @@ class Tolerances:
 
     @classmethod
     def preset(cls, name: str) -> Tolerances:
-        """``fp32``, ``tf32``, ``fp16``, ``bf16`` or ``int8``; :data:`PRESETS` says why."""
+        """``fp32``, ``tf32``, ``fp16``, ``bf16`` or ``int8``; ``PRESETS`` says why."""
         if name not in PRESETS:
             raise ComparisonError(
                 f"Unknown tolerance preset {name!r}.",

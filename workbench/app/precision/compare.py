@@ -1,6 +1,6 @@
 """FP16 accuracy: the FP32 graph on ONNX Runtime against the FP16 graph, layer by layer.
 
-The candidate is the graph that :func:`workbench.transforms.precision.fp16.convert_to_fp16` makes,
+The candidate is the graph that ``workbench.transforms.precision.fp16.convert_to_fp16`` makes,
 the same conversion the builder uses, so what is measured is what gets built; how it is
 evaluated (NumPy float16 on CPU, or TensorRT on a GPU) lives in ``fp16_candidate``.
 Nothing here imports onnxruntime or TensorRT at module level: the ORT runner imports it
@@ -250,10 +250,10 @@ def compare_precision(
         dims: Sizes of symbolic dims for the random feeds, e.g. ``{"batch": 4}`` (the
             others take the default build profile's opt sizes).
         int_ranges: ``[low, high)`` per integer input, over the ranges found in the graph
-            (:func:`workbench.feeds.generator.model_feeds` makes the feeds).
+            (``workbench.feeds.generator.model_feeds`` makes the feeds).
         drift_threshold: Per-layer error (relative to the tensor's scale) called bad;
             None: 1e-2 for FP16, 8e-2 for BF16 (8× coarser rounding).
-        backend: A :class:`CandidateBackend` or its text: ``"auto"`` (TensorRT when a GPU
+        backend: A ``CandidateBackend`` or its text: ``"auto"`` (TensorRT when a GPU
             runner reports itself ready, else NumPy float16) or ``"numpy"``.
         on_progress: Called as ``on_progress(phase, done, total)`` while weights are
             converted and graphs evaluated (from the calling thread).

@@ -6,17 +6,17 @@ once and kept for the next run:
 
 - **weights** are converted one tensor at a time from the file's bytes (memory-mapped, so
   the FP32 values are never copied; ONNX Runtime's cast, see
-  :func:`workbench.backends.ort.cast_array`), keyed by where those bytes are: the data
+  ``workbench.backends.ort.cast_array``), keyed by where those bytes are: the data
   file's path, device, inode, size and modification time, the offset and length, and the
   precision. A weight is never converted twice while its file is unchanged.
 - **FP32 reference outputs** are keyed by the same file identities and a digest of the
   feeds.
 - **copies**: a model file written as a rewrite of another (the mask fix's clamped copy,
   whose weights are the original's bytes) takes over the original's converted weights
-  (:func:`same_weights`) instead of converting them again.
+  (``same_weights``) instead of converting them again.
 
 Only the last model's entries are kept (converting another model or precision drops them
-first, so two models' weights are never held together); :func:`clear` frees them at once.
+first, so two models' weights are never held together); ``clear`` frees them at once.
 Models given as bytes or a ``ModelProto`` have no file identity and are never cached.
 Kept arrays are read-only, so no evaluation can change them for the next one.
 """

@@ -14,7 +14,7 @@ Candidates, each labelled with the rule that picked it, in topological order:
 - ``AutoCast``: ModelOpt AutoCast's rules, when asked — nodes with an FP32 activation
   above 512 (its ``data_max``) or reading an initializer beyond 65504.
 
-Search (:mod:`workbench.app.precision.subset_search`, shared with the INT8 exclusion list): find the
+Search (``workbench.app.precision.subset_search``, shared with the INT8 exclusion list): find the
 shortest prefix of the candidates that passes (bisection over the prefix
 length), then try dropping each node of it (greedy, last first). When even all candidates
 fail, the nodes feeding them join once (a kept node may read an input already rounded).

@@ -1,17 +1,17 @@
 """The FP16 candidate and per-layer drift of a precision comparison, in bounded memory.
 
-Works on a :class:`~workbench.transforms.external.StagedModel` (large weights as external
+Works on a ``StagedModel`` (large weights as external
 references), so models over 2 GiB go through unchanged and no copy of the weights is ever
 held twice:
 
 - the FP16 graph is converted without its external weights (the converter only changes
   their type); each weight is then read and converted one tensor at a time;
-- the FP16 graph runs node by node (:func:`~workbench.backends.reference.stream_values`),
+- the FP16 graph runs node by node (``stream_values``),
   holding only live tensors;
 - per-layer drift runs the FP32 graph the same way (NumPy float32 through onnx.reference,
   weights memory-mapped from the data file) in step with the FP16 one: each tensor's
   figures are taken as the pair is produced and both arrays dropped
-  (:class:`~workbench.compare.drift.DriftAccumulator`), so memory does not grow with depth.
+  (``DriftAccumulator``), so memory does not grow with depth.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def convert_staged(staged: StagedModel, model: onnx.ModelProto, precision: Preci
                    keep: tuple[str, ...], progress: Progress | None = None) -> Fp16Graph:
     """The builder's conversion of ``model`` (the staged graph, nodes named): the weights
     still on disk change type only, and are converted here one at a time, or taken from
-    an earlier run on the same file (:mod:`workbench.app.precision.compare_cache`); weights
+    an earlier run on the same file (``workbench.app.precision.compare_cache``); weights
     that keep their type are memory-mapped."""
     conversion = convert_precision(model, precision, keep)
     fp32_refs = {t.name: t for t in _external(model)}
@@ -209,7 +209,7 @@ def side_by_side(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> boo
 
 @contextlib.contextmanager
 def _ahead(steps: Iterator[Any]) -> Iterator[Iterator[Any]]:
-    """Iterate ``steps`` in a worker thread, at most :data:`_AHEAD` items ahead."""
+    """Iterate ``steps`` in a worker thread, at most ``_AHEAD`` items ahead."""
     box: queue.Queue[Any] = queue.Queue(maxsize=_AHEAD)
     stop = threading.Event()
 

@@ -1,6 +1,6 @@
 """The optional mask fix, verified: clamp the attention-mask constants, then re-run.
 
-:func:`workbench.transforms.mask_clamp.clamp_mask_constants` rewrites ``finfo.min`` mask
+``workbench.transforms.mask_clamp.clamp_mask_constants`` rewrites ``finfo.min`` mask
 constants to -1e4. Whether that is safe for *this* model on *these* inputs is measured, not
 assumed, by two re-runs on the same feeds:
 
@@ -8,13 +8,13 @@ assumed, by two re-runs on the same feeds:
    answer. It does not on partly masked rows (``exp`` of either sentinel is exactly 0);
    it does on a row whose every key is masked (uniform attention before, attention by
    score after), which is then said, not hidden;
-2. the reduced-precision comparison of the rewritten model (:func:`compare_precision`):
+2. the reduced-precision comparison of the rewritten model (``compare_precision``):
    the saturation is gone and the verdict is re-taken.
 
 The fix is *verified* when both hold. The rewritten model is written to a new file (the
 user's file is never touched); it is kept only when ``out_path`` is given. Its weights are
 the original's bytes, so its comparison takes the original's converted weights where an
-earlier comparison left them (:func:`workbench.app.precision.compare_cache.same_weights`).
+earlier comparison left them (``workbench.app.precision.compare_cache.same_weights``).
 """
 
 from __future__ import annotations
@@ -133,13 +133,13 @@ def verify_mask_clamp(
 
     Args:
         source: The FP32 model (path, bytes or ModelProto); it is not modified.
-        precision: As :func:`compare_precision`.
-        inputs: As :func:`compare_precision` (the same feeds serve both re-runs).
-        keep_fp32: As :func:`compare_precision`.
-        seed: As :func:`compare_precision`.
-        tolerances: As :func:`compare_precision`.
-        dims: As :func:`compare_precision`.
-        int_ranges: As :func:`compare_precision`.
+        precision: As ``compare_precision``.
+        inputs: As ``compare_precision`` (the same feeds serve both re-runs).
+        keep_fp32: As ``compare_precision``.
+        seed: As ``compare_precision``.
+        tolerances: As ``compare_precision``.
+        dims: As ``compare_precision``.
+        int_ranges: As ``compare_precision``.
         value: The magnitude mask values get (default 1e4).
         out_path: Where to keep the clamped model (a new file; with a ``.data`` file
             beside it when the model keeps weights in external data). None: not kept.

@@ -1,6 +1,6 @@
 """The precision comparison checks its own FP32 evaluation against ONNX Runtime.
 
-:mod:`workbench.compare.reference_check` decides whether two sets of FP32 outputs agree;
+``workbench.compare.reference_check`` decides whether two sets of FP32 outputs agree;
 this module gets the CPU evaluator's FP32 outputs (when the per-layer run did not already
 make them) and, when they disagree with ONNX Runtime, finds the first node where the two
 part: the FP32 graph is evaluated node by node with ``onnx.reference`` and each node is
