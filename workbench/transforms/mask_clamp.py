@@ -18,7 +18,7 @@ inline) and its ``Constant`` / ``ConstantOfShape`` nodes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,14 +95,11 @@ def find_mask_constants(model: onnx.ModelProto, folder: Path | None = None
                         ) -> tuple[MaskConstant, ...]:
     """The graph's constants that hold mask sentinels and reach only masking sinks
     (``folder``: where the model's external data lives, if it has any)."""
-    view = graph_values(model.graph)
     # the saturation rule's records, read through the graph layer's use lists: a constant an
-    # If/Loop body reads has that node as a reader (slot BODY), which is no masking sink
-    nodes = [GraphNode(n.name, n.op_type, tuple(n.input), tuple(n.output))
-             for n in model.graph.node]
-    consumers = {name: [(nodes[use.node_index], use.slot) for use in value.uses]
-                 for name, value in view.items()}
-    returned = {name for name in view if view.returned(name)}
+    # If/Loop body reads has that node as a reader (slot BODY), which is no masking sink.
+    # Made only for the names the walk reaches (most constants end at their first reader).
+    consumers = _Readers(model.graph)
+    returned = {o.name for o in model.graph.output}
     # the graph walk first: weights feed MatMul/Conv, so their values are never read
     names = [init.name for init in model.graph.initializer] + [
         n.output[0] for n in model.graph.node
@@ -117,6 +114,30 @@ def find_mask_constants(model: onnx.ModelProto, folder: Path | None = None
             masks.append(MaskConstant(tensor, node, int(hits.sum()), extreme,
                                       tuple(sinks[tensor])))
     return tuple(masks)
+
+
+class _Readers(Mapping[str, list[tuple[GraphNode, int]]]):
+    """Each value's readers as the saturation rule's records, made on first access."""
+
+    def __init__(self, graph: onnx.GraphProto) -> None:
+        self._graph = graph
+        self._view = graph_values(graph)
+        self._nodes: dict[int, GraphNode] = {}
+
+    def _node(self, index: int) -> GraphNode:
+        if index not in self._nodes:
+            n = self._graph.node[index]
+            self._nodes[index] = GraphNode(n.name, n.op_type, tuple(n.input), tuple(n.output))
+        return self._nodes[index]
+
+    def __getitem__(self, name: str) -> list[tuple[GraphNode, int]]:
+        return [(self._node(use.node_index), use.slot) for use in self._view[name].uses]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view)
+
+    def __len__(self) -> int:
+        return len(self._view)
 
 
 def clamp_mask_constants(model: onnx.ModelProto, value: float = SAFE_MASK_VALUE,
