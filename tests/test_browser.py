@@ -225,9 +225,18 @@ def explore_engines(page: Any, out_dir: Path) -> None:
     wait_for_panel_text(page, "TensorRT Workbench — transformer_block.onnx")
     precision = page.locator(".wb-panel .widget-dropdown:visible").filter(
         has=page.get_by_text("precision", exact=True)).locator("select")
+    command = page.locator(".wb-panel .wb-trtexec textarea")
     for name in ("fp32", "fp16"):
         page.get_by_role("tab", name="Build", exact=True).click()
         precision.select_option(name)
+        # The kernel must have the new precision before Build is clicked: while it is busy,
+        # ipywidgets holds a value's sync back but sends a button's click at once, so the
+        # click could overtake it. The trtexec command follows the kernel's form.
+        wanted = (lambda text: "--precision fp16" in text) if name == "fp16" else (
+            lambda text: "--precision" not in text)
+        deadline = time.monotonic() + 60
+        while not wanted(command.input_value()) and time.monotonic() < deadline:
+            time.sleep(0.2)
         page.locator(".wb-panel .wb-build-button").click()
         wait_for_panel_text(page, f"· {name} · plan SHA-256")  # this build's, not the last one
         page.get_by_role("tab", name="Engines", exact=True).click()

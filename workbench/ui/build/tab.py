@@ -45,6 +45,7 @@ class BuildTab:
         self.error = ErrorBox()
         self.log = LogPane()
         self.trtexec = widgets.Textarea(layout=_TEXT, description="")
+        self.trtexec.add_class("wb-trtexec")  # follows the form: the browser test waits on it
         self.python = widgets.Textarea(layout=widgets.Layout(width="100%", height="260px"))
         commands = widgets.Accordion(children=[self.trtexec, self.python],
                                      titles=("Equivalent trtexec command",
