@@ -76,7 +76,7 @@ def test_per_layer_runs_ort_once_and_each_graph_once(monkeypatch) -> None:
     evaluations: list[int] = []
     fp32, stream = precision.fp32_outputs, layerwise.stream_values
     monkeypatch.setattr(precision, "fp32_outputs",
-                        lambda *a: sessions.append(1) or fp32(*a))
+                        lambda *a, **k: sessions.append(1) or fp32(*a, **k))
 
     def counted(model, *args, **kwargs):  # type: ignore[no-untyped-def]
         evaluations.append(len(model.graph.node))
@@ -97,3 +97,26 @@ def test_small_models_evaluate_both_graphs_on_one_thread() -> None:
     assert not layerwise.side_by_side(model, feeds)
     big = {"x": np.zeros(layerwise.SIDE_BY_SIDE_MIN_BYTES // 4, np.float32)}
     assert layerwise.side_by_side(model, big)
+
+
+def test_a_small_models_fp32_reference_runs_its_graph_as_written(monkeypatch) -> None:
+    """ORT's graph optimizations cost a small model more than its one reference run: the
+    FP32 reference of a model under SIDE_BY_SIDE_MIN_BYTES runs unoptimized, a larger one
+    optimized (and the mask fix decides the same way, from the same rule)."""
+    made: list[bool] = []
+
+    class Recording(precision.OrtRunner):  # type: ignore[misc]
+        def __init__(self, *args, graph_optimizations: bool = True, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            made.append(graph_optimizations)
+            super().__init__(*args, graph_optimizations=graph_optimizations, **kwargs)
+
+    monkeypatch.setattr(precision, "OrtRunner", Recording)
+    compare_cache.clear()
+    report = compare_precision(export_path(EXPORT), inputs=hand_feeds(EXPORT), per_layer=False,
+                               backend="numpy")
+    assert report.verdict == "PASSED" and made == [False]
+    compare_cache.clear()
+    model = onnx.load(export_path(EXPORT), load_external_data=False)
+    big = {"x": np.zeros(layerwise.SIDE_BY_SIDE_MIN_BYTES // 4, np.float32)}
+    assert layerwise.large_model(model, big) and not layerwise.large_model(
+        model, hand_feeds(EXPORT))

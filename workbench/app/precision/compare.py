@@ -19,7 +19,12 @@ import numpy as np
 import onnx
 
 from workbench.app.precision.compare_cache import model_identity, reference_outputs
-from workbench.app.precision.layerwise import candidate_outputs, convert_staged, layer_drift
+from workbench.app.precision.layerwise import (
+    candidate_outputs,
+    convert_staged,
+    large_model,
+    layer_drift,
+)
 from workbench.app.precision.lines import drift_lines, fallback_notes
 from workbench.app.precision.reference_check import check_reference
 from workbench.backends.blas_threads import single_threaded_blas
@@ -282,7 +287,8 @@ def compare_precision(
             on_progress("running the FP32 reference (ONNX Runtime)", 0, 0)
         ref_out = reference_outputs(
             model_identity(staged.path, model, staged.folder), feeds,
-            lambda: fp32_outputs(staged.path or staged.model, feeds))
+            lambda: fp32_outputs(staged.path or staged.model, feeds,
+                                 optimize=large_model(model, feeds)))
         clock.lap("fp32 reference (onnxruntime)")
         converted = convert_staged(staged, model, precision, keep, on_progress)
         notes: list[str] = []
@@ -334,10 +340,15 @@ def compare_precision(
     )
 
 
-def fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray]
-                 ) -> dict[str, np.ndarray]:
-    """The FP32 reference: ONNX Runtime's outputs of ``source`` on ``feeds``."""
-    with OrtRunner(source) as reference_runner:
+def fp32_outputs(source: ModelSource, feeds: Mapping[str, np.ndarray], *,
+                 optimize: bool = True) -> dict[str, np.ndarray]:
+    """The FP32 reference: ONNX Runtime's outputs of ``source`` on ``feeds``.
+
+    ``optimize=False`` runs the graph as written (no ORT graph optimizations): for a small
+    model, optimizing costs more than the one run it serves (swin_torchscript's session:
+    64 ms → 36 ms, its run ~20 ms), and the unfused graph is the one the FP16 side evaluates.
+    """
+    with OrtRunner(source, graph_optimizations=optimize) as reference_runner:
         outputs = reference_runner.infer(dict(feeds))
     give_back_free_heap()  # ORT's memory leaves before the reduced-precision side arrives
     return outputs

@@ -196,7 +196,14 @@ SIDE_BY_SIDE_MIN_BYTES = 32 << 20
 
 
 def side_by_side(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> bool:
-    """Whether per-layer drift evaluates the FP32 graph on a second thread."""
+    """Whether per-layer drift evaluates the FP32 graph on a second thread (a model of
+    ``SIDE_BY_SIDE_MIN_BYTES`` of weights and inputs or more; see ``large_model``)."""
+    return large_model(model, feeds)
+
+
+def large_model(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> bool:
+    """Whether the model's FP32 weights and inputs come to ``SIDE_BY_SIDE_MIN_BYTES``: below
+    it, set-up costs more than arithmetic (threads, ORT's graph optimizations)."""
     weights = 0
     for tensor in model.graph.initializer:
         size = 1

@@ -43,6 +43,7 @@ from workbench.app.precision.compare_cache import (
     remember_reference,
     same_weights,
 )
+from workbench.app.precision.layerwise import large_model
 from workbench.compare.metrics import ComparisonReport, compare_outputs
 from workbench.compare.tolerances import Tolerances
 from workbench.core.errors import ComparisonError
@@ -168,9 +169,10 @@ def verify_mask_clamp(
         # the FP32 answers: the original's from an earlier comparison when there was one,
         # the clamped copy's kept for its comparison below (app/compare_cache.py)
         original = model_identity(staged.path, model, staged.folder)
-        before = reference_outputs(original, feeds,
-                                   lambda: fp32_outputs(staged.path or model, feeds))
-        fp32_after = fp32_outputs(written, feeds)
+        optimize = large_model(model, feeds)  # as compare_precision runs it
+        before = reference_outputs(original, feeds, lambda: fp32_outputs(
+            staged.path or model, feeds, optimize=optimize))
+        fp32_after = fp32_outputs(written, feeds, optimize=optimize)
         written_model = load_model(written, load_weights=False)
         copy = model_identity(written, written_model, written.parent)
         remember_reference(copy, feeds, fp32_after)
