@@ -160,7 +160,7 @@ def test_a_rerun_converts_nothing_and_runs_no_fp32_session(tmp_path: Path,
     monkeypatch.setattr(compare_cache, "_convert",
                         lambda t, *a: conversions.append(t.name) or convert(t, *a))
     monkeypatch.setattr(precision, "fp32_outputs",
-                        lambda *a: sessions.append(1) or fp32(*a))
+                        lambda *a, **k: sessions.append(1) or fp32(*a, **k))
     compare_cache.clear()
     first = compare_precision(path, backend="numpy")
     again = compare_precision(path, backend="numpy", per_layer=False, keep_fp32=["fc2"])
@@ -186,9 +186,9 @@ def test_the_mask_fix_after_a_comparison_runs_one_fp32_session(realistic, tmp_pa
     sessions: list[str] = []
     fp32 = precision.fp32_outputs
 
-    def counted(source, feeds):  # type: ignore[no-untyped-def]
+    def counted(source, feeds, **options):  # type: ignore[no-untyped-def]
         sessions.append(str(source))
-        return fp32(source, feeds)
+        return fp32(source, feeds, **options)
 
     monkeypatch.setattr(precision, "fp32_outputs", counted)
     monkeypatch.setattr(mask_fix, "fp32_outputs", counted)
