@@ -16,7 +16,8 @@ from google.protobuf.message import DecodeError, Message
 from workbench.core.errors import ModelLoadError
 from workbench.inspection.external_data import check_external_data, external_data_refs
 
-__all__ = ["ModelFile", "ModelSource", "load_model", "load_model_file", "read_model_file"]
+__all__ = ["ModelFile", "ModelSource", "load_model", "load_model_file", "read_model_file",
+           "source_label"]
 
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, onnx.ModelProto]
 
@@ -37,6 +38,15 @@ class ModelFile:
     @property
     def label(self) -> str:
         return str(self.path) if self.path is not None else "<model bytes>"
+
+
+def source_label(source: ModelSource) -> str:
+    """How reports name a model: its path, its graph's name, or "<model bytes>"."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    if isinstance(source, onnx.ModelProto):
+        return source.graph.name or "<ModelProto>"
+    return "<model bytes>"
 
 
 def _is_path(source: object) -> bool:

@@ -39,7 +39,7 @@ from workbench.core.heap import give_back_free_heap
 from workbench.core.records import Choice, TensorSpec
 from workbench.feeds.generator import FeedOptions, model_feeds
 from workbench.feeds.inputs import load_inputs
-from workbench.inspection.loading import ModelSource
+from workbench.inspection.loading import ModelSource, source_label
 from workbench.settings.fields import Precision, PrecisionArg, reduced_precision
 from workbench.transforms.external import staged_model
 from workbench.transforms.mask_clamp import (
@@ -176,7 +176,7 @@ def compare_precision(
             if per_layer or (gpu_outputs is None and not report.passed) else None
     clock.lap("comparison")
     return PrecisionReport(
-        model=_label(source), precision=precision,
+        model=source_label(source), precision=precision,
         path=_path_text(gpu_outputs is not None, per_layer, precision),
         outputs=report, drift=drift, keep_fp32=keep,
         inputs=tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
@@ -217,14 +217,6 @@ def _path_text(on_gpu: bool, per_layer: bool, precision: Precision = Precision.F
     if not on_gpu:
         return cpu
     return TENSORRT_PATH + (f" (outputs); per-layer drift from {cpu}" if per_layer else "")
-
-
-def _label(source: ModelSource) -> str:
-    if isinstance(source, (str, Path)):
-        return str(source)
-    if isinstance(source, onnx.ModelProto):
-        return source.graph.name or "<ModelProto>"
-    return "<model bytes>"
 
 
 def _named_nodes(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -38,7 +38,7 @@ from workbench.compare.tolerances import Tolerances
 from workbench.compare.verdicts import INCONCLUSIVE_FIX, Uninformative, uninformative_outputs
 from workbench.core.records import TensorSpec
 from workbench.feeds.generator import FeedOptions
-from workbench.inspection.loading import ModelSource
+from workbench.inspection.loading import ModelSource, source_label
 from workbench.inspection.quantization import quantization_info
 from workbench.transforms.external import staged_model
 from workbench.transforms.naming import name_nodes
@@ -172,7 +172,8 @@ def compare_quantized(
                           if per_tensor else ((), ()))
     report = compare_outputs(ref_out, cand_out, tolerances or Tolerances.preset("int8"))
     return QuantReport(
-        _label(fp32_source), _label(quantized_source), report, nodes, tensors, threshold_db,
+        source_label(fp32_source), source_label(quantized_source), report, nodes, tensors,
+        threshold_db,
         tuple(TensorSpec(n, a.dtype.name, tuple(a.shape)) for n, a in feeds.items()),
         None if inputs is not None else seed, time.perf_counter() - began,
         uninformative_outputs(ref_out, report), precision=precision,
@@ -248,11 +249,3 @@ def _node_rows(fp32: onnx.ModelProto, q_nodes: dict[str, onnx.NodeProto],
         rows.append(NodeError(index, node.name, node.op_type, worst, in_sqnr,
                               any(name in dequantized for name in twin.input)))
     return tuple(rows)
-
-
-def _label(source: ModelSource) -> str:
-    if isinstance(source, (str, Path)):
-        return str(source)
-    if isinstance(source, onnx.ModelProto):
-        return source.graph.name or "<ModelProto>"
-    return "<model bytes>"
