@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from workbench.app.precision.compare import CandidateBackend, PrecisionReport, compare_precision
-from workbench.app.precision.subset_search import Trials, prune, shortest_prefix
+from workbench.app.precision.subset_search import Trials, outcome_text, prune, shortest_prefix
 from workbench.compare.tolerances import Tolerances
 from workbench.graph import graph_values
 from workbench.inspection.loading import ModelSource, load_model
@@ -72,14 +72,10 @@ class KeepSearchResult:
         if self.verified and not self.keep_fp32:
             return (f"No keep list needed: {self.message or 'the comparison passes'} "
                     f"({self.trials} trials).")
-        status = ("verified, 1-minimal" if self.verified and self.minimal else
-                  "verified, not proven minimal (trial budget spent)" if self.verified else
-                  "NOT verified")
         rules = {c.node: c.rule for c in self.candidates}
         listed = ", ".join(f"{n} ({rules.get(n, 'given')})" for n in self.keep_fp32) or "none"
-        return (f"keep in FP32: {listed} — {status}; {self.trials} trials in "
-                f"{self.seconds:.1f} s" + (" (cancelled)" if self.cancelled else "")
-                + (f". {self.message}" if self.message else ""))
+        return f"keep in FP32: {listed} — " + outcome_text(
+            self.verified, self.minimal, self.trials, self.seconds, self.cancelled, self.message)
 
     def to_dict(self) -> dict[str, Any]:
         return {"keep_fp32": list(self.keep_fp32), "verified": self.verified,

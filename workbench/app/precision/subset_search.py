@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-__all__ = ["Trials", "prune", "shortest_prefix"]
+__all__ = ["Trials", "outcome_text", "prune", "shortest_prefix"]
 
 R = TypeVar("R")
 Names = tuple[str, ...]
@@ -83,3 +83,13 @@ def prune(trials: Trials[R], subset: Names) -> tuple[Names, bool]:
                 subset, changed = trial, True
                 break
     return subset, True
+
+
+def outcome_text(verified: bool, minimal: bool, trials: int, seconds: float, cancelled: bool,
+                 message: str) -> str:
+    """How a search ended, for its summary line (the keep list's and the exclusions')."""
+    status = ("verified, 1-minimal" if verified and minimal else
+              "verified, not proven minimal (trial budget spent)" if verified else
+              "NOT verified")
+    return (f"{status}; {trials} trials in {seconds:.1f} s"
+            + (" (cancelled)" if cancelled else "") + (f". {message}" if message else ""))

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.app.precision.subset_search import Trials, prune, shortest_prefix
+from workbench.app.precision.subset_search import Trials, outcome_text, prune, shortest_prefix
 from workbench.app.quant.compare import QuantReport, compare_quantized
 from workbench.app.quant.quantize import Calibration, quantize_model
 from workbench.compare.tolerances import Tolerances
@@ -53,13 +53,9 @@ class ExclusionResult:
     def summary(self) -> str:
         if self.verified and not self.exclude:
             return f"No exclusion needed: {self.message} ({self.trials} trials)."
-        status = ("verified, 1-minimal" if self.verified and self.minimal else
-                  "verified, not proven minimal (trial budget spent)" if self.verified else
-                  "NOT verified")
         listed = ", ".join(self.exclude) or "none"
-        return (f"leave in float: {listed} — {status}; {self.trials} trials in "
-                f"{self.seconds:.1f} s" + (" (cancelled)" if self.cancelled else "")
-                + (f". {self.message}" if self.message else ""))
+        return f"leave in float: {listed} — " + outcome_text(
+            self.verified, self.minimal, self.trials, self.seconds, self.cancelled, self.message)
 
     def to_dict(self) -> dict[str, Any]:
         return {"exclude": list(self.exclude), "verified": self.verified,
