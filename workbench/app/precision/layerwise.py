@@ -40,7 +40,7 @@ from workbench.settings.fields import Precision
 from workbench.transforms.external import StagedModel
 from workbench.transforms.precision.fp16 import ConversionReport, convert_precision
 
-__all__ = ["Fp16Graph", "candidate_outputs", "convert_staged", "layer_drift", "side_by_side"]
+__all__ = ["Fp16Graph", "candidate_outputs", "convert_staged", "large_model", "layer_drift"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -157,7 +157,8 @@ def layer_drift(
     nodes: list[GraphNode] = []
     reference = stream_values(without_external(model), fp32_weights(staged, model), feeds,
                               report)
-    steps_of = _ahead if side_by_side(model, feeds) else contextlib.nullcontext
+    # a large model evaluates its FP32 graph on a second thread
+    steps_of = _ahead if large_model(model, feeds) else contextlib.nullcontext
     with steps_of(_with_range_issues(reference, check_range)) as steps:
         for node, produced, issues in steps:
             graph_node = GraphNode(node.name, node.op_type, tuple(node.input),
@@ -193,12 +194,6 @@ _END = object()
 # thread only adds hand-offs (each up to Python's 5 ms switch interval; on the corpus's
 # small exports they cost more than either evaluation).
 SIDE_BY_SIDE_MIN_BYTES = 32 << 20
-
-
-def side_by_side(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> bool:
-    """Whether per-layer drift evaluates the FP32 graph on a second thread (a model of
-    ``SIDE_BY_SIDE_MIN_BYTES`` of weights and inputs or more; see ``large_model``)."""
-    return large_model(model, feeds)
 
 
 def large_model(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> bool:
